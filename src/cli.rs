@@ -1,0 +1,245 @@
+//! The command line: clap definitions and their resolution against `cutover.toml`.
+//!
+//! # Contract
+//! Every default is declared on the flag, so `--help` shows it. A flag given on
+//! the command line wins; otherwise the config file's value; otherwise the
+//! default. [`resolve_replay`] returns a [`ReplayOptions`] or a
+//! [`CliError`] that names the flag (or config key) and what to do.
+
+use crate::config::{self, ReplayConfig};
+use crate::replay::{new_run_id, ReplayOptions};
+use crate::target::{Side, TargetError, TargetOptions, TargetSpec, BUILTINS};
+use crate::traffic::{Format, ReadOptions, TrafficSpec};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The bundled capture of the worked migration.
+pub const DEFAULT_TRAFFIC: &str = "fixtures/normalize/capture.jsonl";
+/// The wrapped legacy service of the worked migration.
+pub const DEFAULT_LEGACY: &str = "worker:python3 legacy/worker.py";
+/// The new implementation of the worked migration.
+pub const DEFAULT_CANDIDATE: &str = "builtin:normalize";
+
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Default `--concurrency`: 64 records in flight per core.
+pub fn default_concurrency() -> usize {
+    64 * cores()
+}
+
+/// Default `--workers`: one worker process per core.
+pub fn default_workers() -> usize {
+    cores()
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Shadow-migration comparison harness: replay traffic through the legacy and the new implementation, diff the answers, report.",
+    after_help = "Exit status: 0 every record matched, 1 differences/errors/timeouts/rejected lines found, 2 the run could not happen, 130 interrupted."
+)]
+pub struct Cli {
+    /// Config file with the same settings as the flags (flags win) [default: ./cutover.toml if it exists]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug incl. worker stderr)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay captured traffic through both implementations and report the differences.
+    Replay(ReplayArgs),
+    /// List the builtin targets.
+    Builtins,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files (JSON Lines or CSV); `-` reads stdin.
+    #[arg(value_name = "TRAFFIC", default_value = DEFAULT_TRAFFIC)]
+    pub traffic: Vec<String>,
+    /// Capture format; auto reads `.csv` as CSV and everything else as JSON Lines.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND or an http(s):// URL.
+    #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
+    pub legacy: String,
+    /// The new side, same forms as --legacy.
+    #[arg(long, value_name = "TARGET", default_value = DEFAULT_CANDIDATE)]
+    pub candidate: String,
+    /// Records in flight at most (64 per core by default).
+    #[arg(long, value_name = "N", default_value_t = default_concurrency(), value_parser = positive)]
+    pub concurrency: usize,
+    /// Processes per worker: target (one per core by default).
+    #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
+    pub workers: usize,
+    /// Per-call timeout for worker, exec and http targets (e.g. 500ms, 10s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Times a call is re-sent after the worker serving it died.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+    /// Longest capture line and longest response accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
+    pub max_record_bytes: usize,
+    /// Unified diffs written to diffs.txt at most (mismatches.csv always has every record).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_diffs: usize,
+    /// CSV column holding the record id.
+    #[arg(long, value_name = "NAME", default_value = "id")]
+    pub id_column: String,
+    /// CSV column holding the routing key.
+    #[arg(long, value_name = "NAME", default_value = "key")]
+    pub key_column: String,
+    /// Parent directory of run reports; each run writes REPORTS_DIR/<run-id>/.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports_dir: PathBuf,
+    /// Write this run's report into exactly this directory instead [default: REPORTS_DIR/<run-id>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("{key} in {path}: {message}")]
+    ConfigValue {
+        key: &'static str,
+        path: String,
+        message: String,
+    },
+}
+
+/// Whether the user set `id` on the command line (or env), not by default.
+fn explicit(matches: &ArgMatches, id: &str) -> bool {
+    !matches!(
+        matches.value_source(id),
+        None | Some(ValueSource::DefaultValue)
+    )
+}
+
+/// The flag's value if given, else the config's, else the flag's default.
+fn pick<T>(matches: &ArgMatches, id: &str, flag: T, file: Option<T>) -> T {
+    if explicit(matches, id) {
+        flag
+    } else {
+        file.unwrap_or(flag)
+    }
+}
+
+/// Merges `replay` flags, the config file and defaults into run options.
+pub fn resolve_replay(
+    args: ReplayArgs,
+    matches: &ArgMatches,
+    config_path: Option<&std::path::Path>,
+) -> Result<ReplayOptions, CliError> {
+    let loaded = config::load(config_path)?;
+    let file_name = loaded
+        .path
+        .as_ref()
+        .map_or_else(String::new, |p| p.display().to_string());
+    let ReplayConfig {
+        traffic,
+        format,
+        legacy,
+        candidate,
+        concurrency,
+        workers,
+        timeout,
+        retries,
+        max_record_bytes,
+        max_diffs,
+        id_column,
+        key_column,
+        reports_dir,
+        out,
+        progress,
+    } = loaded.config.replay;
+    let timeout = match timeout {
+        Some(text) if !explicit(matches, "timeout") => {
+            humantime::parse_duration(&text).map_err(|e| CliError::ConfigValue {
+                key: "replay.timeout",
+                path: file_name.clone(),
+                message: format!(
+                    "{text:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\""
+                ),
+            })?
+        }
+        _ => args.timeout,
+    };
+    let format = pick(matches, "format", args.format, format);
+    let traffic = pick(matches, "traffic", args.traffic, traffic)
+        .iter()
+        .map(|t| TrafficSpec::from_arg(t, format))
+        .collect();
+    let legacy = pick(matches, "legacy", args.legacy, legacy);
+    let candidate = pick(matches, "candidate", args.candidate, candidate);
+    let run_id = new_run_id();
+    let reports_dir = pick(matches, "reports_dir", args.reports_dir, reports_dir);
+    let out = if args.out.is_some() { args.out } else { out }
+        .unwrap_or_else(|| reports_dir.join(&run_id));
+    let concurrency = pick(matches, "concurrency", args.concurrency, concurrency).max(1);
+    Ok(ReplayOptions {
+        traffic,
+        legacy: TargetSpec::parse(&legacy, Side::Legacy)?,
+        candidate: TargetSpec::parse(&candidate, Side::Candidate)?,
+        concurrency,
+        targets: TargetOptions {
+            timeout,
+            workers: pick(matches, "workers", args.workers, workers).max(1),
+            retries: pick(matches, "retries", args.retries, retries),
+            max_response_bytes: pick(
+                matches,
+                "max_record_bytes",
+                args.max_record_bytes,
+                max_record_bytes,
+            ),
+        },
+        read: ReadOptions {
+            max_record_bytes: pick(
+                matches,
+                "max_record_bytes",
+                args.max_record_bytes,
+                max_record_bytes,
+            ),
+            id_column: pick(matches, "id_column", args.id_column, id_column),
+            key_column: pick(matches, "key_column", args.key_column, key_column),
+        },
+        max_diffs: pick(matches, "max_diffs", args.max_diffs, max_diffs),
+        out,
+        run_id,
+        progress: !args.no_progress && progress.unwrap_or(true),
+        config_file: loaded.path,
+    })
+}
+
+/// The text of `cutover builtins`.
+pub fn builtins_text() -> String {
+    BUILTINS
+        .iter()
+        .map(|(name, about)| format!("builtin:{name:<18} {about}\n"))
+        .collect()
+}

@@ -1,0 +1,133 @@
+//! `cutover.toml`: every setting a flag can make, in a file.
+//!
+//! # Contract
+//! - The file is read from `--config PATH` (which must exist) or, without the
+//!   flag, from `./cutover.toml` when that exists. Nothing else is read.
+//! - Unknown keys are errors (a typo must not be silently ignored); errors name
+//!   the file and the line and column.
+//! - Precedence: a flag given on the command line beats the file, which beats
+//!   the built-in default shown in `--help`. Merging is done by the CLI layer,
+//!   which knows which flags were given explicitly.
+//!
+//! ```toml
+//! [replay]
+//! legacy = "worker:python3 legacy/worker.py"
+//! candidate = "builtin:normalize"
+//! traffic = ["fixtures/normalize/capture.jsonl"]
+//! concurrency = 128
+//! timeout = "10s"
+//! ```
+
+use crate::traffic::Format;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The default config file, looked for in the working directory.
+pub const DEFAULT_CONFIG: &str = "cutover.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub replay: ReplayConfig,
+}
+
+/// `[replay]`: the settings of `cutover replay`, each optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    pub traffic: Option<Vec<String>>,
+    pub format: Option<Format>,
+    pub legacy: Option<String>,
+    pub candidate: Option<String>,
+    pub concurrency: Option<usize>,
+    pub workers: Option<usize>,
+    /// A duration such as `"10s"` or `"250ms"`.
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub max_record_bytes: Option<usize>,
+    pub max_diffs: Option<usize>,
+    pub id_column: Option<String>,
+    pub key_column: Option<String>,
+    pub reports_dir: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub progress: Option<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+/// A loaded config file and where it came from.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub path: Option<PathBuf>,
+    pub config: FileConfig,
+}
+
+/// Loads `explicit`, or `./cutover.toml` if present, or nothing.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let path = match explicit {
+        Some(p) => p.to_owned(),
+        None if Path::new(DEFAULT_CONFIG).is_file() => PathBuf::from(DEFAULT_CONFIG),
+        None => return Ok(Loaded::default()),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let config = parse(&text).map_err(|message| ConfigError::Parse {
+        path: path.clone(),
+        message,
+    })?;
+    Ok(Loaded {
+        path: Some(path),
+        config,
+    })
+}
+
+/// Parses config text; the error names line and column.
+pub fn parse(text: &str) -> Result<FileConfig, String> {
+    toml::from_str(text).map_err(|e| {
+        let location = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: ")
+            })
+            .unwrap_or_default();
+        format!("{location}{}", e.message())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_replay_settings() {
+        let c =
+            parse("[replay]\nlegacy = \"exec:./x\"\nconcurrency = 4\nformat = \"csv\"\n").unwrap();
+        assert_eq!(c.replay.legacy.as_deref(), Some("exec:./x"));
+        assert_eq!(c.replay.concurrency, Some(4));
+        assert_eq!(c.replay.format, Some(Format::Csv));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line() {
+        let e = parse("[replay]\nlegacy = \"builtin:normalize\"\nconcurrancy = 4\n").unwrap_err();
+        assert!(
+            e.starts_with("line 3, column 1: unknown field `concurrancy`"),
+            "{e}"
+        );
+    }
+}

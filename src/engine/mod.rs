@@ -1,0 +1,194 @@
+//! The engine: traffic → both targets → verdict → events, in input order.
+//!
+//! # Contract
+//! - Every item the reader produces becomes exactly one [`Event`], delivered in
+//!   `seq` order whatever `concurrency` is; rejected lines pass straight through.
+//! - Each record is sent to both targets concurrently, in its own task, so
+//!   comparison work spreads over all cores. At most `concurrency` records are
+//!   in flight; the reader's channel is bounded, so a slow target slows the
+//!   reader instead of growing memory (backpressure).
+//! - `stop` (Ctrl-C) stops the reader between two lines; records already read
+//!   are finished and delivered, so the report stays consistent.
+//! - A [`TargetError`] (a target that cannot work at all) stops reading too;
+//!   the records in flight are still delivered, the one that hit the error with
+//!   a `cutover.target_failed` error on that side. The error is returned in
+//!   [`RunEnd::aborted`], and the run counts as not having happened (exit 2).
+//! - Events go to the sink over a bounded channel; if the sink goes away the
+//!   run stops.
+
+use crate::compare::{judge, Verdict};
+use crate::target::{Answer, AppError, Target, TargetError};
+use crate::traffic::{
+    spawn_reader, Origin, ReadOptions, ReaderProgress, Record, Rejection, SourceItem, TrafficError,
+    TrafficSpec,
+};
+use futures::future::Either;
+use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// One side's answer and how long it took.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub answer: Answer,
+    pub latency: Duration,
+}
+
+/// A record after both sides answered and were compared.
+#[derive(Debug)]
+pub struct RecordResult {
+    pub seq: u64,
+    pub id: String,
+    pub key: Option<String>,
+    pub origin: Origin,
+    pub legacy: Observed,
+    pub candidate: Observed,
+    pub verdict: Verdict,
+}
+
+/// What the engine hands to the report, one per item read, in order.
+#[derive(Debug)]
+pub enum Event {
+    Compared(Box<RecordResult>),
+    Rejected(Rejection),
+}
+
+/// What the engine needs for a run.
+pub struct RunPlan {
+    pub traffic: Vec<TrafficSpec>,
+    pub read: ReadOptions,
+    pub legacy: Arc<dyn Target>,
+    pub candidate: Arc<dyn Target>,
+    /// Records in flight at most (at least 1).
+    pub concurrency: usize,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct RunEnd {
+    /// Reading stopped early because `stop` was cancelled (Ctrl-C).
+    pub interrupted: bool,
+    /// A target stopped working; the run is incomplete.
+    pub aborted: Option<TargetError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Traffic(#[from] TrafficError),
+    #[error("the report writer stopped before the run ended")]
+    SinkClosed,
+    #[error("a comparison task failed: {0}")]
+    Task(String),
+}
+
+/// Runs the comparison, sending events to `events` in input order.
+pub async fn run(
+    plan: RunPlan,
+    events: mpsc::Sender<Event>,
+    stop: CancellationToken,
+    mut on_progress: impl FnMut(&ReaderProgress, &Event),
+) -> Result<RunEnd, EngineError> {
+    let concurrency = plan.concurrency.max(1);
+    // Stop the reader without marking the run interrupted (for target failures).
+    let reader_stop = stop.child_token();
+    let reader = spawn_reader(
+        plan.traffic,
+        plan.read,
+        concurrency.max(64),
+        reader_stop.clone(),
+    );
+    let progress = reader.progress.clone();
+    let aborted: Arc<Mutex<Option<TargetError>>> = Arc::default();
+    let (legacy, candidate) = (plan.legacy, plan.candidate);
+    let mut ordered = tokio_stream_from(reader.items)
+        .map(|item| match item {
+            SourceItem::Rejected(r) => Either::Left(std::future::ready(Ok(Event::Rejected(r)))),
+            SourceItem::Record(record) => {
+                let task = tokio::spawn(compare_record(
+                    record,
+                    legacy.clone(),
+                    candidate.clone(),
+                    aborted.clone(),
+                    reader_stop.clone(),
+                ));
+                Either::Right(async move {
+                    task.await
+                        .map(|r| Event::Compared(Box::new(r)))
+                        .map_err(|e| EngineError::Task(e.to_string()))
+                })
+            }
+        })
+        .buffered(concurrency);
+    while let Some(event) = ordered.next().await {
+        let event = event?;
+        on_progress(&progress, &event);
+        events
+            .send(event)
+            .await
+            .map_err(|_| EngineError::SinkClosed)?;
+    }
+    drop(ordered);
+    reader
+        .done
+        .await
+        .map_err(|e| EngineError::Task(e.to_string()))??;
+    let aborted = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok(RunEnd {
+        interrupted: stop.is_cancelled(),
+        aborted,
+    })
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+async fn compare_record(
+    record: Record,
+    legacy: Arc<dyn Target>,
+    candidate: Arc<dyn Target>,
+    aborted: Arc<Mutex<Option<TargetError>>>,
+    reader_stop: CancellationToken,
+) -> RecordResult {
+    let observe = |target: Arc<dyn Target>| {
+        let input = &record.input;
+        let aborted = aborted.clone();
+        let reader_stop = reader_stop.clone();
+        async move {
+            let started = Instant::now();
+            let answer = match target.call(input).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    let answer =
+                        Answer::Error(AppError::new("cutover.target_failed", e.to_string()));
+                    aborted
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                    reader_stop.cancel();
+                    answer
+                }
+            };
+            Observed {
+                answer,
+                latency: started.elapsed(),
+            }
+        }
+    };
+    let (legacy, candidate) = tokio::join!(observe(legacy), observe(candidate));
+    let verdict = judge(&legacy.answer, &candidate.answer);
+    RecordResult {
+        seq: record.seq,
+        id: record.id,
+        key: record.key,
+        origin: record.origin,
+        legacy,
+        candidate,
+        verdict,
+    }
+}

@@ -1,0 +1,32 @@
+//! cutover: a shadow-migration comparison harness.
+//!
+//! Replay captured traffic through a legacy implementation and its replacement,
+//! compare the answers structurally, and write reports people can review.
+//!
+//! The pipeline is the architecture:
+//!
+//! ```text
+//! traffic (source) ──► target × 2 ──► compare ──► report (sinks)
+//!  src/traffic         src/target     src/compare   src/report
+//!                 └──────── src/engine wires them with bounded channels ───┘
+//! ```
+//!
+//! - [`traffic`] reads captures as a stream of records, rejecting bad lines.
+//! - [`target`] runs one side: in-process builtins, worker pools, one process
+//!   per call, or HTTP.
+//! - [`compare`] turns the two answers into a verdict with JSON Pointer paths.
+//! - [`report`] writes `summary.json`, `mismatches.csv`, `diffs.txt` and
+//!   `rejected.jsonl`, and the terminal summary.
+//! - [`engine`] runs records concurrently, bounded, delivering results in
+//!   input order; [`replay`] is one run end to end.
+//! - [`normalize`] is the worked migration's new implementation.
+
+pub mod cli;
+pub mod compare;
+pub mod config;
+pub mod engine;
+pub mod normalize;
+pub mod replay;
+pub mod report;
+pub mod target;
+pub mod traffic;

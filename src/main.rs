@@ -1,0 +1,74 @@
+//! The `cutover` binary: parses the command line, runs, maps results to exit
+//! codes like `diff(1)`: 0 no differences, 1 differences, 2 could not run
+//! (130 interrupted). Errors are printed once, on stderr, with what to do.
+
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches};
+use cutover::cli::{builtins_text, resolve_replay, Cli, Command};
+use cutover::report::render_terminal;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    init_logging(cli.verbose);
+    match run(cli, &matches) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("cutover: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Builtins => {
+            print!("{}", builtins_text());
+            Ok(0)
+        }
+        Command::Replay(args) => {
+            let sub = matches
+                .subcommand_matches("replay")
+                .context("replay arguments missing")?;
+            let options = resolve_replay(args, sub, cli.config.as_deref())?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let (summary, dir) = runtime.block_on(async {
+                let stop = CancellationToken::new();
+                let on_signal = stop.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("cutover: interrupted; finishing the records in flight, then writing the report (Ctrl-C again to quit at once)");
+                        on_signal.cancel();
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            std::process::exit(130);
+                        }
+                    }
+                });
+                cutover::replay::replay(options, stop).await
+            })?;
+            print!("{}", render_terminal(&summary, &dir));
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            Ok(summary.exit_code.clamp(0, 255) as u8)
+        }
+    }
+}

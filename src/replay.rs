@@ -1,0 +1,144 @@
+//! `cutover replay`: one run of the pipeline, wired end to end.
+//!
+//! # Contract
+//! [`replay`] checks everything that can be checked before reading a record
+//! (sources open, targets build, the report directory can be created) and
+//! returns a [`ReplayError`] for those: the run did not happen (exit 2). Once
+//! records flow, it always finishes with a complete report directory and a
+//! [`Summary`] whose counts account for every line read, including after Ctrl-C
+//! (reading stops, in-flight records finish) and after a target failure
+//! (reported as `aborted`).
+
+use crate::engine::{self, Event, RunPlan};
+use crate::report::{
+    Progress, ReportError, ReportWriter, RunStatus, Settings, Summary, SummaryBuilder,
+};
+use crate::target::{self, Side, TargetError, TargetOptions, TargetSpec};
+use crate::traffic::{self, ReadOptions, TrafficError, TrafficSpec};
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A fully resolved replay configuration.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub traffic: Vec<TrafficSpec>,
+    pub legacy: TargetSpec,
+    pub candidate: TargetSpec,
+    pub concurrency: usize,
+    pub targets: TargetOptions,
+    pub read: ReadOptions,
+    pub max_diffs: usize,
+    pub out: PathBuf,
+    pub run_id: String,
+    pub progress: bool,
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Traffic(#[from] TrafficError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+}
+
+/// A new run id: the UTC start time, sortable (`2026-11-25T04-47-01.123Z`).
+pub fn new_run_id() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H-%M-%S%.3fZ")
+        .to_string()
+}
+
+/// Runs one replay; `stop` is cancelled on Ctrl-C by the caller.
+pub async fn replay(
+    options: ReplayOptions,
+    stop: CancellationToken,
+) -> Result<(Summary, PathBuf), ReplayError> {
+    traffic::check_sources(&options.traffic)?;
+    let legacy = target::build(&options.legacy, Side::Legacy, &options.targets)?;
+    let candidate = target::build(&options.candidate, Side::Candidate, &options.targets)?;
+    let settings = Settings {
+        legacy: options.legacy.to_string(),
+        candidate: options.candidate.to_string(),
+        traffic: options
+            .traffic
+            .iter()
+            .map(TrafficSpec::display_name)
+            .collect(),
+        concurrency: options.concurrency,
+        workers: options.targets.workers,
+        timeout_ms: options.targets.timeout.as_millis(),
+        retries: options.targets.retries,
+        max_record_bytes: options.read.max_record_bytes,
+        max_diffs: options.max_diffs,
+        config_file: options
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string()),
+    };
+    let mut writer = ReportWriter::create(
+        &options.out,
+        SummaryBuilder::new(options.run_id.clone(), settings),
+        options.max_diffs,
+    )?;
+
+    // Sink: a blocking thread that writes the report files in input order.
+    let (events_tx, mut events_rx) = mpsc::channel::<Event>(options.concurrency.max(64));
+    let sink = tokio::task::spawn_blocking(move || -> Result<ReportWriter, ReportError> {
+        while let Some(event) = events_rx.blocking_recv() {
+            writer.accept(&event)?;
+        }
+        Ok(writer)
+    });
+
+    let total_bytes = options
+        .traffic
+        .iter()
+        .map(|s| {
+            s.path
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        })
+        .sum::<Option<u64>>();
+    let progress = Progress::new(total_bytes, options.progress);
+    let mut done = 0u64;
+    let plan = RunPlan {
+        traffic: options.traffic,
+        read: options.read,
+        legacy: legacy.clone(),
+        candidate: candidate.clone(),
+        concurrency: options.concurrency,
+    };
+    let ran = engine::run(plan, events_tx, stop, |reader, _| {
+        done += 1;
+        progress.tick(reader, done);
+    })
+    .await;
+    progress.finish();
+    tokio::join!(legacy.shutdown(), candidate.shutdown());
+    let writer = sink
+        .await
+        .map_err(|e| engine::EngineError::Task(e.to_string()))??;
+    let end = ran?;
+    let state = if end.aborted.is_some() {
+        "aborted"
+    } else if end.interrupted {
+        "interrupted"
+    } else {
+        "complete"
+    };
+    let dir = writer.dir().to_owned();
+    let summary = writer.finish(RunStatus {
+        state,
+        abort_reason: end.aborted.map(|e| e.to_string()),
+        legacy_target: legacy.stats(),
+        candidate_target: candidate.stats(),
+    })?;
+    Ok((summary, dir))
+}

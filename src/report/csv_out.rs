@@ -1,0 +1,93 @@
+//! `mismatches.csv`: one row per non-matching record, written with the `csv` crate.
+//!
+//! Columns: `id`, `key`, `outcome`, `paths` (each differing JSON Pointer with its
+//! kind, `; `-separated, with a `(+N more)` note past the per-record cap),
+//! `legacy`, `candidate` (each side's answer as compact JSON: the output, or
+//! `{"error": {...}}`, or `{"timeout": ...}`), `source`, `line`. An absent key
+//! is an empty cell. No timing columns, so the file is deterministic.
+
+use super::{write_err, ReportError};
+use crate::engine::RecordResult;
+use crate::target::Answer;
+use serde_json::json;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+pub struct MismatchCsv {
+    path: PathBuf,
+    writer: csv::Writer<BufWriter<File>>,
+}
+
+fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> ReportError + '_ {
+    move |e| write_err(path)(e.into())
+}
+
+/// An answer as one compact JSON cell.
+pub fn answer_cell(answer: &Answer) -> String {
+    match answer {
+        Answer::Output(v) => v.to_string(),
+        Answer::Error(e) => json!({ "error": e }).to_string(),
+        Answer::Timeout(d) => json!({ "timeout": format!("no answer within {d:?}") }).to_string(),
+    }
+}
+
+/// The `paths` cell.
+pub fn paths_cell(result: &RecordResult) -> String {
+    let verdict = &result.verdict;
+    let mut cell = verdict
+        .differences
+        .iter()
+        .map(|d| format!("{} {}", d.path, d.kind.as_str()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let more = verdict
+        .total_differences
+        .saturating_sub(verdict.differences.len());
+    if more > 0 {
+        cell.push_str(&format!("; (+{more} more)"));
+    }
+    cell
+}
+
+impl MismatchCsv {
+    pub fn create(path: &Path) -> Result<Self, ReportError> {
+        let file = File::create(path).map_err(write_err(path))?;
+        let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+        writer
+            .write_record([
+                "id",
+                "key",
+                "outcome",
+                "paths",
+                "legacy",
+                "candidate",
+                "source",
+                "line",
+            ])
+            .map_err(csv_err(path))?;
+        Ok(MismatchCsv {
+            path: path.to_owned(),
+            writer,
+        })
+    }
+
+    pub fn write(&mut self, result: &RecordResult) -> Result<(), ReportError> {
+        self.writer
+            .write_record([
+                result.id.as_str(),
+                result.key.as_deref().unwrap_or(""),
+                result.verdict.outcome.as_str(),
+                &paths_cell(result),
+                &answer_cell(&result.legacy.answer),
+                &answer_cell(&result.candidate.answer),
+                &result.origin.source,
+                &result.origin.line.to_string(),
+            ])
+            .map_err(csv_err(&self.path))
+    }
+
+    pub fn finish(mut self) -> Result<(), ReportError> {
+        self.writer.flush().map_err(write_err(&self.path))
+    }
+}

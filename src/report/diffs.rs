@@ -1,0 +1,77 @@
+//! `diffs.txt`: unified diffs of the non-matching records, for people.
+//!
+//! Each entry starts with a `=== ` header naming the record (id, key, outcome,
+//! source and line) and its differing paths, followed by the unified diff of
+//! the two pretty-printed answers. Only the first `max` entries are written, so
+//! the file stays readable and bounded; the last line says how many were left
+//! out (all of them are in `mismatches.csv`).
+
+use super::csv_out::paths_cell;
+use super::{write_err, ReportError};
+use crate::compare::unified_diff;
+use crate::engine::RecordResult;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub struct DiffsFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+    max: usize,
+    written: usize,
+    omitted: u64,
+}
+
+impl DiffsFile {
+    pub fn create(path: &Path, max: usize) -> Result<Self, ReportError> {
+        let file = File::create(path).map_err(write_err(path))?;
+        Ok(DiffsFile {
+            path: path.to_owned(),
+            out: BufWriter::new(file),
+            max,
+            written: 0,
+            omitted: 0,
+        })
+    }
+
+    pub fn write(&mut self, result: &RecordResult) -> Result<(), ReportError> {
+        if self.written >= self.max {
+            self.omitted += 1;
+            return Ok(());
+        }
+        self.written += 1;
+        let paths = paths_cell(result);
+        let text = format!(
+            "=== id={:?} key={} outcome={} ({}:{}){}\n{}\n",
+            result.id,
+            result
+                .key
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), |k| format!("{k:?}")),
+            result.verdict.outcome.as_str(),
+            result.origin.source,
+            result.origin.line,
+            if paths.is_empty() {
+                String::new()
+            } else {
+                format!(" paths: {paths}")
+            },
+            unified_diff(&result.legacy.answer, &result.candidate.answer),
+        );
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(write_err(&self.path))
+    }
+
+    pub fn finish(mut self) -> Result<(), ReportError> {
+        if self.omitted > 0 {
+            writeln!(
+                self.out,
+                "... {} more non-matching records are not shown here (--max-diffs {}); every one is in mismatches.csv",
+                self.omitted, self.max
+            )
+            .map_err(write_err(&self.path))?;
+        }
+        self.out.flush().map_err(write_err(&self.path))
+    }
+}

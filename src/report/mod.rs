@@ -1,0 +1,111 @@
+//! Reports: what a run writes for people and machines to review.
+//!
+//! # Contract
+//! A run's directory holds:
+//! - `summary.json`: counts, per-side latency percentiles, target stats, how
+//!   the run ended ([`Summary`]); written last, atomically (temp file + rename),
+//!   so a `summary.json` that exists is complete;
+//! - `mismatches.csv`: one row per non-matching record, in input order;
+//! - `diffs.txt`: a unified diff per non-matching record, the first
+//!   `max_diffs` of them (the file says how many more there are);
+//! - `rejected.jsonl`: one line per rejected capture line (source, line, reason).
+//!
+//! Everything but timing fields is a function of the events, which arrive in
+//! input order, so two runs over the same traffic write identical
+//! `mismatches.csv`, `diffs.txt` and `rejected.jsonl` whatever the concurrency.
+//! Counts satisfy `read = rejected + compared + errored` by construction, also
+//! for an interrupted or aborted run.
+
+mod csv_out;
+mod diffs;
+mod progress;
+mod rejected;
+mod summary;
+mod terminal;
+
+pub use progress::Progress;
+pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
+pub use terminal::render as render_terminal;
+
+use crate::engine::Event;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// File names inside a run directory.
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const MISMATCHES_FILE: &str = "mismatches.csv";
+pub const DIFFS_FILE: &str = "diffs.txt";
+pub const REJECTED_FILE: &str = "rejected.jsonl";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot create report directory {path}: {source}. Pick another with --out")]
+    CreateDir { path: PathBuf, source: io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+pub(crate) fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
+    move |source| ReportError::Write {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes one run's report directory as events arrive.
+pub struct ReportWriter {
+    dir: PathBuf,
+    summary: SummaryBuilder,
+    mismatches: csv_out::MismatchCsv,
+    diffs: diffs::DiffsFile,
+    rejected: rejected::RejectedFile,
+}
+
+impl ReportWriter {
+    /// Creates `dir` (and parents) and opens the report files in it.
+    pub fn create(
+        dir: &Path,
+        summary: SummaryBuilder,
+        max_diffs: usize,
+    ) -> Result<Self, ReportError> {
+        std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(ReportWriter {
+            dir: dir.to_owned(),
+            summary,
+            mismatches: csv_out::MismatchCsv::create(&dir.join(MISMATCHES_FILE))?,
+            diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
+            rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Takes one event (they must come in input order).
+    pub fn accept(&mut self, event: &Event) -> Result<(), ReportError> {
+        self.summary.observe(event);
+        match event {
+            Event::Compared(result) if !result.verdict.is_clean() => {
+                self.mismatches.write(result)?;
+                self.diffs.write(result)?;
+            }
+            Event::Compared(_) => {}
+            Event::Rejected(rejection) => self.rejected.write(rejection)?,
+        }
+        Ok(())
+    }
+
+    /// Flushes every file and writes `summary.json`; returns the summary.
+    pub fn finish(self, status: RunStatus) -> Result<Summary, ReportError> {
+        self.mismatches.finish()?;
+        self.diffs.finish()?;
+        self.rejected.finish()?;
+        let summary = self.summary.finish(status);
+        summary.write(&self.dir.join(SUMMARY_FILE))?;
+        Ok(summary)
+    }
+}

@@ -1,0 +1,245 @@
+//! `summary.json`: the run's counts, latencies and settings.
+//!
+//! # Contract
+//! [`SummaryBuilder::observe`] takes every event of a run in order; memory is
+//! constant (counters and two fixed-size latency histograms), whatever the
+//! number of records. Count identities, for every run, complete or not:
+//! - `read = rejected + compared + errored`
+//! - `compared = matched + mismatched` (`matched` includes `matched_errors`,
+//!   records where both sides raised the same error)
+//! - `errored = errors + timeouts`, `errors = legacy_errors + candidate_errors + both_errors`
+//!
+//! Latencies are per side, over every call that got an answer or timed out,
+//! in milliseconds with microsecond resolution (3 significant digits).
+
+use super::{write_err, ReportError};
+use crate::compare::Outcome;
+use crate::engine::Event;
+use crate::target::TargetStats;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Duration;
+
+/// Record counts; see the module docs for the identities they satisfy.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub read: u64,
+    pub rejected: u64,
+    pub compared: u64,
+    pub matched: u64,
+    pub matched_errors: u64,
+    pub mismatched: u64,
+    pub errored: u64,
+    pub errors: u64,
+    pub legacy_errors: u64,
+    pub candidate_errors: u64,
+    pub both_errors: u64,
+    pub timeouts: u64,
+}
+
+impl Counts {
+    /// Whether every record read was compared and matched.
+    pub fn all_matched(&self) -> bool {
+        self.read == self.matched
+    }
+}
+
+/// Latency percentiles of one side, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LatencyStats {
+    pub calls: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+/// The settings a run used, as resolved from flags, config and defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub legacy: String,
+    pub candidate: String,
+    pub traffic: Vec<String>,
+    pub concurrency: usize,
+    pub workers: usize,
+    pub timeout_ms: u128,
+    pub retries: u32,
+    pub max_record_bytes: usize,
+    pub max_diffs: usize,
+    pub config_file: Option<String>,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunStatus {
+    /// `complete`, `interrupted` (Ctrl-C) or `aborted` (a target failed).
+    pub state: &'static str,
+    pub abort_reason: Option<String>,
+    pub legacy_target: TargetStats,
+    pub candidate_target: TargetStats,
+}
+
+/// Everything `summary.json` holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub cutover_version: &'static str,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_seconds: f64,
+    pub records_per_second: f64,
+    pub status: RunStatus,
+    pub exit_code: i32,
+    pub settings: Settings,
+    pub counts: Counts,
+    pub latency_ms: SideLatency,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SideLatency {
+    pub legacy: LatencyStats,
+    pub candidate: LatencyStats,
+}
+
+impl Summary {
+    /// Exit status in the manner of `diff(1)`: 0 every record read matched, 1
+    /// differences, errors, timeouts or rejected lines, 2 the run could not
+    /// happen (a target failed), 130 interrupted.
+    pub fn decide_exit_code(state: &str, counts: &Counts) -> i32 {
+        match state {
+            "aborted" => 2,
+            "interrupted" => 130,
+            _ if counts.all_matched() => 0,
+            _ => 1,
+        }
+    }
+
+    /// Writes `summary.json` atomically.
+    pub fn write(&self, path: &Path) -> Result<(), ReportError> {
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(self).map_err(|e| write_err(path)(e.into()))?;
+        std::fs::write(&tmp, text).map_err(write_err(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(write_err(path))
+    }
+}
+
+/// Accumulates a [`Summary`] from a run's events.
+pub struct SummaryBuilder {
+    run_id: String,
+    settings: Settings,
+    started: std::time::Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+    counts: Counts,
+    legacy: Histogram<u64>,
+    candidate: Histogram<u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 1 hour at 3 significant digits: about 180 kB per side, fixed.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+fn record_latency(h: &mut Histogram<u64>, d: Duration) {
+    let micros = (d.as_micros() as u64).clamp(1, h.high());
+    h.record(micros).expect("clamped into range");
+}
+
+fn stats(h: &Histogram<u64>) -> LatencyStats {
+    if h.is_empty() {
+        return LatencyStats::default();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    LatencyStats {
+        calls: h.len(),
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p99: ms(h.value_at_quantile(0.99)),
+        max: ms(h.max()),
+        mean: (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
+    }
+}
+
+impl SummaryBuilder {
+    pub fn new(run_id: String, settings: Settings) -> Self {
+        SummaryBuilder {
+            run_id,
+            settings,
+            started: std::time::Instant::now(),
+            started_at: chrono::Utc::now(),
+            counts: Counts::default(),
+            legacy: histogram(),
+            candidate: histogram(),
+        }
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    pub fn observe(&mut self, event: &Event) {
+        let c = &mut self.counts;
+        c.read += 1;
+        let result = match event {
+            Event::Rejected(_) => {
+                c.rejected += 1;
+                return;
+            }
+            Event::Compared(result) => result,
+        };
+        record_latency(&mut self.legacy, result.legacy.latency);
+        record_latency(&mut self.candidate, result.candidate.latency);
+        match result.verdict.outcome {
+            Outcome::Match => {
+                c.compared += 1;
+                c.matched += 1;
+                c.matched_errors += u64::from(result.verdict.matched_error);
+            }
+            Outcome::Mismatch => {
+                c.compared += 1;
+                c.mismatched += 1;
+            }
+            Outcome::LegacyError | Outcome::CandidateError | Outcome::BothError => {
+                c.errored += 1;
+                c.errors += 1;
+                match result.verdict.outcome {
+                    Outcome::LegacyError => c.legacy_errors += 1,
+                    Outcome::CandidateError => c.candidate_errors += 1,
+                    _ => c.both_errors += 1,
+                }
+            }
+            Outcome::Timeout => {
+                c.errored += 1;
+                c.timeouts += 1;
+            }
+        }
+    }
+
+    pub fn finish(self, status: RunStatus) -> Summary {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let exit_code = Summary::decide_exit_code(status.state, &self.counts);
+        Summary {
+            cutover_version: env!("CARGO_PKG_VERSION"),
+            run_id: self.run_id,
+            started_at: self
+                .started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            duration_seconds: (elapsed * 1000.0).round() / 1000.0,
+            records_per_second: if elapsed > 0.0 {
+                (self.counts.read as f64 / elapsed).round()
+            } else {
+                0.0
+            },
+            status,
+            exit_code,
+            settings: self.settings,
+            counts: self.counts,
+            latency_ms: SideLatency {
+                legacy: stats(&self.legacy),
+                candidate: stats(&self.candidate),
+            },
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Parsing target specs: `builtin:NAME`, `worker:CMD`, `exec:CMD`, `http(s)://URL`.
+//!
+//! # Contract
+//! [`TargetSpec::parse`] accepts exactly those four forms and returns an error
+//! naming the flag and the accepted forms otherwise. Command lines are split
+//! with `shell-words` (POSIX quoting rules); an empty command is an error.
+//! [`CommandLine::resolve_program`] finds the program the way `execvp` would
+//! (a path containing `/` as is, a bare name on `PATH`), so a missing program
+//! is reported before the run starts.
+
+use super::{Side, TargetError};
+use std::fmt;
+use std::path::PathBuf;
+
+/// How one side is plugged in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    Builtin(String),
+    Worker(CommandLine),
+    Exec(CommandLine),
+    Http(String),
+}
+
+/// A program and its arguments, never interpreted by a shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+impl fmt::Display for CommandLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<&str> = std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect();
+        f.write_str(&shell_words::join(words))
+    }
+}
+
+impl fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetSpec::Builtin(name) => write!(f, "builtin:{name}"),
+            TargetSpec::Worker(cmd) => write!(f, "worker:{cmd}"),
+            TargetSpec::Exec(cmd) => write!(f, "exec:{cmd}"),
+            TargetSpec::Http(url) => f.write_str(url),
+        }
+    }
+}
+
+impl CommandLine {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut words =
+            shell_words::split(text).map_err(|e| format!("cannot split the command line: {e}"))?;
+        if words.is_empty() {
+            return Err("the command line is empty".into());
+        }
+        let program = words.remove(0);
+        Ok(CommandLine {
+            program,
+            args: words,
+        })
+    }
+
+    /// Where the program is, or why it cannot be run.
+    pub fn resolve_program(&self) -> Result<PathBuf, String> {
+        let candidate = PathBuf::from(&self.program);
+        if self.program.contains('/') {
+            return if candidate.is_file() {
+                Ok(candidate)
+            } else {
+                Err(format!("program {} does not exist", candidate.display()))
+            };
+        }
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .map(|dir| dir.join(&self.program))
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("program `{}` is not on PATH", self.program))
+    }
+
+    pub(crate) fn command(&self) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.program);
+        command.args(&self.args);
+        command
+    }
+}
+
+impl TargetSpec {
+    /// Parses the value of `--legacy` or `--candidate`.
+    pub fn parse(text: &str, side: Side) -> Result<Self, TargetError> {
+        let bad = |reason: String| TargetError::BadSpec {
+            flag: side.flag(),
+            spec: text.to_owned(),
+            reason,
+        };
+        if let Some(name) = text.strip_prefix("builtin:") {
+            return Ok(TargetSpec::Builtin(name.to_owned()));
+        }
+        if let Some(cmd) = text.strip_prefix("worker:") {
+            return CommandLine::parse(cmd).map(TargetSpec::Worker).map_err(bad);
+        }
+        if let Some(cmd) = text.strip_prefix("exec:") {
+            return CommandLine::parse(cmd).map(TargetSpec::Exec).map_err(bad);
+        }
+        if text.starts_with("http://") || text.starts_with("https://") {
+            return Ok(TargetSpec::Http(text.to_owned()));
+        }
+        Err(bad(
+            "not a target; use builtin:NAME, worker:COMMAND LINE, exec:COMMAND LINE, or an http(s):// URL".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(
+            TargetSpec::parse("builtin:normalize", Side::Candidate).unwrap(),
+            TargetSpec::Builtin("normalize".into())
+        );
+        assert_eq!(
+            TargetSpec::parse("worker:python3 'legacy dir/worker.py' -x", Side::Legacy).unwrap(),
+            TargetSpec::Worker(CommandLine {
+                program: "python3".into(),
+                args: vec!["legacy dir/worker.py".into(), "-x".into()]
+            })
+        );
+        assert!(matches!(
+            TargetSpec::parse("exec:./run.sh", Side::Legacy).unwrap(),
+            TargetSpec::Exec(_)
+        ));
+        assert!(matches!(
+            TargetSpec::parse("http://127.0.0.1:1/x", Side::Legacy).unwrap(),
+            TargetSpec::Http(_)
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let e = TargetSpec::parse("python3 worker.py", Side::Legacy)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--legacy \"python3 worker.py\""), "{e}");
+        assert!(e.contains("worker:COMMAND LINE"), "{e}");
+        let e = TargetSpec::parse("worker:", Side::Candidate)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--candidate") && e.contains("empty"), "{e}");
+        let e = TargetSpec::parse("worker:python3 'unclosed", Side::Legacy)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot split"), "{e}");
+    }
+}

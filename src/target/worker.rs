@@ -1,0 +1,559 @@
+//! `worker:COMMAND`: a pool of persistent processes speaking the worker protocol
+//! (`legacy/PROTOCOL.md`): one JSON request per line on stdin, one JSON
+//! response per line on stdout, matched by `id`, many requests in flight.
+//!
+//! # Design
+//! Each worker is a small actor: a writer task owns its stdin (requests arrive
+//! over a bounded channel and are flushed once per burst, so pipelined calls
+//! share syscalls), a reader task owns its stdout and completes the pending
+//! call whose wire id the response names, a stderr task keeps the last lines
+//! for error messages, and a supervisor task owns the process and kills it on
+//! request. Wire ids are cutover's own sequence numbers, never record ids, so
+//! duplicate or odd record ids cannot confuse the matching.
+//!
+//! # Failure semantics
+//! - A call is sent to the worker with the fewest calls in flight.
+//! - A worker that exits, closes stdout, or breaks the protocol (a line that is
+//!   not a response, an id it was never sent, a line over the size limit) is
+//!   killed; every call in flight on it is **retried** on a fresh worker, up to
+//!   `retries` times (each counted in `retries`), then answered with an
+//!   `cutover.worker_died` error carrying the exit status and stderr tail.
+//! - A call with no answer within `timeout` is answered [`Answer::Timeout`]; its
+//!   worker is killed (it may be stuck) and replaced; the other calls in flight
+//!   on it are retried as above.
+//! - Dead workers are replaced lazily, on the next call (`restarts`).
+//! - When workers die [`SILENT_DEATH_LIMIT`] times in a row without ever having
+//!   answered, the command cannot work (wrong script, missing module): the pool
+//!   returns [`TargetError::CannotStart`] and the run stops with exit status 2.
+
+use super::lines_async::{read_line, AsyncLine};
+use super::{
+    Answer, AppError, CommandLine, Side, Target, TargetCounters, TargetError, TargetOptions,
+    TargetStats,
+};
+use crate::traffic::present;
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::io::Write as _;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Consecutive deaths of never-answering workers after which the pool gives up.
+pub const SILENT_DEATH_LIMIT: u32 = 3;
+/// Lines of a worker's stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 8;
+/// Requests queued per worker before callers wait.
+const QUEUE: usize = 1024;
+/// How long a worker gets to exit after its stdin closes.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+pub struct WorkerPool {
+    shared: Arc<PoolShared>,
+    slots: Mutex<Vec<Arc<Worker>>>,
+    next_id: AtomicU64,
+}
+
+struct PoolShared {
+    command: CommandLine,
+    side: Side,
+    timeout: Duration,
+    retries: u32,
+    max_line: usize,
+    counters: TargetCounters,
+    silent_deaths: AtomicU32,
+    fatal: Mutex<Option<String>>,
+}
+
+struct Worker {
+    requests: mpsc::Sender<Vec<u8>>,
+    state: Arc<WorkerState>,
+}
+
+enum Reply {
+    Answer(Answer),
+    Died(String),
+}
+
+#[derive(Default)]
+struct WorkerState {
+    /// Calls in flight by wire id; `None` once the worker is dead.
+    pending: Mutex<Option<HashMap<u64, oneshot::Sender<Reply>>>>,
+    answered: AtomicU64,
+    /// Why cutover killed it, when it did.
+    kill_reason: Mutex<Option<String>>,
+    killed_for_timeout: AtomicBool,
+    kill: CancellationToken,
+    /// Stop writing and close stdin (graceful shutdown).
+    close: CancellationToken,
+    /// Cancelled when the worker is gone and its calls have been told.
+    finished: CancellationToken,
+    stderr_tail: Mutex<VecDeque<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl WorkerState {
+    fn new() -> Self {
+        WorkerState {
+            pending: Mutex::new(Some(HashMap::new())),
+            ..Default::default()
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        lock(&self.pending).is_none()
+    }
+
+    fn in_flight(&self) -> usize {
+        lock(&self.pending)
+            .as_ref()
+            .map_or(usize::MAX, HashMap::len)
+    }
+
+    /// Registers a call; false when the worker is already dead.
+    fn register(&self, id: u64, reply: oneshot::Sender<Reply>) -> bool {
+        match lock(&self.pending).as_mut() {
+            Some(map) => {
+                map.insert(id, reply);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unregister(&self, id: u64) -> bool {
+        lock(&self.pending)
+            .as_mut()
+            .and_then(|m| m.remove(&id))
+            .is_some()
+    }
+
+    fn kill_with(&self, reason: String) {
+        lock(&self.kill_reason).get_or_insert(reason);
+        self.kill.cancel();
+    }
+}
+
+impl WorkerPool {
+    pub fn start(
+        command: CommandLine,
+        side: Side,
+        options: &TargetOptions,
+    ) -> Result<Self, TargetError> {
+        let cannot_start = |reason: String| TargetError::CannotStart {
+            flag: side.flag(),
+            command: command.to_string(),
+            reason,
+        };
+        command.resolve_program().map_err(cannot_start)?;
+        let shared = Arc::new(PoolShared {
+            command: command.clone(),
+            side,
+            timeout: options.timeout,
+            retries: options.retries,
+            max_line: options.max_response_bytes,
+            counters: TargetCounters::default(),
+            silent_deaths: AtomicU32::new(0),
+            fatal: Mutex::new(None),
+        });
+        let workers = (0..options.workers.max(1))
+            .map(|_| spawn(&shared))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| cannot_start(e.to_string()))?;
+        Ok(WorkerPool {
+            shared,
+            slots: Mutex::new(workers),
+            next_id: AtomicU64::new(0),
+        })
+    }
+
+    fn fatal_error(&self) -> Option<TargetError> {
+        lock(&self.shared.fatal)
+            .clone()
+            .map(|reason| TargetError::CannotStart {
+                flag: self.shared.side.flag(),
+                command: self.shared.command.to_string(),
+                reason,
+            })
+    }
+
+    /// The least busy live worker, replacing dead ones first.
+    fn pick(&self) -> Result<Arc<Worker>, TargetError> {
+        if let Some(e) = self.fatal_error() {
+            return Err(e);
+        }
+        let mut slots = lock(&self.slots);
+        for slot in slots.iter_mut() {
+            if slot.state.is_dead() {
+                *slot = spawn(&self.shared).map_err(|e| TargetError::CannotStart {
+                    flag: self.shared.side.flag(),
+                    command: self.shared.command.to_string(),
+                    reason: format!("restarting a worker failed: {e}"),
+                })?;
+                TargetCounters::bump(&self.shared.counters.restarts);
+            }
+        }
+        Ok(slots
+            .iter()
+            .min_by_key(|w| w.state.in_flight())
+            .expect("a pool has at least one worker")
+            .clone())
+    }
+
+    async fn call_inner(&self, input: &RawValue) -> Result<Answer, TargetError> {
+        let mut attempts = 0u32;
+        loop {
+            let worker = self.pick()?;
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let (reply_tx, mut reply_rx) = oneshot::channel();
+            if !worker.state.register(id, reply_tx) {
+                continue; // died between pick and register; pick replaces it
+            }
+            let died = if worker.requests.send(request_line(id, input)).await.is_err() {
+                worker.state.unregister(id);
+                "its stdin closed before the request could be written".to_owned()
+            } else {
+                match tokio::time::timeout(self.shared.timeout, &mut reply_rx).await {
+                    Ok(Ok(Reply::Answer(answer))) => return Ok(answer),
+                    Ok(Ok(Reply::Died(reason))) => reason,
+                    Ok(Err(_)) => "it went away without a word".to_owned(),
+                    Err(_elapsed) => {
+                        if worker.state.unregister(id) {
+                            TargetCounters::bump(&self.shared.counters.timeout_kills);
+                            worker
+                                .state
+                                .killed_for_timeout
+                                .store(true, Ordering::Relaxed);
+                            worker.state.kill_with(format!(
+                                "killed by cutover: another call on this worker took longer than --timeout {:?}",
+                                self.shared.timeout
+                            ));
+                            return Ok(Answer::Timeout(self.shared.timeout));
+                        }
+                        // The answer raced the deadline: take it.
+                        match reply_rx.await {
+                            Ok(Reply::Answer(answer)) => return Ok(answer),
+                            Ok(Reply::Died(reason)) => reason,
+                            Err(_) => "it went away without a word".to_owned(),
+                        }
+                    }
+                }
+            };
+            if let Some(e) = self.fatal_error() {
+                return Err(e);
+            }
+            attempts += 1;
+            if attempts > self.shared.retries {
+                return Ok(Answer::Error(AppError::new(
+                    "cutover.worker_died",
+                    format!(
+                        "the worker died while handling this call ({attempts} attempts): {died}"
+                    ),
+                )));
+            }
+            TargetCounters::bump(&self.shared.counters.retries);
+        }
+    }
+}
+
+impl Target for WorkerPool {
+    fn call<'a>(&'a self, input: &'a RawValue) -> BoxFuture<'a, Result<Answer, TargetError>> {
+        Box::pin(self.call_inner(input))
+    }
+
+    fn stats(&self) -> TargetStats {
+        self.shared.counters.snapshot()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let workers: Vec<Arc<Worker>> = lock(&self.slots).clone();
+            for worker in &workers {
+                worker.state.close.cancel();
+            }
+            for worker in &workers {
+                let state = &worker.state;
+                if tokio::time::timeout(EXIT_GRACE, state.finished.cancelled())
+                    .await
+                    .is_err()
+                {
+                    state.kill_with(format!(
+                        "did not exit within {EXIT_GRACE:?} of its stdin closing"
+                    ));
+                    state.finished.cancelled().await;
+                }
+            }
+        })
+    }
+}
+
+fn request_line(id: u64, input: &RawValue) -> Vec<u8> {
+    let mut line = Vec::with_capacity(input.get().len() + 32);
+    // Writing to a Vec cannot fail.
+    let _ = writeln!(line, "{{\"id\":\"{id}\",\"input\":{}}}", input.get());
+    line
+}
+
+fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
+    let mut command = shared.command.command();
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Its own process group: Ctrl-C on the terminal reaches cutover only,
+        // which then drains the workers instead of losing their calls.
+        .process_group(0);
+    let mut child = command.spawn()?;
+    let (stdin, stdout, stderr) = (
+        child.stdin.take().expect("stdin is piped"),
+        child.stdout.take().expect("stdout is piped"),
+        child.stderr.take().expect("stderr is piped"),
+    );
+    let state = Arc::new(WorkerState::new());
+    let (requests, queue) = mpsc::channel(QUEUE);
+    let (exit_tx, exit_rx) = oneshot::channel();
+    let (stderr_done_tx, stderr_done_rx) = oneshot::channel();
+    let pid = child.id().unwrap_or(0);
+    tokio::spawn(write_requests(stdin, queue, state.clone()));
+    tokio::spawn(keep_stderr(stderr, state.clone(), pid, stderr_done_tx));
+    tokio::spawn(supervise(child, state.clone(), exit_tx));
+    tokio::spawn(read_responses(
+        stdout,
+        state.clone(),
+        shared.clone(),
+        exit_rx,
+        stderr_done_rx,
+    ));
+    Ok(Arc::new(Worker { requests, state }))
+}
+
+async fn write_requests(
+    stdin: ChildStdin,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    state: Arc<WorkerState>,
+) {
+    let mut out = BufWriter::with_capacity(1 << 16, stdin);
+    loop {
+        let line = tokio::select! {
+            line = queue.recv() => line,
+            _ = state.close.cancelled() => None,
+            _ = state.kill.cancelled() => None,
+        };
+        let Some(line) = line else { break };
+        if out.write_all(&line).await.is_err() {
+            break;
+        }
+        // Write the whole burst already queued, then flush once.
+        while let Ok(line) = queue.try_recv() {
+            if out.write_all(&line).await.is_err() {
+                return;
+            }
+        }
+        if out.flush().await.is_err() {
+            break;
+        }
+    }
+    // Dropping stdin closes it: a well-behaved worker exits on EOF.
+}
+
+async fn keep_stderr(
+    stderr: ChildStderr,
+    state: Arc<WorkerState>,
+    pid: u32,
+    done: oneshot::Sender<()>,
+) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!(target: "cutover::worker", pid, "{line}");
+        let mut tail = lock(&state.stderr_tail);
+        if tail.len() == STDERR_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.chars().take(300).collect());
+    }
+    let _ = done.send(());
+}
+
+async fn supervise(mut child: Child, state: Arc<WorkerState>, exit: oneshot::Sender<String>) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = state.kill.cancelled() => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    let text = match status {
+        Ok(s) => describe_exit(s),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    let _ = exit.send(text);
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => format!("ended ({status})"),
+    }
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    id: String,
+    #[serde(default, deserialize_with = "present")]
+    output: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<AppError>,
+}
+
+/// Parses one response line into (wire id, answer), or says how it breaks the protocol.
+fn parse_response(line: &[u8]) -> Result<(u64, Answer), String> {
+    let excerpt = || crate::traffic::excerpt(line);
+    let wire: WireResponse = serde_json::from_slice(line).map_err(|e| {
+        format!(
+            "answered a line that is not a protocol response ({e}): {}",
+            excerpt()
+        )
+    })?;
+    let id = wire
+        .id
+        .parse::<u64>()
+        .map_err(|_| format!("answered id {:?}, which cutover never sent", wire.id))?;
+    match (wire.output, wire.error) {
+        (Some(output), None) => Ok((id, Answer::Output(output))),
+        (None, Some(error)) => Ok((id, Answer::Error(error))),
+        _ => Err(format!(
+            "answered a response with both or neither of `output` and `error`: {}",
+            excerpt()
+        )),
+    }
+}
+
+async fn read_responses(
+    stdout: ChildStdout,
+    state: Arc<WorkerState>,
+    pool: Arc<PoolShared>,
+    exit: oneshot::Receiver<String>,
+    stderr_done: oneshot::Receiver<()>,
+) {
+    let mut reader = BufReader::with_capacity(1 << 16, stdout);
+    let mut buf = Vec::new();
+    let violation = loop {
+        match read_line(&mut reader, &mut buf, pool.max_line).await {
+            Ok(AsyncLine::Complete) => {}
+            Ok(AsyncLine::TooLong) => {
+                break Some(format!(
+                    "answered a line longer than {} bytes (--max-record-bytes)",
+                    pool.max_line
+                ))
+            }
+            Ok(AsyncLine::Eof) | Err(_) => break None,
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match parse_response(&buf) {
+            Ok((id, answer)) => {
+                let reply = lock(&state.pending).as_mut().and_then(|m| m.remove(&id));
+                let Some(reply) = reply else {
+                    break Some(format!(
+                        "answered id \"{id}\", which has no call waiting (never sent, or answered twice)"
+                    ));
+                };
+                state.answered.fetch_add(1, Ordering::Relaxed);
+                pool.silent_deaths.store(0, Ordering::Relaxed);
+                let _ = reply.send(Reply::Answer(answer));
+            }
+            Err(reason) => break Some(reason),
+        }
+    };
+    match violation {
+        Some(v) => {
+            TargetCounters::bump(&pool.counters.protocol_errors);
+            state.kill_with(format!("broke the worker protocol: it {v}"));
+        }
+        // Stdout is closed: whatever the process does now, it cannot answer.
+        None => state.kill_with(String::new()),
+    }
+    let status = exit.await.unwrap_or_else(|_| "vanished".to_owned());
+    let _ = tokio::time::timeout(Duration::from_millis(500), stderr_done).await;
+    let mut reason = match lock(&state.kill_reason).clone() {
+        Some(why) if !why.is_empty() => format!("worker {why}"),
+        _ => format!("worker {status}"),
+    };
+    let tail: Vec<String> = lock(&state.stderr_tail).iter().cloned().collect();
+    if !tail.is_empty() {
+        reason.push_str("; its stderr ended with: ");
+        reason.push_str(&tail.join(" | "));
+    }
+    let orphans = lock(&state.pending).take().unwrap_or_default();
+    let never_answered = state.answered.load(Ordering::Relaxed) == 0;
+    if never_answered
+        && !state.killed_for_timeout.load(Ordering::Relaxed)
+        && !state.close.is_cancelled()
+    {
+        let deaths = pool.silent_deaths.fetch_add(1, Ordering::Relaxed) + 1;
+        if deaths >= SILENT_DEATH_LIMIT {
+            lock(&pool.fatal).get_or_insert_with(|| {
+                format!("{deaths} workers in a row ended before answering a single request; the last: {reason}")
+            });
+        }
+    }
+    for (_, reply) in orphans {
+        let _ = reply.send(Reply::Died(reason.clone()));
+    }
+    state.finished.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_checked_against_the_protocol() {
+        assert_eq!(
+            parse_response(br#"{"id":"3","output":null}"#).unwrap(),
+            (3, Answer::Output(Value::Null))
+        );
+        assert!(matches!(
+            parse_response(br#"{"id":"4","error":{"type":"E","message":"m"}}"#).unwrap(),
+            (4, Answer::Error(_))
+        ));
+        assert!(parse_response(br#"{"id":"x","output":1}"#)
+            .unwrap_err()
+            .contains("never sent"));
+        assert!(parse_response(br#"{"id":"1"}"#)
+            .unwrap_err()
+            .contains("neither"));
+        assert!(
+            parse_response(br#"{"id":"1","output":1,"error":{"type":"E","message":"m"}}"#)
+                .unwrap_err()
+                .contains("both")
+        );
+        assert!(parse_response(b"Traceback (most recent call last):")
+            .unwrap_err()
+            .contains("not a protocol response"));
+    }
+
+    #[test]
+    fn request_lines_embed_the_input_verbatim() {
+        let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
+        assert_eq!(
+            request_line(7, &input),
+            b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n"
+        );
+    }
+}

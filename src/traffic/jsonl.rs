@@ -1,0 +1,96 @@
+//! JSON Lines captures: one `{"id"?: string, "key"?: string, "input": any}` per line.
+//!
+//! # Contract
+//! - `input` is required and may be any JSON value, `null` included (a present
+//!   `null` is an input, not a missing one). It is kept as JSON text.
+//! - `id` and `key`, when present, must be strings (`""` is a valid id: empty is
+//!   never treated as missing). A missing `id` becomes the line number.
+//! - Other fields are ignored, so captures may carry timestamps or metadata.
+//! - Anything else (invalid JSON or UTF-8, a non-object line, a wrong type, a
+//!   blank line) is returned as a rejection reason in words.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+/// The parts of a capture line cutover uses.
+#[derive(Debug)]
+pub struct Parsed {
+    pub id: Option<String>,
+    pub key: Option<String>,
+    pub input: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    expecting = "a capture record: an object {\"id\"?: string, \"key\"?: string, \"input\": any}"
+)]
+struct Wire {
+    #[serde(default, deserialize_with = "present")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    key: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    input: Option<Box<RawValue>>,
+}
+
+/// Distinguishes a present field (even `null`) from a missing one: serde's
+/// `Option` maps both to `None`, which would treat `"input": null` as absent.
+pub(crate) fn present<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(de).map(Some)
+}
+
+/// Parses one line (without its newline).
+pub fn parse(line: &[u8]) -> Result<Parsed, String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err("blank line: every line of a JSON Lines capture must hold one record".into());
+    }
+    let wire: Wire = serde_json::from_slice(line).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => format!("not a capture record: {e}"),
+        _ => format!("not valid JSON: {e}"),
+    })?;
+    let input = wire
+        .input
+        .ok_or("missing field `input` (a capture record is {\"id\"?, \"key\"?, \"input\"})")?;
+    Ok(Parsed {
+        id: wire.id,
+        key: wire.key,
+        input,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn present_null_input_is_an_input() {
+        let p = parse(br#"{"id":"","input":null}"#).unwrap();
+        assert_eq!(p.id.as_deref(), Some(""));
+        assert_eq!(p.input.get(), "null");
+    }
+
+    #[test]
+    fn reasons_name_the_problem() {
+        assert!(parse(br#"{"id":"1"}"#)
+            .unwrap_err()
+            .contains("missing field `input`"));
+        assert!(parse(br#"{"id":7,"input":1}"#)
+            .unwrap_err()
+            .contains("expected a string"));
+        assert!(parse(br#"{"id":null,"input":1}"#)
+            .unwrap_err()
+            .contains("expected a string"));
+        assert!(parse(br#"{"input":"#)
+            .unwrap_err()
+            .starts_with("not valid JSON"));
+        assert!(parse(br#"[1,2]"#).unwrap_err().contains("capture record"));
+        assert!(parse(b"   ").unwrap_err().starts_with("blank line"));
+        assert!(parse(b"{\"input\":\"\xff\"}")
+            .unwrap_err()
+            .starts_with("not valid JSON"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Traffic sources: captured requests read as a stream of [`Record`]s.
+//!
+//! # Contract
+//! - Input: one or more captures ([`TrafficSpec`]): JSON Lines files, CSV files,
+//!   or standard input (`-`). They are read in the order given, streaming, one
+//!   line (or CSV row) at a time; nothing holds a whole capture in memory, and a
+//!   line longer than the configured limit is rejected without being buffered.
+//! - Output: [`SourceItem`]s in capture order, each with a run-wide sequence
+//!   number `seq` (0, 1, 2, ... with no gaps). Every line read becomes exactly
+//!   one item: a [`Record`] or a [`Rejection`], so `read = records + rejected`
+//!   holds by construction.
+//! - Errors: a malformed line is never fatal; it becomes a [`Rejection`] naming
+//!   the source, the line and the reason. Only a source that cannot be opened or
+//!   read at all (missing file, I/O error, bad CSV header) is a [`TrafficError`].
+//! - Non-goals: deduplicating ids (ids are labels, not keys; two records may
+//!   share one), reordering, sampling.
+
+mod csv;
+mod jsonl;
+mod lines;
+mod reader;
+
+pub(crate) use jsonl::present;
+pub use reader::{spawn_reader, ReaderHandle, ReaderProgress};
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// One captured request.
+#[derive(Debug)]
+pub struct Record {
+    /// Position in the run (0-based, across all sources, rejected lines included).
+    pub seq: u64,
+    /// The capture's `id`, or the line number when the capture has none.
+    pub id: String,
+    /// The capture's routing key (Unleash stickiness), when it has one.
+    pub key: Option<String>,
+    /// The request body, as JSON text.
+    pub input: Box<RawValue>,
+    /// Where the record came from.
+    pub origin: Origin,
+}
+
+/// The place a record or rejection was read from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Origin {
+    /// The source's display name: the path as given, or `-` for stdin.
+    pub source: Arc<str>,
+    /// 1-based line number of the record's first line.
+    pub line: u64,
+}
+
+/// A line that could not be turned into a record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    /// Position in the run.
+    pub seq: u64,
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// What is wrong with the line, in words.
+    pub reason: String,
+    /// The start of the offending line (at most [`EXCERPT_BYTES`], lossy UTF-8).
+    pub excerpt: String,
+}
+
+/// Bytes of an offending line kept in a [`Rejection`].
+pub const EXCERPT_BYTES: usize = 200;
+
+/// What a source yields.
+#[derive(Debug)]
+pub enum SourceItem {
+    Record(Record),
+    Rejected(Rejection),
+}
+
+impl SourceItem {
+    pub fn seq(&self) -> u64 {
+        match self {
+            SourceItem::Record(r) => r.seq,
+            SourceItem::Rejected(r) => r.seq,
+        }
+    }
+}
+
+/// Capture formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `.csv` files are CSV, everything else (and stdin) JSON Lines.
+    Auto,
+    /// One JSON object per line: `{"id"?: string, "key"?: string, "input": any}`.
+    Jsonl,
+    /// A header row, then one record per row; the row (minus id/key columns) is the input object.
+    Csv,
+}
+
+/// One capture to read.
+#[derive(Debug, Clone)]
+pub struct TrafficSpec {
+    /// `None` is standard input.
+    pub path: Option<PathBuf>,
+    pub format: Format,
+}
+
+impl TrafficSpec {
+    /// Parses a command-line argument: `-` is stdin, anything else a path.
+    pub fn from_arg(arg: &str, format: Format) -> Self {
+        TrafficSpec {
+            path: (arg != "-").then(|| PathBuf::from(arg)),
+            format,
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |p| p.display().to_string())
+    }
+
+    /// The format this source is read with, `auto` resolved.
+    pub fn effective_format(&self) -> Format {
+        match (self.format, &self.path) {
+            (Format::Auto, Some(p))
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+            {
+                Format::Csv
+            }
+            (Format::Auto, _) => Format::Jsonl,
+            (f, _) => f,
+        }
+    }
+}
+
+/// Options that shape how captures are read.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Longest accepted line (or CSV row), in bytes.
+    pub max_record_bytes: usize,
+    /// CSV column holding the record id.
+    pub id_column: String,
+    /// CSV column holding the routing key.
+    pub key_column: String,
+}
+
+/// A capture that cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    #[error(
+        "cannot open traffic file {path}: {source}. Check the path, or pass `-` to read stdin"
+    )]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read traffic from {path} (after line {line}): {source}")]
+    Read {
+        path: String,
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: bad CSV header: {reason}")]
+    CsvHeader { path: String, reason: String },
+}
+
+/// Checks up front that every file source can be opened, so a typo fails the
+/// run before any record is sent anywhere.
+pub fn check_sources(specs: &[TrafficSpec]) -> Result<(), TrafficError> {
+    for spec in specs {
+        if let Some(path) = &spec.path {
+            std::fs::File::open(path).map_err(|source| TrafficError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The start of `line`, for error reports.
+pub(crate) fn excerpt(line: &[u8]) -> String {
+    let end = line.len().min(EXCERPT_BYTES);
+    let mut text = String::from_utf8_lossy(&line[..end]).into_owned();
+    if line.len() > EXCERPT_BYTES {
+        text.push('…');
+    }
+    text
+}

@@ -1,0 +1,178 @@
+//! The reader task: streams every source, in order, into a bounded channel.
+//!
+//! # Contract
+//! - Runs on a blocking thread (file and stdin reads are blocking I/O).
+//! - Sends [`SourceItem`]s with consecutive `seq` numbers into a channel of
+//!   fixed capacity; when the pipeline is busy the channel fills and the reader
+//!   waits (backpressure), so memory stays bounded whatever the capture size.
+//! - Stops early, between two lines, when `stop` is cancelled (Ctrl-C) or when
+//!   the receiver is gone. Everything it sent before stopping is complete.
+//! - Returns the first [`TrafficError`] (a source that cannot be read); items
+//!   sent before the error stay valid.
+
+use super::lines::{read_line, Line};
+use super::{
+    csv, excerpt, jsonl, Format, Origin, ReadOptions, Record, Rejection, SourceItem, TrafficError,
+    TrafficSpec,
+};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How far the reader has got, for progress bars.
+#[derive(Debug, Default)]
+pub struct ReaderProgress {
+    /// Bytes consumed so far, over all sources.
+    pub bytes: AtomicU64,
+    /// Sum of the file sizes, when every source is a regular file.
+    pub total_bytes: Option<u64>,
+}
+
+/// A running reader.
+pub struct ReaderHandle {
+    pub items: mpsc::Receiver<SourceItem>,
+    pub progress: Arc<ReaderProgress>,
+    pub done: tokio::task::JoinHandle<Result<(), TrafficError>>,
+}
+
+/// Starts reading `specs` on a blocking thread.
+pub fn spawn_reader(
+    specs: Vec<TrafficSpec>,
+    options: ReadOptions,
+    capacity: usize,
+    stop: CancellationToken,
+) -> ReaderHandle {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let total_bytes = specs
+        .iter()
+        .map(|s| {
+            s.path
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        })
+        .sum::<Option<u64>>();
+    let progress = Arc::new(ReaderProgress {
+        bytes: AtomicU64::new(0),
+        total_bytes,
+    });
+    let shared = progress.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let mut seq = 0u64;
+        let mut base_bytes = 0u64;
+        for spec in &specs {
+            if stop.is_cancelled() || tx.is_closed() {
+                break;
+            }
+            let name: Arc<str> = spec.display_name().into();
+            let input: Box<dyn Read + Send> = match &spec.path {
+                Some(path) => Box::new(File::open(path).map_err(|source| TrafficError::Open {
+                    path: name.to_string(),
+                    source,
+                })?),
+                None => Box::new(std::io::stdin()),
+            };
+            let mut next_seq = || {
+                seq += 1;
+                seq - 1
+            };
+            let mut emit =
+                |item: SourceItem| !stop.is_cancelled() && tx.blocking_send(item).is_ok();
+            let mut counted =
+                |bytes: u64| shared.bytes.store(base_bytes + bytes, Ordering::Relaxed);
+            match spec.effective_format() {
+                Format::Csv => csv::read(
+                    input,
+                    name,
+                    &options,
+                    &mut next_seq,
+                    &mut emit,
+                    &mut counted,
+                )?,
+                Format::Jsonl | Format::Auto => read_jsonl(
+                    input,
+                    name,
+                    &options,
+                    &mut next_seq,
+                    &mut emit,
+                    &mut counted,
+                )?,
+            }
+            base_bytes = shared.bytes.load(Ordering::Relaxed);
+        }
+        Ok(())
+    });
+    ReaderHandle {
+        items: rx,
+        progress,
+        done,
+    }
+}
+
+fn read_jsonl(
+    input: impl Read,
+    source: Arc<str>,
+    options: &ReadOptions,
+    next_seq: &mut dyn FnMut() -> u64,
+    emit: &mut dyn FnMut(SourceItem) -> bool,
+    counted: &mut dyn FnMut(u64),
+) -> Result<(), TrafficError> {
+    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    let mut bytes = 0u64;
+    loop {
+        let line = read_line(&mut reader, &mut buf, options.max_record_bytes).map_err(|e| {
+            TrafficError::Read {
+                path: source.to_string(),
+                line: line_no,
+                source: e,
+            }
+        })?;
+        line_no += 1;
+        let origin = Origin {
+            source: source.clone(),
+            line: line_no,
+        };
+        let item = match line {
+            Line::Eof => return Ok(()),
+            Line::TooLong { bytes: len } => {
+                bytes += len + 1;
+                SourceItem::Rejected(Rejection {
+                    seq: next_seq(),
+                    origin,
+                    reason: format!(
+                        "line is {len} bytes, over the limit of {} (raise --max-record-bytes to accept it)",
+                        options.max_record_bytes
+                    ),
+                    excerpt: excerpt(&buf),
+                })
+            }
+            Line::Complete => {
+                bytes += buf.len() as u64 + 1;
+                match jsonl::parse(&buf) {
+                    Ok(parsed) => SourceItem::Record(Record {
+                        seq: next_seq(),
+                        id: parsed.id.unwrap_or_else(|| line_no.to_string()),
+                        key: parsed.key,
+                        input: parsed.input,
+                        origin,
+                    }),
+                    Err(reason) => SourceItem::Rejected(Rejection {
+                        seq: next_seq(),
+                        origin,
+                        reason,
+                        excerpt: excerpt(&buf),
+                    }),
+                }
+            }
+        };
+        counted(bytes);
+        if !emit(item) {
+            return Ok(());
+        }
+    }
+}
