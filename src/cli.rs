@@ -65,7 +65,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Replay captured traffic through both implementations and report the differences.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// List the builtin targets.
     Builtins,
 }

@@ -49,7 +49,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             let sub = matches
                 .subcommand_matches("replay")
                 .context("replay arguments missing")?;
-            let options = resolve_replay(args, sub, cli.config.as_deref())?;
+            let options = resolve_replay(*args, sub, cli.config.as_deref())?;
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             let (summary, dir) = runtime.block_on(async {

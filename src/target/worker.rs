@@ -20,7 +20,13 @@
 //!   `cutover.worker_died` error carrying the exit status and stderr tail.
 //! - A call with no answer within `timeout` is answered [`Answer::Timeout`]; its
 //!   worker is killed (it may be stuck) and replaced; the other calls in flight
-//!   on it are retried as above.
+//!   on it are retried as above. Only the *oldest* call waiting on a worker is
+//!   blamed: calls queued behind it are victims of the stall, and are retried.
+//! - When a worker dies, the oldest call in flight on it is the *suspect* (a
+//!   worker answering in order was busy with it); only the suspect spends the
+//!   `retries` budget. The others are bystanders, retried up to
+//!   [`BYSTANDER_RETRIES`] times, so innocent calls that shared a worker with a
+//!   poison record get their answer and a poison record still ends in an error.
 //! - Dead workers are replaced lazily, on the next call (`restarts`).
 //! - When workers die [`SILENT_DEATH_LIMIT`] times in a row without ever having
 //!   answered, the command cannot work (wrong script, missing module): the pool
@@ -51,6 +57,8 @@ use tokio_util::sync::CancellationToken;
 pub const SILENT_DEATH_LIMIT: u32 = 3;
 /// Lines of a worker's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 8;
+/// Retries allowed to a call that was never the suspect of its worker's death.
+pub const BYSTANDER_RETRIES: u32 = 5;
 /// Requests queued per worker before callers wait.
 const QUEUE: usize = 1024;
 /// How long a worker gets to exit after its stdin closes.
@@ -75,12 +83,20 @@ struct PoolShared {
 
 struct Worker {
     requests: mpsc::Sender<Vec<u8>>,
+    /// Held while a call takes its wire id and is queued.
+    order: Mutex<()>,
     state: Arc<WorkerState>,
 }
 
 enum Reply {
     Answer(Answer),
-    Died(String),
+    /// The worker died with this call in flight. `suspect` is true for the
+    /// call most likely to have caused it: the oldest one in flight, which a
+    /// worker answering in order was working on.
+    Died {
+        reason: String,
+        suspect: bool,
+    },
 }
 
 #[derive(Default)]
@@ -111,8 +127,9 @@ impl WorkerState {
         }
     }
 
+    /// Dead or doomed: killed (cleanup may still be running) or gone.
     fn is_dead(&self) -> bool {
-        lock(&self.pending).is_none()
+        self.kill.is_cancelled() || lock(&self.pending).is_none()
     }
 
     fn in_flight(&self) -> usize {
@@ -124,12 +141,19 @@ impl WorkerState {
     /// Registers a call; false when the worker is already dead.
     fn register(&self, id: u64, reply: oneshot::Sender<Reply>) -> bool {
         match lock(&self.pending).as_mut() {
-            Some(map) => {
+            Some(map) if !self.kill.is_cancelled() => {
                 map.insert(id, reply);
                 true
             }
-            None => false,
+            _ => false,
         }
+    }
+
+    /// Whether a call sent before `id` is still waiting on this worker.
+    fn has_older_than(&self, id: u64) -> bool {
+        lock(&self.pending)
+            .as_ref()
+            .is_some_and(|m| m.keys().any(|&other| other < id))
     }
 
     fn unregister(&self, id: u64) -> bool {
@@ -139,8 +163,12 @@ impl WorkerState {
             .is_some()
     }
 
+    /// Kills the worker. `reason` says why for error messages; an empty one
+    /// lets the exit status speak.
     fn kill_with(&self, reason: String) {
-        lock(&self.kill_reason).get_or_insert(reason);
+        if !reason.is_empty() {
+            lock(&self.kill_reason).get_or_insert(reason);
+        }
         self.kill.cancel();
     }
 }
@@ -213,48 +241,25 @@ impl WorkerPool {
 
     async fn call_inner(&self, input: &RawValue) -> Result<Answer, TargetError> {
         let mut attempts = 0u32;
+        let mut bystander = 0u32;
         loop {
-            let worker = self.pick()?;
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let (reply_tx, mut reply_rx) = oneshot::channel();
-            if !worker.state.register(id, reply_tx) {
-                continue; // died between pick and register; pick replaces it
-            }
-            let died = if worker.requests.send(request_line(id, input)).await.is_err() {
-                worker.state.unregister(id);
-                "its stdin closed before the request could be written".to_owned()
-            } else {
-                match tokio::time::timeout(self.shared.timeout, &mut reply_rx).await {
-                    Ok(Ok(Reply::Answer(answer))) => return Ok(answer),
-                    Ok(Ok(Reply::Died(reason))) => reason,
-                    Ok(Err(_)) => "it went away without a word".to_owned(),
-                    Err(_elapsed) => {
-                        if worker.state.unregister(id) {
-                            TargetCounters::bump(&self.shared.counters.timeout_kills);
-                            worker
-                                .state
-                                .killed_for_timeout
-                                .store(true, Ordering::Relaxed);
-                            worker.state.kill_with(format!(
-                                "killed by cutover: another call on this worker took longer than --timeout {:?}",
-                                self.shared.timeout
-                            ));
-                            return Ok(Answer::Timeout(self.shared.timeout));
-                        }
-                        // The answer raced the deadline: take it.
-                        match reply_rx.await {
-                            Ok(Reply::Answer(answer)) => return Ok(answer),
-                            Ok(Reply::Died(reason)) => reason,
-                            Err(_) => "it went away without a word".to_owned(),
-                        }
-                    }
-                }
+            let (died, suspect) = match self.attempt(input).await? {
+                Attempt::Answered(answer) => return Ok(answer),
+                Attempt::Died { reason, suspect } => (reason, suspect),
             };
             if let Some(e) = self.fatal_error() {
                 return Err(e);
             }
-            attempts += 1;
-            if attempts > self.shared.retries {
+            // A suspect spends the retry budget; a bystander (another call was
+            // older) has its own, larger allowance, so innocent calls survive
+            // sharing a worker with a poison record without retrying forever.
+            if suspect {
+                attempts += 1;
+            } else {
+                bystander += 1;
+            }
+            if attempts > self.shared.retries || bystander > BYSTANDER_RETRIES {
+                let attempts = attempts + bystander;
                 return Ok(Answer::Error(AppError::new(
                     "cutover.worker_died",
                     format!(
@@ -265,6 +270,111 @@ impl WorkerPool {
             TargetCounters::bump(&self.shared.counters.retries);
         }
     }
+
+    /// Sends one call to one worker and waits for its fate.
+    async fn attempt(&self, input: &RawValue) -> Result<Attempt, TargetError> {
+        let (worker, id, mut reply_rx) = loop {
+            let worker = self.pick()?;
+            // The queue is bounded; a worker that stopped reading must not
+            // hold the call past its deadline.
+            let permit =
+                match tokio::time::timeout(self.shared.timeout, worker.requests.reserve()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => {
+                        // The writer is gone (stdin broke): doom the worker so the
+                        // next pick replaces it instead of choosing it again.
+                        worker.state.kill_with(String::new());
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    Err(_) => {
+                        TargetCounters::bump(&self.shared.counters.timeout_kills);
+                        worker
+                            .state
+                            .killed_for_timeout
+                            .store(true, Ordering::Relaxed);
+                        worker.state.kill_with(format!(
+                            "was killed by cutover: it accepted no request for --timeout {:?}",
+                            self.shared.timeout
+                        ));
+                        return Ok(Attempt::Answered(Answer::Timeout(self.shared.timeout)));
+                    }
+                };
+            let (reply_tx, reply_rx) = oneshot::channel();
+            // Wire ids are taken and queued under one lock, so on each worker
+            // a smaller id was always written earlier: "oldest" is well defined.
+            let queued = {
+                let _order = lock(&worker.order);
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                // A worker that died since pick never sees the call: pick again.
+                worker.state.register(id, reply_tx).then(|| {
+                    permit.send(request_line(id, input));
+                    id
+                })
+            };
+            if let Some(id) = queued {
+                break (worker, id, reply_rx);
+            }
+        };
+        let reply = match tokio::time::timeout(self.shared.timeout, &mut reply_rx).await {
+            Ok(reply) => reply,
+            // Calls queued behind an older call on the same worker are not the
+            // ones stuck: the oldest one times out first, kills the worker, and
+            // these get `Died` and are retried. Wait for that (bounded: the
+            // oldest's deadline is earlier than ours, and a killed worker's
+            // calls are told within moments).
+            Err(_) if worker.state.kill.is_cancelled() || worker.state.has_older_than(id) => {
+                match tokio::time::timeout(self.shared.timeout, &mut reply_rx).await {
+                    Ok(reply) => reply,
+                    Err(_) => return Ok(self.timed_out(&worker, id, &mut reply_rx).await),
+                }
+            }
+            Err(_) => return Ok(self.timed_out(&worker, id, &mut reply_rx).await),
+        };
+        Ok(match reply {
+            Ok(Reply::Answer(answer)) => Attempt::Answered(answer),
+            Ok(Reply::Died { reason, suspect }) => Attempt::Died { reason, suspect },
+            Err(_) => Attempt::Died {
+                reason: "it went away without a word".to_owned(),
+                suspect: true,
+            },
+        })
+    }
+
+    /// The call's deadline passed: kill its worker (it may be stuck) and answer
+    /// `Timeout`, unless the answer raced the deadline.
+    async fn timed_out(
+        &self,
+        worker: &Worker,
+        id: u64,
+        reply_rx: &mut oneshot::Receiver<Reply>,
+    ) -> Attempt {
+        if worker.state.unregister(id) {
+            TargetCounters::bump(&self.shared.counters.timeout_kills);
+            worker
+                .state
+                .killed_for_timeout
+                .store(true, Ordering::Relaxed);
+            worker.state.kill_with(format!(
+                "was killed by cutover: a call on it took longer than --timeout {:?}",
+                self.shared.timeout
+            ));
+            return Attempt::Answered(Answer::Timeout(self.shared.timeout));
+        }
+        match reply_rx.await {
+            Ok(Reply::Answer(answer)) => Attempt::Answered(answer),
+            Ok(Reply::Died { reason, suspect }) => Attempt::Died { reason, suspect },
+            Err(_) => Attempt::Died {
+                reason: "it went away without a word".to_owned(),
+                suspect: true,
+            },
+        }
+    }
+}
+
+enum Attempt {
+    Answered(Answer),
+    Died { reason: String, suspect: bool },
 }
 
 impl Target for WorkerPool {
@@ -336,7 +446,11 @@ fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
         exit_rx,
         stderr_done_rx,
     ));
-    Ok(Arc::new(Worker { requests, state }))
+    Ok(Arc::new(Worker {
+        requests,
+        order: Mutex::new(()),
+        state,
+    }))
 }
 
 async fn write_requests(
@@ -352,16 +466,17 @@ async fn write_requests(
             _ = state.kill.cancelled() => None,
         };
         let Some(line) = line else { break };
-        if out.write_all(&line).await.is_err() {
-            break;
-        }
+        let mut written = out.write_all(&line).await;
         // Write the whole burst already queued, then flush once.
-        while let Ok(line) = queue.try_recv() {
-            if out.write_all(&line).await.is_err() {
-                return;
+        while written.is_ok() {
+            match queue.try_recv() {
+                Ok(line) => written = out.write_all(&line).await,
+                Err(_) => break,
             }
         }
-        if out.flush().await.is_err() {
+        if written.and(out.flush().await).is_err() {
+            // Its stdin broke, so it is dead or dying: let the exit status tell.
+            state.kill_with(String::new());
             break;
         }
     }
@@ -491,8 +606,8 @@ async fn read_responses(
     let status = exit.await.unwrap_or_else(|_| "vanished".to_owned());
     let _ = tokio::time::timeout(Duration::from_millis(500), stderr_done).await;
     let mut reason = match lock(&state.kill_reason).clone() {
-        Some(why) if !why.is_empty() => format!("worker {why}"),
-        _ => format!("worker {status}"),
+        Some(why) => format!("worker {why}"),
+        None => format!("worker {status}"),
     };
     let tail: Vec<String> = lock(&state.stderr_tail).iter().cloned().collect();
     if !tail.is_empty() {
@@ -512,8 +627,18 @@ async fn read_responses(
             });
         }
     }
-    for (_, reply) in orphans {
-        let _ = reply.send(Reply::Died(reason.clone()));
+    // After a timeout kill the culprit already has its answer: everyone left
+    // is a bystander. Otherwise the oldest call in flight is the suspect.
+    let suspect = if state.killed_for_timeout.load(Ordering::Relaxed) {
+        None
+    } else {
+        orphans.keys().min().copied()
+    };
+    for (id, reply) in orphans {
+        let _ = reply.send(Reply::Died {
+            reason: reason.clone(),
+            suspect: Some(id) == suspect,
+        });
     }
     state.finished.cancel();
 }

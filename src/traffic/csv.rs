@@ -78,7 +78,7 @@ pub fn read(
                             line,
                         },
                         reason,
-                        excerpt: excerpt(&row.as_slice()),
+                        excerpt: excerpt(row.as_slice()),
                     })
                 }),
             Err(e) if e.is_io_error() => {

@@ -69,7 +69,7 @@ mod tests {
         assert_eq!(buf, b"short");
         assert_eq!(
             read_line(&mut reader, &mut buf, 8).unwrap(),
-            Line::TooLong { bytes: 24 }
+            Line::TooLong { bytes: 25 }
         );
         assert!(buf.len() <= 9);
         assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
