@@ -1,0 +1,134 @@
+//! Fault injection: crashing, hanging and babbling workers, and targets that
+//! cannot start. Every record still gets an outcome; nothing hangs.
+
+use crate::util::*;
+use predicates::str::contains;
+use serde_json::json;
+
+const FAULTY: &str = "worker:python3 fixtures/doubles/faulty_worker.py";
+
+#[test]
+fn crash_hang_garbage_and_wrong_id_each_get_an_outcome() {
+    let tmp = tempdir();
+    let faults = [
+        (50, "crash"),
+        (100, "hang"),
+        (120, "garbage"),
+        (150, "wrong_id"),
+    ];
+    let lines: Vec<String> = (0..200)
+        .map(|i| {
+            let mut input = json!({"items": [format!(" item {i} ")]});
+            if let Some((_, fault)) = faults.iter().find(|(at, _)| *at == i) {
+                input["fault"] = json!(fault);
+            }
+            record(&format!("r{i}"), input)
+        })
+        .collect();
+    let path = capture(tmp.path(), "faults.jsonl", &lines);
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--legacy",
+            FAULTY,
+            "--timeout",
+            "5s",
+            "--workers",
+            "2",
+            "--concurrency",
+            "16",
+        ],
+    )
+    .assert()
+    .code(1);
+    let s = summary(&out);
+    assert_accounted(&s);
+    assert_eq!(count(&s, "read"), 200);
+    assert_eq!(count(&s, "matched"), 196, "{s}");
+    assert_eq!(count(&s, "timeouts"), 1);
+    assert_eq!(count(&s, "legacy_errors"), 3);
+    let legacy = &s["status"]["legacy_target"];
+    assert!(legacy["retries"].as_u64().unwrap() >= 3, "{legacy}");
+    assert!(legacy["restarts"].as_u64().unwrap() >= 4, "{legacy}");
+    assert!(legacy["protocol_errors"].as_u64().unwrap() >= 2, "{legacy}");
+    assert_eq!(legacy["timeout_kills"], 1);
+
+    let rows = mismatches(&out);
+    let by_id = |id: &str| {
+        rows.iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in mismatches.csv"))
+    };
+    assert_eq!(by_id("r100")["outcome"], "timeout");
+    for (id, needle) in [
+        ("r50", "exited with status 3"),
+        ("r120", "not a protocol response"),
+        ("r150", "which cutover never sent"),
+    ] {
+        let row = by_id(id);
+        assert_eq!(row["outcome"], "legacy_error");
+        assert!(row["legacy"].contains("cutover.worker_died"), "{row:?}");
+        assert!(row["legacy"].contains(needle), "{id}: {row:?}");
+    }
+    assert!(
+        by_id("r50")["legacy"].contains("crashing on purpose"),
+        "stderr tail is reported"
+    );
+}
+
+#[test]
+fn a_missing_program_cannot_start() {
+    let tmp = tempdir();
+    replay(
+        &tmp.path().join("run"),
+        &["--legacy", "worker:no-such-program-xyz arg"],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains("--legacy"))
+    .stderr(contains("no-such-program-xyz` is not on PATH"));
+    assert!(!tmp.path().join("run/summary.json").exists());
+}
+
+#[test]
+fn a_worker_that_dies_before_answering_stops_the_run_with_status_2() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &["--legacy", "worker:python3 legacy/no_such_worker.py"],
+    )
+    .assert()
+    .code(2)
+    .stdout(contains("run aborted"))
+    .stdout(contains("before answering a single request"))
+    .stdout(contains("can't open file"));
+    let s = summary(&out);
+    assert_eq!(s["status"]["state"], "aborted");
+    assert_accounted(&s);
+}
+
+#[test]
+fn a_bad_target_spec_names_the_flag_and_the_forms() {
+    let tmp = tempdir();
+    replay(&tmp.path().join("run"), &["--candidate", "normalize"])
+        .assert()
+        .code(2)
+        .stderr(contains("--candidate \"normalize\""))
+        .stderr(contains("builtin:NAME"));
+    replay(&tmp.path().join("run"), &["--candidate", "builtin:nope"])
+        .assert()
+        .code(2)
+        .stderr(contains("known: builtin:normalize"));
+}
+
+#[test]
+fn a_missing_traffic_file_names_the_file() {
+    let tmp = tempdir();
+    replay(&tmp.path().join("run"), &["fixtures/nope.jsonl"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot open traffic file fixtures/nope.jsonl"));
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real `cutover` binary against the real Python legacy.
+//!
+//! One test binary (as ripgrep does), one module per area. Every test runs the
+//! binary from the repository root with its report in a temporary directory.
+
+mod config;
+mod faults;
+mod replay;
+mod targets;
+mod traffic;
+mod util;

@@ -1,0 +1,153 @@
+//! The main job: replay captures through the Python legacy and the Rust port.
+
+use crate::util::*;
+use serde_json::json;
+
+#[test]
+fn bundled_capture_matches_record_for_record() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    replay(&out, &[]).assert().code(0);
+    let s = summary(&out);
+    let lines = std::fs::read_to_string(repo().join("fixtures/normalize/capture.jsonl"))
+        .unwrap()
+        .lines()
+        .count() as u64;
+    assert_eq!(count(&s, "read"), lines);
+    assert_eq!(count(&s, "matched"), lines);
+    assert!(
+        count(&s, "matched_errors") > 0,
+        "the capture exercises legacy exceptions"
+    );
+    assert_eq!(s["status"]["state"], "complete");
+    assert_eq!(s["settings"]["legacy"], "worker:python3 legacy/worker.py");
+    assert!(s["latency_ms"]["legacy"]["calls"].as_u64().unwrap() == lines);
+    assert_accounted(&s);
+    assert!(mismatches(&out).is_empty());
+}
+
+#[test]
+fn naive_port_differs_exactly_on_the_information_separators() {
+    let tmp = tempdir();
+    let mut lines = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..60u32 {
+        let id = format!("r{i}");
+        let item = match i % 6 {
+            0 => " plain ".to_owned(),
+            1 => "\u{1c}sep".to_owned(),
+            2 => "\u{3000}ideo\u{3000}".to_owned(),
+            3 => "\u{1f}".to_owned(),
+            4 => "\u{200b}zw".to_owned(),
+            _ => "".to_owned(),
+        };
+        if i % 6 == 1 || i % 6 == 3 {
+            expected.push(id.clone());
+        }
+        lines.push(record(&id, json!({ "items": [item] })));
+    }
+    let path = capture(tmp.path(), "t.jsonl", &lines);
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    )
+    .assert()
+    .code(1)
+    .stdout(predicates::str::contains("20 mismatched"));
+    let rows = mismatches(&out);
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, expected);
+    assert!(rows.iter().all(|r| r["outcome"] == "mismatch"));
+    assert_eq!(rows[0]["paths"], "/accepted/0 changed");
+    assert_eq!(rows[1]["paths"], "/accepted/0 added; /rejected/0 removed");
+    let diffs = std::fs::read_to_string(out.join("diffs.txt")).unwrap();
+    assert!(diffs.contains("=== id=\"r1\""), "{diffs}");
+    assert!(
+        diffs.contains("-    \"sep\"\n+    \"\\u001csep\""),
+        "{diffs}"
+    );
+    assert_accounted(&summary(&out));
+}
+
+#[test]
+fn the_report_does_not_depend_on_concurrency() {
+    let tmp = tempdir();
+    let run = |name: &str, concurrency: &str| {
+        let out = tmp.path().join(name);
+        replay(
+            &out,
+            &[
+                "--candidate",
+                "builtin:normalize-naive",
+                "--concurrency",
+                concurrency,
+                "--workers",
+                "2",
+            ],
+        )
+        .assert()
+        .code(1);
+        out
+    };
+    let (one, many) = (run("c1", "1"), run("c64", "64"));
+    for file in ["mismatches.csv", "diffs.txt", "rejected.jsonl"] {
+        let a = std::fs::read(one.join(file)).unwrap();
+        let b = std::fs::read(many.join(file)).unwrap();
+        assert!(a == b, "{file} differs between --concurrency 1 and 64");
+    }
+    assert!(!mismatches(&one).is_empty());
+    assert_eq!(summary(&one)["counts"], summary(&many)["counts"]);
+}
+
+#[test]
+fn interrupting_a_run_writes_a_consistent_partial_report() {
+    let tmp = tempdir();
+    let lines: Vec<String> = (0..3000)
+        .map(|i| record(&format!("r{i}"), json!({"items": [" a "]})))
+        .collect();
+    let path = capture(tmp.path(), "slow.jsonl", &lines);
+    let out = tmp.path().join("run");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
+        .current_dir(repo())
+        .args(["replay", "--no-progress", "--concurrency", "8", "--legacy"])
+        .arg("worker:python3 fixtures/doubles/faulty_worker.py --delay-ms 5")
+        .arg("--out")
+        .arg(&out)
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "cutover did not stop after Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(130));
+    let s = summary(&out);
+    assert_eq!(s["status"]["state"], "interrupted");
+    let read = count(&s, "read");
+    assert!(read > 0 && read < 3000, "read {read}");
+    assert_eq!(
+        count(&s, "matched"),
+        read,
+        "records read before Ctrl-C are all finished"
+    );
+    assert_accounted(&s);
+}

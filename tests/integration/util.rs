@@ -1,0 +1,89 @@
+//! Helpers: run the binary, read its reports.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `cutover` from the repository root, with a hard time limit so a hang fails.
+pub fn cutover() -> Command {
+    let mut cmd = Command::cargo_bin("cutover").expect("binary builds");
+    cmd.current_dir(repo()).timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// `cutover replay --out OUT --no-progress ARGS...`
+pub fn replay(out: &Path, args: &[&str]) -> Command {
+    let mut cmd = cutover();
+    cmd.arg("replay")
+        .arg("--out")
+        .arg(out)
+        .arg("--no-progress")
+        .args(args);
+    cmd
+}
+
+pub fn summary(out: &Path) -> Value {
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+pub fn count(summary: &Value, name: &str) -> u64 {
+    summary["counts"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("counts.{name} missing in {summary}"))
+}
+
+/// Asserts the accounting identities every report must satisfy.
+pub fn assert_accounted(summary: &Value) {
+    let c = |n| count(summary, n);
+    assert_eq!(
+        c("read"),
+        c("rejected") + c("compared") + c("errored"),
+        "{summary}"
+    );
+    assert_eq!(c("compared"), c("matched") + c("mismatched"), "{summary}");
+    assert_eq!(c("errored"), c("errors") + c("timeouts"), "{summary}");
+    assert_eq!(
+        c("errors"),
+        c("legacy_errors") + c("candidate_errors") + c("both_errors"),
+        "{summary}"
+    );
+}
+
+/// Rows of mismatches.csv as maps of column → cell.
+pub fn mismatches(out: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader =
+        csv::Reader::from_path(out.join("mismatches.csv")).expect("mismatches.csv written");
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .map(str::to_owned)
+                .zip(r.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// Writes a capture file from JSON values, one per line.
+pub fn capture(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+pub fn record(id: &str, input: Value) -> String {
+    serde_json::json!({"id": id, "key": format!("k-{id}"), "input": input}).to_string()
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
