@@ -73,6 +73,18 @@ impl PyException {
 }
 
 /// Runs the faithful port on one input document.
+///
+/// ```
+/// use cutover::normalize::normalize;
+/// use serde_json::{json, value::RawValue};
+///
+/// let input = RawValue::from_string(r#"{"items": [" a ", "\u001f", "b"]}"#.to_owned()).unwrap();
+/// assert_eq!(normalize(&input).unwrap(), json!({"accepted": ["a", "b"], "rejected": ["\u{1f}"]}));
+///
+/// let bad = RawValue::from_string(r#"{"items": [1]}"#.to_owned()).unwrap();
+/// let err = normalize(&bad).unwrap_err();
+/// assert_eq!((err.kind, err.message.as_str()), ("AttributeError", "'int' object has no attribute 'strip'"));
+/// ```
 pub fn normalize(input: &RawValue) -> Result<Value, PyException> {
     normalize_with(input, Whitespace::Python)
 }

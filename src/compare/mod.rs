@@ -71,6 +71,16 @@ impl Verdict {
 }
 
 /// Compares the two sides' answers for one record.
+///
+/// ```
+/// use cutover::compare::{judge, Outcome};
+/// use cutover::target::Answer;
+/// use serde_json::json;
+///
+/// let verdict = judge(&Answer::Output(json!({"x": null})), &Answer::Output(json!({"x": ""})));
+/// assert_eq!(verdict.outcome, Outcome::Mismatch);
+/// assert_eq!(verdict.differences[0].path, "/x");
+/// ```
 pub fn judge(legacy: &Answer, candidate: &Answer) -> Verdict {
     let verdict = |outcome| Verdict {
         outcome,
