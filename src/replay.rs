@@ -96,16 +96,7 @@ pub async fn replay(
         Ok(writer)
     });
 
-    let total_bytes = options
-        .traffic
-        .iter()
-        .map(|s| {
-            s.path
-                .as_ref()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-        })
-        .sum::<Option<u64>>();
+    let total_bytes = traffic::total_bytes(&options.traffic);
     let progress = Progress::new(total_bytes, options.progress);
     let mut done = 0u64;
     let plan = RunPlan {

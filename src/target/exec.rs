@@ -14,10 +14,12 @@
 //! - Past `timeout` the process is killed and the call answers
 //!   [`Answer::Timeout`].
 
-use super::{Answer, AppError, CommandLine, Side, Target, TargetError, TargetOptions};
+use super::{
+    parse_output, too_large, Answer, AppError, CommandLine, Side, Target, TargetError,
+    TargetOptions,
+};
 use futures::future::BoxFuture;
 use serde_json::value::RawValue;
-use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -48,14 +50,7 @@ impl Exec {
     }
 
     async fn run(&self, input: &RawValue) -> Answer {
-        let mut command = self.command.command();
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        let mut child = match command.spawn() {
+        let mut child = match self.command.command().spawn() {
             Ok(child) => child,
             Err(e) => {
                 return Answer::Error(AppError::new(
@@ -100,24 +95,9 @@ impl Exec {
             return Answer::Error(AppError::new("exit_status", format!("{code}: {last}")));
         }
         if out.len() as u64 >= limit {
-            return Answer::Error(AppError::new(
-                "cutover.output_too_large",
-                format!(
-                    "stdout is over {} bytes (--max-record-bytes)",
-                    self.max_output
-                ),
-            ));
+            return too_large("stdout", self.max_output);
         }
-        match serde_json::from_slice(&out) {
-            Ok(value) => Answer::Output(value),
-            Err(e) => Answer::Error(AppError::new(
-                "cutover.bad_output",
-                format!(
-                    "stdout is not JSON ({e}): {}",
-                    crate::traffic::excerpt(&out)
-                ),
-            )),
-        }
+        parse_output(&out, "stdout")
     }
 }
 

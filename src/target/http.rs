@@ -10,7 +10,7 @@
 //!   `cutover.http_transport`; a body over the size limit →
 //!   `cutover.output_too_large`; past `timeout` → [`Answer::Timeout`].
 
-use super::{Answer, AppError, Side, Target, TargetError, TargetOptions};
+use super::{parse_output, too_large, Answer, AppError, Side, Target, TargetError, TargetOptions};
 use futures::future::BoxFuture;
 use serde_json::value::RawValue;
 use std::time::Duration;
@@ -62,13 +62,7 @@ impl Http {
                 Ok(Some(chunk)) => {
                     body.extend_from_slice(&chunk);
                     if body.len() > self.max_body {
-                        return Answer::Error(AppError::new(
-                            "cutover.output_too_large",
-                            format!(
-                                "response body is over {} bytes (--max-record-bytes)",
-                                self.max_body
-                            ),
-                        ));
+                        return too_large("response body", self.max_body);
                     }
                 }
                 Ok(None) => break,
@@ -84,16 +78,7 @@ impl Http {
                 format!("{}: {}", status.as_u16(), crate::traffic::excerpt(&body)),
             ));
         }
-        match serde_json::from_slice(&body) {
-            Ok(value) => Answer::Output(value),
-            Err(e) => Answer::Error(AppError::new(
-                "cutover.bad_output",
-                format!(
-                    "response body is not JSON ({e}): {}",
-                    crate::traffic::excerpt(&body)
-                ),
-            )),
-        }
+        parse_output(&body, "response body")
     }
 }
 

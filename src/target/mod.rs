@@ -173,6 +173,29 @@ pub struct TargetOptions {
     pub max_response_bytes: usize,
 }
 
+/// A whole response (`what`: "stdout", "response body") as an answer: its JSON,
+/// or a `cutover.bad_output` error quoting its start.
+pub(crate) fn parse_output(bytes: &[u8], what: &str) -> Answer {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Answer::Output(value),
+        Err(e) => Answer::Error(AppError::new(
+            "cutover.bad_output",
+            format!(
+                "{what} is not JSON ({e}): {}",
+                crate::traffic::excerpt(bytes)
+            ),
+        )),
+    }
+}
+
+/// The error for a response over `--max-record-bytes`.
+pub(crate) fn too_large(what: &str, max: usize) -> Answer {
+    Answer::Error(AppError::new(
+        "cutover.output_too_large",
+        format!("{what} is over {max} bytes (--max-record-bytes)"),
+    ))
+}
+
 /// Builds the target a spec describes. Checks what can be checked up front
 /// (the program exists, the builtin is known) so that mistakes stop the run
 /// before any record is read.

@@ -80,9 +80,18 @@ impl CommandLine {
             .ok_or_else(|| format!("program `{}` is not on PATH", self.program))
     }
 
+    /// The process to spawn: stdin, stdout and stderr piped, killed if
+    /// cutover drops it, in its own process group (so Ctrl-C on the terminal
+    /// reaches cutover only, which then drains instead of losing calls).
     pub(crate) fn command(&self) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.program);
-        command.args(&self.args);
+        command
+            .args(&self.args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
         command
     }
 }

@@ -32,7 +32,7 @@
 //!   answered, the command cannot work (wrong script, missing module): the pool
 //!   returns [`TargetError::CannotStart`] and the run stops with exit status 2.
 
-use super::lines_async::{read_line, AsyncLine};
+use super::lines_async::{read_line, Line};
 use super::{
     Answer, AppError, CommandLine, Side, Target, TargetCounters, TargetError, TargetOptions,
     TargetStats,
@@ -44,7 +44,6 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -288,16 +287,9 @@ impl WorkerPool {
                         continue;
                     }
                     Err(_) => {
-                        TargetCounters::bump(&self.shared.counters.timeout_kills);
-                        worker
-                            .state
-                            .killed_for_timeout
-                            .store(true, Ordering::Relaxed);
-                        worker.state.kill_with(format!(
-                            "was killed by cutover: it accepted no request for --timeout {:?}",
-                            self.shared.timeout
-                        ));
-                        return Ok(Attempt::Answered(Answer::Timeout(self.shared.timeout)));
+                        return Ok(Attempt::Answered(
+                            self.kill_for_timeout(&worker, "it accepted no request for longer"),
+                        ))
                     }
                 };
             let (reply_tx, reply_rx) = oneshot::channel();
@@ -350,16 +342,7 @@ impl WorkerPool {
         reply_rx: &mut oneshot::Receiver<Reply>,
     ) -> Attempt {
         if worker.state.unregister(id) {
-            TargetCounters::bump(&self.shared.counters.timeout_kills);
-            worker
-                .state
-                .killed_for_timeout
-                .store(true, Ordering::Relaxed);
-            worker.state.kill_with(format!(
-                "was killed by cutover: a call on it took longer than --timeout {:?}",
-                self.shared.timeout
-            ));
-            return Attempt::Answered(Answer::Timeout(self.shared.timeout));
+            return Attempt::Answered(self.kill_for_timeout(worker, "a call on it took longer"));
         }
         match reply_rx.await {
             Ok(Reply::Answer(answer)) => Attempt::Answered(answer),
@@ -369,6 +352,22 @@ impl WorkerPool {
                 suspect: true,
             },
         }
+    }
+}
+
+impl WorkerPool {
+    /// Kills a worker that missed a deadline; the call that noticed gets `Timeout`.
+    fn kill_for_timeout(&self, worker: &Worker, what: &str) -> Answer {
+        TargetCounters::bump(&self.shared.counters.timeout_kills);
+        worker
+            .state
+            .killed_for_timeout
+            .store(true, Ordering::Relaxed);
+        worker.state.kill_with(format!(
+            "was killed by cutover: {what} than --timeout {:?}",
+            self.shared.timeout
+        ));
+        Answer::Timeout(self.shared.timeout)
     }
 }
 
@@ -416,16 +415,7 @@ fn request_line(id: u64, input: &RawValue) -> Vec<u8> {
 }
 
 fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
-    let mut command = shared.command.command();
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        // Its own process group: Ctrl-C on the terminal reaches cutover only,
-        // which then drains the workers instead of losing their calls.
-        .process_group(0);
-    let mut child = command.spawn()?;
+    let mut child = shared.command.command().spawn()?;
     let (stdin, stdout, stderr) = (
         child.stdin.take().expect("stdin is piped"),
         child.stdout.take().expect("stdout is piped"),
@@ -568,14 +558,14 @@ async fn read_responses(
     let mut buf = Vec::new();
     let violation = loop {
         match read_line(&mut reader, &mut buf, pool.max_line).await {
-            Ok(AsyncLine::Complete) => {}
-            Ok(AsyncLine::TooLong) => {
+            Ok(Line::Complete) => {}
+            Ok(Line::TooLong { .. }) => {
                 break Some(format!(
                     "answered a line longer than {} bytes (--max-record-bytes)",
                     pool.max_line
                 ))
             }
-            Ok(AsyncLine::Eof) | Err(_) => break None,
+            Ok(Line::Eof) | Err(_) => break None,
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;

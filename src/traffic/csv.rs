@@ -10,21 +10,19 @@
 //! - A row with the wrong number of cells, invalid UTF-8 or more than the byte
 //!   limit is rejected with its line number; reading goes on with the next row.
 
+use super::reader::Output;
 use super::{excerpt, Origin, ReadOptions, Record, Rejection, SourceItem, TrafficError};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::io::Read;
 use std::sync::Arc;
 
-/// Reads a CSV source, handing every row to `emit` in order. `next_seq` gives
-/// the run-wide sequence numbers; `keep_going` is polled between rows.
-pub fn read(
+/// Reads a CSV source, handing every row to `out` in order.
+pub(super) fn read(
     input: impl Read,
     source: Arc<str>,
     options: &ReadOptions,
-    next_seq: &mut dyn FnMut() -> u64,
-    emit: &mut dyn FnMut(SourceItem) -> bool,
-    counted: &mut dyn FnMut(u64),
+    out: &mut Output,
 ) -> Result<(), TrafficError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -55,12 +53,12 @@ pub fn read(
         let result = reader.read_byte_record(&mut row);
         let line = row.position().map_or(0, |p| p.line());
         let position_bytes = reader.position().byte();
-        counted(position_bytes);
+        out.counted(position_bytes);
         let item = match result {
             Ok(false) => return Ok(()),
             Ok(true) => to_record(&headers, &row, id_index, key_index, options)
                 .map(|(id, key, input)| Record {
-                    seq: next_seq(),
+                    seq: out.next_seq(),
                     id: id.unwrap_or_else(|| line.to_string()),
                     key,
                     input,
@@ -72,7 +70,7 @@ pub fn read(
                 .map(SourceItem::Record)
                 .unwrap_or_else(|reason| {
                     SourceItem::Rejected(Rejection {
-                        seq: next_seq(),
+                        seq: out.next_seq(),
                         origin: Origin {
                             source: source.clone(),
                             line,
@@ -92,7 +90,7 @@ pub fn read(
                 });
             }
             Err(e) => SourceItem::Rejected(Rejection {
-                seq: next_seq(),
+                seq: out.next_seq(),
                 origin: Origin {
                     source: source.clone(),
                     line: e.position().map_or(line, |p| p.line()),
@@ -101,7 +99,7 @@ pub fn read(
                 excerpt: String::new(),
             }),
         };
-        if !emit(item) {
+        if !out.emit(item) {
             return Ok(());
         }
     }

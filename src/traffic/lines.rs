@@ -16,22 +16,34 @@ pub enum Line {
     Eof,
 }
 
-pub fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
-    buf.clear();
-    let limit = max as u64 + 1;
-    let n = reader.by_ref().take(limit).read_until(b'\n', buf)?;
+/// What a read of at most `max + 1` bytes up to `\n` gave: trims the line
+/// ending of a complete line. Shared by the sync and async readers.
+pub(crate) fn finish(buf: &mut Vec<u8>, n: usize, max: usize) -> Line {
     if n == 0 {
-        return Ok(Line::Eof);
+        return Line::Eof;
     }
     if buf.last() == Some(&b'\n') {
         buf.pop();
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
-        return Ok(Line::Complete);
+        return Line::Complete;
     }
-    if (n as u64) < limit {
-        return Ok(Line::Complete); // last line, no trailing newline
+    if n <= max {
+        return Line::Complete; // last line, no trailing newline
+    }
+    Line::TooLong { bytes: n as u64 }
+}
+
+pub fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    buf.clear();
+    let n = reader
+        .by_ref()
+        .take(max as u64 + 1)
+        .read_until(b'\n', buf)?;
+    let line = finish(buf, n, max);
+    if !matches!(line, Line::TooLong { .. }) {
+        return Ok(line);
     }
     // Over the limit: skip to the end of the line without keeping it.
     let mut bytes = n as u64;

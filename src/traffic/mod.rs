@@ -17,7 +17,7 @@
 
 mod csv;
 mod jsonl;
-mod lines;
+pub(crate) mod lines;
 mod reader;
 
 pub(crate) use jsonl::present;
@@ -178,6 +178,19 @@ pub fn check_sources(specs: &[TrafficSpec]) -> Result<(), TrafficError> {
         }
     }
     Ok(())
+}
+
+/// Sum of the sources' sizes, when every one is a file whose size is known.
+pub fn total_bytes(specs: &[TrafficSpec]) -> Option<u64> {
+    specs
+        .iter()
+        .map(|s| {
+            s.path
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        })
+        .sum()
 }
 
 /// The start of `line`, for error reports.

@@ -46,25 +46,22 @@ pub fn spawn_reader(
     stop: CancellationToken,
 ) -> ReaderHandle {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let total_bytes = specs
-        .iter()
-        .map(|s| {
-            s.path
-                .as_ref()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-        })
-        .sum::<Option<u64>>();
+    let total_bytes = super::total_bytes(&specs);
     let progress = Arc::new(ReaderProgress {
         bytes: AtomicU64::new(0),
         total_bytes,
     });
     let shared = progress.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let mut seq = 0u64;
-        let mut base_bytes = 0u64;
+        let mut out = Output {
+            seq: 0,
+            base_bytes: 0,
+            tx,
+            stop,
+            progress: shared,
+        };
         for spec in &specs {
-            if stop.is_cancelled() || tx.is_closed() {
+            if out.stop.is_cancelled() || out.tx.is_closed() {
                 break;
             }
             let name: Arc<str> = spec.display_name().into();
@@ -75,33 +72,11 @@ pub fn spawn_reader(
                 })?),
                 None => Box::new(std::io::stdin()),
             };
-            let mut next_seq = || {
-                seq += 1;
-                seq - 1
-            };
-            let mut emit =
-                |item: SourceItem| !stop.is_cancelled() && tx.blocking_send(item).is_ok();
-            let mut counted =
-                |bytes: u64| shared.bytes.store(base_bytes + bytes, Ordering::Relaxed);
             match spec.effective_format() {
-                Format::Csv => csv::read(
-                    input,
-                    name,
-                    &options,
-                    &mut next_seq,
-                    &mut emit,
-                    &mut counted,
-                )?,
-                Format::Jsonl | Format::Auto => read_jsonl(
-                    input,
-                    name,
-                    &options,
-                    &mut next_seq,
-                    &mut emit,
-                    &mut counted,
-                )?,
+                Format::Csv => csv::read(input, name, &options, &mut out)?,
+                Format::Jsonl | Format::Auto => read_jsonl(input, name, &options, &mut out)?,
             }
-            base_bytes = shared.bytes.load(Ordering::Relaxed);
+            out.base_bytes = out.progress.bytes.load(Ordering::Relaxed);
         }
         Ok(())
     });
@@ -112,13 +87,41 @@ pub fn spawn_reader(
     }
 }
 
+/// Where a format reader puts what it reads: run-wide sequence numbers, the
+/// bounded channel, and the byte count for progress.
+pub(super) struct Output {
+    seq: u64,
+    base_bytes: u64,
+    tx: mpsc::Sender<SourceItem>,
+    stop: CancellationToken,
+    progress: Arc<ReaderProgress>,
+}
+
+impl Output {
+    /// The next sequence number.
+    pub(super) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq - 1
+    }
+
+    /// Sends one item (waiting while the channel is full); false means stop reading.
+    pub(super) fn emit(&mut self, item: SourceItem) -> bool {
+        !self.stop.is_cancelled() && self.tx.blocking_send(item).is_ok()
+    }
+
+    /// Records that `bytes` of the current source have been consumed.
+    pub(super) fn counted(&self, bytes: u64) {
+        self.progress
+            .bytes
+            .store(self.base_bytes + bytes, Ordering::Relaxed);
+    }
+}
+
 fn read_jsonl(
     input: impl Read,
     source: Arc<str>,
     options: &ReadOptions,
-    next_seq: &mut dyn FnMut() -> u64,
-    emit: &mut dyn FnMut(SourceItem) -> bool,
-    counted: &mut dyn FnMut(u64),
+    out: &mut Output,
 ) -> Result<(), TrafficError> {
     let mut reader = BufReader::with_capacity(1 << 16, input);
     let mut buf = Vec::new();
@@ -142,7 +145,7 @@ fn read_jsonl(
             Line::TooLong { bytes: len } => {
                 bytes += len + 1;
                 SourceItem::Rejected(Rejection {
-                    seq: next_seq(),
+                    seq: out.next_seq(),
                     origin,
                     reason: format!(
                         "line is {len} bytes, over the limit of {} (raise --max-record-bytes to accept it)",
@@ -155,14 +158,14 @@ fn read_jsonl(
                 bytes += buf.len() as u64 + 1;
                 match jsonl::parse(&buf) {
                     Ok(parsed) => SourceItem::Record(Record {
-                        seq: next_seq(),
+                        seq: out.next_seq(),
                         id: parsed.id.unwrap_or_else(|| line_no.to_string()),
                         key: parsed.key,
                         input: parsed.input,
                         origin,
                     }),
                     Err(reason) => SourceItem::Rejected(Rejection {
-                        seq: next_seq(),
+                        seq: out.next_seq(),
                         origin,
                         reason,
                         excerpt: excerpt(&buf),
@@ -170,8 +173,8 @@ fn read_jsonl(
                 }
             }
         };
-        counted(bytes);
-        if !emit(item) {
+        out.counted(bytes);
+        if !out.emit(item) {
             return Ok(());
         }
     }
