@@ -91,6 +91,22 @@ pub fn normalize(input: &RawValue) -> Result<Value, PyException> {
 
 /// Runs the port with the given whitespace definition.
 pub fn normalize_with(input: &RawValue, whitespace: Whitespace) -> Result<Value, PyException> {
+    // Fast path, one parse, strings borrowed where they have no escapes: an
+    // object whose one `items` key holds only strings (other keys are ignored,
+    // as Python ignores them). Anything else (a repeated `items`, a non-string
+    // item, no `items`) fails to deserialize here and takes the general path,
+    // which reproduces Python's behaviour for it.
+    if let Ok(fast) = serde_json::from_str::<FastPayload<'_>>(input.get()) {
+        let mut accepted = Vec::new();
+        let mut rejected = Vec::new();
+        for Borrowed(item) in fast.items {
+            match item.trim_matches(|c| whitespace.contains(c)) {
+                "" => rejected.push(Value::String(item.into_owned())),
+                stripped => accepted.push(Value::String(stripped.to_owned())),
+            }
+        }
+        return Ok(json!({ "accepted": accepted, "rejected": rejected }));
+    }
     let items = match PyValue::parse(input) {
         PyValue::Dict(entries) => entries
             .into_iter()
@@ -162,6 +178,17 @@ pub fn normalize_with(input: &RawValue, whitespace: Whitespace) -> Result<Value,
     }
     Ok(json!({ "accepted": accepted, "rejected": rejected }))
 }
+
+/// The common shape, `{"items": [string, ...], ...}`, parsed in one pass.
+#[derive(serde::Deserialize)]
+struct FastPayload<'a> {
+    #[serde(borrow)]
+    items: Vec<Borrowed<'a>>,
+}
+
+/// A string borrowed from the input when it has no escapes.
+#[derive(serde::Deserialize)]
+struct Borrowed<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 
 /// A JSON value seen the way Python's `json.loads` types it, one level deep.
 enum PyValue<'a> {
