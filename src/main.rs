@@ -7,6 +7,11 @@ use clap::{CommandFactory, FromArgMatches};
 use cutover::cli::{builtins_text, resolve_replay, Cli, Command};
 use cutover::report::render_terminal;
 use std::process::ExitCode;
+
+// Records allocate and free many small strings and maps across threads;
+// mimalloc measured faster than the system allocator on the replay benchmark.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {

@@ -88,10 +88,12 @@ pub async fn replay(
     )?;
 
     // Sink: a blocking thread that writes the report files in input order.
-    let (events_tx, mut events_rx) = mpsc::channel::<Event>(options.concurrency.max(64));
+    let (events_tx, mut events_rx) = mpsc::channel::<Vec<Event>>(4);
     let sink = tokio::task::spawn_blocking(move || -> Result<ReportWriter, ReportError> {
-        while let Some(event) = events_rx.blocking_recv() {
-            writer.accept(&event)?;
+        while let Some(batch) = events_rx.blocking_recv() {
+            for event in &batch {
+                writer.accept(event)?;
+            }
         }
         Ok(writer)
     });

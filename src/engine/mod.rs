@@ -3,10 +3,12 @@
 //! # Contract
 //! - Every item the reader produces becomes exactly one [`Event`], delivered in
 //!   `seq` order whatever `concurrency` is; rejected lines pass straight through.
-//! - Each record is sent to both targets concurrently, in its own task, so
-//!   comparison work spreads over all cores. At most `concurrency` records are
-//!   in flight; the reader's channel is bounded, so a slow target slows the
-//!   reader instead of growing memory (backpressure).
+//! - Each record is sent to both targets concurrently. Records travel in
+//!   batches of up to [`BATCH`]; each batch is one task (its records run
+//!   concurrently inside it), so comparison work spreads over all cores while
+//!   per-record overhead stays small. At most `concurrency` records are in
+//!   flight; the reader's channel is bounded, so a slow target slows the reader
+//!   instead of growing memory (backpressure).
 //! - `stop` (Ctrl-C) stops the reader between two lines; records already read
 //!   are finished and delivered, so the report stays consistent.
 //! - A [`TargetError`] (a target that cannot work at all) stops reading too;
@@ -23,7 +25,7 @@ use crate::traffic::{
     TrafficSpec,
 };
 use futures::future::Either;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -84,49 +86,50 @@ pub enum EngineError {
     Task(String),
 }
 
-/// Runs the comparison, sending events to `events` in input order.
+/// Records per batch at most: the unit of work of one task.
+pub const BATCH: usize = 64;
+/// Batches kept in flight (when `concurrency` allows), so that one slow record
+/// holds back only its own batch while the others keep the targets busy.
+pub const BATCHES_IN_FLIGHT: usize = 8;
+
+/// Runs the comparison, sending events to `events` in input order, in batches.
 pub async fn run(
     plan: RunPlan,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<Vec<Event>>,
     stop: CancellationToken,
     mut on_progress: impl FnMut(&ReaderProgress, &Event),
 ) -> Result<RunEnd, EngineError> {
     let concurrency = plan.concurrency.max(1);
+    // Records travel in batches (one task, one channel message per batch, not
+    // per record); batches in flight times batch size never exceeds
+    // `concurrency`.
+    let batch = (concurrency / BATCHES_IN_FLIGHT).clamp(1, BATCH);
+    let batches_in_flight = (concurrency / batch).max(1);
     // Stop the reader without marking the run interrupted (for target failures).
     let reader_stop = stop.child_token();
-    let reader = spawn_reader(
-        plan.traffic,
-        plan.read,
-        concurrency.max(64),
-        reader_stop.clone(),
-    );
+    let reader = spawn_reader(plan.traffic, plan.read, 2, batch, reader_stop.clone());
     let progress = reader.progress.clone();
     let aborted: Arc<Mutex<Option<TargetError>>> = Arc::default();
     let (legacy, candidate) = (plan.legacy, plan.candidate);
     let mut ordered = tokio_stream_from(reader.items)
-        .map(|item| match item {
-            SourceItem::Rejected(r) => Either::Left(std::future::ready(Ok(Event::Rejected(r)))),
-            SourceItem::Record(record) => {
-                let task = tokio::spawn(compare_record(
-                    record,
-                    legacy.clone(),
-                    candidate.clone(),
-                    aborted.clone(),
-                    reader_stop.clone(),
-                ));
-                Either::Right(async move {
-                    task.await
-                        .map(|r| Event::Compared(Box::new(r)))
-                        .map_err(|e| EngineError::Task(e.to_string()))
-                })
-            }
+        .map(|items| {
+            let task = tokio::spawn(compare_batch(
+                items,
+                legacy.clone(),
+                candidate.clone(),
+                aborted.clone(),
+                reader_stop.clone(),
+            ));
+            async move { task.await.map_err(|e| EngineError::Task(e.to_string())) }
         })
-        .buffered(concurrency);
-    while let Some(event) = ordered.next().await {
-        let event = event?;
-        on_progress(&progress, &event);
+        .buffered(batches_in_flight);
+    while let Some(batch) = ordered.next().await {
+        let batch = batch?;
+        for event in &batch {
+            on_progress(&progress, event);
+        }
         events
-            .send(event)
+            .send(batch)
             .await
             .map_err(|_| EngineError::SinkClosed)?;
     }
@@ -146,6 +149,32 @@ fn tokio_stream_from<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Compares every record of a batch concurrently; events come back in order.
+async fn compare_batch(
+    items: Vec<SourceItem>,
+    legacy: Arc<dyn Target>,
+    candidate: Arc<dyn Target>,
+    aborted: Arc<Mutex<Option<TargetError>>>,
+    reader_stop: CancellationToken,
+) -> Vec<Event> {
+    futures::future::join_all(items.into_iter().map(|item| {
+        match item {
+            SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
+            SourceItem::Record(record) => Either::Right(
+                compare_record(
+                    record,
+                    legacy.clone(),
+                    candidate.clone(),
+                    aborted.clone(),
+                    reader_stop.clone(),
+                )
+                .map(|r| Event::Compared(Box::new(r))),
+            ),
+        }
+    }))
+    .await
 }
 
 async fn compare_record(

@@ -2,9 +2,11 @@
 //!
 //! # Contract
 //! - Runs on a blocking thread (file and stdin reads are blocking I/O).
-//! - Sends [`SourceItem`]s with consecutive `seq` numbers into a channel of
-//!   fixed capacity; when the pipeline is busy the channel fills and the reader
-//!   waits (backpressure), so memory stays bounded whatever the capture size.
+//! - Sends [`SourceItem`]s with consecutive `seq` numbers, in batches of at most
+//!   `batch` items, into a channel of fixed capacity; when the pipeline is busy
+//!   the channel fills and the reader waits (backpressure), so memory stays
+//!   bounded whatever the capture size. A partial batch is sent as soon as the
+//!   input has nothing more buffered, so a slow live stream is not held back.
 //! - Stops early, between two lines, when `stop` is cancelled (Ctrl-C) or when
 //!   the receiver is gone. Everything it sent before stopping is complete.
 //! - Returns the first [`TrafficError`] (a source that cannot be read); items
@@ -33,7 +35,7 @@ pub struct ReaderProgress {
 
 /// A running reader.
 pub struct ReaderHandle {
-    pub items: mpsc::Receiver<SourceItem>,
+    pub items: mpsc::Receiver<Vec<SourceItem>>,
     pub progress: Arc<ReaderProgress>,
     pub done: tokio::task::JoinHandle<Result<(), TrafficError>>,
 }
@@ -43,6 +45,7 @@ pub fn spawn_reader(
     specs: Vec<TrafficSpec>,
     options: ReadOptions,
     capacity: usize,
+    batch: usize,
     stop: CancellationToken,
 ) -> ReaderHandle {
     let (tx, rx) = mpsc::channel(capacity.max(1));
@@ -56,6 +59,7 @@ pub fn spawn_reader(
         let mut out = Output {
             seq: 0,
             base_bytes: 0,
+            batch: Vec::with_capacity(batch.max(1)),
             tx,
             stop,
             progress: shared,
@@ -77,7 +81,9 @@ pub fn spawn_reader(
                 Format::Jsonl | Format::Auto => read_jsonl(input, name, &options, &mut out)?,
             }
             out.base_bytes = out.progress.bytes.load(Ordering::Relaxed);
+            out.flush();
         }
+        out.flush();
         Ok(())
     });
     ReaderHandle {
@@ -92,7 +98,8 @@ pub fn spawn_reader(
 pub(super) struct Output {
     seq: u64,
     base_bytes: u64,
-    tx: mpsc::Sender<SourceItem>,
+    batch: Vec<SourceItem>,
+    tx: mpsc::Sender<Vec<SourceItem>>,
     stop: CancellationToken,
     progress: Arc<ReaderProgress>,
 }
@@ -104,9 +111,24 @@ impl Output {
         self.seq - 1
     }
 
-    /// Sends one item (waiting while the channel is full); false means stop reading.
+    /// Queues one item, sending the batch when it is full (waiting while the
+    /// channel is full); false means stop reading.
     pub(super) fn emit(&mut self, item: SourceItem) -> bool {
-        !self.stop.is_cancelled() && self.tx.blocking_send(item).is_ok()
+        if self.stop.is_cancelled() {
+            return false;
+        }
+        self.batch.push(item);
+        self.batch.len() < self.batch.capacity() || self.flush()
+    }
+
+    /// Sends the items queued so far; false means stop reading.
+    pub(super) fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return !self.tx.is_closed();
+        }
+        let capacity = self.batch.capacity();
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(capacity));
+        self.tx.blocking_send(full).is_ok()
     }
 
     /// Records that `bytes` of the current source have been consumed.
@@ -174,7 +196,7 @@ fn read_jsonl(
             }
         };
         out.counted(bytes);
-        if !out.emit(item) {
+        if !out.emit(item) || (reader.buffer().is_empty() && !out.flush()) {
             return Ok(());
         }
     }
