@@ -17,9 +17,11 @@
 //! Numbers compare by value and representation as serde_json parses them
 //! (`1` and `1.0` differ, as they print differently).
 
+mod signature;
 mod structural;
 mod unified;
 
+pub use signature::signature;
 pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};
 pub use unified::{render_answer, unified_diff};
 

@@ -1,6 +1,7 @@
 //! `mismatches.csv`: one row per non-matching record, written with the `csv` crate.
 //!
-//! Columns: `id`, `key`, `outcome`, `paths` (each differing JSON Pointer with its
+//! Columns: `id`, `key`, `outcome`, `group` (the mismatch group label, as in
+//! `summary.json`), `paths` (each differing JSON Pointer with its
 //! kind, `; `-separated, with a `(+N more)` note past the per-record cap),
 //! `legacy`, `candidate` (each side's answer as compact JSON: the output, or
 //! `{"error": {...}}`, or `{"timeout": ...}`), `source`, `line`. An absent key
@@ -59,6 +60,7 @@ impl MismatchCsv {
                 "id",
                 "key",
                 "outcome",
+                "group",
                 "paths",
                 "legacy",
                 "candidate",
@@ -72,12 +74,13 @@ impl MismatchCsv {
         })
     }
 
-    pub fn write(&mut self, result: &RecordResult) -> Result<(), ReportError> {
+    pub fn write(&mut self, result: &RecordResult, group: &str) -> Result<(), ReportError> {
         self.writer
             .write_record([
                 result.id.as_str(),
                 result.key.as_deref().unwrap_or(""),
                 result.verdict.outcome.as_str(),
+                group,
                 &paths_cell(result),
                 &answer_cell(&result.legacy.answer),
                 &answer_cell(&result.candidate.answer),

@@ -34,7 +34,7 @@ impl DiffsFile {
         })
     }
 
-    pub fn write(&mut self, result: &RecordResult) -> Result<(), ReportError> {
+    pub fn write(&mut self, result: &RecordResult, group: &str) -> Result<(), ReportError> {
         if self.written >= self.max {
             self.omitted += 1;
             return Ok(());
@@ -42,13 +42,14 @@ impl DiffsFile {
         self.written += 1;
         let paths = paths_cell(result);
         let text = format!(
-            "=== id={:?} key={} outcome={} ({}:{}){}\n{}\n",
+            "=== id={:?} key={} outcome={} group={} ({}:{}){}\n{}\n",
             result.id,
             result
                 .key
                 .as_deref()
                 .map_or_else(|| "-".to_owned(), |k| format!("{k:?}")),
             result.verdict.outcome.as_str(),
+            group,
             result.origin.source,
             result.origin.line,
             if paths.is_empty() {

@@ -5,7 +5,8 @@
 //! - `summary.json`: counts, per-side latency percentiles, target stats, how
 //!   the run ended ([`Summary`]); written last, atomically (temp file + rename),
 //!   so a `summary.json` that exists is complete;
-//! - `mismatches.csv`: one row per non-matching record, in input order;
+//! - `mismatches.csv`: one row per non-matching record, in input order, with
+//!   its mismatch group (see [`GroupTable`]);
 //! - `diffs.txt`: a unified diff per non-matching record, the first
 //!   `max_diffs` of them (the file says how many more there are);
 //! - `rejected.jsonl`: one line per rejected capture line (source, line, reason).
@@ -18,11 +19,13 @@
 
 mod csv_out;
 mod diffs;
+mod groups;
 mod progress;
 mod rejected;
 mod summary;
 mod terminal;
 
+pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use progress::Progress;
 pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
 pub use terminal::render as render_terminal;
@@ -56,6 +59,7 @@ pub(crate) fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + 
 pub struct ReportWriter {
     dir: PathBuf,
     summary: SummaryBuilder,
+    groups: GroupTable,
     mismatches: csv_out::MismatchCsv,
     diffs: diffs::DiffsFile,
     rejected: rejected::RejectedFile,
@@ -75,6 +79,7 @@ impl ReportWriter {
         Ok(ReportWriter {
             dir: dir.to_owned(),
             summary,
+            groups: GroupTable::default(),
             mismatches: csv_out::MismatchCsv::create(&dir.join(MISMATCHES_FILE))?,
             diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
@@ -90,8 +95,9 @@ impl ReportWriter {
         self.summary.observe(event);
         match event {
             Event::Compared(result) if !result.verdict.is_clean() => {
-                self.mismatches.write(result)?;
-                self.diffs.write(result)?;
+                let group = self.groups.assign(result);
+                self.mismatches.write(result, &group)?;
+                self.diffs.write(result, &group)?;
             }
             Event::Compared(_) => {}
             Event::Rejected(rejection) => self.rejected.write(rejection)?,
@@ -104,7 +110,9 @@ impl ReportWriter {
         self.mismatches.finish()?;
         self.diffs.finish()?;
         self.rejected.finish()?;
-        let summary = self.summary.finish(status);
+        let counts = self.summary.counts();
+        let groups = self.groups.finish(counts.read - counts.rejected);
+        let summary = self.summary.finish(status, groups);
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)
     }

@@ -95,6 +95,8 @@ pub struct Summary {
     pub settings: Settings,
     pub counts: Counts,
     pub latency_ms: SideLatency,
+    /// Mismatch groups, largest first.
+    pub groups: Vec<super::Group>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,7 +218,7 @@ impl SummaryBuilder {
         }
     }
 
-    pub fn finish(self, status: RunStatus) -> Summary {
+    pub fn finish(self, status: RunStatus, groups: Vec<super::Group>) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
         let exit_code = Summary::decide_exit_code(status.state, &self.counts);
         Summary {
@@ -240,6 +242,7 @@ impl SummaryBuilder {
                 legacy: stats(&self.legacy),
                 candidate: stats(&self.candidate),
             },
+            groups,
         }
     }
 }

@@ -8,6 +8,9 @@ use super::Summary;
 use std::fmt::Write;
 use std::path::Path;
 
+/// Groups listed in the terminal summary.
+pub const TOP_GROUPS: usize = 5;
+
 pub fn render(summary: &Summary, dir: &Path) -> String {
     let c = &summary.counts;
     let pct = |n: u64| {
@@ -76,6 +79,24 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
                 out,
                 "  {side} workers: {} restarts, {} retried calls, {} killed on timeout, {} protocol errors",
                 stats.restarts, stats.retries, stats.timeout_kills, stats.protocol_errors
+            );
+        }
+    }
+    if !summary.groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "  top mismatch groups ({} in all):",
+            summary.groups.len()
+        );
+        for g in summary.groups.iter().take(TOP_GROUPS) {
+            let _ = writeln!(
+                out,
+                "    {:<4} {:>9}  {:6.2}%  {}  (e.g. {})",
+                g.group,
+                g.count,
+                g.share * 100.0,
+                g.signature,
+                g.first_id
             );
         }
     }

@@ -46,6 +46,9 @@ fn crash_hang_garbage_and_wrong_id_each_get_an_outcome() {
     let s = summary(&out);
     assert_accounted(&s);
     assert_eq!(count(&s, "read"), 200);
+    let rows = mismatches(&out);
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["r50", "r100", "r120", "r150"], "{rows:#?}\n{s}");
     assert_eq!(count(&s, "matched"), 196, "{s}");
     assert_eq!(count(&s, "timeouts"), 1);
     assert_eq!(count(&s, "legacy_errors"), 3);
@@ -55,7 +58,6 @@ fn crash_hang_garbage_and_wrong_id_each_get_an_outcome() {
     assert!(legacy["protocol_errors"].as_u64().unwrap() >= 2, "{legacy}");
     assert_eq!(legacy["timeout_kills"], 1);
 
-    let rows = mismatches(&out);
     let by_id = |id: &str| {
         rows.iter()
             .find(|r| r["id"] == id)

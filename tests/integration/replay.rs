@@ -102,6 +102,7 @@ fn the_report_does_not_depend_on_concurrency() {
     }
     assert!(!mismatches(&one).is_empty());
     assert_eq!(summary(&one)["counts"], summary(&many)["counts"]);
+    assert_eq!(summary(&one)["groups"], summary(&many)["groups"]);
 }
 
 #[test]
@@ -150,4 +151,84 @@ fn interrupting_a_run_writes_a_consistent_partial_report() {
         "records read before Ctrl-C are all finished"
     );
     assert_accounted(&s);
+}
+
+#[test]
+fn planted_kinds_of_difference_give_one_group_each() {
+    let tmp = tempdir();
+    let plants = [("drop_rejected", 5), ("upper", 11), ("raise", 7)];
+    let mut lines = Vec::new();
+    for (plant, n) in plants {
+        for i in 0..n {
+            // Different inputs, different lengths: the group must not depend on values.
+            let items: Vec<String> = (0..=i % 3).map(|j| format!(" {plant}{j} ")).collect();
+            lines.push(record(
+                &format!("{plant}-{i}"),
+                json!({"items": items, "plant": plant}),
+            ));
+        }
+    }
+    for i in 0..20 {
+        lines.push(record(&format!("clean-{i}"), json!({"items": [" ok "]})));
+    }
+    let path = capture(tmp.path(), "planted.jsonl", &lines);
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--candidate",
+            "worker:python3 fixtures/doubles/planted_worker.py",
+        ],
+    )
+    .assert()
+    .code(1)
+    .stdout(predicates::str::contains("top mismatch groups (3 in all)"));
+    let s = summary(&out);
+    let groups: Vec<(String, u64, String)> = s["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["signature"].as_str().unwrap().to_owned(),
+                g["count"].as_u64().unwrap(),
+                g["first_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            (
+                "mismatch /accepted/* changed".to_owned(),
+                11,
+                "upper-0".to_owned()
+            ),
+            (
+                "candidate_error ValueError".to_owned(),
+                7,
+                "raise-0".to_owned()
+            ),
+            (
+                "mismatch /rejected removed".to_owned(),
+                5,
+                "drop_rejected-0".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(s["groups"][0]["share"], json!(0.255814)); // 11 of 43 records
+                                                          // Every row of mismatches.csv carries its plant's group label, as summary.json has it.
+    let rows = mismatches(&out);
+    assert_eq!(rows.len(), 23);
+    for row in &rows {
+        let plant_of = |id: &str| id.rsplit_once('-').unwrap().0.to_owned();
+        let group = s["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| plant_of(g["first_id"].as_str().unwrap()) == plant_of(&row["id"]))
+            .unwrap();
+        assert_eq!(row["group"], group["group"].as_str().unwrap(), "{row:?}");
+    }
 }
