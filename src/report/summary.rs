@@ -159,7 +159,7 @@ fn stats(h: &Histogram<u64>) -> LatencyStats {
         p90: ms(h.value_at_quantile(0.90)),
         p99: ms(h.value_at_quantile(0.99)),
         max: ms(h.max()),
-        mean: (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
+        mean: h.mean().round() / 1000.0,
     }
 }
 

@@ -64,27 +64,34 @@ pub fn spawn_reader(
             stop,
             progress: shared,
         };
-        for spec in &specs {
-            if out.stop.is_cancelled() || out.tx.is_closed() {
-                break;
+        let read_all = |out: &mut Output| -> Result<(), TrafficError> {
+            for spec in &specs {
+                if out.stop.is_cancelled() || out.tx.is_closed() {
+                    break;
+                }
+                let name: Arc<str> = spec.display_name().into();
+                let input: Box<dyn Read + Send> = match &spec.path {
+                    Some(path) => {
+                        Box::new(File::open(path).map_err(|source| TrafficError::Open {
+                            path: name.to_string(),
+                            source,
+                        })?)
+                    }
+                    None => Box::new(std::io::stdin()),
+                };
+                match spec.effective_format() {
+                    Format::Csv => csv::read(input, name, &options, out)?,
+                    Format::Jsonl | Format::Auto => read_jsonl(input, name, &options, out)?,
+                }
+                out.base_bytes = out.progress.bytes.load(Ordering::Relaxed);
+                out.flush();
             }
-            let name: Arc<str> = spec.display_name().into();
-            let input: Box<dyn Read + Send> = match &spec.path {
-                Some(path) => Box::new(File::open(path).map_err(|source| TrafficError::Open {
-                    path: name.to_string(),
-                    source,
-                })?),
-                None => Box::new(std::io::stdin()),
-            };
-            match spec.effective_format() {
-                Format::Csv => csv::read(input, name, &options, &mut out)?,
-                Format::Jsonl | Format::Auto => read_jsonl(input, name, &options, &mut out)?,
-            }
-            out.base_bytes = out.progress.bytes.load(Ordering::Relaxed);
-            out.flush();
-        }
+            Ok(())
+        };
+        let result = read_all(&mut out);
+        // Whatever stopped the reading, what was read is delivered.
         out.flush();
-        Ok(())
+        result
     });
     ReaderHandle {
         items: rx,
