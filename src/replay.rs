@@ -106,6 +106,7 @@ pub async fn replay(
         read: options.read,
         legacy: legacy.clone(),
         candidate: candidate.clone(),
+        check_drift: options.legacy != TargetSpec::Recorded,
         concurrency: options.concurrency,
     };
     let ran = engine::run(plan, events_tx, stop, |reader, _| {

@@ -19,7 +19,7 @@
 //!   run stops.
 
 use crate::compare::{judge, Verdict};
-use crate::target::{Answer, AppError, Target, TargetError};
+use crate::target::{Answer, AppError, Request, Target, TargetError};
 use crate::traffic::{
     spawn_reader, Origin, ReadOptions, ReaderProgress, Record, Rejection, SourceItem, TrafficError,
     TrafficSpec,
@@ -48,6 +48,9 @@ pub struct RecordResult {
     pub legacy: Observed,
     pub candidate: Observed,
     pub verdict: Verdict,
+    /// With a live legacy and a recorded response: whether the legacy's answer
+    /// today differs from what production recorded (`None`: nothing to check).
+    pub drift: Option<bool>,
 }
 
 /// What the engine hands to the report, one per item read, in order.
@@ -63,6 +66,9 @@ pub struct RunPlan {
     pub read: ReadOptions,
     pub legacy: Arc<dyn Target>,
     pub candidate: Arc<dyn Target>,
+    /// Whether the legacy side is live (not `recorded`): then records that
+    /// carry a recorded response are also checked for drift.
+    pub check_drift: bool,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
 }
@@ -109,17 +115,16 @@ pub async fn run(
     let reader_stop = stop.child_token();
     let reader = spawn_reader(plan.traffic, plan.read, 2, batch, reader_stop.clone());
     let progress = reader.progress.clone();
-    let aborted: Arc<Mutex<Option<TargetError>>> = Arc::default();
-    let (legacy, candidate) = (plan.legacy, plan.candidate);
+    let shared = Arc::new(Shared {
+        legacy: plan.legacy,
+        candidate: plan.candidate,
+        check_drift: plan.check_drift,
+        aborted: Mutex::new(None),
+        reader_stop: reader_stop.clone(),
+    });
     let mut ordered = tokio_stream_from(reader.items)
         .map(|items| {
-            let task = tokio::spawn(compare_batch(
-                items,
-                legacy.clone(),
-                candidate.clone(),
-                aborted.clone(),
-                reader_stop.clone(),
-            ));
+            let task = tokio::spawn(compare_batch(items, shared.clone()));
             async move { task.await.map_err(|e| EngineError::Task(e.to_string())) }
         })
         .buffered(batches_in_flight);
@@ -138,7 +143,11 @@ pub async fn run(
         .done
         .await
         .map_err(|e| EngineError::Task(e.to_string()))??;
-    let aborted = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let aborted = shared
+        .aborted
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     Ok(RunEnd {
         interrupted: stop.is_cancelled(),
         aborted,
@@ -151,55 +160,47 @@ fn tokio_stream_from<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// Compares every record of a batch concurrently; events come back in order.
-async fn compare_batch(
-    items: Vec<SourceItem>,
+/// What every comparison task shares.
+struct Shared {
     legacy: Arc<dyn Target>,
     candidate: Arc<dyn Target>,
-    aborted: Arc<Mutex<Option<TargetError>>>,
+    /// Compare the live legacy against the capture's `recorded` responses.
+    check_drift: bool,
+    aborted: Mutex<Option<TargetError>>,
     reader_stop: CancellationToken,
-) -> Vec<Event> {
-    futures::future::join_all(items.into_iter().map(|item| {
-        match item {
-            SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
-            SourceItem::Record(record) => Either::Right(
-                compare_record(
-                    record,
-                    legacy.clone(),
-                    candidate.clone(),
-                    aborted.clone(),
-                    reader_stop.clone(),
-                )
-                .map(|r| Event::Compared(Box::new(r))),
-            ),
+}
+
+/// Compares every record of a batch concurrently; events come back in order.
+async fn compare_batch(items: Vec<SourceItem>, shared: Arc<Shared>) -> Vec<Event> {
+    futures::future::join_all(items.into_iter().map(|item| match item {
+        SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
+        SourceItem::Record(record) => {
+            Either::Right(compare_record(record, &shared).map(|r| Event::Compared(Box::new(r))))
         }
     }))
     .await
 }
 
-async fn compare_record(
-    record: Record,
-    legacy: Arc<dyn Target>,
-    candidate: Arc<dyn Target>,
-    aborted: Arc<Mutex<Option<TargetError>>>,
-    reader_stop: CancellationToken,
-) -> RecordResult {
-    let observe = |target: Arc<dyn Target>| {
-        let input = &record.input;
-        let aborted = aborted.clone();
-        let reader_stop = reader_stop.clone();
+async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
+    let request = Request {
+        input: &record.input,
+        recorded: record.recorded.as_deref(),
+    };
+    let observe = |target: &Arc<dyn Target>| {
+        let target = target.clone();
         async move {
             let started = Instant::now();
-            let answer = match target.call(input).await {
+            let answer = match target.call(request).await {
                 Ok(answer) => answer,
                 Err(e) => {
                     let answer =
                         Answer::Error(AppError::new("cutover.target_failed", e.to_string()));
-                    aborted
+                    shared
+                        .aborted
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .get_or_insert(e);
-                    reader_stop.cancel();
+                    shared.reader_stop.cancel();
                     answer
                 }
             };
@@ -209,8 +210,14 @@ async fn compare_record(
             }
         }
     };
-    let (legacy, candidate) = tokio::join!(observe(legacy), observe(candidate));
+    let (legacy, candidate) = tokio::join!(observe(&shared.legacy), observe(&shared.candidate));
     let verdict = judge(&legacy.answer, &candidate.answer);
+    let drift = match (shared.check_drift, &record.recorded) {
+        (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
+            !judge(&Answer::Output(recorded), &legacy.answer).is_clean()
+        })),
+        _ => None,
+    };
     RecordResult {
         seq: record.seq,
         id: record.id,
@@ -219,5 +226,6 @@ async fn compare_record(
         legacy,
         candidate,
         verdict,
+        drift,
     }
 }

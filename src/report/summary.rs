@@ -45,6 +45,22 @@ impl Counts {
     }
 }
 
+/// The live legacy against the responses production recorded, for records
+/// whose capture carries one. Reported apart from the verdicts: drift says the
+/// legacy itself (or its environment) changed since the capture, which makes
+/// the capture a weaker reference.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Drift {
+    pub with_recording: u64,
+    pub same_as_recorded: u64,
+    pub drifted: u64,
+    /// The first few drifted record ids (at most [`DRIFT_SAMPLES`]).
+    pub sample_ids: Vec<String>,
+}
+
+/// Drifted record ids kept in [`Drift::sample_ids`].
+pub const DRIFT_SAMPLES: usize = 10;
+
 /// Latency percentiles of one side, in milliseconds.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct LatencyStats {
@@ -95,6 +111,7 @@ pub struct Summary {
     pub settings: Settings,
     pub counts: Counts,
     pub latency_ms: SideLatency,
+    pub recorded_drift: Drift,
     /// Mismatch groups, largest first.
     pub groups: Vec<super::Group>,
 }
@@ -134,6 +151,7 @@ pub struct SummaryBuilder {
     started: std::time::Instant,
     started_at: chrono::DateTime<chrono::Utc>,
     counts: Counts,
+    drift: Drift,
     legacy: Histogram<u64>,
     candidate: Histogram<u64>,
 }
@@ -171,6 +189,7 @@ impl SummaryBuilder {
             started: std::time::Instant::now(),
             started_at: chrono::Utc::now(),
             counts: Counts::default(),
+            drift: Drift::default(),
             legacy: histogram(),
             candidate: histogram(),
         }
@@ -190,6 +209,18 @@ impl SummaryBuilder {
             }
             Event::Compared(result) => result,
         };
+        if let Some(drifted) = result.drift {
+            let d = &mut self.drift;
+            d.with_recording += 1;
+            if drifted {
+                d.drifted += 1;
+                if d.sample_ids.len() < DRIFT_SAMPLES {
+                    d.sample_ids.push(result.id.clone());
+                }
+            } else {
+                d.same_as_recorded += 1;
+            }
+        }
         record_latency(&mut self.legacy, result.legacy.latency);
         record_latency(&mut self.candidate, result.candidate.latency);
         match result.verdict.outcome {
@@ -242,6 +273,7 @@ impl SummaryBuilder {
                 legacy: stats(&self.legacy),
                 candidate: stats(&self.candidate),
             },
+            recorded_drift: self.drift,
             groups,
         }
     }

@@ -82,6 +82,17 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
             );
         }
     }
+    let drift = &summary.recorded_drift;
+    if drift.with_recording > 0 {
+        let _ = writeln!(
+            out,
+            "  recorded    {} records carry production's response: the live legacy still gives it for {}, drifted on {}{}",
+            drift.with_recording,
+            drift.same_as_recorded,
+            drift.drifted,
+            drift.sample_ids.first().map_or_else(String::new, |id| format!(" (e.g. {id})"))
+        );
+    }
     if !summary.groups.is_empty() {
         let _ = writeln!(
             out,

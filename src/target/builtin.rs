@@ -7,10 +7,9 @@
 //! A builtin's error becomes an [`Answer::Error`] with the same type and message
 //! the legacy would report.
 
-use super::{Answer, AppError, Side, Target, TargetError};
+use super::{Answer, AppError, Request, Side, Target, TargetError};
 use crate::normalize::{normalize_with, Whitespace};
 use futures::future::BoxFuture;
-use serde_json::value::RawValue;
 
 /// Every builtin: name and one-line description.
 pub const BUILTINS: &[(&str, &str)] = &[
@@ -47,8 +46,8 @@ impl Builtin {
 }
 
 impl Target for Builtin {
-    fn call<'a>(&'a self, input: &'a RawValue) -> BoxFuture<'a, Result<Answer, TargetError>> {
-        let answer = match normalize_with(input, self.whitespace) {
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, TargetError>> {
+        let answer = match normalize_with(request.input, self.whitespace) {
             Ok(output) => Answer::Output(output),
             Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
         };

@@ -15,7 +15,7 @@
 //!   [`Answer::Timeout`].
 
 use super::{
-    parse_output, too_large, Answer, AppError, CommandLine, Side, Target, TargetError,
+    parse_output, too_large, Answer, AppError, CommandLine, Request, Side, Target, TargetError,
     TargetOptions,
 };
 use futures::future::BoxFuture;
@@ -102,11 +102,11 @@ impl Exec {
 }
 
 impl Target for Exec {
-    fn call<'a>(&'a self, input: &'a RawValue) -> BoxFuture<'a, Result<Answer, TargetError>> {
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, TargetError>> {
         Box::pin(async move {
             // Dropping the unfinished run on timeout drops the child, which
             // kill_on_drop kills.
-            Ok(tokio::time::timeout(self.timeout, self.run(input))
+            Ok(tokio::time::timeout(self.timeout, self.run(request.input))
                 .await
                 .unwrap_or(Answer::Timeout(self.timeout)))
         })

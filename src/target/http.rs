@@ -10,7 +10,9 @@
 //!   `cutover.http_transport`; a body over the size limit →
 //!   `cutover.output_too_large`; past `timeout` → [`Answer::Timeout`].
 
-use super::{parse_output, too_large, Answer, AppError, Side, Target, TargetError, TargetOptions};
+use super::{
+    parse_output, too_large, Answer, AppError, Request, Side, Target, TargetError, TargetOptions,
+};
 use futures::future::BoxFuture;
 use serde_json::value::RawValue;
 use std::time::Duration;
@@ -83,7 +85,7 @@ impl Http {
 }
 
 impl Target for Http {
-    fn call<'a>(&'a self, input: &'a RawValue) -> BoxFuture<'a, Result<Answer, TargetError>> {
-        Box::pin(async move { Ok(self.post(input).await) })
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, TargetError>> {
+        Box::pin(async move { Ok(self.post(request.input).await) })
     }
 }

@@ -10,7 +10,8 @@
 //! exist, its workers die before answering anything); the run then stops.
 //!
 //! Specs ([`TargetSpec`]) are written `builtin:NAME`, `worker:COMMAND LINE`,
-//! `exec:COMMAND LINE` or an `http://` / `https://` URL. Command lines are split
+//! `exec:COMMAND LINE`, an `http://` / `https://` URL, or `recorded` (the
+//! responses the capture recorded from production). Command lines are split
 //! like a POSIX shell splits words (quotes, backslashes) but are never run
 //! through a shell.
 //!
@@ -22,6 +23,7 @@ mod builtin;
 mod exec;
 mod http;
 mod lines_async;
+mod recorded;
 mod spec;
 mod worker;
 
@@ -142,6 +144,14 @@ pub enum TargetError {
     },
 }
 
+/// What a target is asked: one record's input, and the response production
+/// gave for it when the capture recorded one.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub input: &'a RawValue,
+    pub recorded: Option<&'a RawValue>,
+}
+
 /// One side of the comparison.
 ///
 /// # Invariants
@@ -151,7 +161,7 @@ pub enum TargetError {
 ///   (workers hold no per-call state the harness relies on).
 /// - `shutdown` is called once, after the last call; it releases processes.
 pub trait Target: Send + Sync {
-    fn call<'a>(&'a self, input: &'a RawValue) -> BoxFuture<'a, Result<Answer, TargetError>>;
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, TargetError>>;
     fn stats(&self) -> TargetStats {
         TargetStats::default()
     }
@@ -211,5 +221,6 @@ pub fn build(
         }
         TargetSpec::Exec(command) => Arc::new(exec::Exec::new(command.clone(), side, options)?),
         TargetSpec::Http(url) => Arc::new(http::Http::new(url, side, options)?),
+        TargetSpec::Recorded => Arc::new(recorded::Recorded),
     })
 }

@@ -19,6 +19,8 @@ pub enum TargetSpec {
     Worker(CommandLine),
     Exec(CommandLine),
     Http(String),
+    /// The capture's `recorded` responses (production's answers).
+    Recorded,
 }
 
 /// A program and its arguments, never interpreted by a shell.
@@ -44,6 +46,7 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Worker(cmd) => write!(f, "worker:{cmd}"),
             TargetSpec::Exec(cmd) => write!(f, "exec:{cmd}"),
             TargetSpec::Http(url) => f.write_str(url),
+            TargetSpec::Recorded => f.write_str("recorded"),
         }
     }
 }
@@ -113,11 +116,14 @@ impl TargetSpec {
         if let Some(cmd) = text.strip_prefix("exec:") {
             return CommandLine::parse(cmd).map(TargetSpec::Exec).map_err(bad);
         }
+        if text == "recorded" {
+            return Ok(TargetSpec::Recorded);
+        }
         if text.starts_with("http://") || text.starts_with("https://") {
             return Ok(TargetSpec::Http(text.to_owned()));
         }
         Err(bad(
-            "not a target; use builtin:NAME, worker:COMMAND LINE, exec:COMMAND LINE, or an http(s):// URL".into(),
+            "not a target; use builtin:NAME, worker:COMMAND LINE, exec:COMMAND LINE, an http(s):// URL, or recorded".into(),
         ))
     }
 }

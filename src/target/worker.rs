@@ -34,8 +34,8 @@
 
 use super::lines_async::{read_line, Line};
 use super::{
-    Answer, AppError, CommandLine, Side, Target, TargetCounters, TargetError, TargetOptions,
-    TargetStats,
+    Answer, AppError, CommandLine, Request, Side, Target, TargetCounters, TargetError,
+    TargetOptions, TargetStats,
 };
 use crate::traffic::present;
 use futures::future::BoxFuture;
@@ -377,8 +377,8 @@ enum Attempt {
 }
 
 impl Target for WorkerPool {
-    fn call<'a>(&'a self, input: &'a RawValue) -> BoxFuture<'a, Result<Answer, TargetError>> {
-        Box::pin(self.call_inner(input))
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, TargetError>> {
+        Box::pin(self.call_inner(request.input))
     }
 
     fn stats(&self) -> TargetStats {

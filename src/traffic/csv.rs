@@ -62,6 +62,7 @@ pub(super) fn read(
                     id: id.unwrap_or_else(|| line.to_string()),
                     key,
                     input,
+                    recorded: None,
                     origin: Origin {
                         source: source.clone(),
                         line,

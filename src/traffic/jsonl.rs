@@ -1,6 +1,8 @@
 //! JSON Lines captures: one `{"id"?: string, "key"?: string, "input": any}` per line.
 //!
 //! # Contract
+//! - `recorded`, when present, is the response production gave (any JSON
+//!   value, `null` included), for `--legacy recorded` and drift checks.
 //! - `input` is required and may be any JSON value, `null` included (a present
 //!   `null` is an input, not a missing one). It is kept as JSON text.
 //! - `id` and `key`, when present, must be strings (`""` is a valid id: empty is
@@ -18,11 +20,12 @@ pub struct Parsed {
     pub id: Option<String>,
     pub key: Option<String>,
     pub input: Box<RawValue>,
+    pub recorded: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]
 #[serde(
-    expecting = "a capture record: an object {\"id\"?: string, \"key\"?: string, \"input\": any}"
+    expecting = "a capture record: an object {\"id\"?: string, \"key\"?: string, \"input\": any, \"recorded\"?: any}"
 )]
 struct Wire {
     #[serde(default, deserialize_with = "present")]
@@ -31,6 +34,8 @@ struct Wire {
     key: Option<String>,
     #[serde(default, deserialize_with = "present")]
     input: Option<Box<RawValue>>,
+    #[serde(default, deserialize_with = "present")]
+    recorded: Option<Box<RawValue>>,
 }
 
 /// Distinguishes a present field (even `null`) from a missing one: serde's
@@ -59,6 +64,7 @@ pub fn parse(line: &[u8]) -> Result<Parsed, String> {
         id: wire.id,
         key: wire.key,
         input,
+        recorded: wire.recorded,
     })
 }
 

@@ -39,6 +39,8 @@ pub struct Record {
     pub key: Option<String>,
     /// The request body, as JSON text.
     pub input: Box<RawValue>,
+    /// The response production gave, when the capture recorded it.
+    pub recorded: Option<Box<RawValue>>,
     /// Where the record came from.
     pub origin: Origin,
 }

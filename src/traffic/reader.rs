@@ -191,6 +191,7 @@ fn read_jsonl(
                         id: parsed.id.unwrap_or_else(|| line_no.to_string()),
                         key: parsed.key,
                         input: parsed.input,
+                        recorded: parsed.recorded,
                         origin,
                     }),
                     Err(reason) => SourceItem::Rejected(Rejection {

@@ -5,6 +5,7 @@
 
 mod config;
 mod faults;
+mod recorded;
 mod replay;
 mod targets;
 mod traffic;
