@@ -125,6 +125,8 @@ pub enum CliError {
     Config(#[from] config::ConfigError),
     #[error(transparent)]
     Target(#[from] TargetError),
+    #[error(transparent)]
+    Rule(#[from] crate::compare::RuleError),
     #[error("{key} in {path}: {message}")]
     ConfigValue {
         key: &'static str,
@@ -157,6 +159,7 @@ pub fn resolve_replay(
     config_path: Option<&std::path::Path>,
 ) -> Result<ReplayOptions, CliError> {
     let loaded = config::load(config_path)?;
+    let rules = crate::compare::RuleSet::compile(&loaded.rules)?;
     let file_name = loaded
         .path
         .as_ref()
@@ -233,6 +236,7 @@ pub fn resolve_replay(
         run_id,
         progress: !args.no_progress && progress.unwrap_or(true),
         config_file: loaded.path,
+        rules,
     })
 }
 

@@ -9,6 +9,8 @@
 //!   the built-in default shown in `--help`. Merging is done by the CLI layer,
 //!   which knows which flags were given explicitly.
 //!
+//! Comparison rules are `[[rules]]` tables (see [`crate::compare::RuleSet`]).
+//!
 //! ```toml
 //! [replay]
 //! legacy = "worker:python3 legacy/worker.py"
@@ -30,6 +32,9 @@ pub const DEFAULT_CONFIG: &str = "cutover.toml";
 pub struct FileConfig {
     #[serde(default)]
     pub replay: ReplayConfig,
+    /// `[[rules]]`: comparison rules, in declaration order.
+    #[serde(default)]
+    pub rules: Vec<toml::Spanned<crate::compare::RuleConfig>>,
 }
 
 /// `[replay]`: the settings of `cutover replay`, each optional.
@@ -70,6 +75,8 @@ pub enum ConfigError {
 pub struct Loaded {
     pub path: Option<PathBuf>,
     pub config: FileConfig,
+    /// Each rule with where it was declared (`FILE line N`).
+    pub rules: Vec<(crate::compare::RuleConfig, String)>,
 }
 
 /// Loads `explicit`, or `./cutover.toml` if present, or nothing.
@@ -83,13 +90,27 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
         path: path.clone(),
         source,
     })?;
-    let config = parse(&text).map_err(|message| ConfigError::Parse {
+    let mut config = parse(&text).map_err(|message| ConfigError::Parse {
         path: path.clone(),
         message,
     })?;
+    let rules = std::mem::take(&mut config.rules)
+        .into_iter()
+        .map(|spanned| {
+            let line = text[..spanned.span().start.min(text.len())]
+                .matches('\n')
+                .count()
+                + 1;
+            (
+                spanned.into_inner(),
+                format!("{} line {line}", path.display()),
+            )
+        })
+        .collect();
     Ok(Loaded {
         path: Some(path),
         config,
+        rules,
     })
 }
 

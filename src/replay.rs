@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A fully resolved replay configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReplayOptions {
     pub traffic: Vec<TrafficSpec>,
     pub legacy: TargetSpec,
@@ -33,6 +33,7 @@ pub struct ReplayOptions {
     pub run_id: String,
     pub progress: bool,
     pub config_file: Option<PathBuf>,
+    pub rules: crate::compare::RuleSet,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,7 @@ pub async fn replay(
         &options.out,
         SummaryBuilder::new(options.run_id.clone(), settings),
         options.max_diffs,
+        crate::report::RuleAudit::new(&options.rules),
     )?;
 
     // Sink: a blocking thread that writes the report files in input order.
@@ -107,6 +109,7 @@ pub async fn replay(
         legacy: legacy.clone(),
         candidate: candidate.clone(),
         check_drift: options.legacy != TargetSpec::Recorded,
+        rules: options.rules,
         concurrency: options.concurrency,
     };
     let ran = engine::run(plan, events_tx, stop, |reader, _| {

@@ -17,10 +17,12 @@
 //! Numbers compare by value and representation as serde_json parses them
 //! (`1` and `1.0` differ, as they print differently).
 
+mod rules;
 mod signature;
 mod structural;
 mod unified;
 
+pub use rules::{Rule, RuleConfig, RuleEffects, RuleError, RuleSet};
 pub use signature::signature;
 pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};
 pub use unified::{render_answer, unified_diff};

@@ -48,6 +48,8 @@ pub struct RecordResult {
     pub legacy: Observed,
     pub candidate: Observed,
     pub verdict: Verdict,
+    /// What the comparison rules saw and hid for this record.
+    pub rule_effects: crate::compare::RuleEffects,
     /// With a live legacy and a recorded response: whether the legacy's answer
     /// today differs from what production recorded (`None`: nothing to check).
     pub drift: Option<bool>,
@@ -69,6 +71,8 @@ pub struct RunPlan {
     /// Whether the legacy side is live (not `recorded`): then records that
     /// carry a recorded response are also checked for drift.
     pub check_drift: bool,
+    /// Comparison rules (may be empty).
+    pub rules: crate::compare::RuleSet,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
 }
@@ -119,6 +123,7 @@ pub async fn run(
         legacy: plan.legacy,
         candidate: plan.candidate,
         check_drift: plan.check_drift,
+        rules: plan.rules,
         aborted: Mutex::new(None),
         reader_stop: reader_stop.clone(),
     });
@@ -166,6 +171,7 @@ struct Shared {
     candidate: Arc<dyn Target>,
     /// Compare the live legacy against the capture's `recorded` responses.
     check_drift: bool,
+    rules: crate::compare::RuleSet,
     aborted: Mutex<Option<TargetError>>,
     reader_stop: CancellationToken,
 }
@@ -211,7 +217,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         }
     };
     let (legacy, candidate) = tokio::join!(observe(&shared.legacy), observe(&shared.candidate));
-    let verdict = judge(&legacy.answer, &candidate.answer);
+    let (verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
     let drift = match (shared.check_drift, &record.recorded) {
         (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
             !judge(&Answer::Output(recorded), &legacy.answer).is_clean()
@@ -226,6 +232,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         legacy,
         candidate,
         verdict,
+        rule_effects,
         drift,
     }
 }

@@ -17,6 +17,7 @@
 //! Counts satisfy `read = rejected + compared + errored` by construction, also
 //! for an interrupted or aborted run.
 
+mod audit;
 mod csv_out;
 mod diffs;
 mod groups;
@@ -25,6 +26,7 @@ mod rejected;
 mod summary;
 mod terminal;
 
+pub use audit::{RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use progress::Progress;
 pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
@@ -60,6 +62,7 @@ pub struct ReportWriter {
     dir: PathBuf,
     summary: SummaryBuilder,
     groups: GroupTable,
+    audit: RuleAudit,
     mismatches: csv_out::MismatchCsv,
     diffs: diffs::DiffsFile,
     rejected: rejected::RejectedFile,
@@ -71,6 +74,7 @@ impl ReportWriter {
         dir: &Path,
         summary: SummaryBuilder,
         max_diffs: usize,
+        audit: RuleAudit,
     ) -> Result<Self, ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
             path: dir.to_owned(),
@@ -80,6 +84,7 @@ impl ReportWriter {
             dir: dir.to_owned(),
             summary,
             groups: GroupTable::default(),
+            audit,
             mismatches: csv_out::MismatchCsv::create(&dir.join(MISMATCHES_FILE))?,
             diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
@@ -93,6 +98,9 @@ impl ReportWriter {
     /// Takes one event (they must come in input order).
     pub fn accept(&mut self, event: &Event) -> Result<(), ReportError> {
         self.summary.observe(event);
+        if let Event::Compared(result) = event {
+            self.audit.observe(result);
+        }
         match event {
             Event::Compared(result) if !result.verdict.is_clean() => {
                 let group = self.groups.assign(result);
@@ -112,7 +120,7 @@ impl ReportWriter {
         self.rejected.finish()?;
         let counts = self.summary.counts();
         let groups = self.groups.finish(counts.read - counts.rejected);
-        let summary = self.summary.finish(status, groups);
+        let summary = self.summary.finish(status, groups, self.audit.finish());
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)
     }

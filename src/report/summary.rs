@@ -114,6 +114,8 @@ pub struct Summary {
     pub recorded_drift: Drift,
     /// Mismatch groups, largest first.
     pub groups: Vec<super::Group>,
+    /// The rule audit, in declaration order.
+    pub rules: Vec<super::RuleReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -249,7 +251,12 @@ impl SummaryBuilder {
         }
     }
 
-    pub fn finish(self, status: RunStatus, groups: Vec<super::Group>) -> Summary {
+    pub fn finish(
+        self,
+        status: RunStatus,
+        groups: Vec<super::Group>,
+        rules: Vec<super::RuleReport>,
+    ) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
         let exit_code = Summary::decide_exit_code(status.state, &self.counts);
         Summary {
@@ -275,6 +282,7 @@ impl SummaryBuilder {
             },
             recorded_drift: self.drift,
             groups,
+            rules,
         }
     }
 }

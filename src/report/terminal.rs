@@ -111,6 +111,24 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
             );
         }
     }
+    for rule in &summary.rules {
+        let _ = writeln!(
+            out,
+            "  rule {:?} ({} {}): hid {} paths in {} records{}",
+            rule.name,
+            rule.kind,
+            rule.path,
+            rule.suppressed_paths,
+            rule.suppressed_records,
+            if rule.matched_nothing {
+                " — WARNING: its path matched nothing in this run; check it".to_owned()
+            } else {
+                rule.sample_ids
+                    .first()
+                    .map_or_else(String::new, |id| format!(" (e.g. {id})"))
+            }
+        );
+    }
     let _ = writeln!(out, "report: {}", dir.display());
     let verdict = match summary.exit_code {
         0 => "no differences".to_owned(),

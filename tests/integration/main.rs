@@ -7,6 +7,7 @@ mod config;
 mod faults;
 mod recorded;
 mod replay;
+mod rules;
 mod targets;
 mod traffic;
 mod util;

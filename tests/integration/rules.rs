@@ -1,0 +1,100 @@
+//! Comparison rules from cutover.toml, and their audit.
+
+use crate::util::*;
+use predicates::prelude::*;
+use predicates::str::contains;
+use serde_json::json;
+
+const RULES: &str = r#"
+[[rules]]
+name = "served-at"
+kind = "ignore"
+path = "/served_at"
+reason = "the new service stamps its answers; the legacy never did"
+
+[[rules]]
+name = "typo"
+kind = "case_insensitive"
+path = "/acepted/*"
+reason = "a rule whose path is misspelt"
+"#;
+
+#[test]
+fn a_rule_hides_its_noise_audits_it_and_leaves_real_differences() {
+    let tmp = tempdir();
+    let config = tmp.path().join("cutover.toml");
+    std::fs::write(&config, RULES).unwrap();
+    let mut lines = Vec::new();
+    for i in 0..6 {
+        lines.push(record(
+            &format!("noise-{i}"),
+            json!({"items": [" a "], "plant": "served_at"}),
+        ));
+    }
+    for i in 0..3 {
+        lines.push(record(
+            &format!("real-{i}"),
+            json!({"items": [" b "], "plant": "served_upper"}),
+        ));
+    }
+    lines.push(record("clean", json!({"items": [" c "]})));
+    let path = capture(tmp.path(), "t.jsonl", &lines);
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--candidate",
+            "worker:python3 fixtures/doubles/planted_worker.py",
+        ],
+    )
+    .assert()
+    .code(1)
+    .stdout(contains(
+        "rule \"served-at\" (ignore /served_at): hid 9 paths in 9 records (e.g. noise-0)",
+    ))
+    .stdout(contains("rule \"typo\"").and(contains("WARNING: its path matched nothing")));
+    let s = summary(&out);
+    assert_eq!((count(&s, "matched"), count(&s, "mismatched")), (7, 3));
+    let rows = mismatches(&out);
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["real-0", "real-1", "real-2"]);
+    assert!(
+        rows.iter().all(|r| r["paths"] == "/accepted/0 changed"),
+        "{rows:?}"
+    );
+    let audit = &s["rules"];
+    assert_eq!(audit[0]["name"], "served-at");
+    assert_eq!(audit[0]["suppressed_records"], 9);
+    assert_eq!(audit[0]["suppressed_paths"], 9);
+    assert_eq!(
+        audit[0]["sample_ids"],
+        json!(["noise-0", "noise-1", "noise-2", "noise-3", "noise-4"])
+    );
+    assert_eq!(audit[0]["matched_nothing"], false);
+    assert_eq!(audit[1]["matched_nothing"], true);
+    assert_eq!(audit[1]["suppressed_records"], 0);
+}
+
+#[test]
+fn a_rule_that_cannot_work_stops_the_run_before_any_record() {
+    let tmp = tempdir();
+    let config = tmp.path().join("cutover.toml");
+    std::fs::write(
+        &config,
+        "[replay]\nconcurrency = 2\n\n[[rules]]\nname = \"uuid\"\nkind = \"scrub\"\npath = \"\"\nreason = \"ids\"\npattern = \"([0-9a-f\"\n",
+    )
+    .unwrap();
+    replay(
+        &tmp.path().join("run"),
+        &["--config", config.to_str().unwrap()],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains("rule \"uuid\" ("))
+    .stderr(contains("cutover.toml line 4)"))
+    .stderr(contains("bad `pattern`"));
+    assert!(!tmp.path().join("run").exists(), "nothing was run");
+}
