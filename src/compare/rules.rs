@@ -221,114 +221,132 @@ impl Rule {
         walk(&self.tokens, v)
     }
 
-    /// Applies the rule to both outputs, where both have the pattern's structure.
-    fn apply(&self, a: &mut Value, b: &mut Value) {
-        apply_at(&self.tokens, a, b, &self.action);
+    /// Applies the rule to both outputs, where both have the pattern's
+    /// structure; true when it changed anything.
+    fn apply(&self, a: &mut Value, b: &mut Value) -> bool {
+        apply_at(&self.tokens, a, b, &self.action)
     }
 }
 
-/// Follows `tokens` in both values together and applies `action` at the end.
-fn apply_at(tokens: &[Token], a: &mut Value, b: &mut Value, action: &Action) {
+/// Whether `token` selects array index `i`.
+fn selects(token: &Token, i: usize) -> bool {
+    match token {
+        Token::Any => true,
+        Token::Key(k) => k.parse() == Ok(i),
+    }
+}
+
+/// Follows `tokens` in both values together and applies `action` at the end;
+/// true when anything changed.
+fn apply_at(tokens: &[Token], a: &mut Value, b: &mut Value, action: &Action) -> bool {
     let Some((first, rest)) = tokens.split_first() else {
         return act(action, a, b);
     };
+    let mut changed = false;
     if rest.is_empty() && matches!(action, Action::Ignore) {
         // Ignoring a child: remove it (objects) or blank it (arrays) on both sides.
         match (first, a, b) {
             (Token::Key(k), Value::Object(x), Value::Object(y)) => {
-                x.remove(k);
-                y.remove(k);
+                changed = x.remove(k).is_some() | y.remove(k).is_some();
             }
             (Token::Any, Value::Object(x), Value::Object(y)) => {
+                changed = !(x.is_empty() && y.is_empty());
                 x.clear();
                 y.clear();
             }
             (token, Value::Array(x), Value::Array(y)) => {
-                let n = x.len().min(y.len());
-                for i in 0..n {
-                    if matches!(token, Token::Any)
-                        || matches!(token, Token::Key(k) if k.parse() == Ok(i))
-                    {
-                        x[i] = Value::Null;
-                        y[i] = Value::Null;
+                for (i, (u, v)) in x.iter_mut().zip(y.iter_mut()).enumerate() {
+                    if selects(token, i) {
+                        changed |= act(action, u, v);
                     }
                 }
             }
             _ => {}
         }
-        return;
+        return changed;
     }
     match (first, a, b) {
         (Token::Key(k), Value::Object(x), Value::Object(y)) => {
             if let (Some(u), Some(v)) = (x.get_mut(k), y.get_mut(k)) {
-                apply_at(rest, u, v, action);
+                changed = apply_at(rest, u, v, action);
             }
         }
         (Token::Any, Value::Object(x), Value::Object(y)) => {
             for (k, u) in x.iter_mut() {
                 if let Some(v) = y.get_mut(k) {
-                    apply_at(rest, u, v, action);
+                    changed |= apply_at(rest, u, v, action);
                 }
             }
         }
         (token, Value::Array(x), Value::Array(y)) => {
             for (i, (u, v)) in x.iter_mut().zip(y.iter_mut()).enumerate() {
-                if matches!(token, Token::Any)
-                    || matches!(token, Token::Key(k) if k.parse() == Ok(i))
-                {
-                    apply_at(rest, u, v, action);
+                if selects(token, i) {
+                    changed |= apply_at(rest, u, v, action);
                 }
             }
         }
         _ => {}
     }
+    changed
 }
 
-fn act(action: &Action, a: &mut Value, b: &mut Value) {
+/// Applies `action` to the pair of values; true when either changed.
+fn act(action: &Action, a: &mut Value, b: &mut Value) -> bool {
     match action {
         Action::Ignore => {
+            let changed = !(a.is_null() && b.is_null());
             *a = Value::Null;
             *b = Value::Null;
+            changed
         }
-        Action::CaseInsensitive => {
-            if let (Value::String(x), Value::String(y)) = (a, b) {
-                *x = x.to_lowercase();
-                *y = y.to_lowercase();
+        Action::CaseInsensitive => match (a, b) {
+            (Value::String(x), Value::String(y)) => {
+                let (lx, ly) = (x.to_lowercase(), y.to_lowercase());
+                let changed = lx != *x || ly != *y;
+                (*x, *y) = (lx, ly);
+                changed
             }
-        }
-        Action::Tolerance { absolute, relative } => {
-            if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) {
+            _ => false,
+        },
+        Action::Tolerance { absolute, relative } => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) if a != b => {
                 let gap = (x - y).abs();
-                if gap <= *absolute || gap <= relative * x.abs().max(y.abs()) {
+                let close = gap <= *absolute || gap <= relative * x.abs().max(y.abs());
+                if close {
                     *b = a.clone();
                 }
+                close
             }
-        }
+            _ => false,
+        },
         Action::Unordered { key } => {
+            let mut changed = false;
             for v in [a, b] {
                 if let Value::Array(items) = v {
+                    let before = items.clone();
                     items.sort_by_cached_key(|item| match key {
                         Some(k) => item.get(k).map_or_else(String::new, Value::to_string),
                         None => item.to_string(),
                     });
+                    changed |= *items != before;
                 }
             }
+            changed
         }
-        Action::Scrub(re) => {
-            scrub(re, a);
-            scrub(re, b);
-        }
+        Action::Scrub(re) => scrub(re, a) | scrub(re, b),
     }
 }
 
-fn scrub(re: &Regex, v: &mut Value) {
+/// Scrubs every string under `v`; true when any changed.
+fn scrub(re: &Regex, v: &mut Value) -> bool {
     match v {
         Value::String(s) if re.is_match(s) => {
             *s = re.replace_all(s, "<scrubbed>").into_owned();
+            true
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| scrub(re, i)),
-        Value::Object(map) => map.values_mut().for_each(|i| scrub(re, i)),
-        _ => {}
+        Value::Array(items) => items.iter_mut().fold(false, |c, i| scrub(re, i) | c),
+        Value::Object(map) => map.values_mut().fold(false, |c, i| scrub(re, i) | c),
+        _ => false,
     }
 }
 
@@ -384,7 +402,9 @@ impl RuleSet {
             if !effects.present[i] {
                 continue;
             }
-            rule.apply(&mut x, &mut y);
+            if !rule.apply(&mut x, &mut y) {
+                continue; // nothing changed, nothing hidden: no need to diff again
+            }
             let after = paths(&x, &y);
             effects.suppressed[i] = before.difference(&after).count() as u32;
             before = after;

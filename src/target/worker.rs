@@ -342,6 +342,14 @@ impl WorkerPool {
         reply_rx: &mut oneshot::Receiver<Reply>,
     ) -> Attempt {
         if worker.state.unregister(id) {
+            tracing::debug!(
+                target: "cutover::worker",
+                id,
+                answered = worker.state.answered.load(Ordering::Relaxed),
+                in_flight = worker.state.in_flight(),
+                killed = worker.state.kill.is_cancelled(),
+                "call timed out; killing its worker"
+            );
             return Attempt::Answered(self.kill_for_timeout(worker, "a call on it took longer"));
         }
         match reply_rx.await {
@@ -557,7 +565,14 @@ async fn read_responses(
     let mut reader = BufReader::with_capacity(1 << 16, stdout);
     let mut buf = Vec::new();
     let violation = loop {
-        match read_line(&mut reader, &mut buf, pool.max_line).await {
+        // Once cutover has killed the worker, stop reading at once: its calls
+        // must be told now, not whenever the pipe closes (a grandchild that
+        // inherited stdout could keep it open long after the kill).
+        let line = tokio::select! {
+            line = read_line(&mut reader, &mut buf, pool.max_line) => line,
+            _ = state.kill.cancelled() => break None,
+        };
+        match line {
             Ok(Line::Complete) => {}
             Ok(Line::TooLong { .. }) => {
                 break Some(format!(
