@@ -323,12 +323,18 @@ fn act(action: &Action, a: &mut Value, b: &mut Value) -> bool {
             let mut changed = false;
             for v in [a, b] {
                 if let Value::Array(items) = v {
-                    let before = items.clone();
-                    items.sort_by_cached_key(|item| match key {
+                    let sort_key = |item: &Value| match key {
                         Some(k) => item.get(k).map_or_else(String::new, Value::to_string),
                         None => item.to_string(),
-                    });
-                    changed |= *items != before;
+                    };
+                    let keys: Vec<String> = items.iter().map(sort_key).collect();
+                    if keys.windows(2).any(|w| w[0] > w[1]) {
+                        let mut keyed: Vec<(String, Value)> =
+                            keys.into_iter().zip(items.drain(..)).collect();
+                        keyed.sort_by(|p, q| p.0.cmp(&q.0));
+                        items.extend(keyed.into_iter().map(|(_, item)| item));
+                        changed = true;
+                    }
                 }
             }
             changed
@@ -348,10 +354,6 @@ fn scrub(re: &Regex, v: &mut Value) -> bool {
         Value::Object(map) => map.values_mut().fold(false, |c, i| scrub(re, i) | c),
         _ => false,
     }
-}
-
-fn paths(a: &Value, b: &Value) -> HashSet<String> {
-    diff(a, b).0.into_iter().map(|d| d.path).collect()
 }
 
 impl RuleSet {
@@ -397,20 +399,32 @@ impl RuleSet {
             return (judge(legacy, candidate), effects);
         }
         let (mut x, mut y) = (a.clone(), b.clone());
-        let mut before = paths(&x, &y);
+        let (mut differences, mut total) = diff(&x, &y);
         for (i, rule) in self.rules.iter().enumerate() {
-            if !effects.present[i] {
+            if !effects.present[i] || total == 0 {
                 continue;
             }
             if !rule.apply(&mut x, &mut y) {
                 continue; // nothing changed, nothing hidden: no need to diff again
             }
-            let after = paths(&x, &y);
-            effects.suppressed[i] = before.difference(&after).count() as u32;
-            before = after;
+            let (after, after_total) = diff(&x, &y);
+            let remaining: HashSet<&str> = after.iter().map(|d| d.path.as_str()).collect();
+            effects.suppressed[i] = differences
+                .iter()
+                .filter(|d| !remaining.contains(d.path.as_str()))
+                .count() as u32;
+            (differences, total) = (after, after_total);
         }
-        let verdict = judge(&Answer::Output(x), &Answer::Output(y));
-        debug_assert!(verdict.outcome == Outcome::Match || verdict.outcome == Outcome::Mismatch);
+        let verdict = Verdict {
+            outcome: if total == 0 {
+                Outcome::Match
+            } else {
+                Outcome::Mismatch
+            },
+            matched_error: false,
+            differences,
+            total_differences: total,
+        };
         (verdict, effects)
     }
 }
