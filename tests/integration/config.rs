@@ -6,12 +6,10 @@ use predicates::str::contains;
 #[test]
 fn config_sets_what_flags_can_and_flags_win() {
     let tmp = tempdir();
-    let config = tmp.path().join("cutover.toml");
-    std::fs::write(
-        &config,
+    let config = config_file(
+        tmp.path(),
         "[replay]\ncandidate = \"builtin:normalize-naive\"\nconcurrency = 3\ntimeout = \"5s\"\n",
-    )
-    .unwrap();
+    );
     let out = tmp.path().join("from-file");
     replay(&out, &["--config", config.to_str().unwrap()])
         .assert()
@@ -39,12 +37,10 @@ fn config_sets_what_flags_can_and_flags_win() {
 #[test]
 fn a_config_typo_names_the_file_and_line() {
     let tmp = tempdir();
-    let config = tmp.path().join("cutover.toml");
-    std::fs::write(
-        &config,
+    let config = config_file(
+        tmp.path(),
         "[replay]\nlegacy = \"builtin:normalize\"\nconcurency = 3\n",
-    )
-    .unwrap();
+    );
     replay(
         &tmp.path().join("run"),
         &["--config", config.to_str().unwrap()],

@@ -22,8 +22,7 @@ reason = "a rule whose path is misspelt"
 #[test]
 fn a_rule_hides_its_noise_audits_it_and_leaves_real_differences() {
     let tmp = tempdir();
-    let config = tmp.path().join("cutover.toml");
-    std::fs::write(&config, RULES).unwrap();
+    let config = config_file(tmp.path(), RULES);
     let mut lines = Vec::new();
     for i in 0..6 {
         lines.push(record(
@@ -81,12 +80,7 @@ fn a_rule_hides_its_noise_audits_it_and_leaves_real_differences() {
 #[test]
 fn a_rule_that_cannot_work_stops_the_run_before_any_record() {
     let tmp = tempdir();
-    let config = tmp.path().join("cutover.toml");
-    std::fs::write(
-        &config,
-        "[replay]\nconcurrency = 2\n\n[[rules]]\nname = \"uuid\"\nkind = \"scrub\"\npath = \"\"\nreason = \"ids\"\npattern = \"([0-9a-f\"\n",
-    )
-    .unwrap();
+    let config = config_file(tmp.path(), "[replay]\nconcurrency = 2\n\n[[rules]]\nname = \"uuid\"\nkind = \"scrub\"\npath = \"\"\nreason = \"ids\"\npattern = \"([0-9a-f\"\n");
     replay(
         &tmp.path().join("run"),
         &["--config", config.to_str().unwrap()],

@@ -87,3 +87,10 @@ pub fn record(id: &str, input: Value) -> String {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
+
+/// Writes `text` as `cutover.toml` in `dir`; returns its path.
+pub fn config_file(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("cutover.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
