@@ -14,9 +14,11 @@
 //! - [`traffic`] reads captures as a stream of records, rejecting bad lines.
 //! - [`target`] runs one side: in-process builtins, worker pools, one process
 //!   per call, or HTTP.
-//! - [`compare`] turns the two answers into a verdict with JSON Pointer paths.
-//! - [`report`] writes `summary.json`, `mismatches.csv`, `diffs.txt` and
-//!   `rejected.jsonl`, and the terminal summary.
+//! - [`compare`] turns the two answers into a verdict with JSON Pointer paths,
+//!   under the declared comparison rules, with a group signature.
+//! - [`report`] writes `summary.json` (counts, latency, groups, rule audit,
+//!   drift), `mismatches.csv`, `diffs.txt` and `rejected.jsonl`, and the
+//!   terminal summary.
 //! - [`engine`] runs records concurrently, bounded, delivering results in
 //!   input order; [`replay`] is one run end to end.
 //! - [`normalize`] is the worked migration's new implementation.

@@ -3,7 +3,8 @@
 //! # Contract
 //! A run's directory holds:
 //! - `summary.json`: counts, per-side latency percentiles, target stats, how
-//!   the run ended ([`Summary`]); written last, atomically (temp file + rename),
+//!   the run ended, mismatch groups, the rule audit and drift from recorded
+//!   responses ([`Summary`]); written last, atomically (temp file + rename),
 //!   so a `summary.json` that exists is complete;
 //! - `mismatches.csv`: one row per non-matching record, in input order, with
 //!   its mismatch group (see [`GroupTable`]);
