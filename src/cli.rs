@@ -160,6 +160,7 @@ pub fn resolve_replay(
 ) -> Result<ReplayOptions, CliError> {
     let loaded = config::load(config_path)?;
     let rules = crate::compare::RuleSet::compile(&loaded.rules)?;
+    let known = crate::compare::KnownSet::compile(&loaded.known)?;
     let file_name = loaded
         .path
         .as_ref()
@@ -237,6 +238,7 @@ pub fn resolve_replay(
         progress: !args.no_progress && progress.unwrap_or(true),
         config_file: loaded.path,
         rules,
+        known,
     })
 }
 

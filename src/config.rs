@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// `[[rules]]`: comparison rules, in declaration order.
     #[serde(default)]
     pub rules: Vec<toml::Spanned<crate::compare::RuleConfig>>,
+    /// `[[known]]`: declared known differences.
+    #[serde(default)]
+    pub known: Vec<toml::Spanned<crate::compare::KnownConfig>>,
 }
 
 /// `[replay]`: the settings of `cutover replay`, each optional.
@@ -77,6 +80,8 @@ pub struct Loaded {
     pub config: FileConfig,
     /// Each rule with where it was declared (`FILE line N`).
     pub rules: Vec<(crate::compare::RuleConfig, String)>,
+    /// Each known difference with where it was declared.
+    pub known: Vec<(crate::compare::KnownConfig, String)>,
 }
 
 /// Loads `explicit`, or `./cutover.toml` if present, or nothing.
@@ -94,23 +99,25 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
         path: path.clone(),
         message,
     })?;
+    let place = |start: usize| {
+        let line = text[..start.min(text.len())].matches('\n').count() + 1;
+        format!("{} line {line}", path.display())
+    };
     let rules = std::mem::take(&mut config.rules)
         .into_iter()
-        .map(|spanned| {
-            let line = text[..spanned.span().start.min(text.len())]
-                .matches('\n')
-                .count()
-                + 1;
-            (
-                spanned.into_inner(),
-                format!("{} line {line}", path.display()),
-            )
-        })
+        .map(|s| (place(s.span().start), s.into_inner()))
+        .map(|(at, rule)| (rule, at))
+        .collect();
+    let known = std::mem::take(&mut config.known)
+        .into_iter()
+        .map(|s| (place(s.span().start), s.into_inner()))
+        .map(|(at, entry)| (entry, at))
         .collect();
     Ok(Loaded {
         path: Some(path),
         config,
         rules,
+        known,
     })
 }
 

@@ -34,6 +34,7 @@ pub struct ReplayOptions {
     pub progress: bool,
     pub config_file: Option<PathBuf>,
     pub rules: crate::compare::RuleSet,
+    pub known: crate::compare::KnownSet,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +88,7 @@ pub async fn replay(
         SummaryBuilder::new(options.run_id.clone(), settings),
         options.max_diffs,
         crate::report::RuleAudit::new(&options.rules),
+        crate::report::KnownAudit::new(&options.known),
     )?;
 
     // Sink: a blocking thread that writes the report files in input order.
@@ -110,6 +112,7 @@ pub async fn replay(
         candidate: candidate.clone(),
         check_drift: options.legacy != TargetSpec::Recorded,
         rules: options.rules,
+        known: options.known,
         concurrency: options.concurrency,
     };
     let ran = engine::run(plan, events_tx, stop, |reader, _| {

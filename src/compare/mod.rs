@@ -17,11 +17,13 @@
 //! Numbers compare by value and representation as serde_json parses them
 //! (`1` and `1.0` differ, as they print differently).
 
+mod known;
 mod rules;
 mod signature;
 mod structural;
 mod unified;
 
+pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Rule, RuleConfig, RuleEffects, RuleError, RuleSet};
 pub use signature::signature;
 pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};
@@ -36,6 +38,8 @@ use serde::Serialize;
 pub enum Outcome {
     Match,
     Mismatch,
+    /// A mismatch entirely covered by declared known differences.
+    Accepted,
     LegacyError,
     CandidateError,
     BothError,
@@ -47,6 +51,7 @@ impl Outcome {
         match self {
             Outcome::Match => "match",
             Outcome::Mismatch => "mismatch",
+            Outcome::Accepted => "accepted",
             Outcome::LegacyError => "legacy_error",
             Outcome::CandidateError => "candidate_error",
             Outcome::BothError => "both_error",

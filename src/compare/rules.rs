@@ -59,7 +59,7 @@ pub struct RuleError {
 }
 
 #[derive(Debug, Clone)]
-enum Token {
+pub(crate) enum Token {
     Any,
     Key(String),
 }
@@ -99,7 +99,7 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
 }
 
-fn parse_pointer(path: &str) -> Result<Vec<Token>, String> {
+pub(crate) fn parse_pointer(path: &str) -> Result<Vec<Token>, String> {
     if path.is_empty() {
         return Ok(Vec::new());
     }

@@ -27,14 +27,15 @@ pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Stri
     };
     match verdict.outcome {
         Outcome::Match => String::new(),
-        Outcome::Mismatch => {
+        Outcome::Mismatch | Outcome::Accepted => {
             let paths: BTreeSet<String> = verdict
                 .differences
                 .iter()
                 .map(|d| format!("{} {}", generalise(&d.path), d.kind.as_str()))
                 .collect();
             format!(
-                "mismatch {}",
+                "{} {}",
+                verdict.outcome.as_str(),
                 paths.into_iter().collect::<Vec<_>>().join(", ")
             )
         }

@@ -50,6 +50,8 @@ pub struct RecordResult {
     pub verdict: Verdict,
     /// What the comparison rules saw and hid for this record.
     pub rule_effects: crate::compare::RuleEffects,
+    /// Per declared known difference: whether it covered a path of this record.
+    pub known_used: Vec<bool>,
     /// With a live legacy and a recorded response: whether the legacy's answer
     /// today differs from what production recorded (`None`: nothing to check).
     pub drift: Option<bool>,
@@ -73,6 +75,8 @@ pub struct RunPlan {
     pub check_drift: bool,
     /// Comparison rules (may be empty).
     pub rules: crate::compare::RuleSet,
+    /// Declared known differences (may be empty).
+    pub known: crate::compare::KnownSet,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
 }
@@ -124,6 +128,7 @@ pub async fn run(
         candidate: plan.candidate,
         check_drift: plan.check_drift,
         rules: plan.rules,
+        known: plan.known,
         aborted: Mutex::new(None),
         reader_stop: reader_stop.clone(),
     });
@@ -172,6 +177,7 @@ struct Shared {
     /// Compare the live legacy against the capture's `recorded` responses.
     check_drift: bool,
     rules: crate::compare::RuleSet,
+    known: crate::compare::KnownSet,
     aborted: Mutex<Option<TargetError>>,
     reader_stop: CancellationToken,
 }
@@ -217,7 +223,8 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         }
     };
     let (legacy, candidate) = tokio::join!(observe(&shared.legacy), observe(&shared.candidate));
-    let (verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
+    let (mut verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
+    let known_used = shared.known.classify(&mut verdict, record.input.get());
     let drift = match (shared.check_drift, &record.recorded) {
         (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
             !judge(&Answer::Output(recorded), &legacy.answer).is_clean()
@@ -233,6 +240,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         candidate,
         verdict,
         rule_effects,
+        known_used,
         drift,
     }
 }

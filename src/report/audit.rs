@@ -77,3 +77,53 @@ impl RuleAudit {
         self.rules
     }
 }
+
+/// One known difference's line in `summary.json`'s `known`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KnownReport {
+    pub name: String,
+    pub path: String,
+    pub reason: String,
+    /// Records it helped accept.
+    pub accepted_records: u64,
+    pub sample_ids: Vec<String>,
+}
+
+/// Accumulates how each known difference was used.
+#[derive(Debug, Default)]
+pub struct KnownAudit {
+    entries: Vec<KnownReport>,
+}
+
+impl KnownAudit {
+    pub fn new(known: &crate::compare::KnownSet) -> Self {
+        KnownAudit {
+            entries: known
+                .entries
+                .iter()
+                .map(|k| KnownReport {
+                    name: k.name.clone(),
+                    path: k.path.clone(),
+                    reason: k.reason.clone(),
+                    accepted_records: 0,
+                    sample_ids: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn observe(&mut self, result: &RecordResult) {
+        for (entry, used) in self.entries.iter_mut().zip(&result.known_used) {
+            if *used {
+                entry.accepted_records += 1;
+                if entry.sample_ids.len() < AUDIT_SAMPLES {
+                    entry.sample_ids.push(result.id.clone());
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> Vec<KnownReport> {
+        self.entries
+    }
+}

@@ -27,7 +27,7 @@ mod rejected;
 mod summary;
 mod terminal;
 
-pub use audit::{RuleAudit, RuleReport, AUDIT_SAMPLES};
+pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use progress::Progress;
 pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
@@ -64,6 +64,7 @@ pub struct ReportWriter {
     summary: SummaryBuilder,
     groups: GroupTable,
     audit: RuleAudit,
+    known: KnownAudit,
     mismatches: csv_out::MismatchCsv,
     diffs: diffs::DiffsFile,
     rejected: rejected::RejectedFile,
@@ -76,6 +77,7 @@ impl ReportWriter {
         summary: SummaryBuilder,
         max_diffs: usize,
         audit: RuleAudit,
+        known: KnownAudit,
     ) -> Result<Self, ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
             path: dir.to_owned(),
@@ -86,6 +88,7 @@ impl ReportWriter {
             summary,
             groups: GroupTable::default(),
             audit,
+            known,
             mismatches: csv_out::MismatchCsv::create(&dir.join(MISMATCHES_FILE))?,
             diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
@@ -101,6 +104,7 @@ impl ReportWriter {
         self.summary.observe(event);
         if let Event::Compared(result) = event {
             self.audit.observe(result);
+            self.known.observe(result);
         }
         match event {
             Event::Compared(result) if !result.verdict.is_clean() => {
@@ -121,7 +125,9 @@ impl ReportWriter {
         self.rejected.finish()?;
         let counts = self.summary.counts();
         let groups = self.groups.finish(counts.read - counts.rejected);
-        let summary = self.summary.finish(status, groups, self.audit.finish());
+        let summary = self
+            .summary
+            .finish(status, groups, self.audit.finish(), self.known.finish());
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)
     }

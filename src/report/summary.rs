@@ -5,8 +5,9 @@
 //! constant (counters and two fixed-size latency histograms), whatever the
 //! number of records. Count identities, for every run, complete or not:
 //! - `read = rejected + compared + errored`
-//! - `compared = matched + mismatched` (`matched` includes `matched_errors`,
-//!   records where both sides raised the same error)
+//! - `compared = matched + mismatched + accepted` (`matched` includes
+//!   `matched_errors`, records where both sides raised the same error;
+//!   `accepted` are mismatches covered by declared known differences)
 //! - `errored = errors + timeouts`, `errors = legacy_errors + candidate_errors + both_errors`
 //!
 //! Latencies are per side, over every call that got an answer or timed out,
@@ -30,6 +31,8 @@ pub struct Counts {
     pub matched: u64,
     pub matched_errors: u64,
     pub mismatched: u64,
+    /// Mismatches entirely covered by declared known differences.
+    pub accepted: u64,
     pub errored: u64,
     pub errors: u64,
     pub legacy_errors: u64,
@@ -41,7 +44,7 @@ pub struct Counts {
 impl Counts {
     /// Whether every record read was compared and matched.
     pub fn all_matched(&self) -> bool {
-        self.read == self.matched
+        self.read == self.matched + self.accepted
     }
 }
 
@@ -116,6 +119,8 @@ pub struct Summary {
     pub groups: Vec<super::Group>,
     /// The rule audit, in declaration order.
     pub rules: Vec<super::RuleReport>,
+    /// Known differences and the records each accepted, in declaration order.
+    pub known: Vec<super::KnownReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,8 +130,9 @@ pub struct SideLatency {
 }
 
 impl Summary {
-    /// Exit status in the manner of `diff(1)`: 0 every record read matched, 1
-    /// differences, errors, timeouts or rejected lines, 2 the run could not
+    /// Exit status in the manner of `diff(1)`: 0 every record read matched (or
+    /// differed only in declared known ways), 1 mismatches, errors, timeouts
+    /// or rejected lines, 2 the run could not
     /// happen (a target failed), 130 interrupted.
     pub fn decide_exit_code(state: &str, counts: &Counts) -> i32 {
         match state {
@@ -235,6 +241,10 @@ impl SummaryBuilder {
                 c.compared += 1;
                 c.mismatched += 1;
             }
+            Outcome::Accepted => {
+                c.compared += 1;
+                c.accepted += 1;
+            }
             Outcome::LegacyError | Outcome::CandidateError | Outcome::BothError => {
                 c.errored += 1;
                 c.errors += 1;
@@ -256,6 +266,7 @@ impl SummaryBuilder {
         status: RunStatus,
         groups: Vec<super::Group>,
         rules: Vec<super::RuleReport>,
+        known: Vec<super::KnownReport>,
     ) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
         let exit_code = Summary::decide_exit_code(status.state, &self.counts);
@@ -283,6 +294,7 @@ impl SummaryBuilder {
             recorded_drift: self.drift,
             groups,
             rules,
+            known,
         }
     }
 }

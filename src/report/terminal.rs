@@ -43,6 +43,14 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
         c.mismatched,
         pct(c.mismatched)
     );
+    if c.accepted > 0 || !summary.known.is_empty() {
+        let _ = writeln!(
+            out,
+            "  accepted    {:>9}  {:6.2}%  (differences declared as known and intended)",
+            c.accepted,
+            pct(c.accepted)
+        );
+    }
     let _ = writeln!(
         out,
         "  errors      {:>9}  {:6.2}%  (legacy {}, candidate {}, both {})",
@@ -127,6 +135,19 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
                     .first()
                     .map_or_else(String::new, |id| format!(" (e.g. {id})"))
             }
+        );
+    }
+    for known in &summary.known {
+        let _ = writeln!(
+            out,
+            "  known {:?} ({}): accepted {} records{}",
+            known.name,
+            known.path,
+            known.accepted_records,
+            known
+                .sample_ids
+                .first()
+                .map_or_else(String::new, |id| format!(" (e.g. {id})"))
         );
     }
     let _ = writeln!(out, "report: {}", dir.display());

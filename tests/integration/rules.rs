@@ -92,3 +92,78 @@ fn a_rule_that_cannot_work_stops_the_run_before_any_record() {
     .stderr(contains("bad `pattern`"));
     assert!(!tmp.path().join("run").exists(), "nothing was run");
 }
+
+#[test]
+fn known_differences_are_accepted_visibly_and_do_not_fail_the_run() {
+    let tmp = tempdir();
+    let known = r#"
+[[known]]
+name = "separators-accepted"
+path = "/accepted/*"
+reason = "the new service keeps U+001C..U+001F, as product decided"
+input_pattern = '\\u001[cdefCDEF]'
+
+[[known]]
+name = "separators-rejected"
+path = "/rejected/*"
+reason = "same decision, seen from the rejected list"
+input_pattern = '\\u001[cdefCDEF]'
+"#;
+    let config = config_file(tmp.path(), known);
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            let item = ["\u{1c}a", " b ", "\u{1f}", "c\u{1d}"][i % 4];
+            record(&format!("r{i}"), json!({"items": [item, " plain "]}))
+        })
+        .collect();
+    let path = capture(tmp.path(), "separators.jsonl", &lines);
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    )
+    .assert()
+    .code(0)
+    .stdout(contains(
+        "22   73.33%  (differences declared as known and intended)",
+    ));
+    let s = summary(&out);
+    assert_eq!(
+        (
+            count(&s, "mismatched"),
+            count(&s, "accepted"),
+            count(&s, "matched")
+        ),
+        (0, 22, 8)
+    );
+    assert_accounted(&s);
+    assert_eq!(s["known"][0]["name"], "separators-accepted");
+    assert!(s["known"][0]["accepted_records"].as_u64().unwrap() > 0);
+    let rows = mismatches(&out);
+    assert_eq!(rows.len(), 22, "accepted records stay listed");
+    assert!(rows.iter().all(|r| r["outcome"] == "accepted"));
+
+    // The same declaration does not cover a different change.
+    let lines = vec![record("other", json!({"items": [" x "], "plant": "upper"}))];
+    let path = capture(tmp.path(), "other.jsonl", &lines);
+    let out = tmp.path().join("other");
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--candidate",
+            "worker:python3 fixtures/doubles/planted_worker.py",
+        ],
+    )
+    .assert()
+    .code(1);
+    assert_eq!(count(&summary(&out), "mismatched"), 1);
+}
