@@ -114,6 +114,10 @@ pub struct ReplayArgs {
     /// Write this run's report into exactly this directory instead [default: REPORTS_DIR/<run-id>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Call the legacy twice per record and treat paths where its two answers
+    /// differ as noise for that record (outcome `noisy`; rates in summary.json).
+    #[arg(long)]
+    pub noise_probe: bool,
     /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -181,6 +185,7 @@ pub fn resolve_replay(
         reports_dir,
         out,
         progress,
+        noise_probe,
     } = loaded.config.replay;
     let timeout = match timeout {
         Some(text) if !explicit(matches, "timeout") => {
@@ -239,6 +244,7 @@ pub fn resolve_replay(
         config_file: loaded.path,
         rules,
         known,
+        noise_probe: args.noise_probe || noise_probe.unwrap_or(false),
     })
 }
 

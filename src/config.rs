@@ -60,6 +60,7 @@ pub struct ReplayConfig {
     pub reports_dir: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub progress: Option<bool>,
+    pub noise_probe: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,7 @@ pub struct ReplayOptions {
     pub config_file: Option<PathBuf>,
     pub rules: crate::compare::RuleSet,
     pub known: crate::compare::KnownSet,
+    pub noise_probe: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +79,7 @@ pub async fn replay(
         retries: options.targets.retries,
         max_record_bytes: options.read.max_record_bytes,
         max_diffs: options.max_diffs,
+        noise_probe: options.noise_probe,
         config_file: options
             .config_file
             .as_ref()
@@ -113,6 +115,7 @@ pub async fn replay(
         check_drift: options.legacy != TargetSpec::Recorded,
         rules: options.rules,
         known: options.known,
+        noise_probe: options.noise_probe,
         concurrency: options.concurrency,
     };
     let ran = engine::run(plan, events_tx, stop, |reader, _| {

@@ -18,6 +18,7 @@
 //! (`1` and `1.0` differ, as they print differently).
 
 mod known;
+pub mod noise;
 mod rules;
 mod signature;
 mod structural;
@@ -25,6 +26,7 @@ mod unified;
 
 pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Rule, RuleConfig, RuleEffects, RuleError, RuleSet};
+pub(crate) use signature::generalise;
 pub use signature::signature;
 pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};
 pub use unified::{render_answer, unified_diff};
@@ -40,6 +42,8 @@ pub enum Outcome {
     Mismatch,
     /// A mismatch entirely covered by declared known differences.
     Accepted,
+    /// A mismatch only at paths where the legacy disagrees with itself.
+    Noisy,
     LegacyError,
     CandidateError,
     BothError,
@@ -52,6 +56,7 @@ impl Outcome {
             Outcome::Match => "match",
             Outcome::Mismatch => "mismatch",
             Outcome::Accepted => "accepted",
+            Outcome::Noisy => "noisy",
             Outcome::LegacyError => "legacy_error",
             Outcome::CandidateError => "candidate_error",
             Outcome::BothError => "both_error",

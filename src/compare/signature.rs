@@ -27,7 +27,7 @@ pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Stri
     };
     match verdict.outcome {
         Outcome::Match => String::new(),
-        Outcome::Mismatch | Outcome::Accepted => {
+        Outcome::Mismatch | Outcome::Accepted | Outcome::Noisy => {
             let paths: BTreeSet<String> = verdict
                 .differences
                 .iter()
@@ -58,7 +58,7 @@ pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Stri
 }
 
 /// `/accepted/3/name` → `/accepted/*/name`.
-fn generalise(path: &str) -> String {
+pub(crate) fn generalise(path: &str) -> String {
     path.split('/')
         .map(|token| {
             if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {

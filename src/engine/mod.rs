@@ -52,6 +52,8 @@ pub struct RecordResult {
     pub rule_effects: crate::compare::RuleEffects,
     /// Per declared known difference: whether it covered a path of this record.
     pub known_used: Vec<bool>,
+    /// With a noise probe: the paths where two legacy answers differed.
+    pub noise: Option<Vec<String>>,
     /// With a live legacy and a recorded response: whether the legacy's answer
     /// today differs from what production recorded (`None`: nothing to check).
     pub drift: Option<bool>,
@@ -77,6 +79,8 @@ pub struct RunPlan {
     pub rules: crate::compare::RuleSet,
     /// Declared known differences (may be empty).
     pub known: crate::compare::KnownSet,
+    /// Call the legacy twice per record to learn its noise.
+    pub noise_probe: bool,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
 }
@@ -129,6 +133,7 @@ pub async fn run(
         check_drift: plan.check_drift,
         rules: plan.rules,
         known: plan.known,
+        noise_probe: plan.noise_probe,
         aborted: Mutex::new(None),
         reader_stop: reader_stop.clone(),
     });
@@ -178,6 +183,7 @@ struct Shared {
     check_drift: bool,
     rules: crate::compare::RuleSet,
     known: crate::compare::KnownSet,
+    noise_probe: bool,
     aborted: Mutex<Option<TargetError>>,
     reader_stop: CancellationToken,
 }
@@ -222,9 +228,21 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
             }
         }
     };
-    let (legacy, candidate) = tokio::join!(observe(&shared.legacy), observe(&shared.candidate));
+    let probe = async {
+        match shared.noise_probe {
+            true => Some(observe(&shared.legacy).await),
+            false => None,
+        }
+    };
+    let (legacy, candidate, probe) =
+        tokio::join!(observe(&shared.legacy), observe(&shared.candidate), probe);
     let (mut verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
     let known_used = shared.known.classify(&mut verdict, record.input.get());
+    let noise =
+        probe.map(|second| crate::compare::noise::noisy_paths(&legacy.answer, &second.answer));
+    if let Some(noise) = &noise {
+        crate::compare::noise::classify(&mut verdict, noise);
+    }
     let drift = match (shared.check_drift, &record.recorded) {
         (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
             !judge(&Answer::Output(recorded), &legacy.answer).is_clean()
@@ -241,6 +259,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         verdict,
         rule_effects,
         known_used,
+        noise,
         drift,
     }
 }

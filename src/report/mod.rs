@@ -22,6 +22,7 @@ mod audit;
 mod csv_out;
 mod diffs;
 mod groups;
+mod noise;
 mod progress;
 mod rejected;
 mod summary;
@@ -29,6 +30,7 @@ mod terminal;
 
 pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
+pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use progress::Progress;
 pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
 pub use terminal::render as render_terminal;
@@ -65,6 +67,7 @@ pub struct ReportWriter {
     groups: GroupTable,
     audit: RuleAudit,
     known: KnownAudit,
+    noise: NoiseAudit,
     mismatches: csv_out::MismatchCsv,
     diffs: diffs::DiffsFile,
     rejected: rejected::RejectedFile,
@@ -89,6 +92,7 @@ impl ReportWriter {
             groups: GroupTable::default(),
             audit,
             known,
+            noise: NoiseAudit::default(),
             mismatches: csv_out::MismatchCsv::create(&dir.join(MISMATCHES_FILE))?,
             diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
@@ -105,6 +109,7 @@ impl ReportWriter {
         if let Event::Compared(result) = event {
             self.audit.observe(result);
             self.known.observe(result);
+            self.noise.observe(result);
         }
         match event {
             Event::Compared(result) if !result.verdict.is_clean() => {
@@ -125,9 +130,13 @@ impl ReportWriter {
         self.rejected.finish()?;
         let counts = self.summary.counts();
         let groups = self.groups.finish(counts.read - counts.rejected);
-        let summary = self
-            .summary
-            .finish(status, groups, self.audit.finish(), self.known.finish());
+        let summary = self.summary.finish(
+            status,
+            groups,
+            self.audit.finish(),
+            self.known.finish(),
+            self.noise.finish(),
+        );
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)
     }

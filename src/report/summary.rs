@@ -33,6 +33,8 @@ pub struct Counts {
     pub mismatched: u64,
     /// Mismatches entirely covered by declared known differences.
     pub accepted: u64,
+    /// Mismatches only at paths where the legacy disagreed with itself.
+    pub noisy: u64,
     pub errored: u64,
     pub errors: u64,
     pub legacy_errors: u64,
@@ -44,7 +46,7 @@ pub struct Counts {
 impl Counts {
     /// Whether every record read was compared and matched.
     pub fn all_matched(&self) -> bool {
-        self.read == self.matched + self.accepted
+        self.read == self.matched + self.accepted + self.noisy
     }
 }
 
@@ -87,6 +89,7 @@ pub struct Settings {
     pub retries: u32,
     pub max_record_bytes: usize,
     pub max_diffs: usize,
+    pub noise_probe: bool,
     pub config_file: Option<String>,
 }
 
@@ -121,6 +124,8 @@ pub struct Summary {
     pub rules: Vec<super::RuleReport>,
     /// Known differences and the records each accepted, in declaration order.
     pub known: Vec<super::KnownReport>,
+    /// What the noise probe learned (`null` without `--noise-probe`).
+    pub noise: Option<super::NoiseReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -245,6 +250,10 @@ impl SummaryBuilder {
                 c.compared += 1;
                 c.accepted += 1;
             }
+            Outcome::Noisy => {
+                c.compared += 1;
+                c.noisy += 1;
+            }
             Outcome::LegacyError | Outcome::CandidateError | Outcome::BothError => {
                 c.errored += 1;
                 c.errors += 1;
@@ -267,6 +276,7 @@ impl SummaryBuilder {
         groups: Vec<super::Group>,
         rules: Vec<super::RuleReport>,
         known: Vec<super::KnownReport>,
+        noise: Option<super::NoiseReport>,
     ) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
         let exit_code = Summary::decide_exit_code(status.state, &self.counts);
@@ -295,6 +305,7 @@ impl SummaryBuilder {
             groups,
             rules,
             known,
+            noise,
         }
     }
 }

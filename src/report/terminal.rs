@@ -43,6 +43,24 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
         c.mismatched,
         pct(c.mismatched)
     );
+    if let Some(noise) = &summary.noise {
+        let _ = writeln!(
+            out,
+            "  noisy       {:>9}  {:6.2}%  (differ only where the legacy disagreed with itself; {} of {} probed records had noise)",
+            c.noisy,
+            pct(c.noisy),
+            noise.records_with_noise,
+            noise.probed_records
+        );
+        for path in noise.paths.iter().take(TOP_GROUPS) {
+            let _ = writeln!(
+                out,
+                "    noise at {}  in {:.2}% of records",
+                path.path,
+                path.rate * 100.0
+            );
+        }
+    }
     if c.accepted > 0 || !summary.known.is_empty() {
         let _ = writeln!(
             out,

@@ -167,3 +167,61 @@ input_pattern = '\\u001[cdefCDEF]'
     .code(1);
     assert_eq!(count(&summary(&out), "mismatched"), 1);
 }
+
+#[test]
+fn the_noise_probe_learns_noise_and_still_finds_a_real_difference() {
+    let tmp = tempdir();
+    let mut lines: Vec<String> = (0..12)
+        .map(|i| record(&format!("n{i}"), json!({"items": [format!(" v{i} ")]})))
+        .collect();
+    for i in 0..3 {
+        lines.push(record(
+            &format!("real{i}"),
+            json!({"items": [" w "], "plant": "upper"}),
+        ));
+    }
+    let path = capture(tmp.path(), "noisy.jsonl", &lines);
+    let run = |name: &str, probe: bool| {
+        let out = tmp.path().join(name);
+        let mut args = vec![
+            path.to_str().unwrap(),
+            "--legacy",
+            "worker:python3 fixtures/doubles/planted_worker.py --noise --no-plants",
+            "--candidate",
+            "worker:python3 fixtures/doubles/planted_worker.py --noise",
+        ];
+        if probe {
+            args.push("--noise-probe");
+        }
+        replay(&out, &args).assert().code(1);
+        summary(&out)
+    };
+    // Without the probe every record differs (timestamps, uuids).
+    let plain = run("plain", false);
+    assert_eq!(count(&plain, "mismatched"), 15);
+    // With it, no rule written: only the planted records remain mismatches.
+    let s = run("probe", true);
+    assert_eq!(
+        (count(&s, "noisy"), count(&s, "mismatched")),
+        (12, 3),
+        "{s}"
+    );
+    assert_accounted(&s);
+    let noise = &s["noise"];
+    assert_eq!(noise["probed_records"], 15);
+    let paths: Vec<&str> = noise["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/request_id", "/served_at"]);
+    assert_eq!(noise["paths"][0]["rate"], 1.0);
+    let rows = mismatches(&tmp.path().join("probe"));
+    let real: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["outcome"] == "mismatch")
+        .map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(real, ["real0", "real1", "real2"]);
+}

@@ -48,7 +48,7 @@ pub fn assert_accounted(summary: &Value) {
     );
     assert_eq!(
         c("compared"),
-        c("matched") + c("mismatched") + c("accepted"),
+        c("matched") + c("mismatched") + c("accepted") + c("noisy"),
         "{summary}"
     );
     assert_eq!(c("errored"), c("errors") + c("timeouts"), "{summary}");
