@@ -114,6 +114,10 @@ pub struct ReplayArgs {
     /// Write this run's report into exactly this directory instead [default: REPORTS_DIR/<run-id>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Do not compare the value at this JSON Pointer (`*` = any index or key);
+    /// repeatable. Audited like an `ignore` rule from cutover.toml.
+    #[arg(long = "ignore", value_name = "POINTER")]
+    pub ignore: Vec<String>,
     /// Call the legacy twice per record and treat paths where its two answers
     /// differ as noise for that record (outcome `noisy`; rates in summary.json).
     #[arg(long)]
@@ -163,7 +167,23 @@ pub fn resolve_replay(
     config_path: Option<&std::path::Path>,
 ) -> Result<ReplayOptions, CliError> {
     let loaded = config::load(config_path)?;
-    let rules = crate::compare::RuleSet::compile(&loaded.rules)?;
+    let mut rule_configs = loaded.rules.clone();
+    for path in &args.ignore {
+        rule_configs.push((
+            crate::compare::RuleConfig {
+                name: format!("--ignore {path}"),
+                kind: "ignore".into(),
+                path: path.clone(),
+                reason: "given with --ignore on the command line".into(),
+                key: None,
+                absolute: None,
+                relative: None,
+                pattern: None,
+            },
+            "command line".into(),
+        ));
+    }
+    let rules = crate::compare::RuleSet::compile(&rule_configs)?;
     let known = crate::compare::KnownSet::compile(&loaded.known)?;
     let file_name = loaded
         .path

@@ -225,3 +225,39 @@ fn the_noise_probe_learns_noise_and_still_finds_a_real_difference() {
         .collect();
     assert_eq!(real, ["real0", "real1", "real2"]);
 }
+
+#[test]
+fn ignore_from_the_command_line_is_audited_like_a_rule() {
+    let tmp = tempdir();
+    let lines = vec![record(
+        "a",
+        json!({"items": [" x "], "plant": "drop_rejected"}),
+    )];
+    let path = capture(tmp.path(), "t.jsonl", &lines);
+    let out = tmp.path().join("run");
+    let candidate = "worker:python3 fixtures/doubles/planted_worker.py";
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--candidate",
+            candidate,
+            "--ignore",
+            "/rejected",
+        ],
+    )
+    .assert()
+    .code(0);
+    let s = summary(&out);
+    assert_eq!(s["rules"][0]["name"], "--ignore /rejected");
+    assert_eq!(s["rules"][0]["suppressed_records"], 1);
+    replay(
+        &tmp.path().join("bad"),
+        &[path.to_str().unwrap(), "--ignore", "rejected"],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains(
+        "rule \"--ignore rejected\" (command line): path \"rejected\" is not a JSON Pointer",
+    ));
+}
