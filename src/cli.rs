@@ -231,6 +231,13 @@ pub fn resolve_replay(
     let out = if args.out.is_some() { args.out } else { out }
         .unwrap_or_else(|| reports_dir.join(&run_id));
     let concurrency = pick(matches, "concurrency", args.concurrency, concurrency).max(1);
+    // One limit for capture lines and responses alike.
+    let max_record_bytes = pick(
+        matches,
+        "max_record_bytes",
+        args.max_record_bytes,
+        max_record_bytes,
+    );
     Ok(ReplayOptions {
         traffic,
         legacy: TargetSpec::parse(&legacy, Side::Legacy)?,
@@ -240,20 +247,10 @@ pub fn resolve_replay(
             timeout,
             workers: pick(matches, "workers", args.workers, workers).max(1),
             retries: pick(matches, "retries", args.retries, retries),
-            max_response_bytes: pick(
-                matches,
-                "max_record_bytes",
-                args.max_record_bytes,
-                max_record_bytes,
-            ),
+            max_response_bytes: max_record_bytes,
         },
         read: ReadOptions {
-            max_record_bytes: pick(
-                matches,
-                "max_record_bytes",
-                args.max_record_bytes,
-                max_record_bytes,
-            ),
+            max_record_bytes,
             id_column: pick(matches, "id_column", args.id_column, id_column),
             key_column: pick(matches, "key_column", args.key_column, key_column),
         },

@@ -100,26 +100,29 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
         path: path.clone(),
         message,
     })?;
-    let place = |start: usize| {
-        let line = text[..start.min(text.len())].matches('\n').count() + 1;
-        format!("{} line {line}", path.display())
-    };
-    let rules = std::mem::take(&mut config.rules)
-        .into_iter()
-        .map(|s| (place(s.span().start), s.into_inner()))
-        .map(|(at, rule)| (rule, at))
-        .collect();
-    let known = std::mem::take(&mut config.known)
-        .into_iter()
-        .map(|s| (place(s.span().start), s.into_inner()))
-        .map(|(at, entry)| (entry, at))
-        .collect();
+    let rules = located(std::mem::take(&mut config.rules), &text, &path);
+    let known = located(std::mem::take(&mut config.known), &text, &path);
     Ok(Loaded {
         path: Some(path),
         config,
         rules,
         known,
     })
+}
+
+/// Each table with where it was declared (`FILE line N`), for error messages.
+fn located<T>(tables: Vec<toml::Spanned<T>>, text: &str, path: &Path) -> Vec<(T, String)> {
+    tables
+        .into_iter()
+        .map(|table| {
+            let start = table.span().start.min(text.len());
+            let line = text[..start].matches('\n').count() + 1;
+            (
+                table.into_inner(),
+                format!("{} line {line}", path.display()),
+            )
+        })
+        .collect()
 }
 
 /// Parses config text; the error names line and column.

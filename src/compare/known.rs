@@ -16,7 +16,7 @@
 //! - Accepted records stay visible: they are counted, listed in
 //!   `mismatches.csv` with outcome `accepted`, and each entry's use is audited.
 
-use super::rules::{parse_pointer, Token};
+use super::rules::{check_declaration, parse_pointer, Token};
 use super::{Outcome, RuleError, Verdict};
 use regex::Regex;
 use serde::Deserialize;
@@ -72,14 +72,12 @@ impl KnownSet {
                 location: location.clone(),
                 message,
             };
-            if !names.insert(config.name.clone()) {
-                return Err(fail("another known difference has the same name".into()));
-            }
-            if config.reason.trim().is_empty() {
-                return Err(fail(
-                    "`reason` is empty; say why this change is intended".into(),
-                ));
-            }
+            check_declaration(
+                &mut names,
+                (&config.name, &config.reason, location),
+                "known difference",
+                "this change is intended",
+            )?;
             let tokens = parse_pointer(&config.path).map_err(&fail)?;
             let input_pattern = config
                 .input_pattern

@@ -130,17 +130,13 @@ pub(crate) fn parse_pointer(path: &str) -> Result<Vec<Token>, String> {
 
 impl Rule {
     /// Compiles one rule; `location` says where it was declared (file and line).
-    pub fn compile(config: &RuleConfig, location: &str) -> Result<Rule, RuleError> {
+    /// (Name and reason are checked by [`RuleSet::compile`].)
+    fn compile(config: &RuleConfig, location: &str) -> Result<Rule, RuleError> {
         let fail = |message: String| RuleError {
             name: config.name.clone(),
             location: location.to_owned(),
             message,
         };
-        if config.reason.trim().is_empty() {
-            return Err(fail(
-                "`reason` is empty; say why this difference is noise".into(),
-            ));
-        }
         let tokens = parse_pointer(&config.path).map_err(fail)?;
         let unused = |field: &str, set: bool| -> Result<(), RuleError> {
             if set {
@@ -356,27 +352,48 @@ fn scrub(re: &Regex, v: &mut Value) -> bool {
     }
 }
 
+/// What every declaration (a rule, a known difference) must have: a name no
+/// other one of its `kind` has (names identify them in the audit), and a
+/// reason saying `why`.
+pub(crate) fn check_declaration(
+    names: &mut HashSet<String>,
+    (name, reason, location): (&str, &str, &str),
+    kind: &str,
+    why: &str,
+) -> Result<(), RuleError> {
+    let fail = |message: String| {
+        Err(RuleError {
+            name: name.to_owned(),
+            location: location.to_owned(),
+            message,
+        })
+    };
+    if !names.insert(name.to_owned()) {
+        return fail(format!(
+            "another {kind} has the same name; names identify them in the audit"
+        ));
+    }
+    if reason.trim().is_empty() {
+        return fail(format!("`reason` is empty; say why {why}"));
+    }
+    Ok(())
+}
+
 impl RuleSet {
     /// Compiles rules with where each was declared.
     pub fn compile(rules: &[(RuleConfig, String)]) -> Result<RuleSet, RuleError> {
-        let mut seen = HashSet::new();
+        let mut names = HashSet::new();
         let mut compiled = Vec::new();
         for (config, location) in rules {
-            if !seen.insert(config.name.clone()) {
-                return Err(RuleError {
-                    name: config.name.clone(),
-                    location: location.clone(),
-                    message: "another rule has the same name; names identify rules in the audit"
-                        .into(),
-                });
-            }
+            check_declaration(
+                &mut names,
+                (&config.name, &config.reason, location),
+                "rule",
+                "this difference is noise",
+            )?;
             compiled.push(Rule::compile(config, location)?);
         }
         Ok(RuleSet { rules: compiled })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
     }
 
     /// Compares two answers under the rules.

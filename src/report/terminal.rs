@@ -8,6 +8,12 @@ use super::Summary;
 use std::fmt::Write;
 use std::path::Path;
 
+/// ` (e.g. ID)` for the first sample id, or nothing.
+fn example(ids: &[String]) -> String {
+    ids.first()
+        .map_or_else(String::new, |id| format!(" (e.g. {id})"))
+}
+
 /// Groups listed in the terminal summary.
 pub const TOP_GROUPS: usize = 5;
 
@@ -116,7 +122,7 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
             drift.with_recording,
             drift.same_as_recorded,
             drift.drifted,
-            drift.sample_ids.first().map_or_else(String::new, |id| format!(" (e.g. {id})"))
+            example(&drift.sample_ids)
         );
     }
     if !summary.groups.is_empty() {
@@ -149,9 +155,7 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
             if rule.matched_nothing {
                 " — WARNING: its path matched nothing in this run; check it".to_owned()
             } else {
-                rule.sample_ids
-                    .first()
-                    .map_or_else(String::new, |id| format!(" (e.g. {id})"))
+                example(&rule.sample_ids)
             }
         );
     }
@@ -162,10 +166,7 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
             known.name,
             known.path,
             known.accepted_records,
-            known
-                .sample_ids
-                .first()
-                .map_or_else(String::new, |id| format!(" (e.g. {id})"))
+            example(&known.sample_ids)
         );
     }
     let _ = writeln!(out, "report: {}", dir.display());

@@ -172,18 +172,23 @@ impl WorkerState {
     }
 }
 
+impl PoolShared {
+    /// The error that stops the run: this pool's command cannot work.
+    fn cannot_start(&self, reason: String) -> TargetError {
+        TargetError::CannotStart {
+            flag: self.side.flag(),
+            command: self.command.to_string(),
+            reason,
+        }
+    }
+}
+
 impl WorkerPool {
     pub fn start(
         command: CommandLine,
         side: Side,
         options: &TargetOptions,
     ) -> Result<Self, TargetError> {
-        let cannot_start = |reason: String| TargetError::CannotStart {
-            flag: side.flag(),
-            command: command.to_string(),
-            reason,
-        };
-        command.resolve_program().map_err(cannot_start)?;
         let shared = Arc::new(PoolShared {
             command: command.clone(),
             side,
@@ -194,10 +199,13 @@ impl WorkerPool {
             silent_deaths: AtomicU32::new(0),
             fatal: Mutex::new(None),
         });
+        command
+            .resolve_program()
+            .map_err(|reason| shared.cannot_start(reason))?;
         let workers = (0..options.workers.max(1))
             .map(|_| spawn(&shared))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| cannot_start(e.to_string()))?;
+            .map_err(|e| shared.cannot_start(e.to_string()))?;
         Ok(WorkerPool {
             shared,
             slots: Mutex::new(workers),
@@ -208,11 +216,7 @@ impl WorkerPool {
     fn fatal_error(&self) -> Option<TargetError> {
         lock(&self.shared.fatal)
             .clone()
-            .map(|reason| TargetError::CannotStart {
-                flag: self.shared.side.flag(),
-                command: self.shared.command.to_string(),
-                reason,
-            })
+            .map(|reason| self.shared.cannot_start(reason))
     }
 
     /// The least busy live worker, replacing dead ones first.
@@ -223,10 +227,9 @@ impl WorkerPool {
         let mut slots = lock(&self.slots);
         for slot in slots.iter_mut() {
             if slot.state.is_dead() {
-                *slot = spawn(&self.shared).map_err(|e| TargetError::CannotStart {
-                    flag: self.shared.side.flag(),
-                    command: self.shared.command.to_string(),
-                    reason: format!("restarting a worker failed: {e}"),
+                *slot = spawn(&self.shared).map_err(|e| {
+                    self.shared
+                        .cannot_start(format!("restarting a worker failed: {e}"))
                 })?;
                 TargetCounters::bump(&self.shared.counters.restarts);
             }

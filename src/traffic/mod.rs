@@ -77,15 +77,6 @@ pub enum SourceItem {
     Rejected(Rejection),
 }
 
-impl SourceItem {
-    pub fn seq(&self) -> u64 {
-        match self {
-            SourceItem::Record(r) => r.seq,
-            SourceItem::Rejected(r) => r.seq,
-        }
-    }
-}
-
 /// Capture formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
