@@ -27,10 +27,9 @@ use tokio_util::sync::CancellationToken;
 /// How far the reader has got, for progress bars.
 #[derive(Debug, Default)]
 pub struct ReaderProgress {
-    /// Bytes consumed so far, over all sources.
+    /// Bytes consumed so far, over all sources (the total is
+    /// [`super::total_bytes`]).
     pub bytes: AtomicU64,
-    /// Sum of the file sizes, when every source is a regular file.
-    pub total_bytes: Option<u64>,
 }
 
 /// A running reader.
@@ -49,11 +48,7 @@ pub fn spawn_reader(
     stop: CancellationToken,
 ) -> ReaderHandle {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let total_bytes = super::total_bytes(&specs);
-    let progress = Arc::new(ReaderProgress {
-        bytes: AtomicU64::new(0),
-        total_bytes,
-    });
+    let progress = Arc::new(ReaderProgress::default());
     let shared = progress.clone();
     let done = tokio::task::spawn_blocking(move || {
         let mut out = Output {
