@@ -135,7 +135,8 @@ pub async fn replay(
         "interrupted"
     } else {
         "complete"
-    };
+    }
+    .to_owned();
     let dir = writer.dir().to_owned();
     let summary = writer.finish(RunStatus {
         state,

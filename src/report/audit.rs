@@ -9,13 +9,13 @@
 
 use crate::compare::RuleSet;
 use crate::engine::RecordResult;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Suppressed record ids kept per rule.
 pub const AUDIT_SAMPLES: usize = 5;
 
 /// One rule's line in `summary.json`'s `rules`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RuleReport {
     pub name: String,
     pub kind: String,
@@ -79,7 +79,7 @@ impl RuleAudit {
 }
 
 /// One known difference's line in `summary.json`'s `known`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KnownReport {
     pub name: String,
     pub path: String,

@@ -12,7 +12,7 @@
 
 use crate::compare::signature;
 use crate::engine::RecordResult;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Distinct signatures tracked before new ones go to the overflow group.
@@ -21,7 +21,7 @@ pub const MAX_GROUPS: usize = 1000;
 pub const SAMPLE_IDS: usize = 5;
 
 /// One group in `summary.json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Group {
     pub group: String,
     pub signature: String,

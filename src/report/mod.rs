@@ -25,6 +25,7 @@ mod groups;
 mod noise;
 mod progress;
 mod rejected;
+mod runs;
 mod summary;
 mod terminal;
 
@@ -32,6 +33,7 @@ pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use progress::Progress;
+pub use runs::{latest_run, read_summary, resolve_run, RunError};
 pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
 pub use terminal::render as render_terminal;
 

@@ -7,13 +7,13 @@
 
 use crate::compare::generalise;
 use crate::engine::RecordResult;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 /// Distinct noisy paths tracked.
 pub const MAX_NOISE_PATHS: usize = 1000;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NoisePath {
     pub path: String,
     pub records: u64,
@@ -21,7 +21,7 @@ pub struct NoisePath {
     pub rate: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NoiseReport {
     pub probed_records: u64,
     pub records_with_noise: u64,

@@ -18,12 +18,12 @@ use crate::compare::Outcome;
 use crate::engine::Event;
 use crate::target::TargetStats;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
 
 /// Record counts; see the module docs for the identities they satisfy.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Counts {
     pub read: u64,
     pub rejected: u64,
@@ -54,7 +54,7 @@ impl Counts {
 /// whose capture carries one. Reported apart from the verdicts: drift says the
 /// legacy itself (or its environment) changed since the capture, which makes
 /// the capture a weaker reference.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Drift {
     pub with_recording: u64,
     pub same_as_recorded: u64,
@@ -67,7 +67,7 @@ pub struct Drift {
 pub const DRIFT_SAMPLES: usize = 10;
 
 /// Latency percentiles of one side, in milliseconds.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct LatencyStats {
     pub calls: u64,
     pub p50: f64,
@@ -78,7 +78,7 @@ pub struct LatencyStats {
 }
 
 /// The settings a run used, as resolved from flags, config and defaults.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub legacy: String,
     pub candidate: String,
@@ -94,19 +94,19 @@ pub struct Settings {
 }
 
 /// How the run ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunStatus {
     /// `complete`, `interrupted` (Ctrl-C) or `aborted` (a target failed).
-    pub state: &'static str,
+    pub state: String,
     pub abort_reason: Option<String>,
     pub legacy_target: TargetStats,
     pub candidate_target: TargetStats,
 }
 
 /// Everything `summary.json` holds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
-    pub cutover_version: &'static str,
+    pub cutover_version: String,
     pub run_id: String,
     pub started_at: String,
     pub finished_at: String,
@@ -128,7 +128,7 @@ pub struct Summary {
     pub noise: Option<super::NoiseReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SideLatency {
     pub legacy: LatencyStats,
     pub candidate: LatencyStats,
@@ -279,9 +279,9 @@ impl SummaryBuilder {
         noise: Option<super::NoiseReport>,
     ) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let exit_code = Summary::decide_exit_code(status.state, &self.counts);
+        let exit_code = Summary::decide_exit_code(&status.state, &self.counts);
         Summary {
-            cutover_version: env!("CARGO_PKG_VERSION"),
+            cutover_version: env!("CARGO_PKG_VERSION").to_owned(),
             run_id: self.run_id,
             started_at: self
                 .started_at

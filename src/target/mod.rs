@@ -104,7 +104,7 @@ pub struct TargetCounters {
 }
 
 /// A snapshot of [`TargetCounters`], for reports.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TargetStats {
     pub retries: u64,
     pub restarts: u64,
