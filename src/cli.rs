@@ -68,6 +68,8 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// List the builtin targets.
     Builtins,
+    /// Cut over with Unleash flags: status, set, promote on evidence, rollback.
+    Flags(Box<crate::flags::command::FlagsArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +127,11 @@ pub struct ReplayArgs {
     /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub flags: crate::flags::settings::FlagOptions,
+    /// Do not evaluate the rollout's flags (no `rollout` section in summary.json).
+    #[arg(long)]
+    pub no_flags: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +142,8 @@ pub enum CliError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Rule(#[from] crate::compare::RuleError),
+    #[error(transparent)]
+    Flags(#[from] crate::flags::FlagsError),
     #[error("{key} in {path}: {message}")]
     ConfigValue {
         key: &'static str,
@@ -144,7 +153,7 @@ pub enum CliError {
 }
 
 /// Whether the user set `id` on the command line (or env), not by default.
-fn explicit(matches: &ArgMatches, id: &str) -> bool {
+pub(crate) fn explicit(matches: &ArgMatches, id: &str) -> bool {
     !matches!(
         matches.value_source(id),
         None | Some(ValueSource::DefaultValue)
@@ -152,7 +161,7 @@ fn explicit(matches: &ArgMatches, id: &str) -> bool {
 }
 
 /// The flag's value if given, else the config's, else the flag's default.
-fn pick<T>(matches: &ArgMatches, id: &str, flag: T, file: Option<T>) -> T {
+pub(crate) fn pick<T>(matches: &ArgMatches, id: &str, flag: T, file: Option<T>) -> T {
     if explicit(matches, id) {
         flag
     } else {
@@ -189,6 +198,16 @@ pub fn resolve_replay(
         .path
         .as_ref()
         .map_or_else(String::new, |p| p.display().to_string());
+    let flags = match args.no_flags {
+        true => None,
+        false => Some(crate::flags::settings::resolve(
+            &args.flags,
+            matches,
+            &loaded.config.flags,
+            &file_name,
+            |name| std::env::var(name).ok(),
+        )?),
+    };
     let ReplayConfig {
         traffic,
         format,
@@ -262,6 +281,7 @@ pub fn resolve_replay(
         rules,
         known,
         noise_probe: args.noise_probe || noise_probe.unwrap_or(false),
+        flags,
     })
 }
 

@@ -38,6 +38,9 @@ pub struct FileConfig {
     /// `[[known]]`: declared known differences.
     #[serde(default)]
     pub known: Vec<toml::Spanned<crate::compare::KnownConfig>>,
+    /// `[flags]`: the rollout's flags (see [`crate::flags::settings`]).
+    #[serde(default)]
+    pub flags: crate::flags::settings::FlagsConfig,
 }
 
 /// `[replay]`: the settings of `cutover replay`, each optional.

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod engine;
+pub mod flags;
 pub mod normalize;
 pub mod replay;
 pub mod report;

@@ -50,6 +50,12 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             print!("{}", builtins_text());
             Ok(0)
         }
+        Command::Flags(args) => {
+            let sub = matches
+                .subcommand_matches("flags")
+                .context("flags arguments missing")?;
+            cutover::flags::command::run(*args, sub, cli.config.as_deref())
+        }
         Command::Replay(args) => {
             let sub = matches
                 .subcommand_matches("replay")

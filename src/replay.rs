@@ -36,6 +36,8 @@ pub struct ReplayOptions {
     pub rules: crate::compare::RuleSet,
     pub known: crate::compare::KnownSet,
     pub noise_probe: bool,
+    /// The rollout's flags (`None` with `--no-flags`).
+    pub flags: Option<crate::flags::FlagSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,10 @@ pub async fn replay(
             .as_ref()
             .map(|p| p.display().to_string()),
     };
+    let flags = match &options.flags {
+        Some(settings) => Some(crate::flags::load_for_run(settings).await),
+        None => None,
+    };
     let mut writer = ReportWriter::create(
         &options.out,
         SummaryBuilder::new(options.run_id.clone(), settings),
@@ -92,6 +98,9 @@ pub async fn replay(
         crate::report::RuleAudit::new(&options.rules),
         crate::report::KnownAudit::new(&options.known),
     )?;
+    if let Some((_, plan)) = &flags {
+        writer = writer.with_rollout(crate::flags::rollout::RolloutTally::new(plan.clone()));
+    }
 
     // Sink: a blocking thread that writes the report files in input order.
     let (events_tx, mut events_rx) = mpsc::channel::<Vec<Event>>(4);
@@ -113,6 +122,7 @@ pub async fn replay(
         legacy: legacy.clone(),
         candidate: candidate.clone(),
         check_drift: options.legacy != TargetSpec::Recorded,
+        flags: flags.map(|(evaluator, _)| evaluator),
         rules: options.rules,
         known: options.known,
         noise_probe: options.noise_probe,

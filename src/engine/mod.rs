@@ -57,6 +57,8 @@ pub struct RecordResult {
     /// With a live legacy and a recorded response: whether the legacy's answer
     /// today differs from what production recorded (`None`: nothing to check).
     pub drift: Option<bool>,
+    /// Who the flags say serves this record's key (`None`: flags not evaluated).
+    pub route: Option<crate::flags::Decision>,
 }
 
 /// What the engine hands to the report, one per item read, in order.
@@ -75,6 +77,8 @@ pub struct RunPlan {
     /// Whether the legacy side is live (not `recorded`): then records that
     /// carry a recorded response are also checked for drift.
     pub check_drift: bool,
+    /// The rollout's flags, evaluated per record key (`None`: not evaluated).
+    pub flags: Option<Arc<crate::flags::Evaluator>>,
     /// Comparison rules (may be empty).
     pub rules: crate::compare::RuleSet,
     /// Declared known differences (may be empty).
@@ -131,6 +135,7 @@ pub async fn run(
         legacy: plan.legacy,
         candidate: plan.candidate,
         check_drift: plan.check_drift,
+        flags: plan.flags,
         rules: plan.rules,
         known: plan.known,
         noise_probe: plan.noise_probe,
@@ -181,6 +186,7 @@ struct Shared {
     candidate: Arc<dyn Target>,
     /// Compare the live legacy against the capture's `recorded` responses.
     check_drift: bool,
+    flags: Option<Arc<crate::flags::Evaluator>>,
     rules: crate::compare::RuleSet,
     known: crate::compare::KnownSet,
     noise_probe: bool,
@@ -249,6 +255,10 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         })),
         _ => None,
     };
+    let route = shared
+        .flags
+        .as_ref()
+        .map(|flags| flags.decide(record.key.as_deref()));
     RecordResult {
         seq: record.seq,
         id: record.id,
@@ -261,5 +271,6 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         known_used,
         noise,
         drift,
+        route,
     }
 }

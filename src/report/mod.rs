@@ -73,6 +73,7 @@ pub struct ReportWriter {
     mismatches: csv_out::MismatchCsv,
     diffs: diffs::DiffsFile,
     rejected: rejected::RejectedFile,
+    rollout: Option<crate::flags::rollout::RolloutTally>,
 }
 
 impl ReportWriter {
@@ -98,7 +99,14 @@ impl ReportWriter {
             mismatches: csv_out::MismatchCsv::create(&dir.join(MISMATCHES_FILE))?,
             diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
+            rollout: None,
         })
+    }
+
+    /// Also tallies what the flag rollout means (the `rollout` section).
+    pub fn with_rollout(mut self, tally: crate::flags::rollout::RolloutTally) -> Self {
+        self.rollout = Some(tally);
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -112,6 +120,9 @@ impl ReportWriter {
             self.audit.observe(result);
             self.known.observe(result);
             self.noise.observe(result);
+            if let (Some(tally), Some(route)) = (&mut self.rollout, result.route) {
+                tally.observe(route, result.verdict.outcome);
+            }
         }
         match event {
             Event::Compared(result) if !result.verdict.is_clean() => {
@@ -132,13 +143,14 @@ impl ReportWriter {
         self.rejected.finish()?;
         let counts = self.summary.counts();
         let groups = self.groups.finish(counts.read - counts.rejected);
-        let summary = self.summary.finish(
+        let mut summary = self.summary.finish(
             status,
             groups,
             self.audit.finish(),
             self.known.finish(),
             self.noise.finish(),
         );
+        summary.rollout = self.rollout.map(|tally| tally.finish(&summary.counts));
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)
     }

@@ -126,6 +126,10 @@ pub struct Summary {
     pub known: Vec<super::KnownReport>,
     /// What the noise probe learned (`null` without `--noise-probe`).
     pub noise: Option<super::NoiseReport>,
+    /// What the current flag rollout means for this traffic (`null` with
+    /// `--no-flags`); see `crate::flags::rollout`.
+    #[serde(default)]
+    pub rollout: Option<crate::flags::rollout::RolloutReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -306,6 +310,7 @@ impl SummaryBuilder {
             rules,
             known,
             noise,
+            rollout: None,
         }
     }
 }

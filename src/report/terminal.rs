@@ -169,6 +169,9 @@ pub fn render(summary: &Summary, dir: &Path) -> String {
             example(&known.sample_ids)
         );
     }
+    if let Some(rollout) = &summary.rollout {
+        out.push_str(&crate::flags::rollout::render(rollout));
+    }
     let _ = writeln!(out, "report: {}", dir.display());
     let verdict = match summary.exit_code {
         0 => "no differences".to_owned(),

@@ -1,0 +1,309 @@
+//! The one evaluation path: the official Rust SDK decides every flag.
+//!
+//! # Contract
+//! - [`Evaluator::load`] hands a state to `unleash_api_client::Client::memoize`
+//!   (the SDK compiles it with Yggdrasil); [`Evaluator::decide`] and
+//!   [`Evaluator::is_enabled`] call `Client::is_enabled_str`. Nothing here
+//!   re-implements a strategy, a hash or a constraint, so stickiness is the
+//!   official SDKs'.
+//! - Until a first state is loaded, [`Evaluator::decide`] returns *legacy
+//!   serves, nothing mirrored* ([`Basis::NoState`]); a key-less request gets
+//!   the same, as [`Basis::WithoutKey`] (never a random bucket). A flag
+//!   absent from the state is off.
+//! - A decision allocates nothing in the common case: the SDK's `Context` is
+//!   kept per thread and only its key field is rewritten.
+//! - Thread-safe: `decide` may run on every thread at once while a new state
+//!   is loaded (the SDK swaps states atomically).
+
+use super::state::Snapshot;
+use super::{Basis, Decision, FlagNames, FlagsError, Stickiness};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use unleash_api_client::client::{ClientBuilder, FeatureKey};
+use unleash_api_client::context::Context;
+use unleash_api_client::http::{Request, Response, Transport, TransportRef};
+use unleash_api_client::Client;
+
+/// The SDK's typed flag names; cutover only uses string names.
+#[derive(Debug, Clone, Copy)]
+pub enum NoTypedFlags {}
+
+impl FeatureKey for NoTypedFlags {
+    fn name(self) -> &'static str {
+        match self {}
+    }
+}
+
+/// The SDK client type cutover uses.
+pub type SdkClient = Client<NoTypedFlags>;
+
+/// The application name cutover registers with.
+pub const APP_NAME: &str = "cutover";
+
+/// A transport for clients that must never call out (the local file source).
+struct NoNetwork;
+
+#[async_trait::async_trait]
+impl Transport for NoNetwork {
+    async fn execute(&self, request: Request) -> Result<Response, anyhow::Error> {
+        anyhow::bail!(
+            "the local flag file source makes no HTTP calls (asked for {})",
+            request.url
+        )
+    }
+}
+
+thread_local! {
+    /// One SDK context per thread, reused by every decision on it.
+    static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
+}
+
+/// Evaluates a migration's two flags for request keys.
+pub struct Evaluator {
+    client: SdkClient,
+    names: FlagNames,
+    stickiness: Stickiness,
+    loaded: AtomicBool,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("names", &self.names)
+            .field("stickiness", &self.stickiness)
+            .field("loaded", &self.loaded)
+            .finish()
+    }
+}
+
+impl Evaluator {
+    /// An evaluator with no network (states are loaded by the caller).
+    pub fn offline(names: FlagNames, stickiness: Stickiness) -> Result<Self, FlagsError> {
+        Self::with_transport(
+            names,
+            stickiness,
+            "http://127.0.0.1:0/api",
+            None,
+            Arc::new(NoNetwork),
+        )
+    }
+
+    /// An evaluator whose SDK client talks to `api_url` through `transport`
+    /// (for `register`).
+    pub fn with_transport(
+        names: FlagNames,
+        stickiness: Stickiness,
+        api_url: &str,
+        authorization: Option<String>,
+        transport: TransportRef,
+    ) -> Result<Self, FlagsError> {
+        let instance = format!(
+            "cutover-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis()
+        );
+        let client = ClientBuilder::default()
+            .enable_string_features()
+            .disable_metric_submission()
+            .into_client_with_transport::<NoTypedFlags>(
+                api_url,
+                APP_NAME,
+                &instance,
+                authorization,
+                transport,
+            )
+            .map_err(|e| FlagsError::Sdk(e.to_string()))?;
+        Ok(Evaluator {
+            client,
+            names,
+            stickiness,
+            loaded: AtomicBool::new(false),
+            snapshot: RwLock::new(None),
+        })
+    }
+
+    pub fn names(&self) -> &FlagNames {
+        &self.names
+    }
+
+    pub fn stickiness(&self) -> &Stickiness {
+        &self.stickiness
+    }
+
+    /// The SDK client (for `register`).
+    pub fn client(&self) -> &SdkClient {
+        &self.client
+    }
+
+    /// Makes `snapshot` the state every later decision uses.
+    pub fn load(&self, snapshot: Snapshot) -> Result<(), FlagsError> {
+        self.client
+            .memoize(snapshot.features.clone())
+            .map_err(|e| FlagsError::Sdk(format!("the SDK rejected the flag state: {e}")))?;
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snapshot));
+        self.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether a state has been loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// The state in use and where it came from, if any.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Who serves the request with this key, and whether the other side is
+    /// mirrored.
+    pub fn decide(&self, key: Option<&str>) -> Decision {
+        let Some(key) = key else {
+            return Decision::legacy_only(Basis::WithoutKey);
+        };
+        if !self.is_loaded() {
+            return Decision::legacy_only(Basis::NoState);
+        }
+        CONTEXT.with(|cell| {
+            let mut ctx = cell.borrow_mut();
+            self.put_key(&mut ctx, key);
+            let serve = self
+                .client
+                .is_enabled_str(&self.names.serve, Some(&ctx), false);
+            let shadow = self
+                .client
+                .is_enabled_str(&self.names.shadow, Some(&ctx), false);
+            Decision::from_flags(serve, shadow)
+        })
+    }
+
+    /// Whether `flag` is on for `key` (false with no state or no key).
+    pub fn is_on(&self, flag: &str, key: &str) -> bool {
+        CONTEXT.with(|cell| {
+            let mut ctx = cell.borrow_mut();
+            self.put_key(&mut ctx, key);
+            self.client.is_enabled_str(flag, Some(&ctx), false)
+        })
+    }
+
+    /// The SDK's answer for any flag and context (the conformance suite's
+    /// entry point; [`Evaluator::decide`] takes the same path).
+    pub fn is_enabled(&self, flag: &str, ctx: &Context) -> bool {
+        self.client.is_enabled_str(flag, Some(ctx), false)
+    }
+
+    /// The SDK's variant for any flag and context.
+    pub fn variant(&self, flag: &str, ctx: &Context) -> unleash_api_client::client::Variant {
+        self.client.get_variant_str(flag, ctx)
+    }
+
+    /// Rewrites the thread's context so that it carries `key` in the
+    /// stickiness field and nothing else.
+    fn put_key(&self, ctx: &mut Context, key: &str) {
+        fn set(slot: &mut Option<String>, key: &str) {
+            match slot {
+                Some(s) => {
+                    s.clear();
+                    s.push_str(key);
+                }
+                None => *slot = Some(key.to_owned()),
+            }
+        }
+        match &self.stickiness {
+            Stickiness::UserId => {
+                set(&mut ctx.user_id, key);
+                ctx.session_id = None;
+                ctx.properties.clear();
+            }
+            Stickiness::SessionId => {
+                set(&mut ctx.session_id, key);
+                ctx.user_id = None;
+                ctx.properties.clear();
+            }
+            Stickiness::Property(name) => {
+                ctx.user_id = None;
+                ctx.session_id = None;
+                if ctx.properties.len() == 1 {
+                    if let Some(slot) = ctx.properties.get_mut(name) {
+                        slot.clear();
+                        slot.push_str(key);
+                        return;
+                    }
+                }
+                ctx.properties.clear();
+                ctx.properties.insert(name.clone(), key.to_owned());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::state::{parse_features, Origin};
+    use super::*;
+    use crate::target::Side;
+
+    fn snapshot(json: &str) -> Snapshot {
+        Snapshot {
+            features: parse_features(json.as_bytes()).unwrap(),
+            origin: Origin::File {
+                path: "test".into(),
+            },
+            fetched_at: chrono::Utc::now(),
+        }
+    }
+
+    fn rollout(name: &str, pct: u32, stickiness: &str) -> String {
+        format!(
+            r#"{{"name":"{name}","enabled":true,"strategies":[{{"name":"flexibleRollout","parameters":{{"rollout":"{pct}","stickiness":"{stickiness}","groupId":"{name}"}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn no_state_and_no_key_mean_legacy_only() {
+        let names = FlagNames::derived("m");
+        let e = Evaluator::offline(names.clone(), Stickiness::UserId).unwrap();
+        assert_eq!(e.decide(Some("u1")), Decision::legacy_only(Basis::NoState));
+        e.load(snapshot(&format!(
+            r#"{{"version":2,"features":[{},{}]}}"#,
+            rollout(&names.serve, 100, "userId"),
+            rollout(&names.shadow, 100, "userId")
+        )))
+        .unwrap();
+        let on = e.decide(Some("u1"));
+        assert_eq!((on.serving, on.mirrored), (Side::Candidate, true));
+        assert_eq!(e.decide(None), Decision::legacy_only(Basis::WithoutKey));
+    }
+
+    #[test]
+    fn stickiness_field_is_the_configured_one() {
+        let names = FlagNames::derived("m");
+        let doc = format!(
+            r#"{{"version":2,"features":[{}]}}"#,
+            rollout(&names.serve, 100, "tenant")
+        );
+        let by_property = Evaluator::offline(names.clone(), Stickiness::parse("tenant")).unwrap();
+        by_property.load(snapshot(&doc)).unwrap();
+        assert_eq!(by_property.decide(Some("t1")).serving, Side::Candidate);
+        // The same rollout with the key as userId: the property is missing,
+        // so the SDK keeps the flag off.
+        let by_user = Evaluator::offline(names, Stickiness::UserId).unwrap();
+        by_user.load(snapshot(&doc)).unwrap();
+        assert_eq!(by_user.decide(Some("t1")).serving, Side::Legacy);
+        // The two share this thread's context: neither leaks into the other.
+        assert_eq!(by_property.decide(Some("t2")).serving, Side::Candidate);
+        assert_eq!(by_user.decide(Some("t2")).serving, Side::Legacy);
+    }
+
+    #[test]
+    fn a_missing_flag_is_off() {
+        let e = Evaluator::offline(FlagNames::derived("m"), Stickiness::UserId).unwrap();
+        e.load(snapshot(r#"{"version":2,"features":[]}"#)).unwrap();
+        assert_eq!(e.decide(Some("u")), Decision::from_flags(false, false));
+    }
+}
