@@ -147,6 +147,18 @@ impl Evaluator {
         Ok(())
     }
 
+    /// Hands a raw SDK update (a full state or a delta, as the client API's
+    /// delta endpoint sends) to the SDK. cutover's own sources always load
+    /// full states through [`Evaluator::load`]; this is for tools and the
+    /// conformance suite's delta cases. No snapshot is kept for `status`.
+    pub fn load_update(&self, message: unleash_yggdrasil::UpdateMessage) -> Result<(), FlagsError> {
+        self.client
+            .memoize_update_message(message)
+            .map_err(|e| FlagsError::Sdk(format!("the SDK rejected the flag update: {e}")))?;
+        self.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+
     /// Whether a state has been loaded.
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Acquire)

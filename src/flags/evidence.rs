@@ -151,15 +151,21 @@ fn what_is_needed(records: u64, against: u64, gate: Gate, enough: bool, low: boo
     }
     if !low {
         let bound = gate.max_mismatch_bound;
+        let rate = if records == 0 {
+            0.0
+        } else {
+            against as f64 / records as f64
+        };
+        let upper = wilson_upper(against, records, Z95) * 100.0;
         match clean_records_needed(records, against, bound) {
-            Some(extra) => parts.push(format!(
-                "the upper 95% bound on the mismatch rate at most {:.4}% (it is {:.4}%): about {extra} more records without a mismatch, or fix the {against} mismatching ones and replay",
-                bound * 100.0,
-                wilson_upper(against, records, Z95) * 100.0
-            )),
-            None => parts.push(format!(
-                "the upper 95% bound on the mismatch rate at most {:.4}%: fix the {against} mismatching records and replay",
+            Some(extra) if rate <= bound => parts.push(format!(
+                "the upper 95% bound on the mismatch rate at most {:.4}% (it is {upper:.4}%): about {extra} more records without a mismatch",
                 bound * 100.0
+            )),
+            _ => parts.push(format!(
+                "the upper 95% bound on the mismatch rate at most {:.4}% (it is {upper:.4}%; the rate itself is {:.4}%): fix the {against} records against the candidate and replay",
+                bound * 100.0,
+                rate * 100.0
             )),
         }
     }
@@ -236,7 +242,12 @@ mod tests {
         let dirty = Evidence::from_numbers(5037, 613, gate);
         assert!(!dirty.passes);
         let needed = dirty.needed.unwrap();
-        assert!(needed.contains("fix the 613 mismatching"), "{needed}");
+        assert!(needed.contains("fix the 613 records against"), "{needed}");
+        let close_call = Evidence::from_numbers(1000, 1, gate);
+        assert!(close_call
+            .needed
+            .unwrap()
+            .contains("more records without a mismatch"));
 
         // Clean records needed brings the bound to the threshold, and not one fewer.
         let extra = clean_records_needed(1000, 3, 0.005).unwrap();

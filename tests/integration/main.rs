@@ -5,9 +5,11 @@
 
 mod config;
 mod faults;
+mod flags;
 mod recorded;
 mod replay;
 mod rules;
 mod targets;
 mod traffic;
+mod unleash;
 mod util;

@@ -1,0 +1,366 @@
+//! Flags with the local file source: the embedded default, no server.
+
+use crate::util::*;
+use predicates::str::contains;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A copy of the bundled flags.json and a config pointing at it, with the
+/// audit log in the temp directory.
+fn local_setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let flags = dir.join("flags.json");
+    std::fs::copy(repo().join("flags.json"), &flags).unwrap();
+    let config = config_file(
+        dir,
+        &format!(
+            "[flags]\nsource = {:?}\naudit_log = {:?}\ncache = {:?}\n",
+            flags.display().to_string(),
+            dir.join("audit.jsonl").display().to_string(),
+            dir.join("cache.json").display().to_string()
+        ),
+    );
+    (flags, config)
+}
+
+fn flags_cmd(config: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = cutover();
+    cmd.arg("--config").arg(config).arg("flags").args(args);
+    cmd
+}
+
+fn audit(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_bundled_flags_shadow_everything_and_serve_nothing() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    replay(&out, &[]).assert().code(0).stdout(contains(
+        "rollout     serve 0% / shadow 100% (file flags.json): candidate serves 0 records",
+    ));
+    let s = summary(&out);
+    let r = &s["rollout"];
+    assert_eq!(r["migration"], "normalize");
+    assert_eq!(r["serve_flag"], "cutover.normalize.serve");
+    assert_eq!(r["state"], "known");
+    let read = count(&s, "read");
+    assert_eq!(r["records"], read);
+    assert_eq!(r["shadowed"], read);
+    assert_eq!(r["candidate_serves"], 0);
+    assert_eq!(r["supported_percent"], 1.0);
+    assert_eq!(r["evidence"]["passes"], true);
+}
+
+#[test]
+fn set_serve_writes_the_file_and_replay_routes_that_share() {
+    let tmp = tempdir();
+    let (flags, config) = local_setup(tmp.path());
+    flags_cmd(&config, &["set", "serve", "25"])
+        .assert()
+        .code(0)
+        .stdout(contains("cutover.normalize.serve: 0% -> 25%"));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&flags).unwrap()).unwrap();
+    let serve = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "cutover.normalize.serve")
+        .unwrap();
+    assert_eq!(serve["strategies"][0]["parameters"]["rollout"], "25");
+
+    // status and replay agree on how many records the candidate serves.
+    let status = flags_cmd(&config, &["status"]).assert().code(0);
+    let text = String::from_utf8(status.get_output().stdout.clone()).unwrap();
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    )
+    .assert()
+    .code(1);
+    let r = summary(&out)["rollout"].clone();
+    let serves = r["candidate_serves"].as_u64().unwrap();
+    assert!(
+        text.contains(&format!("on for {serves} of 5037 records with a key")),
+        "{text}\n{r}"
+    );
+    // About a quarter of the records, sticky by user.
+    assert!((1000..1600).contains(&serves), "{serves}");
+    let differing = r["candidate_serves_differing"].as_u64().unwrap();
+    assert!(
+        differing > 0 && differing < count(&summary(&out), "mismatched"),
+        "{r}"
+    );
+    let entries = audit(tmp.path());
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (
+            entries[0]["action"].as_str(),
+            entries[0]["from"].as_f64(),
+            entries[0]["to"].as_f64()
+        ),
+        (Some("set"), Some(0.0), Some(25.0))
+    );
+}
+
+#[test]
+fn promote_is_refused_on_planted_mismatches_and_accepted_on_a_clean_report() {
+    let tmp = tempdir();
+    let (flags, config) = local_setup(tmp.path());
+    let reports = tmp.path().join("reports");
+    let config_arg = config.to_str().unwrap();
+    let reports_arg = reports.to_str().unwrap();
+    // The naive port differs on 613 records: planted mismatches.
+    cutover()
+        .args([
+            "replay",
+            "--no-progress",
+            "--config",
+            config_arg,
+            "--reports-dir",
+            reports_arg,
+        ])
+        .args(["--candidate", "builtin:normalize-naive"])
+        .assert()
+        .code(1);
+    flags_cmd(&config, &["promote", "--reports-dir", reports_arg])
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "promote refused: cutover.normalize.serve stays at 0%, not 1%",
+        ))
+        .stdout(contains("613 against the candidate"))
+        .stdout(contains("fix the 613 records against the candidate"));
+    assert!(
+        !tmp.path().join("audit.jsonl").exists(),
+        "a refusal changes nothing"
+    );
+
+    cutover()
+        .args([
+            "replay",
+            "--no-progress",
+            "--config",
+            config_arg,
+            "--reports-dir",
+            reports_arg,
+        ])
+        .assert()
+        .code(0);
+    flags_cmd(&config, &["promote", "--reports-dir", reports_arg])
+        .assert()
+        .code(0)
+        .stdout(contains("cutover.normalize.serve: 0% -> 1%"));
+    flags_cmd(&config, &["promote", "--reports-dir", reports_arg])
+        .assert()
+        .code(0)
+        .stdout(contains("1% -> 5%"));
+    let text = std::fs::read_to_string(&flags).unwrap();
+    assert!(text.contains("\"rollout\": \"5\""), "{text}");
+    let entries = audit(tmp.path());
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1]["action"], "promote");
+    assert_eq!(entries[1]["forced"], false);
+    assert_eq!(entries[1]["evidence"]["records"], 5037);
+    assert_eq!(entries[1]["evidence"]["against"], 0);
+
+    flags_cmd(&config, &["rollback"])
+        .assert()
+        .code(0)
+        .stdout(contains("5% -> 0%"));
+    assert!(std::fs::read_to_string(&flags)
+        .unwrap()
+        .contains("\"rollout\": \"0\""));
+}
+
+#[test]
+fn a_forced_promotion_is_recorded_as_forced() {
+    let tmp = tempdir();
+    let (_, config) = local_setup(tmp.path());
+    let reports = tmp.path().join("reports");
+    cutover()
+        .args([
+            "replay",
+            "--no-progress",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .args([
+            "--reports-dir",
+            reports.to_str().unwrap(),
+            "--candidate",
+            "builtin:normalize-naive",
+        ])
+        .assert()
+        .code(1);
+    flags_cmd(
+        &config,
+        &[
+            "promote",
+            "--force",
+            "--reports-dir",
+            reports.to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .code(0)
+    .stdout(contains("0% -> 1%"))
+    .stdout(contains("FORCED"));
+    let entries = audit(tmp.path());
+    assert_eq!(entries[0]["forced"], true);
+    assert_eq!(entries[0]["evidence"]["against"], 613);
+    assert_eq!(entries[0]["evidence"]["passes"], false);
+}
+
+#[test]
+fn promote_refuses_a_report_of_another_migration() {
+    let tmp = tempdir();
+    let (_, config) = local_setup(tmp.path());
+    let reports = tmp.path().join("reports");
+    cutover()
+        .args([
+            "replay",
+            "--no-progress",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .args([
+            "--reports-dir",
+            reports.to_str().unwrap(),
+            "--migration",
+            "other",
+        ])
+        .assert()
+        .code(0);
+    flags_cmd(
+        &config,
+        &["promote", "--reports-dir", reports.to_str().unwrap()],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains(
+        "is not a replay of migration \"normalize\" (it is of \"other\")",
+    ));
+}
+
+#[test]
+fn a_corrupt_flag_file_is_named_and_replay_still_runs_legacy_only() {
+    let tmp = tempdir();
+    let (flags, config) = local_setup(tmp.path());
+    std::fs::write(&flags, "{\"version\": 2, \"features\": [").unwrap();
+    flags_cmd(&config, &["status"])
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "flag file {}: line 1, column 28",
+            flags.display()
+        )));
+    flags_cmd(&config, &["set", "serve", "5"])
+        .assert()
+        .code(2)
+        .stderr(contains(flags.display().to_string()));
+    assert_eq!(
+        std::fs::read_to_string(&flags).unwrap(),
+        "{\"version\": 2, \"features\": [",
+        "a corrupt file is not overwritten"
+    );
+    let out = tmp.path().join("run");
+    replay(&out, &["--config", config.to_str().unwrap()])
+        .assert()
+        .code(0)
+        .stdout(contains("rollout     unknown (flag file"))
+        .stderr(contains(flags.display().to_string()));
+    let r = summary(&out)["rollout"].clone();
+    assert_eq!(r["state"], "unknown");
+    assert_eq!(r["candidate_serves"], 0);
+    assert_eq!(r["shadowed"], 0);
+    assert_eq!(r["without_state"], r["records"]);
+}
+
+#[test]
+fn records_without_a_key_are_never_routed_to_the_candidate() {
+    let tmp = tempdir();
+    let (_, config) = local_setup(tmp.path());
+    flags_cmd(&config, &["set", "serve", "100"])
+        .assert()
+        .code(0);
+    let capture = capture(
+        tmp.path(),
+        "c.jsonl",
+        &[
+            record("a", serde_json::json!({"items": [" x "]})),
+            serde_json::json!({"id": "nokey", "input": {"items": [" y "]}}).to_string(),
+        ],
+    );
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            capture.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .code(0);
+    let r = summary(&out)["rollout"].clone();
+    assert_eq!(
+        (
+            r["candidate_serves"].as_u64(),
+            r["without_key"].as_u64(),
+            r["legacy_serves"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{r}"
+    );
+}
+
+#[test]
+fn no_flags_leaves_the_rollout_out() {
+    let tmp = tempdir();
+    let out = tmp.path().join("run");
+    replay(&out, &["--no-flags"]).assert().code(0);
+    assert!(summary(&out)["rollout"].is_null());
+}
+
+#[test]
+fn flags_config_errors_name_the_key_and_help_shows_the_defaults() {
+    let tmp = tempdir();
+    let config = config_file(tmp.path(), "[flags]\nladder = [1, 50, 25]\n");
+    flags_cmd(&config, &["status"])
+        .assert()
+        .code(2)
+        .stderr(contains("[flags] ladder in"))
+        .stderr(contains("not strictly ascending"));
+    let config = config_file(tmp.path(), "[flags]\nmigation = \"x\"\n");
+    replay(
+        &tmp.path().join("run"),
+        &["--config", config.to_str().unwrap()],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains("line 2, column 1: unknown field `migation`"));
+    cutover()
+        .args(["flags", "--help"])
+        .assert()
+        .code(0)
+        .stdout(contains("[default: normalize]"))
+        .stdout(contains("[default: flags.json]"))
+        .stdout(contains("[default: userId]"))
+        .stdout(contains("ladder (default [1, 5, 25, 50, 100])"));
+    cutover()
+        .args(["flags", "set", "serve", "101"])
+        .assert()
+        .code(2)
+        .stderr(contains("101 is not in 0..=100"));
+}

@@ -1,0 +1,618 @@
+//! Flags against the real Unleash server (unleash-server 7.5.1 on Node 20
+//! with a throwaway PostgreSQL), the official Node SDK and the official SDK
+//! conformance suite. `scripts/test` starts the server and exports
+//! `UNLEASH_TEST_*`; without them these tests fail and say so.
+
+use crate::util::*;
+use cutover::flags::server_source::ServerSource;
+use cutover::flags::state::{parse_features, Origin, Snapshot};
+use cutover::flags::{Basis, Evaluator, FlagNames, FlagSettings, Router, Source, Stickiness};
+use cutover::target::Side;
+use predicates::str::contains;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the flag tests need the real Unleash server, the Node SDK and the \
+             conformance suite that scripts/test installs and starts. Run scripts/test"
+        )
+    })
+}
+
+struct Server {
+    url: String,
+    client_secret: String,
+    admin_token: String,
+}
+
+fn server() -> Server {
+    Server {
+        url: env("UNLEASH_TEST_URL"),
+        client_secret: env("UNLEASH_TEST_CLIENT_SECRET"),
+        admin_token: env("UNLEASH_TEST_ADMIN_TOKEN"),
+    }
+}
+
+/// A migration name no other test (or earlier run on the same database) uses.
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}{}x{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        chrono::Utc::now().timestamp_millis()
+    )
+}
+
+fn settings(migration: &str, url: &str, secret: &str, dir: &Path) -> FlagSettings {
+    FlagSettings {
+        migration: migration.into(),
+        names: FlagNames::derived(migration),
+        stickiness: Stickiness::UserId,
+        source: Source::Server {
+            url: url.into(),
+            secret: Some(secret.into()),
+        },
+        project: "default".into(),
+        environment: "development".into(),
+        ladder: vec![1, 5, 25, 50, 100],
+        min_records: 1000,
+        max_mismatch_bound: 0.005,
+        cache: dir.join("cache.json"),
+        audit_log: dir.join("audit.jsonl"),
+        poll_interval: Duration::from_millis(250),
+        timeout: Duration::from_secs(2),
+    }
+}
+
+/// `cutover --config DIR/cutover.toml ...` against `url`, with the tokens in
+/// the environment (and nothing from the test's own environment).
+fn cli(dir: &Path, migration: &str, url: &str, s: &Server) -> assert_cmd::Command {
+    let config = config_file(
+        dir,
+        &format!(
+            "[flags]\nsource = {url:?}\nmigration = {migration:?}\ncache = {:?}\naudit_log = {:?}\ntimeout = \"3s\"\n",
+            dir.join("cache.json").display().to_string(),
+            dir.join("audit.jsonl").display().to_string()
+        ),
+    );
+    let mut cmd = cutover();
+    cmd.env_remove("UNLEASH_API_URL")
+        .env("UNLEASH_CLIENT_SECRET", &s.client_secret)
+        .env("UNLEASH_ADMIN_TOKEN", &s.admin_token)
+        .arg("--config")
+        .arg(config);
+    cmd
+}
+
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("key-{i}")).collect()
+}
+
+fn served(eval: &Evaluator, keys: &[String]) -> BTreeSet<String> {
+    keys.iter()
+        .filter(|k| eval.decide(Some(k)).serving == Side::Candidate)
+        .cloned()
+        .collect()
+}
+
+/// The server's client API, read directly, loaded into a fresh evaluator.
+async fn server_view(s: &Server, migration: &str) -> Evaluator {
+    let body = reqwest::Client::new()
+        .get(format!("{}/client/features", s.url))
+        .header("Authorization", &s.client_secret)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let eval = Evaluator::offline(FlagNames::derived(migration), Stickiness::UserId).unwrap();
+    eval.load(Snapshot {
+        features: parse_features(&body).unwrap(),
+        origin: Origin::Server { url: s.url.clone() },
+        fetched_at: chrono::Utc::now(),
+    })
+    .unwrap();
+    eval
+}
+
+/// Waits until the server's client API has `flag` at `percent`.
+async fn until_published(s: &Server, migration: &str, percent: f64) -> Evaluator {
+    let started = Instant::now();
+    loop {
+        let view = server_view(s, migration).await;
+        let features = view.snapshot().unwrap().features.clone();
+        let flag =
+            cutover::flags::state::FlagView::of(&features, &FlagNames::derived(migration).serve);
+        if flag.percent == Some(percent) {
+            return view;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the server never published {percent}%"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the router's decisions equal `expected`; returns how long it took.
+async fn until_routed(eval: &Evaluator, keys: &[String], expected: &BTreeSet<String>) -> Duration {
+    let started = Instant::now();
+    loop {
+        if &served(eval, keys) == expected {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "routing did not follow the server within 10 s: {} keys served, {} expected",
+            served(eval, keys).len(),
+            expected.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_serve_25_through_the_admin_api_reroutes_a_running_router_and_rollback_undoes_it() {
+    let s = server();
+    let tmp = tempdir();
+    let m = unique("set");
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "set", "shadow", "100"])
+        .assert()
+        .code(0);
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "set", "serve", "0"])
+        .assert()
+        .code(0)
+        .stdout(contains("created"));
+    until_published(&s, &m, 0.0).await;
+
+    let source = ServerSource::new(
+        &settings(&m, &s.url, &s.client_secret, tmp.path()),
+        &s.url,
+        Some(s.client_secret.clone()),
+    )
+    .unwrap();
+    assert_eq!(source.start().await, None);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let polling = source.spawn_polling(stop.clone());
+    let router = Router::new(source.evaluator().clone());
+    let keys = keys(2000);
+    assert!(served(source.evaluator(), &keys).is_empty());
+    assert!(router.decide(Some("key-1")).mirrored);
+
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "set", "serve", "25"])
+        .assert()
+        .code(0)
+        .stdout(contains("0% -> 25%"));
+    let changed = Instant::now();
+    let expected = served(&until_published(&s, &m, 25.0).await, &keys);
+    assert!(
+        (400..600).contains(&expected.len()),
+        "{} of 2000 keys at 25%",
+        expected.len()
+    );
+    until_routed(source.evaluator(), &keys, &expected).await;
+    let took = changed.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    eprintln!("serve 25%: routing followed the Admin API change in {took:?}");
+
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "rollback"])
+        .assert()
+        .code(0)
+        .stdout(contains("25% -> 0%"));
+    let rolled = Instant::now();
+    until_routed(source.evaluator(), &keys, &BTreeSet::new()).await;
+    eprintln!("rollback: routing followed in {:?}", rolled.elapsed());
+    let audit = std::fs::read_to_string(tmp.path().join("audit.jsonl")).unwrap();
+    assert_eq!(audit.lines().count(), 4);
+    assert!(audit
+        .lines()
+        .last()
+        .unwrap()
+        .contains("\"action\":\"rollback\""));
+    assert!(
+        !audit.contains(&s.admin_token),
+        "the admin token never reaches the audit log"
+    );
+    stop.cancel();
+    polling.await.unwrap();
+}
+
+#[test]
+fn promote_against_the_server_is_refused_on_mismatches_and_accepted_when_clean() {
+    let s = server();
+    let tmp = tempdir();
+    let m = unique("promote");
+    let reports = tmp.path().join("reports");
+    let reports_arg = reports.to_str().unwrap();
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "set", "shadow", "100"])
+        .assert()
+        .code(0);
+    cli(tmp.path(), &m, &s.url, &s)
+        .args([
+            "replay",
+            "--no-progress",
+            "--reports-dir",
+            reports_arg,
+            "--candidate",
+            "builtin:normalize-naive",
+        ])
+        .assert()
+        .code(1);
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "promote", "--reports-dir", reports_arg])
+        .assert()
+        .code(1)
+        .stdout(contains("promote refused"))
+        .stdout(contains("613 against the candidate"));
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["replay", "--no-progress", "--reports-dir", reports_arg])
+        .assert()
+        .code(0)
+        .stdout(contains(format!("(server {})", s.url)));
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "promote", "--reports-dir", reports_arg])
+        .assert()
+        .code(0)
+        .stdout(contains("cutover.".to_owned() + &m + ".serve: 0% -> 1%"))
+        .stdout(contains("created"));
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "promote", "--reports-dir", reports_arg])
+        .assert()
+        .code(0)
+        .stdout(contains("1% -> 5%"));
+}
+
+/// A second unleash-server of the test's own, on the shared database, that
+/// the test can kill.
+struct OwnServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn own_server(dir: &Path) -> OwnServer {
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("own-unleash.log")).unwrap();
+    let child = std::process::Command::new("node")
+        .arg(env("UNLEASH_TEST_SERVER_JS"))
+        .env("DATABASE_URL", env("UNLEASH_TEST_DATABASE_URL"))
+        .env("DATABASE_SSL", "false")
+        .env("HTTP_HOST", "127.0.0.1")
+        .env("HTTP_PORT", port.to_string())
+        .env("CHECK_VERSION", "false")
+        .env("SEND_TELEMETRY", "false")
+        .env("TZ", "UTC")
+        .env("LOG_LEVEL", "warn")
+        .current_dir(dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("node starts");
+    let server = OwnServer {
+        child,
+        url: format!("http://127.0.0.1:{port}/api"),
+    };
+    let health = format!("http://127.0.0.1:{port}/health");
+    let started = Instant::now();
+    let http = reqwest::Client::new();
+    while http
+        .get(&health)
+        .send()
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "own unleash-server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_run_keeps_the_last_state_and_a_restart_resumes_it_from_the_cache() {
+    let s = server();
+    let tmp = tempdir();
+    let m = unique("kill");
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "set", "serve", "50"])
+        .assert()
+        .code(0);
+    let mut own = own_server(tmp.path()).await;
+    let settings = settings(&m, &own.url, &s.client_secret, tmp.path());
+    let keys = keys(1000);
+
+    let source = ServerSource::new(&settings, &own.url, Some(s.client_secret.clone())).unwrap();
+    // The second server refreshes its own cache from the database: wait for 50%.
+    let started = Instant::now();
+    loop {
+        source.fetch_once().await.unwrap();
+        let view = source.evaluator().snapshot().unwrap();
+        let serve = cutover::flags::state::FlagView::of(&view.features, &settings.names.serve);
+        if serve.percent == Some(50.0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "own server never served the flag"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let polling = source.spawn_polling(stop.clone());
+    let before = served(source.evaluator(), &keys);
+    assert!((400..600).contains(&before.len()), "{}", before.len());
+
+    own.child.kill().unwrap();
+    own.child.wait().unwrap();
+    let killed = Instant::now();
+    while source.health().failing.is_none() {
+        assert_eq!(
+            served(source.evaluator(), &keys),
+            before,
+            "routing changed during the outage"
+        );
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "the outage was never noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..10 {
+        assert_eq!(served(source.evaluator(), &keys), before);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    polling.await.unwrap();
+
+    // A restart during the outage resumes the last rollout from the cache.
+    let restarted = ServerSource::new(&settings, &own.url, Some(s.client_secret.clone())).unwrap();
+    let problem = restarted.start().await.expect("the outage is reported");
+    assert!(
+        problem.contains("unreachable") && problem.contains("last-known-good"),
+        "{problem}"
+    );
+    assert_eq!(served(restarted.evaluator(), &keys), before);
+    assert!(matches!(
+        restarted.evaluator().snapshot().unwrap().origin,
+        Origin::Cache { .. }
+    ));
+
+    // So does a replay: it runs, from the cache, and says so.
+    let out = tmp.path().join("run");
+    let mut cmd = cli(tmp.path(), &m, &own.url, &s);
+    cmd.args(["replay", "--no-progress", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(contains("last-known-good cache"))
+        .stderr(contains("cannot use the Unleash server"));
+    let r = summary(&out)["rollout"].clone();
+    assert_eq!(r["state"], "known");
+    let serves = r["candidate_serves"].as_u64().unwrap();
+    assert!((2000..3000).contains(&serves), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_starts_legacy_only_and_secrets_are_never_printed() {
+    let s = server();
+    let tmp = tempdir();
+    let m = unique("token");
+    let wrong = "default:development.not-a-real-token-0123456789";
+    let settings = settings(&m, &s.url, wrong, tmp.path());
+    let source = ServerSource::new(&settings, &s.url, Some(wrong.into())).unwrap();
+    let problem = source.start().await.expect("a rejected token is reported");
+    assert!(problem.contains("rejected the backend token"), "{problem}");
+    assert!(problem.contains("UNLEASH_CLIENT_SECRET"), "{problem}");
+    assert_eq!(source.evaluator().decide(Some("k")).basis, Basis::NoState);
+
+    let bad_admin = "*:*.definitely-wrong-admin-token-4242";
+    let assert = cli(tmp.path(), &m, &s.url, &s)
+        .env("UNLEASH_ADMIN_TOKEN", bad_admin)
+        .args(["flags", "set", "serve", "5"])
+        .assert()
+        .code(2)
+        .stderr(contains("UNLEASH_ADMIN_TOKEN"));
+    let out = assert.get_output();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !all.contains("definitely-wrong"),
+        "the token was printed: {all}"
+    );
+    cli(tmp.path(), &m, &s.url, &s)
+        .env_remove("UNLEASH_ADMIN_TOKEN")
+        .args(["flags", "rollback"])
+        .assert()
+        .code(2)
+        .stderr(contains("UNLEASH_ADMIN_TOKEN is not set"));
+    cli(tmp.path(), &m, "http://127.0.0.1:9/api", &s)
+        .args(["flags", "set", "serve", "5"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot reach the server"));
+}
+
+// ---------------------------------------------------------------- stickiness
+
+fn node_modules() -> PathBuf {
+    PathBuf::from(env("UNLEASH_TEST_NODE_MODULES"))
+}
+
+/// One flexibleRollout flag per percentage, with the given stickiness.
+fn rollout_file(dir: &Path, percents: &[u32], stickiness: &str) -> (PathBuf, String) {
+    let features: Vec<Value> = percents
+        .iter()
+        .map(|p| {
+            let name = format!("sticky.{stickiness}.{p}");
+            serde_json::json!({
+                "name": name, "enabled": true, "type": "release", "project": "default",
+                "strategies": [{"name": "flexibleRollout", "constraints": [],
+                    "parameters": {"rollout": p.to_string(), "stickiness": stickiness, "groupId": name}}]
+            })
+        })
+        .collect();
+    let text = serde_json::json!({"version": 2, "features": features}).to_string();
+    let path = dir.join(format!("rollout-{stickiness}.json"));
+    std::fs::write(&path, &text).unwrap();
+    (path, text)
+}
+
+#[test]
+fn stickiness_equals_the_official_node_sdk_on_10000_keys() {
+    let _ = node_modules();
+    let tmp = tempdir();
+    let percents = [0, 1, 5, 25, 50, 99, 100];
+    for field in ["userId", "sessionId", "tenantId"] {
+        let (path, text) = rollout_file(tmp.path(), &percents, field);
+        let output = std::process::Command::new("node")
+            .arg(repo().join("tests/unleash/stickiness.js"))
+            .arg(&path)
+            .arg("10000")
+            .arg(field)
+            .env("NODE_PATH", node_modules())
+            .output()
+            .expect("node runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let reference: std::collections::BTreeMap<String, Vec<usize>> =
+            serde_json::from_slice(&output.stdout).unwrap();
+        let eval = Evaluator::offline(FlagNames::derived("x"), Stickiness::parse(field)).unwrap();
+        eval.load(Snapshot {
+            features: parse_features(text.as_bytes()).unwrap(),
+            origin: Origin::File {
+                path: path.display().to_string(),
+            },
+            fetched_at: chrono::Utc::now(),
+        })
+        .unwrap();
+        for p in percents {
+            let flag = format!("sticky.{field}.{p}");
+            let ours: Vec<usize> = (0..10_000)
+                .filter(|i| eval.is_on(&flag, &format!("key-{i}")))
+                .collect();
+            let theirs = &reference[&flag];
+            assert_eq!(
+                &ours, theirs,
+                "{flag}: cutover and the Node SDK route different keys"
+            );
+            // And the share is what the percentage says (within 1.5 points).
+            let share = ours.len() as f64 / 100.0;
+            assert!((share - f64::from(p)).abs() <= 1.5, "{flag}: {share}%");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- conformance
+
+#[test]
+fn the_official_sdk_conformance_suite_passes_on_cutovers_evaluation_path() {
+    let dir = node_modules().join("@unleash/client-specification/specifications");
+    let index: Vec<String> =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    assert!(index.len() >= 20, "{index:?}");
+    let (mut cases, mut variant_cases) = (0, 0);
+    let mut failures = Vec::new();
+    for suite_file in &index {
+        let suite: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(suite_file)).unwrap()).unwrap();
+        let eval =
+            Evaluator::offline(FlagNames::derived("conformance"), Stickiness::UserId).unwrap();
+        let state = suite["state"].clone();
+        if state.get("events").is_some() {
+            // Delta suites (19, 20): the state is a delta update message.
+            eval.load_update(serde_json::from_value(state).unwrap())
+                .unwrap();
+        } else {
+            eval.load(Snapshot {
+                features: serde_json::from_value(state)
+                    .unwrap_or_else(|e| panic!("{suite_file}: {e}")),
+                origin: Origin::File {
+                    path: suite_file.clone(),
+                },
+                fetched_at: chrono::Utc::now(),
+            })
+            .unwrap();
+        }
+        for case in suite["tests"].as_array().into_iter().flatten() {
+            cases += 1;
+            let ctx: unleash_api_client::Context = serde_json::from_value(case["context"].clone())
+                .unwrap_or_else(|e| panic!("{suite_file}: {}: context: {e}", case["description"]));
+            let flag = case["toggleName"].as_str().unwrap();
+            let got = eval.is_enabled(flag, &ctx);
+            if Some(got) != case["expectedResult"].as_bool() {
+                failures.push(format!("{suite_file}: {}: got {got}", case["description"]));
+            }
+        }
+        for case in suite["variantTests"].as_array().into_iter().flatten() {
+            variant_cases += 1;
+            let ctx: unleash_api_client::Context = serde_json::from_value(case["context"].clone())
+                .unwrap_or_else(|e| panic!("{suite_file}: {}: context: {e}", case["description"]));
+            let flag = case["toggleName"].as_str().unwrap();
+            let expected = &case["expectedResult"];
+            let variant = eval.variant(flag, &ctx);
+            let payload: std::collections::HashMap<String, String> = match expected.get("payload") {
+                Some(p) if !p.is_null() => serde_json::from_value(p.clone()).unwrap(),
+                _ => Default::default(),
+            };
+            let mut ok = variant.name == expected["name"].as_str().unwrap()
+                && Some(variant.enabled) == expected["enabled"].as_bool()
+                && variant.payload == payload;
+            if let Some(feature_enabled) = expected.get("feature_enabled").and_then(Value::as_bool)
+            {
+                ok &= eval.is_enabled(flag, &ctx) == feature_enabled;
+            }
+            if !ok {
+                failures.push(format!(
+                    "{suite_file}: {}: got {variant:?}, expected {expected}",
+                    case["description"]
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "conformance: {} suites, {cases} enabled cases, {variant_cases} variant cases",
+        index.len()
+    );
+    assert!(cases > 200 && variant_cases > 40, "{cases} {variant_cases}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases + variant_cases,
+        failures.join("\n")
+    );
+}
