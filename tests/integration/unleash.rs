@@ -122,15 +122,24 @@ async fn server_view(s: &Server, migration: &str) -> Evaluator {
     eval
 }
 
-/// Waits until the server's client API has `flag` at `percent`.
-async fn until_published(s: &Server, migration: &str, percent: f64) -> Evaluator {
+/// Waits until the server's client API has the serve flag at `percent` (and,
+/// with `shadow`, the shadow flag at that percentage).
+async fn until_published(
+    s: &Server,
+    migration: &str,
+    percent: f64,
+    shadow: Option<f64>,
+) -> Evaluator {
     let started = Instant::now();
     loop {
         let view = server_view(s, migration).await;
         let features = view.snapshot().unwrap().features.clone();
-        let flag =
-            cutover::flags::state::FlagView::of(&features, &FlagNames::derived(migration).serve);
-        if flag.percent == Some(percent) {
+        let names = FlagNames::derived(migration);
+        let flag = cutover::flags::state::FlagView::of(&features, &names.serve);
+        let shadow_flag = cutover::flags::state::FlagView::of(&features, &names.shadow);
+        let shadow_ok =
+            shadow.is_none_or(|p| shadow_flag.present && shadow_flag.percent == Some(p));
+        if flag.present && flag.percent == Some(percent) && shadow_ok {
             return view;
         }
         assert!(
@@ -172,7 +181,7 @@ async fn set_serve_25_through_the_admin_api_reroutes_a_running_router_and_rollba
         .assert()
         .code(0)
         .stdout(contains("created"));
-    until_published(&s, &m, 0.0).await;
+    until_published(&s, &m, 0.0, Some(100.0)).await;
 
     let source = ServerSource::new(
         &settings(&m, &s.url, &s.client_secret, tmp.path()),
@@ -194,7 +203,7 @@ async fn set_serve_25_through_the_admin_api_reroutes_a_running_router_and_rollba
         .code(0)
         .stdout(contains("0% -> 25%"));
     let changed = Instant::now();
-    let expected = served(&until_published(&s, &m, 25.0).await, &keys);
+    let expected = served(&until_published(&s, &m, 25.0, None).await, &keys);
     assert!(
         (400..600).contains(&expected.len()),
         "{} of 2000 keys at 25%",
