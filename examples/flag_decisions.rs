@@ -4,10 +4,15 @@
 //!     cargo run --release --example flag_decisions -- [FLAGS_FILE] [DECISIONS]
 //!
 //! Loads FLAGS_FILE (default `flags.json`) with the serve flag rewritten to
-//! 25% so that both outcomes occur, then times `Evaluator::decide` (both
-//! flags of the migration for one key) over 10,000 distinct keys, and the
-//! single-flag path `Evaluator::is_on`. Prints one line each:
-//! `NAME decisions/s ns/decision`. `scripts/bench` runs it.
+//! 25% so that both outcomes occur, then times, over 10,000 distinct keys:
+//! - `decide`: both flags of the migration for one key, as replay and the
+//!   Router call it (remembered per key when the state allows it, see
+//!   `flags::memo`);
+//! - `2 flags, SDK`: the same two answers asked of the SDK every time;
+//! - `one flag, SDK`: one `is_enabled` through the SDK.
+//!
+//! Prints one line each: `NAME decisions/s ns/decision`. `scripts/bench`
+//! runs it.
 
 use cutover::flags::state::{parse_features, Origin, Snapshot};
 use cutover::flags::{Evaluator, FlagNames, Stickiness};
@@ -49,8 +54,13 @@ fn main() {
             on as f64 * 100.0 / n as f64
         );
     };
-    run("decide (2 flags)", &|k| {
+    println!("remembered per key: {}", eval.remembers_decisions());
+    run("decide", &|k| {
         eval.decide(Some(k)).serving == cutover::target::Side::Candidate
     });
-    run("one flag", &|k| eval.is_on(&names.serve, k));
+    run("2 flags, SDK", &|k| {
+        let shadow = eval.is_on(&names.shadow, k);
+        eval.is_on(&names.serve, k) && shadow
+    });
+    run("one flag, SDK", &|k| eval.is_on(&names.serve, k));
 }

@@ -10,6 +10,10 @@
 //!   created, and given its 0% strategy **before** it is enabled (enabling
 //!   an environment with no strategy would silently add a 100% rollout). A
 //!   flag shaped otherwise (several strategies, constraints) is refused.
+//! - [`Admin::import_feature`] creates a flag of a client-features document
+//!   (the local flag file) on the server with its strategies, then enables
+//!   it as the document says; a flag that already exists is left as it is
+//!   (the server's state is never overwritten by an import).
 //! - Every call has the `[flags] timeout` deadline. Any failure is a
 //!   [`FlagsError::Admin`] naming the URL and what to do (exit 2).
 
@@ -250,6 +254,79 @@ impl Admin {
             to: f64::from(percent),
             created,
         })
+    }
+}
+
+/// What importing one flag did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Created,
+    /// The flag exists on the server; nothing was changed.
+    Exists,
+}
+
+impl Admin {
+    /// Creates `feature` on the server as the document describes it,
+    /// strategies first, then enabled or not; leaves an existing flag alone.
+    pub async fn import_feature(
+        &self,
+        feature: &unleash_types::client_features::ClientFeature,
+    ) -> Result<Imported, FlagsError> {
+        let name = &feature.name;
+        if self.feature(name).await?.is_some() {
+            return Ok(Imported::Exists);
+        }
+        let strategies = feature.strategies.clone().unwrap_or_default();
+        if let Some(s) = strategies
+            .iter()
+            .find(|s| s.segments.as_ref().is_some_and(|g| !g.is_empty()))
+        {
+            return Err(self.error(format!(
+                "flag {name:?}: its {} strategy uses segments, which an import cannot recreate; create it in the Unleash UI",
+                s.name
+            )));
+        }
+        let features = self.features_url();
+        self.call(
+            reqwest::Method::POST,
+            &features,
+            Some(json!({
+                "name": name,
+                "type": feature.feature_type.clone().unwrap_or_else(|| "release".into()),
+                "description": feature.description.clone().unwrap_or_default(),
+                "impressionData": feature.impression_data.unwrap_or(false),
+            })),
+            None,
+        )
+        .await?;
+        let env_url = format!("{features}/{name}/environments/{}", self.environment);
+        for strategy in &strategies {
+            let mut body = json!({
+                "name": strategy.name,
+                "parameters": strategy.parameters.clone().unwrap_or_default(),
+                "constraints": strategy.constraints.clone().unwrap_or_default(),
+            });
+            if let Some(variants) = strategy.variants.as_ref().filter(|v| !v.is_empty()) {
+                body["variants"] = serde_json::to_value(variants).expect("variants serialise");
+            }
+            self.call(
+                reqwest::Method::POST,
+                &format!("{env_url}/strategies"),
+                Some(body),
+                None,
+            )
+            .await?;
+        }
+        if feature.enabled {
+            if strategies.is_empty() {
+                return Err(self.error(format!(
+                    "flag {name:?} is enabled with no strategy; give it one (e.g. flexibleRollout at 100) before importing, so the server does not guess"
+                )));
+            }
+            self.call(reqwest::Method::POST, &format!("{env_url}/on"), None, None)
+                .await?;
+        }
+        Ok(Imported::Created)
     }
 }
 

@@ -11,6 +11,8 @@
 //!   ([`super::evidence`]); otherwise it prints the numbers and what is
 //!   needed and exits 1. `--force` moves anyway and is logged as forced.
 //! - `rollback` sets `serve` to 0 at once.
+//! - `import FILE` creates the file's flags on the server (an existing flag
+//!   is left alone), so a team that outgrows the file keeps its rollout.
 //! - Every change is appended to the audit log.
 //! - Exit status: 0 done; 1 promotion refused (the evidence is
 //!   insufficient, like `diff` finding differences); 2 could not run (bad
@@ -62,6 +64,12 @@ pub enum Action {
     Promote(PromoteArgs),
     /// Set `serve` to 0% at once: the legacy serves every key again.
     Rollback,
+    /// Create the flags of a local flag file on the Unleash server (Admin API); existing flags are left alone.
+    Import {
+        /// The flag file (the Unleash client-features shape).
+        #[arg(value_name = "FILE", default_value = settings::DEFAULT_SOURCE)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +125,7 @@ pub fn run(args: FlagsArgs, matches: &ArgMatches, config: Option<&Path>) -> anyh
                 set(&settings, Role::Serve, 0, "rollback", false, None).await?;
                 Ok(0)
             }
+            Action::Import { file } => import(&settings, &file).await,
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
@@ -196,6 +205,48 @@ async fn set(
         if forced { " FORCED" } else { "" }
     );
     Ok(change)
+}
+
+async fn import(settings: &FlagSettings, file: &Path) -> anyhow::Result<u8> {
+    let Source::Server { url, .. } = &settings.source else {
+        anyhow::bail!(
+            "`cutover flags import` copies a flag file to an Unleash server, but the flag source is {}; set [flags] source (or UNLEASH_API_URL) to the server's API URL",
+            settings.source
+        );
+    };
+    let snapshot = super::file_source::read(file)?;
+    let admin = super::admin::Admin::from_env(settings, url)?;
+    for feature in &snapshot.features.features {
+        let outcome = admin.import_feature(feature).await?;
+        let view = FlagView::of(&snapshot.features, &feature.name);
+        let what = match outcome {
+            super::admin::Imported::Created => format!(
+                "created ({}, {})",
+                if feature.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                view.percent.map_or_else(
+                    || "several strategies".into(),
+                    |p| format!("{}%", percent_text(p))
+                )
+            ),
+            super::admin::Imported::Exists => "exists on the server; left as it is".into(),
+        };
+        println!("{}: {what}", feature.name);
+        if outcome == super::admin::Imported::Created {
+            let mut entry = Entry::now(
+                &settings.migration,
+                &feature.name,
+                "import",
+                settings.source.to_string(),
+            );
+            entry.to = view.percent.unwrap_or(0.0);
+            audit_log::append(&settings.audit_log, &entry)?;
+        }
+    }
+    Ok(0)
 }
 
 async fn promote(settings: &FlagSettings, args: PromoteArgs) -> anyhow::Result<u8> {

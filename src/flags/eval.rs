@@ -12,13 +12,19 @@
 //!   absent from the state is off.
 //! - A decision allocates nothing in the common case: the SDK's `Context` is
 //!   kept per thread and only its key field is rewritten.
+//! - When the loaded state makes the answer a function of the key alone
+//!   ([`super::memo::deterministic`]: no randomness, no clock), `decide`
+//!   remembers each key's decision per thread until the next state
+//!   ([`super::memo::Memo`]); otherwise every call asks the SDK. Either way
+//!   the decision is the SDK's.
 //! - Thread-safe: `decide` may run on every thread at once while a new state
 //!   is loaded (the SDK swaps states atomically).
 
+use super::memo::{self, Memo};
 use super::state::Snapshot;
 use super::{Basis, Decision, FlagNames, FlagsError, Stickiness};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use unleash_api_client::client::{ClientBuilder, FeatureKey};
 use unleash_api_client::context::Context;
@@ -57,7 +63,12 @@ impl Transport for NoNetwork {
 thread_local! {
     /// One SDK context per thread, reused by every decision on it.
     static CONTEXT: RefCell<Context> = RefCell::new(Context::default());
+    /// Decisions remembered per key, on this thread.
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
 }
+
+/// Evaluator ids, so that a thread's memo never serves another evaluator.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Evaluates a migration's two flags for request keys.
 pub struct Evaluator {
@@ -66,6 +77,11 @@ pub struct Evaluator {
     stickiness: Stickiness,
     loaded: AtomicBool,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
+    id: u64,
+    /// Bumped by every load; a memo of an older generation is discarded.
+    generation: AtomicU64,
+    /// The loaded state lets decisions be remembered per key.
+    memo_ok: AtomicBool,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -121,6 +137,9 @@ impl Evaluator {
             stickiness,
             loaded: AtomicBool::new(false),
             snapshot: RwLock::new(None),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+            memo_ok: AtomicBool::new(false),
         })
     }
 
@@ -142,8 +161,9 @@ impl Evaluator {
         self.client
             .memoize(snapshot.features.clone())
             .map_err(|e| FlagsError::Sdk(format!("the SDK rejected the flag state: {e}")))?;
+        let memo_ok = memo::deterministic(&snapshot.features, &self.names, &self.stickiness);
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snapshot));
-        self.loaded.store(true, Ordering::Release);
+        self.new_generation(memo_ok);
         Ok(())
     }
 
@@ -155,8 +175,23 @@ impl Evaluator {
         self.client
             .memoize_update_message(message)
             .map_err(|e| FlagsError::Sdk(format!("the SDK rejected the flag update: {e}")))?;
-        self.loaded.store(true, Ordering::Release);
+        self.new_generation(false);
         Ok(())
+    }
+
+    /// Marks a new state in force (after the SDK has it).
+    fn new_generation(&self, memo_ok: bool) {
+        // Off first, so no thread remembers under the new generation while
+        // the old verdict still stands.
+        self.memo_ok.store(false, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.memo_ok.store(memo_ok, Ordering::Release);
+        self.loaded.store(true, Ordering::Release);
+    }
+
+    /// Whether decisions are being remembered per key for the current state.
+    pub fn remembers_decisions(&self) -> bool {
+        self.memo_ok.load(Ordering::Acquire)
     }
 
     /// Whether a state has been loaded.
@@ -181,6 +216,18 @@ impl Evaluator {
         if !self.is_loaded() {
             return Decision::legacy_only(Basis::NoState);
         }
+        if self.memo_ok.load(Ordering::Acquire) {
+            let generation = self.generation.load(Ordering::Acquire);
+            return MEMO.with(|memo| {
+                memo.borrow_mut()
+                    .get_or(self.id, generation, key, || self.ask_sdk(key))
+            });
+        }
+        self.ask_sdk(key)
+    }
+
+    /// Both flags for `key`, from the SDK.
+    fn ask_sdk(&self, key: &str) -> Decision {
         CONTEXT.with(|cell| {
             let mut ctx = cell.borrow_mut();
             self.put_key(&mut ctx, key);
@@ -310,6 +357,41 @@ mod tests {
         // The two share this thread's context: neither leaks into the other.
         assert_eq!(by_property.decide(Some("t2")).serving, Side::Candidate);
         assert_eq!(by_user.decide(Some("t2")).serving, Side::Legacy);
+    }
+
+    #[test]
+    fn remembered_decisions_are_the_sdks_and_a_new_state_replaces_them() {
+        let names = FlagNames::derived("m");
+        let e = Evaluator::offline(names.clone(), Stickiness::UserId).unwrap();
+        let doc = |serve: u32, stickiness: &str| {
+            format!(
+                r#"{{"version":2,"features":[{},{}]}}"#,
+                rollout(&names.serve, serve, stickiness),
+                rollout(&names.shadow, 50, "userId")
+            )
+        };
+        let sdk = |e: &Evaluator, k: &str| {
+            Decision::from_flags(e.is_on(&names.serve, k), e.is_on(&names.shadow, k))
+        };
+        for (serve, stickiness, remembers) in [
+            (25, "userId", true),
+            (60, "userId", true),
+            (25, "random", false),
+        ] {
+            e.load(snapshot(&doc(serve, stickiness))).unwrap();
+            assert_eq!(e.remembers_decisions(), remembers);
+            for pass in 0..2 {
+                for i in 0..2000 {
+                    let k = format!("user-{i}");
+                    if remembers {
+                        assert_eq!(e.decide(Some(&k)), sdk(&e, &k), "pass {pass}, {serve}%");
+                    } else {
+                        // Random stickiness: not remembered, and not stable.
+                        e.decide(Some(&k));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@
 //!
 //! # Files
 //! [`settings`] (the `[flags]` table and its resolution), [`eval`] (the SDK
-//! wrapper), [`file_source`], [`server_source`], [`router`] (the library API
+//! wrapper), [`memo`] (per-key decisions, only where deterministic), [`file_source`], [`server_source`], [`router`] (the library API
 //! a service embeds), [`admin`] (the Unleash Admin API), [`local_write`] (the
 //! local file writer), [`evidence`] (the promotion rule), [`audit_log`],
 //! [`rollout`] (what a replay says about the current rollout), [`command`]
@@ -43,6 +43,7 @@ pub mod eval;
 pub mod evidence;
 pub mod file_source;
 pub mod local_write;
+pub mod memo;
 pub mod open;
 pub mod rollout;
 pub mod router;

@@ -284,6 +284,45 @@ fn promote_against_the_server_is_refused_on_mismatches_and_accepted_when_clean()
         .stdout(contains("1% -> 5%"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_flag_file_imports_into_the_server_with_its_rollout() {
+    let s = server();
+    let tmp = tempdir();
+    let m = unique("import");
+    // The bundled flags.json, for a migration of this test's own.
+    let text = std::fs::read_to_string(repo().join("flags.json"))
+        .unwrap()
+        .replace("cutover.normalize.", &format!("cutover.{m}."));
+    let file = tmp.path().join("flags.json");
+    std::fs::write(&file, text).unwrap();
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "import"])
+        .arg(&file)
+        .assert()
+        .code(0)
+        .stdout(contains(format!(
+            "cutover.{m}.shadow: created (enabled, 100%)"
+        )))
+        .stdout(contains(format!(
+            "cutover.{m}.serve: created (enabled, 0%)"
+        )));
+    let view = until_published(&s, &m, 0.0, Some(100.0)).await;
+    assert!(view.decide(Some("key-1")).mirrored);
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "import"])
+        .arg(&file)
+        .assert()
+        .code(0)
+        .stdout(contains("exists on the server; left as it is"));
+    // The server now drives status the way the file did.
+    cli(tmp.path(), &m, &s.url, &s)
+        .args(["flags", "status"])
+        .assert()
+        .code(0)
+        .stdout(contains(format!("from server {}", s.url)))
+        .stdout(contains("on for 5037 of 5037 records with a key (100.00%)"));
+}
+
 /// A second unleash-server of the test's own, on the shared database, that
 /// the test can kill.
 struct OwnServer {
