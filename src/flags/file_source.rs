@@ -185,6 +185,35 @@ mod tests {
         assert_eq!(eval.decide(Some("u")).serving, Side::Legacy);
     }
 
+    #[tokio::test]
+    async fn watch_picks_up_a_change_while_running() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("flags.json");
+        std::fs::write(&path, doc(0)).unwrap();
+        let eval =
+            Arc::new(Evaluator::offline(FlagNames::derived("m"), Stickiness::UserId).unwrap());
+        let stop = CancellationToken::new();
+        let (first, task) = watch(
+            path.clone(),
+            eval.clone(),
+            Duration::from_millis(20),
+            stop.clone(),
+        );
+        first.unwrap();
+        assert_eq!(eval.decide(Some("u")).serving, Side::Legacy);
+        super::super::local_write::write_atomic(&path, doc(100).as_bytes()).unwrap();
+        let started = std::time::Instant::now();
+        while eval.decide(Some("u")).serving != Side::Candidate {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the change was never picked up"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.cancel();
+        task.await.unwrap();
+    }
+
     #[test]
     fn a_missing_file_is_a_clear_error() {
         let e = read(Path::new("/nonexistent/flags.json"))

@@ -6,13 +6,14 @@
 //!   reqwest client is built with one, and it is also the SDK client's
 //!   transport (for `register`).
 //! - [`ServerSource::start`]: loads the last-known-good copy (if it was
-//!   written for the same URL), registers, fetches once. If the server is
+//!   written for the same URL), fetches once. If the server is
 //!   unreachable or rejects the token, cutover **starts anyway**: it says so
 //!   in **one** warning and keeps the cached state, or with no cache serves
 //!   legacy only (the [`super::Evaluator`]'s no-state default) until a state
 //!   arrives.
-//! - [`ServerSource::spawn_polling`] fetches every `poll_interval` in the
-//!   background (with `If-None-Match`, so an unchanged state costs a 304). A
+//! - [`ServerSource::spawn_polling`] registers the client with the server
+//!   (once, best effort: the server's *Applications* view), then fetches
+//!   every `poll_interval` in the background (with `If-None-Match`, so an unchanged state costs a 304). A
 //!   failure keeps the last state; it is logged once when the server goes
 //!   away and once when it comes back, never per poll and never per request.
 //! - Each state fetched is loaded into the SDK (`memoize`) and written to the
@@ -290,17 +291,13 @@ impl ServerSource {
         }
     }
 
-    /// Loads the cache, registers, fetches once. Never fails: a server that
-    /// cannot be used is reported once (returned as the message).
+    /// Loads the cache, fetches once. Never fails: a server that cannot be
+    /// used is reported once (returned as the message).
     pub async fn start(&self) -> Option<String> {
         let cached = self.load_cache();
-        let registered = self.eval.client().register().await;
         let result = self.fetch_once().await;
         match result {
             Ok(_) => {
-                if let Err(e) = registered {
-                    tracing::debug!("registering with {} failed: {e}", self.url);
-                }
                 self.set_health(|h| h.last_ok = Some(chrono::Utc::now()));
                 None
             }
@@ -321,6 +318,9 @@ impl ServerSource {
     pub fn spawn_polling(self: &Arc<Self>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         let source = self.clone();
         tokio::spawn(async move {
+            if let Err(e) = source.eval.client().register().await {
+                tracing::debug!("registering with {} failed: {e}", source.url);
+            }
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,

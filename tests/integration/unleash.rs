@@ -510,6 +510,22 @@ async fn a_rejected_token_starts_legacy_only_and_secrets_are_never_printed() {
         .assert()
         .code(2)
         .stderr(contains("cannot reach the server"));
+    // A replay with the server out of reach and no cache still runs, legacy only.
+    let out = tmp.path().join("run");
+    cli(tmp.path(), &m, "http://127.0.0.1:9/api", &s)
+        .args(["replay", "--no-progress", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(contains(
+            "rollout     unknown (cannot use the Unleash server",
+        ))
+        .stderr(contains("no last-known-good copy"));
+    let r = summary(&out)["rollout"].clone();
+    assert_eq!(
+        (r["state"].as_str(), r["candidate_serves"].as_u64()),
+        (Some("unknown"), Some(0))
+    );
 }
 
 // ---------------------------------------------------------------- stickiness
