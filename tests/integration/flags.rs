@@ -28,6 +28,20 @@ fn flags_cmd(config: &Path, args: &[&str]) -> assert_cmd::Command {
     cmd
 }
 
+/// The naive port: it differs from the legacy on 613 records of the capture.
+const NAIVE: &[&str] = &["--candidate", "builtin:normalize-naive"];
+
+/// `cutover replay` with the config, its report under `reports`, and `extra`.
+fn replay_to(config: &Path, reports: &Path, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = cutover();
+    cmd.args(["replay", "--no-progress", "--config"])
+        .arg(config)
+        .arg("--reports-dir")
+        .arg(reports)
+        .args(extra);
+    cmd
+}
+
 fn audit(dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join("audit.jsonl"))
         .unwrap()
@@ -118,21 +132,9 @@ fn promote_is_refused_on_planted_mismatches_and_accepted_on_a_clean_report() {
     let tmp = tempdir();
     let (flags, config) = local_setup(tmp.path());
     let reports = tmp.path().join("reports");
-    let config_arg = config.to_str().unwrap();
     let reports_arg = reports.to_str().unwrap();
     // The naive port differs on 613 records: planted mismatches.
-    cutover()
-        .args([
-            "replay",
-            "--no-progress",
-            "--config",
-            config_arg,
-            "--reports-dir",
-            reports_arg,
-        ])
-        .args(["--candidate", "builtin:normalize-naive"])
-        .assert()
-        .code(1);
+    replay_to(&config, &reports, NAIVE).assert().code(1);
     flags_cmd(&config, &["promote", "--reports-dir", reports_arg])
         .assert()
         .code(1)
@@ -146,17 +148,7 @@ fn promote_is_refused_on_planted_mismatches_and_accepted_on_a_clean_report() {
         "a refusal changes nothing"
     );
 
-    cutover()
-        .args([
-            "replay",
-            "--no-progress",
-            "--config",
-            config_arg,
-            "--reports-dir",
-            reports_arg,
-        ])
-        .assert()
-        .code(0);
+    replay_to(&config, &reports, &[]).assert().code(0);
     flags_cmd(&config, &["promote", "--reports-dir", reports_arg])
         .assert()
         .code(0)
@@ -188,21 +180,7 @@ fn a_forced_promotion_is_recorded_as_forced() {
     let tmp = tempdir();
     let (_, config) = local_setup(tmp.path());
     let reports = tmp.path().join("reports");
-    cutover()
-        .args([
-            "replay",
-            "--no-progress",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .args([
-            "--reports-dir",
-            reports.to_str().unwrap(),
-            "--candidate",
-            "builtin:normalize-naive",
-        ])
-        .assert()
-        .code(1);
+    replay_to(&config, &reports, NAIVE).assert().code(1);
     flags_cmd(
         &config,
         &[
@@ -227,19 +205,7 @@ fn promote_refuses_a_report_of_another_migration() {
     let tmp = tempdir();
     let (_, config) = local_setup(tmp.path());
     let reports = tmp.path().join("reports");
-    cutover()
-        .args([
-            "replay",
-            "--no-progress",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .args([
-            "--reports-dir",
-            reports.to_str().unwrap(),
-            "--migration",
-            "other",
-        ])
+    replay_to(&config, &reports, &["--migration", "other"])
         .assert()
         .code(0);
     flags_cmd(
