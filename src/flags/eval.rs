@@ -12,17 +12,20 @@
 //!   absent from the state is off.
 //! - A decision allocates nothing in the common case: the SDK's `Context` is
 //!   kept per thread and only its key field is rewritten.
-//! - When the loaded state makes the answer a function of the key alone
-//!   ([`super::memo::deterministic`]: no randomness, no clock), `decide`
-//!   remembers each key's decision per thread until the next state
-//!   ([`super::memo::Memo`]); otherwise every call asks the SDK. Either way
-//!   the decision is the SDK's.
+//! - Per loaded state, a [`Plan`] says what a decision needs: a flag whose
+//!   answer is the same for every key ([`super::memo::key_independent`]) is
+//!   asked of the SDK once; when the state makes the answers a function of
+//!   the key alone ([`super::memo::deterministic`]: no randomness, no
+//!   clock), `decide` remembers each key's decision per thread until the
+//!   next state ([`super::memo::Memo`]); otherwise every call asks the SDK.
+//!   Either way every decision is the SDK's.
 //! - Thread-safe: `decide` may run on every thread at once while a new state
 //!   is loaded (the SDK swaps states atomically).
 
 use super::memo::{self, Memo};
 use super::state::Snapshot;
 use super::{Basis, Decision, FlagNames, FlagsError, Stickiness};
+use arc_swap::ArcSwap;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -78,10 +81,20 @@ pub struct Evaluator {
     loaded: AtomicBool,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     id: u64,
+    plan: ArcSwap<Plan>,
+}
+
+/// What deciding needs under the state in force.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plan {
     /// Bumped by every load; a memo of an older generation is discarded.
-    generation: AtomicU64,
-    /// The loaded state lets decisions be remembered per key.
-    memo_ok: AtomicBool,
+    pub generation: u64,
+    /// Decisions may be remembered per key.
+    pub remember: bool,
+    /// The serve flag's answer when it is the same for every key.
+    pub serve: Option<bool>,
+    /// The shadow flag's answer when it is the same for every key.
+    pub shadow: Option<bool>,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -138,8 +151,7 @@ impl Evaluator {
             loaded: AtomicBool::new(false),
             snapshot: RwLock::new(None),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            generation: AtomicU64::new(0),
-            memo_ok: AtomicBool::new(false),
+            plan: ArcSwap::from_pointee(Plan::default()),
         })
     }
 
@@ -161,9 +173,16 @@ impl Evaluator {
         self.client
             .memoize(snapshot.features.clone())
             .map_err(|e| FlagsError::Sdk(format!("the SDK rejected the flag state: {e}")))?;
-        let memo_ok = memo::deterministic(&snapshot.features, &self.names, &self.stickiness);
+        let features = &snapshot.features;
+        let remember = memo::deterministic(features, &self.names, &self.stickiness);
+        // A constant is the SDK's answer for one key; any key gives the same.
+        let constant = |name: &str| {
+            (remember && memo::key_independent(features, name, &self.stickiness))
+                .then(|| self.sdk_is_on(name, "cutover-probe"))
+        };
+        let (serve, shadow) = (constant(&self.names.serve), constant(&self.names.shadow));
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snapshot));
-        self.new_generation(memo_ok);
+        self.new_generation(remember, serve, shadow);
         Ok(())
     }
 
@@ -175,23 +194,31 @@ impl Evaluator {
         self.client
             .memoize_update_message(message)
             .map_err(|e| FlagsError::Sdk(format!("the SDK rejected the flag update: {e}")))?;
-        self.new_generation(false);
+        self.new_generation(false, None, None);
         Ok(())
     }
 
-    /// Marks a new state in force (after the SDK has it).
-    fn new_generation(&self, memo_ok: bool) {
-        // Off first, so no thread remembers under the new generation while
-        // the old verdict still stands.
-        self.memo_ok.store(false, Ordering::Release);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.memo_ok.store(memo_ok, Ordering::Release);
+    /// Puts a new plan in force (after the SDK has the new state). A thread
+    /// still on the old plan decides as under the old state, or asks the SDK.
+    fn new_generation(&self, remember: bool, serve: Option<bool>, shadow: Option<bool>) {
+        let generation = self.plan.load().generation + 1;
+        self.plan.store(Arc::new(Plan {
+            generation,
+            remember,
+            serve,
+            shadow,
+        }));
         self.loaded.store(true, Ordering::Release);
+    }
+
+    /// What deciding needs under the current state.
+    pub fn plan(&self) -> Plan {
+        **self.plan.load()
     }
 
     /// Whether decisions are being remembered per key for the current state.
     pub fn remembers_decisions(&self) -> bool {
-        self.memo_ok.load(Ordering::Acquire)
+        self.plan.load().remember
     }
 
     /// Whether a state has been loaded.
@@ -216,38 +243,43 @@ impl Evaluator {
         if !self.is_loaded() {
             return Decision::legacy_only(Basis::NoState);
         }
-        if self.memo_ok.load(Ordering::Acquire) {
-            let generation = self.generation.load(Ordering::Acquire);
+        let plan = **self.plan.load();
+        if let (Some(serve), Some(shadow)) = (plan.serve, plan.shadow) {
+            return Decision::from_flags(serve, shadow);
+        }
+        if plan.remember {
             return MEMO.with(|memo| {
                 memo.borrow_mut()
-                    .get_or(self.id, generation, key, || self.ask_sdk(key))
+                    .get_or(self.id, plan.generation, key, || self.ask_sdk(&plan, key))
             });
         }
-        self.ask_sdk(key)
+        self.ask_sdk(&plan, key)
     }
 
-    /// Both flags for `key`, from the SDK.
-    fn ask_sdk(&self, key: &str) -> Decision {
-        CONTEXT.with(|cell| {
-            let mut ctx = cell.borrow_mut();
-            self.put_key(&mut ctx, key);
-            let serve = self
-                .client
-                .is_enabled_str(&self.names.serve, Some(&ctx), false);
-            let shadow = self
-                .client
-                .is_enabled_str(&self.names.shadow, Some(&ctx), false);
-            Decision::from_flags(serve, shadow)
-        })
+    /// Both flags for `key`: the plan's constants, the SDK for the rest.
+    fn ask_sdk(&self, plan: &Plan, key: &str) -> Decision {
+        let serve = plan
+            .serve
+            .unwrap_or_else(|| self.sdk_is_on(&self.names.serve, key));
+        let shadow = plan
+            .shadow
+            .unwrap_or_else(|| self.sdk_is_on(&self.names.shadow, key));
+        Decision::from_flags(serve, shadow)
     }
 
-    /// Whether `flag` is on for `key` (false with no state or no key).
-    pub fn is_on(&self, flag: &str, key: &str) -> bool {
+    /// One flag for `key`, from the SDK.
+    fn sdk_is_on(&self, flag: &str, key: &str) -> bool {
         CONTEXT.with(|cell| {
             let mut ctx = cell.borrow_mut();
             self.put_key(&mut ctx, key);
             self.client.is_enabled_str(flag, Some(&ctx), false)
         })
+    }
+
+    /// Whether `flag` is on for `key`, asking the SDK every time (false
+    /// with no state).
+    pub fn is_on(&self, flag: &str, key: &str) -> bool {
+        self.sdk_is_on(flag, key)
     }
 
     /// The SDK's answer for any flag and context (the conformance suite's
@@ -363,23 +395,32 @@ mod tests {
     fn remembered_decisions_are_the_sdks_and_a_new_state_replaces_them() {
         let names = FlagNames::derived("m");
         let e = Evaluator::offline(names.clone(), Stickiness::UserId).unwrap();
-        let doc = |serve: u32, stickiness: &str| {
+        let doc = |serve: u32, stickiness: &str, shadow: u32| {
             format!(
                 r#"{{"version":2,"features":[{},{}]}}"#,
                 rollout(&names.serve, serve, stickiness),
-                rollout(&names.shadow, 50, "userId")
+                rollout(&names.shadow, shadow, "userId")
             )
         };
         let sdk = |e: &Evaluator, k: &str| {
             Decision::from_flags(e.is_on(&names.serve, k), e.is_on(&names.shadow, k))
         };
-        for (serve, stickiness, remembers) in [
-            (25, "userId", true),
-            (60, "userId", true),
-            (25, "random", false),
+        // (serve %, its stickiness, shadow %, remembered, constants).
+        for (serve, stickiness, shadow, remembers, constants) in [
+            (25, "userId", 50, true, (None, None)),
+            (60, "userId", 100, true, (None, Some(true))),
+            (0, "userId", 100, true, (Some(false), Some(true))),
+            (100, "default", 0, true, (Some(true), Some(false))),
+            (100, "random", 100, false, (None, None)),
         ] {
-            e.load(snapshot(&doc(serve, stickiness))).unwrap();
-            assert_eq!(e.remembers_decisions(), remembers);
+            e.load(snapshot(&doc(serve, stickiness, shadow))).unwrap();
+            let plan = e.plan();
+            assert_eq!(plan.remember, remembers, "{serve}% {stickiness}");
+            assert_eq!(
+                (plan.serve, plan.shadow),
+                constants,
+                "{serve}% {stickiness}"
+            );
             for pass in 0..2 {
                 for i in 0..2000 {
                     let k = format!("user-{i}");

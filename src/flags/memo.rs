@@ -11,9 +11,18 @@
 //!   constraint, which the SDK evaluates against now when the context has no
 //!   time). Any strategy outside the known, key-determined ones counts as
 //!   non-deterministic. Dependencies and segments are followed.
+//! - [`key_independent`] says whether one flag gives the same answer for
+//!   every key cutover passes: absent, disabled, enabled with no strategy,
+//!   or only unconstrained `default` strategies and flexibleRollouts at 0%
+//!   or 100% (on the key's field or `default` stickiness, with no
+//!   dependency). The bundled state (shadow 100%, serve 0%) is such a pair.
+//!   The constant itself is still the SDK's answer, asked once per state.
 //! - [`Memo`] is a per-thread map key → decision for one evaluator and one
 //!   state generation: a new state (or another evaluator) empties it, and it
-//!   never holds more than [`MEMO_CAPACITY`] keys (it starts over when full).
+//!   never holds more than [`MEMO_CAPACITY`] keys: once full, it keeps the
+//!   keys it has (the first seen, usually the busiest) and asks the SDK for
+//!   the others, so traffic with many more keys than that costs one lookup
+//!   per decision, not an insert and an eviction.
 //!   It is used only when [`deterministic`] said yes for the loaded state, so
 //!   a remembered decision is always the one the SDK would give again.
 
@@ -92,6 +101,53 @@ pub fn deterministic(state: &ClientFeatures, names: &FlagNames, stickiness: &Sti
     true
 }
 
+/// Whether `name`'s answer is the same for every key (see the module docs).
+pub fn key_independent(state: &ClientFeatures, name: &str, stickiness: &Stickiness) -> bool {
+    let Some(feature) = state.features.iter().find(|f| f.name == name) else {
+        return true;
+    };
+    if !feature.enabled {
+        return true;
+    }
+    if feature.dependencies.as_ref().is_some_and(|d| !d.is_empty()) {
+        return false;
+    }
+    feature.strategies.iter().flatten().all(|strategy| {
+        let plain = strategy.constraints.as_ref().is_none_or_empty()
+            && strategy.segments.as_ref().is_none_or_empty();
+        let param = |k: &str| {
+            strategy
+                .parameters
+                .as_ref()
+                .and_then(|p| p.get(k))
+                .map(|v| v.trim())
+        };
+        plain
+            && match strategy.name.as_str() {
+                "default" => true,
+                "flexibleRollout" => {
+                    let sticky = param("stickiness").unwrap_or("default");
+                    let on_our_field = sticky == stickiness.as_str()
+                        || (matches!(sticky, "default" | "")
+                            && !matches!(stickiness, Stickiness::Property(_)));
+                    on_our_field && matches!(param("rollout"), Some("0" | "100"))
+                }
+                _ => false,
+            }
+    })
+}
+
+/// `None` or an empty list.
+trait NoneOrEmpty {
+    fn is_none_or_empty(&self) -> bool;
+}
+
+impl<T> NoneOrEmpty for Option<&Vec<T>> {
+    fn is_none_or_empty(&self) -> bool {
+        self.map_or(true, |v| v.is_empty())
+    }
+}
+
 /// One thread's remembered decisions.
 #[derive(Default)]
 pub struct Memo {
@@ -119,10 +175,9 @@ impl Memo {
             return *decision;
         }
         let decision = compute();
-        if self.decisions.len() >= MEMO_CAPACITY {
-            self.decisions.clear();
+        if self.decisions.len() < MEMO_CAPACITY {
+            self.decisions.insert(key.into(), decision);
         }
-        self.decisions.insert(key.into(), decision);
         decision
     }
 }
@@ -183,6 +238,54 @@ mod tests {
             &user
         ));
         // The random flag `other` is not one of the migration's: irrelevant.
+    }
+
+    #[test]
+    fn constant_flags_are_recognised() {
+        let user = Stickiness::UserId;
+        let one = |strategy: &str| {
+            parse_features(
+                format!(r#"{{"version":2,"features":[{{"name":"f","enabled":true,"strategies":[{strategy}]}}]}}"#)
+                    .as_bytes(),
+            )
+            .unwrap()
+        };
+        let flex = |pct: &str, s: &str| {
+            format!(
+                r#"{{"name":"flexibleRollout","parameters":{{"rollout":"{pct}","stickiness":"{s}","groupId":"g"}}}}"#
+            )
+        };
+        assert!(key_independent(&one(&flex("100", "userId")), "f", &user));
+        assert!(key_independent(&one(&flex("0", "default")), "f", &user));
+        assert!(key_independent(
+            &one(&flex("100", "tenant")),
+            "f",
+            &Stickiness::parse("tenant")
+        ));
+        assert!(!key_independent(&one(&flex("25", "userId")), "f", &user));
+        assert!(!key_independent(
+            &one(&flex("100", "sessionId")),
+            "f",
+            &user
+        ));
+        assert!(!key_independent(
+            &one(&flex("100", "default")),
+            "f",
+            &Stickiness::parse("tenant")
+        ));
+        assert!(!key_independent(
+            &one(
+                r#"{"name":"default","constraints":[{"contextName":"userId","operator":"IN","values":["a"]}]}"#
+            ),
+            "f",
+            &user
+        ));
+        assert!(key_independent(&one(r#"{"name":"default"}"#), "f", &user));
+        assert!(key_independent(
+            &one(r#"{"name":"default"}"#),
+            "absent",
+            &user
+        ));
     }
 
     #[test]
