@@ -400,17 +400,19 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
             )
         );
         let stickiness = view.stickiness().unwrap_or("n/a");
-        let warn = if view.present
-            && stickiness != "n/a"
-            && stickiness != settings.stickiness.as_str()
-            && stickiness != "default"
-        {
-            format!(
-                " — WARNING: cutover puts the key in {}, so this flag is off for every key",
-                settings.stickiness.as_str()
-            )
-        } else {
-            String::new()
+        let ours = settings.stickiness.as_str();
+        let by_property = matches!(settings.stickiness, super::Stickiness::Property(_));
+        let warn = match stickiness {
+            _ if !view.present => String::new(),
+            "n/a" => String::new(),
+            s if s == ours => String::new(),
+            "default" | "" if !by_property => String::new(),
+            "default" | "" => format!(
+                " — WARNING: with the key in the property {ours}, default stickiness finds no userId or sessionId and picks keys at random; set the flag's stickiness to {ours}"
+            ),
+            _ => format!(
+                " — WARNING: cutover puts the key in {ours}, so a rollout on {stickiness} finds no value and is off for every key"
+            ),
         };
         println!(
             "  stickiness  {stickiness} (cutover's key goes to {}){warn}",
