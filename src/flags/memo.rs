@@ -22,7 +22,10 @@
 //!   never holds more than [`MEMO_CAPACITY`] keys: once full, it keeps the
 //!   keys it has (the first seen, usually the busiest) and asks the SDK for
 //!   the others, so traffic with many more keys than that costs one lookup
-//!   per decision, not an insert and an eviction.
+//!   per decision, not an insert and an eviction. When remembering does not
+//!   pay (after 8,192 lookups, fewer than one in four hit: keys rarely come
+//!   back), it remembers only one miss in 16, so that keys that do come
+//!   back still get in.
 //!   It is used only when [`deterministic`] said yes for the loaded state, so
 //!   a remembered decision is always the one the SDK would give again.
 
@@ -154,6 +157,8 @@ pub struct Memo {
     owner: u64,
     generation: u64,
     decisions: HashMap<Box<str>, Decision>,
+    lookups: u64,
+    hits: u64,
 }
 
 impl Memo {
@@ -170,15 +175,25 @@ impl Memo {
             self.decisions.clear();
             self.owner = owner;
             self.generation = generation;
+            self.lookups = 0;
+            self.hits = 0;
         }
+        self.lookups += 1;
         if let Some(decision) = self.decisions.get(key) {
+            self.hits += 1;
             return *decision;
         }
         let decision = compute();
-        if self.decisions.len() < MEMO_CAPACITY {
+        if self.decisions.len() < MEMO_CAPACITY && self.worth_remembering() {
             self.decisions.insert(key.into(), decision);
         }
         decision
+    }
+
+    /// Early on, or while one lookup in four hits, every miss is
+    /// remembered; otherwise one in 16.
+    fn worth_remembering(&self) -> bool {
+        self.lookups < 8192 || self.hits * 4 >= self.lookups || self.lookups % 16 == 0
     }
 }
 
@@ -320,5 +335,22 @@ mod tests {
             memo.get_or(2, 2, &format!("k{i}"), || off);
         }
         assert!(memo.decisions.len() <= MEMO_CAPACITY);
+        // Keys that never come back: after the first 8,192 only one in 16
+        // misses is remembered.
+        let mut cold = Memo::default();
+        for i in 0..40_000 {
+            cold.get_or(1, 1, &format!("k{i}"), || off);
+        }
+        assert!(
+            cold.decisions.len() < 8192 + 40_000 / 16 + 1,
+            "{}",
+            cold.decisions.len()
+        );
+        // Keys that do come back keep being remembered.
+        let mut hot = Memo::default();
+        for i in 0..40_000 {
+            hot.get_or(1, 1, &format!("k{}", i % 1000), || off);
+        }
+        assert_eq!(hot.hits, 39_000);
     }
 }
