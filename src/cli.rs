@@ -68,6 +68,9 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// List the builtin targets.
     Builtins,
+    /// Review a run: summary, groups and rule audit; `show`, `group` and
+    /// `diff` for records, groups and two runs.
+    Report(Box<crate::review::command::ReportArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +128,13 @@ pub struct ReplayArgs {
     /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+    /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Do not write index.html, the self-contained HTML report every run
+    /// writes by default.
+    #[arg(long)]
+    pub no_html: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +216,8 @@ pub fn resolve_replay(
         out,
         progress,
         noise_probe,
+        junit,
+        html,
     } = loaded.config.replay;
     let timeout = match timeout {
         Some(text) if !explicit(matches, "timeout") => {
@@ -262,6 +274,8 @@ pub fn resolve_replay(
         rules,
         known,
         noise_probe: args.noise_probe || noise_probe.unwrap_or(false),
+        junit: args.junit.or(junit),
+        html: !args.no_html && html.unwrap_or(true),
     })
 }
 

@@ -30,5 +30,7 @@ pub mod engine;
 pub mod normalize;
 pub mod replay;
 pub mod report;
+pub mod reproduce;
+pub mod review;
 pub mod target;
 pub mod traffic;

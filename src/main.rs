@@ -50,6 +50,10 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             print!("{}", builtins_text());
             Ok(0)
         }
+        Command::Report(args) => Ok(cutover::review::command::report(
+            *args,
+            cli.config.as_deref(),
+        )?),
         Command::Replay(args) => {
             let sub = matches
                 .subcommand_matches("replay")

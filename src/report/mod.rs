@@ -22,9 +22,12 @@ mod audit;
 mod csv_out;
 mod diffs;
 mod groups;
+pub mod html;
+pub mod labels;
 mod noise;
 mod progress;
 mod rejected;
+pub mod row;
 mod runs;
 mod summary;
 mod terminal;
@@ -34,7 +37,9 @@ pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use progress::Progress;
 pub use runs::{latest_run, read_summary, resolve_run, RunError};
-pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
+pub use summary::{
+    Counts, LatencyBucket, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder,
+};
 pub use terminal::render as render_terminal;
 
 use crate::engine::Event;
@@ -55,7 +60,7 @@ pub enum ReportError {
     Write { path: PathBuf, source: io::Error },
 }
 
-pub(crate) fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
+pub fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
     move |source| ReportError::Write {
         path: path.to_owned(),
         source,
@@ -73,6 +78,8 @@ pub struct ReportWriter {
     mismatches: csv_out::MismatchCsv,
     diffs: diffs::DiffsFile,
     rejected: rejected::RejectedFile,
+    /// `None` with `--no-html`.
+    html: Option<html::Sampler>,
 }
 
 impl ReportWriter {
@@ -98,7 +105,14 @@ impl ReportWriter {
             mismatches: csv_out::MismatchCsv::create(&dir.join(MISMATCHES_FILE))?,
             diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
+            html: Some(html::Sampler::default()),
         })
+    }
+
+    /// Do not write `index.html` for this run.
+    pub fn without_html(mut self) -> Self {
+        self.html = None;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -115,8 +129,12 @@ impl ReportWriter {
         }
         match event {
             Event::Compared(result) if !result.verdict.is_clean() => {
-                let group = self.groups.assign(result);
-                self.mismatches.write(result, &group)?;
+                let (group, signature) = self.groups.assign(result);
+                let cells = row::RowCells::new(result, &group, &signature);
+                self.mismatches.write(&cells)?;
+                if let Some(sampler) = &mut self.html {
+                    sampler.offer(|| cells.to_row(), &group, None);
+                }
                 self.diffs.write(result, &group)?;
             }
             Event::Compared(_) => {}
@@ -139,6 +157,9 @@ impl ReportWriter {
             self.known.finish(),
             self.noise.finish(),
         );
+        if let Some(sampler) = self.html {
+            html::write(&self.dir, &summary, sampler, None)?;
+        }
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)
     }

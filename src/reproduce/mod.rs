@@ -1,0 +1,1 @@
+//! Re-running recorded records.
