@@ -71,6 +71,14 @@ pub enum Command {
     /// Review a run: summary, groups and rule audit; `show`, `group` and
     /// `diff` for records, groups and two runs.
     Report(Box<crate::review::command::ReportArgs>),
+    /// Shrink a non-matching record's input while both sides still fail the
+    /// same way (delta debugging on the JSON), and print it with its diff.
+    Minimize(Box<crate::reproduce::command::MinimizeArgs>),
+    /// Minimize a record and save it under fixtures/regressions/ as a
+    /// regression case the test suite replays.
+    Pin(Box<crate::reproduce::command::PinArgs>),
+    /// Re-run every non-matching record K times; label each deterministic or flaky.
+    Recheck(Box<crate::reproduce::command::RecheckArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -179,19 +187,7 @@ pub fn resolve_replay(
     let loaded = config::load(config_path)?;
     let mut rule_configs = loaded.rules.clone();
     for path in &args.ignore {
-        rule_configs.push((
-            crate::compare::RuleConfig {
-                name: format!("--ignore {path}"),
-                kind: "ignore".into(),
-                path: path.clone(),
-                reason: "given with --ignore on the command line".into(),
-                key: None,
-                absolute: None,
-                relative: None,
-                pattern: None,
-            },
-            "command line".into(),
-        ));
+        rule_configs.push(crate::compare::RuleConfig::ignore_flag(path));
     }
     let rules = crate::compare::RuleSet::compile(&rule_configs)?;
     let known = crate::compare::KnownSet::compile(&loaded.known)?;

@@ -33,6 +33,7 @@ mod summary;
 mod terminal;
 
 pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
+pub use csv_out::answer_cell;
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use progress::Progress;
