@@ -421,18 +421,21 @@ pub fn side_by_side(view: &DiffView, p: Palette, width: usize) -> String {
                 };
                 let lk = row.left.map_or(LineKind::Same, |l| l.kind);
                 let rk = row.right.map_or(LineKind::Same, |l| l.kind);
+                let mark = |kind: LineKind, present: bool| match (kind, present && i == 0) {
+                    (LineKind::Removed, true) => p.paint(Role::Removed, "-"),
+                    (LineKind::Added, true) => p.paint(Role::Added, "+"),
+                    _ => " ".to_owned(),
+                };
+                let left_no = number(row.left, row.left.and_then(|l| l.legacy_line));
+                let right_no = number(row.right, row.right.and_then(|l| l.candidate_line));
                 let _ = writeln!(
                     out,
-                    "{} {} │{} {}",
-                    p.paint(
-                        Role::Muted,
-                        &number(row.left, row.left.and_then(|l| l.legacy_line))
-                    ),
+                    "{}{}{} │{}{}{}",
+                    p.paint(Role::Muted, &left_no),
+                    mark(lk, row.left.is_some()),
                     cell(p, left.get(i), lk, col),
-                    p.paint(
-                        Role::Muted,
-                        &number(row.right, row.right.and_then(|l| l.candidate_line))
-                    ),
+                    p.paint(Role::Muted, &right_no),
+                    mark(rk, row.right.is_some()),
                     cell(p, right.get(i), rk, col).trim_end()
                 );
             }

@@ -7,6 +7,8 @@ mod config;
 mod faults;
 mod recorded;
 mod replay;
+mod reproduce;
+mod review;
 mod rules;
 mod targets;
 mod traffic;
