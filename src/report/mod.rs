@@ -7,10 +7,14 @@
 //!   responses ([`Summary`]); written last, atomically (temp file + rename),
 //!   so a `summary.json` that exists is complete;
 //! - `mismatches.csv`: one row per non-matching record, in input order, with
-//!   its mismatch group (see [`GroupTable`]);
+//!   its mismatch group (see [`GroupTable`]), its signature and its input
+//!   (schema: [`row`]);
+//! - `index.html`: the run as one self-contained page ([`html`]), written
+//!   just before `summary.json` unless `--no-html`;
 //! - `diffs.txt`: a unified diff per non-matching record, the first
 //!   `max_diffs` of them (the file says how many more there are);
-//! - `rejected.jsonl`: one line per rejected capture line (source, line, reason).
+//! - `rejected.jsonl`: one line per rejected capture line (source, line, reason);
+//! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]).
 //!
 //! Everything but timing fields is a function of the events, which arrive in
 //! input order, so two runs over the same traffic write identical

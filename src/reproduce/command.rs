@@ -4,7 +4,7 @@ use super::minimize::{minimize, Budget, Minimized};
 use super::pin::{self, PIN_DIR};
 use super::recheck::{recheck, RecheckOptions};
 use super::ReproduceError;
-use crate::review::command::{LayoutArgs, OutputArgs, RunsArgs};
+use crate::review::command::{OutputArgs, RecordsArgs, RunsArgs};
 use crate::review::diffview::DiffView;
 use crate::review::style::Role;
 use crate::review::{text, Run};
@@ -39,11 +39,7 @@ pub struct MinimizeCommon {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     #[command(flatten)]
-    pub layout: LayoutArgs,
-    #[command(flatten)]
-    pub runs: RunsArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub view: RecordsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +123,7 @@ fn run_minimize(
     pin_it: bool,
     config: Option<&Path>,
 ) -> Result<u8, ReproduceError> {
-    let run = Run::open(&common.runs.resolve(config)?, &common.run)?;
+    let run = Run::open(&common.view.runs.resolve(config)?, &common.run)?;
     let budget = Budget {
         max_steps: common.max_steps.max(1),
         max_time: common.max_time,
@@ -159,7 +155,7 @@ fn print(
         path: PathBuf::from("<stdout>"),
         source,
     };
-    if common.output.json {
+    if common.view.output.json {
         let json = MinimizedJson {
             run_id: &m.run_id,
             id: &m.row.id,
@@ -184,7 +180,7 @@ fn print(
         return crate::review::style::emit(&text, false).map_err(emit_err);
     }
     let p = crate::review::style::Palette {
-        color: common.output.color.enabled(),
+        color: common.view.output.color.enabled(),
     };
     let mut out = String::new();
     for w in &m.setup.warnings {
@@ -239,7 +235,7 @@ fn print(
         "{}\n",
         p.paint(Role::Heading, "diff (legacy → candidate)")
     ));
-    let layout = &common.layout;
+    let layout = &common.view.layout;
     if layout.side_by_side {
         out.push_str(&text::side_by_side(
             &view,
@@ -259,7 +255,7 @@ fn print(
             m.run_id, m.row.id
         )),
     }
-    crate::review::style::emit(&out, !common.output.no_pager).map_err(emit_err)
+    crate::review::style::emit(&out, !common.view.output.no_pager).map_err(emit_err)
 }
 
 /// `cutover minimize`.

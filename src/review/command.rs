@@ -94,6 +94,25 @@ impl LayoutArgs {
     }
 }
 
+/// What commands that print records share: where runs are, how diffs are
+/// laid out, how output is printed.
+#[derive(Debug, Clone, Args)]
+pub struct RecordsArgs {
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    #[command(flatten)]
+    pub runs: RunsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl RecordsArgs {
+    /// The run a user named, looked up where `--reports-dir` says.
+    pub fn open(&self, run: &str, config: Option<&Path>) -> Result<Run, ReviewError> {
+        Run::open(&self.runs.resolve(config)?, run)
+    }
+}
+
 const REPORT_EXIT: &str = "Exit status: 0 the run found no differences, 1 it found some (mismatches, errors, timeouts or rejected lines), 2 the run cannot be found or read.";
 
 #[derive(Debug, Args)]
@@ -151,11 +170,7 @@ pub struct ShowArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub limit: usize,
     #[command(flatten)]
-    pub layout: LayoutArgs,
-    #[command(flatten)]
-    pub runs: RunsArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub view: RecordsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -170,11 +185,7 @@ pub struct GroupArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub limit: usize,
     #[command(flatten)]
-    pub layout: LayoutArgs,
-    #[command(flatten)]
-    pub runs: RunsArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub view: RecordsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -259,10 +270,11 @@ fn overview(args: ReportArgs, config: Option<&Path>) -> Result<u8, ReviewError> 
 }
 
 fn show(args: ShowArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
-    let run = Run::open(&args.runs.resolve(config)?, &args.run)?;
+    let run = args.view.open(&args.run, config)?;
+    let (layout, output) = (&args.view.layout, &args.view.output);
     let (records, matches) = find(&run.dir, args.limit, |row| row.id == args.id)?;
-    if args.output.json {
-        args.output.emit_json(&RecordsJson {
+    if output.json {
+        output.emit_json(&RecordsJson {
             run_id: &run.summary.run_id,
             run_dir: run.dir.display().to_string(),
             id: Some(&args.id),
@@ -282,9 +294,9 @@ fn show(args: ShowArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
         );
         return Ok(1);
     }
-    if !args.output.json {
-        let p = args.output.palette();
-        let layout = args.layout.layout();
+    if !output.json {
+        let p = output.palette();
+        let layout = layout.layout();
         let mut out = String::new();
         for (i, r) in records.iter().enumerate() {
             if i > 0 {
@@ -300,18 +312,19 @@ fn show(args: ShowArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
                 matches
             ));
         }
-        args.output.emit_text(&out)?;
+        output.emit_text(&out)?;
     }
     Ok(0)
 }
 
 fn group(args: GroupArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
-    let run = Run::open(&args.runs.resolve(config)?, &args.run)?;
+    let run = args.view.open(&args.run, config)?;
+    let (layout, output) = (&args.view.layout, &args.view.output);
     let g = run.group(&args.group)?.clone();
     let (records, matches) = find(&run.dir, args.limit, |row| row.group == g.group)?;
     let labels = run.recheck.as_ref().and_then(|r| r.group(&g.group));
-    if args.output.json {
-        args.output.emit_json(&RecordsJson {
+    if output.json {
+        output.emit_json(&RecordsJson {
             run_id: &run.summary.run_id,
             run_dir: run.dir.display().to_string(),
             id: None,
@@ -322,7 +335,7 @@ fn group(args: GroupArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
         })?;
         return Ok(0);
     }
-    let p = args.output.palette();
+    let p = output.palette();
     use super::style::Role;
     let mut out = format!(
         "{} {}: {}\n  {} records ({:.2}% of the records compared), first {}, last {}\n",
@@ -350,12 +363,12 @@ fn group(args: GroupArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
         records.len(),
         g.count
     ));
-    let layout = args.layout.layout();
+    let layout = layout.layout();
     for r in &records {
         out.push('\n');
         out.push_str(&text::record_text(r, p, layout));
     }
-    args.output.emit_text(&out)?;
+    output.emit_text(&out)?;
     Ok(0)
 }
 

@@ -25,7 +25,9 @@ const PAYLOADS: [&str; 7] = [
 fn check_page(page: &Path, shots: &Path) -> Value {
     let script = repo().join("tests/browser/check_report.mjs");
     assert!(
-        repo().join("tests/browser/node_modules/playwright-core").is_dir(),
+        repo()
+            .join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
         "playwright-core is not installed: run `npm ci --prefix tests/browser` (scripts/test does)"
     );
     let out = std::process::Command::new("node")
@@ -76,12 +78,7 @@ fn the_page_shows_the_summary_counts_and_a_diff_and_runs_no_captured_code() {
     lines.push("{\"id\": \"<b>bad line</b>\", \"input\": ".to_owned()); // rejected
     let capture = capture(tmp.path(), "hostile.jsonl", &lines);
     let run = tmp.path().join("run");
-    replay(
-        &run,
-        &[capture.to_str().unwrap(), "--candidate", &planted_candidate("")],
-    )
-    .assert()
-    .code(1);
+    replay_planted(&run, &capture, "", &[]);
     let s = summary(&run);
     assert_eq!(count(&s, "mismatched"), PAYLOADS.len() as u64);
     assert_eq!(count(&s, "candidate_errors"), PAYLOADS.len() as u64);
@@ -97,19 +94,30 @@ fn the_page_shows_the_summary_counts_and_a_diff_and_runs_no_captured_code() {
     );
     assert_eq!(page["dialogs"], json!([]));
     assert_eq!(page["errors"], json!([]), "page errors");
-    assert_eq!(page["console"], json!([]), "console (CSP reports land here)");
+    assert_eq!(
+        page["console"],
+        json!([]),
+        "console (CSP reports land here)"
+    );
     let requests: Vec<&str> = page["requests"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
-    assert_eq!(requests, vec![page["url"].as_str().unwrap()], "only the page itself is loaded");
+    assert_eq!(
+        requests,
+        vec![page["url"].as_str().unwrap()],
+        "only the page itself is loaded"
+    );
     assert_eq!(page["scripts"], 1, "only the page's own script");
     assert_eq!(page["script_srcs"], json!([]));
     assert_eq!(page["imgs"], 0);
     assert_eq!(page["iframes"], 0);
-    assert_eq!(page["svg_count"], 2, "the two latency charts, no injected svg");
+    assert_eq!(
+        page["svg_count"], 2,
+        "the two latency charts, no injected svg"
+    );
     assert_eq!(page["event_handler_attributes"], json!([]));
     for link in page["links"].as_array().unwrap() {
         assert!(link.as_str().unwrap().starts_with("#group-"), "{link}");
@@ -117,7 +125,10 @@ fn the_page_shows_the_summary_counts_and_a_diff_and_runs_no_captured_code() {
     // The payloads show as text, escaped, where a reviewer can read them
     // (visible, or inside a record still collapsed).
     let visible = page["text"].as_str().unwrap();
-    assert!(visible.contains(PAYLOADS[0]), "an id in a record's summary line");
+    assert!(
+        visible.contains(PAYLOADS[0]),
+        "an id in a record's summary line"
+    );
     let text = page["all_text"].as_str().unwrap();
     for p in &PAYLOADS[..6] {
         assert!(text.contains(p), "{p:?} is not shown as text");
@@ -132,12 +143,21 @@ fn the_page_shows_the_summary_counts_and_a_diff_and_runs_no_captured_code() {
     for (name, value) in page["counts"].as_object().unwrap() {
         assert_eq!(*value, s["counts"][name], "count {name}");
     }
-    for name in ["read", "matched", "mismatched", "candidate_errors", "rejected"] {
+    for name in [
+        "read",
+        "matched",
+        "mismatched",
+        "candidate_errors",
+        "rejected",
+    ] {
         assert!(page["counts"].get(name).is_some(), "{name} is shown");
     }
     assert_eq!(page["counts"]["rejected"], 1);
     for g in s["groups"].as_array().unwrap() {
-        assert_eq!(page["group_counts"][g["group"].as_str().unwrap()], g["count"]);
+        assert_eq!(
+            page["group_counts"][g["group"].as_str().unwrap()],
+            g["count"]
+        );
     }
 
     // Expanding a mismatch shows its side-by-side diff, changes marked.
@@ -146,18 +166,30 @@ fn the_page_shows_the_summary_counts_and_a_diff_and_runs_no_captured_code() {
     assert_eq!(e["visible_after"], true);
     assert!(e["removed_cells"].as_u64().unwrap() >= 1, "{e}");
     assert!(e["added_cells"].as_u64().unwrap() >= 1, "{e}");
-    assert!(e["marks"].as_u64().unwrap() >= 1, "changed words highlighted: {e}");
     assert!(
-        e["diff_text"].as_str().unwrap().contains("<SCRIPT>WINDOW.__XSS=1"),
+        e["marks"].as_u64().unwrap() >= 1,
+        "changed words highlighted: {e}"
+    );
+    assert!(
+        e["diff_text"]
+            .as_str()
+            .unwrap()
+            .contains("<SCRIPT>WINDOW.__XSS=1"),
         "{e}"
     );
 
     // The filter box narrows the groups.
     assert_eq!(page["filter"]["visible_groups"], 1, "{}", page["filter"]);
-    assert!(page["filter"]["status"].as_str().unwrap().starts_with("1 of 2 groups"));
+    assert!(page["filter"]["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("1 of 2 groups"));
     for shot in page["screenshots"].as_array().unwrap() {
         let bytes = std::fs::read(shot.as_str().unwrap()).unwrap();
-        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{shot}");
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+            "{shot}"
+        );
     }
 }
 
@@ -177,12 +209,24 @@ fn the_worked_migration_page_matches_its_summary() {
     }
     assert_eq!(page["counts"]["mismatched"], 613);
     let groups = s["groups"].as_array().unwrap();
-    assert_eq!(page["group_counts"].as_object().unwrap().len(), groups.len());
-    let samples: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap().min(10)).sum();
-    assert_eq!(page["record_count"], samples, "10 samples per group at most");
+    assert_eq!(
+        page["group_counts"].as_object().unwrap().len(),
+        groups.len()
+    );
+    let samples: u64 = groups
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap().min(10))
+        .sum();
+    assert_eq!(
+        page["record_count"], samples,
+        "10 samples per group at most"
+    );
     assert_eq!(page["errors"], json!([]));
     assert_eq!(page["console"], json!([]));
     let e = &page["expanded"];
     assert!(e["diff_text"].as_str().unwrap().contains("\\u001"), "{e}");
-    assert!(page["text"].as_str().unwrap().contains("shows its first 10 records at most"));
+    assert!(page["text"]
+        .as_str()
+        .unwrap()
+        .contains("shows its first 10 records at most"));
 }

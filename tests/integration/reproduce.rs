@@ -22,16 +22,7 @@ fn minimize_finds_a_trigger_buried_in_a_large_input() {
     });
     let capture = capture(tmp.path(), "buried.jsonl", &[record("big", input.clone())]);
     let run = tmp.path().join("run");
-    replay(
-        &run,
-        &[
-            capture.to_str().unwrap(),
-            "--candidate",
-            &planted_candidate(""),
-        ],
-    )
-    .assert()
-    .code(1);
+    replay_planted(&run, &capture, "", &[]);
     let out = stdout_of(
         &mut cutover_args(&["minimize", run.to_str().unwrap(), "big", "--json"]),
         0,
@@ -222,18 +213,7 @@ fn recheck_labels_flaky_and_deterministic_records_in_every_report() {
     }
     let capture = capture(tmp.path(), "flaky.jsonl", &lines);
     let run = tmp.path().join("run");
-    replay(
-        &run,
-        &[
-            capture.to_str().unwrap(),
-            "--candidate",
-            &planted_candidate(""),
-            "--workers",
-            "1",
-        ],
-    )
-    .assert()
-    .code(1);
+    replay_planted(&run, &capture, "", &["--workers", "1"]);
     assert_eq!(count(&summary(&run), "mismatched"), 8);
     let out = stdout_of(
         &mut cutover_args(&[

@@ -21,18 +21,7 @@ fn redacted(dir: &Path) -> insta::Settings {
 fn planted_run(tmp: &Path, name: &str, extra: &str) -> std::path::PathBuf {
     let capture = planted_capture(tmp);
     let out = tmp.join(name);
-    replay(
-        &out,
-        &[
-            capture.to_str().unwrap(),
-            "--candidate",
-            &planted_candidate(extra),
-            "--workers",
-            "1",
-        ],
-    )
-    .assert()
-    .code(1);
+    replay_planted(&out, &capture, extra, &["--workers", "1"]);
     out
 }
 

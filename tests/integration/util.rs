@@ -142,3 +142,12 @@ pub fn planted_candidate(extra: &str) -> String {
         .trim_end()
         .to_owned()
 }
+
+/// Replays `capture` into `out` with the planted worker (plus `extra`) as
+/// the candidate and `args`, expecting differences (exit 1).
+pub fn replay_planted(out: &Path, capture: &Path, extra: &str, args: &[&str]) {
+    let candidate = planted_candidate(extra);
+    let mut all = vec![capture.to_str().unwrap(), "--candidate", &candidate];
+    all.extend_from_slice(args);
+    replay(out, &all).assert().code(1);
+}
