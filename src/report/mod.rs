@@ -163,7 +163,12 @@ impl ReportWriter {
             self.noise.finish(),
         );
         if let Some(sampler) = self.html {
+            let started = std::time::Instant::now();
             html::write(&self.dir, &summary, sampler, None)?;
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "index.html written"
+            );
         }
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)

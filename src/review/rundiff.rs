@@ -186,3 +186,88 @@ pub fn compare(
         groups,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Group, RunStatus, Settings, SummaryBuilder};
+
+    fn run(groups: &[(&str, &str, u64)]) -> Summary {
+        let settings = Settings {
+            legacy: "l".into(),
+            candidate: "c".into(),
+            traffic: vec!["t.jsonl".into()],
+            concurrency: 1,
+            workers: 1,
+            timeout_ms: 1,
+            retries: 0,
+            max_record_bytes: 1,
+            max_diffs: 1,
+            noise_probe: false,
+            config_file: None,
+        };
+        let groups = groups
+            .iter()
+            .map(|(label, sig, count)| Group {
+                group: (*label).into(),
+                signature: (*sig).into(),
+                count: *count,
+                share: 0.0,
+                first_id: "x".into(),
+                last_id: "x".into(),
+                sample_ids: vec![],
+            })
+            .collect();
+        SummaryBuilder::new("r".into(), settings).finish(
+            RunStatus {
+                state: "complete".into(),
+                abort_reason: None,
+                legacy_target: Default::default(),
+                candidate_target: Default::default(),
+            },
+            groups,
+            vec![],
+            vec![],
+            None,
+        )
+    }
+
+    #[test]
+    fn groups_are_matched_by_signature_not_label() {
+        let a = run(&[
+            ("g1", "s-fixed", 5),
+            ("g2", "s-grew", 2),
+            ("g3", "s-shrank", 9),
+            ("g4", "s-same", 1),
+        ]);
+        let b = run(&[
+            ("g1", "s-shrank", 4),
+            ("g2", "s-grew", 7),
+            ("g3", "s-new", 3),
+            ("g4", "s-same", 1),
+        ]);
+        let dir = std::path::Path::new("d");
+        let d = compare((&a, dir), (&b, dir));
+        let changes: Vec<(&str, Change, u64, u64)> = d
+            .groups
+            .iter()
+            .map(|g| (g.signature.as_str(), g.change, g.count_a(), g.count_b()))
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("s-new", Change::Appeared, 0, 3),
+                ("s-grew", Change::Grew, 2, 7),
+                ("s-shrank", Change::Shrank, 9, 4),
+                ("s-fixed", Change::Disappeared, 5, 0),
+                ("s-same", Change::Unchanged, 1, 1),
+            ]
+        );
+        assert!(d.regressed());
+        assert_eq!(d.groups[2].a.as_ref().unwrap().group, "g3");
+        assert_eq!(d.groups[2].b.as_ref().unwrap().group, "g1");
+        let back = compare((&b, dir), (&b, dir));
+        assert!(!back.regressed());
+        assert!(back.same_traffic);
+    }
+}

@@ -279,6 +279,79 @@ mod tests {
         assert!(!script_src.contains("unsafe"), "{policy}");
     }
 
+    /// 100,000 mismatches over the most groups a run keeps (1000), ten
+    /// sampled each: the page stays a few MB and says how many it left out.
+    #[test]
+    fn the_page_stays_small_at_the_group_cap() {
+        use crate::report::row::MismatchRow;
+        use crate::report::{Group, RunStatus, Settings, SummaryBuilder, MAX_GROUPS};
+        let settings = Settings {
+            legacy: "worker:python3 legacy/worker.py".into(),
+            candidate: "builtin:normalize-naive".into(),
+            traffic: vec!["t.jsonl".into()],
+            concurrency: 1,
+            workers: 1,
+            timeout_ms: 1,
+            retries: 0,
+            max_record_bytes: 1,
+            max_diffs: 1,
+            noise_probe: false,
+            config_file: None,
+        };
+        let mut sampler = Sampler::default();
+        let mut groups = Vec::new();
+        for g in 0..MAX_GROUPS {
+            let label = format!("g{}", g + 1);
+            for i in 0..100 {
+                let items: Vec<String> = (0..6).map(|j| format!(" item {g} {i} {j} ")).collect();
+                let row = MismatchRow {
+                    id: format!("req-{g}-{i}"),
+                    key: format!("user-{i}"),
+                    outcome: "mismatch".into(),
+                    group: label.clone(),
+                    paths: format!("/accepted/{g} changed"),
+                    legacy: serde_json::json!({"accepted": items, "rejected": []}).to_string(),
+                    candidate: serde_json::json!({"accepted": items.iter().map(|s| s.trim()).collect::<Vec<_>>(), "rejected": []}).to_string(),
+                    source: "t.jsonl".into(),
+                    line: i,
+                    signature: format!("mismatch /accepted/{g} changed"),
+                    input: serde_json::json!({"items": items}).to_string(),
+                };
+                sampler.offer(|| row, &label, None);
+            }
+            groups.push(Group {
+                group: label,
+                signature: format!("mismatch /accepted/{g} changed"),
+                count: 100,
+                share: 0.001,
+                first_id: format!("req-{g}-0"),
+                last_id: format!("req-{g}-99"),
+                sample_ids: vec![],
+            });
+        }
+        let over = sampler.over_budget();
+        assert!(over > 0, "the budget must bite at this size");
+        let summary = SummaryBuilder::new("r".into(), settings).finish(
+            RunStatus {
+                state: "complete".into(),
+                abort_reason: None,
+                legacy_target: Default::default(),
+                candidate_target: Default::default(),
+            },
+            groups,
+            vec![],
+            vec![],
+            None,
+        );
+        let page = render(&summary, sampler, None);
+        assert!(page.len() < 5 * 1024 * 1024, "{} bytes", page.len());
+        assert!(page.contains(&format!("{over} more records were not sampled")));
+        assert!(
+            page.contains("data-group-count=\"g1000\""),
+            "every group is listed"
+        );
+    }
+
     #[test]
     fn group_kinds() {
         assert_eq!(kind_of("mismatch /a changed"), "mismatch");

@@ -7,10 +7,11 @@
 //!   traffic whatever the concurrency, and the same when the page is made
 //!   again from `mismatches.csv` (after `cutover recheck`).
 //! - Memory and page size are bounded: each shown text (input, each answer)
-//!   is cut at [`FIELD_BYTES`], and once [`PAGE_SAMPLE_BYTES`] of sample text
-//!   is kept, further rows are not sampled (counted in
-//!   [`Sampler::over_budget`], which the page reports). Counts never depend on
-//!   sampling: they come from `summary.json`.
+//!   is cut at [`FIELD_BYTES`], and once the kept samples would take about
+//!   [`PAGE_SAMPLE_BYTES`] of the page (their text, escaped, plus the markup
+//!   of every diff row: [`Sample::page_bytes`]), further rows are not sampled
+//!   (counted in [`Sampler::over_budget`], which the page reports). Counts
+//!   never depend on sampling: they come from `summary.json`.
 
 use crate::report::labels::RecheckRecord;
 use crate::report::row::MismatchRow;
@@ -21,8 +22,8 @@ use std::collections::HashMap;
 pub const SAMPLES_PER_GROUP: usize = 10;
 /// Bytes of each shown text (input, legacy answer, candidate answer) at most.
 pub const FIELD_BYTES: usize = 16 * 1024;
-/// Bytes of sample text on the page at most.
-pub const PAGE_SAMPLE_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes of the page the samples may take, about.
+pub const PAGE_SAMPLE_BYTES: usize = 3 * 1024 * 1024;
 
 /// One record as the page shows it.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct Sample {
 #[derive(Debug, Default)]
 pub struct Sampler {
     groups: HashMap<String, Vec<Sample>>,
+    /// Rows offered per group so far.
+    offered: HashMap<String, usize>,
     used: usize,
     over_budget: u64,
     rows: u64,
@@ -69,6 +72,27 @@ fn pretty(cell: &str) -> (String, bool) {
     (text, true)
 }
 
+impl Sample {
+    /// About how many bytes of the page this sample takes: its texts (HTML
+    /// escaping of JSON's quotes about doubles them), the markup of each
+    /// diff row and the record's frame.
+    pub fn page_bytes(&self) -> usize {
+        let rows: usize = self
+            .diff
+            .hunks
+            .iter()
+            .map(|h| {
+                60 + h
+                    .lines
+                    .iter()
+                    .map(|l| 2 * l.text().len() + 90)
+                    .sum::<usize>()
+            })
+            .sum();
+        600 + 2 * (self.input.len() + self.id.len() + self.key.len() + self.paths.len()) + rows
+    }
+}
+
 impl Sampler {
     /// Whether the next row (of `group`) will be kept: ask before building a
     /// row, so rows that are not shown cost nothing.
@@ -90,8 +114,20 @@ impl Sampler {
     ) {
         let index = self.rows;
         self.rows += 1;
+        let nth = match self.offered.get_mut(group) {
+            Some(n) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.offered.insert(group.to_owned(), 1);
+                1
+            }
+        };
         if !self.wants(group) {
-            if self.used >= PAGE_SAMPLE_BYTES {
+            if nth <= SAMPLES_PER_GROUP {
+                // One of the group's first rows: shown, were it not for the
+                // page's budget.
                 self.over_budget += 1;
             }
             return;
@@ -100,7 +136,6 @@ impl Sampler {
         let (input, cut_input) = pretty(&row.input);
         let (legacy, cut_legacy) = pretty(&row.legacy);
         let (candidate, cut_candidate) = pretty(&row.candidate);
-        self.used += input.len() + legacy.len() + candidate.len();
         let sample = Sample {
             row: index,
             diff: DiffView::new(&legacy, &candidate),
@@ -114,10 +149,12 @@ impl Sampler {
             paths: row.paths,
             label,
         };
+        self.used += sample.page_bytes();
         self.groups.entry(row.group).or_default().push(sample);
     }
 
-    /// Rows not sampled because the page's budget was spent.
+    /// Rows that would have been shown (their group had room) but were not,
+    /// because the page's budget was spent.
     pub fn over_budget(&self) -> u64 {
         self.over_budget
     }
@@ -183,7 +220,8 @@ mod tests {
             );
             n += 1;
         }
-        assert!(s.used <= PAGE_SAMPLE_BYTES + 3 * (FIELD_BYTES + 8));
+        let one_sample = 600 + 2 * (FIELD_BYTES + 100) + 4 * (FIELD_BYTES + 200);
+        assert!(s.used <= PAGE_SAMPLE_BYTES + one_sample, "{}", s.used);
         assert!(s.over_budget() > 0 && s.over_budget() < n);
         let first = s.take("g0");
         assert!(first[0].truncated);
