@@ -127,10 +127,10 @@ pub fn minimize(
 ) -> Result<Minimized, ReproduceError> {
     let row = find_row(run, id)?;
     let run_id = run.summary.run_id.clone();
-    let setup = Setup::from_summary(&run.summary, workers.or(Some(1)))?;
+    let mut setup = Setup::from_summary(&run.summary, workers.or(Some(1)))?;
     let runtime = tokio::runtime::Runtime::new().map_err(ReproduceError::Runtime)?;
     let _entered = runtime.enter();
-    let comparer: Comparer = Setup::from_summary(&run.summary, workers.or(Some(1)))?.comparer()?;
+    let comparer: Comparer = setup.comparer()?;
     let started = Instant::now();
     let once = |input: Box<RawValue>, seq: u64| -> Result<RecordResult, ReproduceError> {
         Ok(runtime.block_on(comparer.compare(record_of(&row, seq, input)))?)

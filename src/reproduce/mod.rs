@@ -63,6 +63,8 @@ pub enum ReproduceError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("a re-run task failed: {0}")]
+    Task(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }

@@ -61,7 +61,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
         Some(g) => Some(run.group(g)?.group.clone()),
         None => None,
     };
-    let setup = Setup::from_summary(&run.summary, options.workers)?;
+    let mut setup = Setup::from_summary(&run.summary, options.workers)?;
     for warning in &setup.warnings {
         eprintln!("cutover: warning: {warning}");
     }
@@ -89,6 +89,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
     runtime.block_on(async {
         let comparer = Arc::new(setup.comparer()?);
         let mut selected = 0u64;
+        let run_id = run.summary.run_id.clone();
         let rows = RowReader::open(&run.dir).map_err(ReviewError::from)?;
         let mut results = futures::stream::iter(rows.enumerate())
             .map(|(index, row)| {
@@ -98,7 +99,9 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
                 });
                 selected += u64::from(check);
                 let comparer = comparer.clone();
-                async move {
+                let run_id = run_id.clone();
+                // A task per record, so in-process targets use every core.
+                let task = tokio::spawn(async move {
                     let row: MismatchRow = row.map_err(ReviewError::from)?;
                     let mut reproduced = 0u32;
                     let mut seen: Vec<String> = Vec::new();
@@ -107,7 +110,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
                             let input = RawValue::from_string(row.input.clone()).map_err(|e| {
                                 ReproduceError::BadInput {
                                     id: row.id.clone(),
-                                    run: String::new(),
+                                    run: run_id.clone(),
                                     message: e.to_string(),
                                 }
                             })?;
@@ -140,6 +143,10 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
                         runs: if check { times } else { 0 },
                         seen,
                     })
+                });
+                async move {
+                    task.await
+                        .map_err(|e| ReproduceError::Task(e.to_string()))?
                 }
             })
             .buffered(options.concurrency.max(1));

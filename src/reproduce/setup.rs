@@ -116,15 +116,17 @@ impl Setup {
         })
     }
 
-    /// Starts both targets (inside a tokio runtime: worker pools spawn tasks).
-    pub fn comparer(self) -> Result<Comparer, ReproduceError> {
+    /// Starts both targets (inside a tokio runtime: worker pools spawn
+    /// tasks). The rules and known differences move into the comparer; the
+    /// rest of the setup stays, to be reported.
+    pub fn comparer(&mut self) -> Result<Comparer, ReproduceError> {
         let legacy = target::build(&self.legacy, Side::Legacy, &self.targets)?;
         let candidate = target::build(&self.candidate, Side::Candidate, &self.targets)?;
         Ok(Comparer::new(
             legacy,
             candidate,
-            self.rules,
-            self.known,
+            std::mem::take(&mut self.rules),
+            std::mem::take(&mut self.known),
             self.noise_probe,
         ))
     }
