@@ -174,3 +174,33 @@ impl ReportWriter {
         Ok(summary)
     }
 }
+
+/// A finished summary with the given groups, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_summary(groups: Vec<Group>) -> Summary {
+    let settings = Settings {
+        legacy: "worker:python3 legacy/worker.py".into(),
+        candidate: "builtin:normalize-naive".into(),
+        traffic: vec!["t.jsonl".into()],
+        concurrency: 1,
+        workers: 1,
+        timeout_ms: 1,
+        retries: 0,
+        max_record_bytes: 1,
+        max_diffs: 1,
+        noise_probe: false,
+        config_file: None,
+    };
+    SummaryBuilder::new("r".into(), settings).finish(
+        RunStatus {
+            state: "complete".into(),
+            abort_reason: None,
+            legacy_target: Default::default(),
+            candidate_target: Default::default(),
+        },
+        groups,
+        Vec::new(),
+        Vec::new(),
+        None,
+    )
+}

@@ -190,45 +190,22 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Group, RunStatus, Settings, SummaryBuilder};
+    use crate::report::Group;
 
     fn run(groups: &[(&str, &str, u64)]) -> Summary {
-        let settings = Settings {
-            legacy: "l".into(),
-            candidate: "c".into(),
-            traffic: vec!["t.jsonl".into()],
-            concurrency: 1,
-            workers: 1,
-            timeout_ms: 1,
-            retries: 0,
-            max_record_bytes: 1,
-            max_diffs: 1,
-            noise_probe: false,
-            config_file: None,
-        };
-        let groups = groups
-            .iter()
-            .map(|(label, sig, count)| Group {
-                group: (*label).into(),
-                signature: (*sig).into(),
-                count: *count,
-                share: 0.0,
-                first_id: "x".into(),
-                last_id: "x".into(),
-                sample_ids: vec![],
-            })
-            .collect();
-        SummaryBuilder::new("r".into(), settings).finish(
-            RunStatus {
-                state: "complete".into(),
-                abort_reason: None,
-                legacy_target: Default::default(),
-                candidate_target: Default::default(),
-            },
-            groups,
-            vec![],
-            vec![],
-            None,
+        crate::report::test_summary(
+            groups
+                .iter()
+                .map(|(label, sig, count)| Group {
+                    group: (*label).into(),
+                    signature: (*sig).into(),
+                    count: *count,
+                    share: 0.0,
+                    first_id: "x".into(),
+                    last_id: "x".into(),
+                    sample_ids: vec![],
+                })
+                .collect(),
         )
     }
 

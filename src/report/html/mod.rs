@@ -284,20 +284,7 @@ mod tests {
     #[test]
     fn the_page_stays_small_at_the_group_cap() {
         use crate::report::row::MismatchRow;
-        use crate::report::{Group, RunStatus, Settings, SummaryBuilder, MAX_GROUPS};
-        let settings = Settings {
-            legacy: "worker:python3 legacy/worker.py".into(),
-            candidate: "builtin:normalize-naive".into(),
-            traffic: vec!["t.jsonl".into()],
-            concurrency: 1,
-            workers: 1,
-            timeout_ms: 1,
-            retries: 0,
-            max_record_bytes: 1,
-            max_diffs: 1,
-            noise_probe: false,
-            config_file: None,
-        };
+        use crate::report::{Group, MAX_GROUPS};
         let mut sampler = Sampler::default();
         let mut groups = Vec::new();
         for g in 0..MAX_GROUPS {
@@ -331,18 +318,7 @@ mod tests {
         }
         let over = sampler.over_budget();
         assert!(over > 0, "the budget must bite at this size");
-        let summary = SummaryBuilder::new("r".into(), settings).finish(
-            RunStatus {
-                state: "complete".into(),
-                abort_reason: None,
-                legacy_target: Default::default(),
-                candidate_target: Default::default(),
-            },
-            groups,
-            vec![],
-            vec![],
-            None,
-        );
+        let summary = crate::report::test_summary(groups);
         let page = render(&summary, sampler, None);
         assert!(page.len() < 5 * 1024 * 1024, "{} bytes", page.len());
         assert!(page.contains(&format!("{over} more records were not sampled")));
