@@ -16,7 +16,8 @@
 //! - Accepted records stay visible: they are counted, listed in
 //!   `mismatches.csv` with outcome `accepted`, and each entry's use is audited.
 
-use super::rules::{check_declaration, parse_pointer, Token};
+use super::pointer::{parse_pointer, Token};
+use super::rules::check_declaration;
 use super::{Outcome, RuleError, Verdict};
 use regex::Regex;
 use serde::Deserialize;
