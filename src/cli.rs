@@ -119,9 +119,13 @@ pub struct ReplayArgs {
     #[arg(long = "ignore", value_name = "POINTER")]
     pub ignore: Vec<String>,
     /// Call the legacy twice per record and treat paths where its two answers
-    /// differ as noise for that record (outcome `noisy`; rates in summary.json).
-    #[arg(long)]
+    /// differ as noise for that record (outcome `noisy`; rates in summary.json)
+    /// [default: off, or `noise_probe` in cutover.toml]
+    #[arg(long, overrides_with = "no_noise_probe")]
     pub noise_probe: bool,
+    /// Do not probe for noise, even when cutover.toml turns it on.
+    #[arg(long, overrides_with = "noise_probe")]
+    pub no_noise_probe: bool,
     /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -261,7 +265,11 @@ pub fn resolve_replay(
         config_file: loaded.path,
         rules,
         known,
-        noise_probe: args.noise_probe || noise_probe.unwrap_or(false),
+        noise_probe: match (args.noise_probe, args.no_noise_probe) {
+            (true, _) => true,
+            (_, true) => false,
+            _ => noise_probe.unwrap_or(false),
+        },
     })
 }
 
