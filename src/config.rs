@@ -52,6 +52,8 @@ pub struct ReplayConfig {
     pub workers: Option<usize>,
     /// A duration such as `"10s"` or `"250ms"`.
     pub timeout: Option<String>,
+    /// A duration such as `"30s"`.
+    pub startup_timeout: Option<String>,
     pub retries: Option<u32>,
     pub max_record_bytes: Option<usize>,
     pub max_diffs: Option<usize>,

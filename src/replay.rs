@@ -80,6 +80,7 @@ pub async fn replay(
         concurrency: options.concurrency,
         workers: options.targets.workers,
         timeout_ms: options.targets.timeout.as_millis(),
+        startup_timeout_ms: options.targets.startup_timeout.as_millis(),
         retries: options.targets.retries,
         max_record_bytes: options.read.max_record_bytes,
         max_diffs: options.max_diffs,

@@ -239,12 +239,13 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
     let (legacy, candidate, probe) =
         tokio::join!(observe(&shared.legacy), observe(&shared.candidate), probe);
     let (mut verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
-    let known_used = shared.known.classify(&mut verdict, record.input.get());
     let noise =
         probe.map(|second| crate::compare::noise::noisy_paths(&legacy.answer, &second.answer));
-    if let Some(noise) = &noise {
-        crate::compare::noise::classify(&mut verdict, noise);
-    }
+    let noisy = noise.as_deref().unwrap_or_default();
+    let known_used = shared
+        .known
+        .classify(&mut verdict, record.input.get(), noisy);
+    crate::compare::noise::classify(&mut verdict, noisy);
     let drift = match (shared.check_drift, &record.recorded) {
         (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
             !judge(&Answer::Output(recorded), &legacy.answer).is_clean()

@@ -185,6 +185,7 @@ pub(crate) fn test_summary(groups: Vec<Group>) -> Summary {
         concurrency: 1,
         workers: 1,
         timeout_ms: 1,
+        startup_timeout_ms: 1,
         retries: 0,
         max_record_bytes: 1,
         max_diffs: 1,

@@ -99,6 +99,8 @@ pub struct Settings {
     pub concurrency: usize,
     pub workers: usize,
     pub timeout_ms: u128,
+    #[serde(default)]
+    pub startup_timeout_ms: u128,
     pub retries: u32,
     pub max_record_bytes: usize,
     pub max_diffs: usize,

@@ -103,6 +103,9 @@ impl Setup {
             candidate,
             targets: TargetOptions {
                 timeout: Duration::from_millis(s.timeout_ms.min(u64::MAX as u128) as u64),
+                startup_timeout: Duration::from_millis(
+                    s.startup_timeout_ms.min(u64::MAX as u128) as u64
+                ),
                 workers: workers.unwrap_or(s.workers).max(1),
                 retries: s.retries,
                 max_response_bytes: s.max_record_bytes,
