@@ -68,6 +68,17 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// List the builtin targets.
     Builtins,
+    /// Review a run: summary, groups and rule audit; `show`, `group` and
+    /// `diff` for records, groups and two runs.
+    Report(Box<crate::review::command::ReportArgs>),
+    /// Shrink a non-matching record's input while both sides still fail the
+    /// same way (delta debugging on the JSON), and print it with its diff.
+    Minimize(Box<crate::reproduce::command::MinimizeArgs>),
+    /// Minimize a record and save it under fixtures/regressions/ as a
+    /// regression case the test suite replays.
+    Pin(Box<crate::reproduce::command::PinArgs>),
+    /// Re-run every non-matching record K times; label each deterministic or flaky.
+    Recheck(Box<crate::reproduce::command::RecheckArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +144,13 @@ pub struct ReplayArgs {
     /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+    /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Do not write index.html, the self-contained HTML report every run
+    /// writes by default.
+    #[arg(long)]
+    pub no_html: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,19 +218,7 @@ pub fn resolve_replay(
     let loaded = config::load(config_path)?;
     let mut rule_configs = loaded.rules.clone();
     for path in &args.ignore {
-        rule_configs.push((
-            crate::compare::RuleConfig {
-                name: format!("--ignore {path}"),
-                kind: "ignore".into(),
-                path: path.clone(),
-                reason: "given with --ignore on the command line".into(),
-                key: None,
-                absolute: None,
-                relative: None,
-                pattern: None,
-            },
-            "command line".into(),
-        ));
+        rule_configs.push(crate::compare::RuleConfig::ignore_flag(path));
     }
     let rules = crate::compare::RuleSet::compile(&rule_configs)?;
     let known = crate::compare::KnownSet::compile(&loaded.known)?;
@@ -238,6 +244,8 @@ pub fn resolve_replay(
         out,
         progress,
         noise_probe,
+        junit,
+        html,
     } = loaded.config.replay;
     let timeout = pick_duration(
         matches,
@@ -301,6 +309,8 @@ pub fn resolve_replay(
             (_, true) => false,
             _ => noise_probe.unwrap_or(false),
         },
+        junit: args.junit.or(junit),
+        html: !args.no_html && html.unwrap_or(true),
     })
 }
 

@@ -63,6 +63,10 @@ pub struct ReplayConfig {
     pub out: Option<PathBuf>,
     pub progress: Option<bool>,
     pub noise_probe: Option<bool>,
+    /// `--junit FILE`.
+    pub junit: Option<PathBuf>,
+    /// `false` is `--no-html`.
+    pub html: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

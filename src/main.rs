@@ -50,6 +50,22 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             print!("{}", builtins_text());
             Ok(0)
         }
+        Command::Report(args) => Ok(cutover::review::command::report(
+            *args,
+            cli.config.as_deref(),
+        )?),
+        Command::Minimize(args) => Ok(cutover::reproduce::command::minimize_command(
+            *args,
+            cli.config.as_deref(),
+        )?),
+        Command::Pin(args) => Ok(cutover::reproduce::command::pin_command(
+            *args,
+            cli.config.as_deref(),
+        )?),
+        Command::Recheck(args) => Ok(cutover::reproduce::command::recheck_command(
+            *args,
+            cli.config.as_deref(),
+        )?),
         Command::Replay(args) => {
             let sub = matches
                 .subcommand_matches("replay")

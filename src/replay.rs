@@ -36,6 +36,10 @@ pub struct ReplayOptions {
     pub rules: crate::compare::RuleSet,
     pub known: crate::compare::KnownSet,
     pub noise_probe: bool,
+    /// Write JUnit XML here after the run.
+    pub junit: Option<PathBuf>,
+    /// Write `index.html`.
+    pub html: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +97,10 @@ pub async fn replay(
         crate::report::RuleAudit::new(&options.rules),
         crate::report::KnownAudit::new(&options.known),
     )?;
+    if !options.html {
+        writer = writer.without_html();
+    }
+    let junit = options.junit.clone();
 
     // Sink: a blocking thread that writes the report files in input order.
     let (events_tx, mut events_rx) = mpsc::channel::<Vec<Event>>(4);
@@ -145,5 +153,14 @@ pub async fn replay(
         legacy_target: legacy.stats(),
         candidate_target: candidate.stats(),
     })?;
+    if let Some(path) = junit {
+        let run = crate::review::Run {
+            dir: dir.clone(),
+            summary: summary.clone(),
+            recheck: None,
+        };
+        std::fs::write(&path, crate::review::junit::junit_xml(&run))
+            .map_err(crate::report::write_err(&path))?;
+    }
     Ok((summary, dir))
 }

@@ -26,7 +26,7 @@ mod structural;
 mod unified;
 
 pub use known::{Known, KnownConfig, KnownSet};
-pub use rules::{PerRule, Rule, RuleConfig, RuleEffects, RuleError, RuleSet};
+pub use rules::{PerRule, Rule, RuleConfig, RuleEffects, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
 pub(crate) use signature::generalise;
 pub use signature::signature;
 pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};

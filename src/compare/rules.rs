@@ -229,6 +229,29 @@ pub(crate) fn check_declaration(
     Ok(())
 }
 
+impl RuleConfig {
+    /// The rule `--ignore PATH` makes, with where it was declared.
+    pub fn ignore_flag(path: &str) -> (RuleConfig, String) {
+        (
+            RuleConfig {
+                name: format!("{IGNORE_FLAG_PREFIX}{path}"),
+                kind: "ignore".into(),
+                path: path.to_owned(),
+                reason: "given with --ignore on the command line".into(),
+                key: None,
+                absolute: None,
+                relative: None,
+                pattern: None,
+            },
+            "command line".into(),
+        )
+    }
+}
+
+/// The name prefix of rules made by `--ignore PATH` (the audit lists them
+/// by name, so a run's `--ignore` flags can be read back from its summary).
+pub const IGNORE_FLAG_PREFIX: &str = "--ignore ";
+
 impl RuleSet {
     /// Compiles rules with where each was declared.
     pub fn compile(rules: &[(RuleConfig, String)]) -> Result<RuleSet, RuleError> {
