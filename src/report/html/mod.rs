@@ -100,7 +100,7 @@ impl GroupView {
 }
 
 #[derive(Template)]
-#[template(path = "report.html", escape = "html")]
+#[template(path = "report.html", escape = "html", config = "src/report/html/askama.toml")]
 struct Page<'a> {
     summary: &'a Summary,
     counts: Vec<CountRow>,
