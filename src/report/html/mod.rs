@@ -100,7 +100,11 @@ impl GroupView {
 }
 
 #[derive(Template)]
-#[template(path = "report.html", escape = "html", config = "src/report/html/askama.toml")]
+#[template(
+    path = "report.html",
+    escape = "html",
+    config = "src/report/html/askama.toml"
+)]
 struct Page<'a> {
     summary: &'a Summary,
     counts: Vec<CountRow>,
