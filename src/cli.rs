@@ -70,6 +70,17 @@ pub enum Command {
     Builtins,
     /// Cut over with Unleash flags: status, set, promote on evidence, rollback.
     Flags(Box<crate::flags::command::FlagsArgs>),
+    /// Review a run: summary, groups and rule audit; `show`, `group` and
+    /// `diff` for records, groups and two runs.
+    Report(Box<crate::review::command::ReportArgs>),
+    /// Shrink a non-matching record's input while both sides still fail the
+    /// same way (delta debugging on the JSON), and print it with its diff.
+    Minimize(Box<crate::reproduce::command::MinimizeArgs>),
+    /// Minimize a record and save it under fixtures/regressions/ as a
+    /// regression case the test suite replays.
+    Pin(Box<crate::reproduce::command::PinArgs>),
+    /// Re-run every non-matching record K times; label each deterministic or flaky.
+    Recheck(Box<crate::reproduce::command::RecheckArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +106,10 @@ pub struct ReplayArgs {
     /// Per-call timeout for worker, exec and http targets (e.g. 500ms, 10s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// How long a new worker process may take to give its first answer: calls
+    /// sent to it wait until then if that is later than --timeout.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub startup_timeout: Duration,
     /// Times a call is re-sent after the worker serving it died.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub retries: u32,
@@ -121,9 +136,13 @@ pub struct ReplayArgs {
     #[arg(long = "ignore", value_name = "POINTER")]
     pub ignore: Vec<String>,
     /// Call the legacy twice per record and treat paths where its two answers
-    /// differ as noise for that record (outcome `noisy`; rates in summary.json).
-    #[arg(long)]
+    /// differ as noise for that record (outcome `noisy`; rates in summary.json)
+    /// [default: off, or `noise_probe` in cutover.toml]
+    #[arg(long, overrides_with = "no_noise_probe")]
     pub noise_probe: bool,
+    /// Do not probe for noise, even when cutover.toml turns it on.
+    #[arg(long, overrides_with = "noise_probe")]
+    pub no_noise_probe: bool,
     /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -132,6 +151,13 @@ pub struct ReplayArgs {
     /// Do not evaluate the rollout's flags (no `rollout` section in summary.json).
     #[arg(long)]
     pub no_flags: bool,
+    /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Do not write index.html, the self-contained HTML report every run
+    /// writes by default.
+    #[arg(long)]
+    pub no_html: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +195,29 @@ pub(crate) fn pick<T>(matches: &ArgMatches, id: &str, flag: T, file: Option<T>) 
     }
 }
 
+/// [`pick`] for a duration: the config file writes it as text (`"10s"`), and
+/// a bad one is an error naming the key (`(flag id, config key)`).
+fn pick_duration(
+    matches: &ArgMatches,
+    (id, key): (&str, &'static str),
+    flag: Duration,
+    file: Option<String>,
+    file_name: &str,
+) -> Result<Duration, CliError> {
+    match file {
+        Some(text) if !explicit(matches, id) => {
+            humantime::parse_duration(&text).map_err(|e| CliError::ConfigValue {
+                key,
+                path: file_name.to_owned(),
+                message: format!(
+                    "{text:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\""
+                ),
+            })
+        }
+        _ => Ok(flag),
+    }
+}
+
 /// Merges `replay` flags, the config file and defaults into run options.
 pub fn resolve_replay(
     args: ReplayArgs,
@@ -178,19 +227,7 @@ pub fn resolve_replay(
     let loaded = config::load(config_path)?;
     let mut rule_configs = loaded.rules.clone();
     for path in &args.ignore {
-        rule_configs.push((
-            crate::compare::RuleConfig {
-                name: format!("--ignore {path}"),
-                kind: "ignore".into(),
-                path: path.clone(),
-                reason: "given with --ignore on the command line".into(),
-                key: None,
-                absolute: None,
-                relative: None,
-                pattern: None,
-            },
-            "command line".into(),
-        ));
+        rule_configs.push(crate::compare::RuleConfig::ignore_flag(path));
     }
     let rules = crate::compare::RuleSet::compile(&rule_configs)?;
     let known = crate::compare::KnownSet::compile(&loaded.known)?;
@@ -216,6 +253,7 @@ pub fn resolve_replay(
         concurrency,
         workers,
         timeout,
+        startup_timeout,
         retries,
         max_record_bytes,
         max_diffs,
@@ -225,19 +263,23 @@ pub fn resolve_replay(
         out,
         progress,
         noise_probe,
+        junit,
+        html,
     } = loaded.config.replay;
-    let timeout = match timeout {
-        Some(text) if !explicit(matches, "timeout") => {
-            humantime::parse_duration(&text).map_err(|e| CliError::ConfigValue {
-                key: "replay.timeout",
-                path: file_name.clone(),
-                message: format!(
-                    "{text:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\""
-                ),
-            })?
-        }
-        _ => args.timeout,
-    };
+    let timeout = pick_duration(
+        matches,
+        ("timeout", "replay.timeout"),
+        args.timeout,
+        timeout,
+        &file_name,
+    )?;
+    let startup_timeout = pick_duration(
+        matches,
+        ("startup_timeout", "replay.startup_timeout"),
+        args.startup_timeout,
+        startup_timeout,
+        &file_name,
+    )?;
     let format = pick(matches, "format", args.format, format);
     let traffic = pick(matches, "traffic", args.traffic, traffic)
         .iter()
@@ -264,6 +306,7 @@ pub fn resolve_replay(
         concurrency,
         targets: TargetOptions {
             timeout,
+            startup_timeout,
             workers: pick(matches, "workers", args.workers, workers).max(1),
             retries: pick(matches, "retries", args.retries, retries),
             max_response_bytes: max_record_bytes,
@@ -280,7 +323,13 @@ pub fn resolve_replay(
         config_file: loaded.path,
         rules,
         known,
-        noise_probe: args.noise_probe || noise_probe.unwrap_or(false),
+        noise_probe: match (args.noise_probe, args.no_noise_probe) {
+            (true, _) => true,
+            (_, true) => false,
+            _ => noise_probe.unwrap_or(false),
+        },
+        junit: args.junit.or(junit),
+        html: !args.no_html && html.unwrap_or(true),
         flags,
     })
 }

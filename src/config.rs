@@ -55,6 +55,8 @@ pub struct ReplayConfig {
     pub workers: Option<usize>,
     /// A duration such as `"10s"` or `"250ms"`.
     pub timeout: Option<String>,
+    /// A duration such as `"30s"`.
+    pub startup_timeout: Option<String>,
     pub retries: Option<u32>,
     pub max_record_bytes: Option<usize>,
     pub max_diffs: Option<usize>,
@@ -64,6 +66,10 @@ pub struct ReplayConfig {
     pub out: Option<PathBuf>,
     pub progress: Option<bool>,
     pub noise_probe: Option<bool>,
+    /// `--junit FILE`.
+    pub junit: Option<PathBuf>,
+    /// `false` is `--no-html`.
+    pub html: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,9 @@
 //!   terminal summary.
 //! - [`engine`] runs records concurrently, bounded, delivering results in
 //!   input order; [`replay`] is one run end to end.
+//! - [`review`] reads finished runs back for people and CI (`cutover report`,
+//!   `show`, `group`, `diff`, JUnit); [`reproduce`] re-runs their records
+//!   (`minimize`, `pin`, `recheck`).
 //! - [`normalize`] is the worked migration's new implementation.
 
 pub mod cli;
@@ -31,5 +34,7 @@ pub mod flags;
 pub mod normalize;
 pub mod replay;
 pub mod report;
+pub mod reproduce;
+pub mod review;
 pub mod target;
 pub mod traffic;

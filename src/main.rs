@@ -56,6 +56,22 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
                 .context("flags arguments missing")?;
             cutover::flags::command::run(*args, sub, cli.config.as_deref())
         }
+        Command::Report(args) => Ok(cutover::review::command::report(
+            *args,
+            cli.config.as_deref(),
+        )?),
+        Command::Minimize(args) => Ok(cutover::reproduce::command::minimize_command(
+            *args,
+            cli.config.as_deref(),
+        )?),
+        Command::Pin(args) => Ok(cutover::reproduce::command::pin_command(
+            *args,
+            cli.config.as_deref(),
+        )?),
+        Command::Recheck(args) => Ok(cutover::reproduce::command::recheck_command(
+            *args,
+            cli.config.as_deref(),
+        )?),
         Command::Replay(args) => {
             let sub = matches
                 .subcommand_matches("replay")

@@ -38,6 +38,10 @@ pub struct ReplayOptions {
     pub noise_probe: bool,
     /// The rollout's flags (`None` with `--no-flags`).
     pub flags: Option<crate::flags::FlagSettings>,
+    /// Write JUnit XML here after the run.
+    pub junit: Option<PathBuf>,
+    /// Write `index.html`.
+    pub html: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +82,7 @@ pub async fn replay(
         concurrency: options.concurrency,
         workers: options.targets.workers,
         timeout_ms: options.targets.timeout.as_millis(),
+        startup_timeout_ms: options.targets.startup_timeout.as_millis(),
         retries: options.targets.retries,
         max_record_bytes: options.read.max_record_bytes,
         max_diffs: options.max_diffs,
@@ -101,6 +106,10 @@ pub async fn replay(
     if let Some((_, plan)) = &flags {
         writer = writer.with_rollout(crate::flags::rollout::RolloutTally::new(plan.clone()));
     }
+    if !options.html {
+        writer = writer.without_html();
+    }
+    let junit = options.junit.clone();
 
     // Sink: a blocking thread that writes the report files in input order.
     let (events_tx, mut events_rx) = mpsc::channel::<Vec<Event>>(4);
@@ -154,5 +163,14 @@ pub async fn replay(
         legacy_target: legacy.stats(),
         candidate_target: candidate.stats(),
     })?;
+    if let Some(path) = junit {
+        let run = crate::review::Run {
+            dir: dir.clone(),
+            summary: summary.clone(),
+            recheck: None,
+        };
+        std::fs::write(&path, crate::review::junit::junit_xml(&run))
+            .map_err(crate::report::write_err(&path))?;
+    }
     Ok((summary, dir))
 }

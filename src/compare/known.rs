@@ -7,8 +7,9 @@
 //!   optionally `input_pattern`, a regex the record's input JSON text must
 //!   match for the entry to apply (e.g. only inputs containing U+001C).
 //! - A `mismatch` becomes `accepted` when *every* remaining differing path is
-//!   covered by an entry that applies; one uncovered path keeps the whole
-//!   record a `mismatch`. Errors and timeouts are never accepted, nor is a
+//!   covered by an entry that applies, or is learned noise for this record
+//!   (`--noise-probe`), and at least one is covered by an entry; one other
+//!   path keeps the whole record a `mismatch`. Errors and timeouts are never accepted, nor is a
 //!   record with more differences than the per-record cap
 //!   ([`super::MAX_DIFFERENCES`]), since the ones past the cap are unseen.
 //! - [`KnownSet::compile`] rejects an entry that cannot work (bad pointer, bad
@@ -16,7 +17,8 @@
 //! - Accepted records stay visible: they are counted, listed in
 //!   `mismatches.csv` with outcome `accepted`, and each entry's use is audited.
 
-use super::rules::{check_declaration, parse_pointer, Token};
+use super::pointer::{parse_pointer, Token};
+use super::rules::check_declaration;
 use super::{Outcome, RuleError, Verdict};
 use regex::Regex;
 use serde::Deserialize;
@@ -97,8 +99,9 @@ impl KnownSet {
     }
 
     /// Turns a fully covered `mismatch` into `accepted`; returns, per entry,
-    /// whether it covered a path of this record.
-    pub fn classify(&self, verdict: &mut Verdict, input: &str) -> Vec<bool> {
+    /// whether it covered a path of this record. `noise` lists the paths where
+    /// the legacy disagreed with itself for this record: they need no entry.
+    pub fn classify(&self, verdict: &mut Verdict, input: &str, noise: &[String]) -> Vec<bool> {
         let mut used = vec![false; self.entries.len()];
         if verdict.outcome != Outcome::Mismatch || self.entries.is_empty() {
             return used;
@@ -117,6 +120,9 @@ impl KnownSet {
             })
             .collect();
         for difference in &verdict.differences {
+            if noise.contains(&difference.path) {
+                continue;
+            }
             let covering = self
                 .entries
                 .iter()
@@ -127,7 +133,9 @@ impl KnownSet {
                 None => return vec![false; self.entries.len()],
             }
         }
-        verdict.outcome = Outcome::Accepted;
+        if used.contains(&true) {
+            verdict.outcome = Outcome::Accepted;
+        }
         used
     }
 }
@@ -156,14 +164,34 @@ mod tests {
             &Answer::Output(json!({"accepted": ["a"]})),
             &Answer::Output(json!({"accepted": ["b"]})),
         );
-        assert_eq!(known.classify(&mut v, "{}"), vec![true]);
+        assert_eq!(known.classify(&mut v, "{}", &[]), vec![true]);
         assert_eq!(v.outcome, Outcome::Accepted);
         let mut v = judge(
             &Answer::Output(json!({"accepted": ["a"], "rejected": []})),
             &Answer::Output(json!({"accepted": ["b"], "rejected": ["x"]})),
         );
-        assert_eq!(known.classify(&mut v, "{}"), vec![false]);
+        assert_eq!(known.classify(&mut v, "{}", &[]), vec![false]);
         assert_eq!(v.outcome, Outcome::Mismatch, "/rejected/0 is not covered");
+        // ... unless the legacy itself is noisy there.
+        let mut v = judge(
+            &Answer::Output(json!({"accepted": ["a"], "rejected": []})),
+            &Answer::Output(json!({"accepted": ["b"], "rejected": ["x"]})),
+        );
+        assert_eq!(
+            known.classify(&mut v, "{}", &["/rejected/0".into()]),
+            vec![true]
+        );
+        assert_eq!(v.outcome, Outcome::Accepted);
+        // Noise alone is not a known difference.
+        let mut v = judge(
+            &Answer::Output(json!({"rejected": []})),
+            &Answer::Output(json!({"rejected": ["x"]})),
+        );
+        assert_eq!(
+            known.classify(&mut v, "{}", &["/rejected/0".into()]),
+            vec![false]
+        );
+        assert_eq!(v.outcome, Outcome::Mismatch);
     }
 
     #[test]
@@ -176,10 +204,10 @@ mod tests {
             )
         };
         let mut v = diff();
-        known.classify(&mut v, r#"{"items":["\u001c"]}"#);
+        known.classify(&mut v, r#"{"items":["\u001c"]}"#, &[]);
         assert_eq!(v.outcome, Outcome::Accepted);
         let mut v = diff();
-        known.classify(&mut v, r#"{"items":[" "]}"#);
+        known.classify(&mut v, r#"{"items":[" "]}"#, &[]);
         assert_eq!(v.outcome, Outcome::Mismatch);
     }
 }

@@ -19,13 +19,14 @@
 
 mod known;
 pub mod noise;
+mod pointer;
 mod rules;
 mod signature;
 mod structural;
 mod unified;
 
 pub use known::{Known, KnownConfig, KnownSet};
-pub use rules::{Rule, RuleConfig, RuleEffects, RuleError, RuleSet};
+pub use rules::{PerRule, Rule, RuleConfig, RuleEffects, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
 pub(crate) use signature::generalise;
 pub use signature::signature;
 pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};

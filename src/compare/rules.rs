@@ -5,26 +5,40 @@
 //! - A rule applies at a JSON Pointer *pattern*: RFC 6901 tokens, where `*`
 //!   stands for any array index or object key (`/items/*/served_at`). The
 //!   pattern is followed where both outputs have the same structure.
-//! - Kinds: `ignore` (the value at the path is not compared: object keys are
-//!   removed on both sides, array elements blanked on both sides, so a length
-//!   difference still shows), `unordered` (the array at the path is compared as
-//!   a multiset, sorted by the `key` field of its objects or by the whole
-//!   element), `tolerance` (numbers at the path equal within `absolute` and/or
-//!   `relative`), `scrub` (every string under the path has the `pattern` regex
-//!   replaced by `<scrubbed>`), `case_insensitive` (strings at the path compared
-//!   lower-cased).
+//! - Rules act on the *differences* the structural diff finds, in one walk of
+//!   both outputs ([`super::structural`]); neither output is copied or
+//!   rewritten. What each kind covers:
+//!   - `ignore`: every difference at or below the path (an object key only one
+//!     side has included), except an array element only one side has at the
+//!     path itself, so a length difference still shows;
+//!   - `unordered`: the array at the path is compared as a multiset: both
+//!     sides sorted (by the `key` field of each element, or by whole elements)
+//!     and then compared index by index, so only what differs as a multiset is
+//!     left (reported at the sorted positions);
+//!   - `tolerance`: two numbers at the path within `absolute` and/or
+//!     `relative` (of the larger magnitude);
+//!   - `scrub`: two strings at or below the path that are equal once `pattern`
+//!     is replaced by `<scrubbed>` in both;
+//!   - `case_insensitive`: two strings at the path equal once lower-cased.
+//!
+//!   String rules compose on one pair: every `scrub` in play rewrites both
+//!   strings (in declaration order), then `case_insensitive` compares what is
+//!   left. The first `unordered` rule matching an array decides its order.
 //! - [`RuleSet::compile`] rejects a rule that cannot work (unknown kind, bad
 //!   pointer, bad regex, missing or meaningless parameter) with an error naming
 //!   the rule and where it was declared, before any record is read.
 //! - [`RuleSet::judge`] never hides silently: for each record it reports which
-//!   rules' patterns were present and how many differing paths each rule made
-//!   disappear (rules are applied in declaration order; a path is credited to
-//!   the first rule that removed it). Rules only run on records whose outputs
-//!   differ, so matching records cost one pointer walk per rule.
+//!   rules' patterns were present and how many differing paths each rule
+//!   covered (a path is credited to the first rule, in declaration order, that
+//!   covers it; for `unordered`, the positional differences re-ordering made
+//!   disappear). Rules only run on records whose outputs differ; on a record
+//!   whose outputs are equal they cost one pointer walk each (for the audit).
 //! - Non-goals: rules on error answers (errors compare by type and message),
 //!   rules that add differences.
 
-use super::{diff, judge, Outcome, Verdict};
+use super::pointer::{parse_pointer, Token};
+use super::structural::{diff_under_rules, RuledDiff};
+use super::{judge, Outcome, Verdict};
 use crate::target::Answer;
 use regex::Regex;
 use serde::Deserialize;
@@ -58,14 +72,9 @@ pub struct RuleError {
     pub message: String,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum Token {
-    Any,
-    Key(String),
-}
-
+/// What a rule does where its pattern matches.
 #[derive(Debug)]
-enum Action {
+pub(crate) enum Action {
     Ignore,
     Unordered { key: Option<String> },
     Tolerance { absolute: f64, relative: f64 },
@@ -80,52 +89,27 @@ pub struct Rule {
     pub kind: String,
     pub path: String,
     pub reason: String,
-    tokens: Vec<Token>,
-    action: Action,
+    pub(crate) tokens: Vec<Token>,
+    pub(crate) action: Action,
 }
 
 /// What the rules did to one record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleEffects {
     /// Per rule: its pattern found a value in either output.
-    pub present: Vec<bool>,
+    pub present: PerRule<bool>,
     /// Per rule: differing paths it made disappear.
-    pub suppressed: Vec<u32>,
+    pub suppressed: PerRule<u32>,
 }
+
+/// One value per rule, kept inline for the first eight rules (no allocation
+/// per record in the common case).
+pub type PerRule<T> = smallvec::SmallVec<[T; 8]>;
 
 /// The rules of a run, in declaration order.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
-}
-
-pub(crate) fn parse_pointer(path: &str) -> Result<Vec<Token>, String> {
-    if path.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rest = path.strip_prefix('/').ok_or_else(|| {
-        format!("path {path:?} is not a JSON Pointer: it must be empty or start with '/'")
-    })?;
-    rest.split('/')
-        .map(|token| {
-            if token == "*" {
-                return Ok(Token::Any);
-            }
-            let mut out = String::new();
-            let mut chars = token.chars();
-            while let Some(c) = chars.next() {
-                match (c, c == '~') {
-                    (_, true) => match chars.next() {
-                        Some('0') => out.push('~'),
-                        Some('1') => out.push('/'),
-                        _ => return Err(format!("path {path:?}: '~' must be followed by 0 or 1")),
-                    },
-                    (c, false) => out.push(c),
-                }
-            }
-            Ok(Token::Key(out))
-        })
-        .collect()
 }
 
 impl Rule {
@@ -216,140 +200,6 @@ impl Rule {
         }
         walk(&self.tokens, v)
     }
-
-    /// Applies the rule to both outputs, where both have the pattern's
-    /// structure; true when it changed anything.
-    fn apply(&self, a: &mut Value, b: &mut Value) -> bool {
-        apply_at(&self.tokens, a, b, &self.action)
-    }
-}
-
-/// Whether `token` selects array index `i`.
-fn selects(token: &Token, i: usize) -> bool {
-    match token {
-        Token::Any => true,
-        Token::Key(k) => k.parse() == Ok(i),
-    }
-}
-
-/// Follows `tokens` in both values together and applies `action` at the end;
-/// true when anything changed.
-fn apply_at(tokens: &[Token], a: &mut Value, b: &mut Value, action: &Action) -> bool {
-    let Some((first, rest)) = tokens.split_first() else {
-        return act(action, a, b);
-    };
-    let mut changed = false;
-    if rest.is_empty() && matches!(action, Action::Ignore) {
-        // Ignoring a child: remove it (objects) or blank it (arrays) on both sides.
-        match (first, a, b) {
-            (Token::Key(k), Value::Object(x), Value::Object(y)) => {
-                changed = x.remove(k).is_some() | y.remove(k).is_some();
-            }
-            (Token::Any, Value::Object(x), Value::Object(y)) => {
-                changed = !(x.is_empty() && y.is_empty());
-                x.clear();
-                y.clear();
-            }
-            (token, Value::Array(x), Value::Array(y)) => {
-                for (i, (u, v)) in x.iter_mut().zip(y.iter_mut()).enumerate() {
-                    if selects(token, i) {
-                        changed |= act(action, u, v);
-                    }
-                }
-            }
-            _ => {}
-        }
-        return changed;
-    }
-    match (first, a, b) {
-        (Token::Key(k), Value::Object(x), Value::Object(y)) => {
-            if let (Some(u), Some(v)) = (x.get_mut(k), y.get_mut(k)) {
-                changed = apply_at(rest, u, v, action);
-            }
-        }
-        (Token::Any, Value::Object(x), Value::Object(y)) => {
-            for (k, u) in x.iter_mut() {
-                if let Some(v) = y.get_mut(k) {
-                    changed |= apply_at(rest, u, v, action);
-                }
-            }
-        }
-        (token, Value::Array(x), Value::Array(y)) => {
-            for (i, (u, v)) in x.iter_mut().zip(y.iter_mut()).enumerate() {
-                if selects(token, i) {
-                    changed |= apply_at(rest, u, v, action);
-                }
-            }
-        }
-        _ => {}
-    }
-    changed
-}
-
-/// Applies `action` to the pair of values; true when either changed.
-fn act(action: &Action, a: &mut Value, b: &mut Value) -> bool {
-    match action {
-        Action::Ignore => {
-            let changed = !(a.is_null() && b.is_null());
-            *a = Value::Null;
-            *b = Value::Null;
-            changed
-        }
-        Action::CaseInsensitive => match (a, b) {
-            (Value::String(x), Value::String(y)) => {
-                let (lx, ly) = (x.to_lowercase(), y.to_lowercase());
-                let changed = lx != *x || ly != *y;
-                (*x, *y) = (lx, ly);
-                changed
-            }
-            _ => false,
-        },
-        Action::Tolerance { absolute, relative } => match (a.as_f64(), b.as_f64()) {
-            (Some(x), Some(y)) if a != b => {
-                let gap = (x - y).abs();
-                let close = gap <= *absolute || gap <= relative * x.abs().max(y.abs());
-                if close {
-                    *b = a.clone();
-                }
-                close
-            }
-            _ => false,
-        },
-        Action::Unordered { key } => {
-            let mut changed = false;
-            for v in [a, b] {
-                if let Value::Array(items) = v {
-                    let sort_key = |item: &Value| match key {
-                        Some(k) => item.get(k).map_or_else(String::new, Value::to_string),
-                        None => item.to_string(),
-                    };
-                    let keys: Vec<String> = items.iter().map(sort_key).collect();
-                    if keys.windows(2).any(|w| w[0] > w[1]) {
-                        let mut keyed: Vec<(String, Value)> =
-                            keys.into_iter().zip(items.drain(..)).collect();
-                        keyed.sort_by(|p, q| p.0.cmp(&q.0));
-                        items.extend(keyed.into_iter().map(|(_, item)| item));
-                        changed = true;
-                    }
-                }
-            }
-            changed
-        }
-        Action::Scrub(re) => scrub(re, a) | scrub(re, b),
-    }
-}
-
-/// Scrubs every string under `v`; true when any changed.
-fn scrub(re: &Regex, v: &mut Value) -> bool {
-    match v {
-        Value::String(s) if re.is_match(s) => {
-            *s = re.replace_all(s, "<scrubbed>").into_owned();
-            true
-        }
-        Value::Array(items) => items.iter_mut().fold(false, |c, i| scrub(re, i) | c),
-        Value::Object(map) => map.values_mut().fold(false, |c, i| scrub(re, i) | c),
-        _ => false,
-    }
 }
 
 /// What every declaration (a rule, a known difference) must have: a name no
@@ -379,6 +229,29 @@ pub(crate) fn check_declaration(
     Ok(())
 }
 
+impl RuleConfig {
+    /// The rule `--ignore PATH` makes, with where it was declared.
+    pub fn ignore_flag(path: &str) -> (RuleConfig, String) {
+        (
+            RuleConfig {
+                name: format!("{IGNORE_FLAG_PREFIX}{path}"),
+                kind: "ignore".into(),
+                path: path.to_owned(),
+                reason: "given with --ignore on the command line".into(),
+                key: None,
+                absolute: None,
+                relative: None,
+                pattern: None,
+            },
+            "command line".into(),
+        )
+    }
+}
+
+/// The name prefix of rules made by `--ignore PATH` (the audit lists them
+/// by name, so a run's `--ignore` flags can be read back from its summary).
+pub const IGNORE_FLAG_PREFIX: &str = "--ignore ";
+
 impl RuleSet {
     /// Compiles rules with where each was declared.
     pub fn compile(rules: &[(RuleConfig, String)]) -> Result<RuleSet, RuleError> {
@@ -404,43 +277,30 @@ impl RuleSet {
         if self.rules.is_empty() {
             return (judge(legacy, candidate), RuleEffects::default());
         }
-        let mut effects = RuleEffects {
-            present: self
-                .rules
-                .iter()
-                .map(|r| r.present_in(a) || r.present_in(b))
-                .collect(),
-            suppressed: vec![0; self.rules.len()],
+        let same = a == b;
+        let present: PerRule<bool> = self
+            .rules
+            .iter()
+            .map(|r| r.present_in(a) || (!same && r.present_in(b)))
+            .collect();
+        let walked = if same {
+            RuledDiff::nothing(self.rules.len())
+        } else {
+            diff_under_rules(a, b, &self.rules, &present)
         };
-        if a == b {
-            return (judge(legacy, candidate), effects);
-        }
-        let (mut x, mut y) = (a.clone(), b.clone());
-        let (mut differences, mut total) = diff(&x, &y);
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !effects.present[i] || total == 0 {
-                continue;
-            }
-            if !rule.apply(&mut x, &mut y) {
-                continue; // nothing changed, nothing hidden: no need to diff again
-            }
-            let (after, after_total) = diff(&x, &y);
-            let remaining: HashSet<&str> = after.iter().map(|d| d.path.as_str()).collect();
-            effects.suppressed[i] = differences
-                .iter()
-                .filter(|d| !remaining.contains(d.path.as_str()))
-                .count() as u32;
-            (differences, total) = (after, after_total);
-        }
         let verdict = Verdict {
-            outcome: if total == 0 {
+            outcome: if walked.total == 0 {
                 Outcome::Match
             } else {
                 Outcome::Mismatch
             },
             matched_error: false,
-            differences,
-            total_differences: total,
+            differences: walked.kept,
+            total_differences: walked.total,
+        };
+        let effects = RuleEffects {
+            present,
+            suppressed: walked.hidden,
         };
         (verdict, effects)
     }

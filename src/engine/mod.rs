@@ -45,6 +45,8 @@ pub struct RecordResult {
     pub id: String,
     pub key: Option<String>,
     pub origin: Origin,
+    /// The record's input, as the capture gave it (JSON text).
+    pub input: Box<serde_json::value::RawValue>,
     pub legacy: Observed,
     pub candidate: Observed,
     pub verdict: Verdict,
@@ -243,12 +245,13 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
     let (legacy, candidate, probe) =
         tokio::join!(observe(&shared.legacy), observe(&shared.candidate), probe);
     let (mut verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
-    let known_used = shared.known.classify(&mut verdict, record.input.get());
     let noise =
         probe.map(|second| crate::compare::noise::noisy_paths(&legacy.answer, &second.answer));
-    if let Some(noise) = &noise {
-        crate::compare::noise::classify(&mut verdict, noise);
-    }
+    let noisy = noise.as_deref().unwrap_or_default();
+    let known_used = shared
+        .known
+        .classify(&mut verdict, record.input.get(), noisy);
+    crate::compare::noise::classify(&mut verdict, noisy);
     let drift = match (shared.check_drift, &record.recorded) {
         (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
             !judge(&Answer::Output(recorded), &legacy.answer).is_clean()
@@ -264,6 +267,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         id: record.id,
         key: record.key,
         origin: record.origin,
+        input: record.input,
         legacy,
         candidate,
         verdict,
@@ -272,5 +276,57 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         noise,
         drift,
         route,
+    }
+}
+
+/// Compares single records outside a run, exactly as [`run`] compares them
+/// (both sides at once, the rules, known differences and noise probe): what
+/// `minimize`, `recheck` and the pinned regressions re-run records with.
+pub struct Comparer {
+    shared: Shared,
+}
+
+impl Comparer {
+    pub fn new(
+        legacy: Arc<dyn Target>,
+        candidate: Arc<dyn Target>,
+        rules: crate::compare::RuleSet,
+        known: crate::compare::KnownSet,
+        noise_probe: bool,
+    ) -> Self {
+        Comparer {
+            shared: Shared {
+                legacy,
+                candidate,
+                check_drift: false,
+                // Re-running single records routes nothing.
+                flags: None,
+                rules,
+                known,
+                noise_probe,
+                aborted: Mutex::new(None),
+                reader_stop: CancellationToken::new(),
+            },
+        }
+    }
+
+    /// One record's result, or the error of a target that stopped working.
+    pub async fn compare(&self, record: Record) -> Result<RecordResult, TargetError> {
+        let result = compare_record(record, &self.shared).await;
+        let failed = self
+            .shared
+            .aborted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        failed.map_or(Ok(result), Err)
+    }
+
+    /// Releases both targets' processes.
+    pub async fn shutdown(&self) {
+        tokio::join!(
+            self.shared.legacy.shutdown(),
+            self.shared.candidate.shutdown()
+        );
     }
 }

@@ -4,8 +4,11 @@
 //! `summary.json`), `paths` (each differing JSON Pointer with its
 //! kind, `; `-separated, with a `(+N more)` note past the per-record cap),
 //! `legacy`, `candidate` (each side's answer as compact JSON: the output, or
-//! `{"error": {...}}`, or `{"timeout": ...}`), `source`, `line`. An absent key
-//! is an empty cell. No timing columns, so the file is deterministic.
+//! `{"error": {...}}`, or `{"timeout": ...}`), `source`, `line`, `signature`
+//! (the record's group signature) and `input` (the record's input JSON, so
+//! every non-matching record can be shown, re-run and minimized from the run
+//! directory alone). An absent key is an empty cell. No timing columns, so the
+//! file is deterministic. The schema is [`super::row`].
 
 use super::{write_err, ReportError};
 use crate::engine::RecordResult;
@@ -56,17 +59,7 @@ impl MismatchCsv {
         let file = File::create(path).map_err(write_err(path))?;
         let mut writer = csv::Writer::from_writer(BufWriter::new(file));
         writer
-            .write_record([
-                "id",
-                "key",
-                "outcome",
-                "group",
-                "paths",
-                "legacy",
-                "candidate",
-                "source",
-                "line",
-            ])
+            .write_record(super::row::COLUMNS)
             .map_err(csv_err(path))?;
         Ok(MismatchCsv {
             path: path.to_owned(),
@@ -74,19 +67,9 @@ impl MismatchCsv {
         })
     }
 
-    pub fn write(&mut self, result: &RecordResult, group: &str) -> Result<(), ReportError> {
+    pub(crate) fn write(&mut self, cells: &super::row::RowCells<'_>) -> Result<(), ReportError> {
         self.writer
-            .write_record([
-                result.id.as_str(),
-                result.key.as_deref().unwrap_or(""),
-                result.verdict.outcome.as_str(),
-                group,
-                &paths_cell(result),
-                &answer_cell(&result.legacy.answer),
-                &answer_cell(&result.candidate.answer),
-                &result.origin.source,
-                &result.origin.line.to_string(),
-            ])
+            .write_record(cells.as_record())
             .map_err(csv_err(&self.path))
     }
 

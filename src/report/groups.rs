@@ -41,8 +41,8 @@ pub struct GroupTable {
 }
 
 impl GroupTable {
-    /// The group label of a non-matching record.
-    pub fn assign(&mut self, result: &RecordResult) -> String {
+    /// The group label and the signature of a non-matching record.
+    pub fn assign(&mut self, result: &RecordResult) -> (String, String) {
         let sig = signature(
             &result.verdict,
             &result.legacy.answer,
@@ -54,7 +54,7 @@ impl GroupTable {
                 self.index.insert(sig.clone(), self.groups.len());
                 self.groups.push(new_group(
                     format!("g{}", self.groups.len() + 1),
-                    sig,
+                    sig.clone(),
                     &result.id,
                 ));
                 self.groups.last_mut().expect("just pushed")
@@ -72,7 +72,7 @@ impl GroupTable {
         if group.sample_ids.len() < SAMPLE_IDS {
             group.sample_ids.push(result.id.clone());
         }
-        group.group.clone()
+        (group.group.clone(), sig)
     }
 
     /// The groups, largest first, with shares of `outcomes` records.

@@ -7,10 +7,14 @@
 //!   responses ([`Summary`]); written last, atomically (temp file + rename),
 //!   so a `summary.json` that exists is complete;
 //! - `mismatches.csv`: one row per non-matching record, in input order, with
-//!   its mismatch group (see [`GroupTable`]);
+//!   its mismatch group (see [`GroupTable`]), its signature and its input
+//!   (schema: [`row`]);
+//! - `index.html`: the run as one self-contained page ([`html`]), written
+//!   just before `summary.json` unless `--no-html`;
 //! - `diffs.txt`: a unified diff per non-matching record, the first
 //!   `max_diffs` of them (the file says how many more there are);
-//! - `rejected.jsonl`: one line per rejected capture line (source, line, reason).
+//! - `rejected.jsonl`: one line per rejected capture line (source, line, reason);
+//! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]).
 //!
 //! Everything but timing fields is a function of the events, which arrive in
 //! input order, so two runs over the same traffic write identical
@@ -22,19 +26,25 @@ mod audit;
 mod csv_out;
 mod diffs;
 mod groups;
+pub mod html;
+pub mod labels;
 mod noise;
 mod progress;
 mod rejected;
+pub mod row;
 mod runs;
 mod summary;
 mod terminal;
 
 pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
+pub use csv_out::answer_cell;
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use progress::Progress;
 pub use runs::{latest_run, read_summary, resolve_run, RunError};
-pub use summary::{Counts, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder};
+pub use summary::{
+    Counts, LatencyBucket, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder,
+};
 pub use terminal::render as render_terminal;
 
 use crate::engine::Event;
@@ -55,7 +65,7 @@ pub enum ReportError {
     Write { path: PathBuf, source: io::Error },
 }
 
-pub(crate) fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
+pub fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
     move |source| ReportError::Write {
         path: path.to_owned(),
         source,
@@ -74,6 +84,8 @@ pub struct ReportWriter {
     diffs: diffs::DiffsFile,
     rejected: rejected::RejectedFile,
     rollout: Option<crate::flags::rollout::RolloutTally>,
+    /// `None` with `--no-html`.
+    html: Option<html::Sampler>,
 }
 
 impl ReportWriter {
@@ -100,12 +112,19 @@ impl ReportWriter {
             diffs: diffs::DiffsFile::create(&dir.join(DIFFS_FILE), max_diffs)?,
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
             rollout: None,
+            html: Some(html::Sampler::default()),
         })
     }
 
     /// Also tallies what the flag rollout means (the `rollout` section).
     pub fn with_rollout(mut self, tally: crate::flags::rollout::RolloutTally) -> Self {
         self.rollout = Some(tally);
+        self
+    }
+
+    /// Do not write `index.html` for this run.
+    pub fn without_html(mut self) -> Self {
+        self.html = None;
         self
     }
 
@@ -126,8 +145,12 @@ impl ReportWriter {
         }
         match event {
             Event::Compared(result) if !result.verdict.is_clean() => {
-                let group = self.groups.assign(result);
-                self.mismatches.write(result, &group)?;
+                let (group, signature) = self.groups.assign(result);
+                let cells = row::RowCells::new(result, &group, &signature);
+                self.mismatches.write(&cells)?;
+                if let Some(sampler) = &mut self.html {
+                    sampler.offer(|| cells.to_row(), &group, None);
+                }
                 self.diffs.write(result, &group)?;
             }
             Event::Compared(_) => {}
@@ -151,7 +174,46 @@ impl ReportWriter {
             self.noise.finish(),
         );
         summary.rollout = self.rollout.map(|tally| tally.finish(&summary.counts));
+        if let Some(sampler) = self.html {
+            let started = std::time::Instant::now();
+            html::write(&self.dir, &summary, sampler, None)?;
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "index.html written"
+            );
+        }
         summary.write(&self.dir.join(SUMMARY_FILE))?;
         Ok(summary)
     }
+}
+
+/// A finished summary with the given groups, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_summary(groups: Vec<Group>) -> Summary {
+    let settings = Settings {
+        legacy: "worker:python3 legacy/worker.py".into(),
+        candidate: "builtin:normalize-naive".into(),
+        traffic: vec!["t.jsonl".into()],
+        concurrency: 1,
+        workers: 1,
+        timeout_ms: 1,
+        startup_timeout_ms: 1,
+        retries: 0,
+        max_record_bytes: 1,
+        max_diffs: 1,
+        noise_probe: false,
+        config_file: None,
+    };
+    SummaryBuilder::new("r".into(), settings).finish(
+        RunStatus {
+            state: "complete".into(),
+            abort_reason: None,
+            legacy_target: Default::default(),
+            candidate_target: Default::default(),
+        },
+        groups,
+        Vec::new(),
+        Vec::new(),
+        None,
+    )
 }

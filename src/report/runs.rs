@@ -138,6 +138,7 @@ mod tests {
             concurrency: 4,
             workers: 1,
             timeout_ms: 10,
+            startup_timeout_ms: 30,
             retries: 1,
             max_record_bytes: 100,
             max_diffs: 5,

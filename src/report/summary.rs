@@ -75,6 +75,19 @@ pub struct LatencyStats {
     pub p99: f64,
     pub max: f64,
     pub mean: f64,
+    /// How the calls spread over latency: log2 buckets from the fastest call's
+    /// to the slowest's, each with the calls up to `le_ms` (and over the
+    /// bucket before). Drawn as a chart in `index.html`.
+    #[serde(default)]
+    pub distribution: Vec<LatencyBucket>,
+}
+
+/// One bucket of [`LatencyStats::distribution`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LatencyBucket {
+    /// Upper bound of the bucket, in milliseconds.
+    pub le_ms: f64,
+    pub calls: u64,
 }
 
 /// The settings a run used, as resolved from flags, config and defaults.
@@ -86,6 +99,8 @@ pub struct Settings {
     pub concurrency: usize,
     pub workers: usize,
     pub timeout_ms: u128,
+    #[serde(default)]
+    pub startup_timeout_ms: u128,
     pub retries: u32,
     pub max_record_bytes: usize,
     pub max_diffs: usize,
@@ -195,6 +210,14 @@ fn stats(h: &Histogram<u64>) -> LatencyStats {
         p99: ms(h.value_at_quantile(0.99)),
         max: ms(h.max()),
         mean: h.mean().round() / 1000.0,
+        distribution: h
+            .iter_log(1, 2.0)
+            .map(|v| LatencyBucket {
+                le_ms: ms(v.value_iterated_to()),
+                calls: v.count_since_last_iteration(),
+            })
+            .skip_while(|b| b.calls == 0)
+            .collect(),
     }
 }
 

@@ -175,6 +175,9 @@ pub trait Target: Send + Sync {
 pub struct TargetOptions {
     /// Per-call timeout (worker, exec, http).
     pub timeout: Duration,
+    /// How long a fresh worker process may take to give its first answer
+    /// before the calls waiting on it time out (worker targets).
+    pub startup_timeout: Duration,
     /// Processes per `worker:` target.
     pub workers: usize,
     /// Times a call is re-sent after its worker died.

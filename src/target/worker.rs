@@ -18,7 +18,10 @@
 //!   killed; every call in flight on it is **retried** on a fresh worker, up to
 //!   `retries` times (each counted in `retries`), then answered with an
 //!   `cutover.worker_died` error carrying the exit status and stderr tail.
-//! - A call with no answer within `timeout` is answered [`Answer::Timeout`]; its
+//! - A call with no answer within `timeout` is answered [`Answer::Timeout`]
+//!   (a call sent to a worker that has not answered anything yet may wait
+//!   until `startup_timeout` after the worker started, if that is later: the
+//!   worker's start-up is not the call's fault); its
 //!   worker is killed (it may be stuck) and replaced; the other calls in flight
 //!   on it are retried as above. Only the *oldest* call waiting on a worker is
 //!   blamed: calls queued behind it are victims of the stall, and are retried.
@@ -73,6 +76,7 @@ struct PoolShared {
     command: CommandLine,
     side: Side,
     timeout: Duration,
+    startup_timeout: Duration,
     retries: u32,
     max_line: usize,
     counters: TargetCounters,
@@ -81,6 +85,10 @@ struct PoolShared {
 }
 
 struct Worker {
+    /// The process id, for logs (0 if it was not known).
+    pid: u32,
+    /// When the process was started.
+    started: std::time::Instant,
     requests: mpsc::Sender<Vec<u8>>,
     /// Held while a call takes its wire id and is queued.
     order: Mutex<()>,
@@ -148,18 +156,33 @@ impl WorkerState {
         }
     }
 
-    /// Whether a call sent before `id` is still waiting on this worker.
-    fn has_older_than(&self, id: u64) -> bool {
-        lock(&self.pending)
-            .as_ref()
-            .is_some_and(|m| m.keys().any(|&other| other < id))
+    /// Whether the call `id`, past its deadline, is a victim rather than the
+    /// culprit: a call sent before it is still waiting here, or the worker is
+    /// already doomed (an older call timed out and killed it). Read under the
+    /// same lock [`Self::expire`] holds, so it sees the older call or the kill,
+    /// never neither.
+    fn must_wait(&self, id: u64) -> bool {
+        let pending = lock(&self.pending);
+        self.kill.is_cancelled()
+            || pending
+                .as_ref()
+                .is_some_and(|m| m.keys().any(|&other| other < id))
     }
 
-    fn unregister(&self, id: u64) -> bool {
-        lock(&self.pending)
-            .as_mut()
-            .and_then(|m| m.remove(&id))
-            .is_some()
+    /// Takes the call `id` out (it missed its deadline) and dooms the worker,
+    /// in one step under the pending lock; false if the call was no longer
+    /// waiting (its answer raced the deadline, or the worker died).
+    fn expire(&self, id: u64, reason: String) -> bool {
+        let mut pending = lock(&self.pending);
+        let Some(map) = pending.as_mut() else {
+            return false;
+        };
+        if map.remove(&id).is_none() {
+            return false;
+        }
+        self.killed_for_timeout.store(true, Ordering::Relaxed);
+        self.kill_with(reason);
+        true
     }
 
     /// Kills the worker. `reason` says why for error messages; an empty one
@@ -193,6 +216,7 @@ impl WorkerPool {
             command: command.clone(),
             side,
             timeout: options.timeout,
+            startup_timeout: options.startup_timeout,
             retries: options.retries,
             max_line: options.max_response_bytes,
             counters: TargetCounters::default(),
@@ -311,20 +335,18 @@ impl WorkerPool {
                 break (worker, id, reply_rx);
             }
         };
-        let reply = match tokio::time::timeout(self.shared.timeout, &mut reply_rx).await {
-            Ok(reply) => reply,
-            // Calls queued behind an older call on the same worker are not the
-            // ones stuck: the oldest one times out first, kills the worker, and
-            // these get `Died` and are retried. Wait for that (bounded: the
-            // oldest's deadline is earlier than ours, and a killed worker's
-            // calls are told within moments).
-            Err(_) if worker.state.kill.is_cancelled() || worker.state.has_older_than(id) => {
-                match tokio::time::timeout(self.shared.timeout, &mut reply_rx).await {
-                    Ok(reply) => reply,
-                    Err(_) => return Ok(self.timed_out(&worker, id, &mut reply_rx).await),
-                }
+        // Calls queued behind an older call on the same worker are not the
+        // ones stuck: the oldest one times out first, kills the worker, and
+        // these get `Died` and are retried. Wait for that (bounded: every call
+        // has its own deadline, so the oldest one ends, and a killed worker's
+        // calls are told within moments).
+        let mut wait = self.first_wait(&worker);
+        let reply = loop {
+            match tokio::time::timeout(wait, &mut reply_rx).await {
+                Ok(reply) => break reply,
+                Err(_) if worker.state.must_wait(id) => wait = self.shared.timeout,
+                Err(_) => return Ok(self.timed_out(&worker, id, &mut reply_rx).await),
             }
-            Err(_) => return Ok(self.timed_out(&worker, id, &mut reply_rx).await),
         };
         Ok(match reply {
             Ok(Reply::Answer(answer)) => Attempt::Answered(answer),
@@ -344,16 +366,20 @@ impl WorkerPool {
         id: u64,
         reply_rx: &mut oneshot::Receiver<Reply>,
     ) -> Attempt {
-        if worker.state.unregister(id) {
+        if worker
+            .state
+            .expire(id, self.timeout_reason("a call on it took longer"))
+        {
             tracing::debug!(
                 target: "cutover::worker",
                 id,
+                pid = worker.pid,
                 answered = worker.state.answered.load(Ordering::Relaxed),
                 in_flight = worker.state.in_flight(),
-                killed = worker.state.kill.is_cancelled(),
-                "call timed out; killing its worker"
+                "call timed out; its worker is killed"
             );
-            return Attempt::Answered(self.kill_for_timeout(worker, "a call on it took longer"));
+            TargetCounters::bump(&self.shared.counters.timeout_kills);
+            return Attempt::Answered(Answer::Timeout(self.shared.timeout));
         }
         match reply_rx.await {
             Ok(Reply::Answer(answer)) => Attempt::Answered(answer),
@@ -367,6 +393,31 @@ impl WorkerPool {
 }
 
 impl WorkerPool {
+    /// How long a call just sent to `worker` waits before it counts as timed
+    /// out: `--timeout`, or, while the worker has not answered anything yet,
+    /// until `--startup-timeout` after it was started if that is later. A
+    /// worker's start-up (an interpreter importing its modules on a loaded
+    /// machine) is not the fault of the first calls it is sent.
+    fn first_wait(&self, worker: &Worker) -> Duration {
+        let timeout = self.shared.timeout;
+        if worker.state.answered.load(Ordering::Relaxed) > 0 {
+            return timeout;
+        }
+        timeout.max(
+            self.shared
+                .startup_timeout
+                .saturating_sub(worker.started.elapsed()),
+        )
+    }
+
+    /// Why a worker was killed for missing a deadline.
+    fn timeout_reason(&self, what: &str) -> String {
+        format!(
+            "was killed by cutover: {what} than --timeout {:?}",
+            self.shared.timeout
+        )
+    }
+
     /// Kills a worker that missed a deadline; the call that noticed gets `Timeout`.
     fn kill_for_timeout(&self, worker: &Worker, what: &str) -> Answer {
         TargetCounters::bump(&self.shared.counters.timeout_kills);
@@ -374,10 +425,7 @@ impl WorkerPool {
             .state
             .killed_for_timeout
             .store(true, Ordering::Relaxed);
-        worker.state.kill_with(format!(
-            "was killed by cutover: {what} than --timeout {:?}",
-            self.shared.timeout
-        ));
+        worker.state.kill_with(self.timeout_reason(what));
         Answer::Timeout(self.shared.timeout)
     }
 }
@@ -426,6 +474,7 @@ fn request_line(id: u64, input: &RawValue) -> Vec<u8> {
 }
 
 fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
+    let started = std::time::Instant::now();
     let mut child = shared.command.command().spawn()?;
     let (stdin, stdout, stderr) = (
         child.stdin.take().expect("stdin is piped"),
@@ -448,6 +497,8 @@ fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
         stderr_done_rx,
     ));
     Ok(Arc::new(Worker {
+        pid,
+        started,
         requests,
         order: Mutex::new(()),
         state,

@@ -63,3 +63,26 @@ fn help_shows_every_default() {
         .stdout(contains("[default: fixtures/normalize/capture.jsonl]"))
         .stdout(contains("[default: 10s]"));
 }
+
+#[test]
+fn a_switch_the_config_turns_on_can_be_turned_off_on_the_command_line() {
+    let tmp = tempdir();
+    let config = config_file(
+        tmp.path(),
+        "[replay]\nlegacy = \"builtin:normalize\"\nnoise_probe = true\n",
+    );
+    let probe = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let mut args = vec!["--config", config.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        replay(&out, &args).assert().code(0);
+        summary(&out)["settings"]["noise_probe"].clone()
+    };
+    assert_eq!(probe("file", &[]), true);
+    assert_eq!(probe("off", &["--no-noise-probe"]), false);
+    // The last of the pair given wins, as for any flag given twice.
+    assert_eq!(
+        probe("on-again", &["--no-noise-probe", "--noise-probe"]),
+        true
+    );
+}

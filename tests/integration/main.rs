@@ -3,11 +3,14 @@
 //! One test binary (as ripgrep does), one module per area. Every test runs the
 //! binary from the repository root with its report in a temporary directory.
 
+mod browser;
 mod config;
 mod faults;
 mod flags;
 mod recorded;
 mod replay;
+mod reproduce;
+mod review;
 mod rules;
 mod targets;
 mod traffic;

@@ -261,3 +261,108 @@ fn ignore_from_the_command_line_is_audited_like_a_rule() {
         "rule \"--ignore rejected\" (command line): path \"rejected\" is not a JSON Pointer",
     ));
 }
+
+#[test]
+fn audits_do_not_depend_on_concurrency() {
+    let tmp = tempdir();
+    let config = config_file(
+        tmp.path(),
+        r#"
+[[rules]]
+name = "request-ids"
+kind = "ignore"
+path = "/request_id"
+reason = "a fresh uuid per call"
+
+[[rules]]
+name = "shouting"
+kind = "case_insensitive"
+path = "/accepted/*"
+reason = "the new service upper-cases"
+
+[[rules]]
+name = "typo"
+kind = "ignore"
+path = "/servedat"
+reason = "misspelt on purpose: the audit must say it matched nothing"
+
+[[known]]
+name = "no-rejected-list"
+path = "/rejected"
+reason = "the new service drops the empty list"
+"#,
+    );
+    let plants = ["", "upper", "drop_rejected", "served_upper", "raise"];
+    let lines: Vec<String> = (0..150)
+        .map(|i| {
+            let plant = plants[i % plants.len()];
+            record(
+                &format!("r{i:03}"),
+                json!({"items": [format!(" v{} ", i % 7), " "], "plant": plant}),
+            )
+        })
+        .collect();
+    let path = capture(tmp.path(), "mixed.jsonl", &lines);
+    let run = |name: &str, concurrency: &str, workers: &str| {
+        let out = tmp.path().join(name);
+        replay(
+            &out,
+            &[
+                path.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+                "--legacy",
+                "worker:python3 fixtures/doubles/planted_worker.py --noise --no-plants",
+                "--candidate",
+                "worker:python3 fixtures/doubles/planted_worker.py --noise",
+                "--noise-probe",
+                "--concurrency",
+                concurrency,
+                "--workers",
+                workers,
+            ],
+        )
+        .assert()
+        .code(1);
+        out
+    };
+    let (one, many) = (run("c1", "1", "1"), run("c64", "64", "3"));
+    let (a, b) = (summary(&one), summary(&many));
+    assert_accounted(&a);
+    for section in ["counts", "groups", "rules", "known", "noise"] {
+        assert_eq!(a[section], b[section], "{section} differs");
+    }
+    // Every part of the audit was exercised, so the comparison means something.
+    assert!(
+        a["rules"][0]["suppressed_paths"].as_u64().unwrap() > 0,
+        "{a}"
+    );
+    assert!(
+        a["rules"][1]["suppressed_paths"].as_u64().unwrap() > 0,
+        "{a}"
+    );
+    assert_eq!(a["rules"][2]["matched_nothing"], true);
+    assert!(
+        a["known"][0]["accepted_records"].as_u64().unwrap() > 0,
+        "{a}"
+    );
+    assert!(
+        a["noise"]["records_with_noise"].as_u64().unwrap() > 0,
+        "{a}"
+    );
+    // The answers carry fresh timestamps, so compare mismatches.csv without them.
+    let verdicts = |out: &std::path::Path| -> Vec<[String; 4]> {
+        mismatches(out)
+            .into_iter()
+            .map(|r| {
+                [
+                    r["id"].clone(),
+                    r["outcome"].clone(),
+                    r["group"].clone(),
+                    r["paths"].clone(),
+                ]
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&one), verdicts(&many));
+}

@@ -98,3 +98,56 @@ pub fn config_file(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// `cutover ARGS...` with colour off unless asked (stdout is a pipe anyway).
+pub fn cutover_args(args: &[&str]) -> Command {
+    let mut cmd = cutover();
+    cmd.args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    cmd
+}
+
+/// Runs `cmd`, expects `code`, returns stdout as text.
+pub fn stdout_of(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.assert().code(code).get_output().clone();
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// The planted-bug capture the review tests share: 3 `upper` records (a
+/// mismatch group), 2 `raise` (a candidate_error group), 1 `drop_rejected`,
+/// and 4 clean ones.
+pub fn planted_capture(dir: &Path) -> PathBuf {
+    let mut lines = Vec::new();
+    for (plant, n) in [("upper", 3), ("raise", 2), ("drop_rejected", 1)] {
+        for i in 0..n {
+            lines.push(record(
+                &format!("{plant}-{i}"),
+                serde_json::json!({"items": [format!(" {plant} {i} "), "  "], "plant": plant}),
+            ));
+        }
+    }
+    for i in 0..4 {
+        lines.push(record(
+            &format!("clean-{i}"),
+            serde_json::json!({"items": [" ok "]}),
+        ));
+    }
+    capture(dir, "planted.jsonl", &lines)
+}
+
+/// The planted worker as the candidate, with extra arguments.
+pub fn planted_candidate(extra: &str) -> String {
+    format!("worker:python3 fixtures/doubles/planted_worker.py {extra}")
+        .trim_end()
+        .to_owned()
+}
+
+/// Replays `capture` into `out` with the planted worker (plus `extra`) as
+/// the candidate and `args`, expecting differences (exit 1).
+pub fn replay_planted(out: &Path, capture: &Path, extra: &str, args: &[&str]) {
+    let candidate = planted_candidate(extra);
+    let mut all = vec![capture.to_str().unwrap(), "--candidate", &candidate];
+    all.extend_from_slice(args);
+    replay(out, &all).assert().code(1);
+}

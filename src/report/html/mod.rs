@@ -1,0 +1,344 @@
+//! `index.html`: the run as one self-contained page for people.
+//!
+//! # Contract
+//! - One file, opened from disk, no network: the style and the one script are
+//!   inline, the latency charts are inline SVG drawn here from the
+//!   distributions in `summary.json`; nothing is fetched (no CDN, font or
+//!   image).
+//! - Captured traffic is untrusted. Every value taken from a run (ids, keys,
+//!   inputs, answers, error messages, signatures, rule names, paths) reaches
+//!   the page only through the template engine's HTML escaping (askama, with
+//!   escaping on for `.html` templates); no captured value is ever put in a
+//!   script, a URL or an unquoted attribute. The page also carries a
+//!   Content-Security-Policy that allows only its own script, by hash, so even
+//!   an escaping mistake could not run injected code.
+//! - Counts are exact (from `summary.json`); records are sampled
+//!   ([`sampler`]): at most [`SAMPLES_PER_GROUP`] per group, each text cut at
+//!   [`sampler::FIELD_BYTES`], within [`sampler::PAGE_SAMPLE_BYTES`] for the
+//!   page. The page states these caps.
+//! - Written with every run (before `summary.json`, so a finished run has
+//!   one), and made again by [`regenerate`] from the run directory (after
+//!   `cutover recheck`, to show the labels).
+
+mod chart;
+pub mod sampler;
+
+pub use sampler::{Sampler, SAMPLES_PER_GROUP};
+
+use super::labels::{GroupLabels, LabelReader, RecheckSummary};
+use super::row::RowReader;
+use super::{write_err, ReportError, Summary, SUMMARY_FILE};
+use askama::Template;
+use base64::Engine;
+use sha2::Digest;
+use std::path::Path;
+
+/// The page's file name in a run directory.
+pub const HTML_FILE: &str = "index.html";
+
+/// The page's one script: the filter box and expand/collapse-all. It reads
+/// the page's text, never data embedded for it.
+const SCRIPT: &str = r#"(function () {
+  var box = document.getElementById("filter");
+  var status = document.getElementById("filter-status");
+  var groups = Array.prototype.slice.call(document.querySelectorAll("section.group"));
+  function apply() {
+    var q = box.value.trim().toLowerCase();
+    var shownGroups = 0, shownRecords = 0;
+    groups.forEach(function (g) {
+      var head = g.querySelector(".group-head").textContent.toLowerCase();
+      var headHit = q === "" || head.indexOf(q) >= 0;
+      var any = false;
+      Array.prototype.forEach.call(g.querySelectorAll("details.record"), function (r) {
+        var hit = headHit || r.textContent.toLowerCase().indexOf(q) >= 0;
+        r.hidden = !hit;
+        if (hit) { any = true; shownRecords++; }
+      });
+      g.hidden = !(headHit || any);
+      if (!g.hidden) { shownGroups++; }
+    });
+    status.textContent = q === "" ? groups.length + " groups" :
+      shownGroups + " of " + groups.length + " groups, " + shownRecords + " sampled records match";
+  }
+  box.addEventListener("input", apply);
+  function setAll(open) {
+    Array.prototype.forEach.call(document.querySelectorAll("details.record"), function (d) {
+      if (!d.hidden) { d.open = open; }
+    });
+  }
+  document.getElementById("expand-all").addEventListener("click", function () { setAll(true); });
+  document.getElementById("collapse-all").addEventListener("click", function () { setAll(false); });
+  apply();
+})();"#;
+
+/// One line of the counts table.
+struct CountRow {
+    name: &'static str,
+    value: u64,
+    percent: String,
+    note: &'static str,
+}
+
+/// A group as the page shows it.
+struct GroupView {
+    label: String,
+    signature: String,
+    /// The signature's first word (`mismatch`, `candidate_error`, ...), for styling.
+    kind: String,
+    count: u64,
+    percent: String,
+    first_id: String,
+    last_id: String,
+    samples: Vec<sampler::Sample>,
+    labels: Option<GroupLabels>,
+}
+
+impl GroupView {
+    fn fails(&self) -> bool {
+        !matches!(self.kind.as_str(), "accepted" | "noisy")
+    }
+}
+
+#[derive(Template)]
+#[template(
+    path = "report.html",
+    escape = "html",
+    config = "src/report/html/askama.toml"
+)]
+struct Page<'a> {
+    summary: &'a Summary,
+    counts: Vec<CountRow>,
+    charts: Vec<chart::Chart>,
+    groups: Vec<GroupView>,
+    recheck: Option<&'a RecheckSummary>,
+    over_budget: u64,
+    samples_per_group: usize,
+    field_kib: usize,
+    budget_mib: usize,
+    chart_width: f64,
+    chart_height: f64,
+    csp: String,
+    script: &'static str,
+}
+
+fn percent(n: u64, of: u64) -> String {
+    if of == 0 {
+        "0.00%".to_owned()
+    } else {
+        format!("{:.2}%", n as f64 * 100.0 / of as f64)
+    }
+}
+
+fn kind_of(signature: &str) -> String {
+    match signature.split_whitespace().next() {
+        Some(word) if word.chars().all(|c| c.is_ascii_lowercase() || c == '_') => word.to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
+/// The page's Content-Security-Policy: nothing but its own inline style and
+/// its own script (by hash).
+fn csp() -> String {
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(SCRIPT));
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; img-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+}
+
+/// Renders the page.
+pub fn render(summary: &Summary, mut sampler: Sampler, recheck: Option<&RecheckSummary>) -> String {
+    let c = &summary.counts;
+    let count = |name, value, note| CountRow {
+        name,
+        value,
+        percent: percent(value, c.read),
+        note,
+    };
+    let counts = vec![
+        count("read", c.read, "capture lines read"),
+        count(
+            "matched",
+            c.matched,
+            "equal answers (or the same error on both sides)",
+        ),
+        count("mismatched", c.mismatched, "different answers"),
+        count(
+            "accepted",
+            c.accepted,
+            "differences declared as known and intended",
+        ),
+        count(
+            "noisy",
+            c.noisy,
+            "differ only where the legacy disagreed with itself",
+        ),
+        count("legacy_errors", c.legacy_errors, "only the legacy raised"),
+        count(
+            "candidate_errors",
+            c.candidate_errors,
+            "only the candidate raised",
+        ),
+        count("both_errors", c.both_errors, "both raised, differently"),
+        count("timeouts", c.timeouts, "a side gave no answer in time"),
+        count(
+            "rejected",
+            c.rejected,
+            "unreadable capture lines (rejected.jsonl)",
+        ),
+    ];
+    let groups = summary
+        .groups
+        .iter()
+        .map(|g| GroupView {
+            label: g.group.clone(),
+            signature: g.signature.clone(),
+            kind: kind_of(&g.signature),
+            count: g.count,
+            percent: format!("{:.2}%", g.share * 100.0),
+            first_id: g.first_id.clone(),
+            last_id: g.last_id.clone(),
+            samples: sampler.take(&g.group),
+            labels: recheck.and_then(|r| r.group(&g.group).cloned()),
+        })
+        .collect();
+    Page {
+        summary,
+        counts,
+        charts: vec![
+            chart::chart("legacy", &summary.latency_ms.legacy),
+            chart::chart("candidate", &summary.latency_ms.candidate),
+        ],
+        groups,
+        recheck,
+        over_budget: sampler.over_budget(),
+        samples_per_group: SAMPLES_PER_GROUP,
+        field_kib: sampler::FIELD_BYTES / 1024,
+        budget_mib: sampler::PAGE_SAMPLE_BYTES / (1024 * 1024),
+        chart_width: chart::WIDTH,
+        chart_height: chart::HEIGHT,
+        csp: csp(),
+        script: SCRIPT,
+    }
+    .render()
+    .expect("the report template renders any summary")
+}
+
+/// Writes `index.html` into `dir` (atomically: temp file, then rename).
+pub fn write(
+    dir: &Path,
+    summary: &Summary,
+    sampler: Sampler,
+    recheck: Option<&RecheckSummary>,
+) -> Result<(), ReportError> {
+    let path = dir.join(HTML_FILE);
+    let tmp = path.with_extension("html.tmp");
+    std::fs::write(&tmp, render(summary, sampler, recheck)).map_err(write_err(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(write_err(&path))
+}
+
+/// Why a page could not be made again.
+#[derive(Debug, thiserror::Error)]
+pub enum RegenerateError {
+    #[error(transparent)]
+    Run(#[from] super::RunError),
+    #[error(transparent)]
+    Rows(#[from] super::row::RowError),
+    #[error(transparent)]
+    Labels(#[from] super::labels::LabelError),
+    #[error(transparent)]
+    Write(#[from] ReportError),
+}
+
+/// Makes `index.html` again from a run directory: `summary.json`, the rows
+/// of `mismatches.csv` (streamed) and the recheck labels, if any.
+pub fn regenerate(dir: &Path) -> Result<(), RegenerateError> {
+    let summary = super::read_summary(dir)?;
+    let recheck = RecheckSummary::read(dir)?;
+    let mut labels = LabelReader::open(dir)?;
+    let mut sampler = Sampler::default();
+    for (index, row) in RowReader::open(dir)?.enumerate() {
+        let row = row?;
+        let label = labels.label_of(index as u64)?;
+        let group = row.group.clone();
+        sampler.offer(|| row, &group, label);
+    }
+    debug_assert!(dir.join(SUMMARY_FILE).is_file());
+    write(dir, &summary, sampler, recheck.as_ref())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_exactly_the_page_script() {
+        let policy = csp();
+        assert!(policy.contains("default-src 'none'"));
+        assert!(policy.contains("script-src 'sha256-"));
+        let script_src = policy
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap();
+        assert!(!script_src.contains("unsafe"), "{policy}");
+    }
+
+    /// 100,000 mismatches over the most groups a run keeps (1000), ten
+    /// sampled each: the page stays a few MB and says how many it left out.
+    #[test]
+    fn the_page_stays_small_at_the_group_cap() {
+        use crate::report::row::MismatchRow;
+        use crate::report::{Group, MAX_GROUPS};
+        let mut sampler = Sampler::default();
+        let mut groups = Vec::new();
+        for g in 0..MAX_GROUPS {
+            let label = format!("g{}", g + 1);
+            for i in 0..100 {
+                let items: Vec<String> = (0..6).map(|j| format!(" item {g} {i} {j} ")).collect();
+                let row = MismatchRow {
+                    id: format!("req-{g}-{i}"),
+                    key: format!("user-{i}"),
+                    outcome: "mismatch".into(),
+                    group: label.clone(),
+                    paths: format!("/accepted/{g} changed"),
+                    legacy: serde_json::json!({"accepted": items, "rejected": []}).to_string(),
+                    candidate: serde_json::json!({"accepted": items.iter().map(|s| s.trim()).collect::<Vec<_>>(), "rejected": []}).to_string(),
+                    source: "t.jsonl".into(),
+                    line: i,
+                    signature: format!("mismatch /accepted/{g} changed"),
+                    input: serde_json::json!({"items": items}).to_string(),
+                };
+                sampler.offer(|| row, &label, None);
+            }
+            groups.push(Group {
+                group: label,
+                signature: format!("mismatch /accepted/{g} changed"),
+                count: 100,
+                share: 0.001,
+                first_id: format!("req-{g}-0"),
+                last_id: format!("req-{g}-99"),
+                sample_ids: vec![],
+            });
+        }
+        let over = sampler.over_budget();
+        assert!(over > 0, "the budget must bite at this size");
+        let summary = crate::report::test_summary(groups);
+        let page = render(&summary, sampler, None);
+        assert!(page.len() < 5 * 1024 * 1024, "{} bytes", page.len());
+        assert!(page.contains(&format!("{over} more records were not sampled")));
+        assert!(
+            page.contains("data-group-count=\"g1000\""),
+            "every group is listed"
+        );
+    }
+
+    #[test]
+    fn group_kinds() {
+        assert_eq!(kind_of("mismatch /a changed"), "mismatch");
+        assert_eq!(kind_of("candidate_error ValueError"), "candidate_error");
+        assert_eq!(
+            kind_of("(other: more than 1000 distinct signatures)"),
+            "other"
+        );
+    }
+}

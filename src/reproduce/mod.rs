@@ -1,0 +1,70 @@
+//! Re-running a run's non-matching records: minimal reproducers
+//! (`cutover minimize`), regression cases kept in the repository
+//! (`cutover pin`), and flaky-or-deterministic labels (`cutover recheck`).
+//!
+//! # Contract
+//! - Records are re-run the way the run ran them ([`setup`]): the same
+//!   targets, timeout, rules, known differences and noise probe, through
+//!   [`crate::engine::Comparer`], the engine's own per-record comparison.
+//! - "The same mismatch" means the same group signature
+//!   ([`crate::compare::signature`]): values never enter it, so a smaller
+//!   input that fails the same way counts, and one that fails another way
+//!   does not.
+//! - Work is bounded: minimize by a step and a time budget (shown in
+//!   `--help`), recheck by `--concurrency` records in flight and `--times`
+//!   re-runs each.
+//! - Errors are [`ReproduceError`]s that name the run, record or file and
+//!   say what to do.
+
+pub mod command;
+pub mod ddmin;
+pub mod jsontree;
+pub mod minimize;
+pub mod pin;
+pub mod recheck;
+pub mod setup;
+
+use std::path::PathBuf;
+
+/// What can go wrong while re-running records.
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceError {
+    #[error(transparent)]
+    Review(#[from] crate::review::ReviewError),
+    #[error(transparent)]
+    Target(#[from] crate::target::TargetError),
+    #[error(transparent)]
+    Rule(#[from] crate::compare::RuleError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error("run {run} compared against recorded responses (`recorded`); re-running needs both sides live. Replay with a live --legacy first")]
+    Recorded { run: String },
+    #[error("run {run} used the config file {path}, which no longer exists; restore it (its rules decide what counts as a difference)")]
+    ConfigGone { run: String, path: PathBuf },
+    #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `cutover report {run}` lists groups with example ids")]
+    NoRecord { id: String, run: String },
+    #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`cutover recheck {run}` tells), or a side changed since the run")]
+    NotReproduced {
+        id: String,
+        run: String,
+        expected: String,
+        got: String,
+    },
+    #[error("record {id:?} of run {run}: its input cannot be re-sent as parsed ({message})")]
+    BadInput {
+        id: String,
+        run: String,
+        message: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a re-run task failed: {0}")]
+    Task(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}

@@ -1,0 +1,214 @@
+//! `cutover recheck`: re-runs every non-matching record of a run `times`
+//! times and labels it deterministic or flaky.
+//!
+//! # Contract
+//! - Rows of `mismatches.csv` are streamed; at most `concurrency` records are
+//!   in flight (each re-run `times` times in a row), through one
+//!   [`crate::engine::Comparer`] whose worker pools have the run's (or
+//!   `--workers`) processes. Memory does not grow with the number of records.
+//! - Label per record ([`Label`]): `deterministic` when every re-run gave the
+//!   run's signature, `flaky` when one did not; `unchecked` when `--group`
+//!   or `--max-records` left it out.
+//! - Writes `recheck.jsonl` (one line per row, in order) and then
+//!   `recheck.json` (totals and per-group counts, atomically: a stale
+//!   `recheck.json` is removed first, so readers never pair it with a partial
+//!   `recheck.jsonl`), then makes `index.html` again so the page shows the
+//!   labels.
+//! - A target that stops working stops the recheck with its error (exit 2);
+//!   the run's own files are untouched.
+
+use super::minimize::{record_of, signature_of};
+use super::setup::Setup;
+use super::ReproduceError;
+use crate::report::labels::{
+    GroupLabels, Label, RecheckRecord, RecheckSummary, RECHECK_RECORDS_FILE, RECHECK_SUMMARY_FILE,
+    SEEN_SIGNATURES,
+};
+use crate::report::row::{MismatchRow, RowReader};
+use crate::review::{ReviewError, Run};
+use futures::StreamExt;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::sync::Arc;
+
+/// What to recheck and how hard.
+#[derive(Debug, Clone)]
+pub struct RecheckOptions {
+    /// Re-runs per record (at least 1).
+    pub times: u32,
+    /// Records in flight at most.
+    pub concurrency: usize,
+    /// Processes per worker target (`None`: the run's).
+    pub workers: Option<usize>,
+    /// Only this group (label or signature).
+    pub group: Option<String>,
+    /// Check at most this many records (the first ones); the rest are `unchecked`.
+    pub max_records: Option<u64>,
+    pub progress: bool,
+}
+
+fn write_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ReproduceError + '_ {
+    move |source| ReproduceError::Write {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Re-runs `run`'s records; returns the summary it wrote.
+pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, ReproduceError> {
+    let only = match &options.group {
+        Some(g) => Some(run.group(g)?.group.clone()),
+        None => None,
+    };
+    let mut setup = Setup::from_summary(&run.summary, options.workers)?;
+    for warning in &setup.warnings {
+        eprintln!("cutover: warning: {warning}");
+    }
+    let summary_path = run.dir.join(RECHECK_SUMMARY_FILE);
+    match std::fs::remove_file(&summary_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(write_err(&summary_path)(e))
+        }
+        _ => {}
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(ReproduceError::Runtime)?;
+    let started = std::time::Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let total: u64 = run.summary.groups.iter().map(|g| g.count).sum();
+    let bar = indicatif::ProgressBar::new(total);
+    if !(options.progress && std::io::stderr().is_terminal()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let records_path = run.dir.join(RECHECK_RECORDS_FILE);
+    let mut out =
+        BufWriter::new(std::fs::File::create(&records_path).map_err(write_err(&records_path))?);
+    let times = options.times.max(1);
+    let mut tally: HashMap<String, GroupLabels> = HashMap::new();
+    let (mut deterministic, mut flaky, mut unchecked) = (0u64, 0u64, 0u64);
+    runtime.block_on(async {
+        let comparer = Arc::new(setup.comparer()?);
+        let mut selected = 0u64;
+        let run_id = run.summary.run_id.clone();
+        let rows = RowReader::open(&run.dir).map_err(ReviewError::from)?;
+        let mut results = futures::stream::iter(rows.enumerate())
+            .map(|(index, row)| {
+                let check = row.as_ref().is_ok_and(|row| {
+                    only.as_ref().map_or(true, |g| *g == row.group)
+                        && options.max_records.map_or(true, |max| selected < max)
+                });
+                selected += u64::from(check);
+                let comparer = comparer.clone();
+                let run_id = run_id.clone();
+                // A task per record, so in-process targets use every core.
+                let task = tokio::spawn(async move {
+                    let row: MismatchRow = row.map_err(ReviewError::from)?;
+                    let mut reproduced = 0u32;
+                    let mut seen: Vec<String> = Vec::new();
+                    if check {
+                        for attempt in 0..times {
+                            let input = RawValue::from_string(row.input.clone()).map_err(|e| {
+                                ReproduceError::BadInput {
+                                    id: row.id.clone(),
+                                    run: run_id.clone(),
+                                    message: e.to_string(),
+                                }
+                            })?;
+                            let result = comparer
+                                .compare(record_of(
+                                    &row,
+                                    index as u64 * u64::from(times) + u64::from(attempt),
+                                    input,
+                                ))
+                                .await?;
+                            let sig = signature_of(&result);
+                            if sig == row.signature {
+                                reproduced += 1;
+                            } else if !seen.contains(&sig) && seen.len() < SEEN_SIGNATURES {
+                                seen.push(sig);
+                            }
+                        }
+                    }
+                    let label = match (check, reproduced == times) {
+                        (false, _) => Label::Unchecked,
+                        (true, true) => Label::Deterministic,
+                        (true, false) => Label::Flaky,
+                    };
+                    Ok::<_, ReproduceError>(RecheckRecord {
+                        row: index as u64,
+                        id: row.id,
+                        group: row.group,
+                        label,
+                        reproduced,
+                        runs: if check { times } else { 0 },
+                        seen,
+                    })
+                });
+                async move {
+                    task.await
+                        .map_err(|e| ReproduceError::Task(e.to_string()))?
+                }
+            })
+            .buffered(options.concurrency.max(1));
+        let mut outcome = Ok(());
+        while let Some(next) = results.next().await {
+            let record = match next {
+                Ok(record) => record,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            };
+            bar.inc(1);
+            let entry = tally.entry(record.group.clone()).or_default();
+            match record.label {
+                Label::Deterministic => {
+                    deterministic += 1;
+                    entry.deterministic += 1
+                }
+                Label::Flaky => {
+                    flaky += 1;
+                    entry.flaky += 1
+                }
+                Label::Unchecked => {
+                    unchecked += 1;
+                    entry.unchecked += 1
+                }
+            }
+            serde_json::to_writer(&mut out, &record)
+                .map_err(|e| write_err(&records_path)(e.into()))?;
+            out.write_all(b"\n").map_err(write_err(&records_path))?;
+        }
+        drop(results);
+        comparer.shutdown().await;
+        outcome
+    })?;
+    bar.finish_and_clear();
+    out.flush().map_err(write_err(&records_path))?;
+    let summary = RecheckSummary {
+        times,
+        started_at,
+        duration_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        deterministic,
+        flaky,
+        unchecked,
+        groups: run
+            .summary
+            .groups
+            .iter()
+            .map(|g| {
+                let counts = tally.remove(&g.group).unwrap_or_default();
+                GroupLabels {
+                    group: g.group.clone(),
+                    signature: g.signature.clone(),
+                    ..counts
+                }
+            })
+            .collect(),
+    };
+    summary.write(&run.dir)?;
+    if run.dir.join(crate::report::html::HTML_FILE).is_file() {
+        crate::report::html::regenerate(&run.dir).map_err(ReviewError::from)?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,136 @@
+//! The comparison a run made, rebuilt from its `summary.json`, so records can
+//! be re-run the way the run ran them.
+//!
+//! # Contract
+//! - Targets: the run's `--legacy` and `--candidate` specs (as recorded in
+//!   `settings`), parsed with [`TargetSpec::parse`] and built with
+//!   [`crate::target::build`], with the run's timeout, retries and response
+//!   limit. Relative paths in command lines resolve from the working
+//!   directory, as during the run.
+//! - Rules and known differences: the run's config file (when it had one) is
+//!   read again, and the run's `--ignore` rules are read back from its rule
+//!   audit (they are named `--ignore PATH`). When the rules or known
+//!   differences found now are not the ones the audit lists (the file
+//!   changed), [`Setup::warnings`] says so; the re-run still uses the file as
+//!   it is now.
+//! - A run against `recorded` responses cannot be re-run (the recordings are
+//!   not in the run directory and a changed input has none): a
+//!   [`ReproduceError::Recorded`].
+
+use super::ReproduceError;
+use crate::compare::{KnownSet, RuleConfig, RuleSet, IGNORE_FLAG_PREFIX};
+use crate::engine::Comparer;
+use crate::report::Summary;
+use crate::target::{self, Side, TargetOptions, TargetSpec};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to re-run records of a run.
+#[derive(Debug)]
+pub struct Setup {
+    pub legacy: TargetSpec,
+    pub candidate: TargetSpec,
+    pub targets: TargetOptions,
+    pub rules: RuleSet,
+    pub known: KnownSet,
+    pub noise_probe: bool,
+    /// The run's config file, when it had one.
+    pub config_file: Option<PathBuf>,
+    /// The paths of the run's `--ignore` flags.
+    pub ignore: Vec<String>,
+    /// Differences between the run and this rebuild, in words.
+    pub warnings: Vec<String>,
+}
+
+impl Setup {
+    /// Rebuilds the run's comparison; `workers` overrides the run's
+    /// processes per worker target.
+    pub fn from_summary(
+        summary: &Summary,
+        workers: Option<usize>,
+    ) -> Result<Setup, ReproduceError> {
+        let s = &summary.settings;
+        let legacy = TargetSpec::parse(&s.legacy, Side::Legacy)?;
+        let candidate = TargetSpec::parse(&s.candidate, Side::Candidate)?;
+        if legacy == TargetSpec::Recorded || candidate == TargetSpec::Recorded {
+            return Err(ReproduceError::Recorded {
+                run: summary.run_id.clone(),
+            });
+        }
+        let config_file = s.config_file.as_ref().map(PathBuf::from);
+        let loaded = match &config_file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ReproduceError::ConfigGone {
+                        run: summary.run_id.clone(),
+                        path: path.clone(),
+                    });
+                }
+                crate::config::load(Some(path))?
+            }
+            None => crate::config::Loaded::default(),
+        };
+        let ignore: Vec<String> = summary
+            .rules
+            .iter()
+            .filter_map(|r| r.name.strip_prefix(IGNORE_FLAG_PREFIX).map(str::to_owned))
+            .collect();
+        let mut rule_configs = loaded.rules.clone();
+        rule_configs.extend(ignore.iter().map(|p| RuleConfig::ignore_flag(p)));
+        let rules = RuleSet::compile(&rule_configs)?;
+        let known = KnownSet::compile(&loaded.known)?;
+        let mut warnings = Vec::new();
+        let now: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
+        let then: Vec<&str> = summary.rules.iter().map(|r| r.name.as_str()).collect();
+        if now != then {
+            warnings.push(format!(
+                "the run had the rules [{}], the config file has [{}] now; re-running with the latter",
+                then.join(", "),
+                now.join(", ")
+            ));
+        }
+        let now: Vec<&str> = known.entries.iter().map(|k| k.name.as_str()).collect();
+        let then: Vec<&str> = summary.known.iter().map(|k| k.name.as_str()).collect();
+        if now != then {
+            warnings.push(format!(
+                "the run had the known differences [{}], the config file has [{}] now; re-running with the latter",
+                then.join(", "),
+                now.join(", ")
+            ));
+        }
+        Ok(Setup {
+            legacy,
+            candidate,
+            targets: TargetOptions {
+                timeout: Duration::from_millis(s.timeout_ms.min(u64::MAX as u128) as u64),
+                startup_timeout: Duration::from_millis(
+                    s.startup_timeout_ms.min(u64::MAX as u128) as u64
+                ),
+                workers: workers.unwrap_or(s.workers).max(1),
+                retries: s.retries,
+                max_response_bytes: s.max_record_bytes,
+            },
+            rules,
+            known,
+            noise_probe: s.noise_probe,
+            config_file,
+            ignore,
+            warnings,
+        })
+    }
+
+    /// Starts both targets (inside a tokio runtime: worker pools spawn
+    /// tasks). The rules and known differences move into the comparer; the
+    /// rest of the setup stays, to be reported.
+    pub fn comparer(&mut self) -> Result<Comparer, ReproduceError> {
+        let legacy = target::build(&self.legacy, Side::Legacy, &self.targets)?;
+        let candidate = target::build(&self.candidate, Side::Candidate, &self.targets)?;
+        Ok(Comparer::new(
+            legacy,
+            candidate,
+            std::mem::take(&mut self.rules),
+            std::mem::take(&mut self.known),
+            self.noise_probe,
+        ))
+    }
+}

@@ -1,0 +1,111 @@
+//! JUnit XML for CI: the comparison shown like a test run.
+//!
+//! # Contract
+//! One `<testsuite>` named after the run, with one test case per mismatch
+//! group (named `LABEL: SIGNATURE`, classname `cutover.OUTCOME`): a failure
+//! for `mismatch`, error and timeout groups (message: the count, the share and
+//! an example id; text: how to look at it), a passing case for `accepted` and
+//! `noisy` groups (differences that do not fail a run). One more case,
+//! `rejected capture lines`, fails when lines could not be read; and when no
+//! group exists, one passing case says every record matched. So the suite
+//! fails exactly when the run's exit status is 1. Properties carry the run id,
+//! both targets and the counts; recheck labels, when known, go in each case's
+//! text.
+
+use super::Run;
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+/// Whether a group with this signature fails the run.
+pub fn fails(signature: &str) -> bool {
+    !(signature.starts_with("accepted ") || signature.starts_with("noisy "))
+}
+
+/// The JUnit XML of a run.
+pub fn junit_xml(run: &Run) -> String {
+    let s = &run.summary;
+    let mut suite = TestSuite::new(format!("cutover {}", s.run_id));
+    suite.set_time(std::time::Duration::from_secs_f64(
+        s.duration_seconds.max(0.0),
+    ));
+    for (name, value) in [
+        ("run_id", s.run_id.clone()),
+        ("legacy", s.settings.legacy.clone()),
+        ("candidate", s.settings.candidate.clone()),
+        ("read", s.counts.read.to_string()),
+        ("matched", s.counts.matched.to_string()),
+        ("exit_code", s.exit_code.to_string()),
+    ] {
+        suite.add_property(Property::new(name, value));
+    }
+    for g in &s.groups {
+        let outcome = g.signature.split_whitespace().next().unwrap_or("other");
+        let status = if fails(&g.signature) {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(format!(
+                    "{} records ({:.2}%) e.g. {}",
+                    g.count,
+                    g.share * 100.0,
+                    g.first_id
+                ))
+                .set_type(outcome.to_owned());
+            status
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(format!("{}: {}", g.group, g.signature), status);
+        case.set_classname(format!("cutover.{outcome}"));
+        let labels = run
+            .recheck
+            .as_ref()
+            .and_then(|r| r.group(&g.group))
+            .map(|l| {
+                format!(
+                    "\nrecheck: {} deterministic, {} flaky, {} unchecked",
+                    l.deterministic, l.flaky, l.unchecked
+                )
+            })
+            .unwrap_or_default();
+        case.set_system_out(format!(
+            "{} records, first {}, last {}, samples {}{labels}\nsee: cutover report group {} {}",
+            g.count,
+            g.first_id,
+            g.last_id,
+            g.sample_ids.join(", "),
+            run.dir.display(),
+            g.group
+        ));
+        suite.add_test_case(case);
+    }
+    let rejected = s.counts.rejected;
+    let status = if rejected > 0 {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(format!(
+            "{rejected} capture lines could not be read (rejected.jsonl)"
+        ));
+        status
+    } else {
+        TestCaseStatus::success()
+    };
+    let mut case = TestCase::new("rejected capture lines", status);
+    case.set_classname("cutover.rejected");
+    suite.add_test_case(case);
+    if s.groups.is_empty() {
+        let mut case = TestCase::new("every record matched", TestCaseStatus::success());
+        case.set_classname("cutover.match");
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("cutover");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .expect("serializing JUnit XML to a string cannot fail")
+}
+
+/// Writes the run's JUnit XML to `path`.
+pub fn write(run: &Run, path: &std::path::Path) -> Result<(), super::ReviewError> {
+    std::fs::write(path, junit_xml(run)).map_err(|source| super::ReviewError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}

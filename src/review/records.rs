@@ -1,0 +1,100 @@
+//! Finding non-matching records in a run and preparing them for review.
+//!
+//! # Contract
+//! - Records come from the run's `mismatches.csv`, streamed (one row in
+//!   memory at a time); a record's recheck label, when the run was
+//!   rechecked, from `recheck.jsonl`, read in lockstep.
+//! - [`find`] keeps at most `limit` records but counts every match, so a
+//!   caller can say how many were left out. Ids are labels, not keys: several
+//!   records may share one, and all of them match.
+//! - A [`RecordView`] is what `report show` and `report group` print and
+//!   what `--json` gives: the input and both answers as JSON values, and the
+//!   diff.
+
+use super::diffview::DiffView;
+use crate::report::labels::{LabelReader, RecheckRecord};
+use crate::report::row::{MismatchRow, RowReader};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::Path;
+
+/// One non-matching record, ready to print.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordView {
+    /// 0-based row of `mismatches.csv`.
+    pub row: u64,
+    pub id: String,
+    pub key: Option<String>,
+    pub outcome: String,
+    pub group: String,
+    pub signature: String,
+    pub source: String,
+    pub line: u64,
+    /// The differing paths (`; `-separated, as in `mismatches.csv`).
+    pub paths: String,
+    pub input: Value,
+    pub legacy: Value,
+    pub candidate: Value,
+    /// The unified diff of the two answers, as `diffs.txt` has it.
+    pub diff: String,
+    pub recheck: Option<RecheckRecord>,
+    #[serde(skip)]
+    pub view: DiffView,
+}
+
+/// Pretty JSON text of a value, newline-terminated (as `render_answer` makes it).
+pub fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    text.push('\n');
+    text
+}
+
+impl RecordView {
+    pub fn new(row_index: u64, row: MismatchRow, recheck: Option<RecheckRecord>) -> Self {
+        let input = MismatchRow::answer_value(&row.input);
+        let legacy = MismatchRow::answer_value(&row.legacy);
+        let candidate = MismatchRow::answer_value(&row.candidate);
+        let view = DiffView::new(&pretty(&legacy), &pretty(&candidate));
+        RecordView {
+            row: row_index,
+            key: row.key().map(str::to_owned),
+            id: row.id,
+            outcome: row.outcome,
+            group: row.group,
+            signature: row.signature,
+            source: row.source,
+            line: row.line,
+            paths: row.paths,
+            input,
+            legacy,
+            candidate,
+            diff: view.unified_text(),
+            recheck,
+            view,
+        }
+    }
+}
+
+/// The records for which `wanted` holds, at most `limit`, and how many
+/// records matched in all.
+pub fn find(
+    run_dir: &Path,
+    limit: usize,
+    mut wanted: impl FnMut(&MismatchRow) -> bool,
+) -> Result<(Vec<RecordView>, u64), super::ReviewError> {
+    let mut labels = LabelReader::open(run_dir)?;
+    let mut found = Vec::new();
+    let mut matches = 0u64;
+    for (index, row) in RowReader::open(run_dir)?.enumerate() {
+        let row = row?;
+        if !wanted(&row) {
+            continue;
+        }
+        matches += 1;
+        if found.len() < limit {
+            let label = labels.label_of(index as u64)?;
+            found.push(RecordView::new(index as u64, row, label));
+        }
+    }
+    Ok((found, matches))
+}

@@ -1,0 +1,297 @@
+//! Minimal reproducers, pinned regressions and flaky-or-deterministic labels:
+//! `cutover minimize`, `cutover pin`, `cutover recheck`.
+
+use crate::util::*;
+use serde_json::{json, Value};
+
+#[test]
+fn minimize_finds_a_trigger_buried_in_a_large_input() {
+    let tmp = tempdir();
+    // 400 filler items, nested metadata, and one item carrying the planted
+    // trigger: the planted worker upper-cases the answer when any string
+    // contains "TRIGGER".
+    let mut items: Vec<Value> = (0..400)
+        .map(|i| json!(format!("  filler item {i} with some words  ")))
+        .collect();
+    let planted_item = "xxTRIGGERyy";
+    items.insert(287, json!(planted_item));
+    let input = json!({
+        "meta": {"source": "batch", "tags": ["a", "b", "c"], "n": 12345.5},
+        "items": items,
+        "trailer": [1, 2, 3, {"k": "v"}],
+    });
+    let capture = capture(tmp.path(), "buried.jsonl", &[record("big", input.clone())]);
+    let run = tmp.path().join("run");
+    replay_planted(&run, &capture, "", &[]);
+    let out = stdout_of(
+        &mut cutover_args(&["minimize", run.to_str().unwrap(), "big", "--json"]),
+        0,
+    );
+    let m: Value = serde_json::from_str(&out).unwrap();
+    let planted_trigger = json!({"items": [planted_item]}).to_string();
+    let minimal = m["input_json"].as_str().unwrap();
+    assert!(
+        minimal.len() <= planted_trigger.len(),
+        "{minimal} is bigger than the planted trigger {planted_trigger}"
+    );
+    assert!(minimal.contains("TRIGGER"), "{minimal}");
+    assert_eq!(m["signature"], "mismatch /accepted/* changed");
+    assert_eq!(m["finished"], true);
+    assert_eq!(m["confirmed"], true);
+    assert_eq!(m["original_bytes"], input.to_string().len());
+    assert!(m["diff"].as_str().unwrap().contains("+    \""), "{m}");
+
+    // A tight budget stops early, says so, and still gives a reproducer.
+    let out = stdout_of(
+        &mut cutover_args(&["minimize", run.to_str().unwrap(), "big", "--max-steps", "5"]),
+        0,
+    );
+    assert!(out.contains("the budget ran out (--max-steps 5"), "{out}");
+
+    // An id the run has no mismatch for is an error naming it.
+    let err = cutover_args(&["minimize", run.to_str().unwrap(), "nope"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&err).contains("no non-matching record has id \"nope\""));
+}
+
+/// Replays one pinned case through both sides with `cutover replay` and
+/// returns the signature it now shows (`match` when it matched).
+fn replay_pinned(case: &Value, tmp: &std::path::Path, name: &str) -> String {
+    let input = serde_json::to_string(&case["input"]).unwrap();
+    let path = tmp.join(format!("{name}.jsonl"));
+    std::fs::write(
+        &path,
+        format!("{{\"id\": {}, \"input\": {input}}}\n", json!(name)),
+    )
+    .unwrap();
+    let out = tmp.join(name);
+    let mut args: Vec<String> = vec![
+        path.display().to_string(),
+        "--legacy".into(),
+        case["legacy"].as_str().unwrap().into(),
+        "--candidate".into(),
+        case["candidate"].as_str().unwrap().into(),
+    ];
+    if let Some(config) = case["config_file"].as_str() {
+        args.extend(["--config".into(), config.into()]);
+    }
+    for path in case["ignore"].as_array().unwrap() {
+        args.extend(["--ignore".into(), path.as_str().unwrap().into()]);
+    }
+    if case["noise_probe"] == true {
+        args.push("--noise-probe".into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    replay(&out, &args).assert().code(predicates::ord::lt(2));
+    let s = summary(&out);
+    assert_eq!(count(&s, "read"), 1);
+    s["groups"][0]["signature"]
+        .as_str()
+        .unwrap_or("match")
+        .to_owned()
+}
+
+#[test]
+fn every_pinned_regression_still_reproduces() {
+    let dir = repo().join("fixtures/regressions");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures/regressions exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 2,
+        "the worked migration's pinned cases are missing from {}",
+        dir.display()
+    );
+    let tmp = tempdir();
+    for path in &cases {
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = case["name"].as_str().unwrap();
+        assert_eq!(
+            path.file_stem().unwrap().to_str().unwrap(),
+            name,
+            "a case is named after what it reproduces"
+        );
+        let got = replay_pinned(&case, tmp.path(), name);
+        assert_eq!(
+            got,
+            case["reproduces"].as_str().unwrap(),
+            "{}: the pinned outcome changed (answers when pinned: {})",
+            path.display(),
+            case["seen"]
+        );
+    }
+}
+
+#[test]
+fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
+    let tmp = tempdir();
+    let capture = capture(
+        tmp.path(),
+        "sep.jsonl",
+        &[record(
+            "sep",
+            json!({"items": ["  keep me ", "\u{1c}\u{1c}sep tail  ", ""]}),
+        )],
+    );
+    let run = tmp.path().join("run");
+    replay(
+        &run,
+        &[
+            capture.to_str().unwrap(),
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    )
+    .assert()
+    .code(1);
+    let pins = tmp.path().join("pins");
+    let out = stdout_of(
+        &mut cutover_args(&[
+            "pin",
+            run.to_str().unwrap(),
+            "sep",
+            "--pin-dir",
+            pins.to_str().unwrap(),
+        ]),
+        0,
+    );
+    let path = pins.join("mismatch-accepted-changed.json");
+    assert!(
+        out.contains(&format!("pinned: {}", path.display())),
+        "{out}"
+    );
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(case["reproduces"], "mismatch /accepted/* changed");
+    assert_eq!(case["legacy"], "worker:python3 legacy/worker.py");
+    assert_eq!(case["candidate"], "builtin:normalize-naive");
+    assert_eq!(case["from"]["id"], "sep");
+    // The separators survive; everything else went.
+    let input = case["input"].to_string();
+    assert!(
+        input.len() < r#"{"items":["\u001c\u001csep tail  "]}"#.len(),
+        "{input}"
+    );
+    assert!(input.contains("\\u001c"), "{input}");
+    assert_eq!(
+        replay_pinned(&case, tmp.path(), "again"),
+        "mismatch /accepted/* changed"
+    );
+    // Pinning the same case again rewrites it rather than adding a copy.
+    cutover_args(&[
+        "pin",
+        run.to_str().unwrap(),
+        "sep",
+        "--pin-dir",
+        pins.to_str().unwrap(),
+    ])
+    .assert()
+    .code(0);
+    assert_eq!(std::fs::read_dir(&pins).unwrap().count(), 1);
+}
+
+#[test]
+fn recheck_labels_flaky_and_deterministic_records_in_every_report() {
+    let tmp = tempdir();
+    let mut lines = Vec::new();
+    for i in 0..4 {
+        lines.push(record(
+            &format!("steady-{i}"),
+            json!({"items": [format!("a{i}")], "plant": "upper"}),
+        ));
+        lines.push(record(
+            &format!("flaky-{i}"),
+            json!({"items": [format!("b{i}")], "plant": "flaky"}),
+        ));
+    }
+    let capture = capture(tmp.path(), "flaky.jsonl", &lines);
+    let run = tmp.path().join("run");
+    replay_planted(&run, &capture, "", &["--workers", "1"]);
+    assert_eq!(count(&summary(&run), "mismatched"), 8);
+    let out = stdout_of(
+        &mut cutover_args(&[
+            "recheck",
+            run.to_str().unwrap(),
+            "--times",
+            "3",
+            "--workers",
+            "1",
+            "--json",
+        ]),
+        1,
+    );
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r["deterministic"].as_u64(), r["flaky"].as_u64()),
+        (Some(4), Some(4)),
+        "{r}"
+    );
+    let labels: Vec<Value> = std::fs::read_to_string(run.join("recheck.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(labels.len(), 8);
+    for l in &labels {
+        let id = l["id"].as_str().unwrap();
+        let expected = if id.starts_with("flaky") {
+            "flaky"
+        } else {
+            "deterministic"
+        };
+        assert_eq!(l["label"], expected, "{l}");
+        if expected == "flaky" {
+            assert_eq!(l["seen"], json!(["match"]), "{l}");
+            assert_eq!(
+                (l["reproduced"].as_u64(), l["runs"].as_u64()),
+                (Some(2), Some(3))
+            );
+        }
+    }
+    // The labels show in the terminal report, its JSON, `show`, and the page.
+    let text = stdout_of(&mut cutover_args(&["report", run.to_str().unwrap()]), 1);
+    assert!(text.contains("4 deterministic, 4 flaky"), "{text}");
+    let json: Value = serde_json::from_str(&stdout_of(
+        &mut cutover_args(&["report", run.to_str().unwrap(), "--json"]),
+        1,
+    ))
+    .unwrap();
+    assert_eq!(json["recheck"]["flaky"], 4);
+    let show = stdout_of(
+        &mut cutover_args(&["report", "show", run.to_str().unwrap(), "flaky-2"]),
+        0,
+    );
+    assert!(
+        show.contains("recheck  flaky (2 of 3 re-runs gave this signature); also seen: match"),
+        "{show}"
+    );
+    let html = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(
+        html.contains("<span data-count=\"flaky\">4</span> flaky"),
+        "page regenerated with the labels"
+    );
+    assert!(html.contains("flaky (2/3)"));
+
+    // --max-records limits the work; the rest are unchecked. The first two
+    // rows are steady-0 and flaky-0; flaky-0 on a fresh worker is wrong on
+    // calls 1 and 3 and right on call 2: flaky, exit 1.
+    let out = stdout_of(
+        &mut cutover_args(&[
+            "recheck",
+            run.to_str().unwrap(),
+            "--max-records",
+            "2",
+            "--json",
+        ]),
+        1,
+    );
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["unchecked"], 6, "{r}");
+}
