@@ -113,11 +113,7 @@ impl KnownSet {
         let applies: Vec<bool> = self
             .entries
             .iter()
-            .map(|k| {
-                k.input_pattern
-                    .as_ref()
-                    .map_or(true, |re| re.is_match(input))
-            })
+            .map(|k| k.input_pattern.as_ref().is_none_or(|re| re.is_match(input)))
             .collect();
         for difference in &verdict.differences {
             if noise.contains(&difference.path) {

@@ -116,8 +116,8 @@ pub fn key_independent(state: &ClientFeatures, name: &str, stickiness: &Stickine
         return false;
     }
     feature.strategies.iter().flatten().all(|strategy| {
-        let plain = strategy.constraints.as_ref().is_none_or_empty()
-            && strategy.segments.as_ref().is_none_or_empty();
+        let plain = strategy.constraints.as_ref().is_none_or(|c| c.is_empty())
+            && strategy.segments.as_ref().is_none_or(|s| s.is_empty());
         let param = |k: &str| {
             strategy
                 .parameters
@@ -138,17 +138,6 @@ pub fn key_independent(state: &ClientFeatures, name: &str, stickiness: &Stickine
                 _ => false,
             }
     })
-}
-
-/// `None` or an empty list.
-trait NoneOrEmpty {
-    fn is_none_or_empty(&self) -> bool;
-}
-
-impl<T> NoneOrEmpty for Option<&Vec<T>> {
-    fn is_none_or_empty(&self) -> bool {
-        self.map_or(true, |v| v.is_empty())
-    }
 }
 
 /// One thread's remembered decisions.

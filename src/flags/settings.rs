@@ -79,16 +79,16 @@ pub struct FlagsConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct FlagOptions {
     /// Migration whose flags are used: `cutover.<NAME>.shadow` and `cutover.<NAME>.serve`.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_MIGRATION)]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_MIGRATION, global = true)]
     pub migration: String,
     /// Flag state: a local file in Unleash's client-features shape, or the
     /// Unleash API URL (http://host:4242/api; token from UNLEASH_CLIENT_SECRET).
     /// Without this option and without [flags] source, UNLEASH_API_URL is used
     /// when set.
-    #[arg(long, value_name = "PATH|URL", default_value = DEFAULT_SOURCE)]
+    #[arg(long, value_name = "PATH|URL", default_value = DEFAULT_SOURCE, global = true)]
     pub flags_source: String,
     /// Unleash context field that carries the request key: userId, sessionId or a custom property.
-    #[arg(long, value_name = "FIELD", default_value = "userId")]
+    #[arg(long, value_name = "FIELD", default_value = "userId", global = true)]
     pub stickiness: String,
 }
 

@@ -94,8 +94,8 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
         let mut results = futures::stream::iter(rows.enumerate())
             .map(|(index, row)| {
                 let check = row.as_ref().is_ok_and(|row| {
-                    only.as_ref().map_or(true, |g| *g == row.group)
-                        && options.max_records.map_or(true, |max| selected < max)
+                    only.as_ref().is_none_or(|g| *g == row.group)
+                        && options.max_records.is_none_or(|max| selected < max)
                 });
                 selected += u64::from(check);
                 let comparer = comparer.clone();

@@ -137,9 +137,8 @@ async fn until_published(
         let names = FlagNames::derived(migration);
         let flag = cutover::flags::state::FlagView::of(&features, &names.serve);
         let shadow_flag = cutover::flags::state::FlagView::of(&features, &names.shadow);
-        let shadow_ok = shadow.map_or(true, |p| {
-            shadow_flag.present && shadow_flag.percent == Some(p)
-        });
+        let shadow_ok =
+            shadow.is_none_or(|p| shadow_flag.present && shadow_flag.percent == Some(p));
         if flag.present && flag.percent == Some(percent) && shadow_ok {
             return view;
         }

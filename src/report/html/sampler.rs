@@ -101,7 +101,7 @@ impl Sampler {
             && self
                 .groups
                 .get(group)
-                .map_or(true, |kept| kept.len() < SAMPLES_PER_GROUP)
+                .is_none_or(|kept| kept.len() < SAMPLES_PER_GROUP)
     }
 
     /// Offers the next row in input order (call for every row, kept or not,
