@@ -330,3 +330,20 @@ fn flags_config_errors_name_the_key_and_help_shows_the_defaults() {
         .code(2)
         .stderr(contains("101 is not in 0..=100"));
 }
+
+/// Regression: `flags status --migration x` was refused (the shared options
+/// were accepted only before the action).
+#[test]
+fn shared_options_go_before_or_after_the_action() {
+    let tmp = tempdir();
+    let (_, config) = local_setup(tmp.path());
+    for args in [
+        &["--migration", "other", "status"][..],
+        &["status", "--migration", "other"][..],
+    ] {
+        flags_cmd(&config, args)
+            .assert()
+            .code(0)
+            .stdout(contains("cutover.other.serve"));
+    }
+}
