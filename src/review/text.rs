@@ -127,6 +127,9 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
             d.with_recording, d.drifted
         );
     }
+    if let Some(rollout) = &s.rollout {
+        out.push_str(&crate::flags::rollout::render(rollout));
+    }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
