@@ -17,12 +17,13 @@
 //! - [`compare`] turns the two answers into a verdict with JSON Pointer paths,
 //!   under the declared comparison rules, with a group signature.
 //! - [`report`] writes `summary.json` (counts, latency, groups, rule audit,
-//!   drift), `mismatches.csv`, `diffs.txt` and `rejected.jsonl`, and the
-//!   terminal summary.
+//!   drift, rollout), `mismatches.csv`, `diffs.txt`, `rejected.jsonl` and
+//!   `index.html`.
 //! - [`engine`] runs records concurrently, bounded, delivering results in
 //!   input order; [`replay`] is one run end to end.
-//! - [`review`] reads finished runs back for people and CI (`cutover report`,
-//!   `show`, `group`, `diff`, JUnit); [`reproduce`] re-runs their records
+//! - [`review`] reads finished runs back for people and CI (the summary a
+//!   replay prints when it ends, `cutover report`, `show`, `group`, `diff`,
+//!   JUnit); [`reproduce`] re-runs their records
 //!   (`minimize`, `pin`, `recheck`).
 //! - [`normalize`] is the worked migration's new implementation.
 

@@ -5,7 +5,6 @@
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
 use cutover::cli::{builtins_text, resolve_replay, Cli, Command};
-use cutover::report::render_terminal;
 use std::process::ExitCode;
 
 // Records allocate and free many small strings and maps across threads;
@@ -93,7 +92,19 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
                 });
                 cutover::replay::replay(options, stop).await
             })?;
-            print!("{}", render_terminal(&summary, &dir));
+            let run = cutover::review::Run {
+                dir,
+                summary,
+                recheck: None,
+            };
+            let palette = cutover::review::style::Palette {
+                color: cutover::review::style::ColorMode::Auto.enabled(),
+            };
+            print!(
+                "{}",
+                cutover::review::text::run_text(&run, palette, cutover::review::TOP_GROUPS)
+            );
+            let summary = run.summary;
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             Ok(summary.exit_code.clamp(0, 255) as u8)
         }

@@ -34,7 +34,6 @@ mod rejected;
 pub mod row;
 mod runs;
 mod summary;
-mod terminal;
 
 pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use csv_out::answer_cell;
@@ -45,7 +44,6 @@ pub use runs::{latest_run, read_summary, resolve_run, RunError};
 pub use summary::{
     Counts, LatencyBucket, LatencyStats, RunStatus, Settings, Summary, SummaryBuilder,
 };
-pub use terminal::render as render_terminal;
 
 use crate::engine::Event;
 use std::io;

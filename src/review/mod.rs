@@ -29,6 +29,9 @@ pub mod rundiff;
 pub mod style;
 pub mod text;
 
+/// Mismatch groups the replay lists when it ends (`cutover report` shows more).
+pub const TOP_GROUPS: usize = 5;
+
 use crate::report::labels::{LabelError, RecheckSummary};
 use crate::report::row::RowError;
 use crate::report::{read_summary, resolve_run, RunError, Summary};

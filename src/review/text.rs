@@ -28,8 +28,16 @@ fn label_role(label: Label) -> Role {
     }
 }
 
-/// `cutover report`: the run's summary, its groups (the `top` largest), the
-/// rule audit, known differences, noise and recheck labels.
+/// ` (e.g. ID)` for the first sample id, or nothing.
+fn example(ids: &[String]) -> String {
+    ids.first()
+        .map_or_else(String::new, |id| format!(" (e.g. {id})"))
+}
+
+/// A run as text: its summary, its groups (the `top` largest), the rule
+/// audit, known differences, noise, rollout and recheck labels, and the
+/// result. `cutover report` prints it, and so does `cutover replay` when the
+/// run ends: one rendering of a run, wherever it is read.
 pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
     let s = &run.summary;
     let c = &s.counts;
@@ -119,12 +127,27 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         "(unreadable capture lines: rejected.jsonl)".into(),
         Role::Bad,
     );
+    for (side, stats) in [
+        ("legacy", &s.status.legacy_target),
+        ("candidate", &s.status.candidate_target),
+    ] {
+        if stats.retries + stats.restarts + stats.timeout_kills + stats.protocol_errors > 0 {
+            let _ = writeln!(
+                out,
+                "  {side} workers: {} restarts, {} retried calls, {} killed on timeout, {} protocol errors",
+                stats.restarts, stats.retries, stats.timeout_kills, stats.protocol_errors
+            );
+        }
+    }
     let d = &s.recorded_drift;
     if d.with_recording > 0 {
         let _ = writeln!(
             out,
-            "  recorded    {} records carry production's response; drifted on {}",
-            d.with_recording, d.drifted
+            "  recorded    {} records carry production's response: the live legacy still gives it for {}, drifted on {}{}",
+            d.with_recording,
+            d.same_as_recorded,
+            d.drifted,
+            example(&d.sample_ids)
         );
     }
     if let Some(rollout) = &s.rollout {
@@ -195,8 +218,9 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         if s.groups.len() > top {
             let _ = writeln!(
                 out,
-                "  … {} more groups (--top {} shows them)",
+                "  … {} more groups (cutover report {} --top {} shows them)",
                 s.groups.len() - top,
+                s.run_id,
                 s.groups.len()
             );
         }
@@ -223,18 +247,19 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         );
         for r in &s.rules {
             let note = if r.matched_nothing {
-                p.paint(
-                    Role::Warn,
-                    "WARNING: its path matched nothing in this run; check it",
+                format!(
+                    " {}",
+                    p.paint(
+                        Role::Warn,
+                        "WARNING: its path matched nothing in this run; check it",
+                    )
                 )
             } else {
-                r.sample_ids
-                    .first()
-                    .map_or_else(String::new, |id| format!("e.g. {id}"))
+                example(&r.sample_ids)
             };
             let _ = writeln!(
                 out,
-                "  {:?} ({} {}): present in {}, hid {} paths in {} records  {note}",
+                "  rule {:?} ({} {}): present in {} records, hid {} paths in {} records{note}",
                 r.name,
                 r.kind,
                 r.path,
@@ -288,11 +313,34 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
     }
     let verdict = match s.exit_code {
         0 => p.paint(Role::Good, "no differences"),
-        1 => p.paint(Role::Bad, "differences found"),
-        2 => p.paint(Role::Bad, "run aborted"),
+        1 => {
+            let found: Vec<String> = [
+                (c.mismatched, "mismatched"),
+                (c.errors, "errored"),
+                (c.timeouts, "timed out"),
+                (c.rejected, "rejected"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+            format!(
+                "{}: {}",
+                p.paint(Role::Bad, "differences found"),
+                found.join(", ")
+            )
+        }
+        2 => format!(
+            "{}: {}",
+            p.paint(Role::Bad, "run aborted"),
+            s.status
+                .abort_reason
+                .as_deref()
+                .unwrap_or("a target failed")
+        ),
         _ => p.paint(
             Role::Warn,
-            "interrupted (covers the records read before Ctrl-C)",
+            "interrupted (the report covers the records read before Ctrl-C)",
         ),
     };
     let _ = writeln!(out, "result: {verdict} (exit {})", s.exit_code);

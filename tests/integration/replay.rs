@@ -183,7 +183,9 @@ fn planted_kinds_of_difference_give_one_group_each() {
     )
     .assert()
     .code(1)
-    .stdout(predicates::str::contains("top mismatch groups (3 in all)"));
+    .stdout(predicates::str::contains(
+        "mismatch groups (3 in all, largest first)",
+    ));
     let s = summary(&out);
     let groups: Vec<(String, u64, String)> = s["groups"]
         .as_array()

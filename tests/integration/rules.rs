@@ -52,7 +52,7 @@ fn a_rule_hides_its_noise_audits_it_and_leaves_real_differences() {
     .assert()
     .code(1)
     .stdout(contains(
-        "rule \"served-at\" (ignore /served_at): hid 9 paths in 9 records (e.g. noise-0)",
+        "rule \"served-at\" (ignore /served_at): present in 9 records, hid 9 paths in 9 records (e.g. noise-0)",
     ))
     .stdout(contains("rule \"typo\"").and(contains("WARNING: its path matched nothing")));
     let s = summary(&out);
@@ -131,7 +131,7 @@ input_pattern = '\\u001[cdefCDEF]'
     .assert()
     .code(0)
     .stdout(contains(
-        "22   73.33%  (differences declared as known and intended)",
+        "accepted           22   73.33%  (declared known differences)",
     ));
     let s = summary(&out);
     assert_eq!(
