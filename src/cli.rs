@@ -225,11 +225,7 @@ pub fn resolve_replay(
     config_path: Option<&std::path::Path>,
 ) -> Result<ReplayOptions, CliError> {
     let loaded = config::load(config_path)?;
-    let mut rule_configs = loaded.rules.clone();
-    for path in &args.ignore {
-        rule_configs.push(crate::compare::RuleConfig::ignore_flag(path));
-    }
-    let rules = crate::compare::RuleSet::compile(&rule_configs)?;
+    let rules = crate::compare::RuleSet::compile_with_ignores(&loaded.rules, &args.ignore)?;
     let known = crate::compare::KnownSet::compile(&loaded.known)?;
     let file_name = loaded
         .path

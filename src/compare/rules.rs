@@ -253,6 +253,17 @@ impl RuleConfig {
 pub const IGNORE_FLAG_PREFIX: &str = "--ignore ";
 
 impl RuleSet {
+    /// Compiles a config file's rules (with where each was declared), then
+    /// one `ignore` rule per `--ignore` path, in that order.
+    pub fn compile_with_ignores(
+        file: &[(RuleConfig, String)],
+        ignore: &[String],
+    ) -> Result<RuleSet, RuleError> {
+        let mut rules = file.to_vec();
+        rules.extend(ignore.iter().map(|path| RuleConfig::ignore_flag(path)));
+        RuleSet::compile(&rules)
+    }
+
     /// Compiles rules with where each was declared.
     pub fn compile(rules: &[(RuleConfig, String)]) -> Result<RuleSet, RuleError> {
         let mut names = HashSet::new();

@@ -18,7 +18,7 @@
 //!   [`ReproduceError::Recorded`].
 
 use super::ReproduceError;
-use crate::compare::{KnownSet, RuleConfig, RuleSet, IGNORE_FLAG_PREFIX};
+use crate::compare::{KnownSet, RuleSet, IGNORE_FLAG_PREFIX};
 use crate::engine::Comparer;
 use crate::report::Summary;
 use crate::target::{self, Side, TargetOptions, TargetSpec};
@@ -75,9 +75,7 @@ impl Setup {
             .iter()
             .filter_map(|r| r.name.strip_prefix(IGNORE_FLAG_PREFIX).map(str::to_owned))
             .collect();
-        let mut rule_configs = loaded.rules.clone();
-        rule_configs.extend(ignore.iter().map(|p| RuleConfig::ignore_flag(p)));
-        let rules = RuleSet::compile(&rule_configs)?;
+        let rules = RuleSet::compile_with_ignores(&loaded.rules, &ignore)?;
         let known = KnownSet::compile(&loaded.known)?;
         let mut warnings = Vec::new();
         let now: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
