@@ -180,9 +180,15 @@ impl WorkerState {
         if map.remove(&id).is_none() {
             return false;
         }
+        self.kill_for_timeout(reason);
+        true
+    }
+
+    /// Kills the worker because a deadline passed: its calls left in flight
+    /// are bystanders, and its death is not a start-up failure.
+    fn kill_for_timeout(&self, reason: String) {
         self.killed_for_timeout.store(true, Ordering::Relaxed);
         self.kill_with(reason);
-        true
     }
 
     /// Kills the worker. `reason` says why for error messages; an empty one
@@ -421,11 +427,7 @@ impl WorkerPool {
     /// Kills a worker that missed a deadline; the call that noticed gets `Timeout`.
     fn kill_for_timeout(&self, worker: &Worker, what: &str) -> Answer {
         TargetCounters::bump(&self.shared.counters.timeout_kills);
-        worker
-            .state
-            .killed_for_timeout
-            .store(true, Ordering::Relaxed);
-        worker.state.kill_with(self.timeout_reason(what));
+        worker.state.kill_for_timeout(self.timeout_reason(what));
         Answer::Timeout(self.shared.timeout)
     }
 }
