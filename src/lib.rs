@@ -27,6 +27,7 @@
 //!   (`minimize`, `pin`, `recheck`).
 //! - [`normalize`] is the worked migration's new implementation.
 
+pub mod atomic_file;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -16,29 +16,14 @@
 use super::state::{percent_text, FlagView};
 use super::{FlagsError, Stickiness};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` through a temp file and a rename.
+/// Writes `bytes` to `path` atomically ([`crate::atomic_file::write`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FlagsError> {
-    let err = |source| FlagsError::Write {
+    crate::atomic_file::write(path, bytes).map_err(|source| FlagsError::Write {
         path: path.to_owned(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".cutover-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    })
 }
 
 /// A new, empty client-features document.

@@ -91,10 +91,8 @@ impl RecheckSummary {
 
     pub fn write(&self, run_dir: &Path) -> Result<(), ReportError> {
         let path = run_dir.join(RECHECK_SUMMARY_FILE);
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(self).map_err(|e| write_err(&path)(e.into()))?;
-        std::fs::write(&tmp, text).map_err(write_err(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(write_err(&path))
+        crate::atomic_file::write(&path, &text).map_err(write_err(&path))
     }
 
     /// The run's recheck summary, `None` when it was never rechecked.

@@ -169,10 +169,8 @@ impl Summary {
 
     /// Writes `summary.json` atomically.
     pub fn write(&self, path: &Path) -> Result<(), ReportError> {
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(self).map_err(|e| write_err(path)(e.into()))?;
-        std::fs::write(&tmp, text).map_err(write_err(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(write_err(path))
+        crate::atomic_file::write(path, &text).map_err(write_err(path))
     }
 }
 

@@ -231,9 +231,8 @@ pub fn write(
     recheck: Option<&RecheckSummary>,
 ) -> Result<(), ReportError> {
     let path = dir.join(HTML_FILE);
-    let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, render(summary, sampler, recheck)).map_err(write_err(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(write_err(&path))
+    crate::atomic_file::write(&path, render(summary, sampler, recheck).as_bytes())
+        .map_err(write_err(&path))
 }
 
 /// Why a page could not be made again.
