@@ -347,3 +347,48 @@ fn shared_options_go_before_or_after_the_action() {
             .stdout(contains("cutover.other.serve"));
     }
 }
+
+#[test]
+fn an_invalid_rollout_in_the_flag_file_names_the_file_the_line_and_the_flag() {
+    let tmp = tempdir();
+    let (flags, config) = local_setup(tmp.path());
+    let bundled = std::fs::read_to_string(&flags).unwrap();
+    let serve_at = bundled.find("\"cutover.normalize.serve\"").unwrap();
+    for bad in ["50.5", "101", "-5", " 50", "", "50%"] {
+        let rollout = bundled[serve_at..].find("\"rollout\": \"0\"").unwrap() + serve_at;
+        let text = format!(
+            "{}\"rollout\": {bad:?}{}",
+            &bundled[..rollout],
+            &bundled[rollout + "\"rollout\": \"0\"".len()..]
+        );
+        std::fs::write(&flags, &text).unwrap();
+        let line = text[..rollout].matches('\n').count() + 1;
+        let output = flags_cmd(&config, &["status"])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for part in [
+            format!("flag file {}: line {line}, ", flags.display()),
+            "flag \"cutover.normalize.serve\"".to_owned(),
+            format!("rollout {bad:?}"),
+        ] {
+            assert!(
+                stderr.contains(&part),
+                "{bad:?}: {part} missing in {stderr}"
+            );
+        }
+        let out = tmp.path().join(format!("run{line}{}", bad.len()));
+        let stdout = stdout_of(
+            replay(&out, &["--config", config.to_str().unwrap()]).env_remove("UNLEASH_API_URL"),
+            0,
+        );
+        assert!(
+            stdout.contains("rollout     unknown (flag file")
+                && stdout.contains(&format!("line {line}")),
+            "{bad:?}: {stdout}"
+        );
+        assert_eq!(summary(&out)["rollout"]["state"], "unknown");
+    }
+}
