@@ -151,6 +151,12 @@ pub struct ReplayArgs {
     /// Do not evaluate the rollout's flags (no `rollout` section in summary.json).
     #[arg(long)]
     pub no_flags: bool,
+    /// Sides whose http(s):// target follows redirects, and only within the
+    /// URL's origin (same scheme, host and port); a redirect elsewhere is not
+    /// followed. Without it a 3xx is the side's answer. Repeatable or
+    /// comma-separated [default: none]
+    #[arg(long, value_name = "SIDE", value_enum, value_delimiter = ',')]
+    pub follow_redirects: Vec<Side>,
     /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -170,6 +176,12 @@ pub enum CliError {
     Rule(#[from] crate::compare::RuleError),
     #[error(transparent)]
     Flags(#[from] crate::flags::FlagsError),
+    #[error("{setting} {side}: the {side} is {spec}, not an http(s):// URL; only http sides follow redirects")]
+    FollowRedirects {
+        setting: String,
+        side: Side,
+        spec: String,
+    },
     #[error("{key} in {path}: {message}")]
     ConfigValue {
         key: &'static str,
@@ -231,16 +243,6 @@ pub fn resolve_replay(
         .path
         .as_ref()
         .map_or_else(String::new, |p| p.display().to_string());
-    let flags = match args.no_flags {
-        true => None,
-        false => Some(crate::flags::settings::resolve(
-            &args.flags,
-            matches,
-            &loaded.config.flags,
-            &file_name,
-            |name| std::env::var(name).ok(),
-        )?),
-    };
     let ReplayConfig {
         traffic,
         format,
@@ -261,7 +263,18 @@ pub fn resolve_replay(
         noise_probe,
         junit,
         html,
+        follow_redirects,
     } = loaded.config.replay;
+    let flags = match args.no_flags {
+        true => None,
+        false => Some(crate::flags::settings::resolve(
+            &args.flags,
+            matches,
+            &loaded.config.flags,
+            &file_name,
+            |name| std::env::var(name).ok(),
+        )?),
+    };
     let timeout = pick_duration(
         matches,
         ("timeout", "replay.timeout"),
@@ -281,8 +294,35 @@ pub fn resolve_replay(
         .iter()
         .map(|t| TrafficSpec::from_arg(t, format))
         .collect();
-    let legacy = pick(matches, "legacy", args.legacy, legacy);
-    let candidate = pick(matches, "candidate", args.candidate, candidate);
+    let legacy = TargetSpec::parse(&pick(matches, "legacy", args.legacy, legacy), Side::Legacy)?;
+    let candidate = TargetSpec::parse(
+        &pick(matches, "candidate", args.candidate, candidate),
+        Side::Candidate,
+    )?;
+    let setting = if explicit(matches, "follow_redirects") {
+        "--follow-redirects".to_owned()
+    } else {
+        format!("[replay] follow_redirects in {file_name}")
+    };
+    let follow_redirects = pick(
+        matches,
+        "follow_redirects",
+        args.follow_redirects,
+        follow_redirects,
+    );
+    for &side in &follow_redirects {
+        let spec = match side {
+            Side::Legacy => &legacy,
+            Side::Candidate => &candidate,
+        };
+        if !matches!(spec, TargetSpec::Http(_)) {
+            return Err(CliError::FollowRedirects {
+                setting,
+                side,
+                spec: spec.to_string(),
+            });
+        }
+    }
     let run_id = new_run_id();
     let reports_dir = pick(matches, "reports_dir", args.reports_dir, reports_dir);
     let out = if args.out.is_some() { args.out } else { out }
@@ -297,8 +337,8 @@ pub fn resolve_replay(
     );
     Ok(ReplayOptions {
         traffic,
-        legacy: TargetSpec::parse(&legacy, Side::Legacy)?,
-        candidate: TargetSpec::parse(&candidate, Side::Candidate)?,
+        legacy,
+        candidate,
         concurrency,
         targets: TargetOptions {
             timeout,
@@ -306,6 +346,7 @@ pub fn resolve_replay(
             workers: pick(matches, "workers", args.workers, workers).max(1),
             retries: pick(matches, "retries", args.retries, retries),
             max_response_bytes: max_record_bytes,
+            follow_redirects,
         },
         read: ReadOptions {
             max_record_bytes,

@@ -70,6 +70,9 @@ pub struct ReplayConfig {
     pub junit: Option<PathBuf>,
     /// `false` is `--no-html`.
     pub html: Option<bool>,
+    /// `--follow-redirects`: the sides (`"legacy"`, `"candidate"`) whose
+    /// http target follows same-host redirects.
+    pub follow_redirects: Option<Vec<crate::target::Side>>,
 }
 
 #[derive(Debug, thiserror::Error)]

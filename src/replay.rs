@@ -91,6 +91,7 @@ pub async fn replay(
             .config_file
             .as_ref()
             .map(|p| p.display().to_string()),
+        follow_redirects: options.targets.follow_redirects.clone(),
     };
     let flags = match &options.flags {
         Some(settings) => Some(crate::flags::load_for_run(settings).await),
@@ -169,7 +170,8 @@ pub async fn replay(
             summary: summary.clone(),
             recheck: None,
         };
-        std::fs::write(&path, crate::review::junit::junit_xml(&run))
+        let xml = crate::review::junit::junit_xml(&run);
+        std::fs::write(&path, crate::redact::text(&xml).as_bytes())
             .map_err(crate::report::write_err(&path))?;
     }
     Ok((summary, dir))

@@ -339,7 +339,7 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
     println!("migration:  {}", settings.migration);
     println!("source:     {}", settings.source);
     if let Some(problem) = &opened.problem {
-        println!("problem:    {problem}");
+        println!("problem:    {}", crate::redact::text(problem));
     }
     let snapshot = eval.snapshot();
     match &snapshot {

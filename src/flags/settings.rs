@@ -11,6 +11,9 @@
 //!   in (0, 1), durations that parse) and names the key or option on error.
 //! - The admin token is not a setting: it is read from `UNLEASH_ADMIN_TOKEN`
 //!   by [`super::admin`] only when an admin call is made.
+//! - Secrets: the client secret and the credentials of a source URL are
+//!   registered with [`crate::redact`] as they are resolved; [`Source`]'s
+//!   `Display` shows the URL without its userinfo (the requests keep it).
 
 use super::{FlagNames, FlagsError, Stickiness};
 use clap::ArgMatches;
@@ -108,7 +111,7 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::File(path) => write!(f, "file {}", path.display()),
-            Source::Server { url, .. } => write!(f, "server {url}"),
+            Source::Server { url, .. } => write!(f, "server {}", crate::redact::url(url)),
         }
     }
 }
@@ -249,6 +252,10 @@ pub fn resolve(
         let secret = env(ENV_CLIENT_SECRET)
             .filter(|s| !s.is_empty())
             .or_else(|| config.client_secret.clone());
+        crate::redact::register_url(&source_text);
+        if let Some(secret) = &secret {
+            crate::redact::register(secret);
+        }
         Source::Server {
             url: source_text.trim_end_matches('/').to_owned(),
             secret,
