@@ -148,7 +148,9 @@ pub struct ReplayArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub flags: crate::flags::settings::FlagOptions,
-    /// Do not evaluate the rollout's flags (no `rollout` section in summary.json).
+    /// Do not evaluate the rollout's flags (no `rollout` section in
+    /// summary.json). Without a configured flag source and without the
+    /// default flags.json, there is nothing to evaluate and nothing is said.
     #[arg(long)]
     pub no_flags: bool,
     /// Sides whose http(s):// target follows redirects, and only within the
@@ -263,17 +265,20 @@ pub fn resolve_replay(
         noise_probe,
         junit,
         html,
+        no_flags,
         follow_redirects,
     } = loaded.config.replay;
-    let flags = match args.no_flags {
-        true => None,
-        false => Some(crate::flags::settings::resolve(
+    let flags = if args.no_flags || no_flags.unwrap_or(false) {
+        None
+    } else {
+        let settings = crate::flags::settings::resolve(
             &args.flags,
             matches,
             &loaded.config.flags,
             &file_name,
             |name| std::env::var(name).ok(),
-        )?),
+        )?;
+        (!settings.nothing_configured()).then_some(settings)
     };
     let timeout = pick_duration(
         matches,
@@ -377,4 +382,98 @@ pub fn builtins_text() -> String {
         .iter()
         .map(|(name, about)| format!("builtin:{name:<18} {about}\n"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Where each option of `replay` and `flags` is set in `cutover.toml`.
+    enum Setting {
+        /// A `cutover.toml` snippet that sets it.
+        Config(&'static str),
+        /// Command line only, and why.
+        CliOnly(&'static str),
+    }
+    use Setting::{CliOnly, Config};
+
+    const SETTINGS: &[(&str, Setting)] = &[
+        ("config", CliOnly("it names the config file itself")),
+        ("verbose", CliOnly("log level of one invocation, read before any config; CUTOVER_LOG sets it from the environment")),
+        ("traffic", Config("[replay]\ntraffic = [\"a.jsonl\"]")),
+        ("format", Config("[replay]\nformat = \"csv\"")),
+        ("legacy", Config("[replay]\nlegacy = \"builtin:normalize\"")),
+        ("candidate", Config("[replay]\ncandidate = \"builtin:normalize\"")),
+        ("concurrency", Config("[replay]\nconcurrency = 4")),
+        ("workers", Config("[replay]\nworkers = 2")),
+        ("timeout", Config("[replay]\ntimeout = \"5s\"")),
+        ("startup_timeout", Config("[replay]\nstartup_timeout = \"5s\"")),
+        ("retries", Config("[replay]\nretries = 2")),
+        ("max_record_bytes", Config("[replay]\nmax_record_bytes = 1024")),
+        ("max_diffs", Config("[replay]\nmax_diffs = 5")),
+        ("id_column", Config("[replay]\nid_column = \"rid\"")),
+        ("key_column", Config("[replay]\nkey_column = \"user\"")),
+        ("reports_dir", Config("[replay]\nreports_dir = \"r\"")),
+        ("out", Config("[replay]\nout = \"r/x\"")),
+        ("ignore", Config("[[rules]]\nname = \"n\"\nkind = \"ignore\"\npath = \"/a\"\nreason = \"r\"")),
+        ("noise_probe", Config("[replay]\nnoise_probe = true")),
+        ("no_noise_probe", Config("[replay]\nnoise_probe = false")),
+        ("no_progress", Config("[replay]\nprogress = false")),
+        ("no_flags", Config("[replay]\nno_flags = true")),
+        ("junit", Config("[replay]\njunit = \"j.xml\"")),
+        ("no_html", Config("[replay]\nhtml = false")),
+        ("follow_redirects", Config("[replay]\nfollow_redirects = [\"legacy\"]")),
+        ("migration", Config("[flags]\nmigration = \"m\"")),
+        ("flags_source", Config("[flags]\nsource = \"f.json\"")),
+        ("stickiness", Config("[flags]\nstickiness = \"sessionId\"")),
+        ("flag", CliOnly("the operand of `flags set`: which flag to change now")),
+        ("percent", CliOnly("the operand of `flags set`: the change itself")),
+        ("force", CliOnly("a one-time override recorded as forced; a standing setting would switch the evidence gate off")),
+        ("run", CliOnly("which report `promote` judges, chosen per promotion")),
+        ("file", CliOnly("the operand of `flags import`: the file to copy once")),
+    ];
+
+    #[test]
+    fn every_option_of_replay_and_flags_has_a_config_key_or_a_reason() {
+        let cli = Cli::command();
+        let mut commands = vec![cli.clone()];
+        let mut ids = std::collections::BTreeSet::new();
+        let mut missing = Vec::new();
+        for name in ["replay", "flags"] {
+            let sub = cli
+                .find_subcommand(name)
+                .expect("subcommand exists")
+                .clone();
+            commands.extend(sub.get_subcommands().cloned());
+            commands.push(sub);
+        }
+        for command in &commands {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                ids.insert(id.to_owned());
+                if !SETTINGS.iter().any(|(name, _)| *name == id) {
+                    missing.push(format!("{} --{id}", command.get_name()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "no config key and no reason: {missing:?}"
+        );
+        for (id, setting) in SETTINGS {
+            assert!(ids.contains(*id), "{id} is listed but is no option");
+            match setting {
+                Config(toml) => {
+                    if let Err(e) = crate::config::parse(toml) {
+                        panic!("{id}: {toml:?} is not a config key: {e}");
+                    }
+                }
+                CliOnly(reason) => assert!(!reason.is_empty(), "{id}: no reason"),
+            }
+        }
+    }
 }

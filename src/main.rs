@@ -48,7 +48,8 @@ fn register_env_secrets() {
     }
 }
 
-/// Logs on stderr, redacted.
+/// Logs on stderr, redacted, in colour only when stderr is a terminal (and
+/// `NO_COLOR` is unset).
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -60,6 +61,10 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(cutover::redact::Stderr)
+        .with_ansi(!matches!(
+            anstream::AutoStream::choice(&std::io::stderr()),
+            anstream::ColorChoice::Never
+        ))
         .init();
 }
 

@@ -36,7 +36,8 @@ pub struct ReplayOptions {
     pub rules: crate::compare::RuleSet,
     pub known: crate::compare::KnownSet,
     pub noise_probe: bool,
-    /// The rollout's flags (`None` with `--no-flags`).
+    /// The rollout's flags (`None` with `--no-flags`, or when no source is
+    /// configured and the default flag file does not exist).
     pub flags: Option<crate::flags::FlagSettings>,
     /// Write JUnit XML here after the run.
     pub junit: Option<PathBuf>,

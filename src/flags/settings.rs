@@ -14,6 +14,10 @@
 //! - Secrets: the client secret and the credentials of a source URL are
 //!   registered with [`crate::redact`] as they are resolved; [`Source`]'s
 //!   `Display` shows the URL without its userinfo (the requests keep it).
+//! - [`FlagSettings::source_configured`] says whether the source was chosen
+//!   (an option, `[flags] source`, `UNLEASH_API_URL`) or is the default
+//!   file; [`FlagSettings::nothing_configured`] is the default file missing,
+//!   for which a replay says nothing about flags.
 
 use super::{FlagNames, FlagsError, Stickiness};
 use clap::ArgMatches;
@@ -123,6 +127,9 @@ pub struct FlagSettings {
     pub names: FlagNames,
     pub stickiness: Stickiness,
     pub source: Source,
+    /// The source was chosen (an option, `[flags] source` or
+    /// `UNLEASH_API_URL`), not the default file.
+    pub source_configured: bool,
     pub project: String,
     pub environment: String,
     /// Ascending percentages, each in 1..=100.
@@ -239,14 +246,14 @@ pub fn resolve(
             format!("{stickiness:?} would route keys at random; use userId, sessionId or a property name"),
         ));
     }
-    let source_text = if explicit(matches, "flags_source") {
-        options.flags_source.clone()
+    let (source_text, source_configured) = if explicit(matches, "flags_source") {
+        (options.flags_source.clone(), true)
     } else if let Some(source) = &config.source {
-        source.clone()
+        (source.clone(), true)
     } else if let Some(url) = env(ENV_URL).filter(|u| !u.is_empty()) {
-        url
+        (url, true)
     } else {
-        options.flags_source.clone()
+        (options.flags_source.clone(), false)
     };
     let source = if source_text.starts_with("http://") || source_text.starts_with("https://") {
         let secret = env(ENV_CLIENT_SECRET)
@@ -283,6 +290,7 @@ pub fn resolve(
         names,
         stickiness: Stickiness::parse(&stickiness),
         source,
+        source_configured,
         project: config.project.clone().unwrap_or_else(|| "default".into()),
         environment: config
             .environment
@@ -309,6 +317,14 @@ pub fn resolve(
             Duration::from_secs(5),
         )?,
     })
+}
+
+impl FlagSettings {
+    /// No source was configured and the default flag file does not exist:
+    /// there is no rollout to speak of.
+    pub fn nothing_configured(&self) -> bool {
+        !self.source_configured && matches!(&self.source, Source::File(path) if !path.exists())
+    }
 }
 
 /// A mismatch-rate bound must be a rate strictly between 0 and 1.
@@ -361,12 +377,17 @@ mod tests {
         assert_eq!(s.source, Source::File("flags.json".into()));
         assert_eq!(s.ladder, vec![1, 5, 25, 50, 100]);
         assert_eq!(s.stickiness, Stickiness::UserId);
+        assert!(
+            !s.source_configured,
+            "the default file is not a configured source"
+        );
     }
 
     #[test]
     fn option_beats_file_beats_environment() {
         let env = [(ENV_URL, "http://env:4242/api"), (ENV_CLIENT_SECRET, "s3")];
         let s = resolved(&[], "", &env).unwrap();
+        assert!(s.source_configured && !s.nothing_configured());
         assert_eq!(
             s.source,
             Source::Server {

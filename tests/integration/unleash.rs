@@ -58,6 +58,7 @@ fn settings(migration: &str, url: &str, secret: &str, dir: &Path) -> FlagSetting
             url: url.into(),
             secret: Some(secret.into()),
         },
+        source_configured: true,
         project: "default".into(),
         environment: "development".into(),
         ladder: vec![1, 5, 25, 50, 100],
