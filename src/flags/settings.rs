@@ -209,6 +209,9 @@ pub fn resolve(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<FlagSettings, FlagsError> {
     use crate::cli::{explicit, pick};
+    if let Some(secret) = &config.client_secret {
+        crate::redact::register(secret);
+    }
     let migration = pick(
         matches,
         "migration",
@@ -388,6 +391,8 @@ mod tests {
         let env = [(ENV_URL, "http://env:4242/api"), (ENV_CLIENT_SECRET, "s3")];
         let s = resolved(&[], "", &env).unwrap();
         assert!(s.source_configured && !s.nothing_configured());
+        resolved(&[], "[flags]\nclient_secret = \"cfg-secret-5150\"\n", &[]).unwrap();
+        assert_eq!(crate::redact::text("x cfg-secret-5150"), "x <redacted>");
         assert_eq!(
             s.source,
             Source::Server {
