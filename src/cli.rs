@@ -148,9 +148,17 @@ pub struct ReplayArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub flags: crate::flags::settings::FlagOptions,
-    /// Do not evaluate the rollout's flags (no `rollout` section in summary.json).
+    /// Do not evaluate the rollout's flags (no `rollout` section in
+    /// summary.json). Without a configured flag source and without the
+    /// default flags.json, there is nothing to evaluate and nothing is said.
     #[arg(long)]
     pub no_flags: bool,
+    /// Sides whose http(s):// target follows redirects, and only within the
+    /// URL's origin (same scheme, host and port); a redirect elsewhere is not
+    /// followed. Without it a 3xx is the side's answer. Repeatable or
+    /// comma-separated [default: none]
+    #[arg(long, value_name = "SIDE", value_enum, value_delimiter = ',')]
+    pub follow_redirects: Vec<Side>,
     /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -170,6 +178,12 @@ pub enum CliError {
     Rule(#[from] crate::compare::RuleError),
     #[error(transparent)]
     Flags(#[from] crate::flags::FlagsError),
+    #[error("{setting} {side}: the {side} is {spec}, not an http(s):// URL; only http sides follow redirects")]
+    FollowRedirects {
+        setting: String,
+        side: Side,
+        spec: String,
+    },
     #[error("{key} in {path}: {message}")]
     ConfigValue {
         key: &'static str,
@@ -231,16 +245,6 @@ pub fn resolve_replay(
         .path
         .as_ref()
         .map_or_else(String::new, |p| p.display().to_string());
-    let flags = match args.no_flags {
-        true => None,
-        false => Some(crate::flags::settings::resolve(
-            &args.flags,
-            matches,
-            &loaded.config.flags,
-            &file_name,
-            |name| std::env::var(name).ok(),
-        )?),
-    };
     let ReplayConfig {
         traffic,
         format,
@@ -261,7 +265,21 @@ pub fn resolve_replay(
         noise_probe,
         junit,
         html,
+        no_flags,
+        follow_redirects,
     } = loaded.config.replay;
+    let flags = if args.no_flags || no_flags.unwrap_or(false) {
+        None
+    } else {
+        let settings = crate::flags::settings::resolve(
+            &args.flags,
+            matches,
+            &loaded.config.flags,
+            &file_name,
+            |name| std::env::var(name).ok(),
+        )?;
+        (!settings.nothing_configured()).then_some(settings)
+    };
     let timeout = pick_duration(
         matches,
         ("timeout", "replay.timeout"),
@@ -281,8 +299,35 @@ pub fn resolve_replay(
         .iter()
         .map(|t| TrafficSpec::from_arg(t, format))
         .collect();
-    let legacy = pick(matches, "legacy", args.legacy, legacy);
-    let candidate = pick(matches, "candidate", args.candidate, candidate);
+    let legacy = TargetSpec::parse(&pick(matches, "legacy", args.legacy, legacy), Side::Legacy)?;
+    let candidate = TargetSpec::parse(
+        &pick(matches, "candidate", args.candidate, candidate),
+        Side::Candidate,
+    )?;
+    let setting = if explicit(matches, "follow_redirects") {
+        "--follow-redirects".to_owned()
+    } else {
+        format!("[replay] follow_redirects in {file_name}")
+    };
+    let follow_redirects = pick(
+        matches,
+        "follow_redirects",
+        args.follow_redirects,
+        follow_redirects,
+    );
+    for &side in &follow_redirects {
+        let spec = match side {
+            Side::Legacy => &legacy,
+            Side::Candidate => &candidate,
+        };
+        if !matches!(spec, TargetSpec::Http(_)) {
+            return Err(CliError::FollowRedirects {
+                setting,
+                side,
+                spec: spec.to_string(),
+            });
+        }
+    }
     let run_id = new_run_id();
     let reports_dir = pick(matches, "reports_dir", args.reports_dir, reports_dir);
     let out = if args.out.is_some() { args.out } else { out }
@@ -297,8 +342,8 @@ pub fn resolve_replay(
     );
     Ok(ReplayOptions {
         traffic,
-        legacy: TargetSpec::parse(&legacy, Side::Legacy)?,
-        candidate: TargetSpec::parse(&candidate, Side::Candidate)?,
+        legacy,
+        candidate,
         concurrency,
         targets: TargetOptions {
             timeout,
@@ -306,6 +351,7 @@ pub fn resolve_replay(
             workers: pick(matches, "workers", args.workers, workers).max(1),
             retries: pick(matches, "retries", args.retries, retries),
             max_response_bytes: max_record_bytes,
+            follow_redirects,
         },
         read: ReadOptions {
             max_record_bytes,
@@ -336,4 +382,98 @@ pub fn builtins_text() -> String {
         .iter()
         .map(|(name, about)| format!("builtin:{name:<18} {about}\n"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Where each option of `replay` and `flags` is set in `cutover.toml`.
+    enum Setting {
+        /// A `cutover.toml` snippet that sets it.
+        Config(&'static str),
+        /// Command line only, and why.
+        CliOnly(&'static str),
+    }
+    use Setting::{CliOnly, Config};
+
+    const SETTINGS: &[(&str, Setting)] = &[
+        ("config", CliOnly("it names the config file itself")),
+        ("verbose", CliOnly("log level of one invocation, read before any config; CUTOVER_LOG sets it from the environment")),
+        ("traffic", Config("[replay]\ntraffic = [\"a.jsonl\"]")),
+        ("format", Config("[replay]\nformat = \"csv\"")),
+        ("legacy", Config("[replay]\nlegacy = \"builtin:normalize\"")),
+        ("candidate", Config("[replay]\ncandidate = \"builtin:normalize\"")),
+        ("concurrency", Config("[replay]\nconcurrency = 4")),
+        ("workers", Config("[replay]\nworkers = 2")),
+        ("timeout", Config("[replay]\ntimeout = \"5s\"")),
+        ("startup_timeout", Config("[replay]\nstartup_timeout = \"5s\"")),
+        ("retries", Config("[replay]\nretries = 2")),
+        ("max_record_bytes", Config("[replay]\nmax_record_bytes = 1024")),
+        ("max_diffs", Config("[replay]\nmax_diffs = 5")),
+        ("id_column", Config("[replay]\nid_column = \"rid\"")),
+        ("key_column", Config("[replay]\nkey_column = \"user\"")),
+        ("reports_dir", Config("[replay]\nreports_dir = \"r\"")),
+        ("out", Config("[replay]\nout = \"r/x\"")),
+        ("ignore", Config("[[rules]]\nname = \"n\"\nkind = \"ignore\"\npath = \"/a\"\nreason = \"r\"")),
+        ("noise_probe", Config("[replay]\nnoise_probe = true")),
+        ("no_noise_probe", Config("[replay]\nnoise_probe = false")),
+        ("no_progress", Config("[replay]\nprogress = false")),
+        ("no_flags", Config("[replay]\nno_flags = true")),
+        ("junit", Config("[replay]\njunit = \"j.xml\"")),
+        ("no_html", Config("[replay]\nhtml = false")),
+        ("follow_redirects", Config("[replay]\nfollow_redirects = [\"legacy\"]")),
+        ("migration", Config("[flags]\nmigration = \"m\"")),
+        ("flags_source", Config("[flags]\nsource = \"f.json\"")),
+        ("stickiness", Config("[flags]\nstickiness = \"sessionId\"")),
+        ("flag", CliOnly("the operand of `flags set`: which flag to change now")),
+        ("percent", CliOnly("the operand of `flags set`: the change itself")),
+        ("force", CliOnly("a one-time override recorded as forced; a standing setting would switch the evidence gate off")),
+        ("run", CliOnly("which report `promote` judges, chosen per promotion")),
+        ("file", CliOnly("the operand of `flags import`: the file to copy once")),
+    ];
+
+    #[test]
+    fn every_option_of_replay_and_flags_has_a_config_key_or_a_reason() {
+        let cli = Cli::command();
+        let mut commands = vec![cli.clone()];
+        let mut ids = std::collections::BTreeSet::new();
+        let mut missing = Vec::new();
+        for name in ["replay", "flags"] {
+            let sub = cli
+                .find_subcommand(name)
+                .expect("subcommand exists")
+                .clone();
+            commands.extend(sub.get_subcommands().cloned());
+            commands.push(sub);
+        }
+        for command in &commands {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                ids.insert(id.to_owned());
+                if !SETTINGS.iter().any(|(name, _)| *name == id) {
+                    missing.push(format!("{} --{id}", command.get_name()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "no config key and no reason: {missing:?}"
+        );
+        for (id, setting) in SETTINGS {
+            assert!(ids.contains(*id), "{id} is listed but is no option");
+            match setting {
+                Config(toml) => {
+                    if let Err(e) = crate::config::parse(toml) {
+                        panic!("{id}: {toml:?} is not a config key: {e}");
+                    }
+                }
+                CliOnly(reason) => assert!(!reason.is_empty(), "{id}: no reason"),
+            }
+        }
+    }
 }

@@ -3,6 +3,9 @@
 //! # Contract
 //! - The file is read from `--config PATH` (which must exist) or, without the
 //!   flag, from `./cutover.toml` when that exists. Nothing else is read.
+//! - Every option of `replay` and of `flags` has a key here (`[replay]`,
+//!   `[flags]`, `[[rules]]` for `--ignore`), except the few a test in
+//!   `cli.rs` lists as command-line only, each with its reason.
 //! - Unknown keys are errors (a typo must not be silently ignored); errors name
 //!   the file and the line and column.
 //! - Precedence: a flag given on the command line beats the file, which beats
@@ -70,6 +73,11 @@ pub struct ReplayConfig {
     pub junit: Option<PathBuf>,
     /// `false` is `--no-html`.
     pub html: Option<bool>,
+    /// `true` is `--no-flags`.
+    pub no_flags: Option<bool>,
+    /// `--follow-redirects`: the sides (`"legacy"`, `"candidate"`) whose
+    /// http target follows same-host redirects.
+    pub follow_redirects: Option<Vec<crate::target::Side>>,
 }
 
 #[derive(Debug, thiserror::Error)]

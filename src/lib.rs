@@ -26,14 +26,18 @@
 //!   JUnit); [`reproduce`] re-runs their records
 //!   (`minimize`, `pin`, `recheck`).
 //! - [`normalize`] is the worked migration's new implementation.
+//! - [`redact`] takes secrets out of everything shown, logged or written;
+//!   [`errors`] shows an error with its causes, each once.
 
 pub mod atomic_file;
 pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod engine;
+pub mod errors;
 pub mod flags;
 pub mod normalize;
+pub mod redact;
 pub mod replay;
 pub mod report;
 pub mod reproduce;

@@ -1,6 +1,8 @@
 //! The `cutover` binary: parses the command line, runs, maps results to exit
 //! codes like `diff(1)`: 0 no differences, 1 differences, 2 could not run
 //! (130 interrupted). Errors are printed once, on stderr, with what to do.
+//! Everything printed or logged goes through [`cutover::redact::text`]: the
+//! secrets of the environment are registered before anything else runs.
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
@@ -19,16 +21,35 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    register_env_secrets();
     init_logging(cli.verbose);
     match run(cli, &matches) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("cutover: error: {e:#}");
+            eprintln!(
+                "cutover: error: {}",
+                cutover::redact::text(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }
 }
 
+/// The secrets the environment holds, taken out of everything shown.
+fn register_env_secrets() {
+    use cutover::flags::{admin::ENV_ADMIN_TOKEN, settings};
+    for name in [ENV_ADMIN_TOKEN, settings::ENV_CLIENT_SECRET] {
+        if let Ok(secret) = std::env::var(name) {
+            cutover::redact::register(&secret);
+        }
+    }
+    if let Ok(url) = std::env::var(settings::ENV_URL) {
+        cutover::redact::register_url(&url);
+    }
+}
+
+/// Logs on stderr, redacted, in colour only when stderr is a terminal (and
+/// `NO_COLOR` is unset).
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -39,7 +60,11 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(cutover::redact::Stderr)
+        .with_ansi(!matches!(
+            anstream::AutoStream::choice(&std::io::stderr()),
+            anstream::ColorChoice::Never
+        ))
         .init();
 }
 
@@ -100,10 +125,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             let palette = cutover::review::style::Palette {
                 color: cutover::review::style::ColorMode::Auto.enabled(),
             };
-            print!(
-                "{}",
-                cutover::review::text::run_text(&run, palette, cutover::review::TOP_GROUPS)
-            );
+            let text = cutover::review::text::run_text(&run, palette, cutover::review::TOP_GROUPS);
+            print!("{}", cutover::redact::text(&text));
             let summary = run.summary;
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             Ok(summary.exit_code.clamp(0, 255) as u8)

@@ -36,7 +36,8 @@ pub struct ReplayOptions {
     pub rules: crate::compare::RuleSet,
     pub known: crate::compare::KnownSet,
     pub noise_probe: bool,
-    /// The rollout's flags (`None` with `--no-flags`).
+    /// The rollout's flags (`None` with `--no-flags`, or when no source is
+    /// configured and the default flag file does not exist).
     pub flags: Option<crate::flags::FlagSettings>,
     /// Write JUnit XML here after the run.
     pub junit: Option<PathBuf>,
@@ -91,6 +92,7 @@ pub async fn replay(
             .config_file
             .as_ref()
             .map(|p| p.display().to_string()),
+        follow_redirects: options.targets.follow_redirects.clone(),
     };
     let flags = match &options.flags {
         Some(settings) => Some(crate::flags::load_for_run(settings).await),
@@ -169,7 +171,8 @@ pub async fn replay(
             summary: summary.clone(),
             recheck: None,
         };
-        std::fs::write(&path, crate::review::junit::junit_xml(&run))
+        let xml = crate::review::junit::junit_xml(&run);
+        std::fs::write(&path, crate::redact::text(&xml).as_bytes())
             .map_err(crate::report::write_err(&path))?;
     }
     Ok((summary, dir))

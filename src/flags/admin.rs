@@ -4,7 +4,10 @@
 //! - The admin token comes from `UNLEASH_ADMIN_TOKEN` only. It is sent in the
 //!   `Authorization` header and nowhere else: it is never printed, logged,
 //!   put in an error message, the audit log or a report. [`Admin`]'s `Debug`
-//!   hides it.
+//!   hides it, and it is registered with [`crate::redact`], so that a server
+//!   or gateway echoing the `Authorization` header in an error body (quoted
+//!   in the error) shows `<redacted>` instead. URLs in errors have no
+//!   userinfo.
 //! - [`Admin::set_percent`] makes `flag` one unconstrained flexibleRollout
 //!   at `percent` in the configured environment, enabled: a missing flag is
 //!   created, and given its 0% strategy **before** it is enabled (enabling
@@ -78,11 +81,13 @@ impl Admin {
             .ok()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| FlagsError::Admin {
-                url: api.to_owned(),
+                url: crate::redact::url(api),
                 message: format!(
                     "{ENV_ADMIN_TOKEN} is not set: changing a flag on the server needs an admin API token in it (it is never printed or stored)"
                 ),
             })?;
+        crate::redact::register(&token);
+        crate::redact::register_url(api);
         Ok(Admin {
             api: api.trim_end_matches('/').to_owned(),
             token,
@@ -96,10 +101,12 @@ impl Admin {
         format!("{}/admin/projects/{}/features", self.api, self.project)
     }
 
+    /// An error about this server, with its secrets and URL credentials
+    /// taken out (the message may quote the server's answer).
     fn error(&self, message: String) -> FlagsError {
         FlagsError::Admin {
-            url: self.api.clone(),
-            message,
+            url: crate::redact::url(&self.api),
+            message: crate::redact::text(&message).into_owned(),
         }
     }
 
@@ -121,7 +128,8 @@ impl Admin {
         }
         let response = request.send().await.map_err(|e| {
             self.error(format!(
-                "{method} {url}: cannot reach the server ({e}); check the URL and that Unleash is running"
+                "{method} {url}: cannot reach the server ({}); check the URL and that Unleash is running",
+                crate::errors::chain(&e)
             ))
         })?;
         let status = response.status();

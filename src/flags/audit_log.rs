@@ -9,7 +9,9 @@
 //!   `promote`, `rollback`), whether it was forced, and the evidence used
 //!   (for `promote`: the report and its numbers).
 //! - Never holds a secret: entries are built from [`Entry`] only, which has
-//!   no field for a token.
+//!   no field for a token, and each line goes through
+//!   [`crate::redact::text`] (a source URL's credentials, a token quoted
+//!   in some text) before it is written.
 
 use super::evidence::Evidence;
 use super::FlagsError;
@@ -70,7 +72,8 @@ pub fn append(path: &Path, entry: &Entry) -> Result<(), FlagsError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    let mut line = serde_json::to_vec(entry).expect("an entry serialises");
+    let json = serde_json::to_string(entry).expect("an entry serialises");
+    let mut line = crate::redact::text(&json).into_owned().into_bytes();
     line.push(b'\n');
     let mut file = std::fs::OpenOptions::new()
         .create(true)

@@ -14,6 +14,11 @@
 //! - `import FILE` creates the file's flags on the server (an existing flag
 //!   is left alone), so a team that outgrows the file keeps its rollout.
 //! - Every change is appended to the audit log.
+//! - The options `flags` shares with `replay` (`status --traffic`,
+//!   `--format`, `--key-column`; `promote --reports-dir`) fall back to
+//!   `[replay]` in `cutover.toml`, so both commands look at the same capture
+//!   and reports. Output shows URLs without userinfo, and a problem quoting
+//!   a server through [`crate::redact::text`].
 //! - Exit status: 0 done; 1 promotion refused (the evidence is
 //!   insufficient, like `diff` finding differences); 2 could not run (bad
 //!   config or flag file, a server that cannot be reached or refuses the
@@ -26,7 +31,7 @@ use super::local_write::{self, Change};
 use super::settings::{self, FlagOptions, FlagSettings};
 use super::state::{percent_text, FlagView};
 use super::{FlagsError, Role, Source};
-use crate::cli::DEFAULT_TRAFFIC;
+use crate::cli::{pick, DEFAULT_TRAFFIC};
 use crate::traffic::{Format, ReadOptions, SourceItem, TrafficSpec};
 use clap::{ArgMatches, Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -112,9 +117,38 @@ pub fn run(args: FlagsArgs, matches: &ArgMatches, config: Option<&Path>) -> anyh
         &file_name,
         |k| std::env::var(k).ok(),
     )?;
+    let replay = &loaded.config.replay;
+    let action = match args.action {
+        Action::Status(status) => {
+            let m = matches.subcommand_matches("status").unwrap_or(matches);
+            Action::Status(StatusArgs {
+                traffic: pick(m, "traffic", status.traffic, replay.traffic.clone()),
+                format: pick(m, "format", status.format, replay.format),
+                key_column: pick(
+                    m,
+                    "key_column",
+                    status.key_column,
+                    replay.key_column.clone(),
+                ),
+            })
+        }
+        Action::Promote(promote) => {
+            let m = matches.subcommand_matches("promote").unwrap_or(matches);
+            Action::Promote(PromoteArgs {
+                reports_dir: pick(
+                    m,
+                    "reports_dir",
+                    promote.reports_dir,
+                    replay.reports_dir.clone(),
+                ),
+                ..promote
+            })
+        }
+        other => other,
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     let code = runtime.block_on(async {
-        match args.action {
+        match action {
             Action::Status(status) => self::status(&settings, status).await,
             Action::Set { flag, percent } => {
                 set(&settings, flag, percent, "set", false, None).await?;
@@ -339,7 +373,7 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
     println!("migration:  {}", settings.migration);
     println!("source:     {}", settings.source);
     if let Some(problem) = &opened.problem {
-        println!("problem:    {problem}");
+        println!("problem:    {}", crate::redact::text(problem));
     }
     let snapshot = eval.snapshot();
     match &snapshot {

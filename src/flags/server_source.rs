@@ -19,6 +19,9 @@
 //! - Each state fetched is loaded into the SDK (`memoize`) and written to the
 //!   cache atomically, so a restart during an outage resumes the last
 //!   rollout.
+//! - Secrets: errors and logs show the URL without userinfo and go through
+//!   [`crate::redact::text`]; the cache stores the URL without userinfo
+//!   (and is used for the same URL whatever its credentials).
 //! - The SDK's own `poll_for_updates` is not used: it does not expose the
 //!   fetched state (needed for the cache), does not tell a 401 from a bad
 //!   body, and logs a warning on every failed poll.
@@ -62,6 +65,9 @@ pub enum Fetched {
 
 /// A polled Unleash server feeding an [`Evaluator`].
 pub struct ServerSource {
+    /// The API URL requests go to (with its userinfo, if any).
+    request_url: String,
+    /// The API URL as shown and stored: without userinfo.
     url: String,
     secret: Option<String>,
     cache: PathBuf,
@@ -101,7 +107,8 @@ impl ServerSource {
             transport,
         )?);
         Ok(Arc::new(ServerSource {
-            url: url.to_owned(),
+            request_url: url.to_owned(),
+            url: crate::redact::url(url),
             secret,
             cache: settings.cache.clone(),
             interval: settings.poll_interval,
@@ -116,6 +123,7 @@ impl ServerSource {
         &self.eval
     }
 
+    /// The API URL as shown: without userinfo.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -176,9 +184,17 @@ impl ServerSource {
         }
     }
 
-    /// One fetch of the client features; loads and caches a new state.
+    /// One fetch of the client features; loads and caches a new state. The
+    /// error says what failed, without secrets (it may quote the server).
     pub async fn fetch_once(&self) -> Result<Fetched, String> {
-        let endpoint = format!("{}/client/features", self.url);
+        self.fetch()
+            .await
+            .map_err(|message| crate::redact::text(&message).into_owned())
+    }
+
+    async fn fetch(&self) -> Result<Fetched, String> {
+        let endpoint = format!("{}/client/features", self.request_url);
+        let shown = format!("{}/client/features", self.url);
         let mut request = self
             .http
             .get(&endpoint)
@@ -199,7 +215,7 @@ impl ServerSource {
             } else {
                 "failed"
             };
-            format!("GET {endpoint} {kind}: {}", error_chain(&e))
+            format!("GET {shown} {kind}: {}", crate::errors::chain(&e))
         })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
@@ -207,24 +223,26 @@ impl ServerSource {
         }
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(format!(
-                "GET {endpoint}: the server rejected the backend token ({status}); set {} to a client token of this server's environment",
+                "GET {shown}: the server rejected the backend token ({status}); set {} to a client token of this server's environment",
                 super::settings::ENV_CLIENT_SECRET
             ));
         }
         if !status.is_success() {
-            return Err(format!("GET {endpoint}: HTTP {status}"));
+            return Err(format!("GET {shown}: HTTP {status}"));
         }
         let new_etag = response
             .headers()
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("GET {endpoint}: reading the body: {e}"))?;
+        let body = response.bytes().await.map_err(|e| {
+            format!(
+                "GET {shown}: reading the body: {}",
+                crate::errors::chain(&e)
+            )
+        })?;
         let features = parse_features(&body)
-            .map_err(|e| format!("GET {endpoint}: not a client-features document: {e}"))?;
+            .map_err(|e| format!("GET {shown}: not a client-features document: {e}"))?;
         let fetched_at = chrono::Utc::now();
         let cache = CacheFile {
             url: self.url.clone(),
@@ -329,19 +347,4 @@ impl ServerSource {
             }
         })
     }
-}
-
-/// An error with its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }

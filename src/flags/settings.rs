@@ -11,6 +11,13 @@
 //!   in (0, 1), durations that parse) and names the key or option on error.
 //! - The admin token is not a setting: it is read from `UNLEASH_ADMIN_TOKEN`
 //!   by [`super::admin`] only when an admin call is made.
+//! - Secrets: the client secret and the credentials of a source URL are
+//!   registered with [`crate::redact`] as they are resolved; [`Source`]'s
+//!   `Display` shows the URL without its userinfo (the requests keep it).
+//! - [`FlagSettings::source_configured`] says whether the source was chosen
+//!   (an option, `[flags] source`, `UNLEASH_API_URL`) or is the default
+//!   file; [`FlagSettings::nothing_configured`] is the default file missing,
+//!   for which a replay says nothing about flags.
 
 use super::{FlagNames, FlagsError, Stickiness};
 use clap::ArgMatches;
@@ -108,7 +115,7 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::File(path) => write!(f, "file {}", path.display()),
-            Source::Server { url, .. } => write!(f, "server {url}"),
+            Source::Server { url, .. } => write!(f, "server {}", crate::redact::url(url)),
         }
     }
 }
@@ -120,6 +127,9 @@ pub struct FlagSettings {
     pub names: FlagNames,
     pub stickiness: Stickiness,
     pub source: Source,
+    /// The source was chosen (an option, `[flags] source` or
+    /// `UNLEASH_API_URL`), not the default file.
+    pub source_configured: bool,
     pub project: String,
     pub environment: String,
     /// Ascending percentages, each in 1..=100.
@@ -199,6 +209,9 @@ pub fn resolve(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<FlagSettings, FlagsError> {
     use crate::cli::{explicit, pick};
+    if let Some(secret) = &config.client_secret {
+        crate::redact::register(secret);
+    }
     let migration = pick(
         matches,
         "migration",
@@ -236,19 +249,23 @@ pub fn resolve(
             format!("{stickiness:?} would route keys at random; use userId, sessionId or a property name"),
         ));
     }
-    let source_text = if explicit(matches, "flags_source") {
-        options.flags_source.clone()
+    let (source_text, source_configured) = if explicit(matches, "flags_source") {
+        (options.flags_source.clone(), true)
     } else if let Some(source) = &config.source {
-        source.clone()
+        (source.clone(), true)
     } else if let Some(url) = env(ENV_URL).filter(|u| !u.is_empty()) {
-        url
+        (url, true)
     } else {
-        options.flags_source.clone()
+        (options.flags_source.clone(), false)
     };
     let source = if source_text.starts_with("http://") || source_text.starts_with("https://") {
         let secret = env(ENV_CLIENT_SECRET)
             .filter(|s| !s.is_empty())
             .or_else(|| config.client_secret.clone());
+        crate::redact::register_url(&source_text);
+        if let Some(secret) = &secret {
+            crate::redact::register(secret);
+        }
         Source::Server {
             url: source_text.trim_end_matches('/').to_owned(),
             secret,
@@ -276,6 +293,7 @@ pub fn resolve(
         names,
         stickiness: Stickiness::parse(&stickiness),
         source,
+        source_configured,
         project: config.project.clone().unwrap_or_else(|| "default".into()),
         environment: config
             .environment
@@ -302,6 +320,14 @@ pub fn resolve(
             Duration::from_secs(5),
         )?,
     })
+}
+
+impl FlagSettings {
+    /// No source was configured and the default flag file does not exist:
+    /// there is no rollout to speak of.
+    pub fn nothing_configured(&self) -> bool {
+        !self.source_configured && matches!(&self.source, Source::File(path) if !path.exists())
+    }
 }
 
 /// A mismatch-rate bound must be a rate strictly between 0 and 1.
@@ -354,12 +380,19 @@ mod tests {
         assert_eq!(s.source, Source::File("flags.json".into()));
         assert_eq!(s.ladder, vec![1, 5, 25, 50, 100]);
         assert_eq!(s.stickiness, Stickiness::UserId);
+        assert!(
+            !s.source_configured,
+            "the default file is not a configured source"
+        );
     }
 
     #[test]
     fn option_beats_file_beats_environment() {
         let env = [(ENV_URL, "http://env:4242/api"), (ENV_CLIENT_SECRET, "s3")];
         let s = resolved(&[], "", &env).unwrap();
+        assert!(s.source_configured && !s.nothing_configured());
+        resolved(&[], "[flags]\nclient_secret = \"cfg-secret-5150\"\n", &[]).unwrap();
+        assert_eq!(crate::redact::text("x cfg-secret-5150"), "x <redacted>");
         assert_eq!(
             s.source,
             Source::Server {

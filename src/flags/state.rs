@@ -4,13 +4,20 @@
 //! # Contract
 //! - [`parse_features`] parses the exact shape of Unleash's
 //!   `GET /api/client/features` response into the SDK's
-//!   [`ClientFeatures`]; an error gives the line and column.
+//!   [`ClientFeatures`]; an error gives the line and column. A rollout
+//!   percentage (flexibleRollout's `rollout`, the gradualRollout
+//!   strategies' `percentage`) must be written as Unleash writes it, a
+//!   string of digits from `"0"` to `"100"`: anything else (`"50.5"`,
+//!   `"101"`, `"-5"`) is an error naming the line, column and flag, because
+//!   the SDK would not roll it out as written.
 //! - [`FlagView::of`] describes one flag of a state for people (enabled,
 //!   strategies, the rollout percentage when it is one simple
 //!   flexibleRollout); it never evaluates anything (evaluation is
 //!   [`super::Evaluator`]'s alone).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
 use unleash_types::client_features::{ClientFeature, ClientFeatures};
 
 /// Where a loaded state came from.
@@ -44,16 +51,85 @@ pub struct Snapshot {
     pub fetched_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Parses a client-features document; the error names line and column.
+/// Parses a client-features document; the error names line and column
+/// (and the flag, for a percentage the SDK would not read as written).
 pub fn parse_features(bytes: &[u8]) -> Result<ClientFeatures, String> {
-    serde_json::from_slice::<ClientFeatures>(bytes).map_err(|e| {
+    let features = serde_json::from_slice::<ClientFeatures>(bytes).map_err(|e| {
         format!(
             "line {}, column {}: {}",
             e.line(),
             e.column(),
             strip_position(&e.to_string())
         )
-    })
+    })?;
+    check_percentages(bytes)?;
+    Ok(features)
+}
+
+/// The strategies whose parameter is a percentage of keys, and its name.
+const PERCENT_PARAMETERS: &[(&str, &str)] = &[
+    ("flexibleRollout", "rollout"),
+    ("gradualRolloutUserId", "percentage"),
+    ("gradualRolloutSessionId", "percentage"),
+    ("gradualRolloutRandom", "percentage"),
+];
+
+/// The parts of a document a percentage check reads, each parameter value
+/// borrowed from the text so that its position is known.
+#[derive(Deserialize)]
+struct Located<'a> {
+    #[serde(borrow)]
+    features: Vec<LocatedFeature<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LocatedFeature<'a> {
+    name: String,
+    #[serde(borrow, default)]
+    strategies: Option<Vec<LocatedStrategy<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct LocatedStrategy<'a> {
+    name: String,
+    #[serde(borrow, default)]
+    parameters: Option<HashMap<String, &'a RawValue>>,
+}
+
+/// Every percentage parameter is a string of digits in 0..=100.
+fn check_percentages(bytes: &[u8]) -> Result<(), String> {
+    let doc: Located = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    for feature in &doc.features {
+        for strategy in feature.strategies.iter().flatten() {
+            let Some((_, key)) = PERCENT_PARAMETERS.iter().find(|(s, _)| *s == strategy.name)
+            else {
+                continue;
+            };
+            let Some(raw) = strategy.parameters.as_ref().and_then(|p| p.get(*key)) else {
+                continue;
+            };
+            let value: String = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            let whole = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            if whole && value.parse::<u32>().is_ok_and(|p| p <= 100) {
+                continue;
+            }
+            // The value is a slice of `bytes`: its offset gives the position.
+            let offset = (raw.get().as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+            let before = &bytes[..offset.min(bytes.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = before.len()
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
+            return Err(format!(
+                "line {line}, column {column}: flag {:?}: {} {key} {value:?} is not a percentage the SDK reads as written; write a whole number from \"0\" to \"100\" as a string, e.g. \"25\"",
+                feature.name, strategy.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn strip_position(message: &str) -> &str {
@@ -162,6 +238,33 @@ mod tests {
     fn a_bad_document_names_line_and_column() {
         let e = parse_features(b"{\"version\": 2,\n \"features\": [}").unwrap_err();
         assert!(e.starts_with("line 2, column 15: "), "{e}");
+    }
+
+    #[test]
+    fn a_percentage_the_sdk_would_not_read_names_line_column_and_flag() {
+        let doc = |rollout: &str| {
+            format!(
+                "{{\"version\": 2, \"features\": [\n  {{\"name\": \"f\", \"enabled\": true, \"strategies\": [\n    {{\"name\": \"flexibleRollout\", \"parameters\": {{\"rollout\": {rollout}}}}}]}}]}}"
+            )
+        };
+        for good in ["\"0\"", "\"25\"", "\"100\""] {
+            assert!(parse_features(doc(good).as_bytes()).is_ok(), "{good}");
+        }
+        for bad in ["\"50.5\"", "\"101\"", "\"-5\"", "\"\"", "\" 5\"", "\"5%\""] {
+            let e = parse_features(doc(bad).as_bytes()).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "line 3, column 59: flag \"f\": flexibleRollout rollout {bad} "
+                )),
+                "{e}"
+            );
+        }
+        let gradual = r#"{"version":2,"features":[{"name":"g","enabled":true,"strategies":[{"name":"gradualRolloutRandom","parameters":{"percentage":"200"}}]}]}"#;
+        assert!(parse_features(gradual.as_bytes())
+            .unwrap_err()
+            .contains("flag \"g\": gradualRolloutRandom percentage \"200\""));
+        let other = r#"{"version":2,"features":[{"name":"o","enabled":true,"strategies":[{"name":"userWithId","parameters":{"userIds":"a,b"}}]}]}"#;
+        assert!(parse_features(other.as_bytes()).is_ok());
     }
 
     #[test]

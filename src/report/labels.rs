@@ -91,8 +91,8 @@ impl RecheckSummary {
 
     pub fn write(&self, run_dir: &Path) -> Result<(), ReportError> {
         let path = run_dir.join(RECHECK_SUMMARY_FILE);
-        let text = serde_json::to_vec_pretty(self).map_err(|e| write_err(&path)(e.into()))?;
-        crate::atomic_file::write(&path, &text).map_err(write_err(&path))
+        let text = serde_json::to_string_pretty(self).map_err(|e| write_err(&path)(e.into()))?;
+        super::write_redacted(&path, &text)
     }
 
     /// The run's recheck summary, `None` when it was never rechecked.

@@ -16,6 +16,9 @@
 //! - `rejected.jsonl`: one line per rejected capture line (source, line, reason);
 //! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]).
 //!
+//! Whole files (`summary.json`, `index.html`, `recheck.json`) are written by
+//! [`write_redacted`]: no registered secret reaches them ([`crate::redact`]).
+//!
 //! Everything but timing fields is a function of the events, which arrive in
 //! input order, so two runs over the same traffic write identical
 //! `mismatches.csv`, `diffs.txt` and `rejected.jsonl` whatever the concurrency.
@@ -68,6 +71,13 @@ pub fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
         path: path.to_owned(),
         source,
     }
+}
+
+/// Writes a whole report file atomically ([`crate::atomic_file::write`]),
+/// with every secret taken out ([`crate::redact::text`]): the text may
+/// quote a server's or a target's answers.
+pub fn write_redacted(path: &Path, text: &str) -> Result<(), ReportError> {
+    crate::atomic_file::write(path, crate::redact::text(text).as_bytes()).map_err(write_err(path))
 }
 
 /// Writes one run's report directory as events arrive.
@@ -201,6 +211,7 @@ pub(crate) fn test_summary(groups: Vec<Group>) -> Summary {
         max_diffs: 1,
         noise_probe: false,
         config_file: None,
+        follow_redirects: Vec::new(),
     };
     SummaryBuilder::new("r".into(), settings).finish(
         RunStatus {

@@ -144,6 +144,7 @@ mod tests {
             max_diffs: 5,
             noise_probe: false,
             config_file: None,
+            follow_redirects: Vec::new(),
         };
         let summary = SummaryBuilder::new("r".into(), settings).finish(
             RunStatus {

@@ -90,7 +90,8 @@ pub struct LatencyBucket {
     pub calls: u64,
 }
 
-/// The settings a run used, as resolved from flags, config and defaults.
+/// The settings a run used, as resolved from flags, config and defaults
+/// (target URLs without their userinfo: see [`crate::redact`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub legacy: String,
@@ -106,6 +107,9 @@ pub struct Settings {
     pub max_diffs: usize,
     pub noise_probe: bool,
     pub config_file: Option<String>,
+    /// Sides whose http target followed same-host redirects.
+    #[serde(default)]
+    pub follow_redirects: Vec<crate::target::Side>,
 }
 
 /// How the run ended.
@@ -167,10 +171,10 @@ impl Summary {
         }
     }
 
-    /// Writes `summary.json` atomically.
+    /// Writes `summary.json` atomically, with secrets taken out.
     pub fn write(&self, path: &Path) -> Result<(), ReportError> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| write_err(path)(e.into()))?;
-        crate::atomic_file::write(path, &text).map_err(write_err(path))
+        let text = serde_json::to_string_pretty(self).map_err(|e| write_err(path)(e.into()))?;
+        super::write_redacted(path, &text)
     }
 }
 

@@ -4,8 +4,10 @@
 //! # Contract
 //! - Targets: the run's `--legacy` and `--candidate` specs (as recorded in
 //!   `settings`), parsed with [`TargetSpec::parse`] and built with
-//!   [`crate::target::build`], with the run's timeout, retries and response
-//!   limit. Relative paths in command lines resolve from the working
+//!   [`crate::target::build`], with the run's timeout, retries, response
+//!   limit and redirect setting. (`http(s)://` specs are recorded without
+//!   their userinfo, so a side that needs URL credentials re-runs without
+//!   them.) Relative paths in command lines resolve from the working
 //!   directory, as during the run.
 //! - Rules and known differences: the run's config file (when it had one) is
 //!   read again, and the run's `--ignore` rules are read back from its rule
@@ -107,6 +109,7 @@ impl Setup {
                 workers: workers.unwrap_or(s.workers).max(1),
                 retries: s.retries,
                 max_response_bytes: s.max_record_bytes,
+                follow_redirects: s.follow_redirects.clone(),
             },
             rules,
             known,

@@ -104,8 +104,11 @@ pub fn junit_xml(run: &Run) -> String {
 
 /// Writes the run's JUnit XML to `path`.
 pub fn write(run: &Run, path: &std::path::Path) -> Result<(), super::ReviewError> {
-    std::fs::write(path, junit_xml(run)).map_err(|source| super::ReviewError::Write {
-        path: path.to_owned(),
-        source,
+    let xml = junit_xml(run);
+    std::fs::write(path, crate::redact::text(&xml).as_bytes()).map_err(|source| {
+        super::ReviewError::Write {
+            path: path.to_owned(),
+            source,
+        }
     })
 }

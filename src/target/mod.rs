@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Which side of the comparison a target is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Legacy,
@@ -184,6 +184,9 @@ pub struct TargetOptions {
     pub retries: u32,
     /// Longest accepted response, in bytes.
     pub max_response_bytes: usize,
+    /// The sides whose `http(s)://` target follows redirects, to the same
+    /// origin only (`--follow-redirects`); the others answer with the 3xx.
+    pub follow_redirects: Vec<Side>,
 }
 
 /// A whole response (`what`: "stdout", "response body") as an answer: its JSON,

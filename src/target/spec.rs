@@ -6,7 +6,9 @@
 //! with `shell-words` (POSIX quoting rules); an empty command is an error.
 //! [`CommandLine::resolve_program`] finds the program the way `execvp` would
 //! (a path containing `/` as is, a bare name on `PATH`), so a missing program
-//! is reported before the run starts.
+//! is reported before the run starts. An `http(s)://` spec's credentials
+//! (`http://user:pass@host/`) are registered with [`crate::redact`] when it
+//! is parsed, and its `Display` leaves them out (the requests use them).
 
 use super::{Side, TargetError};
 use std::fmt;
@@ -45,7 +47,7 @@ impl fmt::Display for TargetSpec {
             TargetSpec::Builtin(name) => write!(f, "builtin:{name}"),
             TargetSpec::Worker(cmd) => write!(f, "worker:{cmd}"),
             TargetSpec::Exec(cmd) => write!(f, "exec:{cmd}"),
-            TargetSpec::Http(url) => f.write_str(url),
+            TargetSpec::Http(url) => f.write_str(&crate::redact::url(url)),
             TargetSpec::Recorded => f.write_str("recorded"),
         }
     }
@@ -104,7 +106,7 @@ impl TargetSpec {
     pub fn parse(text: &str, side: Side) -> Result<Self, TargetError> {
         let bad = |reason: String| TargetError::BadSpec {
             flag: side.flag(),
-            spec: text.to_owned(),
+            spec: crate::redact::url(text),
             reason,
         };
         if let Some(name) = text.strip_prefix("builtin:") {
@@ -120,6 +122,7 @@ impl TargetSpec {
             return Ok(TargetSpec::Recorded);
         }
         if text.starts_with("http://") || text.starts_with("https://") {
+            crate::redact::register_url(text);
             return Ok(TargetSpec::Http(text.to_owned()));
         }
         Err(bad(

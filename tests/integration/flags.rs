@@ -347,3 +347,140 @@ fn shared_options_go_before_or_after_the_action() {
             .stdout(contains("cutover.other.serve"));
     }
 }
+
+#[test]
+fn an_invalid_rollout_in_the_flag_file_names_the_file_the_line_and_the_flag() {
+    let tmp = tempdir();
+    let (flags, config) = local_setup(tmp.path());
+    let bundled = std::fs::read_to_string(&flags).unwrap();
+    let serve_at = bundled.find("\"cutover.normalize.serve\"").unwrap();
+    for bad in ["50.5", "101", "-5", " 50", "", "50%"] {
+        let rollout = bundled[serve_at..].find("\"rollout\": \"0\"").unwrap() + serve_at;
+        let text = format!(
+            "{}\"rollout\": {bad:?}{}",
+            &bundled[..rollout],
+            &bundled[rollout + "\"rollout\": \"0\"".len()..]
+        );
+        std::fs::write(&flags, &text).unwrap();
+        let line = text[..rollout].matches('\n').count() + 1;
+        let output = flags_cmd(&config, &["status"])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for part in [
+            format!("flag file {}: line {line}, ", flags.display()),
+            "flag \"cutover.normalize.serve\"".to_owned(),
+            format!("rollout {bad:?}"),
+        ] {
+            assert!(
+                stderr.contains(&part),
+                "{bad:?}: {part} missing in {stderr}"
+            );
+        }
+        let out = tmp.path().join(format!("run{line}{}", bad.len()));
+        let stdout = stdout_of(
+            replay(&out, &["--config", config.to_str().unwrap()]).env_remove("UNLEASH_API_URL"),
+            0,
+        );
+        assert!(
+            stdout.contains("rollout     unknown (flag file")
+                && stdout.contains(&format!("line {line}")),
+            "{bad:?}: {stdout}"
+        );
+        assert_eq!(summary(&out)["rollout"]["state"], "unknown");
+    }
+}
+
+/// A replay in a directory with no flag file and no `cutover.toml`.
+fn replay_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    let capture = planted_capture(dir);
+    cutover()
+        .current_dir(dir)
+        .env_remove("UNLEASH_API_URL")
+        .env_remove("CUTOVER_LOG")
+        .args(["replay", "--no-progress", "--out", "run", "--legacy"])
+        .arg(format!(
+            "worker:python3 {}",
+            repo().join("legacy/worker.py").display()
+        ))
+        .args(["--candidate", "builtin:normalize"])
+        .arg(&capture)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_any_flag_state_a_replay_says_nothing_about_flags() {
+    let tmp = tempdir();
+    let output = replay_in(tmp.path(), &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.code().is_some_and(|c| c <= 1), "{stderr}");
+    assert_eq!(stderr, "", "nothing on stderr");
+    for word in ["rollout", "evidence", "flags set", "flag file"] {
+        assert!(!stdout.contains(word), "{word} in {stdout}");
+    }
+    assert!(summary(&tmp.path().join("run"))["rollout"].is_null());
+}
+
+#[test]
+fn a_configured_flag_file_that_is_missing_is_said_once_and_without_colour() {
+    let tmp = tempdir();
+    let output = replay_in(tmp.path(), &["--flags-source", "missing.json"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.matches("cannot read flag file missing.json").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "colour on a pipe: {stderr:?}");
+    assert!(stdout.contains("rollout     unknown"), "{stdout}");
+}
+
+#[test]
+fn no_flags_can_be_set_in_cutover_toml() {
+    let tmp = tempdir();
+    let config = config_file(tmp.path(), "[replay]\nno_flags = true\n");
+    let out = tmp.path().join("run");
+    replay(&out, &["--config", config.to_str().unwrap()])
+        .assert()
+        .code(0);
+    assert!(summary(&out)["rollout"].is_null());
+}
+
+#[test]
+fn flags_commands_read_the_replay_settings_they_share_from_cutover_toml() {
+    let tmp = tempdir();
+    let (flags, _) = local_setup(tmp.path());
+    let capture = planted_capture(tmp.path());
+    let reports = tmp.path().join("reports");
+    let config = config_file(
+        tmp.path(),
+        &format!(
+            "[replay]\ntraffic = [{:?}]\nreports_dir = {:?}\nlegacy = \"builtin:normalize\"\n\n[flags]\nsource = {:?}\naudit_log = {:?}\n",
+            capture.display().to_string(),
+            reports.display().to_string(),
+            flags.display().to_string(),
+            tmp.path().join("audit.jsonl").display().to_string(),
+        ),
+    );
+    flags_cmd(&config, &["status"])
+        .assert()
+        .code(0)
+        .stdout(contains(format!(
+            "on for 10 of 10 records with a key (100.00%) in {}",
+            capture.display()
+        )));
+    let mut run = cutover();
+    run.args(["replay", "--no-progress", "--config"])
+        .arg(&config);
+    run.assert().code(0);
+    flags_cmd(&config, &["promote"])
+        .assert()
+        .code(1)
+        .stdout(contains(format!("evidence: {}", reports.display())));
+}

@@ -58,6 +58,7 @@ fn settings(migration: &str, url: &str, secret: &str, dir: &Path) -> FlagSetting
             url: url.into(),
             secret: Some(secret.into()),
         },
+        source_configured: true,
         project: "default".into(),
         environment: "development".into(),
         ladder: vec![1, 5, 25, 50, 100],
@@ -679,4 +680,68 @@ fn the_official_sdk_conformance_suite_passes_on_cutovers_evaluation_path() {
         cases + variant_cases,
         failures.join("\n")
     );
+}
+
+#[test]
+fn no_secret_leaves_through_a_gateway_that_echoes_them_in_front_of_the_real_server() {
+    use base64::Engine;
+    let s = server();
+    let tmp = tempdir();
+    let m = unique("echo");
+    let upstream = s.url.trim_end_matches("/api");
+    let gateway = Double::start(tmp.path(), "echo_gateway.py", &[upstream, "/strategies"]);
+    let url = gateway
+        .origin()
+        .replace("http://", "http://gwuser:gw-pass-8080@")
+        + "/api";
+    let shown = format!("{}/api", gateway.origin());
+    let mut printed = String::new();
+    // An Admin API call the gateway answers with the request's headers.
+    let output = cli(tmp.path(), &m, &url, &s)
+        .env("CUTOVER_LOG", "debug")
+        .args(["flags", "set", "shadow", "100"])
+        .assert()
+        .code(2)
+        .stderr(contains("HTTP 502"))
+        .stderr(contains("<redacted>"))
+        .stderr(contains(format!("Unleash Admin API at {shown}")))
+        .get_output()
+        .clone();
+    printed.push_str(&output_text(&output));
+    // The client API through the gateway works: the state is cached.
+    let output = cli(tmp.path(), &m, &url, &s)
+        .env("CUTOVER_LOG", "debug")
+        .args(["flags", "status"])
+        .assert()
+        .code(0)
+        .stdout(contains(format!("from server {shown}")))
+        .get_output()
+        .clone();
+    printed.push_str(&output_text(&output));
+    assert!(tmp.path().join("cache.json").exists());
+    let output = cli(tmp.path(), &m, &url, &s)
+        .env("CUTOVER_LOG", "debug")
+        .args(["replay", "--no-progress", "--out"])
+        .arg(tmp.path().join("run"))
+        .assert()
+        .code(0)
+        .stdout(contains(format!("(server {shown})")))
+        .get_output()
+        .clone();
+    printed.push_str(&output_text(&output));
+    let basic = base64::engine::general_purpose::STANDARD.encode("gwuser:gw-pass-8080");
+    let secrets = [
+        s.admin_token.as_str(),
+        s.client_secret.as_str(),
+        "gw-pass-8080",
+        basic.as_str(),
+        "gwuser:",
+    ];
+    for secret in secrets {
+        assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+    }
+    // The config file holds the URL as the user wrote it; nothing else may.
+    std::fs::remove_file(tmp.path().join("cutover.toml")).unwrap();
+    let files = files_containing(tmp.path(), &secrets);
+    assert!(files.is_empty(), "a secret written:\n{}", files.join("\n"));
 }

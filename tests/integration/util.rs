@@ -151,3 +151,86 @@ pub fn replay_planted(out: &Path, capture: &Path, extra: &str, args: &[&str]) {
     all.extend_from_slice(args);
     replay(out, &all).assert().code(1);
 }
+
+/// A test double of fixtures/doubles/ running as a server; killed on drop.
+pub struct Double {
+    child: std::process::Child,
+    /// What the double wrote to its port file (its port, or ports).
+    pub ports: String,
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Double {
+    /// Starts `python3 fixtures/doubles/SCRIPT PORT_FILE ARGS...` and waits
+    /// (at most 10 s) for it to write its port file in `dir`.
+    pub fn start(dir: &Path, script: &str, args: &[&str]) -> Double {
+        let port_file = dir.join(format!("{script}.port"));
+        let child = std::process::Command::new("python3")
+            .arg(repo().join("fixtures/doubles").join(script))
+            .arg(&port_file)
+            .args(args)
+            .spawn()
+            .expect("python3 starts");
+        let mut double = Double {
+            child,
+            ports: String::new(),
+        };
+        let started = std::time::Instant::now();
+        while !port_file.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{script} did not start"
+            );
+            if let Ok(Some(status)) = double.child.try_wait() {
+                panic!("{script} exited: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        double.ports = std::fs::read_to_string(&port_file).unwrap();
+        double
+    }
+
+    /// `http://127.0.0.1:PORT` of the double's (first) port.
+    pub fn origin(&self) -> String {
+        let port = self.ports.split_whitespace().next().unwrap();
+        format!("http://127.0.0.1:{port}")
+    }
+}
+
+/// Stdout and stderr of a finished command, as text.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Every file below `dir` with a line of its text containing one of
+/// `needles` (`path: line`), for checks that nothing was written.
+pub fn files_containing(dir: &Path, needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            for line in text.lines() {
+                if needles.iter().any(|n| line.contains(n)) {
+                    found.push(format!("{}: {line}", path.display()));
+                }
+            }
+        }
+    }
+    found
+}

@@ -27,7 +27,7 @@ pub use sampler::{Sampler, SAMPLES_PER_GROUP};
 
 use super::labels::{GroupLabels, LabelReader, RecheckSummary};
 use super::row::RowReader;
-use super::{write_err, ReportError, Summary, SUMMARY_FILE};
+use super::{ReportError, Summary, SUMMARY_FILE};
 use askama::Template;
 use base64::Engine;
 use sha2::Digest;
@@ -231,8 +231,7 @@ pub fn write(
     recheck: Option<&RecheckSummary>,
 ) -> Result<(), ReportError> {
     let path = dir.join(HTML_FILE);
-    crate::atomic_file::write(&path, render(summary, sampler, recheck).as_bytes())
-        .map_err(write_err(&path))
+    crate::report::write_redacted(&path, &render(summary, sampler, recheck))
 }
 
 /// Why a page could not be made again.
