@@ -26,6 +26,8 @@
 //!   JUnit); [`reproduce`] re-runs their records
 //!   (`minimize`, `pin`, `recheck`).
 //! - [`normalize`] is the worked migration's new implementation.
+//! - [`terminal`] makes what is printed of traffic, targets and run
+//!   directories inert, and quotes the commands cutover suggests.
 
 pub mod atomic_file;
 pub mod cli;
@@ -39,4 +41,5 @@ pub mod report;
 pub mod reproduce;
 pub mod review;
 pub mod target;
+pub mod terminal;
 pub mod traffic;

@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     match run(cli, &matches) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("cutover: error: {e:#}");
+            // Errors quote ids, answers and worker stderr: printed inert.
+            eprintln!(
+                "cutover: error: {}",
+                cutover::terminal::escape_lines(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }

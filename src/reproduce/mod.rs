@@ -43,9 +43,9 @@ pub enum ReproduceError {
     Recorded { run: String },
     #[error("run {run} used the config file {path}, which no longer exists; restore it (its rules decide what counts as a difference)")]
     ConfigGone { run: String, path: PathBuf },
-    #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `cutover report {run}` lists groups with example ids")]
+    #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `{}` lists groups with example ids", crate::terminal::command_line(["cutover", "report", .run.as_str()]))]
     NoRecord { id: String, run: String },
-    #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`cutover recheck {run}` tells), or a side changed since the run")]
+    #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`{}` tells), or a side changed since the run", crate::terminal::command_line(["cutover", "recheck", .run.as_str()]))]
     NotReproduced {
         id: String,
         run: String,

@@ -63,7 +63,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
     };
     let mut setup = Setup::from_summary(&run.summary, options.workers)?;
     for warning in &setup.warnings {
-        eprintln!("cutover: warning: {warning}");
+        eprintln!("cutover: warning: {}", crate::terminal::escape(warning));
     }
     let summary_path = run.dir.join(RECHECK_SUMMARY_FILE);
     match std::fs::remove_file(&summary_path) {

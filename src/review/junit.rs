@@ -43,8 +43,8 @@ pub fn junit_xml(run: &Run) -> String {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status
                 .set_message(format!(
-                    "{} records ({:.2}%) e.g. {}",
-                    g.count,
+                    "{} ({:.2}%) e.g. {}",
+                    crate::terminal::counted(g.count, "record", "records"),
                     g.share * 100.0,
                     g.first_id
                 ))
@@ -66,14 +66,14 @@ pub fn junit_xml(run: &Run) -> String {
                 )
             })
             .unwrap_or_default();
+        let dir = run.dir.display().to_string();
         case.set_system_out(format!(
-            "{} records, first {}, last {}, samples {}{labels}\nsee: cutover report group {} {}",
-            g.count,
+            "{}, first {}, last {}, samples {}{labels}\nsee: {}",
+            crate::terminal::counted(g.count, "record", "records"),
             g.first_id,
             g.last_id,
             g.sample_ids.join(", "),
-            run.dir.display(),
-            g.group
+            crate::terminal::command_line(["cutover", "report", "group", &dir, &g.group])
         ));
         suite.add_test_case(case);
     }
@@ -81,7 +81,8 @@ pub fn junit_xml(run: &Run) -> String {
     let status = if rejected > 0 {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status.set_message(format!(
-            "{rejected} capture lines could not be read (rejected.jsonl)"
+            "{} could not be read (rejected.jsonl)",
+            crate::terminal::counted(rejected, "capture line", "capture lines")
         ));
         status
     } else {

@@ -46,7 +46,7 @@ pub enum ReviewError {
     Rows(#[from] RowError),
     #[error(transparent)]
     Labels(#[from] LabelError),
-    #[error("no group {group:?} in run {run}: its groups are {known}. `cutover report {run}` lists them with their signatures")]
+    #[error("no group {group:?} in run {run}: its groups are {known}. `{}` lists them with their signatures", crate::terminal::command_line(["cutover", "report", .run.as_str()]))]
     NoGroup {
         group: String,
         run: String,

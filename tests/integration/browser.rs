@@ -230,3 +230,28 @@ fn the_worked_migration_page_matches_its_summary() {
         .unwrap()
         .contains("shows its first 10 records at most"));
 }
+
+#[test]
+fn the_page_counts_one_group_in_the_singular() {
+    let tmp = tempdir();
+    let capture = capture(
+        tmp.path(),
+        "one.jsonl",
+        &[record(
+            "upper-0",
+            json!({"items": [" a "], "plant": "upper"}),
+        )],
+    );
+    let run = tmp.path().join("run");
+    replay_planted(&run, &capture, "", &["--no-flags"]);
+    let page = check_page(&run.join("index.html"), &shots_dir("one-group"));
+    assert_eq!(page["filter_status_initial"], "1 group", "{page}");
+    let text = page["text"].as_str().unwrap();
+    assert!(text.contains(" 1 record ("), "{text}");
+    assert!(text.contains(": 1 call by latency"), "{text}");
+    assert_eq!(
+        page["filter"]["status"], "0 of 1 group, 0 sampled records match",
+        "{}",
+        page["filter"]
+    );
+}

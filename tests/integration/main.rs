@@ -13,6 +13,7 @@ mod reproduce;
 mod review;
 mod rules;
 mod targets;
+mod terminal;
 mod traffic;
 mod unleash;
 mod util;

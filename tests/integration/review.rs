@@ -291,3 +291,76 @@ fn junit_has_one_case_per_group_and_fails_on_mismatch_groups() {
     .code(1);
     assert_eq!(std::fs::read_to_string(&again).unwrap(), xml);
 }
+
+#[test]
+fn counts_of_one_are_written_in_the_singular() {
+    let tmp = tempdir();
+    // One record accepted as a known difference, one candidate error: two
+    // groups of one record each.
+    let config = config_file(
+        tmp.path(),
+        "[[known]]\nname = \"upper\"\npath = \"/accepted/*\"\nreason = \"decided\"\n",
+    );
+    let two = capture(
+        tmp.path(),
+        "two.jsonl",
+        &[
+            record(
+                "upper-0",
+                serde_json::json!({"items": [" a "], "plant": "upper"}),
+            ),
+            record(
+                "raise-0",
+                serde_json::json!({"items": [" b "], "plant": "raise"}),
+            ),
+        ],
+    );
+    let run = tmp.path().join("run");
+    replay_planted(
+        &run,
+        &two,
+        "",
+        &["--config", config.to_str().unwrap(), "--no-flags"],
+    );
+    let dir = run.to_str().unwrap();
+    let report = stdout_of(&mut cutover_args(&["report", dir, "--top", "1"]), 1);
+    assert!(report.contains("accepted 1 record  (decided)"), "{report}");
+    assert!(
+        report.contains("… 1 more group (cutover report "),
+        "{report}"
+    );
+    let group = stdout_of(&mut cutover_args(&["report", "group", dir, "g1"]), 0);
+    assert!(group.contains("\n  1 record ("), "{group}");
+    let plural_after_one =
+        regex::Regex::new(r"\b1 (more )?(records|groups|re-runs)([^/]|$)").unwrap();
+    for text in [&report, &group] {
+        assert!(!plural_after_one.is_match(text), "{text}");
+    }
+    // One record against the flags of the repository's flags.json: the
+    // rollout and evidence lines count it in the singular too.
+    let one = capture(
+        tmp.path(),
+        "one.jsonl",
+        &[record(
+            "upper-0",
+            serde_json::json!({"items": [" a "], "plant": "upper"}),
+        )],
+    );
+    let candidate = planted_candidate("");
+    let replayed = stdout_of(
+        &mut replay(
+            &tmp.path().join("one"),
+            &[one.to_str().unwrap(), "--candidate", &candidate],
+        ),
+        1,
+    );
+    assert!(
+        replayed.contains("1 of 1 record against the candidate"),
+        "{replayed}"
+    );
+    assert!(
+        replayed.contains("fix the 1 record against the candidate"),
+        "{replayed}"
+    );
+    assert!(!plural_after_one.is_match(&replayed), "{replayed}");
+}
