@@ -67,9 +67,7 @@ impl Minimized {
 
 /// The first non-matching record with this id.
 pub fn find_row(run: &Run, id: &str) -> Result<MismatchRow, ReproduceError> {
-    for row in
-        crate::report::row::RowReader::open(&run.dir).map_err(crate::review::ReviewError::from)?
-    {
+    for row in run.rows().map_err(crate::review::ReviewError::from)? {
         let row = row.map_err(crate::review::ReviewError::from)?;
         if row.id == id {
             return Ok(row);

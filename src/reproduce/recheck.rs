@@ -24,7 +24,7 @@ use crate::report::labels::{
     GroupLabels, Label, RecheckRecord, RecheckSummary, RECHECK_RECORDS_FILE, RECHECK_SUMMARY_FILE,
     SEEN_SIGNATURES,
 };
-use crate::report::row::{MismatchRow, RowReader};
+use crate::report::row::MismatchRow;
 use crate::review::{ReviewError, Run};
 use futures::StreamExt;
 use serde_json::value::RawValue;
@@ -75,7 +75,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
     let runtime = tokio::runtime::Runtime::new().map_err(ReproduceError::Runtime)?;
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let total: u64 = run.summary.groups.iter().map(|g| g.count).sum();
+    let total = run.summary.non_matching();
     let bar = indicatif::ProgressBar::new(total);
     if !(options.progress && std::io::stderr().is_terminal()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -90,7 +90,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
         let comparer = Arc::new(setup.comparer()?);
         let mut selected = 0u64;
         let run_id = run.summary.run_id.clone();
-        let rows = RowReader::open(&run.dir).map_err(ReviewError::from)?;
+        let rows = run.rows().map_err(ReviewError::from)?;
         let mut results = futures::stream::iter(rows.enumerate())
             .map(|(index, row)| {
                 let check = row.as_ref().is_ok_and(|row| {

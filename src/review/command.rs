@@ -273,7 +273,7 @@ fn overview(args: ReportArgs, config: Option<&Path>) -> Result<u8, ReviewError> 
 fn show(args: ShowArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
     let run = args.view.open(&args.run, config)?;
     let (layout, output) = (&args.view.layout, &args.view.output);
-    let (records, matches) = find(&run.dir, args.limit, |row| row.id == args.id)?;
+    let (records, matches) = find(&run, args.limit, |row| row.id == args.id)?;
     if output.json {
         output.emit_json(&RecordsJson {
             run_id: &run.summary.run_id,
@@ -328,7 +328,7 @@ fn group(args: GroupArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
     let run = args.view.open(&args.run, config)?;
     let (layout, output) = (&args.view.layout, &args.view.output);
     let g = run.group(&args.group)?.clone();
-    let (records, matches) = find(&run.dir, args.limit, |row| row.group == g.group)?;
+    let (records, matches) = find(&run, args.limit, |row| row.group == g.group)?;
     let labels = run.recheck.as_ref().and_then(|r| r.group(&g.group));
     if output.json {
         output.emit_json(&RecordsJson {

@@ -85,6 +85,12 @@ impl Run {
         })
     }
 
+    /// Streams the run's `mismatches.csv`, checked against its summary's
+    /// count of non-matching records.
+    pub fn rows(&self) -> Result<crate::report::row::RowReader, RowError> {
+        crate::report::row::RowReader::open(&self.dir, self.summary.non_matching())
+    }
+
     /// The group a user named by label (`g3`) or by its exact signature.
     pub fn group(&self, what: &str) -> Result<&crate::report::Group, ReviewError> {
         let groups = &self.summary.groups;

@@ -642,7 +642,7 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
             Change::Shrank | Change::Disappeared => Role::Good,
             Change::Unchanged => Role::Muted,
         };
-        let delta = g.count_b() as i64 - g.count_a() as i64;
+        let delta = i128::from(g.count_b()) - i128::from(g.count_a());
         let _ = writeln!(
             out,
             "  {}{:>9} {:>9} {:>9}  {:<5} {:<5} {}",

@@ -364,3 +364,122 @@ fn counts_of_one_are_written_in_the_singular() {
     );
     assert!(!plural_after_one.is_match(&replayed), "{replayed}");
 }
+
+/// A copy of `run` at `to` with its `summary.json` changed by `edit`.
+fn damaged_copy(run: &Path, to: &Path, edit: impl FnOnce(&mut Value)) -> std::path::PathBuf {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(run).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    let mut s = summary(run);
+    edit(&mut s);
+    std::fs::write(to.join("summary.json"), s.to_string()).unwrap();
+    to.to_owned()
+}
+
+/// Runs `args`, expects exit 2 (never a panic) and returns stderr.
+fn fails_with_2(args: &[&str]) -> String {
+    let out = cutover_args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn a_damaged_summary_is_exit_2_naming_the_file_never_a_panic() {
+    let tmp = tempdir();
+    let run = planted_run(tmp.path(), "run", "");
+    let long = damaged_copy(&run, &tmp.path().join("long"), |s| {
+        s["duration_seconds"] = serde_json::json!(1e300)
+    });
+    let xml = tmp.path().join("x.xml");
+    for args in [
+        vec![
+            "report",
+            long.to_str().unwrap(),
+            "--junit",
+            xml.to_str().unwrap(),
+        ],
+        vec!["report", long.to_str().unwrap()],
+    ] {
+        let err = fails_with_2(&args);
+        assert!(
+            err.contains(&format!("damaged: {}", long.join("summary.json").display()))
+                && err.contains("duration_seconds"),
+            "{err}"
+        );
+    }
+    assert!(!xml.exists(), "no JUnit file from a damaged run");
+    // Group counts that overflow, or that do not add up to the records that
+    // did not match, are damage too.
+    let huge = damaged_copy(&run, &tmp.path().join("huge"), |s| {
+        s["groups"][0]["count"] = serde_json::json!(u64::MAX)
+    });
+    let err = fails_with_2(&[
+        "report",
+        "diff",
+        run.to_str().unwrap(),
+        huge.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains(&format!("damaged: {}", huge.join("summary.json").display())),
+        "{err}"
+    );
+    let uneven = damaged_copy(&run, &tmp.path().join("uneven"), |s| {
+        s["counts"]["matched"] = serde_json::json!(0)
+    });
+    let err = fails_with_2(&["report", uneven.to_str().unwrap()]);
+    assert!(err.contains("damaged: ") && err.contains("counts"), "{err}");
+}
+
+#[test]
+fn a_truncated_or_padded_mismatches_csv_is_a_damaged_run() {
+    let tmp = tempdir();
+    let run = planted_run(tmp.path(), "run", "");
+    let csv = std::fs::read(run.join("mismatches.csv")).unwrap();
+    let rows_end: Vec<usize> = csv
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(rows_end.len(), 7, "a header and 6 rows");
+    let last_row = rows_end[5];
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        // The last row lost at a line break: fewer rows than the summary.
+        ("dropped", csv[..last_row].to_vec(), "has 5 rows"),
+        // The last row cut in its last cell: as many rows, one of them cut.
+        ("cut", csv[..csv.len() - 5].to_vec(), "cut mid-way"),
+        // A row too many.
+        (
+            "padded",
+            [&csv[..], &csv[rows_end[0]..rows_end[1]]].concat(),
+            "has at least 7 rows",
+        ),
+    ];
+    for (name, bytes, why) in cases {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&run).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+        std::fs::write(dir.join("mismatches.csv"), &bytes).unwrap();
+        let d = dir.to_str().unwrap();
+        let file = format!("damaged: {}", dir.join("mismatches.csv").display());
+        for args in [
+            vec!["report", "group", d, "g1"],
+            vec!["report", "show", d, "upper-0"],
+            vec!["report", "group", d, "g1", "--json"],
+            vec!["report", d, "--html"],
+        ] {
+            let err = fails_with_2(&args);
+            assert!(
+                err.contains(&file) && err.contains(why),
+                "{name} {args:?}: {err}"
+            );
+        }
+    }
+}

@@ -257,7 +257,7 @@ pub fn regenerate(dir: &Path) -> Result<(), RegenerateError> {
     let recheck = RecheckSummary::read(dir)?;
     let mut labels = LabelReader::open(dir)?;
     let mut sampler = Sampler::default();
-    for (index, row) in RowReader::open(dir)?.enumerate() {
+    for (index, row) in RowReader::open(dir, summary.non_matching())?.enumerate() {
         let row = row?;
         let label = labels.label_of(index as u64)?;
         let group = row.group.clone();
