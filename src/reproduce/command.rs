@@ -3,6 +3,7 @@
 use super::minimize::{minimize, Budget, Minimized};
 use super::pin::{self, PIN_DIR};
 use super::recheck::{recheck, RecheckOptions};
+use super::setup::Trust;
 use super::ReproduceError;
 use crate::review::command::{OutputArgs, RecordsArgs, RunsArgs};
 use crate::review::diffview::DiffView;
@@ -40,7 +41,27 @@ pub struct MinimizeCommon {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
     pub view: RecordsArgs,
+}
+
+/// Whether to start targets the run names but the config does not.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Start the run's targets even when cutover.toml does not name them:
+    /// their command lines (or URLs) come from the run's summary.json, so
+    /// only for runs you trust [default: `trust_run` under [reproduce] in
+    /// cutover.toml, else off; builtins and the config's own legacy and
+    /// candidate always start]
+    #[arg(long)]
+    pub trust_run: bool,
+}
+
+impl TrustArgs {
+    fn load(&self, config: Option<&Path>) -> Result<Trust, ReproduceError> {
+        Trust::load(self.trust_run, config)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +113,8 @@ pub struct RecheckArgs {
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
     pub runs: RunsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -129,7 +152,8 @@ fn run_minimize(
         max_steps: common.max_steps.max(1),
         max_time: common.max_time,
     };
-    let m = minimize(&run, &common.id, budget, Some(common.workers))?;
+    let trust = common.trust.load(config)?;
+    let m = minimize(&run, &common.id, budget, Some(common.workers), &trust)?;
     let pinned = if pin_it {
         Some(pin::save(&m, &common.pin_dir, common.name.as_deref())?)
     } else {
@@ -281,6 +305,7 @@ pub fn recheck_command(args: RecheckArgs, config: Option<&Path>) -> Result<u8, R
             group: args.group,
             max_records: args.max_records,
             progress: !args.no_progress,
+            trust: args.trust.load(config)?,
         },
     )?;
     if args.output.json {

@@ -6,6 +6,11 @@
 //! - Records are re-run the way the run ran them ([`setup`]): the same
 //!   targets, timeout, rules, known differences and noise probe, through
 //!   [`crate::engine::Comparer`], the engine's own per-record comparison.
+//! - A run directory may come from anyone: a side it names is started only
+//!   when [`setup::Trust`] trusts it (a builtin, the current config's own
+//!   spec, or `--trust-run` / `trust_run = true` under `[reproduce]`);
+//!   otherwise the command starts nothing and fails with
+//!   [`ReproduceError::Untrusted`], which shows the command lines (exit 2).
 //! - "The same mismatch" means the same group signature
 //!   ([`crate::compare::signature`]): values never enter it, so a smaller
 //!   input that fails the same way counts, and one that fails another way
@@ -39,6 +44,8 @@ pub enum ReproduceError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error("run {run} names targets that the current config does not, and re-running its records would run their command lines, which come from its summary.json (anyone could have written it):\n{sides}\nRead them; if you trust them, pass --trust-run (or set `trust_run = true` under [reproduce] in cutover.toml, or name them as `legacy`/`candidate` under [replay])")]
+    Untrusted { run: String, sides: String },
     #[error("run {run} compared against recorded responses (`recorded`); re-running needs both sides live. Replay with a live --legacy first")]
     Recorded { run: String },
     #[error("run {run} used the config file {path}, which no longer exists; restore it (its rules decide what counts as a difference)")]

@@ -18,7 +18,7 @@
 //!   the run's own files are untouched.
 
 use super::minimize::{record_of, signature_of};
-use super::setup::Setup;
+use super::setup::{Setup, Trust};
 use super::ReproduceError;
 use crate::report::labels::{
     GroupLabels, Label, RecheckRecord, RecheckSummary, RECHECK_RECORDS_FILE, RECHECK_SUMMARY_FILE,
@@ -46,6 +46,8 @@ pub struct RecheckOptions {
     /// Check at most this many records (the first ones); the rest are `unchecked`.
     pub max_records: Option<u64>,
     pub progress: bool,
+    /// Which of the run's sides may be started.
+    pub trust: Trust,
 }
 
 fn write_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ReproduceError + '_ {
@@ -61,7 +63,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
         Some(g) => Some(run.group(g)?.group.clone()),
         None => None,
     };
-    let mut setup = Setup::from_summary(&run.summary, options.workers)?;
+    let mut setup = Setup::from_summary(&run.summary, options.workers, &options.trust)?;
     for warning in &setup.warnings {
         eprintln!("cutover: warning: {}", crate::terminal::escape(warning));
     }
