@@ -234,16 +234,7 @@ fn the_worked_migration_page_matches_its_summary() {
 #[test]
 fn the_page_counts_one_group_in_the_singular() {
     let tmp = tempdir();
-    let capture = capture(
-        tmp.path(),
-        "one.jsonl",
-        &[record(
-            "upper-0",
-            json!({"items": [" a "], "plant": "upper"}),
-        )],
-    );
-    let run = tmp.path().join("run");
-    replay_planted(&run, &capture, "", &["--no-flags"]);
+    let run = one_mismatch_run(tmp.path());
     let page = check_page(&run.join("index.html"), &shots_dir("one-group"));
     assert_eq!(page["filter_status_initial"], "1 group", "{page}");
     let text = page["text"].as_str().unwrap();

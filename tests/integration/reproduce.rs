@@ -315,11 +315,7 @@ fn recheck_labels_flaky_and_deterministic_records_in_every_report() {
 
 /// Copies `run` to `to` with its summary's candidate replaced by `candidate`.
 fn with_candidate(run: &std::path::Path, to: &std::path::Path, candidate: &str) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(run).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
+    copy_run(run, to);
     let mut s = summary(run);
     s["settings"]["candidate"] = json!(candidate);
     std::fs::write(to.join("summary.json"), s.to_string()).unwrap();
@@ -328,16 +324,7 @@ fn with_candidate(run: &std::path::Path, to: &std::path::Path, candidate: &str) 
 #[test]
 fn review_commands_start_no_target_the_config_does_not_name_unless_trusted() {
     let tmp = tempdir();
-    let capture = capture(
-        tmp.path(),
-        "one.jsonl",
-        &[record(
-            "upper-0",
-            json!({"items": [" a "], "plant": "upper"}),
-        )],
-    );
-    let run = tmp.path().join("run");
-    replay_planted(&run, &capture, "", &["--no-flags"]);
+    let run = one_mismatch_run(tmp.path());
     // Someone sends a run directory whose summary names a candidate that
     // runs their code (with an escape sequence in its command line).
     let marker = tmp.path().join("PWNED");

@@ -367,11 +367,7 @@ fn counts_of_one_are_written_in_the_singular() {
 
 /// A copy of `run` at `to` with its `summary.json` changed by `edit`.
 fn damaged_copy(run: &Path, to: &Path, edit: impl FnOnce(&mut Value)) -> std::path::PathBuf {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(run).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
+    copy_run(run, to);
     let mut s = summary(run);
     edit(&mut s);
     std::fs::write(to.join("summary.json"), s.to_string()).unwrap();
@@ -461,11 +457,7 @@ fn a_truncated_or_padded_mismatches_csv_is_a_damaged_run() {
     ];
     for (name, bytes, why) in cases {
         let dir = tmp.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        for entry in std::fs::read_dir(&run).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-        }
+        copy_run(&run, &dir);
         std::fs::write(dir.join("mismatches.csv"), &bytes).unwrap();
         let d = dir.to_str().unwrap();
         let file = format!("damaged: {}", dir.join("mismatches.csv").display());
