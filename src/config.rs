@@ -13,6 +13,7 @@
 //!   which knows which flags were given explicitly.
 //!
 //! Comparison rules are `[[rules]]` tables (see [`crate::compare::RuleSet`]).
+//! `[reproduce]` holds `trust_run` (see `crate::reproduce::setup::Trust`).
 //!
 //! ```toml
 //! [replay]
@@ -44,6 +45,18 @@ pub struct FileConfig {
     /// `[flags]`: the rollout's flags (see [`crate::flags::settings`]).
     #[serde(default)]
     pub flags: crate::flags::settings::FlagsConfig,
+    /// `[reproduce]`: the settings of `minimize`, `pin` and `recheck`.
+    #[serde(default)]
+    pub reproduce: ReproduceConfig,
+}
+
+/// `[reproduce]`: the settings of `cutover minimize`, `pin` and `recheck`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReproduceConfig {
+    /// `true` is `--trust-run`: start the targets a run's `summary.json`
+    /// names even when this file does not name them.
+    pub trust_run: Option<bool>,
 }
 
 /// `[replay]`: the settings of `cutover replay`, each optional.

@@ -28,6 +28,8 @@
 //! - [`normalize`] is the worked migration's new implementation.
 //! - [`redact`] takes secrets out of everything shown, logged or written;
 //!   [`errors`] shows an error with its causes, each once.
+//! - [`terminal`] makes what is printed of traffic, targets and run
+//!   directories inert, and quotes the commands cutover suggests.
 
 pub mod atomic_file;
 pub mod cli;
@@ -43,4 +45,5 @@ pub mod report;
 pub mod reproduce;
 pub mod review;
 pub mod target;
+pub mod terminal;
 pub mod traffic;

@@ -26,9 +26,10 @@ fn main() -> ExitCode {
     match run(cli, &matches) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            // Errors quote ids, answers and worker stderr: printed inert.
             eprintln!(
                 "cutover: error: {}",
-                cutover::redact::text(&format!("{e:#}"))
+                cutover::terminal::escape_lines(&cutover::redact::text(&format!("{e:#}")))
             );
             ExitCode::from(2)
         }

@@ -32,6 +32,7 @@ use super::settings::{self, FlagOptions, FlagSettings};
 use super::state::{percent_text, FlagView};
 use super::{FlagsError, Role, Source};
 use crate::cli::{pick, DEFAULT_TRAFFIC};
+use crate::terminal::counted;
 use crate::traffic::{Format, ReadOptions, SourceItem, TrafficSpec};
 use clap::{ArgMatches, Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -316,13 +317,17 @@ async fn promote(settings: &FlagSettings, args: PromoteArgs) -> anyhow::Result<u
         return Ok(0);
     };
     let numbers = format!(
-        "{} records with an outcome, {} against the candidate (mismatched + errors + timeouts), rate {:.4}%, upper 95% bound {:.4}% (max {:.4}%, min {} records)",
-        evidence.records,
+        "{}, {} against the candidate (mismatched + errors + timeouts), rate {:.4}%, upper 95% bound {:.4}% (max {:.4}%, min {})",
+        counted(
+            evidence.records,
+            "record with an outcome",
+            "records with an outcome"
+        ),
         evidence.against,
         evidence.mismatch_rate * 100.0,
         evidence.upper_bound * 100.0,
         evidence.max_mismatch_bound * 100.0,
-        evidence.min_records
+        counted(evidence.min_records, "record", "records")
     );
     let complete = summary.status.state == "complete";
     let refused = !evidence.passes || !complete;
@@ -419,7 +424,10 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
                         .as_deref()
                         .map_or_else(String::new, |g| format!(" groupId {g}")),
                     if s.constraints > 0 {
-                        format!(", {} constraints", s.constraints)
+                        format!(
+                            ", {}",
+                            counted(s.constraints as u64, "constraint", "constraints")
+                        )
                     } else {
                         String::new()
                     }
@@ -457,9 +465,13 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
             Role::Serve => share.serve_on,
         };
         println!(
-            "  traffic     on for {on} of {} records with a key ({:.2}%) in {}; {} without a key (legacy only)",
-            share.with_key,
-            if share.with_key == 0 { 0.0 } else { on as f64 * 100.0 / share.with_key as f64 },
+            "  traffic     on for {on} of {} ({:.2}%) in {}; {} without a key (legacy only)",
+            counted(share.with_key, "record with a key", "records with a key"),
+            if share.with_key == 0 {
+                0.0
+            } else {
+                on as f64 * 100.0 / share.with_key as f64
+            },
             args.traffic.join(", "),
             share.without_key
         );

@@ -24,6 +24,7 @@
 //! evidence does not support serving the candidate to anyone yet).
 //! One step at a time: a ladder is climbed, never jumped.
 
+use crate::terminal::counted;
 use serde::{Deserialize, Serialize};
 
 /// z for a two-sided 95% interval.
@@ -144,8 +145,12 @@ fn what_is_needed(records: u64, against: u64, gate: Gate, enough: bool, low: boo
     let mut parts = Vec::new();
     if !enough {
         parts.push(format!(
-            "{} records with an outcome, {} more than the report has",
-            gate.min_records,
+            "{}, {} more than the report has",
+            counted(
+                gate.min_records,
+                "record with an outcome",
+                "records with an outcome"
+            ),
             gate.min_records - records
         ));
     }
@@ -159,13 +164,15 @@ fn what_is_needed(records: u64, against: u64, gate: Gate, enough: bool, low: boo
         let upper = wilson_upper(against, records, Z95) * 100.0;
         match clean_records_needed(records, against, bound) {
             Some(extra) if rate <= bound => parts.push(format!(
-                "the upper 95% bound on the mismatch rate at most {:.4}% (it is {upper:.4}%): about {extra} more records without a mismatch",
-                bound * 100.0
+                "the upper 95% bound on the mismatch rate at most {:.4}% (it is {upper:.4}%): about {} without a mismatch",
+                bound * 100.0,
+                counted(extra, "more record", "more records")
             )),
             _ => parts.push(format!(
-                "the upper 95% bound on the mismatch rate at most {:.4}% (it is {upper:.4}%; the rate itself is {:.4}%): fix the {against} records against the candidate and replay",
+                "the upper 95% bound on the mismatch rate at most {:.4}% (it is {upper:.4}%; the rate itself is {:.4}%): fix the {} against the candidate and replay",
                 bound * 100.0,
-                rate * 100.0
+                rate * 100.0,
+                counted(against, "record", "records")
             )),
         }
     }

@@ -20,6 +20,7 @@ use super::state::{FlagView, Snapshot};
 use super::{Basis, Decision, FlagNames};
 use crate::compare::Outcome;
 use crate::target::Side;
+use crate::terminal::counted;
 use serde::{Deserialize, Serialize};
 
 /// The flag state a run uses, fixed at its start.
@@ -185,11 +186,11 @@ pub fn render(report: &RolloutReport) -> String {
         ));
     } else {
         out.push_str(&format!(
-            "  rollout     serve {} / shadow {} ({}): candidate serves {} records, {} of them differ; {} shadowed; {} without key\n",
+            "  rollout     serve {} / shadow {} ({}): candidate serves {}, {} of them differ; {} shadowed; {} without key\n",
             pct(r.serve_percent),
             pct(r.shadow_percent),
             r.state_origin.as_deref().unwrap_or(&r.source),
-            r.candidate_serves,
+            counted(r.candidate_serves, "record", "records"),
             r.candidate_serves_differing,
             r.shadowed,
             r.without_key
@@ -208,12 +209,12 @@ pub fn render(report: &RolloutReport) -> String {
         )
     };
     out.push_str(&format!(
-        "  evidence    {} of {} records against the candidate, upper 95% bound {:.4}% (max {:.4}%, min {} records): {verdict}\n",
+        "  evidence    {} of {} against the candidate, upper 95% bound {:.4}% (max {:.4}%, min {}): {verdict}\n",
         e.against,
-        e.records,
+        counted(e.records, "record", "records"),
         e.upper_bound * 100.0,
         e.max_mismatch_bound * 100.0,
-        e.min_records
+        counted(e.min_records, "record", "records")
     ));
     out
 }

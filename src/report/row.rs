@@ -17,12 +17,18 @@
 //!   become records), answers by the same limit on responses, paths by
 //!   [`crate::compare::MAX_DIFFERENCES`] per record.
 //! - Reading is streaming ([`RowReader`]): one row in memory at a time.
+//!   The reader is told how many rows the run wrote (its summary's
+//!   non-matching records) and checks the file against it: a file that does
+//!   not end with a line break (its last row cut mid-way) fails at open, and
+//!   a file with fewer rows fails at its end, one with more at the first row
+//!   too many, each a [`RowError::Damaged`] naming the file. A reader that
+//!   stops early (it found what it wanted) checks only the rows it read.
 
 use super::csv_out::{answer_cell, paths_cell};
 use crate::engine::RecordResult;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The columns of `mismatches.csv`, in order.
@@ -145,21 +151,51 @@ pub enum RowError {
         line: u64,
         message: String,
     },
+    #[error(
+        "damaged: {path} {message}. It was cut or changed after the run; re-run `cutover replay`"
+    )]
+    Damaged { path: PathBuf, message: String },
 }
 
 /// Streams the rows of a run's `mismatches.csv`, in input order.
 pub struct RowReader {
     path: PathBuf,
     reader: csv::DeserializeRecordsIntoIter<BufReader<File>, MismatchRow>,
+    /// Rows the run wrote, and rows read so far.
+    expected: u64,
+    rows: u64,
+    /// Set once the end (or damage) was reported.
+    done: bool,
+}
+
+/// Whether the file ends with a line break (or is empty), leaving it at its start.
+fn ends_a_line(file: &mut File) -> std::io::Result<bool> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let mut last = [b'\n'];
+    if len > 0 {
+        file.seek(SeekFrom::End(-1))?;
+        file.read_exact(&mut last)?;
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(last[0] == b'\n')
 }
 
 impl RowReader {
-    pub fn open(run_dir: &Path) -> Result<Self, RowError> {
+    /// Opens the run's `mismatches.csv`, which must hold `expected` rows
+    /// ([`super::Summary::non_matching`] of the run's summary).
+    pub fn open(run_dir: &Path, expected: u64) -> Result<Self, RowError> {
         let path = run_dir.join(super::MISMATCHES_FILE);
-        let file = File::open(&path).map_err(|source| RowError::Open {
+        let open_err = |source| RowError::Open {
             path: path.clone(),
             source,
-        })?;
+        };
+        let mut file = File::open(&path).map_err(open_err)?;
+        if !ends_a_line(&mut file).map_err(open_err)? {
+            return Err(RowError::Damaged {
+                path,
+                message: "ends without a line break: its last row is cut mid-way".into(),
+            });
+        }
         let mut reader = csv::Reader::from_reader(BufReader::with_capacity(1 << 16, file));
         let headers = reader.headers().map_err(|e| RowError::Bad {
             path: path.clone(),
@@ -176,7 +212,23 @@ impl RowReader {
         Ok(RowReader {
             path,
             reader: reader.into_deserialize(),
+            expected,
+            rows: 0,
+            done: false,
         })
+    }
+
+    fn damaged(&mut self, at_least: &str) -> RowError {
+        use crate::terminal::counted;
+        self.done = true;
+        RowError::Damaged {
+            path: self.path.clone(),
+            message: format!(
+                "has {at_least}{}, but its summary.json counts {} that did not match",
+                counted(self.rows, "row", "rows"),
+                counted(self.expected, "record", "records")
+            ),
+        }
     }
 }
 
@@ -184,7 +236,20 @@ impl Iterator for RowReader {
     type Item = Result<MismatchRow, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let next = self.reader.next()?;
+        if self.done {
+            return None;
+        }
+        let Some(next) = self.reader.next() else {
+            if self.rows == self.expected {
+                self.done = true;
+                return None;
+            }
+            return Some(Err(self.damaged("")));
+        };
+        self.rows += 1;
+        if self.rows > self.expected {
+            return Some(Err(self.damaged("at least ")));
+        }
         Some(next.map_err(|e| RowError::Bad {
             path: self.path.clone(),
             line: e.position().map_or(0, |p| p.line()),

@@ -11,8 +11,12 @@
 //!   times, order correctly). Only the immediate children of the reports
 //!   directory are looked at; nothing is read but directory entries and their
 //!   metadata.
-//! - [`read_summary`] parses a run's `summary.json`. Errors name the file and
-//!   say what to do; nothing panics on a damaged or foreign file.
+//! - [`read_summary`] parses a run's `summary.json` and checks it
+//!   ([`Summary::check`]: a duration that is a duration, counts that add up,
+//!   groups that hold the non-matching records), so what review commands
+//!   compute from it cannot overflow or panic. Errors name the file and say
+//!   what to do (`damaged: FILE: ...` for a summary that parses but does not
+//!   add up); nothing panics on a damaged or foreign file.
 
 use super::{Summary, SUMMARY_FILE};
 use std::path::{Path, PathBuf};
@@ -32,6 +36,8 @@ pub enum RunError {
     },
     #[error("{path} is not a cutover summary ({message}); was it written by another version? Re-run `cutover replay`")]
     Parse { path: PathBuf, message: String },
+    #[error("damaged: {path}: {message}. It was changed after the run; re-run `cutover replay`")]
+    Damaged { path: PathBuf, message: String },
 }
 
 /// What a user names a run with: `latest`, a run id, or a directory.
@@ -83,17 +89,21 @@ pub fn latest_run(reports_dir: &Path) -> Result<Option<PathBuf>, RunError> {
     Ok(best.map(|(_, dir)| dir))
 }
 
-/// Reads a run's `summary.json`.
+/// Reads a run's `summary.json` and checks it ([`Summary::check`]).
 pub fn read_summary(run_dir: &Path) -> Result<Summary, RunError> {
     let path = run_dir.join(SUMMARY_FILE);
     let text = std::fs::read(&path).map_err(|source| RunError::Read {
         path: path.clone(),
         source,
     })?;
-    serde_json::from_slice(&text).map_err(|e| RunError::Parse {
-        path,
+    let summary: Summary = serde_json::from_slice(&text).map_err(|e| RunError::Parse {
+        path: path.clone(),
         message: e.to_string(),
-    })
+    })?;
+    summary
+        .check()
+        .map_err(|message| RunError::Damaged { path, message })?;
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -171,6 +171,81 @@ impl Summary {
         }
     }
 
+    /// Records that did not match (rejected lines aside): the rows
+    /// `mismatches.csv` has, and the records the groups hold.
+    pub fn non_matching(&self) -> u64 {
+        let c = &self.counts;
+        c.read.saturating_sub(c.rejected).saturating_sub(c.matched)
+    }
+
+    /// What makes a summary read back from disk unusable, in words: a
+    /// duration that is no duration, counts that do not satisfy the
+    /// identities of the module docs, groups that do not hold exactly the
+    /// non-matching records. `Ok` for every summary a run writes.
+    pub fn check(&self) -> Result<(), String> {
+        if Duration::try_from_secs_f64(self.duration_seconds).is_err() {
+            return Err(format!(
+                "duration_seconds {} is not a duration in seconds",
+                self.duration_seconds
+            ));
+        }
+        let c = &self.counts;
+        let sum = |parts: &[u64]| {
+            parts
+                .iter()
+                .try_fold(0u64, |total, n| total.checked_add(*n))
+        };
+        for (total, name, parts, names) in [
+            (
+                c.read,
+                "read",
+                vec![c.rejected, c.compared, c.errored],
+                "rejected + compared + errored",
+            ),
+            (
+                c.compared,
+                "compared",
+                vec![c.matched, c.mismatched, c.accepted, c.noisy],
+                "matched + mismatched + accepted + noisy",
+            ),
+            (
+                c.errored,
+                "errored",
+                vec![c.errors, c.timeouts],
+                "errors + timeouts",
+            ),
+            (
+                c.errors,
+                "errors",
+                vec![c.legacy_errors, c.candidate_errors, c.both_errors],
+                "legacy_errors + candidate_errors + both_errors",
+            ),
+        ] {
+            if sum(&parts) != Some(total) {
+                return Err(format!(
+                    "its counts do not add up: {name} {total} is not {names} ({})",
+                    parts
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                ));
+            }
+        }
+        let grouped = self
+            .groups
+            .iter()
+            .try_fold(0u64, |total, g| total.checked_add(g.count));
+        if grouped != Some(self.non_matching()) {
+            return Err(format!(
+                "its groups hold {} records, but its counts have {} that did not match",
+                grouped.map_or_else(|| "more than 2^64".to_owned(), |n| n.to_string()),
+                self.non_matching()
+            ));
+        }
+        Ok(())
+    }
+
     /// Writes `summary.json` atomically, with secrets taken out.
     pub fn write(&self, path: &Path) -> Result<(), ReportError> {
         let text = serde_json::to_string_pretty(self).map_err(|e| write_err(path)(e.into()))?;

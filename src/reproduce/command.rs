@@ -3,11 +3,13 @@
 use super::minimize::{minimize, Budget, Minimized};
 use super::pin::{self, PIN_DIR};
 use super::recheck::{recheck, RecheckOptions};
+use super::setup::Trust;
 use super::ReproduceError;
 use crate::review::command::{OutputArgs, RecordsArgs, RunsArgs};
 use crate::review::diffview::DiffView;
 use crate::review::style::Role;
 use crate::review::{text, Run};
+use crate::terminal::{command_line, counted, escape as esc, escape_lines};
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -39,7 +41,27 @@ pub struct MinimizeCommon {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
     pub view: RecordsArgs,
+}
+
+/// Whether to start targets the run names but the config does not.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Start the run's targets even when cutover.toml does not name them:
+    /// their command lines (or URLs) come from the run's summary.json, so
+    /// only for runs you trust [default: `trust_run` under [reproduce] in
+    /// cutover.toml, else off; builtins and the config's own legacy and
+    /// candidate always start]
+    #[arg(long)]
+    pub trust_run: bool,
+}
+
+impl TrustArgs {
+    fn load(&self, config: Option<&Path>) -> Result<Trust, ReproduceError> {
+        Trust::load(self.trust_run, config)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +113,8 @@ pub struct RecheckArgs {
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
     pub runs: RunsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -128,7 +152,8 @@ fn run_minimize(
         max_steps: common.max_steps.max(1),
         max_time: common.max_time,
     };
-    let m = minimize(&run, &common.id, budget, Some(common.workers))?;
+    let trust = common.trust.load(config)?;
+    let m = minimize(&run, &common.id, budget, Some(common.workers), &trust)?;
     let pinned = if pin_it {
         Some(pin::save(&m, &common.pin_dir, common.name.as_deref())?)
     } else {
@@ -184,26 +209,26 @@ fn print(
     };
     let mut out = String::new();
     for w in &m.setup.warnings {
-        out.push_str(&format!("{} {w}\n", p.paint(Role::Warn, "warning:")));
+        out.push_str(&format!("{} {}\n", p.paint(Role::Warn, "warning:"), esc(w)));
     }
     out.push_str(&format!(
         "{} record {} of run {} ({}:{})\n",
         p.paint(Role::Heading, "minimized"),
         p.paint(Role::Id, &m.row.id),
-        m.run_id,
-        m.row.source,
+        esc(&m.run_id),
+        esc(&m.row.source),
         m.row.line
     ));
     out.push_str(&format!(
         "  reproduces  {}  (group {})\n",
         p.paint(Role::Heading, &m.signature),
-        m.row.group
+        esc(&m.row.group)
     ));
     out.push_str(&format!(
-        "  size        {} → {} bytes of JSON, {} re-runs of both sides in {:.2}s\n",
+        "  size        {} → {} bytes of JSON, {} of both sides in {:.2}s\n",
         m.original_bytes(),
         m.minimal_bytes(),
-        m.steps,
+        counted(m.steps as u64, "re-run", "re-runs"),
         m.elapsed.as_secs_f64()
     ));
     if !m.finished {
@@ -223,9 +248,9 @@ fn print(
     out.push_str(&format!(
         "{}\n  {}\n",
         p.paint(Role::Heading, "smallest input"),
-        m.minimal.to_json()
+        esc(&m.minimal.to_json())
     ));
-    let pretty = m.minimal.pretty();
+    let pretty = escape_lines(&m.minimal.pretty()).into_owned();
     if m.minimal_bytes() > 60 {
         for line in pretty.lines() {
             out.push_str(&format!("  {line}\n"));
@@ -248,11 +273,11 @@ fn print(
     match pinned {
         Some(path) => out.push_str(&format!(
             "pinned: {} (the test suite replays it; commit it)\n",
-            path.display()
+            esc(&path.display().to_string())
         )),
         None => out.push_str(&format!(
-            "pin it as a regression case: cutover pin {} {}\n",
-            m.run_id, m.row.id
+            "pin it as a regression case: {}\n",
+            command_line(["cutover", "pin", &m.run_id, &m.row.id])
         )),
     }
     crate::review::style::emit(&out, !common.view.output.no_pager).map_err(emit_err)
@@ -280,6 +305,7 @@ pub fn recheck_command(args: RecheckArgs, config: Option<&Path>) -> Result<u8, R
             group: args.group,
             max_records: args.max_records,
             progress: !args.no_progress,
+            trust: args.trust.load(config)?,
         },
     )?;
     if args.output.json {
@@ -291,27 +317,40 @@ pub fn recheck_command(args: RecheckArgs, config: Option<&Path>) -> Result<u8, R
             color: args.output.color.enabled(),
         };
         let mut out = format!(
-            "{} run {}: {} records re-run {} times in {:.2}s: {} deterministic, {} flaky, {} unchecked\n",
+            "{} run {}: {} re-run {} in {:.2}s: {} deterministic, {} flaky, {} unchecked\n",
             p.paint(Role::Heading, "rechecked"),
-            run.summary.run_id,
-            summary.deterministic + summary.flaky,
-            summary.times,
+            esc(&run.summary.run_id),
+            counted(summary.deterministic + summary.flaky, "record", "records"),
+            counted(summary.times.into(), "time", "times"),
             summary.duration_seconds,
             p.paint(Role::Good, &summary.deterministic.to_string()),
-            p.paint(if summary.flaky > 0 { Role::Warn } else { Role::Muted }, &summary.flaky.to_string()),
+            p.paint(
+                if summary.flaky > 0 {
+                    Role::Warn
+                } else {
+                    Role::Muted
+                },
+                &summary.flaky.to_string()
+            ),
             summary.unchecked
         );
         for g in &summary.groups {
             out.push_str(&format!(
                 "  {:<5} {:>9} deterministic {:>9} flaky {:>9} unchecked  {}\n",
-                g.group, g.deterministic, g.flaky, g.unchecked, g.signature
+                esc(&g.group),
+                g.deterministic,
+                g.flaky,
+                g.unchecked,
+                esc(&g.signature)
             ));
         }
         out.push_str(&format!(
             "labels: {} (shown by `cutover report` and index.html)\n",
-            run.dir
+            esc(&run
+                .dir
                 .join(crate::report::labels::RECHECK_RECORDS_FILE)
                 .display()
+                .to_string())
         ));
         crate::review::style::emit(&out, !args.output.no_pager).map_err(|source| {
             ReproduceError::Write {

@@ -15,7 +15,7 @@
 
 use super::ddmin::{shrink, Stop};
 use super::jsontree::Node;
-use super::setup::Setup;
+use super::setup::{Setup, Trust};
 use super::ReproduceError;
 use crate::compare::signature;
 use crate::engine::{Comparer, RecordResult};
@@ -67,9 +67,7 @@ impl Minimized {
 
 /// The first non-matching record with this id.
 pub fn find_row(run: &Run, id: &str) -> Result<MismatchRow, ReproduceError> {
-    for row in
-        crate::report::row::RowReader::open(&run.dir).map_err(crate::review::ReviewError::from)?
-    {
+    for row in run.rows().map_err(crate::review::ReviewError::from)? {
         let row = row.map_err(crate::review::ReviewError::from)?;
         if row.id == id {
             return Ok(row);
@@ -118,16 +116,17 @@ fn raw(text: String, row: &MismatchRow, run: &str) -> Result<Box<RawValue>, Repr
     })
 }
 
-/// Minimizes record `id` of `run`.
+/// Minimizes record `id` of `run`, starting only sides `trust` trusts.
 pub fn minimize(
     run: &Run,
     id: &str,
     budget: Budget,
     workers: Option<usize>,
+    trust: &Trust,
 ) -> Result<Minimized, ReproduceError> {
     let row = find_row(run, id)?;
     let run_id = run.summary.run_id.clone();
-    let mut setup = Setup::from_summary(&run.summary, workers.or(Some(1)))?;
+    let mut setup = Setup::from_summary(&run.summary, workers.or(Some(1)), trust)?;
     let runtime = tokio::runtime::Runtime::new().map_err(ReproduceError::Runtime)?;
     let _entered = runtime.enter();
     let comparer: Comparer = setup.comparer()?;

@@ -6,6 +6,11 @@
 //! - Records are re-run the way the run ran them ([`setup`]): the same
 //!   targets, timeout, rules, known differences and noise probe, through
 //!   [`crate::engine::Comparer`], the engine's own per-record comparison.
+//! - A run directory may come from anyone: a side it names is started only
+//!   when [`setup::Trust`] trusts it (a builtin, the current config's own
+//!   spec, or `--trust-run` / `trust_run = true` under `[reproduce]`);
+//!   otherwise the command starts nothing and fails with
+//!   [`ReproduceError::Untrusted`], which shows the command lines (exit 2).
 //! - "The same mismatch" means the same group signature
 //!   ([`crate::compare::signature`]): values never enter it, so a smaller
 //!   input that fails the same way counts, and one that fails another way
@@ -39,13 +44,15 @@ pub enum ReproduceError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error("run {run} names targets that the current config does not, and re-running its records would run their command lines, which come from its summary.json (anyone could have written it):\n{sides}\nRead them; if you trust them, pass --trust-run (or set `trust_run = true` under [reproduce] in cutover.toml, or name them as `legacy`/`candidate` under [replay])")]
+    Untrusted { run: String, sides: String },
     #[error("run {run} compared against recorded responses (`recorded`); re-running needs both sides live. Replay with a live --legacy first")]
     Recorded { run: String },
     #[error("run {run} used the config file {path}, which no longer exists; restore it (its rules decide what counts as a difference)")]
     ConfigGone { run: String, path: PathBuf },
-    #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `cutover report {run}` lists groups with example ids")]
+    #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `{}` lists groups with example ids", crate::terminal::command_line(["cutover", "report", .run.as_str()]))]
     NoRecord { id: String, run: String },
-    #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`cutover recheck {run}` tells), or a side changed since the run")]
+    #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`{}` tells), or a side changed since the run", crate::terminal::command_line(["cutover", "recheck", .run.as_str()]))]
     NotReproduced {
         id: String,
         run: String,

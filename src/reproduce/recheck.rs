@@ -18,13 +18,13 @@
 //!   the run's own files are untouched.
 
 use super::minimize::{record_of, signature_of};
-use super::setup::Setup;
+use super::setup::{Setup, Trust};
 use super::ReproduceError;
 use crate::report::labels::{
     GroupLabels, Label, RecheckRecord, RecheckSummary, RECHECK_RECORDS_FILE, RECHECK_SUMMARY_FILE,
     SEEN_SIGNATURES,
 };
-use crate::report::row::{MismatchRow, RowReader};
+use crate::report::row::MismatchRow;
 use crate::review::{ReviewError, Run};
 use futures::StreamExt;
 use serde_json::value::RawValue;
@@ -46,6 +46,8 @@ pub struct RecheckOptions {
     /// Check at most this many records (the first ones); the rest are `unchecked`.
     pub max_records: Option<u64>,
     pub progress: bool,
+    /// Which of the run's sides may be started.
+    pub trust: Trust,
 }
 
 fn write_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ReproduceError + '_ {
@@ -61,9 +63,9 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
         Some(g) => Some(run.group(g)?.group.clone()),
         None => None,
     };
-    let mut setup = Setup::from_summary(&run.summary, options.workers)?;
+    let mut setup = Setup::from_summary(&run.summary, options.workers, &options.trust)?;
     for warning in &setup.warnings {
-        eprintln!("cutover: warning: {warning}");
+        eprintln!("cutover: warning: {}", crate::terminal::escape(warning));
     }
     let summary_path = run.dir.join(RECHECK_SUMMARY_FILE);
     match std::fs::remove_file(&summary_path) {
@@ -75,7 +77,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
     let runtime = tokio::runtime::Runtime::new().map_err(ReproduceError::Runtime)?;
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let total: u64 = run.summary.groups.iter().map(|g| g.count).sum();
+    let total = run.summary.non_matching();
     let bar = indicatif::ProgressBar::new(total);
     if !(options.progress && std::io::stderr().is_terminal()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -90,7 +92,7 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
         let comparer = Arc::new(setup.comparer()?);
         let mut selected = 0u64;
         let run_id = run.summary.run_id.clone();
-        let rows = RowReader::open(&run.dir).map_err(ReviewError::from)?;
+        let rows = run.rows().map_err(ReviewError::from)?;
         let mut results = futures::stream::iter(rows.enumerate())
             .map(|(index, row)| {
                 let check = row.as_ref().is_ok_and(|row| {

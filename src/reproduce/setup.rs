@@ -18,14 +18,97 @@
 //! - A run against `recorded` responses cannot be re-run (the recordings are
 //!   not in the run directory and a changed input has none): a
 //!   [`ReproduceError::Recorded`].
+//! - A run directory may come from anyone, and its specs are command lines
+//!   and URLs: a side is started only when [`Trust`] trusts it (a builtin, a
+//!   spec the current config names, or `--trust-run` / `trust_run`);
+//!   otherwise nothing starts and [`ReproduceError::Untrusted`] shows the
+//!   command lines, escaped.
 
 use super::ReproduceError;
 use crate::compare::{KnownSet, RuleSet, IGNORE_FLAG_PREFIX};
 use crate::engine::Comparer;
 use crate::report::Summary;
 use crate::target::{self, Side, TargetOptions, TargetSpec};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Which targets of a run may be started.
+///
+/// A builtin runs no code from the run directory; a spec the current config
+/// names (its `legacy` and `candidate` under `[replay]`, else replay's
+/// defaults) is what `cutover replay` would run here anyway. Anything else
+/// (a `worker:`/`exec:` command line, an `http(s)://` URL) came from the
+/// run's `summary.json` and is started only with `--trust-run` or
+/// `trust_run = true` under `[reproduce]`.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// `--trust-run`, or `trust_run` in the config: every side is started.
+    pub all: bool,
+    /// The specs the current config (or replay's defaults) names.
+    pub named: Vec<TargetSpec>,
+}
+
+impl Trust {
+    /// The trust of this command: its `--trust-run` flag, and the config file
+    /// (`--config`, else `./cutover.toml`).
+    pub fn load(trust_run: bool, config: Option<&Path>) -> Result<Trust, ReproduceError> {
+        let loaded = crate::config::load(config)?;
+        let replay = &loaded.config.replay;
+        let named = [
+            (
+                replay.legacy.as_deref(),
+                crate::cli::DEFAULT_LEGACY,
+                Side::Legacy,
+            ),
+            (
+                replay.candidate.as_deref(),
+                crate::cli::DEFAULT_CANDIDATE,
+                Side::Candidate,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(text, default, side)| TargetSpec::parse(text.unwrap_or(default), side).ok())
+        .collect();
+        Ok(Trust {
+            all: trust_run || loaded.config.reproduce.trust_run.unwrap_or(false),
+            named,
+        })
+    }
+
+    /// Whether `spec` may be started.
+    pub fn trusts(&self, spec: &TargetSpec) -> bool {
+        self.all
+            || matches!(spec, TargetSpec::Builtin(_) | TargetSpec::Recorded)
+            || self.named.contains(spec)
+    }
+
+    /// `Ok` when both sides may be started, else the error that shows the
+    /// ones that may not.
+    fn check(
+        &self,
+        summary: &Summary,
+        sides: [(&TargetSpec, Side); 2],
+    ) -> Result<(), ReproduceError> {
+        let untrusted: Vec<String> = sides
+            .iter()
+            .filter(|(spec, _)| !self.trusts(spec))
+            .map(|(spec, side)| {
+                format!(
+                    "  {} {}",
+                    side.flag(),
+                    crate::terminal::escape(&spec.to_string())
+                )
+            })
+            .collect();
+        if untrusted.is_empty() {
+            return Ok(());
+        }
+        Err(ReproduceError::Untrusted {
+            run: crate::terminal::escape(&summary.run_id).into_owned(),
+            sides: untrusted.join("\n"),
+        })
+    }
+}
 
 /// How to re-run records of a run.
 #[derive(Debug)]
@@ -46,10 +129,12 @@ pub struct Setup {
 
 impl Setup {
     /// Rebuilds the run's comparison; `workers` overrides the run's
-    /// processes per worker target.
+    /// processes per worker target. Sides `trust` does not trust are an
+    /// error, before anything starts.
     pub fn from_summary(
         summary: &Summary,
         workers: Option<usize>,
+        trust: &Trust,
     ) -> Result<Setup, ReproduceError> {
         let s = &summary.settings;
         let legacy = TargetSpec::parse(&s.legacy, Side::Legacy)?;
@@ -59,6 +144,10 @@ impl Setup {
                 run: summary.run_id.clone(),
             });
         }
+        trust.check(
+            summary,
+            [(&legacy, Side::Legacy), (&candidate, Side::Candidate)],
+        )?;
         let config_file = s.config_file.as_ref().map(PathBuf::from);
         let loaded = match &config_file {
             Some(path) => {
@@ -133,5 +222,29 @@ impl Setup {
             std::mem::take(&mut self.known),
             self.noise_probe,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_and_named_specs_are_trusted_other_command_lines_are_not() {
+        let spec = |text: &str| TargetSpec::parse(text, Side::Candidate).unwrap();
+        let trust = Trust {
+            all: false,
+            named: vec![spec("worker:python3 legacy/worker.py")],
+        };
+        assert!(trust.trusts(&spec("builtin:normalize")));
+        assert!(trust.trusts(&spec("worker:python3 legacy/worker.py")));
+        assert!(!trust.trusts(&spec("worker:python3 legacy/worker.py --evil")));
+        assert!(!trust.trusts(&spec("exec:sh -c 'touch PWNED'")));
+        assert!(!trust.trusts(&spec("http://127.0.0.1:1/")));
+        let all = Trust {
+            all: true,
+            named: Vec::new(),
+        };
+        assert!(all.trusts(&spec("exec:sh -c 'touch PWNED'")));
     }
 }

@@ -6,6 +6,7 @@ use super::text::{self, Layout};
 use super::{junit, rundiff, ReviewError, Run};
 use crate::report::labels::RecheckSummary;
 use crate::report::Summary;
+use crate::terminal::{command_line, counted, escape as esc};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -272,7 +273,7 @@ fn overview(args: ReportArgs, config: Option<&Path>) -> Result<u8, ReviewError> 
 fn show(args: ShowArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
     let run = args.view.open(&args.run, config)?;
     let (layout, output) = (&args.view.layout, &args.view.output);
-    let (records, matches) = find(&run.dir, args.limit, |row| row.id == args.id)?;
+    let (records, matches) = find(&run, args.limit, |row| row.id == args.id)?;
     if output.json {
         output.emit_json(&RecordsJson {
             run_id: &run.summary.run_id,
@@ -286,11 +287,11 @@ fn show(args: ShowArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
     }
     if records.is_empty() {
         eprintln!(
-            "cutover: no non-matching record has id {:?} in run {} ({}): it matched, or it is not in the capture. `cutover report {}` lists groups with example ids",
-            args.id,
-            run.summary.run_id,
-            run.dir.display(),
-            run.summary.run_id
+            "cutover: no non-matching record has id {} in run {} ({}): it matched, or it is not in the capture. `{}` lists groups with example ids",
+            esc(&format!("{:?}", args.id)),
+            esc(&run.summary.run_id),
+            esc(&run.dir.display().to_string()),
+            command_line(["cutover", "report", &run.summary.run_id])
         );
         return Ok(1);
     }
@@ -305,10 +306,16 @@ fn show(args: ShowArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
             out.push_str(&text::record_text(r, p, layout));
         }
         if matches > records.len() as u64 {
+            let more = matches - records.len() as u64;
             out.push_str(&format!(
-                "\n… {} more records have id {:?} (--limit {} shows them)\n",
-                matches - records.len() as u64,
-                args.id,
+                "\n… {} more {} id {} (--limit {} shows them)\n",
+                more,
+                if more == 1 {
+                    "record has"
+                } else {
+                    "records have"
+                },
+                esc(&format!("{:?}", args.id)),
                 matches
             ));
         }
@@ -321,7 +328,7 @@ fn group(args: GroupArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
     let run = args.view.open(&args.run, config)?;
     let (layout, output) = (&args.view.layout, &args.view.output);
     let g = run.group(&args.group)?.clone();
-    let (records, matches) = find(&run.dir, args.limit, |row| row.group == g.group)?;
+    let (records, matches) = find(&run, args.limit, |row| row.group == g.group)?;
     let labels = run.recheck.as_ref().and_then(|r| r.group(&g.group));
     if output.json {
         output.emit_json(&RecordsJson {
@@ -338,14 +345,14 @@ fn group(args: GroupArgs, config: Option<&Path>) -> Result<u8, ReviewError> {
     let p = output.palette();
     use super::style::Role;
     let mut out = format!(
-        "{} {}: {}\n  {} records ({:.2}% of the records compared), first {}, last {}\n",
+        "{} {}: {}\n  {} ({:.2}% of the records compared), first {}, last {}\n",
         p.paint(Role::Heading, "group"),
         p.paint(Role::Id, &g.group),
         p.paint(Role::Heading, &g.signature),
-        g.count,
+        counted(g.count, "record", "records"),
         g.share * 100.0,
-        g.first_id,
-        g.last_id
+        esc(&g.first_id),
+        esc(&g.last_id)
     );
     if let Some(l) = labels {
         out.push_str(&format!(

@@ -24,9 +24,9 @@ pub fn fails(signature: &str) -> bool {
 pub fn junit_xml(run: &Run) -> String {
     let s = &run.summary;
     let mut suite = TestSuite::new(format!("cutover {}", s.run_id));
-    suite.set_time(std::time::Duration::from_secs_f64(
-        s.duration_seconds.max(0.0),
-    ));
+    // A summary read from disk is checked (`Summary::check`); one made in
+    // memory still never panics here.
+    suite.set_time(std::time::Duration::try_from_secs_f64(s.duration_seconds).unwrap_or_default());
     for (name, value) in [
         ("run_id", s.run_id.clone()),
         ("legacy", s.settings.legacy.clone()),
@@ -43,8 +43,8 @@ pub fn junit_xml(run: &Run) -> String {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status
                 .set_message(format!(
-                    "{} records ({:.2}%) e.g. {}",
-                    g.count,
+                    "{} ({:.2}%) e.g. {}",
+                    crate::terminal::counted(g.count, "record", "records"),
                     g.share * 100.0,
                     g.first_id
                 ))
@@ -66,14 +66,14 @@ pub fn junit_xml(run: &Run) -> String {
                 )
             })
             .unwrap_or_default();
+        let dir = run.dir.display().to_string();
         case.set_system_out(format!(
-            "{} records, first {}, last {}, samples {}{labels}\nsee: cutover report group {} {}",
-            g.count,
+            "{}, first {}, last {}, samples {}{labels}\nsee: {}",
+            crate::terminal::counted(g.count, "record", "records"),
             g.first_id,
             g.last_id,
             g.sample_ids.join(", "),
-            run.dir.display(),
-            g.group
+            crate::terminal::command_line(["cutover", "report", "group", &dir, &g.group])
         ));
         suite.add_test_case(case);
     }
@@ -81,7 +81,8 @@ pub fn junit_xml(run: &Run) -> String {
     let status = if rejected > 0 {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status.set_message(format!(
-            "{rejected} capture lines could not be read (rejected.jsonl)"
+            "{} could not be read (rejected.jsonl)",
+            crate::terminal::counted(rejected, "capture line", "capture lines")
         ));
         status
     } else {

@@ -46,7 +46,7 @@ pub enum ReviewError {
     Rows(#[from] RowError),
     #[error(transparent)]
     Labels(#[from] LabelError),
-    #[error("no group {group:?} in run {run}: its groups are {known}. `cutover report {run}` lists them with their signatures")]
+    #[error("no group {group:?} in run {run}: its groups are {known}. `{}` lists them with their signatures", crate::terminal::command_line(["cutover", "report", .run.as_str()]))]
     NoGroup {
         group: String,
         run: String,
@@ -83,6 +83,12 @@ impl Run {
             summary,
             recheck,
         })
+    }
+
+    /// Streams the run's `mismatches.csv`, checked against its summary's
+    /// count of non-matching records.
+    pub fn rows(&self) -> Result<crate::report::row::RowReader, RowError> {
+        crate::report::row::RowReader::open(&self.dir, self.summary.non_matching())
     }
 
     /// The group a user named by label (`g3`) or by its exact signature.

@@ -2,8 +2,10 @@
 //!
 //! # Contract
 //! - Records come from the run's `mismatches.csv`, streamed (one row in
-//!   memory at a time); a record's recheck label, when the run was
-//!   rechecked, from `recheck.jsonl`, read in lockstep.
+//!   memory at a time) and checked against the run's summary (a file with
+//!   fewer or more rows, or a row cut mid-way, is an error: the run is
+//!   damaged); a record's recheck label, when the run was rechecked, from
+//!   `recheck.jsonl`, read in lockstep.
 //! - [`find`] keeps at most `limit` records but counts every match, so a
 //!   caller can say how many were left out. Ids are labels, not keys: several
 //!   records may share one, and all of them match.
@@ -13,10 +15,9 @@
 
 use super::diffview::DiffView;
 use crate::report::labels::{LabelReader, RecheckRecord};
-use crate::report::row::{MismatchRow, RowReader};
+use crate::report::row::MismatchRow;
 use serde::Serialize;
 use serde_json::Value;
-use std::path::Path;
 
 /// One non-matching record, ready to print.
 #[derive(Debug, Clone, Serialize)]
@@ -78,14 +79,14 @@ impl RecordView {
 /// The records for which `wanted` holds, at most `limit`, and how many
 /// records matched in all.
 pub fn find(
-    run_dir: &Path,
+    run: &super::Run,
     limit: usize,
     mut wanted: impl FnMut(&MismatchRow) -> bool,
 ) -> Result<(Vec<RecordView>, u64), super::ReviewError> {
-    let mut labels = LabelReader::open(run_dir)?;
+    let mut labels = LabelReader::open(&run.dir)?;
     let mut found = Vec::new();
     let mut matches = 0u64;
-    for (index, row) in RowReader::open(run_dir)?.enumerate() {
+    for (index, row) in run.rows()?.enumerate() {
         let row = row?;
         if !wanted(&row) {
             continue;

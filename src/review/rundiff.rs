@@ -114,7 +114,7 @@ fn run_ref(summary: &Summary, dir: &std::path::Path) -> RunRef {
         legacy: summary.settings.legacy.clone(),
         candidate: summary.settings.candidate.clone(),
         read: summary.counts.read,
-        non_matching: summary.groups.iter().map(|g| g.count).sum(),
+        non_matching: summary.non_matching(),
     }
 }
 

@@ -15,6 +15,8 @@
 //!   stdout is not a terminal (pipes, files, tests).
 //! - Width (side by side): `--width`, else the terminal's, else
 //!   [`DEFAULT_WIDTH`].
+//! - Painted text is escaped ([`crate::terminal::escape`]), so what a
+//!   [`Palette`] paints never carries escape sequences but its own.
 
 use anstyle::{AnsiColor, Effects, Style};
 use std::io::{IsTerminal, Write};
@@ -90,10 +92,13 @@ impl Role {
 }
 
 impl Palette {
-    /// `text` in the style of `role` (unchanged without colour).
+    /// `text` in the style of `role`, escaped for the terminal
+    /// ([`crate::terminal::escape`]): the only escape sequences painted text
+    /// holds are the palette's own.
     pub fn paint(&self, role: Role, text: &str) -> String {
+        let text = crate::terminal::escape(text);
         if !self.color || text.is_empty() {
-            return text.to_owned();
+            return text.into_owned();
         }
         let style = role.style();
         format!("{style}{text}{style:#}")

@@ -2,6 +2,12 @@
 //!
 //! Plain text, coloured through a [`Palette`] (which is plain when colour is
 //! off), deterministic apart from the timing figures a run recorded.
+//!
+//! Everything a run directory holds is hostile (its ids, keys, inputs and
+//! answers came from traffic and targets, and the directory may come from
+//! anyone): every piece of it is printed through [`crate::terminal::escape`]
+//! (painted text is escaped by the palette), and every command suggested is
+//! made by [`crate::terminal::command_line`].
 
 use super::diffview::{DiffLine, DiffView, LineKind};
 use super::records::{pretty, RecordView};
@@ -9,6 +15,7 @@ use super::rundiff::{Change, RunDiff};
 use super::style::{Palette, Role};
 use super::Run;
 use crate::report::labels::Label;
+use crate::terminal::{command_line, counted, escape as esc, escape_lines};
 use std::fmt::Write;
 use unicode_width::UnicodeWidthChar;
 
@@ -31,7 +38,7 @@ fn label_role(label: Label) -> Role {
 /// ` (e.g. ID)` for the first sample id, or nothing.
 fn example(ids: &[String]) -> String {
     ids.first()
-        .map_or_else(String::new, |id| format!(" (e.g. {id})"))
+        .map_or_else(String::new, |id| format!(" (e.g. {})", esc(id)))
 }
 
 /// A run as text: its summary, its groups (the `top` largest), the rule
@@ -47,19 +54,20 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         "{} {}  ({})",
         p.paint(Role::Heading, "cutover run"),
         p.paint(Role::Heading, &s.run_id),
-        run.dir.display()
+        esc(&run.dir.display().to_string())
     );
     let _ = writeln!(
         out,
         "  {} (legacy) vs {} (candidate)",
-        s.settings.legacy, s.settings.candidate
+        esc(&s.settings.legacy),
+        esc(&s.settings.candidate)
     );
     let _ = writeln!(
         out,
         "  traffic {} · {} · started {} · {:.2}s · {:.0} records/s",
-        s.settings.traffic.join(", "),
-        s.status.state,
-        s.started_at,
+        esc(&s.settings.traffic.join(", ")),
+        esc(&s.status.state),
+        esc(&s.started_at),
         s.duration_seconds,
         s.records_per_second
     );
@@ -134,8 +142,11 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         if stats.retries + stats.restarts + stats.timeout_kills + stats.protocol_errors > 0 {
             let _ = writeln!(
                 out,
-                "  {side} workers: {} restarts, {} retried calls, {} killed on timeout, {} protocol errors",
-                stats.restarts, stats.retries, stats.timeout_kills, stats.protocol_errors
+                "  {side} workers: {}, {}, {} killed on timeout, {}",
+                counted(stats.restarts, "restart", "restarts"),
+                counted(stats.retries, "retried call", "retried calls"),
+                stats.timeout_kills,
+                counted(stats.protocol_errors, "protocol error", "protocol errors")
             );
         }
     }
@@ -143,15 +154,15 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
     if d.with_recording > 0 {
         let _ = writeln!(
             out,
-            "  recorded    {} records carry production's response: the live legacy still gives it for {}, drifted on {}{}",
-            d.with_recording,
+            "  recorded    {} production's response: the live legacy still gives it for {}, drifted on {}{}",
+            counted(d.with_recording, "record carries", "records carry"),
             d.same_as_recorded,
             d.drifted,
             example(&d.sample_ids)
         );
     }
     if let Some(rollout) = &s.rollout {
-        out.push_str(&crate::flags::rollout::render(rollout));
+        out.push_str(&escape_lines(&crate::flags::rollout::render(rollout)));
     }
     let _ = writeln!(out);
     let _ = writeln!(
@@ -211,17 +222,17 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
                 p.paint(Role::Id, &g.group),
                 g.count,
                 format!("{:.2}%", g.share * 100.0),
-                g.signature,
-                g.first_id
+                esc(&g.signature),
+                esc(&g.first_id)
             );
         }
         if s.groups.len() > top {
+            let all = s.groups.len().to_string();
             let _ = writeln!(
                 out,
-                "  … {} more groups (cutover report {} --top {} shows them)",
-                s.groups.len() - top,
-                s.run_id,
-                s.groups.len()
+                "  … {} ({} shows them)",
+                counted((s.groups.len() - top) as u64, "more group", "more groups"),
+                command_line(["cutover", "report", &s.run_id, "--top", &all])
             );
         }
     }
@@ -259,13 +270,13 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
             };
             let _ = writeln!(
                 out,
-                "  rule {:?} ({} {}): present in {} records, hid {} paths in {} records{note}",
-                r.name,
-                r.kind,
-                r.path,
-                r.present_in_records,
-                r.suppressed_paths,
-                r.suppressed_records
+                "  rule {} ({} {}): present in {}, hid {} in {}{note}",
+                esc(&format!("{:?}", r.name)),
+                esc(&r.kind),
+                esc(&r.path),
+                counted(r.present_in_records, "record", "records"),
+                counted(r.suppressed_paths, "path", "paths"),
+                counted(r.suppressed_records, "record", "records")
             );
         }
     }
@@ -275,8 +286,11 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         for k in &s.known {
             let _ = writeln!(
                 out,
-                "  {:?} ({}): accepted {} records  ({})",
-                k.name, k.path, k.accepted_records, k.reason
+                "  {} ({}): accepted {}  ({})",
+                esc(&format!("{:?}", k.name)),
+                esc(&k.path),
+                counted(k.accepted_records, "record", "records"),
+                esc(&k.reason)
             );
         }
     }
@@ -284,16 +298,16 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{} {} of {} probed records had noise",
+            "{} {} of {} had noise",
             p.paint(Role::Heading, "noise:"),
             n.records_with_noise,
-            n.probed_records
+            counted(n.probed_records, "probed record", "probed records")
         );
         for path in n.paths.iter().take(top) {
             let _ = writeln!(
                 out,
                 "  {}  in {:.2}% of records",
-                path.path,
+                esc(&path.path),
                 path.rate * 100.0
             );
         }
@@ -302,13 +316,15 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
     if let Some(g) = s.groups.first() {
         let _ = writeln!(
             out,
-            "{} cutover report group {} {} · cutover report show {} {} · {}",
+            "{} {} · {} · {}",
             p.paint(Role::Muted, "next:"),
-            s.run_id,
-            g.group,
-            s.run_id,
-            g.first_id,
-            run.dir.join(crate::report::html::HTML_FILE).display()
+            command_line(["cutover", "report", "group", &s.run_id, &g.group]),
+            command_line(["cutover", "report", "show", &s.run_id, &g.first_id]),
+            esc(&run
+                .dir
+                .join(crate::report::html::HTML_FILE)
+                .display()
+                .to_string())
         );
     }
     let verdict = match s.exit_code {
@@ -333,10 +349,11 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         2 => format!(
             "{}: {}",
             p.paint(Role::Bad, "run aborted"),
-            s.status
+            esc(s
+                .status
                 .abort_reason
                 .as_deref()
-                .unwrap_or("a target failed")
+                .unwrap_or("a target failed"))
         ),
         _ => p.paint(
             Role::Warn,
@@ -373,7 +390,7 @@ pub fn unified(view: &DiffView, p: Palette) -> String {
         let _ = writeln!(out, "{}", p.paint(Role::Hunk, &hunk.header));
         for line in &hunk.lines {
             let text = match line.kind {
-                LineKind::Same => format!(" {}", line.text()),
+                LineKind::Same => format!(" {}", esc(&line.text())),
                 LineKind::Removed => format!(
                     "{}{}",
                     p.paint(Role::Removed, "-"),
@@ -401,12 +418,13 @@ pub fn unified(view: &DiffView, p: Palette) -> String {
     out
 }
 
-/// Cuts a line's segments into pieces of at most `width` display columns.
+/// Cuts a line's segments, escaped, into pieces of at most `width` display
+/// columns.
 fn wrap(line: &DiffLine, width: usize) -> Vec<Vec<(bool, String)>> {
     let mut rows: Vec<Vec<(bool, String)>> = vec![Vec::new()];
     let mut used = 0;
     for seg in &line.segments {
-        for ch in seg.text.chars() {
+        for ch in esc(&seg.text).chars() {
             let w = ch.width().unwrap_or(0);
             if used + w > width && used > 0 {
                 rows.push(Vec::new());
@@ -509,34 +527,34 @@ pub fn record_text(r: &RecordView, p: Palette, layout: Layout) -> String {
         p.paint(Role::Id, &r.id),
         r.key
             .as_deref()
-            .map_or_else(String::new, |k| format!("  key {k}")),
-        r.source,
+            .map_or_else(String::new, |k| format!("  key {}", esc(k))),
+        esc(&r.source),
         r.line
     );
     let _ = writeln!(
         out,
         "  outcome  {}   group {}: {}",
         p.paint(Role::Bad, &r.outcome),
-        r.group,
-        r.signature
+        esc(&r.group),
+        esc(&r.signature)
     );
     if let Some(label) = &r.recheck {
         let mut text = format!(
-            "  recheck  {} ({} of {} re-runs gave this signature)",
+            "  recheck  {} ({} of {} gave this signature)",
             p.paint(label_role(label.label), label.label.as_str()),
             label.reproduced,
-            label.runs
+            counted(label.runs.into(), "re-run", "re-runs")
         );
         if !label.seen.is_empty() {
-            let _ = write!(text, "; also seen: {}", label.seen.join(" | "));
+            let _ = write!(text, "; also seen: {}", esc(&label.seen.join(" | ")));
         }
         let _ = writeln!(out, "{text}");
     }
     if !r.paths.is_empty() {
-        let _ = writeln!(out, "  paths    {}", r.paths);
+        let _ = writeln!(out, "  paths    {}", esc(&r.paths));
     }
     let _ = writeln!(out, "{}", p.paint(Role::Heading, "input"));
-    out.push_str(&indent(&pretty(&r.input)));
+    out.push_str(&escape_lines(&indent(&pretty(&r.input))));
     let _ = writeln!(
         out,
         "{}",
@@ -562,14 +580,17 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
         out,
         "{} A {} ({} non-matching of {} read)",
         p.paint(Role::Heading, "cutover report diff"),
-        d.a.run_id,
+        esc(&d.a.run_id),
         d.a.non_matching,
         d.a.read
     );
     let _ = writeln!(
         out,
         "{:>21} B {} ({} non-matching of {} read)",
-        "", d.b.run_id, d.b.non_matching, d.b.read
+        "",
+        esc(&d.b.run_id),
+        d.b.non_matching,
+        d.b.read
     );
     if !d.same_traffic {
         let _ = writeln!(
@@ -578,8 +599,11 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
             p.paint(
                 Role::Warn,
                 &format!(
-                    "warning: the runs are not over the same traffic ({} read {} records of {}, B read {} of {}); counts are not comparable one for one",
-                    "A", d.a.read, d.a.traffic.join(", "), d.b.read, d.b.traffic.join(", ")
+                    "warning: the runs are not over the same traffic (A read {} of {}, B read {} of {}); counts are not comparable one for one",
+                    counted(d.a.read, "record", "records"),
+                    d.a.traffic.join(", "),
+                    d.b.read,
+                    d.b.traffic.join(", ")
                 )
             )
         );
@@ -588,7 +612,10 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
         let _ = writeln!(
             out,
             "  targets: A {} vs {}; B {} vs {}",
-            d.a.legacy, d.a.candidate, d.b.legacy, d.b.candidate
+            esc(&d.a.legacy),
+            esc(&d.a.candidate),
+            esc(&d.b.legacy),
+            esc(&d.b.candidate)
         );
     }
     let t = &d.tally;
@@ -615,7 +642,7 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
             Change::Shrank | Change::Disappeared => Role::Good,
             Change::Unchanged => Role::Muted,
         };
-        let delta = g.count_b() as i64 - g.count_a() as i64;
+        let delta = i128::from(g.count_b()) - i128::from(g.count_a());
         let _ = writeln!(
             out,
             "  {}{:>9} {:>9} {:>9}  {:<5} {:<5} {}",
@@ -623,9 +650,9 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
             g.count_a(),
             g.count_b(),
             format!("{delta:+}"),
-            g.a.as_ref().map_or("-", |s| s.group.as_str()),
-            g.b.as_ref().map_or("-", |s| s.group.as_str()),
-            g.signature
+            esc(g.a.as_ref().map_or("-", |s| s.group.as_str())),
+            esc(g.b.as_ref().map_or("-", |s| s.group.as_str())),
+            esc(&g.signature)
         );
     }
     let _ = writeln!(out);

@@ -295,7 +295,8 @@ impl WorkerPool {
                 return Ok(Answer::Error(AppError::new(
                     "cutover.worker_died",
                     format!(
-                        "the worker died while handling this call ({attempts} attempts): {died}"
+                        "the worker died while handling this call ({}): {died}",
+                        crate::terminal::counted(attempts as u64, "attempt", "attempts")
                     ),
                 )));
             }

@@ -230,3 +230,19 @@ fn the_worked_migration_page_matches_its_summary() {
         .unwrap()
         .contains("shows its first 10 records at most"));
 }
+
+#[test]
+fn the_page_counts_one_group_in_the_singular() {
+    let tmp = tempdir();
+    let run = one_mismatch_run(tmp.path());
+    let page = check_page(&run.join("index.html"), &shots_dir("one-group"));
+    assert_eq!(page["filter_status_initial"], "1 group", "{page}");
+    let text = page["text"].as_str().unwrap();
+    assert!(text.contains(" 1 record ("), "{text}");
+    assert!(text.contains(": 1 call by latency"), "{text}");
+    assert_eq!(
+        page["filter"]["status"], "0 of 1 group, 0 sampled records match",
+        "{}",
+        page["filter"]
+    );
+}

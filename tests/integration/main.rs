@@ -14,6 +14,7 @@ mod reproduce;
 mod review;
 mod rules;
 mod targets;
+mod terminal;
 mod traffic;
 mod unleash;
 mod util;

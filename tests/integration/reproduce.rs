@@ -23,8 +23,16 @@ fn minimize_finds_a_trigger_buried_in_a_large_input() {
     let capture = capture(tmp.path(), "buried.jsonl", &[record("big", input.clone())]);
     let run = tmp.path().join("run");
     replay_planted(&run, &capture, "", &[]);
+    // The planted candidate is named by this test's replay, not by a config:
+    // re-running it takes --trust-run.
     let out = stdout_of(
-        &mut cutover_args(&["minimize", run.to_str().unwrap(), "big", "--json"]),
+        &mut cutover_args(&[
+            "minimize",
+            run.to_str().unwrap(),
+            "big",
+            "--json",
+            "--trust-run",
+        ]),
         0,
     );
     let m: Value = serde_json::from_str(&out).unwrap();
@@ -43,7 +51,14 @@ fn minimize_finds_a_trigger_buried_in_a_large_input() {
 
     // A tight budget stops early, says so, and still gives a reproducer.
     let out = stdout_of(
-        &mut cutover_args(&["minimize", run.to_str().unwrap(), "big", "--max-steps", "5"]),
+        &mut cutover_args(&[
+            "minimize",
+            run.to_str().unwrap(),
+            "big",
+            "--max-steps",
+            "5",
+            "--trust-run",
+        ]),
         0,
     );
     assert!(out.contains("the budget ran out (--max-steps 5"), "{out}");
@@ -224,6 +239,7 @@ fn recheck_labels_flaky_and_deterministic_records_in_every_report() {
             "--workers",
             "1",
             "--json",
+            "--trust-run",
         ]),
         1,
     );
@@ -289,9 +305,106 @@ fn recheck_labels_flaky_and_deterministic_records_in_every_report() {
             "--max-records",
             "2",
             "--json",
+            "--trust-run",
         ]),
         1,
     );
     let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["unchecked"], 6, "{r}");
+}
+
+/// Copies `run` to `to` with its summary's candidate replaced by `candidate`.
+fn with_candidate(run: &std::path::Path, to: &std::path::Path, candidate: &str) {
+    copy_run(run, to);
+    let mut s = summary(run);
+    s["settings"]["candidate"] = json!(candidate);
+    std::fs::write(to.join("summary.json"), s.to_string()).unwrap();
+}
+
+#[test]
+fn review_commands_start_no_target_the_config_does_not_name_unless_trusted() {
+    let tmp = tempdir();
+    let run = one_mismatch_run(tmp.path());
+    // Someone sends a run directory whose summary names a candidate that
+    // runs their code (with an escape sequence in its command line).
+    let marker = tmp.path().join("PWNED");
+    let hostile = format!(
+        "worker:sh -c 'touch {}; : \u{1b}]0;title\u{7}; exec python3 fixtures/doubles/planted_worker.py'",
+        marker.display()
+    );
+    let sent = tmp.path().join("sent");
+    with_candidate(&run, &sent, &hostile);
+    let d = sent.to_str().unwrap();
+    let pins = tmp.path().join("pins");
+    for args in [
+        vec!["minimize", d, "upper-0"],
+        vec!["pin", d, "upper-0", "--pin-dir", pins.to_str().unwrap()],
+        vec!["recheck", d],
+        vec!["recheck", d, "--json"],
+    ] {
+        let out = cutover_args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!marker.exists(), "{args:?} ran the run's candidate");
+        assert!(
+            err.contains("--trust-run") && err.contains("trust_run"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("--candidate worker:sh -c")
+                && err.contains("\\x1b]0;title\\x07")
+                && !err.contains('\u{1b}'),
+            "the command line is shown, escaped: {err}"
+        );
+        assert!(
+            !err.contains("--legacy"),
+            "the default legacy is what `cutover replay` runs here: {err}"
+        );
+    }
+    assert!(!pins.exists() && !sent.join("recheck.jsonl").exists());
+
+    // --trust-run runs it.
+    cutover_args(&["recheck", d, "--trust-run"])
+        .assert()
+        .code(0);
+    assert!(marker.exists(), "--trust-run starts the run's candidate");
+    std::fs::remove_file(&marker).unwrap();
+    // So does `trust_run = true` under [reproduce] in the config file.
+    let trusting = tmp.path().join("trusting.toml");
+    std::fs::write(&trusting, "[reproduce]\ntrust_run = true\n").unwrap();
+    cutover_args(&[
+        "--config",
+        trusting.to_str().unwrap(),
+        "minimize",
+        d,
+        "upper-0",
+    ])
+    .assert()
+    .code(0);
+    assert!(marker.exists());
+    std::fs::remove_file(&marker).unwrap();
+    // A config that names the side trusts it (it is what replay runs here).
+    let naming = tmp.path().join("naming.toml");
+    std::fs::write(
+        &naming,
+        format!(
+            "[replay]\ncandidate = {}\n",
+            toml::Value::from(hostile.as_str())
+        ),
+    )
+    .unwrap();
+    cutover_args(&["--config", naming.to_str().unwrap(), "recheck", d])
+        .assert()
+        .code(0);
+    assert!(marker.exists());
+    // Builtins run no code from the run directory: always trusted.
+    let builtin = tmp.path().join("builtin");
+    with_candidate(&run, &builtin, "builtin:normalize-naive");
+    let out = cutover_args(&["recheck", builtin.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "re-run, not refused: {out:?}"
+    );
 }

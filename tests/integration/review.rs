@@ -291,3 +291,187 @@ fn junit_has_one_case_per_group_and_fails_on_mismatch_groups() {
     .code(1);
     assert_eq!(std::fs::read_to_string(&again).unwrap(), xml);
 }
+
+#[test]
+fn counts_of_one_are_written_in_the_singular() {
+    let tmp = tempdir();
+    // One record accepted as a known difference, one candidate error: two
+    // groups of one record each.
+    let config = config_file(
+        tmp.path(),
+        "[[known]]\nname = \"upper\"\npath = \"/accepted/*\"\nreason = \"decided\"\n",
+    );
+    let two = capture(
+        tmp.path(),
+        "two.jsonl",
+        &[
+            record(
+                "upper-0",
+                serde_json::json!({"items": [" a "], "plant": "upper"}),
+            ),
+            record(
+                "raise-0",
+                serde_json::json!({"items": [" b "], "plant": "raise"}),
+            ),
+        ],
+    );
+    let run = tmp.path().join("run");
+    replay_planted(
+        &run,
+        &two,
+        "",
+        &["--config", config.to_str().unwrap(), "--no-flags"],
+    );
+    let dir = run.to_str().unwrap();
+    let report = stdout_of(&mut cutover_args(&["report", dir, "--top", "1"]), 1);
+    assert!(report.contains("accepted 1 record  (decided)"), "{report}");
+    assert!(
+        report.contains("… 1 more group (cutover report "),
+        "{report}"
+    );
+    let group = stdout_of(&mut cutover_args(&["report", "group", dir, "g1"]), 0);
+    assert!(group.contains("\n  1 record ("), "{group}");
+    let plural_after_one =
+        regex::Regex::new(r"\b1 (more )?(records|groups|re-runs)([^/]|$)").unwrap();
+    for text in [&report, &group] {
+        assert!(!plural_after_one.is_match(text), "{text}");
+    }
+    // One record against the flags of the repository's flags.json: the
+    // rollout and evidence lines count it in the singular too.
+    let one = capture(
+        tmp.path(),
+        "one.jsonl",
+        &[record(
+            "upper-0",
+            serde_json::json!({"items": [" a "], "plant": "upper"}),
+        )],
+    );
+    let candidate = planted_candidate("");
+    let replayed = stdout_of(
+        &mut replay(
+            &tmp.path().join("one"),
+            &[one.to_str().unwrap(), "--candidate", &candidate],
+        ),
+        1,
+    );
+    assert!(
+        replayed.contains("1 of 1 record against the candidate"),
+        "{replayed}"
+    );
+    assert!(
+        replayed.contains("fix the 1 record against the candidate"),
+        "{replayed}"
+    );
+    assert!(!plural_after_one.is_match(&replayed), "{replayed}");
+}
+
+/// A copy of `run` at `to` with its `summary.json` changed by `edit`.
+fn damaged_copy(run: &Path, to: &Path, edit: impl FnOnce(&mut Value)) -> std::path::PathBuf {
+    copy_run(run, to);
+    let mut s = summary(run);
+    edit(&mut s);
+    std::fs::write(to.join("summary.json"), s.to_string()).unwrap();
+    to.to_owned()
+}
+
+/// Runs `args`, expects exit 2 (never a panic) and returns stderr.
+fn fails_with_2(args: &[&str]) -> String {
+    let out = cutover_args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn a_damaged_summary_is_exit_2_naming_the_file_never_a_panic() {
+    let tmp = tempdir();
+    let run = planted_run(tmp.path(), "run", "");
+    let long = damaged_copy(&run, &tmp.path().join("long"), |s| {
+        s["duration_seconds"] = serde_json::json!(1e300)
+    });
+    let xml = tmp.path().join("x.xml");
+    for args in [
+        vec![
+            "report",
+            long.to_str().unwrap(),
+            "--junit",
+            xml.to_str().unwrap(),
+        ],
+        vec!["report", long.to_str().unwrap()],
+    ] {
+        let err = fails_with_2(&args);
+        assert!(
+            err.contains(&format!("damaged: {}", long.join("summary.json").display()))
+                && err.contains("duration_seconds"),
+            "{err}"
+        );
+    }
+    assert!(!xml.exists(), "no JUnit file from a damaged run");
+    // Group counts that overflow, or that do not add up to the records that
+    // did not match, are damage too.
+    let huge = damaged_copy(&run, &tmp.path().join("huge"), |s| {
+        s["groups"][0]["count"] = serde_json::json!(u64::MAX)
+    });
+    let err = fails_with_2(&[
+        "report",
+        "diff",
+        run.to_str().unwrap(),
+        huge.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains(&format!("damaged: {}", huge.join("summary.json").display())),
+        "{err}"
+    );
+    let uneven = damaged_copy(&run, &tmp.path().join("uneven"), |s| {
+        s["counts"]["matched"] = serde_json::json!(0)
+    });
+    let err = fails_with_2(&["report", uneven.to_str().unwrap()]);
+    assert!(err.contains("damaged: ") && err.contains("counts"), "{err}");
+}
+
+#[test]
+fn a_truncated_or_padded_mismatches_csv_is_a_damaged_run() {
+    let tmp = tempdir();
+    let run = planted_run(tmp.path(), "run", "");
+    let csv = std::fs::read(run.join("mismatches.csv")).unwrap();
+    let rows_end: Vec<usize> = csv
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(rows_end.len(), 7, "a header and 6 rows");
+    let last_row = rows_end[5];
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        // The last row lost at a line break: fewer rows than the summary.
+        ("dropped", csv[..last_row].to_vec(), "has 5 rows"),
+        // The last row cut in its last cell: as many rows, one of them cut.
+        ("cut", csv[..csv.len() - 5].to_vec(), "cut mid-way"),
+        // A row too many.
+        (
+            "padded",
+            [&csv[..], &csv[rows_end[0]..rows_end[1]]].concat(),
+            "has at least 7 rows",
+        ),
+    ];
+    for (name, bytes, why) in cases {
+        let dir = tmp.path().join(name);
+        copy_run(&run, &dir);
+        std::fs::write(dir.join("mismatches.csv"), &bytes).unwrap();
+        let d = dir.to_str().unwrap();
+        let file = format!("damaged: {}", dir.join("mismatches.csv").display());
+        for args in [
+            vec!["report", "group", d, "g1"],
+            vec!["report", "show", d, "upper-0"],
+            vec!["report", "group", d, "g1", "--json"],
+            vec!["report", d, "--html"],
+        ] {
+            let err = fails_with_2(&args);
+            assert!(
+                err.contains(&file) && err.contains(why),
+                "{name} {args:?}: {err}"
+            );
+        }
+    }
+}

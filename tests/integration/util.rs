@@ -234,3 +234,27 @@ pub fn files_containing(dir: &Path, needles: &[&str]) -> Vec<String> {
     }
     found
 }
+/// A run of one record, `upper-0`, that the planted candidate gets wrong
+/// (one mismatch group of one record), replayed into `dir/run`.
+pub fn one_mismatch_run(dir: &Path) -> PathBuf {
+    let capture = capture(
+        dir,
+        "one.jsonl",
+        &[record(
+            "upper-0",
+            serde_json::json!({"items": [" a "], "plant": "upper"}),
+        )],
+    );
+    let run = dir.join("run");
+    replay_planted(&run, &capture, "", &["--no-flags"]);
+    run
+}
+
+/// Copies the files of run directory `from` into `to` (created).
+pub fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

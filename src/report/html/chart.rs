@@ -70,7 +70,11 @@ pub fn chart(side: &'static str, stats: &LatencyStats) -> Chart {
                 y: format!("{:.1}", plot - h),
                 width: format!("{:.1}", (slot - 2.0).max(1.0)),
                 height: format!("{h:.1}"),
-                title: format!("≤ {}: {} calls", ms(b.le_ms), b.calls),
+                title: format!(
+                    "≤ {}: {}",
+                    ms(b.le_ms),
+                    crate::terminal::counted(b.calls, "call", "calls")
+                ),
             }
         })
         .collect();
@@ -122,7 +126,7 @@ mod tests {
         assert_eq!(c.bars.len(), 3);
         assert_eq!(c.bars[1].height, format!("{:.1}", HEIGHT - AXIS));
         assert_eq!(c.bars[2].height, "0.0");
-        assert_eq!(c.bars[0].title, "≤ 1 µs: 1 calls");
+        assert_eq!(c.bars[0].title, "≤ 1 µs: 1 call");
         assert_eq!(c.peak, 10);
     }
 }

@@ -42,6 +42,7 @@ const SCRIPT: &str = r#"(function () {
   var box = document.getElementById("filter");
   var status = document.getElementById("filter-status");
   var groups = Array.prototype.slice.call(document.querySelectorAll("section.group"));
+  function counted(n, one, many) { return n + " " + (n === 1 ? one : many); }
   function apply() {
     var q = box.value.trim().toLowerCase();
     var shownGroups = 0, shownRecords = 0;
@@ -57,8 +58,9 @@ const SCRIPT: &str = r#"(function () {
       g.hidden = !(headHit || any);
       if (!g.hidden) { shownGroups++; }
     });
-    status.textContent = q === "" ? groups.length + " groups" :
-      shownGroups + " of " + groups.length + " groups, " + shownRecords + " sampled records match";
+    var all = counted(groups.length, "group", "groups");
+    status.textContent = q === "" ? all : shownGroups + " of " + all + ", " +
+      counted(shownRecords, "sampled record matches", "sampled records match");
   }
   box.addEventListener("input", apply);
   function setAll(open) {
@@ -254,7 +256,7 @@ pub fn regenerate(dir: &Path) -> Result<(), RegenerateError> {
     let recheck = RecheckSummary::read(dir)?;
     let mut labels = LabelReader::open(dir)?;
     let mut sampler = Sampler::default();
-    for (index, row) in RowReader::open(dir)?.enumerate() {
+    for (index, row) in RowReader::open(dir, summary.non_matching())?.enumerate() {
         let row = row?;
         let label = labels.label_of(index as u64)?;
         let group = row.group.clone();
