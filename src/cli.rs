@@ -100,7 +100,7 @@ pub struct ReplayArgs {
     /// Records in flight at most (64 per core by default).
     #[arg(long, value_name = "N", default_value_t = default_concurrency(), value_parser = positive)]
     pub concurrency: usize,
-    /// Processes per worker: target (one per core by default).
+    /// Processes per worker: target, and exec: processes run at once (one per core by default).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
     pub workers: usize,
     /// Per-call timeout for worker, exec and http targets (e.g. 500ms, 10s, 1m).
