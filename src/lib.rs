@@ -26,6 +26,7 @@
 //!   JUnit); [`reproduce`] re-runs their records
 //!   (`minimize`, `pin`, `recheck`).
 //! - [`normalize`] is the worked migration's new implementation.
+//! - [`stop`] is how a signal asks a run to stop early.
 
 pub mod atomic_file;
 pub mod cli;
@@ -38,5 +39,6 @@ pub mod replay;
 pub mod report;
 pub mod reproduce;
 pub mod review;
+pub mod stop;
 pub mod target;
 pub mod traffic;

@@ -1,31 +1,109 @@
-//! The `cutover` binary: parses the command line, runs, maps results to exit
-//! codes like `diff(1)`: 0 no differences, 1 differences, 2 could not run
-//! (130 interrupted). Errors are printed once, on stderr, with what to do.
+//! The `cutover` binary: installs the signal handling, parses the command
+//! line, runs, prints, and maps results to exit codes like `diff(1)`: 0 no
+//! differences, 1 differences, 2 could not run, 130 after SIGINT, 143 after
+//! SIGTERM. Errors are printed once, on stderr, with what to do.
+//!
+//! # Signals
+//! The very first thing `main` does is block SIGINT and SIGTERM in every
+//! thread and start one thread that waits for them (`sigwait`), so a signal
+//! can never arrive unhandled, however early. During a replay (from the
+//! moment its command line is parsed) the first signal asks the run to stop
+//! ([`cutover::stop`]): reading stops, the records in flight finish, the
+//! report is written, and the exit status is 130 or 143. A signal that comes
+//! before a replay has parsed its command line, a signal to any other
+//! command, and a second signal during a replay all quit at once with that
+//! status. Every exit path kills the process groups of the targets' child
+//! processes (they also have a parent-death signal for when cutover itself
+//! is killed).
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
 use cutover::cli::{builtins_text, resolve_replay, Cli, Command};
+use cutover::stop::{Signal, Stop};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 // Records allocate and free many small strings and maps across threads;
 // mimalloc measured faster than the system allocator on the replay benchmark.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
+    let signals = Signals::install();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
     init_logging(cli.verbose);
-    match run(cli, &matches) {
+    if matches!(cli.command, Command::Replay(_)) {
+        signals.drain.store(true, Ordering::SeqCst);
+    }
+    let code = match run(cli, &matches, &signals.stop) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("cutover: error: {e:#}");
             ExitCode::from(2)
         }
+    };
+    cutover::target::kill_all_processes();
+    code
+}
+
+/// The signal thread's state (see the module docs).
+struct Signals {
+    /// The replay's stop request.
+    stop: Stop,
+    /// Whether the first signal drains (a replay) or quits.
+    drain: AtomicBool,
+}
+
+impl Signals {
+    fn install() -> &'static Signals {
+        use nix::sys::signal::{SigSet, Signal as Sig};
+        static SIGNALS: OnceLock<Signals> = OnceLock::new();
+        let signals = SIGNALS.get_or_init(|| Signals {
+            stop: Stop::new(),
+            drain: AtomicBool::new(false),
+        });
+        let mut set = SigSet::empty();
+        set.add(Sig::SIGINT);
+        set.add(Sig::SIGTERM);
+        // Blocked here, before any other thread exists, so every thread
+        // inherits the mask and only the waiting thread takes the signals.
+        // Child processes start with an empty mask (the standard library
+        // resets it before exec).
+        if set.thread_block().is_err() {
+            eprintln!("cutover: warning: cannot block SIGINT and SIGTERM; a signal will end the run at once");
+            return signals;
+        }
+        let waiter = std::thread::Builder::new()
+            .name("cutover-signals".into())
+            .spawn(move || loop {
+                match set.wait() {
+                    Ok(Sig::SIGTERM) => signals.on_signal(Signal::Sigterm),
+                    Ok(_) => signals.on_signal(Signal::Sigint),
+                    Err(_) => continue,
+                }
+            });
+        if waiter.is_err() {
+            // Without the waiter the signals would stay blocked for ever.
+            let _ = set.thread_unblock();
+        }
+        signals
+    }
+
+    fn on_signal(&self, signal: Signal) {
+        if self.drain.load(Ordering::SeqCst) && self.stop.request(signal) {
+            match signal {
+                Signal::Sigint => eprintln!("cutover: interrupted; finishing the records in flight, then writing the report (Ctrl-C again to quit at once)"),
+                Signal::Sigterm => eprintln!("cutover: SIGTERM received; finishing the records in flight, then writing the report (a second signal quits at once)"),
+            }
+            return;
+        }
+        cutover::target::kill_all_processes();
+        std::process::exit(signal.exit_code());
     }
 }
 
@@ -43,7 +121,7 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
+fn run(cli: Cli, matches: &clap::ArgMatches, stop: &Stop) -> anyhow::Result<u8> {
     match cli.command {
         Command::Builtins => {
             print!("{}", builtins_text());
@@ -78,20 +156,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             let options = resolve_replay(*args, sub, cli.config.as_deref())?;
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            let (summary, dir) = runtime.block_on(async {
-                let stop = CancellationToken::new();
-                let on_signal = stop.clone();
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("cutover: interrupted; finishing the records in flight, then writing the report (Ctrl-C again to quit at once)");
-                        on_signal.cancel();
-                        if tokio::signal::ctrl_c().await.is_ok() {
-                            std::process::exit(130);
-                        }
-                    }
-                });
-                cutover::replay::replay(options, stop).await
-            })?;
+            let (summary, dir) =
+                runtime.block_on(cutover::replay::replay(options, stop.clone()))?;
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             let run = cutover::review::Run {
                 dir,
                 summary,
@@ -104,9 +171,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
                 "{}",
                 cutover::review::text::run_text(&run, palette, cutover::review::TOP_GROUPS)
             );
-            let summary = run.summary;
-            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-            Ok(summary.exit_code.clamp(0, 255) as u8)
+            Ok(run.summary.exit_code.clamp(0, 255) as u8)
         }
     }
 }

@@ -149,6 +149,7 @@ mod tests {
             RunStatus {
                 state: "complete".into(),
                 abort_reason: None,
+                signal: None,
                 legacy_target: Default::default(),
                 candidate_target: Default::default(),
             },

@@ -13,6 +13,7 @@ mod replay;
 mod reproduce;
 mod review;
 mod rules;
+mod signals;
 mod targets;
 mod traffic;
 mod unleash;
