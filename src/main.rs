@@ -15,6 +15,12 @@
 //! status. Every exit path kills the process groups of the targets' child
 //! processes (they also have a parent-death signal for when cutover itself
 //! is killed).
+//!
+//! # Output
+//! Stdout is written without panicking: a closed pipe (`cutover … | head`)
+//! ends the output quietly, as ripgrep does, and the exit status is the
+//! command's own; any other write error (`>/dev/full`) is exit 2 with a
+//! message.
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
@@ -42,6 +48,8 @@ fn main() -> ExitCode {
     }
     let code = match run(cli, &matches, &signals.stop) {
         Ok(code) => ExitCode::from(code),
+        // The reader went away (`cutover … | head`): nothing to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cutover: error: {e:#}");
             ExitCode::from(2)
@@ -107,6 +115,20 @@ impl Signals {
     }
 }
 
+/// Whether `e` is a write to a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes `text` to stdout (a closed pipe is not an error: see the module docs).
+fn print(text: &str) -> anyhow::Result<()> {
+    cutover::review::style::emit(text, false).context("cannot write <stdout>")
+}
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -124,7 +146,7 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli, matches: &clap::ArgMatches, stop: &Stop) -> anyhow::Result<u8> {
     match cli.command {
         Command::Builtins => {
-            print!("{}", builtins_text());
+            print(&builtins_text())?;
             Ok(0)
         }
         Command::Flags(args) => {
@@ -167,10 +189,11 @@ fn run(cli: Cli, matches: &clap::ArgMatches, stop: &Stop) -> anyhow::Result<u8> 
             let palette = cutover::review::style::Palette {
                 color: cutover::review::style::ColorMode::Auto.enabled(),
             };
-            print!(
-                "{}",
-                cutover::review::text::run_text(&run, palette, cutover::review::TOP_GROUPS)
-            );
+            print(&cutover::review::text::run_text(
+                &run,
+                palette,
+                cutover::review::TOP_GROUPS,
+            ))?;
             Ok(run.summary.exit_code.clamp(0, 255) as u8)
         }
     }

@@ -282,10 +282,14 @@ pub fn recheck_command(args: RecheckArgs, config: Option<&Path>) -> Result<u8, R
             progress: !args.no_progress,
         },
     )?;
+    let emit_err = |source| ReproduceError::Write {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
     if args.output.json {
         let mut text = serde_json::to_string_pretty(&summary).expect("serializes");
         text.push('\n');
-        print!("{text}");
+        crate::review::style::emit(&text, false).map_err(emit_err)?;
     } else {
         let p = crate::review::style::Palette {
             color: args.output.color.enabled(),
@@ -313,12 +317,7 @@ pub fn recheck_command(args: RecheckArgs, config: Option<&Path>) -> Result<u8, R
                 .join(crate::report::labels::RECHECK_RECORDS_FILE)
                 .display()
         ));
-        crate::review::style::emit(&out, !args.output.no_pager).map_err(|source| {
-            ReproduceError::Write {
-                path: PathBuf::from("<stdout>"),
-                source,
-            }
-        })?;
+        crate::review::style::emit(&out, !args.output.no_pager).map_err(emit_err)?;
     }
     Ok(u8::from(summary.flaky > 0))
 }

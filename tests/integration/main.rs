@@ -7,6 +7,7 @@ mod browser;
 mod config;
 mod faults;
 mod flags;
+mod output;
 mod processes;
 mod recorded;
 mod replay;
