@@ -14,7 +14,8 @@
 //!   and shown lossily, in lines of bounded length (see [`super::process`]).
 //! - Status 0 with stdout that is not JSON → `cutover.bad_output`; stdout over
 //!   the size limit → `cutover.output_too_large` (the program is killed as
-//!   soon as it passes the limit, whatever its exit status then).
+//!   soon as it passes the limit, whatever its exit status then); a program
+//!   that cannot be waited for → `cutover.wait_failed`.
 //! - The program runs in its own process group, killed as soon as the program
 //!   exits: a child it left holding stdout does not delay its answer.
 //! - Past `timeout` the process group is killed and the call answers
