@@ -49,7 +49,7 @@ pub fn default_workers() -> usize {
     name = "cutover",
     version,
     about = "Shadow-migration comparison harness: replay traffic through the legacy and the new implementation, diff the answers, report.",
-    after_help = "Exit status: 0 every record matched, 1 differences/errors/timeouts/rejected lines found, 2 the run could not happen, 130 interrupted."
+    after_help = "Exit status: 0 every record matched, 1 differences/errors/timeouts/rejected lines found, 2 the run could not happen, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM. A replay's first SIGINT or SIGTERM stops reading, finishes the records in flight and writes a consistent partial report; a second signal quits at once."
 )]
 pub struct Cli {
     /// Config file with the same settings as the flags (flags win) [default: ./cutover.toml if it exists]
@@ -65,6 +65,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Replay captured traffic through both implementations and report the differences.
+    #[command(
+        after_help = "Exit status: 0 every record matched, 1 differences/errors/timeouts/rejected lines found, 2 the run could not happen, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.\n\nThe first SIGINT or SIGTERM stops reading, lets the records in flight finish and writes a consistent partial report (state `interrupted`); a second signal of either kind quits at once. exec: targets run at most --workers processes at once."
+    )]
     Replay(Box<ReplayArgs>),
     /// List the builtin targets.
     Builtins,
@@ -100,7 +103,7 @@ pub struct ReplayArgs {
     /// Records in flight at most (64 per core by default).
     #[arg(long, value_name = "N", default_value_t = default_concurrency(), value_parser = positive)]
     pub concurrency: usize,
-    /// Processes per worker: target (one per core by default).
+    /// Processes per worker: target, and exec: processes run at once (one per core by default).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
     pub workers: usize,
     /// Per-call timeout for worker, exec and http targets (e.g. 500ms, 10s, 1m).

@@ -30,6 +30,7 @@
 //!   [`errors`] shows an error with its causes, each once.
 //! - [`terminal`] makes what is printed of traffic, targets and run
 //!   directories inert, and quotes the commands cutover suggests.
+//! - [`stop`] is how a signal asks a run to stop early.
 
 pub mod atomic_file;
 pub mod cli;
@@ -44,6 +45,7 @@ pub mod replay;
 pub mod report;
 pub mod reproduce;
 pub mod review;
+pub mod stop;
 pub mod target;
 pub mod terminal;
 pub mod traffic;

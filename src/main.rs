@@ -1,21 +1,44 @@
-//! The `cutover` binary: parses the command line, runs, maps results to exit
-//! codes like `diff(1)`: 0 no differences, 1 differences, 2 could not run
-//! (130 interrupted). Errors are printed once, on stderr, with what to do.
+//! The `cutover` binary: installs the signal handling, parses the command
+//! line, runs, prints, and maps results to exit codes like `diff(1)`: 0 no
+//! differences, 1 differences, 2 could not run, 130 after SIGINT, 143 after
+//! SIGTERM. Errors are printed once, on stderr, with what to do.
 //! Everything printed or logged goes through [`cutover::redact::text`]: the
 //! secrets of the environment are registered before anything else runs.
+//!
+//! # Signals
+//! The very first thing `main` does is block SIGINT and SIGTERM in every
+//! thread and start one thread that waits for them (`sigwait`), so a signal
+//! can never arrive unhandled, however early. During a replay (from the
+//! moment its command line is parsed) the first signal asks the run to stop
+//! ([`cutover::stop`]): reading stops, the records in flight finish, the
+//! report is written, and the exit status is 130 or 143. A signal that comes
+//! before a replay has parsed its command line, a signal to any other
+//! command, and a second signal during a replay all quit at once with that
+//! status. Every exit path kills the process groups of the targets' child
+//! processes (they also have a parent-death signal for when cutover itself
+//! is killed).
+//!
+//! # Output
+//! Stdout is written without panicking: a closed pipe (`cutover … | head`)
+//! ends the output quietly, as ripgrep does, and the exit status is the
+//! command's own; any other write error (`>/dev/full`) is exit 2 with a
+//! message.
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
 use cutover::cli::{builtins_text, resolve_replay, Cli, Command};
+use cutover::stop::{Signal, Stop};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 // Records allocate and free many small strings and maps across threads;
 // mimalloc measured faster than the system allocator on the replay benchmark.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
+    let signals = Signals::install();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -23,8 +46,13 @@ fn main() -> ExitCode {
     };
     register_env_secrets();
     init_logging(cli.verbose);
-    match run(cli, &matches) {
+    if matches!(cli.command, Command::Replay(_)) {
+        signals.drain.store(true, Ordering::SeqCst);
+    }
+    let code = match run(cli, &matches, &signals.stop) {
         Ok(code) => ExitCode::from(code),
+        // The reader went away (`cutover … | head`): nothing to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // Errors quote ids, answers and worker stderr: printed inert.
             eprintln!(
@@ -33,7 +61,79 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+    };
+    cutover::target::kill_all_processes();
+    code
+}
+
+/// The signal thread's state (see the module docs).
+struct Signals {
+    /// The replay's stop request.
+    stop: Stop,
+    /// Whether the first signal drains (a replay) or quits.
+    drain: AtomicBool,
+}
+
+impl Signals {
+    fn install() -> &'static Signals {
+        use nix::sys::signal::{SigSet, Signal as Sig};
+        static SIGNALS: OnceLock<Signals> = OnceLock::new();
+        let signals = SIGNALS.get_or_init(|| Signals {
+            stop: Stop::new(),
+            drain: AtomicBool::new(false),
+        });
+        let mut set = SigSet::empty();
+        set.add(Sig::SIGINT);
+        set.add(Sig::SIGTERM);
+        // Blocked here, before any other thread exists, so every thread
+        // inherits the mask and only the waiting thread takes the signals.
+        // Child processes start with an empty mask (the standard library
+        // resets it before exec).
+        if set.thread_block().is_err() {
+            eprintln!("cutover: warning: cannot block SIGINT and SIGTERM; a signal will end the run at once");
+            return signals;
+        }
+        let waiter = std::thread::Builder::new()
+            .name("cutover-signals".into())
+            .spawn(move || loop {
+                match set.wait() {
+                    Ok(Sig::SIGTERM) => signals.on_signal(Signal::Sigterm),
+                    Ok(_) => signals.on_signal(Signal::Sigint),
+                    Err(_) => continue,
+                }
+            });
+        if waiter.is_err() {
+            // Without the waiter the signals would stay blocked for ever.
+            let _ = set.thread_unblock();
+        }
+        signals
     }
+
+    fn on_signal(&self, signal: Signal) {
+        if self.drain.load(Ordering::SeqCst) && self.stop.request(signal) {
+            match signal {
+                Signal::Sigint => eprintln!("cutover: interrupted; finishing the records in flight, then writing the report (Ctrl-C again to quit at once)"),
+                Signal::Sigterm => eprintln!("cutover: SIGTERM received; finishing the records in flight, then writing the report (a second signal quits at once)"),
+            }
+            return;
+        }
+        cutover::target::kill_all_processes();
+        std::process::exit(signal.exit_code());
+    }
+}
+
+/// Whether `e` is a write to a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes `text` to stdout (a closed pipe is not an error: see the module docs).
+fn print(text: &str) -> anyhow::Result<()> {
+    cutover::review::style::emit(text, false).context("cannot write <stdout>")
 }
 
 /// The secrets the environment holds, taken out of everything shown.
@@ -69,10 +169,10 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
+fn run(cli: Cli, matches: &clap::ArgMatches, stop: &Stop) -> anyhow::Result<u8> {
     match cli.command {
         Command::Builtins => {
-            print!("{}", builtins_text());
+            print(&builtins_text())?;
             Ok(0)
         }
         Command::Flags(args) => {
@@ -104,20 +204,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             let options = resolve_replay(*args, sub, cli.config.as_deref())?;
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            let (summary, dir) = runtime.block_on(async {
-                let stop = CancellationToken::new();
-                let on_signal = stop.clone();
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("cutover: interrupted; finishing the records in flight, then writing the report (Ctrl-C again to quit at once)");
-                        on_signal.cancel();
-                        if tokio::signal::ctrl_c().await.is_ok() {
-                            std::process::exit(130);
-                        }
-                    }
-                });
-                cutover::replay::replay(options, stop).await
-            })?;
+            let (summary, dir) =
+                runtime.block_on(cutover::replay::replay(options, stop.clone()))?;
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             let run = cutover::review::Run {
                 dir,
                 summary,
@@ -126,11 +215,12 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<u8> {
             let palette = cutover::review::style::Palette {
                 color: cutover::review::style::ColorMode::Auto.enabled(),
             };
-            let text = cutover::review::text::run_text(&run, palette, cutover::review::TOP_GROUPS);
-            print!("{}", cutover::redact::text(&text));
-            let summary = run.summary;
-            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-            Ok(summary.exit_code.clamp(0, 255) as u8)
+            print(&cutover::redact::text(&cutover::review::text::run_text(
+                &run,
+                palette,
+                cutover::review::TOP_GROUPS,
+            )))?;
+            Ok(run.summary.exit_code.clamp(0, 255) as u8)
         }
     }
 }

@@ -5,19 +5,21 @@
 //! (sources open, targets build, the report directory can be created) and
 //! returns a [`ReplayError`] for those: the run did not happen (exit 2). Once
 //! records flow, it always finishes with a complete report directory and a
-//! [`Summary`] whose counts account for every line read, including after Ctrl-C
-//! (reading stops, in-flight records finish) and after a target failure
-//! (reported as `aborted`).
+//! [`Summary`] whose counts account for every line read, including after a
+//! stop ([`Stop`]: SIGINT or SIGTERM; reading stops, in-flight records finish,
+//! the run is `interrupted` with the signal's exit status) and after a target
+//! failure (reported as `aborted`). A stop requested before the first record
+//! is read still gives that report, with nothing read.
 
 use crate::engine::{self, Event, RunPlan};
 use crate::report::{
     Progress, ReportError, ReportWriter, RunStatus, Settings, Summary, SummaryBuilder,
 };
+use crate::stop::Stop;
 use crate::target::{self, Side, TargetError, TargetOptions, TargetSpec};
 use crate::traffic::{self, ReadOptions, TrafficError, TrafficSpec};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// A fully resolved replay configuration.
 #[derive(Debug)]
@@ -64,11 +66,8 @@ pub fn new_run_id() -> String {
         .to_string()
 }
 
-/// Runs one replay; `stop` is cancelled on Ctrl-C by the caller.
-pub async fn replay(
-    options: ReplayOptions,
-    stop: CancellationToken,
-) -> Result<(Summary, PathBuf), ReplayError> {
+/// Runs one replay; the caller requests `stop` on SIGINT or SIGTERM.
+pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, PathBuf), ReplayError> {
     traffic::check_sources(&options.traffic)?;
     let legacy = target::build(&options.legacy, Side::Legacy, &options.targets)?;
     let candidate = target::build(&options.candidate, Side::Candidate, &options.targets)?;
@@ -139,7 +138,7 @@ pub async fn replay(
         noise_probe: options.noise_probe,
         concurrency: options.concurrency,
     };
-    let ran = engine::run(plan, events_tx, stop, |reader, _| {
+    let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
         done += 1;
         progress.tick(reader, done);
     })
@@ -161,6 +160,11 @@ pub async fn replay(
     let dir = writer.dir().to_owned();
     let summary = writer.finish(RunStatus {
         state,
+        signal: end
+            .interrupted
+            .then(|| stop.signal())
+            .flatten()
+            .filter(|_| end.aborted.is_none()),
         abort_reason: end.aborted.map(|e| e.to_string()),
         legacy_target: legacy.stats(),
         candidate_target: candidate.stats(),

@@ -9,8 +9,8 @@
 //!   per-record overhead stays small. At most `concurrency` records are in
 //!   flight; the reader's channel is bounded, so a slow target slows the reader
 //!   instead of growing memory (backpressure).
-//! - `stop` (Ctrl-C) stops the reader between two lines; records already read
-//!   are finished and delivered, so the report stays consistent.
+//! - `stop` (SIGINT or SIGTERM) stops the reader between two lines; records
+//!   already read are finished and delivered, so the report stays consistent.
 //! - A [`TargetError`] (a target that cannot work at all) stops reading too;
 //!   the records in flight are still delivered, the one that hit the error with
 //!   a `cutover.target_failed` error on that side. The error is returned in
@@ -94,7 +94,7 @@ pub struct RunPlan {
 /// How a run ended.
 #[derive(Debug, Default)]
 pub struct RunEnd {
-    /// Reading stopped early because `stop` was cancelled (Ctrl-C).
+    /// Reading stopped early because `stop` was cancelled (a signal).
     pub interrupted: bool,
     /// A target stopped working; the run is incomplete.
     pub aborted: Option<TargetError>,

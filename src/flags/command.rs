@@ -37,6 +37,15 @@ use crate::traffic::{Format, ReadOptions, SourceItem, TrafficSpec};
 use clap::{ArgMatches, Args, Subcommand};
 use std::path::{Path, PathBuf};
 
+/// `println!` for command output that returns write errors instead of
+/// panicking; a closed pipe is not an error (see `review::style::emit`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        crate::review::style::emit(&format!("{}\n", format_args!($($arg)*)), false)
+            .map_err(|e| anyhow::Error::new(e).context("cannot write <stdout>"))
+    };
+}
+
 #[derive(Debug, Args)]
 #[command(
     after_help = "Config-only settings ([flags] in cutover.toml): shadow_flag, serve_flag \
@@ -229,7 +238,7 @@ async fn set(
     entry.forced = forced;
     entry.evidence = evidence;
     audit_log::append(&settings.audit_log, &entry)?;
-    println!(
+    outln!(
         "{flag}: {} -> {}% ({}{}){}",
         change
             .from
@@ -238,7 +247,7 @@ async fn set(
         settings.source,
         if change.created { ", created" } else { "" },
         if forced { " FORCED" } else { "" }
-    );
+    )?;
     Ok(change)
 }
 
@@ -269,7 +278,7 @@ async fn import(settings: &FlagSettings, file: &Path) -> anyhow::Result<u8> {
             ),
             super::admin::Imported::Exists => "exists on the server; left as it is".into(),
         };
-        println!("{}: {what}", feature.name);
+        outln!("{}: {what}", feature.name)?;
         if outcome == super::admin::Imported::Created {
             let mut entry = Entry::now(
                 &settings.migration,
@@ -308,12 +317,12 @@ async fn promote(settings: &FlagSettings, args: PromoteArgs) -> anyhow::Result<u
     let evidence = Evidence::judge(&summary.counts, gate);
     let from = current(settings, Role::Serve).await?.unwrap_or(0.0);
     let Some(step) = next_step(&settings.ladder, from) else {
-        println!(
+        outln!(
             "{}: already at {}%, the top of the ladder {:?}; nothing to promote",
             settings.names.serve,
             percent_text(from),
             settings.ladder
-        );
+        )?;
         return Ok(0);
     };
     let numbers = format!(
@@ -332,34 +341,34 @@ async fn promote(settings: &FlagSettings, args: PromoteArgs) -> anyhow::Result<u
     let complete = summary.status.state == "complete";
     let refused = !evidence.passes || !complete;
     if refused && !args.force {
-        println!(
+        outln!(
             "promote refused: {} stays at {}%, not {step}%",
             settings.names.serve,
             percent_text(from)
-        );
-        println!(
+        )?;
+        outln!(
             "  evidence: {} ({})",
             summary_path.display(),
             summary.run_id
-        );
-        println!("  {numbers}");
+        )?;
+        outln!("  {numbers}")?;
         if !complete {
-            println!(
+            outln!(
                 "  the run is {}, not complete: replay the whole capture",
                 summary.status.state
-            );
+            )?;
         }
         if let Some(needed) = &evidence.needed {
-            println!("  {needed}");
+            outln!("  {needed}")?;
         }
-        println!("  (`cutover flags promote --force` moves anyway and is recorded as forced)");
+        outln!("  (`cutover flags promote --force` moves anyway and is recorded as forced)")?;
         return Ok(1);
     }
-    println!(
+    outln!(
         "evidence: {} ({}): {numbers}",
         summary_path.display(),
         summary.run_id
-    );
+    )?;
     let used = EvidenceUsed {
         report: dir.display().to_string(),
         run_id: summary.run_id.clone(),
@@ -375,47 +384,47 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
         return Err(e.into());
     }
     let eval = &opened.evaluator;
-    println!("migration:  {}", settings.migration);
-    println!("source:     {}", settings.source);
+    outln!("migration:  {}", settings.migration)?;
+    outln!("source:     {}", settings.source)?;
     if let Some(problem) = &opened.problem {
-        println!("problem:    {}", crate::redact::text(problem));
+        outln!("problem:    {}", crate::redact::text(problem))?;
     }
     let snapshot = eval.snapshot();
     match &snapshot {
-        Some(s) => println!(
+        Some(s) => outln!(
             "state:      from {}, fetched {}",
             s.origin,
             s.fetched_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ),
-        None => println!("state:      none: the legacy serves every key and nothing is mirrored"),
+        )?,
+        None => outln!("state:      none: the legacy serves every key and nothing is mirrored")?,
     }
     if let Some(health) = &opened.health {
         if let Some(at) = health.last_ok {
-            println!(
+            outln!(
                 "server:     last answered {}",
                 at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            );
+            )?;
         }
     }
     let share = traffic_share(settings, &args, eval).await?;
     for role in [Role::Shadow, Role::Serve] {
         let name = settings.names.of(role);
-        println!("{name}  ({role})");
+        outln!("{name}  ({role})")?;
         let Some(snapshot) = &snapshot else {
-            println!("  unknown (no state)");
+            outln!("  unknown (no state)")?;
             continue;
         };
         let view = FlagView::of(&snapshot.features, name);
         if !view.present {
-            println!("  not defined in the state: off for every key");
+            outln!("  not defined in the state: off for every key")?;
         } else {
-            println!("  enabled     {}", if view.enabled { "yes" } else { "no" });
+            outln!("  enabled     {}", if view.enabled { "yes" } else { "no" })?;
             if view.strategies.is_empty() {
-                println!("  strategy    none (on for everyone when enabled)");
+                outln!("  strategy    none (on for everyone when enabled)")?;
             }
             for s in &view.strategies {
-                println!(
+                outln!(
                     "  strategy    {}{}{}{}",
                     s.name,
                     s.percent
@@ -431,16 +440,16 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
                     } else {
                         String::new()
                     }
-                );
+                )?;
             }
         }
-        println!(
+        outln!(
             "  percentage  {}",
             view.percent.map_or_else(
                 || "not one number (see the strategies)".into(),
                 |p| format!("{}%", percent_text(p))
             )
-        );
+        )?;
         let stickiness = view.stickiness().unwrap_or("n/a");
         let ours = settings.stickiness.as_str();
         let by_property = matches!(settings.stickiness, super::Stickiness::Property(_));
@@ -456,15 +465,15 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
                 " — WARNING: cutover puts the key in {ours}, so a rollout on {stickiness} finds no value and is off for every key"
             ),
         };
-        println!(
+        outln!(
             "  stickiness  {stickiness} (cutover's key goes to {}){warn}",
             settings.stickiness.as_str()
-        );
+        )?;
         let on = match role {
             Role::Shadow => share.shadow_on,
             Role::Serve => share.serve_on,
         };
-        println!(
+        outln!(
             "  traffic     on for {on} of {} ({:.2}%) in {}; {} without a key (legacy only)",
             counted(share.with_key, "record with a key", "records with a key"),
             if share.with_key == 0 {
@@ -474,7 +483,7 @@ async fn status(settings: &FlagSettings, args: StatusArgs) -> anyhow::Result<u8>
             },
             args.traffic.join(", "),
             share.without_key
-        );
+        )?;
     }
     Ok(0)
 }

@@ -217,6 +217,7 @@ pub(crate) fn test_summary(groups: Vec<Group>) -> Summary {
         RunStatus {
             state: "complete".into(),
             abort_reason: None,
+            signal: None,
             legacy_target: Default::default(),
             candidate_target: Default::default(),
         },

@@ -160,6 +160,7 @@ mod tests {
             RunStatus {
                 state: "complete".into(),
                 abort_reason: None,
+                signal: None,
                 legacy_target: Default::default(),
                 candidate_target: Default::default(),
             },

@@ -115,9 +115,13 @@ pub struct Settings {
 /// How the run ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunStatus {
-    /// `complete`, `interrupted` (Ctrl-C) or `aborted` (a target failed).
+    /// `complete`, `interrupted` (SIGINT or SIGTERM) or `aborted` (a
+    /// target failed).
     pub state: String,
     pub abort_reason: Option<String>,
+    /// The signal that interrupted the run (absent unless `interrupted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<crate::stop::Signal>,
     pub legacy_target: TargetStats,
     pub candidate_target: TargetStats,
 }
@@ -161,11 +165,14 @@ impl Summary {
     /// Exit status in the manner of `diff(1)`: 0 every record read matched (or
     /// differed only in declared known ways), 1 mismatches, errors, timeouts
     /// or rejected lines, 2 the run could not
-    /// happen (a target failed), 130 interrupted.
-    pub fn decide_exit_code(state: &str, counts: &Counts) -> i32 {
-        match state {
+    /// happen (a target failed), 130 interrupted by SIGINT, 143 by SIGTERM.
+    pub fn decide_exit_code(status: &RunStatus, counts: &Counts) -> i32 {
+        match status.state.as_str() {
             "aborted" => 2,
-            "interrupted" => 130,
+            "interrupted" => status
+                .signal
+                .map_or(crate::stop::Signal::Sigint, |s| s)
+                .exit_code(),
             _ if counts.all_matched() => 0,
             _ => 1,
         }
@@ -383,7 +390,7 @@ impl SummaryBuilder {
         noise: Option<super::NoiseReport>,
     ) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let exit_code = Summary::decide_exit_code(&status.state, &self.counts);
+        let exit_code = Summary::decide_exit_code(&status, &self.counts);
         Summary {
             cutover_version: env!("CARGO_PKG_VERSION").to_owned(),
             run_id: self.run_id,

@@ -308,10 +308,14 @@ pub fn recheck_command(args: RecheckArgs, config: Option<&Path>) -> Result<u8, R
             trust: args.trust.load(config)?,
         },
     )?;
+    let emit_err = |source| ReproduceError::Write {
+        path: PathBuf::from("<stdout>"),
+        source,
+    };
     if args.output.json {
         let mut text = serde_json::to_string_pretty(&summary).expect("serializes");
         text.push('\n');
-        print!("{text}");
+        crate::review::style::emit(&text, false).map_err(emit_err)?;
     } else {
         let p = crate::review::style::Palette {
             color: args.output.color.enabled(),
@@ -352,12 +356,7 @@ pub fn recheck_command(args: RecheckArgs, config: Option<&Path>) -> Result<u8, R
                 .display()
                 .to_string())
         ));
-        crate::review::style::emit(&out, !args.output.no_pager).map_err(|source| {
-            ReproduceError::Write {
-                path: PathBuf::from("<stdout>"),
-                source,
-            }
-        })?;
+        crate::review::style::emit(&out, !args.output.no_pager).map_err(emit_err)?;
     }
     Ok(u8::from(summary.flaky > 0))
 }

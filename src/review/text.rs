@@ -357,7 +357,12 @@ pub fn run_text(run: &Run, p: Palette, top: usize) -> String {
         ),
         _ => p.paint(
             Role::Warn,
-            "interrupted (the report covers the records read before Ctrl-C)",
+            &format!(
+                "interrupted by {} (the report covers the records read before it)",
+                s.status
+                    .signal
+                    .map_or("a signal", crate::stop::Signal::name)
+            ),
         ),
     };
     let _ = writeln!(out, "result: {verdict} (exit {})", s.exit_code);

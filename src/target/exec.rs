@@ -2,18 +2,30 @@
 //! the worker protocol.
 //!
 //! # Contract
+//! - At most `--workers` programs run at once (calls wait for a free slot;
+//!   the wait does not count against `--timeout`), however many records
+//!   `--concurrency` keeps in flight.
 //! - The input JSON is written to the process's stdin, which is then closed;
 //!   its whole stdout must be one JSON document, the output.
 //! - Exit status 0 with JSON on stdout → [`Answer::Output`]. A non-zero exit is
 //!   the program's way to report an error → [`Answer::Error`] with type
 //!   `exit_status` and message `"<code>: <last stderr line>"`, so that two
-//!   programs failing the same way compare equal.
-//! - Status 0 with stdout that is not JSON → `cutover.bad_output`; a process
-//!   that cannot be spawned → `cutover.spawn_failed`; stdout over the size
-//!   limit → `cutover.output_too_large`.
-//! - Past `timeout` the process is killed and the call answers
+//!   programs failing the same way compare equal. Stderr is read as bytes
+//!   and shown lossily, in lines of bounded length (see [`super::process`]).
+//! - Status 0 with stdout that is not JSON → `cutover.bad_output`; stdout over
+//!   the size limit → `cutover.output_too_large` (the program is killed as
+//!   soon as it passes the limit, whatever its exit status then); a program
+//!   that cannot be waited for → `cutover.wait_failed`.
+//! - The program runs in its own process group, killed as soon as the program
+//!   exits: a child it left holding stdout does not delay its answer.
+//! - Past `timeout` the process group is killed and the call answers
 //!   [`Answer::Timeout`].
+//! - A program that cannot be started (missing, not executable, a bad
+//!   interpreter line) is a [`TargetError::CannotStart`]: checked up front
+//!   where it can be, and the run stops if a start fails later, as for
+//!   `worker:`.
 
+use super::process::{self, StderrTail};
 use super::{
     parse_output, too_large, Answer, AppError, CommandLine, Request, Side, Target, TargetError,
     TargetOptions,
@@ -22,11 +34,15 @@ use futures::future::BoxFuture;
 use serde_json::value::RawValue;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 pub struct Exec {
     command: CommandLine,
+    side: Side,
     timeout: Duration,
     max_output: usize,
+    /// One permit per program allowed to run at once (`--workers`).
+    slots: tokio::sync::Semaphore,
 }
 
 impl Exec {
@@ -35,67 +51,72 @@ impl Exec {
         side: Side,
         options: &TargetOptions,
     ) -> Result<Self, TargetError> {
-        command
-            .resolve_program()
-            .map_err(|reason| TargetError::CannotStart {
-                flag: side.flag(),
-                command: command.to_string(),
-                reason,
-            })?;
-        Ok(Exec {
+        let exec = Exec {
             command,
+            side,
             timeout: options.timeout,
             max_output: options.max_response_bytes,
-        })
+            slots: tokio::sync::Semaphore::new(options.workers.max(1)),
+        };
+        exec.command
+            .resolve_program()
+            .map_err(|reason| exec.cannot_start(reason))?;
+        Ok(exec)
     }
 
-    async fn run(&self, input: &RawValue) -> Answer {
-        let mut child = match self.command.command().spawn() {
-            Ok(child) => child,
-            Err(e) => {
-                return Answer::Error(AppError::new(
-                    "cutover.spawn_failed",
-                    format!("{}: {e}", self.command),
-                ))
-            }
-        };
+    fn cannot_start(&self, reason: String) -> TargetError {
+        TargetError::CannotStart {
+            flag: self.side.flag(),
+            what: "exec program",
+            command: self.command.to_string(),
+            reason,
+        }
+    }
+
+    async fn run(&self, spawned: process::Spawned, input: &RawValue) -> Answer {
+        let process::Spawned { mut child, group } = spawned;
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let write = async move {
+        let exited = CancellationToken::new();
+        let tail = StderrTail::default();
+        let limit = self.max_output as u64 + 1;
+        let mut out = Vec::new();
+        let write = process::until_after_exit(&exited, async move {
             // A program that exits without reading its input is not an error here.
             let _ = stdin.write_all(input.get().as_bytes()).await;
-        };
-        let limit = self.max_output as u64 + 1;
+        });
         let read_out = async {
-            let mut out = Vec::new();
-            let _ = stdout.take(limit).read_to_end(&mut out).await;
-            out
+            let mut stdout = stdout.take(limit);
+            let _ = process::until_after_exit(&exited, stdout.read_to_end(&mut out)).await;
+            if out.len() as u64 >= limit {
+                // The answer is decided: do not wait for the rest.
+                group.kill();
+            }
         };
-        let read_err = async {
-            let mut err = Vec::new();
-            let _ = stderr.take(64 * 1024).read_to_end(&mut err).await;
-            err
+        let read_err =
+            process::until_after_exit(&exited, process::keep_stderr(stderr, &tail, |_| {}));
+        let wait = async {
+            let status = child.wait().await;
+            // What is left of its group could only hold the pipes open.
+            group.kill();
+            exited.cancel();
+            status
         };
-        let ((), out, err, status) = tokio::join!(write, read_out, read_err, child.wait());
+        let (_, (), _, status) = tokio::join!(write, read_out, read_err, wait);
+        if out.len() as u64 >= limit {
+            return too_large("stdout", self.max_output);
+        }
         let status = match status {
             Ok(status) => status,
-            Err(e) => return Answer::Error(AppError::new("cutover.spawn_failed", e.to_string())),
+            Err(e) => return Answer::Error(AppError::new("cutover.wait_failed", e.to_string())),
         };
         if !status.success() {
-            let last = String::from_utf8_lossy(&err)
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .to_owned();
+            let last = tail.last().unwrap_or_default();
             let code = status
                 .code()
                 .map_or_else(|| "killed".to_owned(), |c| c.to_string());
             return Answer::Error(AppError::new("exit_status", format!("{code}: {last}")));
-        }
-        if out.len() as u64 >= limit {
-            return too_large("stdout", self.max_output);
         }
         parse_output(&out, "stdout")
     }
@@ -104,11 +125,17 @@ impl Exec {
 impl Target for Exec {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, TargetError>> {
         Box::pin(async move {
-            // Dropping the unfinished run on timeout drops the child, which
-            // kill_on_drop kills.
-            Ok(tokio::time::timeout(self.timeout, self.run(request.input))
-                .await
-                .unwrap_or(Answer::Timeout(self.timeout)))
+            // The semaphore is never closed.
+            let _slot = self.slots.acquire().await.expect("exec slots stay open");
+            let spawned =
+                process::spawn(&self.command).map_err(|e| self.cannot_start(e.to_string()))?;
+            // Dropping the unfinished run on timeout drops its process
+            // group, which kills it.
+            Ok(
+                tokio::time::timeout(self.timeout, self.run(spawned, request.input))
+                    .await
+                    .unwrap_or(Answer::Timeout(self.timeout)),
+            )
         })
     }
 }

@@ -23,11 +23,13 @@ mod builtin;
 mod exec;
 mod http;
 mod lines_async;
+mod process;
 mod recorded;
 mod spec;
 mod worker;
 
 pub use builtin::BUILTINS;
+pub use process::kill_all as kill_all_processes;
 pub use spec::{CommandLine, TargetSpec};
 
 use futures::future::BoxFuture;
@@ -136,9 +138,11 @@ pub enum TargetError {
         spec: String,
         reason: String,
     },
-    #[error("{flag}: the worker `{command}` cannot start: {reason}")]
+    #[error("{flag}: the {what} `{command}` cannot start: {reason}")]
     CannotStart {
         flag: &'static str,
+        /// What the command is: "worker" or "exec program".
+        what: &'static str,
         command: String,
         reason: String,
     },

@@ -5,8 +5,9 @@
 //! naming the flag and the accepted forms otherwise. Command lines are split
 //! with `shell-words` (POSIX quoting rules); an empty command is an error.
 //! [`CommandLine::resolve_program`] finds the program the way `execvp` would
-//! (a path containing `/` as is, a bare name on `PATH`), so a missing program
-//! is reported before the run starts. An `http(s)://` spec's credentials
+//! (a path containing `/` as is, a bare name on `PATH`) and checks that it is
+//! executable, so a missing or non-executable program is reported before the
+//! run starts. An `http(s)://` spec's credentials
 //! (`http://user:pass@host/`) are registered with [`crate::redact`] when it
 //! is parsed, and its `Display` leaves them out (the requests use them).
 
@@ -67,27 +68,32 @@ impl CommandLine {
         })
     }
 
-    /// Where the program is, or why it cannot be run.
+    /// Where the program is, or why it cannot be run: found the way `execvp`
+    /// finds it (a path containing `/` as is, a bare name on `PATH`) and
+    /// executable by cutover, so that `worker:` and `exec:` both stop the run
+    /// before any record is read when it is not.
     pub fn resolve_program(&self) -> Result<PathBuf, String> {
-        let candidate = PathBuf::from(&self.program);
-        if self.program.contains('/') {
-            return if candidate.is_file() {
-                Ok(candidate)
-            } else {
-                Err(format!("program {} does not exist", candidate.display()))
-            };
+        if let Ok(path) = which::which(&self.program) {
+            return Ok(path);
         }
-        std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-            .map(|dir| dir.join(&self.program))
-            .find(|p| p.is_file())
-            .ok_or_else(|| format!("program `{}` is not on PATH", self.program))
+        let candidate = PathBuf::from(&self.program);
+        Err(if !self.program.contains('/') {
+            format!("program `{}` is not on PATH", self.program)
+        } else if candidate.is_file() {
+            format!(
+                "program {} is not executable: make it so (chmod +x), or name its interpreter first (e.g. `python3 {}`)",
+                candidate.display(),
+                candidate.display()
+            )
+        } else {
+            format!("program {} does not exist", candidate.display())
+        })
     }
 
     /// The process to spawn: stdin, stdout and stderr piped, killed if
     /// cutover drops it, in its own process group (so Ctrl-C on the terminal
     /// reaches cutover only, which then drains instead of losing calls).
+    /// Started through [`super::process::spawn`], which adds the rest.
     pub(crate) fn command(&self) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.program);
         command

@@ -9,13 +9,20 @@
 //! call whose wire id the response names, a stderr task keeps the last lines
 //! for error messages, and a supervisor task owns the process and kills it on
 //! request. Wire ids are cutover's own sequence numbers, never record ids, so
-//! duplicate or odd record ids cannot confuse the matching.
+//! duplicate or odd record ids cannot confuse the matching. Processes are
+//! started, and their stderr kept, by [`super::process`]: each worker is a
+//! process group that dies with cutover; its stderr is read as bytes, in
+//! lines of bounded length.
 //!
 //! # Failure semantics
 //! - A call is sent to the worker with the fewest calls in flight.
 //! - A worker that exits, closes stdout, or breaks the protocol (a line that is
 //!   not a response, an id it was never sent, a line over the size limit) is
-//!   killed; every call in flight on it is **retried** on a fresh worker, up to
+//!   killed; when the process itself exits, its whole process group is killed
+//!   at once, so a child it left holding stdout cannot hide the death (the
+//!   answers already written are still read, for at most
+//!   [`super::process::AFTER_EXIT`]). Every call in flight on it is
+//!   **retried** on a fresh worker, up to
 //!   `retries` times (each counted in `retries`), then answered with an
 //!   `cutover.worker_died` error carrying the exit status and stderr tail.
 //! - A call with no answer within `timeout` is answered [`Answer::Timeout`]
@@ -31,11 +38,15 @@
 //!   [`BYSTANDER_RETRIES`] times, so innocent calls that shared a worker with a
 //!   poison record get their answer and a poison record still ends in an error.
 //! - Dead workers are replaced lazily, on the next call (`restarts`).
+//! - At shutdown every worker's stdin is closed at once and all get one
+//!   shared [`EXIT_GRACE`] to exit; those still running then are killed with
+//!   their process groups.
 //! - When workers die [`SILENT_DEATH_LIMIT`] times in a row without ever having
 //!   answered, the command cannot work (wrong script, missing module): the pool
 //!   returns [`TargetError::CannotStart`] and the run stops with exit status 2.
 
 use super::lines_async::{read_line, Line};
+use super::process::{self, StderrTail};
 use super::{
     Answer, AppError, CommandLine, Request, Side, Target, TargetCounters, TargetError,
     TargetOptions, TargetStats,
@@ -45,20 +56,20 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Consecutive deaths of never-answering workers after which the pool gives up.
 pub const SILENT_DEATH_LIMIT: u32 = 3;
-/// Lines of a worker's stderr kept for error messages.
-const STDERR_TAIL_LINES: usize = 8;
+/// Characters of each stderr line quoted in error messages.
+const STDERR_QUOTE_CHARS: usize = 300;
 /// Retries allowed to a call that was never the suspect of its worker's death.
 pub const BYSTANDER_RETRIES: u32 = 5;
 /// Requests queued per worker before callers wait.
@@ -119,7 +130,9 @@ struct WorkerState {
     close: CancellationToken,
     /// Cancelled when the worker is gone and its calls have been told.
     finished: CancellationToken,
-    stderr_tail: Mutex<VecDeque<String>>,
+    /// Cancelled when the process has exited (and its group was killed).
+    exited: CancellationToken,
+    stderr_tail: StderrTail,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -206,6 +219,7 @@ impl PoolShared {
     fn cannot_start(&self, reason: String) -> TargetError {
         TargetError::CannotStart {
             flag: self.side.flag(),
+            what: "worker",
             command: self.command.to_string(),
             reason,
         }
@@ -453,7 +467,8 @@ impl Target for WorkerPool {
             for worker in &workers {
                 worker.state.close.cancel();
             }
-            for worker in &workers {
+            // One grace for all of them, not one after another.
+            futures::future::join_all(workers.iter().map(|worker| async move {
                 let state = &worker.state;
                 if tokio::time::timeout(EXIT_GRACE, state.finished.cancelled())
                     .await
@@ -464,7 +479,8 @@ impl Target for WorkerPool {
                     ));
                     state.finished.cancelled().await;
                 }
-            }
+            }))
+            .await;
         })
     }
 }
@@ -478,7 +494,7 @@ fn request_line(id: u64, input: &RawValue) -> Vec<u8> {
 
 fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
     let started = std::time::Instant::now();
-    let mut child = shared.command.command().spawn()?;
+    let process::Spawned { mut child, group } = process::spawn(&shared.command)?;
     let (stdin, stdout, stderr) = (
         child.stdin.take().expect("stdin is piped"),
         child.stdout.take().expect("stdout is piped"),
@@ -491,7 +507,7 @@ fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
     let pid = child.id().unwrap_or(0);
     tokio::spawn(write_requests(stdin, queue, state.clone()));
     tokio::spawn(keep_stderr(stderr, state.clone(), pid, stderr_done_tx));
-    tokio::spawn(supervise(child, state.clone(), exit_tx));
+    tokio::spawn(supervise(child, group, state.clone(), exit_tx));
     tokio::spawn(read_responses(
         stdout,
         state.clone(),
@@ -544,26 +560,32 @@ async fn keep_stderr(
     pid: u32,
     done: oneshot::Sender<()>,
 ) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    process::keep_stderr(stderr, &state.stderr_tail, |line| {
         tracing::debug!(target: "cutover::worker", pid, "{line}");
-        let mut tail = lock(&state.stderr_tail);
-        if tail.len() == STDERR_TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line.chars().take(300).collect());
-    }
+    })
+    .await;
     let _ = done.send(());
 }
 
-async fn supervise(mut child: Child, state: Arc<WorkerState>, exit: oneshot::Sender<String>) {
+/// Owns the process: waits for it to exit, or kills it (with its group) when
+/// told; once it has exited, kills what is left of its group, which could
+/// only be holding its pipes.
+async fn supervise(
+    mut child: Child,
+    group: process::Group,
+    state: Arc<WorkerState>,
+    exit: oneshot::Sender<String>,
+) {
     let status = tokio::select! {
         status = child.wait() => status,
         _ = state.kill.cancelled() => {
+            group.kill();
             let _ = child.start_kill();
             child.wait().await
         }
     };
+    group.kill();
+    state.exited.cancel();
     let text = match status {
         Ok(s) => describe_exit(s),
         Err(e) => format!("could not be waited for: {e}"),
@@ -621,6 +643,10 @@ async fn read_responses(
 ) {
     let mut reader = BufReader::with_capacity(1 << 16, stdout);
     let mut buf = Vec::new();
+    // Once the process has exited, what it wrote is still read, but a pipe
+    // held open by something outside its group is not waited for.
+    let after_exit = process::after_exit(&state.exited);
+    tokio::pin!(after_exit);
     let violation = loop {
         // Once cutover has killed the worker, stop reading at once: its calls
         // must be told now, not whenever the pipe closes (a grandchild that
@@ -628,6 +654,7 @@ async fn read_responses(
         let line = tokio::select! {
             line = read_line(&mut reader, &mut buf, pool.max_line) => line,
             _ = state.kill.cancelled() => break None,
+            () = &mut after_exit => break None,
         };
         match line {
             Ok(Line::Complete) => {}
@@ -671,7 +698,12 @@ async fn read_responses(
         Some(why) => format!("worker {why}"),
         None => format!("worker {status}"),
     };
-    let tail: Vec<String> = lock(&state.stderr_tail).iter().cloned().collect();
+    let tail: Vec<String> = state
+        .stderr_tail
+        .lines()
+        .into_iter()
+        .map(|line| line.chars().take(STDERR_QUOTE_CHARS).collect())
+        .collect();
     if !tail.is_empty() {
         reason.push_str("; its stderr ended with: ");
         reason.push_str(&tail.join(" | "));

@@ -181,3 +181,59 @@ fn a_slow_starting_worker_is_not_blamed_for_timeouts() {
     assert!(count(&s, "timeouts") > 0, "{s}");
     assert_accounted(&s);
 }
+
+/// Fault injection: a worker pool where 1% of the calls crash their worker,
+/// hang it, or garble the answer (a line that is not JSON, an id cutover
+/// never sent, a child left holding the pipes). Every record gets an
+/// outcome: each faulty record its own error or timeout, every other record
+/// its answer (bystanders are retried on fresh workers).
+#[test]
+fn one_percent_of_calls_crashing_hanging_or_garbling_each_get_an_outcome() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let kinds = ["crash", "hang", "garbage", "wrong_id", "crash_with_child"];
+    // 1% of 1000 records, spread at random (seeded), at least 5 apart so
+    // each fault is alone among the calls in flight on its worker.
+    let mut state = seed;
+    let mut faults = std::collections::BTreeMap::new();
+    let mut at = 0u64;
+    while faults.len() < 10 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        at += 5 + (state >> 33) % 150;
+        if at >= 1000 {
+            break;
+        }
+        faults.insert(at as usize, kinds[(state >> 20) as usize % kinds.len()]);
+    }
+    let tmp = tempdir();
+    let path = fault_capture(tmp.path(), "t.jsonl", 1000, |i| faults.get(&i).copied());
+    let out = tmp.path().join("run");
+    let extra = ["--timeout", "2s", "--workers", "2", "--concurrency", "8"];
+    replay_legacy(&out, &path, FAULTY, &extra, 1);
+    let s = summary(&out);
+    let context = format!("seed {seed}, faults {faults:?}: {s}");
+    assert_accounted(&s);
+    assert_eq!(count(&s, "read"), 1000, "{context}");
+    assert_eq!(
+        count(&s, "matched"),
+        1000 - faults.len() as u64,
+        "{context}"
+    );
+    let rows = mismatches(&out);
+    let ids: Vec<String> = rows.iter().map(|r| r["id"].clone()).collect();
+    let expected: Vec<String> = faults.keys().map(|i| format!("r{i}")).collect();
+    assert_eq!(ids, expected, "{context}");
+    for row in &rows {
+        let i: usize = row["id"][1..].parse().unwrap();
+        let want = if faults[&i] == "hang" {
+            "timeout"
+        } else {
+            "legacy_error"
+        };
+        assert_eq!(row["outcome"], want, "{context}: {row:?}");
+    }
+}

@@ -203,3 +203,90 @@ fn an_http_connection_reset_shows_its_cause_once() {
     let distinct: std::collections::BTreeSet<&str> = causes.iter().copied().collect();
     assert_eq!(causes.len(), distinct.len(), "a cause repeated: {message}");
 }
+
+/// Regression (issue 9, item 21): exec stdout over the size limit made the
+/// program die of a broken pipe, reported as `exit_status "1:
+/// BrokenPipeError…"`.
+#[test]
+fn exec_stdout_over_the_limit_is_output_too_large() {
+    let tmp = tempdir();
+    let path = fault_capture(tmp.path(), "t.jsonl", 1, |_| None);
+    let out = tmp.path().join("run");
+    let legacy = "exec:python3 fixtures/doubles/hostile_exec.py --huge-stdout 4";
+    replay_legacy(&out, &path, legacy, &["--max-record-bytes", "100000"], 1);
+    let rows = mismatches(&out);
+    assert_eq!(rows[0]["outcome"], "legacy_error", "{rows:?}");
+    assert!(
+        rows[0]["legacy"].contains("cutover.output_too_large"),
+        "{rows:?}"
+    );
+    assert!(rows[0]["legacy"].contains("over 100000 bytes"), "{rows:?}");
+}
+
+/// Regression (issue 9, item 21): a program that is not executable failed
+/// every record (exit 1) as `exec:` but stopped the run up front (exit 2) as
+/// `worker:`. Both now stop up front, with the same message.
+#[test]
+fn a_program_that_is_not_executable_fails_up_front_for_exec_and_worker_alike() {
+    let tmp = tempdir();
+    let program = tmp.path().join("not-executable.sh");
+    std::fs::write(&program, "#!/bin/sh\necho '{}'\n").unwrap();
+    for kind in ["exec", "worker"] {
+        let out = tmp.path().join(kind);
+        let spec = format!("{kind}:{}", program.display());
+        let assert = replay(&out, &["--no-flags", "--legacy", &spec])
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(stderr.contains("--legacy"), "{kind}: {stderr}");
+        assert!(stderr.contains("is not executable"), "{kind}: {stderr}");
+        assert!(
+            !out.join("summary.json").exists(),
+            "{kind}: no run happened"
+        );
+    }
+}
+
+/// Regression (issue 9, items 21 and 27): a missing `exec:` program was
+/// called "the worker … cannot start".
+#[test]
+fn a_missing_exec_program_is_called_a_program() {
+    let tmp = tempdir();
+    let assert = replay(
+        &tmp.path().join("run"),
+        &["--no-flags", "--legacy", "exec:no-such-program-xyz"],
+    )
+    .assert()
+    .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("the exec program `no-such-program-xyz` cannot start"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("worker"), "{stderr}");
+}
+
+/// Regression (issue 9, item 28): `exec:` started up to `--concurrency`
+/// processes at once (128 by default on two cores). It runs at most
+/// `--workers`.
+#[test]
+fn exec_runs_at_most_workers_processes_at_once() {
+    let tmp = tempdir();
+    let path = fault_capture(tmp.path(), "t.jsonl", 12, |_| None);
+    let log = tmp.path().join("log");
+    let legacy = format!(
+        "exec:python3 fixtures/doubles/hostile_exec.py --hold-ms 150 --concurrency-log {}",
+        log.display()
+    );
+    let out = tmp.path().join("run");
+    let extra = ["--workers", "2", "--concurrency", "64"];
+    replay_legacy(&out, &path, &legacy, &extra, 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let (mut running, mut most) = (0i32, 0i32);
+    for line in text.lines() {
+        running += if line.starts_with("start") { 1 } else { -1 };
+        most = most.max(running);
+    }
+    assert_eq!(text.lines().count(), 24, "{text}");
+    assert!(most <= 2, "{most} exec programs ran at once:\n{text}");
+}

@@ -258,3 +258,176 @@ pub fn copy_run(from: &Path, to: &Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+/// The `cutover` binary as a plain process (for tests that signal it, cap
+/// its memory or give it odd stdio), from the repository root.
+pub fn cutover_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"));
+    cmd.current_dir(repo());
+    cmd
+}
+
+/// Caps the address space of the process `cmd` starts (soft `RLIMIT_AS`,
+/// so the test doubles it starts can lift theirs: the cap is cutover's
+/// alone). An allocation past the cap aborts the process, and the test sees
+/// the signal.
+pub fn cap_memory(cmd: &mut std::process::Command, bytes: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    use std::os::unix::process::CommandExt;
+    let (_, hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            setrlimit(Resource::RLIMIT_AS, bytes, hard).map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// Waits for `child`, killing it and failing the test after `limit`.
+pub fn wait_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends `signal` to the process `pid`.
+pub fn send(pid: u32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+}
+
+/// Whether the process `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+        Err(_) => false,
+    }
+}
+
+/// The pids a test double wrote into `dir` as `KIND-PID` files.
+pub fn pids(dir: &Path, kind: &str) -> Vec<u32> {
+    let prefix = format!("{kind}-");
+    let mut pids: Vec<u32> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix(&prefix).and_then(|p| p.parse().ok())
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Fails unless every process in `pids` is gone within `limit`; kills the
+/// survivors so a failing test leaves none behind.
+pub fn assert_all_gone(pids: &[u32], limit: Duration, what: &str) {
+    let started = std::time::Instant::now();
+    while pids.iter().any(|&p| alive(p)) && started.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survivors: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    for &pid in &survivors {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        survivors.is_empty(),
+        "{what}: processes {survivors:?} (of {pids:?}) still running {limit:?} later"
+    );
+}
+
+/// `count` records `r0..` with small normalize inputs; `fault(i)` may add a
+/// `"fault"` field for the faulty test doubles.
+pub fn fault_capture(
+    dir: &Path,
+    name: &str,
+    count: usize,
+    fault: impl Fn(usize) -> Option<&'static str>,
+) -> PathBuf {
+    let lines: Vec<String> = (0..count)
+        .map(|i| {
+            let mut input = serde_json::json!({"items": [format!(" item {i} ")]});
+            if let Some(fault) = fault(i) {
+                input["fault"] = serde_json::json!(fault);
+            }
+            record(&format!("r{i}"), input)
+        })
+        .collect();
+    capture(dir, name, &lines)
+}
+
+/// `cutover replay CAPTURE --out OUT --no-progress --no-flags --legacy LEGACY
+/// EXTRA...` as a plain process, stdin and stdout null, stderr piped.
+pub fn replay_process(
+    capture: &Path,
+    out: &Path,
+    legacy: &str,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut cmd = cutover_process();
+    cmd.arg("replay")
+        .arg(capture)
+        .arg("--out")
+        .arg(out)
+        .args(["--no-progress", "--no-flags", "--legacy", legacy])
+        .args(extra)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Waits until a test double has written `n` pid files of `kind` into `dir`.
+pub fn wait_for_pids(dir: &Path, kind: &str, n: usize) -> Vec<u32> {
+    let started = std::time::Instant::now();
+    loop {
+        let found = pids(dir, kind);
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "only {found:?} of {n} {kind} processes started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A fresh, empty directory `name` in `dir` for a double's pid files.
+pub fn pid_dir(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir(&path).unwrap();
+    path
+}
+
+/// Replays `capture` into `out` with `legacy` as the legacy side, flags not
+/// evaluated, and `extra`; expects exit `code`.
+pub fn replay_legacy(
+    out: &Path,
+    capture: &Path,
+    legacy: &str,
+    extra: &[&str],
+    code: i32,
+) -> assert_cmd::assert::Assert {
+    let mut args = vec![capture.to_str().unwrap(), "--no-flags", "--legacy", legacy];
+    args.extend_from_slice(extra);
+    replay(out, &args).assert().code(code)
+}
