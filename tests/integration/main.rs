@@ -9,6 +9,7 @@ mod faults;
 mod flags;
 mod recorded;
 mod replay;
+mod report_files;
 mod reproduce;
 mod review;
 mod rules;
