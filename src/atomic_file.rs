@@ -14,6 +14,9 @@
 //! the owner cannot be kept (not root), the file keeps at least its group if
 //! this user is in it, and a warning names the file.
 //!
+//! [`check_writable`] tells up front whether [`write`] can write a path, for
+//! outputs that are only written at the end of a long run.
+//!
 //! On error the target is untouched and the temp file removed; the error is
 //! the I/O error, for the caller to name the file in its own terms.
 
@@ -22,19 +25,11 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` through a temp file and a rename.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent(path);
     std::fs::create_dir_all(dir)?;
-    let existing = std::fs::metadata(path).ok().filter(|m| m.is_file());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".cutover-").suffix(".tmp");
-    // tempfile's default is 0600; ask for what `File::create` asks for, so
-    // the umask decides, as it does for the other report files.
     #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir)?;
+    let existing = std::fs::metadata(path).ok().filter(|m| m.is_file());
+    let mut tmp = temp_in(dir)?;
     #[cfg(unix)]
     if let Some(old) = &existing {
         keep_owner_and_mode(tmp.as_file(), old, path)?;
@@ -43,6 +38,45 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Whether [`write`] could write `path`, checked before the work that
+/// produces its bytes: its directory can be created and written (a temp
+/// file is made there and removed), and `path` is not a directory.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    let dir = parent(path);
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is a file, not a directory", file.display()),
+        ));
+    }
+    std::fs::create_dir_all(dir)?;
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    temp_in(dir).map(drop)
+}
+
+/// A new temp file in `dir`, with the mode `File::create` would give it.
+fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".cutover-").suffix(".tmp");
+    // tempfile's default is 0600; ask for what `File::create` asks for, so
+    // the umask decides, as it does for the other report files.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(dir)
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Gives the temp file `old`'s owner, group and mode (the mode last: a
