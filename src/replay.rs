@@ -153,6 +153,7 @@ pub async fn replay(
         known: options.known,
         noise_probe: options.noise_probe,
         concurrency: options.concurrency,
+        max_diffs: options.max_diffs,
     };
     let ran = engine::run(plan, events_tx, stop, |reader, _| {
         done += 1;

@@ -12,7 +12,8 @@
 //! - `index.html`: the run as one self-contained page ([`html`]), written
 //!   just before `summary.json` unless `--no-html`;
 //! - `diffs.txt`: a unified diff per non-matching record, the first
-//!   `max_diffs` of them (the file says how many more there are);
+//!   `max_diffs` of them (the file says how many more there are), each made
+//!   by the engine and cut after [`crate::compare::DIFF_TIME_LIMIT`];
 //! - `rejected.jsonl`: one line per rejected capture line (source, line, reason);
 //! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]);
 //! - while a run writes it, `.cutover.lock` ([`RunLock`]): one run at a time
@@ -24,7 +25,8 @@
 //!
 //! Everything but timing fields is a function of the events, which arrive in
 //! input order, so two runs over the same traffic write identical
-//! `mismatches.csv`, `diffs.txt` and `rejected.jsonl` whatever the concurrency.
+//! `mismatches.csv`, `diffs.txt` and `rejected.jsonl` whatever the concurrency
+//! (but for where a diff that ran out of time was cut, which says so).
 //! Counts satisfy `read = rejected + compared + errored` by construction, also
 //! for an interrupted or aborted run.
 

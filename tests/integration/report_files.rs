@@ -142,3 +142,50 @@ fn an_unwritable_junit_path_is_refused_before_any_record_is_read() {
         "the run did not happen: no record was read"
     );
 }
+
+#[test]
+fn a_huge_all_different_record_is_diffed_within_the_deadline_and_says_so() {
+    let tmp = tempdir();
+    // 30,000 items that both ports keep but only one strips: every element
+    // of the two answers differs. Unbounded, its diff takes minutes.
+    let items: Vec<String> = (0..30_000).map(|i| format!("\u{1c}e{i}")).collect();
+    let path = capture(
+        tmp.path(),
+        "huge.jsonl",
+        &[
+            record("huge", json!({ "items": items })),
+            record("small", json!({"items": ["\u{1c}x"]})),
+        ],
+    );
+    let out = tmp.path().join("run");
+    let started = Instant::now();
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    )
+    .timeout(Duration::from_secs(60))
+    .assert()
+    .code(1);
+    let took = started.elapsed();
+    // The diff is cut after 1 s; the rest (a debug build reading, comparing
+    // and writing 30,000 elements) takes a few seconds more.
+    assert!(took < Duration::from_secs(30), "replay took {took:?}");
+    let diffs = std::fs::read_to_string(out.join("diffs.txt")).unwrap();
+    let (huge, small) = diffs.split_once("=== id=\"small\"").expect("both diffed");
+    assert!(
+        huge.contains("diff cut after 1s")
+            && huge.contains("the full answers are in mismatches.csv"),
+        "{}",
+        &huge[..huge.len().min(2000)]
+    );
+    assert!(
+        !small.contains("diff cut"),
+        "the next record gets its whole diff: {small}"
+    );
+    assert!(small.contains("-    \"x\"\n+    \"\\u001cx\""), "{small}");
+    assert_eq!(mismatches(&out).len(), 2);
+}
