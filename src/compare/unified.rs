@@ -21,7 +21,7 @@ use similar::TextDiff;
 use std::time::{Duration, Instant};
 
 /// How long one record's line diff may take before it is cut.
-pub const DIFF_TIME_LIMIT: Duration = Duration::from_secs(1);
+pub const DIFF_TIME_LIMIT: Duration = Duration::from_millis(500);
 
 /// A stable, pretty text form of an answer.
 pub fn render_answer(answer: &Answer) -> String {
