@@ -9,9 +9,21 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// A child process, killed if the test fails before it ended.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// A replay that runs for a while (a slow legacy), as a child we can signal.
-fn slow_replay(out: &Path, capture: &Path) -> Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
+fn slow_replay(out: &Path, capture: &Path) -> Running {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
         .current_dir(repo())
         .args(["replay", "--no-progress", "--concurrency", "2", "--legacy"])
         .arg("worker:python3 fixtures/doubles/faulty_worker.py --delay-ms 20")
@@ -21,7 +33,8 @@ fn slow_replay(out: &Path, capture: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Running(child)
 }
 
 /// Waits until `path` exists (the run has started writing), at most 30 s.
@@ -38,7 +51,7 @@ fn wait_for(path: &Path) {
 }
 
 /// Ctrl-C to `child`, then its exit code (at most 30 s).
-fn interrupt(child: &mut Child) -> Option<i32> {
+fn interrupt(Running(child): &mut Running) -> Option<i32> {
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -73,7 +86,7 @@ fn a_second_replay_into_a_run_directory_in_use_is_refused_naming_the_holder() {
     let refused = replay(&out, &[quick.to_str().unwrap()])
         .assert()
         .code(2)
-        .stderr(contains(format!("process {}", first.id())))
+        .stderr(contains(format!("process {}", first.0.id())))
         .stderr(contains("cutover replay"))
         .stderr(contains("--out"));
     let stderr = String::from_utf8(refused.get_output().stderr.clone()).unwrap();
