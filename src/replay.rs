@@ -2,8 +2,11 @@
 //!
 //! # Contract
 //! [`replay`] checks everything that can be checked before reading a record
-//! (sources open, targets build, the report directory can be created) and
-//! returns a [`ReplayError`] for those: the run did not happen (exit 2). Once
+//! (sources open, no other run holds the report directory, every output path
+//! can be written, targets build) and returns a [`ReplayError`] for those: the
+//! run did not happen (exit 2). The report directory is locked
+//! ([`crate::report::RunLock`]) from that check until `summary.json` is
+//! written; the `--junit` file is written atomically after it. Once
 //! records flow, it always finishes with a complete report directory and a
 //! [`Summary`] whose counts account for every line read, including after a
 //! stop ([`Stop`]: SIGINT or SIGTERM; reading stops, in-flight records finish,
@@ -57,6 +60,12 @@ pub enum ReplayError {
     Report(#[from] ReportError),
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
+    #[error("cannot write the {flag} file {path}: {cause}. Pick a path this user can write")]
+    Output {
+        flag: &'static str,
+        path: PathBuf,
+        cause: std::io::Error,
+    },
 }
 
 /// A new run id: the UTC start time, sortable (`2026-11-25T04-47-01.123Z`).
@@ -69,6 +78,14 @@ pub fn new_run_id() -> String {
 /// Runs one replay; the caller requests `stop` on SIGINT or SIGTERM.
 pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, PathBuf), ReplayError> {
     traffic::check_sources(&options.traffic)?;
+    let lock = crate::report::RunLock::acquire(&options.out)?;
+    if let Some(path) = &options.junit {
+        crate::atomic_file::check_writable(path).map_err(|cause| ReplayError::Output {
+            flag: "--junit",
+            path: path.clone(),
+            cause,
+        })?;
+    }
     let legacy = target::build(&options.legacy, Side::Legacy, &options.targets)?;
     let candidate = target::build(&options.candidate, Side::Candidate, &options.targets)?;
     let settings = Settings {
@@ -98,7 +115,7 @@ pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, Path
         None => None,
     };
     let mut writer = ReportWriter::create(
-        &options.out,
+        lock,
         SummaryBuilder::new(options.run_id.clone(), settings),
         options.max_diffs,
         crate::report::RuleAudit::new(&options.rules),
@@ -137,6 +154,7 @@ pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, Path
         known: options.known,
         noise_probe: options.noise_probe,
         concurrency: options.concurrency,
+        max_diffs: options.max_diffs,
     };
     let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
         done += 1;
@@ -176,8 +194,13 @@ pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, Path
             recheck: None,
         };
         let xml = crate::review::junit::junit_xml(&run);
-        std::fs::write(&path, crate::redact::text(&xml).as_bytes())
-            .map_err(crate::report::write_err(&path))?;
+        crate::atomic_file::write(&path, crate::redact::text(&xml).as_bytes()).map_err(
+            |cause| ReplayError::Output {
+                flag: "--junit",
+                path: path.clone(),
+                cause,
+            },
+        )?;
     }
     Ok((summary, dir))
 }

@@ -30,7 +30,7 @@ pub use rules::{PerRule, Rule, RuleConfig, RuleEffects, RuleError, RuleSet, IGNO
 pub(crate) use signature::generalise;
 pub use signature::signature;
 pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};
-pub use unified::{render_answer, unified_diff};
+pub use unified::{render_answer, unified_diff, unified_diff_of, DIFF_TIME_LIMIT};
 
 use crate::target::Answer;
 use serde::Serialize;

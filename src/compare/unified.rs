@@ -5,11 +5,23 @@
 //! sorted, as serde_json's map is ordered) for an output, `{"error": {...}}` for
 //! an error, a one-line note for a timeout. [`unified_diff`] diffs the two
 //! renderings line by line with `similar`, three lines of context, headers
-//! `legacy` and `candidate`. Both are deterministic.
+//! `legacy` and `candidate` ([`unified_diff_of`] takes the renderings).
+//!
+//! Bounded: a line diff costs up to quadratic time in the lines that differ
+//! (80,000 differing array elements took 40 s), so it gets [`DIFF_TIME_LIMIT`]
+//! (`similar`'s deadline). Past it, what is left is shown as removed and
+//! added whole, and the diff's first line says it was cut and that the full
+//! answers are in `mismatches.csv`. Both functions are deterministic except
+//! for where such a cut falls, which depends on the machine's speed; a diff
+//! that finishes in time is always the same.
 
 use crate::target::Answer;
 use serde_json::json;
 use similar::TextDiff;
+use std::time::{Duration, Instant};
+
+/// How long one record's line diff may take before it is cut.
+pub const DIFF_TIME_LIMIT: Duration = Duration::from_millis(500);
 
 /// A stable, pretty text form of an answer.
 pub fn render_answer(answer: &Answer) -> String {
@@ -26,12 +38,31 @@ pub fn render_answer(answer: &Answer) -> String {
 
 /// A unified diff of the two answers (empty when their renderings are equal).
 pub fn unified_diff(legacy: &Answer, candidate: &Answer) -> String {
-    let (a, b) = (render_answer(legacy), render_answer(candidate));
-    TextDiff::from_lines(&a, &b)
+    unified_diff_of(&render_answer(legacy), &render_answer(candidate))
+}
+
+/// A unified diff of two renderings, cut after [`DIFF_TIME_LIMIT`].
+pub fn unified_diff_of(legacy: &str, candidate: &str) -> String {
+    unified_diff_within(legacy, candidate, DIFF_TIME_LIMIT)
+}
+
+fn unified_diff_within(legacy: &str, candidate: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    let diff = TextDiff::configure()
+        .deadline(deadline)
+        .diff_lines(legacy, candidate);
+    let text = diff
         .unified_diff()
         .context_radius(3)
         .header("legacy", "candidate")
-        .to_string()
+        .to_string();
+    if Instant::now() < deadline {
+        return text;
+    }
+    format!(
+        "(diff cut after {}: what was left is shown removed and added whole; the full answers are in mismatches.csv)\n{text}",
+        humantime::format_duration(limit)
+    )
 }
 
 #[cfg(test)]
@@ -47,5 +78,21 @@ mod tests {
         );
         assert!(text.starts_with("--- legacy\n+++ candidate\n"), "{text}");
         assert!(text.contains("-    \"a\"\n+    \"a \"\n"), "{text}");
+    }
+
+    #[test]
+    fn a_diff_past_its_deadline_is_cut_and_says_so() {
+        let lines = |p: &str| (0..2000).map(|i| format!("{p}{i}\n")).collect::<String>();
+        let (a, b) = (lines("a"), lines("b"));
+        let cut = unified_diff_within(&a, &b, Duration::ZERO);
+        let (note, diff) = cut.split_once('\n').unwrap();
+        assert_eq!(
+            note,
+            "(diff cut after 0s: what was left is shown removed and added whole; the full answers are in mismatches.csv)"
+        );
+        assert!(diff.starts_with("--- legacy\n+++ candidate\n"), "{diff}");
+        assert!(diff.contains("-a1999\n") && diff.contains("+b1999\n"));
+        let whole = unified_diff_of("a\n", "b\n");
+        assert_eq!(whole, "--- legacy\n+++ candidate\n@@ -1 +1 @@\n-a\n+b\n");
     }
 }

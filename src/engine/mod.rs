@@ -17,8 +17,18 @@
 //!   [`RunEnd::aborted`], and the run counts as not having happened (exit 2).
 //! - Events go to the sink over a bounded channel; if the sink goes away the
 //!   run stops.
+//! - The unified diff of a non-matching record ([`RecordResult::diff`]) is
+//!   made here, in the comparison tasks, not by the single report writer:
+//!   one large record's diff (up to [`crate::compare::DIFF_TIME_LIMIT`])
+//!   holds back neither the writer nor Ctrl-C. Diffs of more than
+//!   [`INLINE_DIFF_BYTES`] run on blocking threads, as many at once as there
+//!   are cores, so they never stall the runtime's threads. Only records the
+//!   report may show get one: every record that is among the first
+//!   [`RunPlan::max_diffs`] non-matching ones does (the count delivered so
+//!   far never exceeds the count before it), plus at most the records in
+//!   flight besides, so the report is the same whatever `concurrency` is.
 
-use crate::compare::{judge, Verdict};
+use crate::compare::{judge, render_answer, unified_diff_of, Verdict};
 use crate::target::{Answer, AppError, Request, Target, TargetError};
 use crate::traffic::{
     spawn_reader, Origin, ReadOptions, ReaderProgress, Record, Rejection, SourceItem, TrafficError,
@@ -26,6 +36,7 @@ use crate::traffic::{
 };
 use futures::future::Either;
 use futures::{FutureExt, StreamExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -61,6 +72,9 @@ pub struct RecordResult {
     pub drift: Option<bool>,
     /// Who the flags say serves this record's key (`None`: flags not evaluated).
     pub route: Option<crate::flags::Decision>,
+    /// The unified diff of the two answers, for a non-matching record the
+    /// report may show (`None` otherwise; see the module docs).
+    pub diff: Option<String>,
 }
 
 /// What the engine hands to the report, one per item read, in order.
@@ -89,6 +103,8 @@ pub struct RunPlan {
     pub noise_probe: bool,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
+    /// Non-matching records whose unified diff the report shows (`diffs.txt`).
+    pub max_diffs: usize,
 }
 
 /// How a run ended.
@@ -115,6 +131,9 @@ pub const BATCH: usize = 64;
 /// Batches kept in flight (when `concurrency` allows), so that one slow record
 /// holds back only its own batch while the others keep the targets busy.
 pub const BATCHES_IN_FLIGHT: usize = 8;
+/// Answers (both renderings together) up to this size are diffed in the
+/// comparison task itself; larger ones on a blocking thread.
+pub const INLINE_DIFF_BYTES: usize = 64 * 1024;
 
 /// Runs the comparison, sending events to `events` in input order, in batches.
 pub async fn run(
@@ -143,6 +162,7 @@ pub async fn run(
         noise_probe: plan.noise_probe,
         aborted: Mutex::new(None),
         reader_stop: reader_stop.clone(),
+        diffs: Diffs::new(plan.max_diffs),
     });
     let mut ordered = tokio_stream_from(reader.items)
         .map(|items| {
@@ -153,6 +173,9 @@ pub async fn run(
     while let Some(batch) = ordered.next().await {
         let batch = batch?;
         for event in &batch {
+            if let Event::Compared(result) = event {
+                shared.diffs.delivered(result);
+            }
             on_progress(&progress, event);
         }
         events
@@ -194,6 +217,49 @@ struct Shared {
     noise_probe: bool,
     aborted: Mutex<Option<TargetError>>,
     reader_stop: CancellationToken,
+    diffs: Diffs,
+}
+
+/// Which records get a unified diff, and where it is made.
+struct Diffs {
+    /// The report shows the first `wanted` non-matching records' diffs.
+    wanted: usize,
+    /// Non-matching records delivered to the sink so far, in input order.
+    delivered: AtomicUsize,
+    /// Large diffs at once at most (one per core).
+    large: tokio::sync::Semaphore,
+}
+
+impl Diffs {
+    fn new(wanted: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Diffs {
+            wanted,
+            delivered: AtomicUsize::new(0),
+            large: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
+    fn delivered(&self, result: &RecordResult) {
+        if !result.verdict.is_clean() {
+            self.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The diff of a record the report may show, made off the async threads
+    /// when it is large; `None` for a record it will not show.
+    async fn of(&self, verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Option<String> {
+        if verdict.is_clean() || self.delivered.load(Ordering::Relaxed) >= self.wanted {
+            return None;
+        }
+        let (a, b) = (render_answer(legacy), render_answer(candidate));
+        if a.len() + b.len() <= INLINE_DIFF_BYTES {
+            return Some(unified_diff_of(&a, &b));
+        }
+        let _permit = self.large.acquire().await.ok();
+        let diff = tokio::task::spawn_blocking(move || unified_diff_of(&a, &b)).await;
+        Some(diff.unwrap_or_else(|e| format!("(no diff: the diff task failed: {e})\n")))
+    }
 }
 
 /// Compares every record of a batch concurrently; events come back in order.
@@ -262,6 +328,10 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         .flags
         .as_ref()
         .map(|flags| flags.decide(record.key.as_deref()));
+    let diff = shared
+        .diffs
+        .of(&verdict, &legacy.answer, &candidate.answer)
+        .await;
     RecordResult {
         seq: record.seq,
         id: record.id,
@@ -276,6 +346,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         noise,
         drift,
         route,
+        diff,
     }
 }
 
@@ -306,6 +377,8 @@ impl Comparer {
                 noise_probe,
                 aborted: Mutex::new(None),
                 reader_stop: CancellationToken::new(),
+                // Re-running single records writes no diffs.txt.
+                diffs: Diffs::new(0),
             },
         }
     }
@@ -328,5 +401,113 @@ impl Comparer {
             self.shared.legacy.shutdown(),
             self.shared.candidate.shutdown()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{Side, TargetOptions, TargetSpec};
+
+    fn builtin(name: &str, side: Side) -> Arc<dyn Target> {
+        let options = TargetOptions {
+            timeout: Duration::from_secs(1),
+            startup_timeout: Duration::from_secs(1),
+            workers: 1,
+            retries: 0,
+            max_response_bytes: 1 << 20,
+            follow_redirects: Vec::new(),
+        };
+        crate::target::build(&TargetSpec::Builtin(name.into()), side, &options).unwrap()
+    }
+
+    /// Runs the naive port against the faithful one over `inputs` and
+    /// returns the results in order.
+    fn run_naive(inputs: &[&str], concurrency: usize, max_diffs: usize) -> Vec<RecordResult> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let lines: String = inputs
+            .iter()
+            .map(|item| serde_json::json!({"input": {"items": [item]}}).to_string() + "\n")
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        let plan = RunPlan {
+            traffic: vec![TrafficSpec::from_arg(
+                path.to_str().unwrap(),
+                crate::traffic::Format::Auto,
+            )],
+            read: ReadOptions {
+                max_record_bytes: 1 << 20,
+                id_column: "id".into(),
+                key_column: "key".into(),
+            },
+            legacy: builtin("normalize", Side::Legacy),
+            candidate: builtin("normalize-naive", Side::Candidate),
+            check_drift: false,
+            flags: None,
+            rules: Default::default(),
+            known: Default::default(),
+            noise_probe: false,
+            concurrency,
+            max_diffs,
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let (tx, mut rx) = mpsc::channel(4);
+            let collect = tokio::spawn(async move {
+                let mut results = Vec::new();
+                while let Some(batch) = rx.recv().await {
+                    for event in batch {
+                        if let Event::Compared(r) = event {
+                            results.push(*r);
+                        }
+                    }
+                }
+                results
+            });
+            run(plan, tx, CancellationToken::new(), |_, _| {})
+                .await
+                .unwrap();
+            collect.await.unwrap()
+        })
+    }
+
+    #[test]
+    fn the_engine_makes_the_diffs_the_report_shows_and_no_others() {
+        let sep = "\u{1c}x";
+        let inputs = ["ok", sep, "ok", sep, sep, "ok"];
+        let results = run_naive(&inputs, 1, 2);
+        let diffed: Vec<bool> = results.iter().map(|r| r.diff.is_some()).collect();
+        assert_eq!(diffed, [false, true, false, true, false, false]);
+        let second = &results[3];
+        assert_eq!(
+            second.diff.as_deref(),
+            Some(
+                crate::compare::unified_diff(&second.legacy.answer, &second.candidate.answer)
+                    .as_str()
+            )
+        );
+    }
+
+    #[test]
+    fn with_many_records_in_flight_every_diff_the_report_shows_is_made() {
+        let inputs: Vec<String> = (0..500)
+            .map(|i| format!("{}{i}", if i % 3 == 0 { "\u{1c}" } else { "" }))
+            .collect();
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let results = run_naive(&inputs, 64, 100);
+        let differing: Vec<&RecordResult> =
+            results.iter().filter(|r| !r.verdict.is_clean()).collect();
+        assert_eq!(differing.len(), 167);
+        assert!(differing[..100].iter().all(|r| r.diff.is_some()));
+        let extra = differing[100..].iter().filter(|r| r.diff.is_some()).count();
+        assert!(
+            extra <= 64,
+            "at most the records in flight besides: {extra}"
+        );
+        assert!(results
+            .iter()
+            .filter(|r| r.verdict.is_clean())
+            .all(|r| r.diff.is_none()));
     }
 }

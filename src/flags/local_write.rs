@@ -4,8 +4,9 @@
 //! - [`write_atomic`] writes a temp file beside the target, flushes it to
 //!   disk, then renames it over the target: a reader (a running cutover's
 //!   [`super::file_source::Watcher`]) sees the old file or the new one, never
-//!   a half-written one. On error the target is untouched and the temp file
-//!   removed.
+//!   a half-written one. The file keeps its mode and owner, so a service
+//!   reading it as another user keeps reading it. On error the target is
+//!   untouched and the temp file removed.
 //! - [`set_percent`] edits the document as JSON, keeping every field it does
 //!   not own, so the file stays importable into Unleash. A missing file
 //!   starts as an empty state; a missing flag is created with a 0%

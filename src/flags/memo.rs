@@ -182,7 +182,7 @@ impl Memo {
     /// Early on, or while one lookup in four hits, every miss is
     /// remembered; otherwise one in 16.
     fn worth_remembering(&self) -> bool {
-        self.lookups < 8192 || self.hits * 4 >= self.lookups || self.lookups % 16 == 0
+        self.lookups < 8192 || self.hits * 4 >= self.lookups || self.lookups.is_multiple_of(16)
     }
 }
 

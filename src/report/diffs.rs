@@ -5,6 +5,10 @@
 //! the two pretty-printed answers. Only the first `max` entries are written, so
 //! the file stays readable and bounded; the last line says how many were left
 //! out (all of them are in `mismatches.csv`).
+//!
+//! The diff text is the one the engine made for the record
+//! ([`RecordResult::diff`]), off this single writer's thread; a record
+//! without one (a caller that did not ask the engine for it) is diffed here.
 
 use super::csv_out::paths_cell;
 use super::{write_err, ReportError};
@@ -57,7 +61,10 @@ impl DiffsFile {
             } else {
                 format!(" paths: {paths}")
             },
-            unified_diff(&result.legacy.answer, &result.candidate.answer),
+            match &result.diff {
+                Some(diff) => std::borrow::Cow::Borrowed(diff.as_str()),
+                None => unified_diff(&result.legacy.answer, &result.candidate.answer).into(),
+            },
         );
         self.out
             .write_all(text.as_bytes())

@@ -12,16 +12,24 @@
 //! - `index.html`: the run as one self-contained page ([`html`]), written
 //!   just before `summary.json` unless `--no-html`;
 //! - `diffs.txt`: a unified diff per non-matching record, the first
-//!   `max_diffs` of them (the file says how many more there are);
+//!   `max_diffs` of them (the file says how many more there are), each made
+//!   by the engine and cut after [`crate::compare::DIFF_TIME_LIMIT`];
 //! - `rejected.jsonl`: one line per rejected capture line (source, line, reason);
-//! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]).
+//! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]);
+//! - while a run writes it, `.cutover.lock` ([`RunLock`]): one run at a time
+//!   per directory; a [`ReportWriter`] is made from a held lock and keeps it
+//!   until `summary.json` is written.
+//!
+//! `summary.json` and `index.html` get the mode the other files get (0666
+//! less the umask; see [`crate::atomic_file`]).
 //!
 //! Whole files (`summary.json`, `index.html`, `recheck.json`) are written by
 //! [`write_redacted`]: no registered secret reaches them ([`crate::redact`]).
 //!
 //! Everything but timing fields is a function of the events, which arrive in
 //! input order, so two runs over the same traffic write identical
-//! `mismatches.csv`, `diffs.txt` and `rejected.jsonl` whatever the concurrency.
+//! `mismatches.csv`, `diffs.txt` and `rejected.jsonl` whatever the concurrency
+//! (but for where a diff that ran out of time was cut, which says so).
 //! Counts satisfy `read = rejected + compared + errored` by construction, also
 //! for an interrupted or aborted run.
 
@@ -31,6 +39,7 @@ mod diffs;
 mod groups;
 pub mod html;
 pub mod labels;
+mod lock;
 mod noise;
 mod progress;
 mod rejected;
@@ -41,6 +50,7 @@ mod summary;
 pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use csv_out::answer_cell;
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
+pub use lock::{RunLock, LOCK_FILE};
 pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use progress::Progress;
 pub use runs::{latest_run, read_summary, resolve_run, RunError};
@@ -64,6 +74,14 @@ pub enum ReportError {
     CreateDir { path: PathBuf, source: io::Error },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
+    #[error("report directory {dir} is in use by another run: process {pid} ({command:?}) holds its lock. Wait for that run to end, or write this one elsewhere with --out")]
+    Locked {
+        dir: PathBuf,
+        pid: String,
+        command: String,
+    },
+    #[error("cannot lock {path}: {cause}. Pick another report directory with --out")]
+    Lock { path: PathBuf, cause: io::Error },
 }
 
 pub fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
@@ -94,23 +112,21 @@ pub struct ReportWriter {
     rollout: Option<crate::flags::rollout::RolloutTally>,
     /// `None` with `--no-html`.
     html: Option<html::Sampler>,
+    /// Held until the end of [`ReportWriter::finish`].
+    _lock: RunLock,
 }
 
 impl ReportWriter {
-    /// Creates `dir` (and parents) and opens the report files in it.
+    /// Opens the report files in the directory `lock` holds.
     pub fn create(
-        dir: &Path,
+        lock: RunLock,
         summary: SummaryBuilder,
         max_diffs: usize,
         audit: RuleAudit,
         known: KnownAudit,
     ) -> Result<Self, ReportError> {
-        std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
-            path: dir.to_owned(),
-            source,
-        })?;
+        let dir = lock.dir().to_owned();
         Ok(ReportWriter {
-            dir: dir.to_owned(),
             summary,
             groups: GroupTable::default(),
             audit,
@@ -121,6 +137,8 @@ impl ReportWriter {
             rejected: rejected::RejectedFile::create(&dir.join(REJECTED_FILE))?,
             rollout: None,
             html: Some(html::Sampler::default()),
+            _lock: lock,
+            dir,
         })
     }
 

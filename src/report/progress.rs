@@ -42,7 +42,7 @@ impl Progress {
 
     /// Called once per record delivered.
     pub fn tick(&self, reader: &ReaderProgress, done: u64) {
-        if self.bar.is_hidden() || done % 256 != 0 {
+        if self.bar.is_hidden() || !done.is_multiple_of(256) {
             return;
         }
         if self.sized {

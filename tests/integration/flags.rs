@@ -484,3 +484,27 @@ fn flags_commands_read_the_replay_settings_they_share_from_cutover_toml() {
         .code(1)
         .stdout(contains(format!("evidence: {}", reports.display())));
 }
+
+#[test]
+fn flags_set_and_rollback_keep_the_flag_files_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir();
+    let (flags, config) = local_setup(tmp.path());
+    let mode = || std::fs::metadata(&flags).unwrap().permissions().mode() & 0o7777;
+    let set_mode = |mode: u32| {
+        std::fs::set_permissions(&flags, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set_mode(0o644);
+    flags_cmd(&config, &["set", "serve", "25"]).assert().code(0);
+    assert_eq!(format!("{:o}", mode()), "644", "after flags set");
+    // A mode no umask gives a new file: kept, not recomputed.
+    set_mode(0o664);
+    flags_cmd(&config, &["rollback"])
+        .assert()
+        .code(0)
+        .stdout(contains("25% -> 0%"));
+    assert_eq!(format!("{:o}", mode()), "664", "after flags rollback");
+    assert!(std::fs::read_to_string(&flags)
+        .unwrap()
+        .contains("\"rollout\": \"0\""));
+}

@@ -12,6 +12,7 @@ mod output;
 mod processes;
 mod recorded;
 mod replay;
+mod report_files;
 mod reproduce;
 mod review;
 mod rules;
