@@ -113,8 +113,7 @@ fn interrupting_a_run_writes_a_consistent_partial_report() {
         .collect();
     let path = capture(tmp.path(), "slow.jsonl", &lines);
     let out = tmp.path().join("run");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
-        .current_dir(repo())
+    let mut child = cutover_process()
         .args(["replay", "--no-progress", "--concurrency", "8", "--legacy"])
         .arg("worker:python3 fixtures/doubles/faulty_worker.py --delay-ms 5")
         .arg("--out")

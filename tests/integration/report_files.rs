@@ -23,8 +23,7 @@ impl Drop for Running {
 
 /// A replay that runs for a while (a slow legacy), as a child we can signal.
 fn slow_replay(out: &Path, capture: &Path) -> Running {
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"))
-        .current_dir(repo())
+    let child = cutover_process()
         .args(["replay", "--no-progress", "--concurrency", "2", "--legacy"])
         .arg("worker:python3 fixtures/doubles/faulty_worker.py --delay-ms 20")
         .arg("--out")

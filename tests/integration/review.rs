@@ -181,12 +181,12 @@ fn colour_and_pager_follow_the_terminal_and_no_color() {
             bin.display(),
             run.display()
         );
-        let out = std::process::Command::new("script")
+        let mut script = std::process::Command::new("script");
+        script
             .args(["-qec", &command, "/dev/null"])
-            .current_dir(repo())
-            .env_remove("NO_COLOR")
-            .output()
-            .expect("script (util-linux) runs");
+            .current_dir(sandbox());
+        scrub(&mut script);
+        let out = script.output().expect("script (util-linux) runs");
         assert!(out.status.success(), "{out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

@@ -1,7 +1,21 @@
 //! Helpers: run the binary, read its reports.
+//!
+//! # Hermetic
+//! Every command runs in the test's own sandbox ([`sandbox`]): a temporary
+//! working directory holding links to the repository's `legacy/` and
+//! fixtures, a copy of `flags.json` and of `fixtures/regressions/`, and
+//! nothing else — no `cutover.toml`, no `reports/` — with the environment
+//! scrubbed of everything that changes cutover's behaviour (`UNLEASH_*`,
+//! `CUTOVER_*`, `PAGER`, `LESS`, `NO_COLOR`, `CLICOLOR*`). So a developer's
+//! own config, reports or environment cannot change a result, and no test
+//! writes into the repository.
+//!
+//! The idiom most tests repeat — write a capture, replay it, read the
+//! summary — is one builder, [`Replay`].
 
 use assert_cmd::Command;
 use serde_json::Value;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,22 +23,226 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `cutover` from the repository root, with a hard time limit so a hang fails.
+/// One test's working directory (see the module docs).
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("cutover-test-")
+            .tempdir()
+            .expect("a temporary directory");
+        let root = dir.path();
+        let link = |from: &str, to: &str| {
+            std::os::unix::fs::symlink(repo().join(from), root.join(to)).unwrap()
+        };
+        link("legacy", "legacy");
+        std::fs::create_dir(root.join("fixtures")).unwrap();
+        for entry in std::fs::read_dir(repo().join("fixtures")).unwrap() {
+            let name = entry.unwrap().file_name();
+            let name = name.to_str().unwrap();
+            // Pinned cases are written by `cutover pin`: a copy, so a test
+            // that pins never touches the repository.
+            if name == "regressions" {
+                copy_dir(
+                    &repo().join("fixtures/regressions"),
+                    &root.join("fixtures/regressions"),
+                );
+            } else {
+                link(&format!("fixtures/{name}"), &format!("fixtures/{name}"));
+            }
+        }
+        std::fs::copy(repo().join("flags.json"), root.join("flags.json")).unwrap();
+        Sandbox { dir }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+thread_local! {
+    /// Each test runs on a thread of its own: one sandbox per test, removed
+    /// when the test ends.
+    static SANDBOX: Sandbox = Sandbox::new();
+}
+
+/// The running test's working directory (see the module docs).
+pub fn sandbox() -> PathBuf {
+    SANDBOX.with(|s| s.dir.path().to_owned())
+}
+
+/// Whether an environment variable changes what cutover does.
+fn scrubbed(name: &str) -> bool {
+    ["UNLEASH_", "CUTOVER_", "CLICOLOR"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["PAGER", "LESS", "NO_COLOR"].contains(&name)
+}
+
+/// Removes the variables [`scrubbed`] names from what `cmd` runs with.
+pub fn scrub(cmd: &mut std::process::Command) {
+    for name in scrubbed_vars() {
+        cmd.env_remove(name);
+    }
+}
+
+/// The names of the variables [`scrubbed`] removes, in this environment.
+fn scrubbed_vars() -> Vec<OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_str().is_some_and(scrubbed))
+        .collect()
+}
+
+/// `cutover` in the test's sandbox, environment scrubbed, with a hard time
+/// limit so a hang fails.
 pub fn cutover() -> Command {
     let mut cmd = Command::cargo_bin("cutover").expect("binary builds");
-    cmd.current_dir(repo()).timeout(Duration::from_secs(120));
+    cmd.current_dir(sandbox()).timeout(Duration::from_secs(120));
+    for name in scrubbed_vars() {
+        cmd.env_remove(name);
+    }
     cmd
+}
+
+/// The idiom of these tests: write a capture, replay it, read the summary.
+///
+/// `Replay::new(dir)` replays into `dir/run` (`out` to change it), the
+/// bundled capture unless `records` or `traffic` says otherwise, with
+/// `--no-progress`; `run(code)` expects exit `code`, checks the summary's
+/// accounting identities and returns what the run left ([`Ran`]).
+#[derive(Debug, Clone)]
+pub struct Replay {
+    dir: PathBuf,
+    out: PathBuf,
+    traffic: Vec<OsString>,
+    args: Vec<OsString>,
+}
+
+impl Replay {
+    pub fn new(dir: &Path) -> Replay {
+        Replay {
+            dir: dir.to_owned(),
+            out: dir.join("run"),
+            traffic: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Writes `lines` as the capture `dir/NAME` and replays it.
+    pub fn records(self, name: &str, lines: &[String]) -> Replay {
+        let path = capture(&self.dir, name, lines);
+        self.traffic(path)
+    }
+
+    /// Replays this capture (repeatable; `-` is stdin).
+    pub fn traffic(mut self, path: impl Into<OsString>) -> Replay {
+        self.traffic.push(path.into());
+        self
+    }
+
+    /// Writes the report into exactly `out`.
+    pub fn out(mut self, out: &Path) -> Replay {
+        self.out = out.to_owned();
+        self
+    }
+
+    pub fn legacy(self, spec: &str) -> Replay {
+        self.args(&["--legacy", spec])
+    }
+
+    pub fn candidate(self, spec: &str) -> Replay {
+        self.args(&["--candidate", spec])
+    }
+
+    /// The planted worker (fixtures/doubles/planted_worker.py) as the candidate.
+    pub fn planted(self, extra: &str) -> Replay {
+        let candidate = planted_candidate(extra);
+        self.candidate(&candidate)
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Replay {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Replay {
+        self.args.extend(args.iter().map(OsString::from));
+        self
+    }
+
+    /// Where the report goes.
+    pub fn dir(&self) -> &Path {
+        &self.out
+    }
+
+    fn argv(&self) -> Vec<OsString> {
+        let mut argv: Vec<OsString> = vec!["replay".into(), "--out".into()];
+        argv.push(self.out.clone().into());
+        argv.push("--no-progress".into());
+        argv.extend(self.traffic.iter().cloned());
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+
+    /// `cutover replay --out OUT --no-progress TRAFFIC... ARGS...`.
+    pub fn command(&self) -> Command {
+        let mut cmd = cutover();
+        cmd.args(self.argv());
+        cmd
+    }
+
+    /// The same as a plain process (to signal it, cap its memory, ...).
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = cutover_process();
+        cmd.args(self.argv());
+        cmd
+    }
+
+    /// Runs it, expects exit `code`, and reads what it left.
+    pub fn run(&self, code: i32) -> Ran {
+        let output = self.command().assert().code(code).get_output().clone();
+        let summary = summary(&self.out);
+        assert_accounted(&summary);
+        Ran {
+            out: self.out.clone(),
+            summary,
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// What a [`Replay`] left: its report directory, its summary and its output.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub out: PathBuf,
+    pub summary: Value,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn count(&self, name: &str) -> u64 {
+        count(&self.summary, name)
+    }
+
+    /// The rows of its `mismatches.csv`.
+    pub fn rows(&self) -> Vec<std::collections::HashMap<String, String>> {
+        mismatches(&self.out)
+    }
 }
 
 /// `cutover replay --out OUT --no-progress ARGS...`
 pub fn replay(out: &Path, args: &[&str]) -> Command {
-    let mut cmd = cutover();
-    cmd.arg("replay")
-        .arg("--out")
-        .arg(out)
-        .arg("--no-progress")
-        .args(args);
-    cmd
+    Replay::new(out).out(out).args(args).command()
 }
 
 pub fn summary(out: &Path) -> Value {
@@ -146,10 +364,12 @@ pub fn planted_candidate(extra: &str) -> String {
 /// Replays `capture` into `out` with the planted worker (plus `extra`) as
 /// the candidate and `args`, expecting differences (exit 1).
 pub fn replay_planted(out: &Path, capture: &Path, extra: &str, args: &[&str]) {
-    let candidate = planted_candidate(extra);
-    let mut all = vec![capture.to_str().unwrap(), "--candidate", &candidate];
-    all.extend_from_slice(args);
-    replay(out, &all).assert().code(1);
+    Replay::new(out)
+        .out(out)
+        .traffic(capture)
+        .planted(extra)
+        .args(args)
+        .run(1);
 }
 
 /// A test double of fixtures/doubles/ running as a server; killed on drop.
@@ -260,10 +480,11 @@ pub fn copy_run(from: &Path, to: &Path) {
 }
 
 /// The `cutover` binary as a plain process (for tests that signal it, cap
-/// its memory or give it odd stdio), from the repository root.
+/// its memory or give it odd stdio), in the sandbox, environment scrubbed.
 pub fn cutover_process() -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("cutover"));
-    cmd.current_dir(repo());
+    cmd.current_dir(sandbox());
+    scrub(&mut cmd);
     cmd
 }
 
@@ -381,14 +602,14 @@ pub fn replay_process(
     legacy: &str,
     extra: &[&str],
 ) -> std::process::Command {
-    let mut cmd = cutover_process();
-    cmd.arg("replay")
-        .arg(capture)
-        .arg("--out")
-        .arg(out)
-        .args(["--no-progress", "--no-flags", "--legacy", legacy])
+    let mut cmd = Replay::new(out)
+        .out(out)
+        .traffic(capture)
+        .args(&["--no-flags"])
+        .legacy(legacy)
         .args(extra)
-        .stdin(std::process::Stdio::null())
+        .process();
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     cmd
@@ -427,7 +648,13 @@ pub fn replay_legacy(
     extra: &[&str],
     code: i32,
 ) -> assert_cmd::assert::Assert {
-    let mut args = vec![capture.to_str().unwrap(), "--no-flags", "--legacy", legacy];
-    args.extend_from_slice(extra);
-    replay(out, &args).assert().code(code)
+    Replay::new(out)
+        .out(out)
+        .traffic(capture)
+        .args(&["--no-flags"])
+        .legacy(legacy)
+        .args(extra)
+        .command()
+        .assert()
+        .code(code)
 }
