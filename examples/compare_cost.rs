@@ -14,8 +14,8 @@
 //! `scripts/bench` runs it with five rules, one of each kind.
 
 use cutover::compare::RuleSet;
+use cutover::model::{Answer, AppError};
 use cutover::normalize::{normalize_with, Whitespace};
-use cutover::target::{Answer, AppError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::BufRead;
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let loaded = match cutover::config::load(Some(std::path::Path::new(&args.config))) {
+    let loaded = match cutover::cli::config::load(Some(std::path::Path::new(&args.config))) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("compare_cost: {e}");

@@ -19,7 +19,7 @@
 
 use cutover::flags::state::{parse_features, Origin, Snapshot};
 use cutover::flags::{Evaluator, FlagNames, Stickiness};
-use cutover::target::Side;
+use cutover::model::Side;
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -19,18 +19,20 @@
 
 use super::pointer::{parse_pointer, Token};
 use super::rules::check_declaration;
-use super::{Outcome, RuleError, Verdict};
+use super::{Declared, RuleError};
+use crate::model::{Outcome, Verdict};
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// A known difference as written in `cutover.toml` (`[[known]]`).
-#[derive(Debug, Clone, Deserialize)]
+/// A known difference as written in `cutover.toml` (`[[known]]`), and as a
+/// run's spec keeps it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnownConfig {
     pub name: String,
     pub path: String,
     pub reason: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_pattern: Option<String>,
 }
 
@@ -65,10 +67,14 @@ fn covers(pattern: &[Token], path: &str) -> bool {
 
 impl KnownSet {
     /// Compiles entries with where each was declared.
-    pub fn compile(entries: &[(KnownConfig, String)]) -> Result<KnownSet, RuleError> {
+    pub fn compile(entries: &[Declared<KnownConfig>]) -> Result<KnownSet, RuleError> {
         let mut names = std::collections::HashSet::new();
         let mut compiled = Vec::new();
-        for (config, location) in entries {
+        for Declared {
+            def: config,
+            declared: location,
+        } in entries
+        {
             let fail = |message: String| RuleError {
                 name: config.name.clone(),
                 location: location.clone(),
@@ -140,7 +146,7 @@ impl KnownSet {
 mod tests {
     use super::*;
     use crate::compare::judge;
-    use crate::target::Answer;
+    use crate::model::Answer;
     use serde_json::json;
 
     fn set(path: &str, input_pattern: Option<&str>) -> KnownSet {
@@ -150,7 +156,7 @@ mod tests {
             reason: "intended".into(),
             input_pattern: input_pattern.map(str::to_owned),
         };
-        KnownSet::compile(&[(config, "test".into())]).unwrap()
+        KnownSet::compile(&[Declared::new(config, "test")]).unwrap()
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Comparison: one verdict per record from the two sides' answers.
+//! Comparison: one verdict per record from the two sides' answers, under
+//! the declared rules and known differences, with a group signature and a
+//! unified diff for people.
 //!
 //! # Contract
 //! [`judge`] is a pure function of the two [`Answer`]s: same answers, same
@@ -17,79 +19,39 @@
 //! Numbers compare by value and representation as serde_json parses them
 //! (`1` and `1.0` differ, as they print differently).
 
+//!
+//! # Files
+//! [`walk`] (the structural walk of both outputs), [`order`] (the canonical
+//! order `unordered` sorts by), [`leaf`] (what each rule says about two
+//! differing values), [`rules`] and [`known`] (declarations, compiled and
+//! applied), [`noise`] (learned noise), [`signature`] (mismatch groups),
+//! [`pointer`] (JSON Pointer patterns), [`unified`] (text diffs).
+//!
+//! Names only [`crate::model`] and [`crate::util`].
+
 mod known;
+mod leaf;
 pub mod noise;
+mod order;
 mod pointer;
 mod rules;
 mod signature;
-mod structural;
 mod unified;
+mod walk;
 
 pub use known::{Known, KnownConfig, KnownSet};
-pub use rules::{PerRule, Rule, RuleConfig, RuleEffects, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
-pub(crate) use signature::generalise;
-pub use signature::signature;
-pub use structural::{diff, DiffKind, Difference, MAX_DIFFERENCES};
+pub use rules::{Declared, Rule, RuleConfig, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
+pub use signature::{generalise, signature};
 pub use unified::{render_answer, unified_diff, unified_diff_of, DIFF_TIME_LIMIT};
+pub use walk::{diff, MAX_DIFFERENCES};
 
-use crate::target::Answer;
-use serde::Serialize;
-
-/// What happened to one record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Match,
-    Mismatch,
-    /// A mismatch entirely covered by declared known differences.
-    Accepted,
-    /// A mismatch only at paths where the legacy disagrees with itself.
-    Noisy,
-    LegacyError,
-    CandidateError,
-    BothError,
-    Timeout,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Match => "match",
-            Outcome::Mismatch => "mismatch",
-            Outcome::Accepted => "accepted",
-            Outcome::Noisy => "noisy",
-            Outcome::LegacyError => "legacy_error",
-            Outcome::CandidateError => "candidate_error",
-            Outcome::BothError => "both_error",
-            Outcome::Timeout => "timeout",
-        }
-    }
-}
-
-/// The comparison of one record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    pub outcome: Outcome,
-    /// True for a `match` where both sides raised the same error.
-    pub matched_error: bool,
-    /// For `mismatch`: where the outputs differ (at most [`MAX_DIFFERENCES`]).
-    pub differences: Vec<Difference>,
-    /// For `mismatch`: how many differences there were in all.
-    pub total_differences: usize,
-}
-
-impl Verdict {
-    /// True when the record needs no one's attention (`match`).
-    pub fn is_clean(&self) -> bool {
-        self.outcome == Outcome::Match
-    }
-}
+use crate::model::{Answer, Outcome, Verdict};
 
 /// Compares the two sides' answers for one record.
 ///
 /// ```
-/// use cutover::compare::{judge, Outcome};
-/// use cutover::target::Answer;
+/// use cutover::compare::judge;
+/// use cutover::model::{Answer, Outcome};
 /// use serde_json::json;
 ///
 /// let verdict = judge(&Answer::Output(json!({"x": null})), &Answer::Output(json!({"x": ""})));
@@ -97,12 +59,7 @@ impl Verdict {
 /// assert_eq!(verdict.differences[0].path, "/x");
 /// ```
 pub fn judge(legacy: &Answer, candidate: &Answer) -> Verdict {
-    let verdict = |outcome| Verdict {
-        outcome,
-        matched_error: false,
-        differences: Vec::new(),
-        total_differences: 0,
-    };
+    let verdict = Verdict::of;
     match (legacy, candidate) {
         (Answer::Timeout(_), _) | (_, Answer::Timeout(_)) => verdict(Outcome::Timeout),
         (Answer::Output(a), Answer::Output(b)) => {
@@ -131,7 +88,7 @@ pub fn judge(legacy: &Answer, candidate: &Answer) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::AppError;
+    use crate::model::AppError;
     use serde_json::json;
     use std::time::Duration;
 

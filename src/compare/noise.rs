@@ -11,8 +11,8 @@
 //! without being counted: the summary gives per-path noise rates, so learned
 //! noise can be turned into explicit rules.
 
-use super::{diff, Outcome, Verdict};
-use crate::target::Answer;
+use super::diff;
+use crate::model::{Answer, Outcome, Verdict};
 use std::collections::HashSet;
 
 /// Where two answers of the legacy to the same input differ (empty when they

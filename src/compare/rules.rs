@@ -6,7 +6,7 @@
 //!   stands for any array index or object key (`/items/*/served_at`). The
 //!   pattern is followed where both outputs have the same structure.
 //! - Rules act on the *differences* the structural diff finds, in one walk of
-//!   both outputs ([`super::structural`]); neither output is copied or
+//!   both outputs ([`super::walk`]); neither output is copied or
 //!   rewritten. What each kind covers:
 //!   - `ignore`: every difference at or below the path (an object key only one
 //!     side has included), except an array element only one side has at the
@@ -36,31 +36,53 @@
 //! - Non-goals: rules on error answers (errors compare by type and message),
 //!   rules that add differences.
 
+use super::judge;
 use super::pointer::{parse_pointer, Token};
-use super::structural::{diff_under_rules, RuledDiff};
-use super::{judge, Outcome, Verdict};
-use crate::target::Answer;
+use super::walk::{diff_under_rules, RuledDiff};
+use crate::model::{Answer, Outcome, PerRule, RuleEffects, Verdict};
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 
-/// A rule as written in `cutover.toml` (`[[rules]]`).
-#[derive(Debug, Clone, Deserialize)]
+/// A rule as written in `cutover.toml` (`[[rules]]`), and as a run's spec
+/// keeps it (so the run's rules can be compiled again, identically).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     pub name: String,
     pub kind: String,
     pub path: String,
     pub reason: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absolute: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relative: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+}
+
+/// A declaration (a rule, a known difference) with where it was declared
+/// (`cutover.toml line 7`, `command line`), for the messages that name it.
+/// Serialised flat: the declaration's fields and `declared`. (Read back from
+/// a run's spec, which cutover wrote; unknown fields there are not errors,
+/// as they are in `cutover.toml`.)
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Declared<T> {
+    #[serde(flatten)]
+    pub def: T,
+    pub declared: String,
+}
+
+impl<T> Declared<T> {
+    pub fn new(def: T, declared: impl Into<String>) -> Declared<T> {
+        Declared {
+            def,
+            declared: declared.into(),
+        }
+    }
 }
 
 /// A rule that cannot work.
@@ -92,19 +114,6 @@ pub struct Rule {
     pub(crate) tokens: Vec<Token>,
     pub(crate) action: Action,
 }
-
-/// What the rules did to one record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RuleEffects {
-    /// Per rule: its pattern found a value in either output.
-    pub present: PerRule<bool>,
-    /// Per rule: differing paths it made disappear.
-    pub suppressed: PerRule<u32>,
-}
-
-/// One value per rule, kept inline for the first eight rules (no allocation
-/// per record in the common case).
-pub type PerRule<T> = smallvec::SmallVec<[T; 8]>;
 
 /// The rules of a run, in declaration order.
 #[derive(Debug, Default)]
@@ -231,8 +240,8 @@ pub(crate) fn check_declaration(
 
 impl RuleConfig {
     /// The rule `--ignore PATH` makes, with where it was declared.
-    pub fn ignore_flag(path: &str) -> (RuleConfig, String) {
-        (
+    pub fn ignore_flag(path: &str) -> Declared<RuleConfig> {
+        Declared::new(
             RuleConfig {
                 name: format!("{IGNORE_FLAG_PREFIX}{path}"),
                 kind: "ignore".into(),
@@ -243,7 +252,7 @@ impl RuleConfig {
                 relative: None,
                 pattern: None,
             },
-            "command line".into(),
+            "command line",
         )
     }
 }
@@ -253,22 +262,27 @@ impl RuleConfig {
 pub const IGNORE_FLAG_PREFIX: &str = "--ignore ";
 
 impl RuleSet {
-    /// Compiles a config file's rules (with where each was declared), then
-    /// one `ignore` rule per `--ignore` path, in that order.
-    pub fn compile_with_ignores(
-        file: &[(RuleConfig, String)],
+    /// A config file's rules (with where each was declared), then one
+    /// `ignore` rule per `--ignore` path, in that order: the declarations a
+    /// run compiles.
+    pub fn with_ignores(
+        file: &[Declared<RuleConfig>],
         ignore: &[String],
-    ) -> Result<RuleSet, RuleError> {
+    ) -> Vec<Declared<RuleConfig>> {
         let mut rules = file.to_vec();
         rules.extend(ignore.iter().map(|path| RuleConfig::ignore_flag(path)));
-        RuleSet::compile(&rules)
+        rules
     }
 
     /// Compiles rules with where each was declared.
-    pub fn compile(rules: &[(RuleConfig, String)]) -> Result<RuleSet, RuleError> {
+    pub fn compile(rules: &[Declared<RuleConfig>]) -> Result<RuleSet, RuleError> {
         let mut names = HashSet::new();
         let mut compiled = Vec::new();
-        for (config, location) in rules {
+        for Declared {
+            def: config,
+            declared: location,
+        } in rules
+        {
             check_declaration(
                 &mut names,
                 (&config.name, &config.reason, location),
@@ -327,7 +341,11 @@ mod tests {
         for (k, v) in extra {
             cfg[*k] = v.clone();
         }
-        RuleSet::compile(&[(serde_json::from_value(cfg).unwrap(), "test:1".into())]).unwrap()
+        RuleSet::compile(&[Declared::new(
+            serde_json::from_value(cfg).unwrap(),
+            "test:1",
+        )])
+        .unwrap()
     }
 
     /// Judges under `rules`; returns (outcome, remaining paths, suppressed by rule 0).
@@ -461,11 +479,37 @@ mod tests {
     }
 
     #[test]
+    fn declarations_round_trip_flat_through_json() {
+        let rule = Declared::new(
+            RuleConfig {
+                name: "price".into(),
+                kind: "tolerance".into(),
+                path: "/p".into(),
+                reason: "rounding".into(),
+                key: None,
+                absolute: Some(0.5),
+                relative: None,
+                pattern: None,
+            },
+            "cutover.toml line 3",
+        );
+        let text = serde_json::to_string(&rule).unwrap();
+        assert_eq!(
+            text,
+            r#"{"name":"price","kind":"tolerance","path":"/p","reason":"rounding","absolute":0.5,"declared":"cutover.toml line 3"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Declared<RuleConfig>>(&text).unwrap(),
+            rule
+        );
+    }
+
+    #[test]
     fn bad_rules_name_the_rule_and_the_place() {
         let bad = |cfg: Value| {
-            RuleSet::compile(&[(
+            RuleSet::compile(&[Declared::new(
                 serde_json::from_value(cfg).unwrap(),
-                "cutover.toml line 7".into(),
+                "cutover.toml line 7",
             )])
             .unwrap_err()
             .to_string()

@@ -14,8 +14,7 @@
 //! different inputs trigger it. Non-goal: telling apart two bugs that touch the
 //! same paths the same way.
 
-use super::{Outcome, Verdict};
-use crate::target::Answer;
+use crate::model::{Answer, Outcome, Verdict};
 use std::collections::BTreeSet;
 
 /// The group signature of a non-matching record (`""` for a match).
@@ -58,7 +57,7 @@ pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Stri
 }
 
 /// `/accepted/3/name` → `/accepted/*/name`.
-pub(crate) fn generalise(path: &str) -> String {
+pub fn generalise(path: &str) -> String {
     path.split('/')
         .map(|token| {
             if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
@@ -75,7 +74,7 @@ pub(crate) fn generalise(path: &str) -> String {
 mod tests {
     use super::*;
     use crate::compare::judge;
-    use crate::target::AppError;
+    use crate::model::AppError;
     use serde_json::json;
 
     #[test]

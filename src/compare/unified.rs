@@ -15,7 +15,7 @@
 //! for where such a cut falls, which depends on the machine's speed; a diff
 //! that finishes in time is always the same.
 
-use crate::target::Answer;
+use crate::model::Answer;
 use serde_json::json;
 use similar::TextDiff;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! The engine: traffic → both targets → verdict → events, in input order.
+//! The engine: traffic → both sides → verdict → events, in input order.
 //!
 //! # Contract
 //! - Every item the reader produces becomes exactly one [`Event`], delivered in
@@ -11,7 +11,7 @@
 //!   instead of growing memory (backpressure).
 //! - `stop` (SIGINT or SIGTERM) stops the reader between two lines; records
 //!   already read are finished and delivered, so the report stays consistent.
-//! - A [`TargetError`] (a target that cannot work at all) stops reading too;
+//! - A [`SideError`] (a side that cannot work at all) stops reading too;
 //!   the records in flight are still delivered, the one that hit the error with
 //!   a `cutover.target_failed` error on that side. The error is returned in
 //!   [`RunEnd::aborted`], and the run counts as not having happened (exit 2).
@@ -27,74 +27,39 @@
 //!   [`RunPlan::max_diffs`] non-matching ones does (the count delivered so
 //!   far never exceeds the count before it), plus at most the records in
 //!   flight besides, so the report is the same whatever `concurrency` is.
+//!
+//! # Non-goals
+//! The engine knows nothing of flags, files or terminals: it takes a
+//! [`RunPlan`] and a cancellation token, and hands [`Event`]s to whoever
+//! reads its channel (the report's sinks, a test). Who serves a key is the
+//! report's business (its rollout section).
+//!
+//! Names [`crate::model`], [`crate::traffic`], [`crate::sides`],
+//! [`crate::compare`] and [`crate::util`].
 
-use crate::compare::{judge, render_answer, unified_diff_of, Verdict};
-use crate::target::{Answer, AppError, Request, Target, TargetError};
+use crate::compare::{judge, render_answer, unified_diff_of};
+use crate::model::{Answer, AppError, Event, Observed, Record, RecordResult, Verdict};
+use crate::sides::{Implementation, Request, SideError};
 use crate::traffic::{
-    spawn_reader, Origin, ReadOptions, ReaderProgress, Record, Rejection, SourceItem, TrafficError,
-    TrafficSpec,
+    spawn_reader, ReadOptions, ReaderProgress, SourceItem, TrafficError, TrafficSpec,
 };
 use futures::future::Either;
 use futures::{FutureExt, StreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// One side's answer and how long it took.
-#[derive(Debug, Clone)]
-pub struct Observed {
-    pub answer: Answer,
-    pub latency: Duration,
-}
-
-/// A record after both sides answered and were compared.
-#[derive(Debug)]
-pub struct RecordResult {
-    pub seq: u64,
-    pub id: String,
-    pub key: Option<String>,
-    pub origin: Origin,
-    /// The record's input, as the capture gave it (JSON text).
-    pub input: Box<serde_json::value::RawValue>,
-    pub legacy: Observed,
-    pub candidate: Observed,
-    pub verdict: Verdict,
-    /// What the comparison rules saw and hid for this record.
-    pub rule_effects: crate::compare::RuleEffects,
-    /// Per declared known difference: whether it covered a path of this record.
-    pub known_used: Vec<bool>,
-    /// With a noise probe: the paths where two legacy answers differed.
-    pub noise: Option<Vec<String>>,
-    /// With a live legacy and a recorded response: whether the legacy's answer
-    /// today differs from what production recorded (`None`: nothing to check).
-    pub drift: Option<bool>,
-    /// Who the flags say serves this record's key (`None`: flags not evaluated).
-    pub route: Option<crate::flags::Decision>,
-    /// The unified diff of the two answers, for a non-matching record the
-    /// report may show (`None` otherwise; see the module docs).
-    pub diff: Option<String>,
-}
-
-/// What the engine hands to the report, one per item read, in order.
-#[derive(Debug)]
-pub enum Event {
-    Compared(Box<RecordResult>),
-    Rejected(Rejection),
-}
 
 /// What the engine needs for a run.
 pub struct RunPlan {
     pub traffic: Vec<TrafficSpec>,
     pub read: ReadOptions,
-    pub legacy: Arc<dyn Target>,
-    pub candidate: Arc<dyn Target>,
+    pub legacy: Arc<dyn Implementation>,
+    pub candidate: Arc<dyn Implementation>,
     /// Whether the legacy side is live (not `recorded`): then records that
     /// carry a recorded response are also checked for drift.
     pub check_drift: bool,
-    /// The rollout's flags, evaluated per record key (`None`: not evaluated).
-    pub flags: Option<Arc<crate::flags::Evaluator>>,
     /// Comparison rules (may be empty).
     pub rules: crate::compare::RuleSet,
     /// Declared known differences (may be empty).
@@ -112,8 +77,8 @@ pub struct RunPlan {
 pub struct RunEnd {
     /// Reading stopped early because `stop` was cancelled (a signal).
     pub interrupted: bool,
-    /// A target stopped working; the run is incomplete.
-    pub aborted: Option<TargetError>,
+    /// A side stopped working; the run is incomplete.
+    pub aborted: Option<SideError>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +121,6 @@ pub async fn run(
         legacy: plan.legacy,
         candidate: plan.candidate,
         check_drift: plan.check_drift,
-        flags: plan.flags,
         rules: plan.rules,
         known: plan.known,
         noise_probe: plan.noise_probe,
@@ -207,15 +171,14 @@ fn tokio_stream_from<T: Send + 'static>(
 
 /// What every comparison task shares.
 struct Shared {
-    legacy: Arc<dyn Target>,
-    candidate: Arc<dyn Target>,
+    legacy: Arc<dyn Implementation>,
+    candidate: Arc<dyn Implementation>,
     /// Compare the live legacy against the capture's `recorded` responses.
     check_drift: bool,
-    flags: Option<Arc<crate::flags::Evaluator>>,
     rules: crate::compare::RuleSet,
     known: crate::compare::KnownSet,
     noise_probe: bool,
-    aborted: Mutex<Option<TargetError>>,
+    aborted: Mutex<Option<SideError>>,
     reader_stop: CancellationToken,
     diffs: Diffs,
 }
@@ -278,7 +241,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         input: &record.input,
         recorded: record.recorded.as_deref(),
     };
-    let observe = |target: &Arc<dyn Target>| {
+    let observe = |target: &Arc<dyn Implementation>| {
         let target = target.clone();
         async move {
             let started = Instant::now();
@@ -324,10 +287,6 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         })),
         _ => None,
     };
-    let route = shared
-        .flags
-        .as_ref()
-        .map(|flags| flags.decide(record.key.as_deref()));
     let diff = shared
         .diffs
         .of(&verdict, &legacy.answer, &candidate.answer)
@@ -345,7 +304,6 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         known_used,
         noise,
         drift,
-        route,
         diff,
     }
 }
@@ -359,8 +317,8 @@ pub struct Comparer {
 
 impl Comparer {
     pub fn new(
-        legacy: Arc<dyn Target>,
-        candidate: Arc<dyn Target>,
+        legacy: Arc<dyn Implementation>,
+        candidate: Arc<dyn Implementation>,
         rules: crate::compare::RuleSet,
         known: crate::compare::KnownSet,
         noise_probe: bool,
@@ -370,8 +328,6 @@ impl Comparer {
                 legacy,
                 candidate,
                 check_drift: false,
-                // Re-running single records routes nothing.
-                flags: None,
                 rules,
                 known,
                 noise_probe,
@@ -383,8 +339,8 @@ impl Comparer {
         }
     }
 
-    /// One record's result, or the error of a target that stopped working.
-    pub async fn compare(&self, record: Record) -> Result<RecordResult, TargetError> {
+    /// One record's result, or the error of a side that stopped working.
+    pub async fn compare(&self, record: Record) -> Result<RecordResult, SideError> {
         let result = compare_record(record, &self.shared).await;
         let failed = self
             .shared
@@ -407,31 +363,42 @@ impl Comparer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{Side, TargetOptions, TargetSpec};
+    use crate::model::Side;
+    use crate::sides::mock::{MockSide, Reply};
+    use crate::sides::{SideOptions, SideSpec};
+    use serde_json::{json, Value};
+    use std::time::Duration;
 
-    fn builtin(name: &str, side: Side) -> Arc<dyn Target> {
-        let options = TargetOptions {
+    fn builtin(name: &str, side: Side) -> Arc<dyn Implementation> {
+        let options = SideOptions {
             timeout: Duration::from_secs(1),
             startup_timeout: Duration::from_secs(1),
             workers: 1,
             retries: 0,
             max_response_bytes: 1 << 20,
             follow_redirects: Vec::new(),
+            dir: None,
         };
-        crate::target::build(&TargetSpec::Builtin(name.into()), side, &options).unwrap()
+        crate::sides::build(&SideSpec::Builtin(name.into()), side, &options).unwrap()
     }
 
-    /// Runs the naive port against the faithful one over `inputs` and
-    /// returns the results in order.
-    fn run_naive(inputs: &[&str], concurrency: usize, max_diffs: usize) -> Vec<RecordResult> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.jsonl");
+    /// A plan over `inputs` (one record each, ids `r0`, `r1`, ...).
+    fn plan_of(
+        dir: &std::path::Path,
+        inputs: &[Value],
+        legacy: Arc<dyn Implementation>,
+        candidate: Arc<dyn Implementation>,
+        concurrency: usize,
+        max_diffs: usize,
+    ) -> RunPlan {
+        let path = dir.join("t.jsonl");
         let lines: String = inputs
             .iter()
-            .map(|item| serde_json::json!({"input": {"items": [item]}}).to_string() + "\n")
+            .enumerate()
+            .map(|(i, input)| json!({"id": format!("r{i}"), "input": input}).to_string() + "\n")
             .collect();
         std::fs::write(&path, lines).unwrap();
-        let plan = RunPlan {
+        RunPlan {
             traffic: vec![TrafficSpec::from_arg(
                 path.to_str().unwrap(),
                 crate::traffic::Format::Auto,
@@ -441,35 +408,190 @@ mod tests {
                 id_column: "id".into(),
                 key_column: "key".into(),
             },
-            legacy: builtin("normalize", Side::Legacy),
-            candidate: builtin("normalize-naive", Side::Candidate),
+            legacy,
+            candidate,
             check_drift: false,
-            flags: None,
             rules: Default::default(),
             known: Default::default(),
             noise_probe: false,
             concurrency,
             max_diffs,
-        };
+        }
+    }
+
+    /// Runs `plan` to its end; every event it delivered, in order.
+    fn run_plan(plan: RunPlan, stop: CancellationToken) -> (RunEnd, Vec<Event>) {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
             let (tx, mut rx) = mpsc::channel(4);
             let collect = tokio::spawn(async move {
-                let mut results = Vec::new();
+                let mut events = Vec::new();
                 while let Some(batch) = rx.recv().await {
-                    for event in batch {
-                        if let Event::Compared(r) = event {
-                            results.push(*r);
-                        }
-                    }
+                    events.extend(batch);
                 }
-                results
+                events
             });
-            run(plan, tx, CancellationToken::new(), |_, _| {})
-                .await
-                .unwrap();
-            collect.await.unwrap()
+            let end = run(plan, tx, stop, |_, _| {}).await.unwrap();
+            (end, collect.await.unwrap())
         })
+    }
+
+    fn results(events: Vec<Event>) -> Vec<RecordResult> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Compared(r) => Some(*r),
+                Event::Rejected(_) => None,
+            })
+            .collect()
+    }
+
+    /// Runs the naive port against the faithful one over `inputs` and
+    /// returns the results in order.
+    fn run_naive(inputs: &[&str], concurrency: usize, max_diffs: usize) -> Vec<RecordResult> {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<Value> = inputs.iter().map(|i| json!({"items": [i]})).collect();
+        let plan = plan_of(
+            dir.path(),
+            &inputs,
+            builtin("normalize", Side::Legacy),
+            builtin("normalize-naive", Side::Candidate),
+            concurrency,
+            max_diffs,
+        );
+        results(run_plan(plan, CancellationToken::new()).1)
+    }
+
+    /// Latencies that differ from record to record, so that records finish
+    /// out of order when several are in flight.
+    fn jittery() -> MockSide {
+        MockSide::new(|input| {
+            let n = input["n"].as_u64().unwrap_or(0);
+            Reply::output(input.clone()).after(Duration::from_micros((n * 7919) % 3000))
+        })
+    }
+
+    #[test]
+    fn results_come_in_input_order_at_any_concurrency() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<Value> = (0..300).map(|n| json!({ "n": n })).collect();
+        for concurrency in [1, 3, 64, 1000] {
+            let plan = plan_of(
+                dir.path(),
+                &inputs,
+                Arc::new(jittery()),
+                Arc::new(jittery()),
+                concurrency,
+                0,
+            );
+            let (end, events) = run_plan(plan, CancellationToken::new());
+            assert!(!end.interrupted && end.aborted.is_none());
+            let seqs: Vec<u64> = results(events).iter().map(|r| r.seq).collect();
+            assert_eq!(
+                seqs,
+                (0..300).collect::<Vec<u64>>(),
+                "--concurrency {concurrency}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_more_records_are_in_flight_than_the_concurrency() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<Value> = (0..400).map(|n| json!({ "n": n })).collect();
+        for concurrency in [1, 10, 100] {
+            let slow = || {
+                MockSide::new(|input| Reply::output(input.clone()).after(Duration::from_millis(2)))
+            };
+            let (legacy, candidate) = (Arc::new(slow()), Arc::new(slow()));
+            let plan = plan_of(
+                dir.path(),
+                &inputs,
+                legacy.clone(),
+                candidate.clone(),
+                concurrency,
+                0,
+            );
+            run_plan(plan, CancellationToken::new());
+            for side in [&legacy, &candidate] {
+                assert_eq!(side.calls(), 400);
+                assert!(
+                    side.max_in_flight() <= concurrency,
+                    "{} in flight at --concurrency {concurrency}",
+                    side.max_in_flight()
+                );
+            }
+            if concurrency > 1 {
+                assert!(legacy.max_in_flight() > 1, "records do run concurrently");
+            }
+        }
+    }
+
+    #[test]
+    fn a_side_that_stops_working_aborts_the_run_and_every_record_read_is_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<Value> = (0..5000).map(|n| json!({ "n": n })).collect();
+        let broken = MockSide::new(|input| match input["n"].as_u64() {
+            Some(100) => Reply::broken("it fell over"),
+            _ => Reply::output(input.clone()).after(Duration::from_micros(200)),
+        });
+        let plan = plan_of(
+            dir.path(),
+            &inputs,
+            Arc::new(MockSide::echo()),
+            Arc::new(broken),
+            16,
+            0,
+        );
+        let (end, events) = run_plan(plan, CancellationToken::new());
+        assert!(matches!(end.aborted, Some(SideError::CannotStart { .. })));
+        assert!(!end.interrupted, "an abort is not an interruption");
+        let results = results(events);
+        let seqs: Vec<u64> = results.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (0..results.len() as u64).collect::<Vec<u64>>());
+        assert!(
+            results.len() > 100 && results.len() < 5000,
+            "{}",
+            results.len()
+        );
+        let failed = &results[100];
+        assert!(matches!(
+            &failed.candidate.answer,
+            Answer::Error(e) if e.kind == "cutover.target_failed"
+        ));
+    }
+
+    #[test]
+    fn a_stop_ends_the_reading_and_finishes_what_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<Value> = (0..20000).map(|n| json!({ "n": n })).collect();
+        let stop = CancellationToken::new();
+        let asker = stop.clone();
+        let legacy = MockSide::new(move |input| {
+            if input["n"].as_u64() == Some(300) {
+                asker.cancel();
+            }
+            Reply::output(input.clone()).after(Duration::from_micros(100))
+        });
+        let plan = plan_of(
+            dir.path(),
+            &inputs,
+            Arc::new(legacy),
+            Arc::new(MockSide::echo()),
+            8,
+            0,
+        );
+        let (end, events) = run_plan(plan, stop);
+        assert!(end.interrupted && end.aborted.is_none());
+        let results = results(events);
+        assert!(
+            results.len() > 300 && results.len() < 20000,
+            "{}",
+            results.len()
+        );
+        let seqs: Vec<u64> = results.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (0..results.len() as u64).collect::<Vec<u64>>());
+        assert!(results.iter().all(|r| r.verdict.is_clean()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! - The admin token comes from `UNLEASH_ADMIN_TOKEN` only. It is sent in the
 //!   `Authorization` header and nowhere else: it is never printed, logged,
 //!   put in an error message, the audit log or a report. [`Admin`]'s `Debug`
-//!   hides it, and it is registered with [`crate::redact`], so that a server
+//!   hides it, and it is registered with [`crate::util::redact`], so that a server
 //!   or gateway echoing the `Authorization` header in an error body (quoted
 //!   in the error) shows `<redacted>` instead. URLs in errors have no
 //!   userinfo.
@@ -81,13 +81,13 @@ impl Admin {
             .ok()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| FlagsError::Admin {
-                url: crate::redact::url(api),
+                url: crate::util::redact::url(api),
                 message: format!(
                     "{ENV_ADMIN_TOKEN} is not set: changing a flag on the server needs an admin API token in it (it is never printed or stored)"
                 ),
             })?;
-        crate::redact::register(&token);
-        crate::redact::register_url(api);
+        crate::util::redact::register(&token);
+        crate::util::redact::register_url(api);
         Ok(Admin {
             api: api.trim_end_matches('/').to_owned(),
             token,
@@ -105,8 +105,8 @@ impl Admin {
     /// taken out (the message may quote the server's answer).
     fn error(&self, message: String) -> FlagsError {
         FlagsError::Admin {
-            url: crate::redact::url(&self.api),
-            message: crate::redact::text(&message).into_owned(),
+            url: crate::util::redact::url(&self.api),
+            message: crate::util::redact::text(&message).into_owned(),
         }
     }
 
@@ -129,7 +129,7 @@ impl Admin {
         let response = request.send().await.map_err(|e| {
             self.error(format!(
                 "{method} {url}: cannot reach the server ({}); check the URL and that Unleash is running",
-                crate::errors::chain(&e)
+                crate::util::errors::chain(&e)
             ))
         })?;
         let status = response.status();

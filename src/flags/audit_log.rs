@@ -10,7 +10,7 @@
 //!   (for `promote`: the report and its numbers).
 //! - Never holds a secret: entries are built from [`Entry`] only, which has
 //!   no field for a token, and each line goes through
-//!   [`crate::redact::text`] (a source URL's credentials, a token quoted
+//!   [`crate::util::redact::text`] (a source URL's credentials, a token quoted
 //!   in some text) before it is written.
 
 use super::evidence::Evidence;
@@ -73,7 +73,7 @@ pub fn append(path: &Path, entry: &Entry) -> Result<(), FlagsError> {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let json = serde_json::to_string(entry).expect("an entry serialises");
-    let mut line = crate::redact::text(&json).into_owned().into_bytes();
+    let mut line = crate::util::redact::text(&json).into_owned().into_bytes();
     line.push(b'\n');
     let mut file = std::fs::OpenOptions::new()
         .create(true)

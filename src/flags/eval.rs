@@ -337,7 +337,7 @@ impl Evaluator {
 mod tests {
     use super::super::state::{parse_features, Origin};
     use super::*;
-    use crate::target::Side;
+    use crate::model::Side;
 
     fn snapshot(json: &str) -> Snapshot {
         Snapshot {

@@ -23,8 +23,14 @@
 //! passes (the current one at the top), and 0 when it does not (the
 //! evidence does not support serving the candidate to anyone yet).
 //! One step at a time: a ladder is climbed, never jumped.
+//!
+//! # Promotion
+//! [`promotion`] is what `cutover flags promote` does, as a pure function
+//! of the evidence, whether the run read its whole capture, the ladder, the
+//! current percentage and `--force`: stay at the top of the ladder, move one
+//! step (forced when the gate did not pass), or refuse.
 
-use crate::terminal::counted;
+use crate::util::text::counted;
 use serde::{Deserialize, Serialize};
 
 /// z for a two-sided 95% interval.
@@ -75,8 +81,8 @@ pub struct Evidence {
 
 impl Evidence {
     /// Judges a report's counts against the gate.
-    pub fn judge(counts: &crate::report::Counts, gate: Gate) -> Self {
-        let records = counts.compared + counts.errored;
+    pub fn judge(counts: &crate::model::Counts, gate: Gate) -> Self {
+        let records = counts.with_outcome();
         let against = counts.mismatched + counts.errors + counts.timeouts;
         Self::from_numbers(records, against, gate)
     }
@@ -112,6 +118,46 @@ impl Evidence {
             return 0.0;
         }
         next_step(ladder, current).map_or(current.min(100.0), f64::from)
+    }
+}
+
+/// What `cutover flags promote` does (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Promotion {
+    /// Already at (or past) the top of the ladder: nothing to move.
+    AtTop { current: f64 },
+    /// Move `serve` from `from` to `to`; `forced` when the gate did not pass
+    /// (or the run was not complete) and `--force` moved anyway.
+    Move { from: f64, to: u8, forced: bool },
+    /// Stay at `from`: the gate does not pass, or the run did not read its
+    /// whole capture (`incomplete`).
+    Refused { from: f64, to: u8, incomplete: bool },
+}
+
+/// Decides a promotion (see the module docs).
+pub fn promotion(
+    evidence: &Evidence,
+    run_complete: bool,
+    ladder: &[u8],
+    current: f64,
+    force: bool,
+) -> Promotion {
+    let Some(to) = next_step(ladder, current) else {
+        return Promotion::AtTop { current };
+    };
+    let refused = !evidence.passes || !run_complete;
+    if refused && !force {
+        Promotion::Refused {
+            from: current,
+            to,
+            incomplete: !run_complete,
+        }
+    } else {
+        Promotion::Move {
+            from: current,
+            to,
+            forced: refused,
+        }
     }
 }
 
@@ -223,6 +269,79 @@ mod tests {
         assert_eq!(next_step(&ladder, 1.0), Some(5));
         assert_eq!(next_step(&ladder, 10.0), Some(25));
         assert_eq!(next_step(&ladder, 100.0), None);
+    }
+
+    #[test]
+    fn promotion_climbs_one_step_on_evidence_and_only_forced_without() {
+        let gate = Gate {
+            min_records: 1000,
+            max_mismatch_bound: 0.005,
+        };
+        let ladder = [1, 5, 25, 50, 100];
+        let clean = Evidence::from_numbers(5037, 0, gate);
+        let dirty = Evidence::from_numbers(5037, 613, gate);
+        assert_eq!(
+            promotion(&clean, true, &ladder, 0.0, false),
+            Promotion::Move {
+                from: 0.0,
+                to: 1,
+                forced: false
+            }
+        );
+        assert_eq!(
+            promotion(&clean, true, &ladder, 5.0, false),
+            Promotion::Move {
+                from: 5.0,
+                to: 25,
+                forced: false
+            }
+        );
+        assert_eq!(
+            promotion(&dirty, true, &ladder, 1.0, false),
+            Promotion::Refused {
+                from: 1.0,
+                to: 5,
+                incomplete: false
+            }
+        );
+        assert_eq!(
+            promotion(&dirty, true, &ladder, 1.0, true),
+            Promotion::Move {
+                from: 1.0,
+                to: 5,
+                forced: true
+            }
+        );
+        // Clean but interrupted: not the whole capture, so no evidence.
+        assert_eq!(
+            promotion(&clean, false, &ladder, 0.0, false),
+            Promotion::Refused {
+                from: 0.0,
+                to: 1,
+                incomplete: true
+            }
+        );
+        assert_eq!(
+            promotion(&clean, false, &ladder, 0.0, true),
+            Promotion::Move {
+                from: 0.0,
+                to: 1,
+                forced: true
+            }
+        );
+        assert_eq!(
+            promotion(&dirty, true, &ladder, 100.0, true),
+            Promotion::AtTop { current: 100.0 }
+        );
+        // A percentage between steps moves to the next one above it.
+        assert_eq!(
+            promotion(&clean, true, &ladder, 10.0, false),
+            Promotion::Move {
+                from: 10.0,
+                to: 25,
+                forced: false
+            }
+        );
     }
 
     #[test]

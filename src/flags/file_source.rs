@@ -147,7 +147,7 @@ pub fn watch(
 mod tests {
     use super::*;
     use crate::flags::{FlagNames, Stickiness};
-    use crate::target::Side;
+    use crate::model::Side;
 
     fn doc(serve: u32) -> String {
         format!(

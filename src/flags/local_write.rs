@@ -19,9 +19,9 @@ use super::{FlagsError, Stickiness};
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically ([`crate::atomic_file::write`]).
+/// Writes `bytes` to `path` atomically ([`crate::util::atomic_file::write`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FlagsError> {
-    crate::atomic_file::write(path, bytes).map_err(|source| FlagsError::Write {
+    crate::util::atomic_file::write(path, bytes).map_err(|source| FlagsError::Write {
         path: path.to_owned(),
         source,
     })

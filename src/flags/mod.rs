@@ -29,34 +29,38 @@
 //!   (`userId` by default, `sessionId`, or a custom property).
 //!
 //! # Files
-//! [`settings`] (the `[flags]` table and its resolution), [`eval`] (the SDK
-//! wrapper), [`memo`] (per-key decisions, only where deterministic), [`file_source`], [`server_source`], [`router`] (the library API
-//! a service embeds), [`admin`] (the Unleash Admin API), [`local_write`] (the
-//! local file writer), [`evidence`] (the promotion rule), [`audit_log`],
-//! [`rollout`] (what a replay says about the current rollout), [`command`]
-//! (`cutover flags ...`), [`open`] (a source opened once for a one-shot command).
+//! [`settings`] (the resolved flag settings), [`eval`] (the SDK wrapper),
+//! [`memo`] (per-key decisions, only where deterministic), [`file_source`],
+//! [`server_source`], [`router`] (the library API a service embeds),
+//! [`admin`] (the Unleash Admin API), [`local_write`] (the local file
+//! writer), [`evidence`] (the promotion rule, a pure function),
+//! [`audit_log`], [`open`] (a source opened once for a one-shot command),
+//! [`state`] (flag states and what one says about a flag).
+//!
+//! # Place in the house
+//! Beside the pipeline: names only [`crate::model`], [`crate::compare`]
+//! (the [`Router`] compares) and [`crate::util`]. What a replay says about
+//! the rollout is the report's ([`crate::report`]'s `rollout` section); the
+//! `cutover flags` command is `cli/`'s.
 
 pub mod admin;
 pub mod audit_log;
-pub mod command;
 pub mod eval;
 pub mod evidence;
 pub mod file_source;
 pub mod local_write;
 pub mod memo;
 pub mod open;
-pub mod rollout;
 pub mod router;
 pub mod server_source;
 pub mod settings;
 pub mod state;
 
 pub use eval::Evaluator;
-pub use open::load_for_run;
 pub use router::{Comparison, Router, RouterStats};
 pub use settings::{FlagSettings, Source};
 
-use crate::target::Side;
+use crate::model::Side;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -86,7 +90,7 @@ impl FlagNames {
 }
 
 /// Which of the two flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Shadow,
@@ -192,8 +196,6 @@ pub enum FlagsError {
     Config(String),
     #[error("Unleash Admin API at {url}: {message}")]
     Admin { url: String, message: String },
-    #[error("{0}")]
-    Run(#[from] crate::report::RunError),
     #[error("cannot start the Unleash SDK client: {0}")]
     Sdk(String),
 }

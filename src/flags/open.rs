@@ -1,5 +1,5 @@
 //! Opening the configured flag source once, for the one-shot commands
-//! (`cutover replay`, `cutover flags status`).
+//! (`cutover replay`, `cutover flags ...`).
 //!
 //! # Contract
 //! [`open`] never fails on an unavailable source: it returns an evaluator
@@ -7,7 +7,6 @@
 //! state is missing or stale, for the caller to show. Only the settings
 //! themselves can be wrong, and they were checked when resolved.
 
-use super::rollout::RolloutPlan;
 use super::server_source::{Health, ServerSource};
 use super::{file_source, Evaluator, FlagSettings, Source};
 use std::sync::Arc;
@@ -50,7 +49,7 @@ pub async fn open(settings: &FlagSettings) -> Opened {
                 },
             }
         }
-        Source::Server { url, secret } => {
+        Source::Server { url, secret, .. } => {
             let source = match ServerSource::new(settings, url, secret.clone()) {
                 Ok(s) => s,
                 Err(e) => return unusable(settings, e),
@@ -77,32 +76,4 @@ fn unusable(settings: &FlagSettings, e: super::FlagsError) -> Opened {
         file_error: None,
         health: None,
     }
-}
-
-/// The evaluator and rollout plan of one replay. An unavailable source is
-/// said once (a warning) and the run goes on, legacy only.
-pub async fn load_for_run(settings: &FlagSettings) -> (Arc<Evaluator>, RolloutPlan) {
-    let opened = open(settings).await;
-    if let Some(problem) = &opened.problem {
-        tracing::warn!("flags: {problem}");
-    }
-    let snapshot = opened.evaluator.snapshot();
-    let unknown_reason = match &snapshot {
-        Some(_) => None,
-        None => opened.problem.clone(),
-    };
-    let plan = RolloutPlan {
-        migration: settings.migration.clone(),
-        names: settings.names.clone(),
-        stickiness: settings.stickiness.as_str().to_owned(),
-        source: settings.source.to_string(),
-        snapshot,
-        unknown_reason,
-        gate: super::evidence::Gate {
-            min_records: settings.min_records,
-            max_mismatch_bound: settings.max_mismatch_bound,
-        },
-        ladder: settings.ladder.clone(),
-    };
-    (opened.evaluator, plan)
 }

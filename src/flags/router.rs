@@ -9,7 +9,7 @@
 //! ```
 //! use cutover::flags::state::{parse_features, Origin, Snapshot};
 //! use cutover::flags::{Evaluator, FlagNames, Router, Stickiness};
-//! use cutover::target::Answer;
+//! use cutover::model::Answer;
 //! use serde_json::{json, value::RawValue};
 //! use std::sync::Arc;
 //!
@@ -53,8 +53,8 @@
 //!   per-request state.
 
 use super::{Basis, Decision, Evaluator};
-use crate::compare::{judge, Verdict};
-use crate::target::{Answer, Side};
+use crate::compare::judge;
+use crate::model::{Answer, Side, Verdict};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::future::Future;
@@ -224,7 +224,7 @@ mod tests {
     use super::*;
     use crate::flags::state::{parse_features, Origin, Snapshot};
     use crate::flags::{FlagNames, Stickiness};
-    use crate::target::AppError;
+    use crate::model::AppError;
     use serde_json::json;
 
     fn eval(serve: u32, shadow: u32) -> Arc<Evaluator> {
@@ -273,7 +273,7 @@ mod tests {
             Answer::Output(json!("legacy"))
         );
         let c = rx.try_recv().unwrap();
-        assert_eq!(c.verdict.outcome, crate::compare::Outcome::CandidateError);
+        assert_eq!(c.verdict.outcome, crate::model::Outcome::CandidateError);
 
         let (router, mut rx) = Router::with_sink(eval(100, 0), 8);
         assert!(matches!(call(&router, Some("u1")).await, Answer::Error(_)));

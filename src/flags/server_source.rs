@@ -20,7 +20,7 @@
 //!   cache atomically, so a restart during an outage resumes the last
 //!   rollout.
 //! - Secrets: errors and logs show the URL without userinfo and go through
-//!   [`crate::redact::text`]; the cache stores the URL without userinfo
+//!   [`crate::util::redact::text`]; the cache stores the URL without userinfo
 //!   (and is used for the same URL whatever its credentials).
 //! - The SDK's own `poll_for_updates` is not used: it does not expose the
 //!   fetched state (needed for the cache), does not tell a 401 from a bad
@@ -108,7 +108,7 @@ impl ServerSource {
         )?);
         Ok(Arc::new(ServerSource {
             request_url: url.to_owned(),
-            url: crate::redact::url(url),
+            url: crate::util::redact::url(url),
             secret,
             cache: settings.cache.clone(),
             interval: settings.poll_interval,
@@ -189,7 +189,7 @@ impl ServerSource {
     pub async fn fetch_once(&self) -> Result<Fetched, String> {
         self.fetch()
             .await
-            .map_err(|message| crate::redact::text(&message).into_owned())
+            .map_err(|message| crate::util::redact::text(&message).into_owned())
     }
 
     async fn fetch(&self) -> Result<Fetched, String> {
@@ -215,7 +215,7 @@ impl ServerSource {
             } else {
                 "failed"
             };
-            format!("GET {shown} {kind}: {}", crate::errors::chain(&e))
+            format!("GET {shown} {kind}: {}", crate::util::errors::chain(&e))
         })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
@@ -238,7 +238,7 @@ impl ServerSource {
         let body = response.bytes().await.map_err(|e| {
             format!(
                 "GET {shown}: reading the body: {}",
-                crate::errors::chain(&e)
+                crate::util::errors::chain(&e)
             )
         })?;
         let features = parse_features(&body)

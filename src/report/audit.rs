@@ -8,7 +8,7 @@
 //! memory per rule; deterministic for the same traffic.
 
 use crate::compare::RuleSet;
-use crate::engine::RecordResult;
+use crate::model::RecordResult;
 use serde::{Deserialize, Serialize};
 
 /// Suppressed record ids kept per rule.

@@ -11,7 +11,7 @@
 //! - [`GroupTable::finish`] lists groups largest first (ties: first seen first).
 
 use crate::compare::signature;
-use crate::engine::RecordResult;
+use crate::model::RecordResult;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 

@@ -15,7 +15,7 @@
 //! - Race-free against a holder that removes the file as it ends: a lock
 //!   taken on a file that is no longer the one at the path is retried.
 //! - The command line is written with the userinfo of any URL replaced by
-//!   nothing and every registered secret redacted ([`crate::redact::text`]), and shown escaped (it is read back from a file anyone who can
+//!   nothing and every registered secret redacted ([`crate::util::redact::text`]), and shown escaped (it is read back from a file anyone who can
 //!   write the directory can change).
 //! - Non-goals: waiting for the holder, or locking against writers that do not
 //!   take this lock.
@@ -138,10 +138,10 @@ impl Holder {
     }
 
     /// The lock file's text for process `pid` run as `args`, with every
-    /// secret and URL userinfo taken out ([`crate::redact::text`]).
+    /// secret and URL userinfo taken out ([`crate::util::redact::text`]).
     fn text(pid: u32, args: impl Iterator<Item = std::ffi::OsString>) -> String {
         let args: Vec<String> = args
-            .map(|a| crate::redact::text(&a.to_string_lossy()).into_owned())
+            .map(|a| crate::util::redact::text(&a.to_string_lossy()).into_owned())
             .collect();
         format!("pid {pid}\ncommand {}\n", shell_words::join(args))
     }

@@ -6,7 +6,7 @@
 //! first.
 
 use crate::compare::generalise;
-use crate::engine::RecordResult;
+use crate::model::RecordResult;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 

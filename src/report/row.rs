@@ -24,8 +24,8 @@
 //!   too many, each a [`RowError::Damaged`] naming the file. A reader that
 //!   stops early (it found what it wanted) checks only the rows it read.
 
-use super::csv_out::{answer_cell, paths_cell};
-use crate::engine::RecordResult;
+use super::csv_sink::{answer_cell, paths_cell};
+use crate::model::RecordResult;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -64,7 +64,7 @@ pub struct MismatchRow {
 }
 
 /// The cells of one record, borrowed where they can be.
-pub(crate) struct RowCells<'a> {
+pub struct RowCells<'a> {
     result: &'a RecordResult,
     group: &'a str,
     signature: &'a str,
@@ -75,7 +75,7 @@ pub(crate) struct RowCells<'a> {
 }
 
 impl<'a> RowCells<'a> {
-    pub(crate) fn new(result: &'a RecordResult, group: &'a str, signature: &'a str) -> Self {
+    pub fn new(result: &'a RecordResult, group: &'a str, signature: &'a str) -> Self {
         RowCells {
             result,
             group,
@@ -88,7 +88,7 @@ impl<'a> RowCells<'a> {
     }
 
     /// The cells in [`COLUMNS`] order.
-    pub(crate) fn as_record(&self) -> [&str; 11] {
+    pub fn as_record(&self) -> [&str; 11] {
         let r = self.result;
         [
             r.id.as_str(),
@@ -105,7 +105,7 @@ impl<'a> RowCells<'a> {
         ]
     }
 
-    pub(crate) fn to_row(&self) -> MismatchRow {
+    pub fn to_row(&self) -> MismatchRow {
         let r = self.result;
         MismatchRow {
             id: r.id.clone(),
@@ -219,7 +219,7 @@ impl RowReader {
     }
 
     fn damaged(&mut self, at_least: &str) -> RowError {
-        use crate::terminal::counted;
+        use crate::util::text::counted;
         self.done = true;
         RowError::Damaged {
             path: self.path.clone(),

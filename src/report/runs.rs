@@ -16,7 +16,10 @@
 //!   groups that hold the non-matching records), so what review commands
 //!   compute from it cannot overflow or panic. Errors name the file and say
 //!   what to do (`damaged: FILE: ...` for a summary that parses but does not
-//!   add up); nothing panics on a damaged or foreign file.
+//!   add up); nothing panics on a damaged or foreign file. A summary written
+//!   before runs kept their spec (no `spec`) is refused, saying so: what
+//!   re-runs or judges a run reads the spec, never a config that may have
+//!   changed since.
 
 use super::{Summary, SUMMARY_FILE};
 use std::path::{Path, PathBuf};
@@ -36,6 +39,8 @@ pub enum RunError {
     },
     #[error("{path} is not a cutover summary ({message}); was it written by another version? Re-run `cutover replay`")]
     Parse { path: PathBuf, message: String },
+    #[error("{path} was written by an older cutover (it has no `spec`: how the run was made); re-run the replay")]
+    Older { path: PathBuf },
     #[error("damaged: {path}: {message}. It was changed after the run; re-run `cutover replay`")]
     Damaged { path: PathBuf, message: String },
 }
@@ -96,10 +101,15 @@ pub fn read_summary(run_dir: &Path) -> Result<Summary, RunError> {
         path: path.clone(),
         source,
     })?;
-    let summary: Summary = serde_json::from_slice(&text).map_err(|e| RunError::Parse {
+    let parse = |e: serde_json::Error| RunError::Parse {
         path: path.clone(),
         message: e.to_string(),
-    })?;
+    };
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(parse)?;
+    if value.get("spec").is_none() && value.get("settings").is_some() {
+        return Err(RunError::Older { path });
+    }
+    let summary: Summary = serde_json::from_value(value).map_err(parse)?;
     summary
         .check()
         .map_err(|message| RunError::Damaged { path, message })?;
@@ -140,35 +150,7 @@ mod tests {
 
     #[test]
     fn a_written_summary_reads_back_unchanged() {
-        use crate::report::{RunStatus, Settings, SummaryBuilder};
-        let settings = Settings {
-            legacy: "worker:python3 legacy/worker.py".into(),
-            candidate: "builtin:normalize".into(),
-            traffic: vec!["t.jsonl".into()],
-            concurrency: 4,
-            workers: 1,
-            timeout_ms: 10,
-            startup_timeout_ms: 30,
-            retries: 1,
-            max_record_bytes: 100,
-            max_diffs: 5,
-            noise_probe: false,
-            config_file: None,
-            follow_redirects: Vec::new(),
-        };
-        let summary = SummaryBuilder::new("r".into(), settings).finish(
-            RunStatus {
-                state: "complete".into(),
-                abort_reason: None,
-                signal: None,
-                legacy_target: Default::default(),
-                candidate_target: Default::default(),
-            },
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            None,
-        );
+        let summary = crate::report::test_summary(Vec::new());
         let tmp = tempfile::tempdir().unwrap();
         summary.write(&tmp.path().join(SUMMARY_FILE)).unwrap();
         let back = read_summary(tmp.path()).unwrap();
@@ -176,6 +158,19 @@ mod tests {
             serde_json::to_value(&back).unwrap(),
             serde_json::to_value(&summary).unwrap()
         );
+        assert_eq!(back.spec, summary.spec);
+    }
+
+    #[test]
+    fn a_summary_without_a_spec_was_written_by_an_older_cutover() {
+        let summary = crate::report::test_summary(Vec::new());
+        let mut value = serde_json::to_value(&summary).unwrap();
+        value.as_object_mut().unwrap().remove("spec");
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(SUMMARY_FILE), value.to_string()).unwrap();
+        let e = read_summary(tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("written by an older cutover"), "{e}");
+        assert!(e.contains("re-run the replay"), "{e}");
     }
 
     #[test]

@@ -1,54 +1,25 @@
-//! `summary.json`: the run's counts, latencies and settings.
+//! `summary.json`: the run's spec, how it ended, its counts and latencies.
 //!
 //! # Contract
 //! [`SummaryBuilder::observe`] takes every event of a run in order; memory is
 //! constant (counters and two fixed-size latency histograms), whatever the
-//! number of records. Count identities, for every run, complete or not:
-//! - `read = rejected + compared + errored`
-//! - `compared = matched + mismatched + accepted` (`matched` includes
-//!   `matched_errors`, records where both sides raised the same error;
-//!   `accepted` are mismatches covered by declared known differences)
-//! - `errored = errors + timeouts`, `errors = legacy_errors + candidate_errors + both_errors`
+//! number of records. The counts satisfy the identities of
+//! [`crate::model::Counts`] for every run, complete or not.
+//!
+//! `spec` is the [`RunSpec`] the run was given, verbatim; `settings` is a
+//! flat view of it for people and scripts that read `summary.json` (cutover
+//! itself reads `spec`). `exit_code` is [`Exit::of_run`]'s.
 //!
 //! Latencies are per side, over every call that got an answer or timed out,
 //! in milliseconds with microsecond resolution (3 significant digits).
 
 use super::{write_err, ReportError};
-use crate::compare::Outcome;
-use crate::engine::Event;
-use crate::target::TargetStats;
+use crate::model::{Counts, Event, Exit, RunState, Side, SideStats, Signal};
+use crate::spec::RunSpec;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
-
-/// Record counts; see the module docs for the identities they satisfy.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Counts {
-    pub read: u64,
-    pub rejected: u64,
-    pub compared: u64,
-    pub matched: u64,
-    pub matched_errors: u64,
-    pub mismatched: u64,
-    /// Mismatches entirely covered by declared known differences.
-    pub accepted: u64,
-    /// Mismatches only at paths where the legacy disagreed with itself.
-    pub noisy: u64,
-    pub errored: u64,
-    pub errors: u64,
-    pub legacy_errors: u64,
-    pub candidate_errors: u64,
-    pub both_errors: u64,
-    pub timeouts: u64,
-}
-
-impl Counts {
-    /// Whether every record read was compared and matched.
-    pub fn all_matched(&self) -> bool {
-        self.read == self.matched + self.accepted + self.noisy
-    }
-}
 
 /// The live legacy against the responses production recorded, for records
 /// whose capture carries one. Reported apart from the verdicts: drift says the
@@ -90,8 +61,8 @@ pub struct LatencyBucket {
     pub calls: u64,
 }
 
-/// The settings a run used, as resolved from flags, config and defaults
-/// (target URLs without their userinfo: see [`crate::redact`]).
+/// A flat view of a run's spec (side URLs without their userinfo: see
+/// [`crate::util::redact`]), as `summary.json` has always had it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub legacy: String,
@@ -109,21 +80,42 @@ pub struct Settings {
     pub config_file: Option<String>,
     /// Sides whose http target followed same-host redirects.
     #[serde(default)]
-    pub follow_redirects: Vec<crate::target::Side>,
+    pub follow_redirects: Vec<Side>,
+}
+
+impl Settings {
+    /// The view of `spec`.
+    pub fn of(spec: &RunSpec) -> Settings {
+        Settings {
+            legacy: spec.legacy.to_string(),
+            candidate: spec.candidate.to_string(),
+            traffic: spec.traffic.iter().map(|t| t.display_name()).collect(),
+            concurrency: spec.concurrency,
+            workers: spec.sides.workers,
+            timeout_ms: spec.sides.timeout.as_millis(),
+            startup_timeout_ms: spec.sides.startup_timeout.as_millis(),
+            retries: spec.sides.retries,
+            max_record_bytes: spec.read.max_record_bytes,
+            max_diffs: spec.max_diffs,
+            noise_probe: spec.noise_probe,
+            config_file: spec.config_file.as_ref().map(|p| p.display().to_string()),
+            follow_redirects: spec.sides.follow_redirects.clone(),
+        }
+    }
 }
 
 /// How the run ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunStatus {
     /// `complete`, `interrupted` (SIGINT or SIGTERM) or `aborted` (a
-    /// target failed).
-    pub state: String,
+    /// side failed).
+    pub state: RunState,
     pub abort_reason: Option<String>,
     /// The signal that interrupted the run (absent unless `interrupted`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<crate::stop::Signal>,
-    pub legacy_target: TargetStats,
-    pub candidate_target: TargetStats,
+    pub signal: Option<Signal>,
+    pub legacy_target: SideStats,
+    pub candidate_target: SideStats,
 }
 
 /// Everything `summary.json` holds.
@@ -137,6 +129,9 @@ pub struct Summary {
     pub records_per_second: f64,
     pub status: RunStatus,
     pub exit_code: i32,
+    /// The run as it was specified (see [`RunSpec`]).
+    pub spec: RunSpec,
+    /// A flat view of `spec` ([`Settings::of`]).
     pub settings: Settings,
     pub counts: Counts,
     pub latency_ms: SideLatency,
@@ -150,9 +145,9 @@ pub struct Summary {
     /// What the noise probe learned (`null` without `--noise-probe`).
     pub noise: Option<super::NoiseReport>,
     /// What the current flag rollout means for this traffic (`null` with
-    /// `--no-flags`); see `crate::flags::rollout`.
+    /// `--no-flags`); see [`super::rollout`].
     #[serde(default)]
-    pub rollout: Option<crate::flags::rollout::RolloutReport>,
+    pub rollout: Option<super::rollout::RolloutReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,27 +157,16 @@ pub struct SideLatency {
 }
 
 impl Summary {
-    /// Exit status in the manner of `diff(1)`: 0 every record read matched (or
-    /// differed only in declared known ways), 1 mismatches, errors, timeouts
-    /// or rejected lines, 2 the run could not
-    /// happen (a target failed), 130 interrupted by SIGINT, 143 by SIGTERM.
-    pub fn decide_exit_code(status: &RunStatus, counts: &Counts) -> i32 {
-        match status.state.as_str() {
-            "aborted" => 2,
-            "interrupted" => status
-                .signal
-                .map_or(crate::stop::Signal::Sigint, |s| s)
-                .exit_code(),
-            _ if counts.all_matched() => 0,
-            _ => 1,
-        }
+    /// The run's exit status ([`Exit::of_run`]; `None` for a number
+    /// cutover never writes).
+    pub fn exit(&self) -> Option<Exit> {
+        Exit::of_code(self.exit_code.into())
     }
 
     /// Records that did not match (rejected lines aside): the rows
     /// `mismatches.csv` has, and the records the groups hold.
     pub fn non_matching(&self) -> u64 {
-        let c = &self.counts;
-        c.read.saturating_sub(c.rejected).saturating_sub(c.matched)
+        self.counts.non_matching()
     }
 
     /// What makes a summary read back from disk unusable, in words: a
@@ -196,48 +180,12 @@ impl Summary {
                 self.duration_seconds
             ));
         }
-        let c = &self.counts;
-        let sum = |parts: &[u64]| {
-            parts
-                .iter()
-                .try_fold(0u64, |total, n| total.checked_add(*n))
-        };
-        for (total, name, parts, names) in [
-            (
-                c.read,
-                "read",
-                vec![c.rejected, c.compared, c.errored],
-                "rejected + compared + errored",
-            ),
-            (
-                c.compared,
-                "compared",
-                vec![c.matched, c.mismatched, c.accepted, c.noisy],
-                "matched + mismatched + accepted + noisy",
-            ),
-            (
-                c.errored,
-                "errored",
-                vec![c.errors, c.timeouts],
-                "errors + timeouts",
-            ),
-            (
-                c.errors,
-                "errors",
-                vec![c.legacy_errors, c.candidate_errors, c.both_errors],
-                "legacy_errors + candidate_errors + both_errors",
-            ),
-        ] {
-            if sum(&parts) != Some(total) {
-                return Err(format!(
-                    "its counts do not add up: {name} {total} is not {names} ({})",
-                    parts
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" + ")
-                ));
-            }
+        self.counts.check()?;
+        if self.exit().is_none() {
+            return Err(format!(
+                "exit_code {} is no status cutover exits with",
+                self.exit_code
+            ));
         }
         let grouped = self
             .groups
@@ -262,8 +210,7 @@ impl Summary {
 
 /// Accumulates a [`Summary`] from a run's events.
 pub struct SummaryBuilder {
-    run_id: String,
-    settings: Settings,
+    spec: RunSpec,
     started: std::time::Instant,
     started_at: chrono::DateTime<chrono::Utc>,
     counts: Counts,
@@ -306,10 +253,9 @@ fn stats(h: &Histogram<u64>) -> LatencyStats {
 }
 
 impl SummaryBuilder {
-    pub fn new(run_id: String, settings: Settings) -> Self {
+    pub fn new(spec: RunSpec) -> Self {
         SummaryBuilder {
-            run_id,
-            settings,
+            spec,
             started: std::time::Instant::now(),
             started_at: chrono::Utc::now(),
             counts: Counts::default(),
@@ -324,11 +270,9 @@ impl SummaryBuilder {
     }
 
     pub fn observe(&mut self, event: &Event) {
-        let c = &mut self.counts;
-        c.read += 1;
         let result = match event {
             Event::Rejected(_) => {
-                c.rejected += 1;
+                self.counts.reject();
                 return;
             }
             Event::Compared(result) => result,
@@ -347,38 +291,8 @@ impl SummaryBuilder {
         }
         record_latency(&mut self.legacy, result.legacy.latency);
         record_latency(&mut self.candidate, result.candidate.latency);
-        match result.verdict.outcome {
-            Outcome::Match => {
-                c.compared += 1;
-                c.matched += 1;
-                c.matched_errors += u64::from(result.verdict.matched_error);
-            }
-            Outcome::Mismatch => {
-                c.compared += 1;
-                c.mismatched += 1;
-            }
-            Outcome::Accepted => {
-                c.compared += 1;
-                c.accepted += 1;
-            }
-            Outcome::Noisy => {
-                c.compared += 1;
-                c.noisy += 1;
-            }
-            Outcome::LegacyError | Outcome::CandidateError | Outcome::BothError => {
-                c.errored += 1;
-                c.errors += 1;
-                match result.verdict.outcome {
-                    Outcome::LegacyError => c.legacy_errors += 1,
-                    Outcome::CandidateError => c.candidate_errors += 1,
-                    _ => c.both_errors += 1,
-                }
-            }
-            Outcome::Timeout => {
-                c.errored += 1;
-                c.timeouts += 1;
-            }
-        }
+        self.counts
+            .record(result.verdict.outcome, result.verdict.matched_error);
     }
 
     pub fn finish(
@@ -390,10 +304,10 @@ impl SummaryBuilder {
         noise: Option<super::NoiseReport>,
     ) -> Summary {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let exit_code = Summary::decide_exit_code(&status, &self.counts);
+        let exit = Exit::of_run(status.state, status.signal, &self.counts);
         Summary {
             cutover_version: env!("CARGO_PKG_VERSION").to_owned(),
-            run_id: self.run_id,
+            run_id: self.spec.run_id.clone(),
             started_at: self
                 .started_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -405,8 +319,9 @@ impl SummaryBuilder {
                 0.0
             },
             status,
-            exit_code,
-            settings: self.settings,
+            exit_code: exit.code().into(),
+            settings: Settings::of(&self.spec),
+            spec: self.spec,
             counts: self.counts,
             latency_ms: SideLatency {
                 legacy: stats(&self.legacy),

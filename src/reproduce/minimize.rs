@@ -12,17 +12,19 @@
 //! - The smallest input is re-run once more at the end for the answers shown
 //!   with it; if that re-run fails differently the result says so
 //!   (`confirmed = false`), which points at a flaky record.
+//! - A [`crate::model::Stop`] ends the search like a spent budget does.
+//! - It runs on the caller's tokio runtime ([`tokio::runtime::Handle`]): the
+//!   search itself is sequential.
 
 use super::ddmin::{shrink, Stop};
 use super::jsontree::Node;
-use super::setup::{Setup, Trust};
+use super::setup::Setup;
 use super::ReproduceError;
 use crate::compare::signature;
-use crate::engine::{Comparer, RecordResult};
+use crate::engine::Comparer;
+use crate::model::{Answer, Origin, Record, RecordResult};
 use crate::report::row::MismatchRow;
 use crate::review::Run;
-use crate::target::Answer;
-use crate::traffic::{Origin, Record};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -116,18 +118,18 @@ fn raw(text: String, row: &MismatchRow, run: &str) -> Result<Box<RawValue>, Repr
     })
 }
 
-/// Minimizes record `id` of `run`, starting only sides `trust` trusts.
+/// Minimizes record `id` of `run` the way `setup` (made from the run)
+/// compares, on `runtime`; `stop` ends the search early.
 pub fn minimize(
     run: &Run,
     id: &str,
     budget: Budget,
-    workers: Option<usize>,
-    trust: &Trust,
+    setup: Setup,
+    runtime: &tokio::runtime::Handle,
+    stop: &crate::model::Stop,
 ) -> Result<Minimized, ReproduceError> {
     let row = find_row(run, id)?;
     let run_id = run.summary.run_id.clone();
-    let mut setup = Setup::from_summary(&run.summary, workers.or(Some(1)), trust)?;
-    let runtime = tokio::runtime::Runtime::new().map_err(ReproduceError::Runtime)?;
     let _entered = runtime.enter();
     let comparer: Comparer = setup.comparer()?;
     let started = Instant::now();
@@ -159,7 +161,10 @@ pub fn minimize(
         if let Some(&known) = cache.get(&text) {
             return Ok(known);
         }
-        if steps >= budget.max_steps || started.elapsed() >= budget.max_time {
+        if steps >= budget.max_steps
+            || started.elapsed() >= budget.max_time
+            || stop.token().is_cancelled()
+        {
             return Err(Stop);
         }
         steps += 1;

@@ -3,9 +3,10 @@
 //! (`cutover pin`), and flaky-or-deterministic labels (`cutover recheck`).
 //!
 //! # Contract
-//! - Records are re-run the way the run ran them ([`setup`]): the same
-//!   targets, timeout, rules, known differences and noise probe, through
-//!   [`crate::engine::Comparer`], the engine's own per-record comparison.
+//! - Records are re-run the way the run ran them ([`setup`], from the run's
+//!   spec): the same sides in the same directory, timeout, rules, known
+//!   differences and noise probe, through [`crate::engine::Comparer`], the
+//!   engine's own per-record comparison.
 //! - A run directory may come from anyone: a side it names is started only
 //!   when [`setup::Trust`] trusts it (a builtin, the current config's own
 //!   spec, or `--trust-run` / `trust_run = true` under `[reproduce]`);
@@ -20,8 +21,14 @@
 //!   re-runs each.
 //! - Errors are [`ReproduceError`]s that name the run, record or file and
 //!   say what to do.
+//! - Functions return data and take a [`crate::model::Stop`]; they never
+//!   print and never read `cutover.toml` (a later config's rules come from
+//!   the caller, [`setup::Later`]).
+//!
+//! Names [`crate::model`], [`crate::engine`], [`crate::report`],
+//! [`crate::review`], [`crate::spec`], [`crate::sides`], [`crate::compare`]
+//! and [`crate::util`].
 
-pub mod command;
 pub mod ddmin;
 pub mod jsontree;
 pub mod minimize;
@@ -37,22 +44,18 @@ pub enum ReproduceError {
     #[error(transparent)]
     Review(#[from] crate::review::ReviewError),
     #[error(transparent)]
-    Target(#[from] crate::target::TargetError),
+    Side(#[from] crate::sides::SideError),
     #[error(transparent)]
     Rule(#[from] crate::compare::RuleError),
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
     #[error("run {run} names targets that the current config does not, and re-running its records would run their command lines, which come from its summary.json (anyone could have written it):\n{sides}\nRead them; if you trust them, pass --trust-run (or set `trust_run = true` under [reproduce] in cutover.toml, or name them as `legacy`/`candidate` under [replay])")]
     Untrusted { run: String, sides: String },
     #[error("run {run} compared against recorded responses (`recorded`); re-running needs both sides live. Replay with a live --legacy first")]
     Recorded { run: String },
-    #[error("run {run} used the config file {path}, which no longer exists; restore it (its rules decide what counts as a difference)")]
-    ConfigGone { run: String, path: PathBuf },
-    #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `{}` lists groups with example ids", crate::terminal::command_line(["cutover", "report", .run.as_str()]))]
+    #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `{}` lists groups with example ids", crate::util::escape::command_line(["cutover", "report", .run.as_str()]))]
     NoRecord { id: String, run: String },
-    #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`{}` tells), or a side changed since the run", crate::terminal::command_line(["cutover", "recheck", .run.as_str()]))]
+    #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`{}` tells), or a side changed since the run", crate::util::escape::command_line(["cutover", "recheck", .run.as_str()]))]
     NotReproduced {
         id: String,
         run: String,
@@ -72,6 +75,6 @@ pub enum ReproduceError {
     },
     #[error("a re-run task failed: {0}")]
     Task(String),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
+    #[error("stopped by {0} before the re-runs were done; nothing was written")]
+    Stopped(&'static str),
 }

@@ -89,7 +89,7 @@ pub fn slug(signature: &str) -> String {
     }
 }
 
-fn value(answer: &crate::target::Answer) -> Value {
+fn value(answer: &crate::model::Answer) -> Value {
     serde_json::from_str(&answer_cell(answer)).unwrap_or(Value::Null)
 }
 
@@ -99,15 +99,11 @@ pub fn case(m: &Minimized, name: &str) -> PinnedCase {
         name: name.to_owned(),
         reproduces: m.signature.clone(),
         outcome: m.row.outcome.clone(),
-        legacy: m.setup.legacy.to_string(),
-        candidate: m.setup.candidate.to_string(),
-        config_file: m
-            .setup
-            .config_file
-            .as_ref()
-            .map(|p| p.display().to_string()),
-        ignore: m.setup.ignore.clone(),
-        noise_probe: m.setup.noise_probe,
+        legacy: m.setup.spec.legacy.to_string(),
+        candidate: m.setup.spec.candidate.to_string(),
+        config_file: m.setup.config_file().map(|p| p.display().to_string()),
+        ignore: m.setup.ignore(),
+        noise_probe: m.setup.spec.noise_probe,
         input: RawValue::from_string(m.minimal.to_json()).expect("the tree prints valid JSON"),
         seen: Seen {
             legacy: value(&m.legacy),

@@ -9,17 +9,22 @@
 //! - Label per record ([`Label`]): `deterministic` when every re-run gave the
 //!   run's signature, `flaky` when one did not; `unchecked` when `--group`
 //!   or `--max-records` left it out.
-//! - Writes `recheck.jsonl` (one line per row, in order) and then
-//!   `recheck.json` (totals and per-group counts, atomically: a stale
-//!   `recheck.json` is removed first, so readers never pair it with a partial
-//!   `recheck.jsonl`), then makes `index.html` again so the page shows the
-//!   labels.
-//! - A target that stops working stops the recheck with its error (exit 2);
-//!   the run's own files are untouched.
+//! - The labels are written to a temporary file beside `recheck.jsonl`;
+//!   only once every record is re-run is the stale `recheck.json` removed,
+//!   the new `recheck.jsonl` put in place and `recheck.json` (totals and
+//!   per-group counts) written atomically, so readers never pair a
+//!   `recheck.json` with a partial `recheck.jsonl`. Then `index.html` is made
+//!   again so the page shows the labels.
+//! - A side that cannot start or stops working, or a [`Stop`], ends the
+//!   recheck with its error before anything of the run is changed: the
+//!   run's files, earlier labels included, are untouched.
+//! - Progress is reported to the caller's `on_progress` (records done, of
+//!   how many); nothing is drawn or printed here.
 
 use super::minimize::{record_of, signature_of};
-use super::setup::{Setup, Trust};
+use super::setup::Setup;
 use super::ReproduceError;
+use crate::model::Stop;
 use crate::report::labels::{
     GroupLabels, Label, RecheckRecord, RecheckSummary, RECHECK_RECORDS_FILE, RECHECK_SUMMARY_FILE,
     SEEN_SIGNATURES,
@@ -29,7 +34,7 @@ use crate::review::{ReviewError, Run};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
 /// What to recheck and how hard.
@@ -45,9 +50,6 @@ pub struct RecheckOptions {
     pub group: Option<String>,
     /// Check at most this many records (the first ones); the rest are `unchecked`.
     pub max_records: Option<u64>,
-    pub progress: bool,
-    /// Which of the run's sides may be started.
-    pub trust: Trust,
 }
 
 fn write_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ReproduceError + '_ {
@@ -57,38 +59,36 @@ fn write_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Reproduce
     }
 }
 
-/// Re-runs `run`'s records; returns the summary it wrote.
-pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, ReproduceError> {
+/// Re-runs `run`'s records the way `setup` (made from the run) compares;
+/// returns the summary it wrote. `on_progress(done, total)` follows along.
+pub async fn recheck(
+    run: &Run,
+    setup: &Setup,
+    options: &RecheckOptions,
+    stop: &Stop,
+    mut on_progress: impl FnMut(u64, u64),
+) -> Result<RecheckSummary, ReproduceError> {
     let only = match &options.group {
         Some(g) => Some(run.group(g)?.group.clone()),
         None => None,
     };
-    let mut setup = Setup::from_summary(&run.summary, options.workers, &options.trust)?;
-    for warning in &setup.warnings {
-        eprintln!("cutover: warning: {}", crate::terminal::escape(warning));
-    }
-    let summary_path = run.dir.join(RECHECK_SUMMARY_FILE);
-    match std::fs::remove_file(&summary_path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(write_err(&summary_path)(e))
-        }
-        _ => {}
-    }
-    let runtime = tokio::runtime::Runtime::new().map_err(ReproduceError::Runtime)?;
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let total = run.summary.non_matching();
-    let bar = indicatif::ProgressBar::new(total);
-    if !(options.progress && std::io::stderr().is_terminal()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
     let records_path = run.dir.join(RECHECK_RECORDS_FILE);
-    let mut out =
-        BufWriter::new(std::fs::File::create(&records_path).map_err(write_err(&records_path))?);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".cutover-recheck-").suffix(".tmp");
+    // The mode a plain create gives (0666 less the umask), as for every
+    // file of a run directory.
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temp = builder
+        .tempfile_in(&run.dir)
+        .map_err(write_err(&records_path))?;
+    let mut out = BufWriter::new(temp);
     let times = options.times.max(1);
     let mut tally: HashMap<String, GroupLabels> = HashMap::new();
     let (mut deterministic, mut flaky, mut unchecked) = (0u64, 0u64, 0u64);
-    runtime.block_on(async {
+    let outcome: Result<(), ReproduceError> = async {
         let comparer = Arc::new(setup.comparer()?);
         let mut selected = 0u64;
         let run_id = run.summary.run_id.clone();
@@ -153,7 +153,14 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
             })
             .buffered(options.concurrency.max(1));
         let mut outcome = Ok(());
-        while let Some(next) = results.next().await {
+        let mut done = 0u64;
+        while let Some(next) = tokio::select! {
+            next = results.next() => next,
+            () = stop.token().cancelled() => {
+                outcome = Err(ReproduceError::Stopped(stop.signal().map_or("a signal", |s| s.name())));
+                None
+            }
+        } {
             let record = match next {
                 Ok(record) => record,
                 Err(e) => {
@@ -161,7 +168,8 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
                     break;
                 }
             };
-            bar.inc(1);
+            done += 1;
+            on_progress(done, total);
             let entry = tally.entry(record.group.clone()).or_default();
             match record.label {
                 Label::Deterministic => {
@@ -184,9 +192,16 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
         drop(results);
         comparer.shutdown().await;
         outcome
-    })?;
-    bar.finish_and_clear();
-    out.flush().map_err(write_err(&records_path))?;
+    }
+    .await;
+    // Nothing of the run changes unless every record was re-run.
+    outcome?;
+    let temp = out
+        .into_inner()
+        .map_err(|e| write_err(&records_path)(e.into_error()))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(write_err(&records_path))?;
     let summary = RecheckSummary {
         times,
         started_at,
@@ -208,6 +223,15 @@ pub fn recheck(run: &Run, options: &RecheckOptions) -> Result<RecheckSummary, Re
             })
             .collect(),
     };
+    let summary_path = run.dir.join(RECHECK_SUMMARY_FILE);
+    match std::fs::remove_file(&summary_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(write_err(&summary_path)(e))
+        }
+        _ => {}
+    }
+    temp.persist(&records_path)
+        .map_err(|e| write_err(&records_path)(e.error))?;
     summary.write(&run.dir)?;
     if run.dir.join(crate::report::html::HTML_FILE).is_file() {
         crate::report::html::regenerate(&run.dir).map_err(ReviewError::from)?;

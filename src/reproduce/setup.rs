@@ -1,38 +1,37 @@
-//! The comparison a run made, rebuilt from its `summary.json`, so records can
-//! be re-run the way the run ran them.
+//! The comparison a run made, rebuilt from its spec, so records can be
+//! re-run the way the run ran them.
 //!
 //! # Contract
-//! - Targets: the run's `--legacy` and `--candidate` specs (as recorded in
-//!   `settings`), parsed with [`TargetSpec::parse`] and built with
-//!   [`crate::target::build`], with the run's timeout, retries, response
-//!   limit and redirect setting. (`http(s)://` specs are recorded without
-//!   their userinfo, so a side that needs URL credentials re-runs without
-//!   them.) Relative paths in command lines resolve from the working
-//!   directory, as during the run.
-//! - Rules and known differences: the run's config file (when it had one) is
-//!   read again, and the run's `--ignore` rules are read back from its rule
-//!   audit (they are named `--ignore PATH`). When the rules or known
-//!   differences found now are not the ones the audit lists (the file
-//!   changed), [`Setup::warnings`] says so; the re-run still uses the file as
-//!   it is now.
+//! - Everything comes from the run's [`RunSpec`] (`summary.json`'s `spec`):
+//!   both sides, structured (no command line is parsed again), running in the
+//!   run's directory whoever re-runs them and from wherever; the timeout,
+//!   retries, response limit and redirect setting; the rules and known
+//!   differences as the run declared them; the noise probe. `cutover.toml`
+//!   is not read: editing it after a run (adding a `[[known]]` entry) does
+//!   not change what a re-run of that run compares. Only when the caller
+//!   passes a later config ([`Later`], from `--config`) are its rules and
+//!   known differences used instead, and [`Setup::warnings`] says so.
+//!   (`http(s)://` sides are kept without their userinfo, so a side that
+//!   needs URL credentials re-runs without them.)
 //! - A run against `recorded` responses cannot be re-run (the recordings are
 //!   not in the run directory and a changed input has none): a
 //!   [`ReproduceError::Recorded`].
-//! - A run directory may come from anyone, and its specs are command lines
+//! - A run directory may come from anyone, and its sides are command lines
 //!   and URLs: a side is started only when [`Trust`] trusts it (a builtin, a
 //!   spec the current config names, or `--trust-run` / `trust_run`);
 //!   otherwise nothing starts and [`ReproduceError::Untrusted`] shows the
 //!   command lines, escaped.
 
 use super::ReproduceError;
-use crate::compare::{KnownSet, RuleSet, IGNORE_FLAG_PREFIX};
+use crate::compare::{Declared, KnownConfig, KnownSet, RuleConfig, RuleSet};
 use crate::engine::Comparer;
+use crate::model::Side;
 use crate::report::Summary;
-use crate::target::{self, Side, TargetOptions, TargetSpec};
+use crate::sides::{self, SideOptions, SideSpec};
+use crate::spec::RunSpec;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// Which targets of a run may be started.
+/// Which sides of a run may be started.
 ///
 /// A builtin runs no code from the run directory; a spec the current config
 /// names (its `legacy` and `candidate` under `[replay]`, else replay's
@@ -45,58 +44,28 @@ pub struct Trust {
     /// `--trust-run`, or `trust_run` in the config: every side is started.
     pub all: bool,
     /// The specs the current config (or replay's defaults) names.
-    pub named: Vec<TargetSpec>,
+    pub named: Vec<SideSpec>,
 }
 
 impl Trust {
-    /// The trust of this command: its `--trust-run` flag, and the config file
-    /// (`--config`, else `./cutover.toml`).
-    pub fn load(trust_run: bool, config: Option<&Path>) -> Result<Trust, ReproduceError> {
-        let loaded = crate::config::load(config)?;
-        let replay = &loaded.config.replay;
-        let named = [
-            (
-                replay.legacy.as_deref(),
-                crate::cli::DEFAULT_LEGACY,
-                Side::Legacy,
-            ),
-            (
-                replay.candidate.as_deref(),
-                crate::cli::DEFAULT_CANDIDATE,
-                Side::Candidate,
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(text, default, side)| TargetSpec::parse(text.unwrap_or(default), side).ok())
-        .collect();
-        Ok(Trust {
-            all: trust_run || loaded.config.reproduce.trust_run.unwrap_or(false),
-            named,
-        })
-    }
-
     /// Whether `spec` may be started.
-    pub fn trusts(&self, spec: &TargetSpec) -> bool {
+    pub fn trusts(&self, spec: &SideSpec) -> bool {
         self.all
-            || matches!(spec, TargetSpec::Builtin(_) | TargetSpec::Recorded)
+            || matches!(spec, SideSpec::Builtin(_) | SideSpec::Recorded)
             || self.named.contains(spec)
     }
 
     /// `Ok` when both sides may be started, else the error that shows the
     /// ones that may not.
-    fn check(
-        &self,
-        summary: &Summary,
-        sides: [(&TargetSpec, Side); 2],
-    ) -> Result<(), ReproduceError> {
-        let untrusted: Vec<String> = sides
-            .iter()
-            .filter(|(spec, _)| !self.trusts(spec))
-            .map(|(spec, side)| {
+    fn check(&self, spec: &RunSpec) -> Result<(), ReproduceError> {
+        let untrusted: Vec<String> = Side::BOTH
+            .into_iter()
+            .filter(|side| !self.trusts(spec.side(*side)))
+            .map(|side| {
                 format!(
                     "  {} {}",
                     side.flag(),
-                    crate::terminal::escape(&spec.to_string())
+                    crate::util::escape::escape(&spec.side(side).to_string())
                 )
             })
             .collect();
@@ -104,124 +73,111 @@ impl Trust {
             return Ok(());
         }
         Err(ReproduceError::Untrusted {
-            run: crate::terminal::escape(&summary.run_id).into_owned(),
+            run: crate::util::escape::escape(&spec.run_id).into_owned(),
             sides: untrusted.join("\n"),
         })
     }
 }
 
+/// A later config's rules and known differences, to compare with instead
+/// of the run's (`--config FILE` given to the re-running command).
+#[derive(Debug, Clone)]
+pub struct Later {
+    pub path: PathBuf,
+    pub rules: Vec<Declared<RuleConfig>>,
+    pub known: Vec<Declared<KnownConfig>>,
+}
+
 /// How to re-run records of a run.
 #[derive(Debug)]
 pub struct Setup {
-    pub legacy: TargetSpec,
-    pub candidate: TargetSpec,
-    pub targets: TargetOptions,
-    pub rules: RuleSet,
-    pub known: KnownSet,
-    pub noise_probe: bool,
-    /// The run's config file, when it had one.
-    pub config_file: Option<PathBuf>,
-    /// The paths of the run's `--ignore` flags.
-    pub ignore: Vec<String>,
-    /// Differences between the run and this rebuild, in words.
+    /// The run's spec.
+    pub spec: RunSpec,
+    /// Both sides' options: the run's, running in the run's directory.
+    pub options: SideOptions,
+    /// The declarations compared with: the run's, or a later config's.
+    pub rules: Vec<Declared<RuleConfig>>,
+    pub known: Vec<Declared<KnownConfig>>,
+    /// The later config compared with, when one was given.
+    pub later: Option<PathBuf>,
+    /// What differs from the run, in words.
     pub warnings: Vec<String>,
 }
 
 impl Setup {
     /// Rebuilds the run's comparison; `workers` overrides the run's
-    /// processes per worker target. Sides `trust` does not trust are an
-    /// error, before anything starts.
-    pub fn from_summary(
+    /// processes per worker side; `later` compares with a later config's
+    /// rules. Sides `trust` does not trust are an error, before anything
+    /// starts.
+    pub fn of_run(
         summary: &Summary,
         workers: Option<usize>,
         trust: &Trust,
+        later: Option<Later>,
     ) -> Result<Setup, ReproduceError> {
-        let s = &summary.settings;
-        let legacy = TargetSpec::parse(&s.legacy, Side::Legacy)?;
-        let candidate = TargetSpec::parse(&s.candidate, Side::Candidate)?;
-        if legacy == TargetSpec::Recorded || candidate == TargetSpec::Recorded {
+        let spec = summary.spec.clone();
+        if !spec.legacy_is_live() || spec.candidate == SideSpec::Recorded {
             return Err(ReproduceError::Recorded {
-                run: summary.run_id.clone(),
+                run: spec.run_id.clone(),
             });
         }
-        trust.check(
-            summary,
-            [(&legacy, Side::Legacy), (&candidate, Side::Candidate)],
-        )?;
-        let config_file = s.config_file.as_ref().map(PathBuf::from);
-        let loaded = match &config_file {
-            Some(path) => {
-                if !path.is_file() {
-                    return Err(ReproduceError::ConfigGone {
-                        run: summary.run_id.clone(),
-                        path: path.clone(),
-                    });
-                }
-                crate::config::load(Some(path))?
-            }
-            None => crate::config::Loaded::default(),
-        };
-        let ignore: Vec<String> = summary
-            .rules
-            .iter()
-            .filter_map(|r| r.name.strip_prefix(IGNORE_FLAG_PREFIX).map(str::to_owned))
-            .collect();
-        let rules = RuleSet::compile_with_ignores(&loaded.rules, &ignore)?;
-        let known = KnownSet::compile(&loaded.known)?;
+        trust.check(&spec)?;
+        let mut options = spec.side_options();
+        if let Some(workers) = workers {
+            options.workers = workers.max(1);
+        }
         let mut warnings = Vec::new();
-        let now: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
-        let then: Vec<&str> = summary.rules.iter().map(|r| r.name.as_str()).collect();
-        if now != then {
-            warnings.push(format!(
-                "the run had the rules [{}], the config file has [{}] now; re-running with the latter",
-                then.join(", "),
-                now.join(", ")
-            ));
-        }
-        let now: Vec<&str> = known.entries.iter().map(|k| k.name.as_str()).collect();
-        let then: Vec<&str> = summary.known.iter().map(|k| k.name.as_str()).collect();
-        if now != then {
-            warnings.push(format!(
-                "the run had the known differences [{}], the config file has [{}] now; re-running with the latter",
-                then.join(", "),
-                now.join(", ")
-            ));
-        }
+        let (rules, known, later) = match later {
+            None => (spec.rules.clone(), spec.known.clone(), None),
+            Some(later) => {
+                warnings.push(format!(
+                    "comparing with the rules and known differences of {} (--config), not the ones run {} was made with",
+                    later.path.display(),
+                    spec.run_id
+                ));
+                (later.rules, later.known, Some(later.path))
+            }
+        };
+        // Both must compile before anything starts.
+        RuleSet::compile(&rules)?;
+        KnownSet::compile(&known)?;
         Ok(Setup {
-            legacy,
-            candidate,
-            targets: TargetOptions {
-                timeout: Duration::from_millis(s.timeout_ms.min(u64::MAX as u128) as u64),
-                startup_timeout: Duration::from_millis(
-                    s.startup_timeout_ms.min(u64::MAX as u128) as u64
-                ),
-                workers: workers.unwrap_or(s.workers).max(1),
-                retries: s.retries,
-                max_response_bytes: s.max_record_bytes,
-                follow_redirects: s.follow_redirects.clone(),
-            },
+            spec,
+            options,
             rules,
             known,
-            noise_probe: s.noise_probe,
-            config_file,
-            ignore,
+            later,
             warnings,
         })
     }
 
-    /// Starts both targets (inside a tokio runtime: worker pools spawn
-    /// tasks). The rules and known differences move into the comparer; the
-    /// rest of the setup stays, to be reported.
-    pub fn comparer(&mut self) -> Result<Comparer, ReproduceError> {
-        let legacy = target::build(&self.legacy, Side::Legacy, &self.targets)?;
-        let candidate = target::build(&self.candidate, Side::Candidate, &self.targets)?;
+    /// The sides, started (inside a tokio runtime: worker pools spawn
+    /// tasks), with the rules and known differences, as one comparer.
+    pub fn comparer(&self) -> Result<Comparer, ReproduceError> {
+        let legacy = sides::build(&self.spec.legacy, Side::Legacy, &self.options)?;
+        let candidate = sides::build(&self.spec.candidate, Side::Candidate, &self.options)?;
         Ok(Comparer::new(
             legacy,
             candidate,
-            std::mem::take(&mut self.rules),
-            std::mem::take(&mut self.known),
-            self.noise_probe,
+            RuleSet::compile(&self.rules)?,
+            KnownSet::compile(&self.known)?,
+            self.spec.noise_probe,
         ))
+    }
+
+    /// The paths of the `--ignore` flags among the rules compared with.
+    pub fn ignore(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| r.declared == RuleConfig::ignore_flag("").declared)
+            .map(|r| r.def.path.clone())
+            .collect()
+    }
+
+    /// The config file whose rules are compared with: the later one, else
+    /// the run's.
+    pub fn config_file(&self) -> Option<&Path> {
+        self.later.as_deref().or(self.spec.config_file.as_deref())
     }
 }
 
@@ -231,7 +187,7 @@ mod tests {
 
     #[test]
     fn builtins_and_named_specs_are_trusted_other_command_lines_are_not() {
-        let spec = |text: &str| TargetSpec::parse(text, Side::Candidate).unwrap();
+        let spec = |text: &str| SideSpec::parse(text, Side::Candidate).unwrap();
         let trust = Trust {
             all: false,
             named: vec![spec("worker:python3 legacy/worker.py")],
@@ -246,5 +202,33 @@ mod tests {
             named: Vec::new(),
         };
         assert!(all.trusts(&spec("exec:sh -c 'touch PWNED'")));
+    }
+
+    #[test]
+    fn a_re_run_compares_with_the_run_s_rules_unless_a_later_config_is_given() {
+        let mut summary = crate::report::test_summary(Vec::new());
+        summary.spec.rules = RuleSet::with_ignores(&[], &["/t".into()]);
+        let trust = Trust {
+            all: true,
+            named: Vec::new(),
+        };
+        let setup = Setup::of_run(&summary, Some(3), &trust, None).unwrap();
+        assert_eq!(setup.ignore(), ["/t"]);
+        assert!(setup.warnings.is_empty());
+        assert_eq!(setup.options.workers, 3);
+        assert_eq!(setup.options.dir.as_deref(), Some(Path::new("/work")));
+        let later = Later {
+            path: "later.toml".into(),
+            rules: Vec::new(),
+            known: Vec::new(),
+        };
+        let setup = Setup::of_run(&summary, None, &trust, Some(later)).unwrap();
+        assert!(setup.ignore().is_empty());
+        assert!(
+            setup.warnings[0].contains("later.toml (--config)"),
+            "{:?}",
+            setup.warnings
+        );
+        assert_eq!(setup.config_file(), Some(Path::new("later.toml")));
     }
 }

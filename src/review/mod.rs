@@ -1,5 +1,5 @@
-//! Reviewing runs: `cutover report` and its subcommands, the read side of a
-//! run directory, for people (terminal) and machines (`--json`, JUnit XML).
+//! Reviewing runs: what `cutover report` and its subcommands show, as data
+//! (the terminal and `--json` renderings are `cli/`'s).
 //!
 //! # Contract
 //! - A run is named as everywhere else: `latest`, a run id under the reports
@@ -11,26 +11,17 @@
 //!   memory at a time); `report diff` reads two summaries.
 //! - Errors are [`ReviewError`]s naming the run, record, group or file and
 //!   saying what to do; nothing panics on a damaged or foreign run directory.
-//! - Exit status, like the rest of cutover (0 / 1 / 2):
-//!   `report`: 0 the run found no differences, 1 it did (mismatches, errors,
-//!   timeouts or rejected lines: the run's own exit status), 2 cannot read it;
-//!   `report show`: 0 shown, 1 no non-matching record has that id (it matched,
-//!   or is not in the capture), 2 cannot read the run;
-//!   `report group`: 0 shown, 2 no such group or cannot read the run;
-//!   `report diff`: 0 no group appeared or grew, 1 some did, 2 cannot read.
+//! - Functions return data ([`Run`], [`records::RecordView`],
+//!   [`rundiff::RunDiff`]); they never print, and never read `cutover.toml`:
+//!   where runs are is the caller's to say.
 //! - Non-goals: changing a run (only `cutover recheck` adds labels, and
 //!   `report --html` makes `index.html` again).
+//!
+//! Names [`crate::model`], [`crate::report`], [`crate::spec`] and
+//! [`crate::util`].
 
-pub mod command;
-pub mod diffview;
-pub mod junit;
 pub mod records;
 pub mod rundiff;
-pub mod style;
-pub mod text;
-
-/// Mismatch groups the replay lists when it ends (`cutover report` shows more).
-pub const TOP_GROUPS: usize = 5;
 
 use crate::report::labels::{LabelError, RecheckSummary};
 use crate::report::row::RowError;
@@ -46,7 +37,7 @@ pub enum ReviewError {
     Rows(#[from] RowError),
     #[error(transparent)]
     Labels(#[from] LabelError),
-    #[error("no group {group:?} in run {run}: its groups are {known}. `{}` lists them with their signatures", crate::terminal::command_line(["cutover", "report", .run.as_str()]))]
+    #[error("no group {group:?} in run {run}: its groups are {known}. `{}` lists them with their signatures", crate::util::escape::command_line(["cutover", "report", .run.as_str()]))]
     NoGroup {
         group: String,
         run: String,
@@ -60,7 +51,7 @@ pub enum ReviewError {
     #[error(transparent)]
     Html(#[from] crate::report::html::RegenerateError),
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Report(#[from] crate::report::ReportError),
 }
 
 /// A finished run, as review commands read it.

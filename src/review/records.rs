@@ -13,7 +13,7 @@
 //!   what `--json` gives: the input and both answers as JSON values, and the
 //!   diff.
 
-use super::diffview::DiffView;
+use crate::report::diffview::DiffView;
 use crate::report::labels::{LabelReader, RecheckRecord};
 use crate::report::row::MismatchRow;
 use serde::Serialize;

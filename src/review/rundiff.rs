@@ -106,13 +106,22 @@ impl RunDiff {
     }
 }
 
+fn traffic(summary: &Summary) -> Vec<String> {
+    summary
+        .spec
+        .traffic
+        .iter()
+        .map(|t| t.display_name())
+        .collect()
+}
+
 fn run_ref(summary: &Summary, dir: &std::path::Path) -> RunRef {
     RunRef {
         run_id: summary.run_id.clone(),
         dir: dir.display().to_string(),
-        traffic: summary.settings.traffic.clone(),
-        legacy: summary.settings.legacy.clone(),
-        candidate: summary.settings.candidate.clone(),
+        traffic: traffic(summary),
+        legacy: summary.spec.legacy.to_string(),
+        candidate: summary.spec.candidate.to_string(),
         read: summary.counts.read,
         non_matching: summary.non_matching(),
     }
@@ -179,7 +188,7 @@ pub fn compare(
         } += 1;
     }
     RunDiff {
-        same_traffic: a.settings.traffic == b.settings.traffic && a.counts.read == b.counts.read,
+        same_traffic: traffic(a) == traffic(b) && a.counts.read == b.counts.read,
         a: run_ref(a, dir_a),
         b: run_ref(b, dir_b),
         tally,

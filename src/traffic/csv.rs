@@ -11,7 +11,9 @@
 //!   limit is rejected with its line number; reading goes on with the next row.
 
 use super::reader::Output;
-use super::{excerpt, Origin, ReadOptions, Record, Rejection, SourceItem, TrafficError};
+use super::{ReadOptions, SourceItem, TrafficError};
+use crate::model::{Origin, Record, Rejection};
+use crate::util::text::excerpt;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::io::Read;

@@ -11,7 +11,8 @@
 //! - Anything else (invalid JSON or UTF-8, a non-object line, a wrong type, a
 //!   blank line) is returned as a rejection reason in words.
 
-use serde::{Deserialize, Deserializer};
+use crate::util::serde::present;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// The parts of a capture line cutover uses.
@@ -36,16 +37,6 @@ struct Wire {
     input: Option<Box<RawValue>>,
     #[serde(default, deserialize_with = "present")]
     recorded: Option<Box<RawValue>>,
-}
-
-/// Distinguishes a present field (even `null`) from a missing one: serde's
-/// `Option` maps both to `None`, which would treat `"input": null` as absent.
-pub(crate) fn present<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(de).map(Some)
 }
 
 /// Parses one line (without its newline).

@@ -7,8 +7,8 @@
 //!   line longer than the configured limit is rejected without being buffered.
 //! - Output: [`SourceItem`]s in capture order, each with a run-wide sequence
 //!   number `seq` (0, 1, 2, ... with no gaps). Every line read becomes exactly
-//!   one item: a [`Record`] or a [`Rejection`], so `read = records + rejected`
-//!   holds by construction.
+//!   one item: a [`Record`] or a [`Rejection`] (the core types of
+//!   [`crate::model`]), so `read = records + rejected` holds by construction.
 //! - Errors: a malformed line is never fatal; it becomes a [`Rejection`] naming
 //!   the source, the line and the reason. Only a source that cannot be opened or
 //!   read at all (missing file, I/O error, bad CSV header) is a [`TrafficError`].
@@ -17,58 +17,13 @@
 
 mod csv;
 mod jsonl;
-pub(crate) mod lines;
 mod reader;
 
-pub(crate) use jsonl::present;
 pub use reader::{spawn_reader, ReaderHandle, ReaderProgress};
 
-use serde::Serialize;
-use serde_json::value::RawValue;
+use crate::model::{Record, Rejection};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::Arc;
-
-/// One captured request.
-#[derive(Debug)]
-pub struct Record {
-    /// Position in the run (0-based, across all sources, rejected lines included).
-    pub seq: u64,
-    /// The capture's `id`, or the line number when the capture has none.
-    pub id: String,
-    /// The capture's routing key (Unleash stickiness), when it has one.
-    pub key: Option<String>,
-    /// The request body, as JSON text.
-    pub input: Box<RawValue>,
-    /// The response production gave, when the capture recorded it.
-    pub recorded: Option<Box<RawValue>>,
-    /// Where the record came from.
-    pub origin: Origin,
-}
-
-/// The place a record or rejection was read from.
-#[derive(Debug, Clone, Serialize)]
-pub struct Origin {
-    /// The source's display name: the path as given, or `-` for stdin.
-    pub source: Arc<str>,
-    /// 1-based line number of the record's first line.
-    pub line: u64,
-}
-
-/// A line that could not be turned into a record.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rejection {
-    /// Position in the run.
-    pub seq: u64,
-    #[serde(flatten)]
-    pub origin: Origin,
-    /// What is wrong with the line, in words.
-    pub reason: String,
-    /// The start of the offending line (at most [`EXCERPT_BYTES`], lossy UTF-8).
-    pub excerpt: String,
-}
-
-/// Bytes of an offending line kept in a [`Rejection`].
-pub const EXCERPT_BYTES: usize = 200;
 
 /// What a source yields.
 #[derive(Debug)]
@@ -78,7 +33,7 @@ pub enum SourceItem {
 }
 
 /// Capture formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// `.csv` files are CSV, everything else (and stdin) JSON Lines.
@@ -89,8 +44,18 @@ pub enum Format {
     Csv,
 }
 
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
+}
+
 /// One capture to read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrafficSpec {
     /// `None` is standard input.
     pub path: Option<PathBuf>,
@@ -127,7 +92,7 @@ impl TrafficSpec {
 }
 
 /// Options that shape how captures are read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadOptions {
     /// Longest accepted line (or CSV row), in bytes.
     pub max_record_bytes: usize,
@@ -184,14 +149,4 @@ pub fn total_bytes(specs: &[TrafficSpec]) -> Option<u64> {
                 .map(|m| m.len())
         })
         .sum()
-}
-
-/// The start of `line`, for error reports.
-pub(crate) fn excerpt(line: &[u8]) -> String {
-    let end = line.len().min(EXCERPT_BYTES);
-    let mut text = String::from_utf8_lossy(&line[..end]).into_owned();
-    if line.len() > EXCERPT_BYTES {
-        text.push('…');
-    }
-    text
 }

@@ -12,11 +12,10 @@
 //! - Returns the first [`TrafficError`] (a source that cannot be read); items
 //!   sent before the error stay valid.
 
-use super::lines::{read_line, Line};
-use super::{
-    csv, excerpt, jsonl, Format, Origin, ReadOptions, Record, Rejection, SourceItem, TrafficError,
-    TrafficSpec,
-};
+use super::{csv, jsonl, Format, ReadOptions, SourceItem, TrafficError, TrafficSpec};
+use crate::model::{Origin, Record, Rejection};
+use crate::util::lines::{read_line, Line};
+use crate::util::text::excerpt;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};

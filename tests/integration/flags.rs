@@ -240,13 +240,20 @@ fn a_corrupt_flag_file_is_named_and_replay_still_runs_legacy_only() {
         "{\"version\": 2, \"features\": [",
         "a corrupt file is not overwritten"
     );
-    let out = tmp.path().join("run");
-    replay(&out, &["--config", config.to_str().unwrap()])
-        .assert()
-        .code(0)
-        .stdout(contains("rollout     unknown (flag file"))
-        .stderr(contains(flags.display().to_string()));
-    let r = summary(&out)["rollout"].clone();
+    let ran = Replay::new(tmp.path())
+        .args(&["--config", config.to_str().unwrap()])
+        .run(0);
+    assert!(
+        ran.stdout.contains("rollout     unknown (flag file"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stderr.contains(&flags.display().to_string()),
+        "{}",
+        ran.stderr
+    );
+    let r = ran.summary["rollout"].clone();
     assert_eq!(r["state"], "unknown");
     assert_eq!(r["candidate_serves"], 0);
     assert_eq!(r["shadowed"], 0);

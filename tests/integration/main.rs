@@ -5,6 +5,7 @@
 
 mod browser;
 mod config;
+mod defects;
 mod faults;
 mod flags;
 mod leaks;

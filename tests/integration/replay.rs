@@ -6,24 +6,22 @@ use serde_json::json;
 #[test]
 fn bundled_capture_matches_record_for_record() {
     let tmp = tempdir();
-    let out = tmp.path().join("run");
-    replay(&out, &[]).assert().code(0);
-    let s = summary(&out);
+    let ran = Replay::new(tmp.path()).run(0);
+    let s = &ran.summary;
     let lines = std::fs::read_to_string(repo().join("fixtures/normalize/capture.jsonl"))
         .unwrap()
         .lines()
         .count() as u64;
-    assert_eq!(count(&s, "read"), lines);
-    assert_eq!(count(&s, "matched"), lines);
+    assert_eq!(ran.count("read"), lines);
+    assert_eq!(ran.count("matched"), lines);
     assert!(
-        count(&s, "matched_errors") > 0,
+        ran.count("matched_errors") > 0,
         "the capture exercises legacy exceptions"
     );
     assert_eq!(s["status"]["state"], "complete");
     assert_eq!(s["settings"]["legacy"], "worker:python3 legacy/worker.py");
     assert!(s["latency_ms"]["legacy"]["calls"].as_u64().unwrap() == lines);
-    assert_accounted(&s);
-    assert!(mismatches(&out).is_empty());
+    assert!(ran.rows().is_empty());
 }
 
 #[test]
@@ -46,20 +44,13 @@ fn naive_port_differs_exactly_on_the_information_separators() {
         }
         lines.push(record(&id, json!({ "items": [item] })));
     }
-    let path = capture(tmp.path(), "t.jsonl", &lines);
-    let out = tmp.path().join("run");
-    replay(
-        &out,
-        &[
-            path.to_str().unwrap(),
-            "--candidate",
-            "builtin:normalize-naive",
-        ],
-    )
-    .assert()
-    .code(1)
-    .stdout(predicates::str::contains("20 mismatched"));
-    let rows = mismatches(&out);
+    let ran = Replay::new(tmp.path())
+        .records("t.jsonl", &lines)
+        .candidate("builtin:normalize-naive")
+        .run(1);
+    assert!(ran.stdout.contains("20 mismatched"), "{}", ran.stdout);
+    let out = &ran.out;
+    let rows = ran.rows();
     let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str()).collect();
     assert_eq!(ids, expected);
     assert!(rows.iter().all(|r| r["outcome"] == "mismatch"));
@@ -71,7 +62,6 @@ fn naive_port_differs_exactly_on_the_information_separators() {
         diffs.contains("-    \"sep\"\n+    \"\\u001csep\""),
         "{diffs}"
     );
-    assert_accounted(&summary(&out));
 }
 
 #[test]

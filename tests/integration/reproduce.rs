@@ -313,11 +313,21 @@ fn recheck_labels_flaky_and_deterministic_records_in_every_report() {
     assert_eq!(r["unchecked"], 6, "{r}");
 }
 
-/// Copies `run` to `to` with its summary's candidate replaced by `candidate`.
+/// Copies `run` to `to` with its summary's candidate replaced by `candidate`
+/// (in the run's spec, which re-runs read, and in the flat `settings` view).
 fn with_candidate(run: &std::path::Path, to: &std::path::Path, candidate: &str) {
     copy_run(run, to);
     let mut s = summary(run);
     s["settings"]["candidate"] = json!(candidate);
+    s["spec"]["candidate"] = match candidate.split_once(':') {
+        Some(("builtin", name)) => json!({ "builtin": name }),
+        Some((kind @ ("worker" | "exec"), line)) => {
+            let mut words = shell_words::split(line).unwrap();
+            let program = words.remove(0);
+            json!({ kind: { "program": program, "args": words } })
+        }
+        _ => panic!("no such candidate form: {candidate}"),
+    };
     std::fs::write(to.join("summary.json"), s.to_string()).unwrap();
 }
 

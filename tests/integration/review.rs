@@ -56,6 +56,11 @@ fn report_prints_the_run_its_groups_and_exits_like_the_run() {
             ".latency_ms" => "[LATENCY]",
             ".settings.traffic" => "[TRAFFIC]",
             ".settings.concurrency" => "[CORES]",
+            ".spec.run_id" => "[RUN_ID]",
+            ".spec.cwd" => "[SANDBOX]",
+            ".spec.out" => "[TMP]",
+            ".spec.traffic" => "[TRAFFIC]",
+            ".spec.concurrency" => "[CORES]",
             ".rollout.state_fetched_at" => "[TIME]",
         })
     });

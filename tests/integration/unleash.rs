@@ -7,7 +7,7 @@ use crate::util::*;
 use cutover::flags::server_source::ServerSource;
 use cutover::flags::state::{parse_features, Origin, Snapshot};
 use cutover::flags::{Basis, Evaluator, FlagNames, FlagSettings, Router, Source, Stickiness};
-use cutover::target::Side;
+use cutover::model::Side;
 use predicates::str::contains;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -57,6 +57,7 @@ fn settings(migration: &str, url: &str, secret: &str, dir: &Path) -> FlagSetting
         source: Source::Server {
             url: url.into(),
             secret: Some(secret.into()),
+            secret_from: None,
         },
         source_configured: true,
         project: "default".into(),

@@ -168,19 +168,9 @@ impl Replay {
         self.candidate(&candidate)
     }
 
-    pub fn arg(mut self, arg: impl Into<OsString>) -> Replay {
-        self.args.push(arg.into());
-        self
-    }
-
     pub fn args(mut self, args: &[&str]) -> Replay {
         self.args.extend(args.iter().map(OsString::from));
         self
-    }
-
-    /// Where the report goes.
-    pub fn dir(&self) -> &Path {
-        &self.out
     }
 
     fn argv(&self) -> Vec<OsString> {

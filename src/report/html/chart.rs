@@ -73,7 +73,7 @@ pub fn chart(side: &'static str, stats: &LatencyStats) -> Chart {
                 title: format!(
                     "≤ {}: {}",
                     ms(b.le_ms),
-                    crate::terminal::counted(b.calls, "call", "calls")
+                    crate::util::text::counted(b.calls, "call", "calls")
                 ),
             }
         })

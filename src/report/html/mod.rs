@@ -16,9 +16,11 @@
 //!   ([`sampler`]): at most [`SAMPLES_PER_GROUP`] per group, each text cut at
 //!   [`sampler::FIELD_BYTES`], within [`sampler::PAGE_SAMPLE_BYTES`] for the
 //!   page. The page states these caps.
-//! - Written with every run (before `summary.json`, so a finished run has
-//!   one), and made again by [`regenerate`] from the run directory (after
-//!   `cutover recheck`, to show the labels).
+//! - Written with every run (a [`Sink`], finished before `summary.json`, so
+//!   a finished run has one), and made again by [`regenerate`] from the run
+//!   directory (after `cutover recheck`, to show the labels).
+//! - What it shows of the run is the run-summary model
+//!   ([`super::model::RunView`]), the one the terminal draws too.
 
 mod chart;
 pub mod sampler;
@@ -26,7 +28,9 @@ pub mod sampler;
 pub use sampler::{Sampler, SAMPLES_PER_GROUP};
 
 use super::labels::{GroupLabels, LabelReader, RecheckSummary};
+use super::model::{CountLine, RunView};
 use super::row::RowReader;
+use super::sink::{Mismatch, Sink};
 use super::{ReportError, Summary, SUMMARY_FILE};
 use askama::Template;
 use base64::Engine;
@@ -73,14 +77,6 @@ const SCRIPT: &str = r#"(function () {
   apply();
 })();"#;
 
-/// One line of the counts table.
-struct CountRow {
-    name: &'static str,
-    value: u64,
-    percent: String,
-    note: &'static str,
-}
-
 /// A group as the page shows it.
 struct GroupView {
     label: String,
@@ -97,7 +93,7 @@ struct GroupView {
 
 impl GroupView {
     fn fails(&self) -> bool {
-        !matches!(self.kind.as_str(), "accepted" | "noisy")
+        super::model::fails(&self.signature)
     }
 }
 
@@ -109,7 +105,13 @@ impl GroupView {
 )]
 struct Page<'a> {
     summary: &'a Summary,
-    counts: Vec<CountRow>,
+    legacy: String,
+    candidate: String,
+    traffic: Vec<String>,
+    /// `no differences (exit 0)`, `differences found: 3 mismatched (exit 1)`, ...
+    verdict: String,
+    verdict_ok: bool,
+    counts: Vec<CountLine>,
     charts: Vec<chart::Chart>,
     groups: Vec<GroupView>,
     recheck: Option<&'a RecheckSummary>,
@@ -123,21 +125,6 @@ struct Page<'a> {
     script: &'static str,
 }
 
-fn percent(n: u64, of: u64) -> String {
-    if of == 0 {
-        "0.00%".to_owned()
-    } else {
-        format!("{:.2}%", n as f64 * 100.0 / of as f64)
-    }
-}
-
-fn kind_of(signature: &str) -> String {
-    match signature.split_whitespace().next() {
-        Some(word) if word.chars().all(|c| c.is_ascii_lowercase() || c == '_') => word.to_owned(),
-        _ => "other".to_owned(),
-    }
-}
-
 /// The page's Content-Security-Policy: nothing but its own inline style and
 /// its own script (by hash).
 fn csp() -> String {
@@ -149,63 +136,40 @@ fn csp() -> String {
 
 /// Renders the page.
 pub fn render(summary: &Summary, mut sampler: Sampler, recheck: Option<&RecheckSummary>) -> String {
-    let c = &summary.counts;
-    let count = |name, value, note| CountRow {
-        name,
-        value,
-        percent: percent(value, c.read),
-        note,
+    let view = RunView::new(summary, std::path::Path::new(""), recheck);
+    let verdict = match &view.verdict.detail {
+        Some(detail) => format!("{}: {detail}", view.verdict.headline),
+        None => view.verdict.headline.clone(),
     };
-    let counts = vec![
-        count("read", c.read, "capture lines read"),
-        count(
-            "matched",
-            c.matched,
-            "equal answers (or the same error on both sides)",
-        ),
-        count("mismatched", c.mismatched, "different answers"),
-        count(
-            "accepted",
-            c.accepted,
-            "differences declared as known and intended",
-        ),
-        count(
-            "noisy",
-            c.noisy,
-            "differ only where the legacy disagreed with itself",
-        ),
-        count("legacy_errors", c.legacy_errors, "only the legacy raised"),
-        count(
-            "candidate_errors",
-            c.candidate_errors,
-            "only the candidate raised",
-        ),
-        count("both_errors", c.both_errors, "both raised, differently"),
-        count("timeouts", c.timeouts, "a side gave no answer in time"),
-        count(
-            "rejected",
-            c.rejected,
-            "unreadable capture lines (rejected.jsonl)",
-        ),
-    ];
-    let groups = summary
+    let groups = view
         .groups
         .iter()
         .map(|g| GroupView {
-            label: g.group.clone(),
-            signature: g.signature.clone(),
-            kind: kind_of(&g.signature),
-            count: g.count,
-            percent: format!("{:.2}%", g.share * 100.0),
-            first_id: g.first_id.clone(),
-            last_id: g.last_id.clone(),
-            samples: sampler.take(&g.group),
-            labels: recheck.and_then(|r| r.group(&g.group).cloned()),
+            label: g.group.group.clone(),
+            signature: g.group.signature.clone(),
+            kind: g.kind.clone(),
+            count: g.group.count,
+            percent: g.percent.clone(),
+            first_id: g.group.first_id.clone(),
+            last_id: g.group.last_id.clone(),
+            samples: sampler.take(&g.group.group),
+            labels: g.labels.cloned(),
         })
         .collect();
+    let spec = &summary.spec;
     Page {
         summary,
-        counts,
+        legacy: spec.legacy.to_string(),
+        candidate: spec.candidate.to_string(),
+        traffic: spec.traffic.iter().map(|t| t.display_name()).collect(),
+        verdict: format!("{verdict} (exit {})", view.verdict.exit.code()),
+        verdict_ok: view.verdict.exit == crate::model::Exit::Clean,
+        // The table lists each error count apart, not their sum.
+        counts: view
+            .counts
+            .into_iter()
+            .filter(|c| c.name != "errors")
+            .collect(),
         charts: vec![
             chart::chart("legacy", &summary.latency_ms.legacy),
             chart::chart("candidate", &summary.latency_ms.candidate),
@@ -223,6 +187,31 @@ pub fn render(summary: &Summary, mut sampler: Sampler, recheck: Option<&RecheckS
     }
     .render()
     .expect("the report template renders any summary")
+}
+
+/// `index.html` for a run as it happens: samples the non-matching records
+/// as they come, renders the page when the run ends.
+#[derive(Debug, Default)]
+pub struct HtmlSink {
+    sampler: Sampler,
+}
+
+impl Sink for HtmlSink {
+    fn mismatch(&mut self, mismatch: &Mismatch<'_>) -> Result<(), ReportError> {
+        self.sampler
+            .offer(|| mismatch.cells.to_row(), mismatch.group, None);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, summary: &Summary, dir: &Path) -> Result<(), ReportError> {
+        let started = std::time::Instant::now();
+        write(dir, summary, self.sampler, None)?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "index.html written"
+        );
+        Ok(())
+    }
 }
 
 /// Writes `index.html` into `dir` (atomically: temp file, then rename).
@@ -334,6 +323,7 @@ mod tests {
 
     #[test]
     fn group_kinds() {
+        use super::super::model::kind_of;
         assert_eq!(kind_of("mismatch /a changed"), "mismatch");
         assert_eq!(kind_of("candidate_error ValueError"), "candidate_error");
         assert_eq!(

@@ -13,9 +13,9 @@
 //!   (counted in [`Sampler::over_budget`], which the page reports). Counts
 //!   never depend on sampling: they come from `summary.json`.
 
+use crate::report::diffview::DiffView;
 use crate::report::labels::RecheckRecord;
 use crate::report::row::MismatchRow;
-use crate::review::diffview::DiffView;
 use std::collections::HashMap;
 
 /// Records shown per group at most.

@@ -1,0 +1,548 @@
+//! The command line as it is given (ripgrep's "low-level arguments"): every
+//! clap struct of every command, and the defaults `--help` shows.
+//!
+//! # Contract
+//! - Every default is declared on its flag, so `--help` shows it; the ones
+//!   another command shares (the capture, the reports directory, the record
+//!   limit, the columns) are constants here, used by both.
+//! - Nothing here is resolved: what a flag means together with
+//!   `cutover.toml` is [`super::settings`]' work, which asks clap's matches
+//!   whether a flag was given explicitly.
+//! - The enums of the library a flag takes ([`Side`], [`Format`],
+//!   [`Role`]) get their clap names here, so only `cli/` knows clap.
+
+use super::text::style::ColorMode;
+use crate::flags::{settings, Role};
+use crate::model::Side;
+use crate::traffic::Format;
+use clap::builder::PossibleValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The bundled capture of the worked migration.
+pub const DEFAULT_TRAFFIC: &str = "fixtures/normalize/capture.jsonl";
+/// The wrapped legacy service of the worked migration.
+pub const DEFAULT_LEGACY: &str = "worker:python3 legacy/worker.py";
+/// The new implementation of the worked migration.
+pub const DEFAULT_CANDIDATE: &str = "builtin:normalize";
+/// Longest capture line and response accepted, in bytes.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 4 << 20;
+/// CSV column holding the record id.
+pub const DEFAULT_ID_COLUMN: &str = "id";
+/// CSV column holding the routing key.
+pub const DEFAULT_KEY_COLUMN: &str = "key";
+/// Parent directory of run reports.
+pub const DEFAULT_REPORTS_DIR: &str = "reports";
+
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Default `--concurrency`: 64 records in flight per core.
+pub fn default_concurrency() -> usize {
+    64 * cores()
+}
+
+/// Default `--workers`: one worker process per core.
+pub fn default_workers() -> usize {
+    cores()
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Shadow-migration comparison harness: replay traffic through the legacy and the new implementation, diff the answers, report.",
+    after_help = "Exit status: 0 every record matched, 1 differences/errors/timeouts/rejected lines found, 2 the run could not happen, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM. A replay's first SIGINT or SIGTERM stops reading, finishes the records in flight and writes a consistent partial report; a second signal quits at once."
+)]
+pub struct Cli {
+    /// Config file with the same settings as the flags (flags win) [default: ./cutover.toml if it exists]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug incl. worker stderr)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay captured traffic through both implementations and report the differences.
+    #[command(
+        after_help = "Exit status: 0 every record matched, 1 differences/errors/timeouts/rejected lines found, 2 the run could not happen, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.\n\nThe first SIGINT or SIGTERM stops reading, lets the records in flight finish and writes a consistent partial report (state `interrupted`); a second signal of either kind quits at once. exec: targets run at most --workers processes at once."
+    )]
+    Replay(Box<ReplayArgs>),
+    /// List the builtin targets.
+    Builtins,
+    /// Cut over with Unleash flags: status, set, promote on evidence, rollback.
+    Flags(Box<FlagsArgs>),
+    /// Review a run: summary, groups and rule audit; `show`, `group` and
+    /// `diff` for records, groups and two runs.
+    Report(Box<ReportArgs>),
+    /// Shrink a non-matching record's input while both sides still fail the
+    /// same way (delta debugging on the JSON), and print it with its diff.
+    Minimize(Box<MinimizeArgs>),
+    /// Minimize a record and save it under fixtures/regressions/ as a
+    /// regression case the test suite replays.
+    Pin(Box<PinArgs>),
+    /// Re-run every non-matching record K times; label each deterministic or flaky.
+    Recheck(Box<RecheckArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files (JSON Lines or CSV); `-` reads stdin.
+    #[arg(value_name = "TRAFFIC", default_value = DEFAULT_TRAFFIC)]
+    pub traffic: Vec<String>,
+    /// Capture format; auto reads `.csv` as CSV and everything else as JSON Lines.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND, an
+    /// http(s):// URL, or recorded (the responses the capture recorded).
+    #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
+    pub legacy: String,
+    /// The new side, same forms as --legacy.
+    #[arg(long, value_name = "TARGET", default_value = DEFAULT_CANDIDATE)]
+    pub candidate: String,
+    /// Records in flight at most (64 per core by default).
+    #[arg(long, value_name = "N", default_value_t = default_concurrency(), value_parser = positive)]
+    pub concurrency: usize,
+    /// Processes per worker: target, and exec: processes run at once (one per core by default).
+    #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
+    pub workers: usize,
+    /// Per-call timeout for worker, exec and http targets (e.g. 500ms, 10s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// How long a new worker process may take to give its first answer: calls
+    /// sent to it wait until then if that is later than --timeout.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub startup_timeout: Duration,
+    /// Times a call is re-sent after the worker serving it died.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+    /// Longest capture line and longest response accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RECORD_BYTES)]
+    pub max_record_bytes: usize,
+    /// Unified diffs written to diffs.txt at most (mismatches.csv always has every record).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_diffs: usize,
+    /// CSV column holding the record id.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_ID_COLUMN)]
+    pub id_column: String,
+    /// CSV column holding the routing key.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_KEY_COLUMN)]
+    pub key_column: String,
+    /// Parent directory of run reports; each run writes REPORTS_DIR/<run-id>/.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPORTS_DIR)]
+    pub reports_dir: PathBuf,
+    /// Write this run's report into exactly this directory instead [default: REPORTS_DIR/<run-id>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Do not compare the value at this JSON Pointer (`*` = any index or key);
+    /// repeatable. Audited like an `ignore` rule from cutover.toml.
+    #[arg(long = "ignore", value_name = "POINTER")]
+    pub ignore: Vec<String>,
+    /// Call the legacy twice per record and treat paths where its two answers
+    /// differ as noise for that record (outcome `noisy`; rates in summary.json)
+    /// [default: off, or `noise_probe` in cutover.toml]
+    #[arg(long, overrides_with = "no_noise_probe")]
+    pub noise_probe: bool,
+    /// Do not probe for noise, even when cutover.toml turns it on.
+    #[arg(long, overrides_with = "noise_probe")]
+    pub no_noise_probe: bool,
+    /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub flags: FlagOptions,
+    /// Do not evaluate the rollout's flags (no `rollout` section in
+    /// summary.json). Without a configured flag source and without the
+    /// default flags.json, there is nothing to evaluate and nothing is said.
+    #[arg(long)]
+    pub no_flags: bool,
+    /// Sides whose http(s):// target follows redirects, and only within the
+    /// URL's origin (same scheme, host and port); a redirect elsewhere is not
+    /// followed. Without it a 3xx is the side's answer. Repeatable or
+    /// comma-separated [default: none]
+    #[arg(long, value_name = "SIDE", value_enum, value_delimiter = ',')]
+    pub follow_redirects: Vec<Side>,
+    /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Do not write index.html, the self-contained HTML report every run
+    /// writes by default.
+    #[arg(long)]
+    pub no_html: bool,
+}
+
+/// Options shared by `cutover replay` and `cutover flags`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FlagOptions {
+    /// Migration whose flags are used: `cutover.<NAME>.shadow` and `cutover.<NAME>.serve`.
+    #[arg(long, value_name = "NAME", default_value = settings::DEFAULT_MIGRATION, global = true)]
+    pub migration: String,
+    /// Flag state: a local file in Unleash's client-features shape, or the
+    /// Unleash API URL (http://host:4242/api; token from UNLEASH_CLIENT_SECRET).
+    /// Without this option and without [flags] source, UNLEASH_API_URL is used
+    /// when set.
+    #[arg(long, value_name = "PATH|URL", default_value = settings::DEFAULT_SOURCE, global = true)]
+    pub flags_source: String,
+    /// Unleash context field that carries the request key: userId, sessionId or a custom property.
+    #[arg(long, value_name = "FIELD", default_value = "userId", global = true)]
+    pub stickiness: String,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Config-only settings ([flags] in cutover.toml): shadow_flag, serve_flag \
+(default cutover.<migration>.shadow/.serve), client_secret (UNLEASH_CLIENT_SECRET wins), \
+project (default \"default\"), environment (default \"development\"), ladder (default [1, 5, 25, 50, 100]), \
+min_records (default 1000), max_mismatch_bound (default 0.005), cache (default .cutover/unleash-cache.json), \
+audit_log (default .cutover/flags-audit.jsonl), poll_interval (default 5s), timeout (default 5s).\n\
+Exit status: 0 done, 1 promotion refused (evidence insufficient), 2 could not run."
+)]
+pub struct FlagsArgs {
+    #[command(flatten)]
+    pub options: FlagOptions,
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// Show each flag: source, enabled, strategy and percentage, stickiness, when fetched, and the share of the traffic that is on.
+    Status(StatusArgs),
+    /// Set a flag's rollout percentage (the local file atomically, or the server via the Admin API).
+    Set {
+        /// Which flag.
+        #[arg(value_enum)]
+        flag: Role,
+        /// The percentage of keys it is on for, 0..=100.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+    },
+    /// Move `serve` one ladder step up if the latest replay report's evidence allows it.
+    Promote(PromoteArgs),
+    /// Set `serve` to 0% at once: the legacy serves every key again.
+    Rollback,
+    /// Create the flags of a local flag file on the Unleash server (Admin API); existing flags are left alone.
+    Import {
+        /// The flag file (the Unleash client-features shape).
+        #[arg(value_name = "FILE", default_value = settings::DEFAULT_SOURCE)]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Capture whose keys are checked against the flags (read as `replay`
+    /// reads it: `[replay]`'s record limit and columns apply).
+    #[arg(long, value_name = "TRAFFIC", default_value = DEFAULT_TRAFFIC)]
+    pub traffic: Vec<String>,
+    /// Capture format; auto reads `.csv` as CSV and everything else as JSON Lines.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// CSV column holding the routing key.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_KEY_COLUMN)]
+    pub key_column: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Move even if the evidence is insufficient (recorded as forced in the audit log).
+    #[arg(long)]
+    pub force: bool,
+    /// The replay report to judge: `latest`, a run id, or a run directory.
+    #[arg(long, value_name = "RUN", default_value = "latest")]
+    pub run: String,
+    /// Parent directory of run reports.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPORTS_DIR)]
+    pub reports_dir: PathBuf,
+}
+
+/// Where runs are looked up.
+#[derive(Debug, Clone, Args)]
+pub struct RunsArgs {
+    /// Parent directory of run reports [default: `reports_dir` under
+    /// [replay] in cutover.toml, else reports]
+    #[arg(long, value_name = "DIR")]
+    pub reports_dir: Option<PathBuf>,
+}
+
+/// How output is printed.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print JSON for machines instead of text (never coloured, never paged).
+    #[arg(long)]
+    pub json: bool,
+    /// When to colour: auto colours only when stdout is a terminal and
+    /// NO_COLOR is not set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorMode::Auto)]
+    pub color: ColorMode,
+    /// Never use a pager (text is paged only when stdout is a terminal,
+    /// through $PAGER, else `less`).
+    #[arg(long)]
+    pub no_pager: bool,
+}
+
+/// How diffs are laid out.
+#[derive(Debug, Clone, Args)]
+pub struct LayoutArgs {
+    /// Show diffs side by side (legacy left, candidate right) instead of unified.
+    #[arg(long, short = 'y')]
+    pub side_by_side: bool,
+    /// Columns for --side-by-side [default: the terminal's width, else 160]
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+}
+
+/// What commands that print records share: where runs are, how diffs are
+/// laid out, how output is printed.
+#[derive(Debug, Clone, Args)]
+pub struct RecordsArgs {
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+    #[command(flatten)]
+    pub runs: RunsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+const REPORT_EXIT: &str = "Exit status: 0 the run found no differences, 1 it found some (mismatches, errors, timeouts or rejected lines), 2 the run cannot be found or read.";
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, after_help = REPORT_EXIT)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub action: Option<ReportAction>,
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN", default_value = "latest")]
+    pub run: String,
+    /// Mismatch groups listed, largest first.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+    /// Also write the run as JUnit XML (one test case per group) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Make the run's index.html again from its files (recheck does it itself).
+    #[arg(long)]
+    pub html: bool,
+    #[command(flatten)]
+    pub runs: RunsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Print non-matching records by id: input, group and a coloured diff.
+    #[command(
+        after_help = "Exit status: 0 shown, 1 no non-matching record has that id (it matched, or is not in the capture), 2 the run cannot be found or read."
+    )]
+    Show(ShowArgs),
+    /// Print a mismatch group: its signature, counts and its first records.
+    #[command(
+        after_help = "Exit status: 0 shown, 2 no such group, or the run cannot be found or read."
+    )]
+    Group(GroupArgs),
+    /// Compare the mismatch groups of two runs over the same traffic, matched
+    /// by signature: appeared, disappeared (fixed), grew, shrank, unchanged.
+    #[command(
+        after_help = "Exit status: 0 no group appeared or grew, 1 some group appeared or grew, 2 a run cannot be found or read."
+    )]
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The record id (every non-matching record with this id is shown).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Records shown at most when several share the id.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub view: RecordsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The group: its label in this run (g1, g2, ...) or its exact signature.
+    #[arg(value_name = "GROUP")]
+    pub group: String,
+    /// Records shown at most (the first ones, in capture order).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub view: RecordsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run (before the fix).
+    #[arg(value_name = "RUN_A")]
+    pub run_a: String,
+    /// The later run (after the fix).
+    #[arg(value_name = "RUN_B")]
+    pub run_b: String,
+    #[command(flatten)]
+    pub runs: RunsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// What minimize and pin share.
+#[derive(Debug, Args)]
+pub struct MinimizeCommon {
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The record id (the first non-matching record with this id).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Re-runs of both sides at most; the smallest input so far is kept when
+    /// it runs out.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_steps: usize,
+    /// Time spent at most (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub max_time: Duration,
+    /// Processes per worker target while minimizing (calls are sequential).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub workers: usize,
+    /// Directory of pinned regression cases.
+    #[arg(long, value_name = "DIR", default_value = crate::reproduce::pin::PIN_DIR)]
+    pub pin_dir: PathBuf,
+    /// File name of the pinned case [default: the signature, slugified]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub view: RecordsArgs,
+}
+
+/// Whether to start targets the run names but the config does not.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Start the run's targets even when cutover.toml does not name them:
+    /// their command lines (or URLs) come from the run's summary.json, so
+    /// only for runs you trust [default: `trust_run` under [reproduce] in
+    /// cutover.toml, else off; builtins and the config's own legacy and
+    /// candidate always start]
+    #[arg(long)]
+    pub trust_run: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 minimized (and pinned with --pin), 2 the record cannot be found, does not fail the same way when re-run, or a target cannot run."
+)]
+pub struct MinimizeArgs {
+    #[command(flatten)]
+    pub common: MinimizeCommon,
+    /// Also save the smallest input as a regression case (like `cutover pin`).
+    #[arg(long)]
+    pub pin: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 pinned, 2 the record cannot be found, does not fail the same way when re-run, or a target cannot run."
+)]
+pub struct PinArgs {
+    #[command(flatten)]
+    pub common: MinimizeCommon,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 every checked record is deterministic, 1 some are flaky, 2 the run cannot be read or a target cannot run."
+)]
+pub struct RecheckArgs {
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN", default_value = "latest")]
+    pub run: String,
+    /// Re-runs per non-matching record.
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub times: u32,
+    /// Records re-run at once at most (64 per core by default).
+    #[arg(long, value_name = "N", default_value_t = default_concurrency())]
+    pub concurrency: usize,
+    /// Processes per worker target [default: the run's --workers]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Only this group (label or signature); the others are `unchecked`.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Check only the first N records (in capture order); the rest are
+    /// `unchecked` [default: every non-matching record]
+    #[arg(long, value_name = "N")]
+    pub max_records: Option<u64>,
+    /// Never draw the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub runs: RunsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `--follow-redirects legacy,candidate`.
+impl ValueEnum for Side {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Side::BOTH
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
+}
+
+/// `--format`.
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Format::Auto, Format::Jsonl, Format::Csv]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            Format::Auto => "`.csv` files are CSV, everything else (and stdin) JSON Lines",
+            Format::Jsonl => "one JSON object per line: {\"id\"?: string, \"key\"?: string, \"input\": any}",
+            Format::Csv => "a header row, then one record per row; the row (minus id/key columns) is the input object",
+        };
+        Some(PossibleValue::new(self.as_str()).help(help))
+    }
+}
+
+/// `flags set shadow|serve`.
+impl ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Role::Shadow, Role::Serve]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(match self {
+            Role::Shadow => "shadow",
+            Role::Serve => "serve",
+        }))
+    }
+}

@@ -1,0 +1,735 @@
+//! The command line resolved (ripgrep's "high-level arguments"): flags
+//! over `cutover.toml` over the defaults `--help` shows, into the library's
+//! own descriptions: a [`RunSpec`] for `replay`, [`FlagSettings`] for the
+//! flags, where runs are for the review commands, the [`Trust`] of
+//! `minimize`, `pin` and `recheck`.
+//!
+//! # Contract
+//! - Per setting, a flag given on the command line wins (clap's matches say
+//!   whether it was given: [`explicit`]); otherwise the config file's value;
+//!   otherwise the default on the flag ([`pick`]).
+//! - One `[replay]` resolution ([`capture`]) serves every command that reads
+//!   the capture or looks for runs: `replay`, `flags status` and
+//!   `flags promote` see the same traffic, record limit, id and key columns
+//!   and reports directory, and so do the review commands' `--reports-dir`.
+//! - A value that cannot work is a [`CliError`] naming the flag or the
+//!   config key (and its file) and what to do; rules and known differences
+//!   are compiled here once so a bad one stops the run before anything
+//!   starts.
+//! - The flag settings' secrets are registered with [`crate::util::redact`]
+//!   as they are resolved.
+
+use super::args::{
+    FlagOptions, ReplayArgs, DEFAULT_CANDIDATE, DEFAULT_ID_COLUMN, DEFAULT_KEY_COLUMN,
+    DEFAULT_LEGACY, DEFAULT_MAX_RECORD_BYTES, DEFAULT_REPORTS_DIR, DEFAULT_TRAFFIC,
+};
+use super::config::{self, FlagsConfig, Loaded, ReplayConfig};
+use crate::compare::{KnownSet, RuleSet};
+use crate::flags::settings::{
+    check_bound, check_ladder, parse_ladder, DEFAULT_AUDIT_LOG, DEFAULT_CACHE, DEFAULT_LADDER,
+    DEFAULT_MAX_MISMATCH_BOUND, DEFAULT_MIN_RECORDS, ENV_CLIENT_SECRET, ENV_URL,
+};
+use crate::flags::{FlagNames, FlagSettings, FlagsError, Source, Stickiness};
+use crate::model::Side;
+use crate::reproduce::setup::{Later, Trust};
+use crate::sides::{SideError, SideOptions, SideSpec};
+use crate::spec::{new_run_id, RunSpec};
+use crate::traffic::{Format, ReadOptions, TrafficSpec};
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Side(#[from] SideError),
+    #[error(transparent)]
+    Rule(#[from] crate::compare::RuleError),
+    #[error(transparent)]
+    Flags(#[from] FlagsError),
+    #[error("{setting} {side}: the {side} is {spec}, not an http(s):// URL; only http sides follow redirects")]
+    FollowRedirects {
+        setting: String,
+        side: Side,
+        spec: String,
+    },
+    #[error("{key} in {path}: {message}")]
+    ConfigValue {
+        key: &'static str,
+        path: String,
+        message: String,
+    },
+    #[error("cannot tell the working directory: {0}. Run cutover from a directory that exists")]
+    Cwd(std::io::Error),
+}
+
+/// Whether the user set `id` on the command line (or env), not by default.
+pub fn explicit(matches: &ArgMatches, id: &str) -> bool {
+    !matches!(
+        matches.value_source(id),
+        None | Some(ValueSource::DefaultValue)
+    )
+}
+
+/// The flag's value if given, else the config's, else the flag's default.
+pub fn pick<T>(matches: &ArgMatches, id: &str, flag: T, file: Option<T>) -> T {
+    if explicit(matches, id) {
+        flag
+    } else {
+        file.unwrap_or(flag)
+    }
+}
+
+/// The flag's value when it was given explicitly.
+pub fn given<T>(matches: &ArgMatches, id: &str, flag: T) -> Option<T> {
+    explicit(matches, id).then_some(flag)
+}
+
+/// [`pick`] for a duration: the config file writes it as text (`"10s"`), and
+/// a bad one is an error naming the key (`(flag id, config key)`).
+fn pick_duration(
+    matches: &ArgMatches,
+    (id, key): (&str, &'static str),
+    flag: Duration,
+    file: Option<String>,
+    file_name: &str,
+) -> Result<Duration, CliError> {
+    match file {
+        Some(text) if !explicit(matches, id) => {
+            humantime::parse_duration(&text).map_err(|e| CliError::ConfigValue {
+                key,
+                path: file_name.to_owned(),
+                message: format!(
+                    "{text:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\""
+                ),
+            })
+        }
+        _ => Ok(flag),
+    }
+}
+
+/// What a command gave of the settings `[replay]` holds for every command
+/// that reads the capture or looks for runs (`None`: not given).
+#[derive(Debug, Default, Clone)]
+pub struct CaptureFlags {
+    pub traffic: Option<Vec<String>>,
+    pub format: Option<Format>,
+    pub max_record_bytes: Option<usize>,
+    pub id_column: Option<String>,
+    pub key_column: Option<String>,
+    pub reports_dir: Option<PathBuf>,
+}
+
+/// The capture and where runs are, as every command sees them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capture {
+    pub traffic: Vec<TrafficSpec>,
+    pub read: ReadOptions,
+    pub reports_dir: PathBuf,
+}
+
+/// The one `[replay]` resolution of the capture and the reports directory:
+/// a flag given, else `[replay]`, else the default.
+pub fn capture(flags: CaptureFlags, file: &ReplayConfig) -> Capture {
+    let format = flags.format.or(file.format).unwrap_or(Format::Auto);
+    let traffic = flags
+        .traffic
+        .or_else(|| file.traffic.clone())
+        .unwrap_or_else(|| vec![DEFAULT_TRAFFIC.to_owned()]);
+    Capture {
+        traffic: traffic
+            .iter()
+            .map(|t| TrafficSpec::from_arg(t, format))
+            .collect(),
+        read: ReadOptions {
+            // One limit for capture lines and responses alike.
+            max_record_bytes: flags
+                .max_record_bytes
+                .or(file.max_record_bytes)
+                .unwrap_or(DEFAULT_MAX_RECORD_BYTES),
+            id_column: flags
+                .id_column
+                .or_else(|| file.id_column.clone())
+                .unwrap_or_else(|| DEFAULT_ID_COLUMN.to_owned()),
+            key_column: flags
+                .key_column
+                .or_else(|| file.key_column.clone())
+                .unwrap_or_else(|| DEFAULT_KEY_COLUMN.to_owned()),
+        },
+        reports_dir: flags
+            .reports_dir
+            .or_else(|| file.reports_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_REPORTS_DIR)),
+    }
+}
+
+/// Where runs are: `--reports-dir` when given, else `[replay] reports_dir`
+/// of the config (`--config`, else `./cutover.toml`), else `reports`.
+pub fn reports_dir(flag: Option<&Path>, config: Option<&Path>) -> Result<PathBuf, CliError> {
+    if let Some(dir) = flag {
+        return Ok(dir.to_owned());
+    }
+    let loaded = config::load(config)?;
+    Ok(capture(CaptureFlags::default(), &loaded.config.replay).reports_dir)
+}
+
+/// Merges `replay` flags, the config file and defaults into the run's spec.
+pub fn replay_spec(
+    args: ReplayArgs,
+    matches: &ArgMatches,
+    config_path: Option<&Path>,
+) -> Result<RunSpec, CliError> {
+    let loaded = config::load(config_path)?;
+    let rules = RuleSet::with_ignores(&loaded.rules, &args.ignore);
+    // Compiled now, so a rule that cannot work stops the run before
+    // anything starts (the run compiles its spec's again).
+    RuleSet::compile(&rules)?;
+    KnownSet::compile(&loaded.known)?;
+    let file_name = loaded.file_name();
+    let ReplayConfig {
+        legacy,
+        candidate,
+        concurrency,
+        workers,
+        timeout,
+        startup_timeout,
+        retries,
+        max_diffs,
+        out,
+        progress,
+        noise_probe,
+        junit,
+        html,
+        no_flags,
+        follow_redirects,
+        ..
+    } = loaded.config.replay.clone();
+    let flags = if args.no_flags || no_flags.unwrap_or(false) {
+        None
+    } else {
+        let settings = flag_settings(
+            &args.flags,
+            matches,
+            &loaded.config.flags,
+            &file_name,
+            |name| std::env::var(name).ok(),
+        )?;
+        (!settings.nothing_configured()).then_some(settings)
+    };
+    let timeout = pick_duration(
+        matches,
+        ("timeout", "replay.timeout"),
+        args.timeout,
+        timeout,
+        &file_name,
+    )?;
+    let startup_timeout = pick_duration(
+        matches,
+        ("startup_timeout", "replay.startup_timeout"),
+        args.startup_timeout,
+        startup_timeout,
+        &file_name,
+    )?;
+    let capture = capture(
+        CaptureFlags {
+            traffic: given(matches, "traffic", args.traffic),
+            format: given(matches, "format", args.format),
+            max_record_bytes: given(matches, "max_record_bytes", args.max_record_bytes),
+            id_column: given(matches, "id_column", args.id_column),
+            key_column: given(matches, "key_column", args.key_column),
+            reports_dir: given(matches, "reports_dir", args.reports_dir),
+        },
+        &loaded.config.replay,
+    );
+    let legacy = SideSpec::parse(&pick(matches, "legacy", args.legacy, legacy), Side::Legacy)?;
+    let candidate = SideSpec::parse(
+        &pick(matches, "candidate", args.candidate, candidate),
+        Side::Candidate,
+    )?;
+    let setting = if explicit(matches, "follow_redirects") {
+        "--follow-redirects".to_owned()
+    } else {
+        format!("[replay] follow_redirects in {file_name}")
+    };
+    let follow_redirects = pick(
+        matches,
+        "follow_redirects",
+        args.follow_redirects,
+        follow_redirects,
+    );
+    for &side in &follow_redirects {
+        let spec = match side {
+            Side::Legacy => &legacy,
+            Side::Candidate => &candidate,
+        };
+        if !matches!(spec, SideSpec::Http(_)) {
+            return Err(CliError::FollowRedirects {
+                setting,
+                side,
+                spec: spec.to_string(),
+            });
+        }
+    }
+    let run_id = new_run_id();
+    let out = if args.out.is_some() { args.out } else { out }
+        .unwrap_or_else(|| capture.reports_dir.join(&run_id));
+    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    Ok(RunSpec {
+        run_id,
+        cwd,
+        legacy,
+        candidate,
+        traffic: capture.traffic,
+        sides: SideOptions {
+            timeout,
+            startup_timeout,
+            workers: pick(matches, "workers", args.workers, workers).max(1),
+            retries: pick(matches, "retries", args.retries, retries),
+            max_response_bytes: capture.read.max_record_bytes,
+            follow_redirects,
+            dir: None,
+        },
+        read: capture.read,
+        concurrency: pick(matches, "concurrency", args.concurrency, concurrency).max(1),
+        reports_dir: capture.reports_dir,
+        out,
+        max_diffs: pick(matches, "max_diffs", args.max_diffs, max_diffs),
+        html: !args.no_html && html.unwrap_or(true),
+        junit: args.junit.or(junit),
+        progress: !args.no_progress && progress.unwrap_or(true),
+        noise_probe: match (args.noise_probe, args.no_noise_probe) {
+            (true, _) => true,
+            (_, true) => false,
+            _ => noise_probe.unwrap_or(false),
+        },
+        rules,
+        known: loaded.known,
+        flags,
+        config_file: loaded.path,
+    })
+}
+
+/// Which sides of a run `minimize`, `pin` and `recheck` may start: the
+/// `--trust-run` flag, and what the current config (`--config`, else
+/// `./cutover.toml`) names and allows. This reads the config for
+/// permission only; what a re-run compares comes from the run.
+pub fn trust(trust_run: bool, loaded: &Loaded) -> Trust {
+    let replay = &loaded.config.replay;
+    let named = [
+        (replay.legacy.as_deref(), DEFAULT_LEGACY, Side::Legacy),
+        (
+            replay.candidate.as_deref(),
+            DEFAULT_CANDIDATE,
+            Side::Candidate,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(text, default, side)| SideSpec::parse(text.unwrap_or(default), side).ok())
+    .collect();
+    Trust {
+        all: trust_run || loaded.config.reproduce.trust_run.unwrap_or(false),
+        named,
+    }
+}
+
+/// The later config a re-running command compares with: only when it was
+/// given `--config` (a `./cutover.toml` found by default is not "asked").
+pub fn later(config_path: Option<&Path>, loaded: &Loaded) -> Option<Later> {
+    config_path.map(|path| Later {
+        path: path.to_owned(),
+        rules: loaded.rules.clone(),
+        known: loaded.known.clone(),
+    })
+}
+
+fn bad(key: &str, file: &str, message: impl std::fmt::Display) -> FlagsError {
+    let place = if file.is_empty() {
+        String::new()
+    } else {
+        format!(" in {file}")
+    };
+    FlagsError::Config(format!("[flags] {key}{place}: {message}"))
+}
+
+fn duration(
+    key: &str,
+    file: &str,
+    text: Option<&str>,
+    default: Duration,
+) -> Result<Duration, FlagsError> {
+    match text {
+        None => Ok(default),
+        Some(text) => humantime::parse_duration(text).map_err(|e| {
+            bad(
+                key,
+                file,
+                format!("{text:?} is not a duration ({e}); write e.g. \"5s\" or \"500ms\""),
+            )
+        }),
+    }
+}
+
+/// Merges options, `[flags]`, the environment and defaults.
+///
+/// `matches` are the subcommand's matches (to tell an explicit option from a
+/// default); `env` looks variables up (`std::env::var` in the binary).
+pub fn flag_settings(
+    options: &FlagOptions,
+    matches: &ArgMatches,
+    config: &FlagsConfig,
+    config_file: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<FlagSettings, FlagsError> {
+    if let Some(secret) = &config.client_secret {
+        crate::util::redact::register(secret);
+    }
+    let migration = pick(
+        matches,
+        "migration",
+        options.migration.clone(),
+        config.migration.clone(),
+    );
+    if migration.trim().is_empty() {
+        return Err(bad("migration", config_file, "must not be empty"));
+    }
+    let derived = FlagNames::derived(&migration);
+    let names = FlagNames {
+        shadow: config.shadow_flag.clone().unwrap_or(derived.shadow),
+        serve: config.serve_flag.clone().unwrap_or(derived.serve),
+    };
+    if names.shadow == names.serve {
+        return Err(bad(
+            "shadow_flag",
+            config_file,
+            format!(
+                "{:?} is also the serve flag; the two flags must differ",
+                names.shadow
+            ),
+        ));
+    }
+    let stickiness = pick(
+        matches,
+        "stickiness",
+        options.stickiness.clone(),
+        config.stickiness.clone(),
+    );
+    if stickiness.trim().is_empty() || stickiness == "default" || stickiness == "random" {
+        return Err(bad(
+            "stickiness",
+            config_file,
+            format!("{stickiness:?} would route keys at random; use userId, sessionId or a property name"),
+        ));
+    }
+    let (source_text, source_configured) = if explicit(matches, "flags_source") {
+        (options.flags_source.clone(), true)
+    } else if let Some(source) = &config.source {
+        (source.clone(), true)
+    } else if let Some(url) = env(ENV_URL).filter(|u| !u.is_empty()) {
+        (url, true)
+    } else {
+        (options.flags_source.clone(), false)
+    };
+    let source = if source_text.starts_with("http://") || source_text.starts_with("https://") {
+        let (secret, secret_from) = match env(ENV_CLIENT_SECRET).filter(|s| !s.is_empty()) {
+            Some(secret) => (Some(secret), Some(ENV_CLIENT_SECRET.to_owned())),
+            None => (
+                config.client_secret.clone(),
+                config
+                    .client_secret
+                    .as_ref()
+                    .map(|_| "[flags] client_secret".to_owned()),
+            ),
+        };
+        crate::util::redact::register_url(&source_text);
+        if let Some(secret) = &secret {
+            crate::util::redact::register(secret);
+        }
+        Source::Server {
+            url: source_text.trim_end_matches('/').to_owned(),
+            secret,
+            secret_from,
+        }
+    } else if source_text.is_empty() {
+        return Err(bad(
+            "source",
+            config_file,
+            "must not be empty: a flag file path or an http(s):// URL",
+        ));
+    } else {
+        Source::File(PathBuf::from(source_text))
+    };
+    let ladder = config
+        .ladder
+        .clone()
+        .unwrap_or_else(|| parse_ladder(DEFAULT_LADDER).expect("valid default ladder"));
+    check_ladder(&ladder).map_err(|m| bad("ladder", config_file, m))?;
+    let max_mismatch_bound = config
+        .max_mismatch_bound
+        .unwrap_or(DEFAULT_MAX_MISMATCH_BOUND);
+    check_bound(max_mismatch_bound).map_err(|m| bad("max_mismatch_bound", config_file, m))?;
+    Ok(FlagSettings {
+        migration,
+        names,
+        stickiness: Stickiness::parse(&stickiness),
+        source,
+        source_configured,
+        project: config.project.clone().unwrap_or_else(|| "default".into()),
+        environment: config
+            .environment
+            .clone()
+            .unwrap_or_else(|| "development".into()),
+        ladder,
+        min_records: config.min_records.unwrap_or(DEFAULT_MIN_RECORDS),
+        max_mismatch_bound,
+        cache: config.cache.clone().unwrap_or_else(|| DEFAULT_CACHE.into()),
+        audit_log: config
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| DEFAULT_AUDIT_LOG.into()),
+        poll_interval: duration(
+            "poll_interval",
+            config_file,
+            config.poll_interval.as_deref(),
+            Duration::from_secs(5),
+        )?,
+        timeout: duration(
+            "timeout",
+            config_file,
+            config.timeout.as_deref(),
+            Duration::from_secs(5),
+        )?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    /// Where each option of `replay` and `flags` is set in `cutover.toml`.
+    enum Setting {
+        /// A `cutover.toml` snippet that sets it.
+        Config(&'static str),
+        /// Command line only, and why.
+        CliOnly(&'static str),
+    }
+    use Setting::{CliOnly, Config};
+
+    const SETTINGS: &[(&str, Setting)] = &[
+        ("config", CliOnly("it names the config file itself")),
+        ("verbose", CliOnly("log level of one invocation, read before any config; CUTOVER_LOG sets it from the environment")),
+        ("traffic", Config("[replay]\ntraffic = [\"a.jsonl\"]")),
+        ("format", Config("[replay]\nformat = \"csv\"")),
+        ("legacy", Config("[replay]\nlegacy = \"builtin:normalize\"")),
+        ("candidate", Config("[replay]\ncandidate = \"builtin:normalize\"")),
+        ("concurrency", Config("[replay]\nconcurrency = 4")),
+        ("workers", Config("[replay]\nworkers = 2")),
+        ("timeout", Config("[replay]\ntimeout = \"5s\"")),
+        ("startup_timeout", Config("[replay]\nstartup_timeout = \"5s\"")),
+        ("retries", Config("[replay]\nretries = 2")),
+        ("max_record_bytes", Config("[replay]\nmax_record_bytes = 1024")),
+        ("max_diffs", Config("[replay]\nmax_diffs = 5")),
+        ("id_column", Config("[replay]\nid_column = \"rid\"")),
+        ("key_column", Config("[replay]\nkey_column = \"user\"")),
+        ("reports_dir", Config("[replay]\nreports_dir = \"r\"")),
+        ("out", Config("[replay]\nout = \"r/x\"")),
+        ("ignore", Config("[[rules]]\nname = \"n\"\nkind = \"ignore\"\npath = \"/a\"\nreason = \"r\"")),
+        ("noise_probe", Config("[replay]\nnoise_probe = true")),
+        ("no_noise_probe", Config("[replay]\nnoise_probe = false")),
+        ("no_progress", Config("[replay]\nprogress = false")),
+        ("no_flags", Config("[replay]\nno_flags = true")),
+        ("junit", Config("[replay]\njunit = \"j.xml\"")),
+        ("no_html", Config("[replay]\nhtml = false")),
+        ("follow_redirects", Config("[replay]\nfollow_redirects = [\"legacy\"]")),
+        ("migration", Config("[flags]\nmigration = \"m\"")),
+        ("flags_source", Config("[flags]\nsource = \"f.json\"")),
+        ("stickiness", Config("[flags]\nstickiness = \"sessionId\"")),
+        ("flag", CliOnly("the operand of `flags set`: which flag to change now")),
+        ("percent", CliOnly("the operand of `flags set`: the change itself")),
+        ("force", CliOnly("a one-time override recorded as forced; a standing setting would switch the evidence gate off")),
+        ("run", CliOnly("which report `promote` judges, chosen per promotion")),
+        ("file", CliOnly("the operand of `flags import`: the file to copy once")),
+    ];
+
+    #[test]
+    fn every_option_of_replay_and_flags_has_a_config_key_or_a_reason() {
+        let cli = super::super::args::Cli::command();
+        let mut commands = vec![cli.clone()];
+        let mut ids = std::collections::BTreeSet::new();
+        let mut missing = Vec::new();
+        for name in ["replay", "flags"] {
+            let sub = cli
+                .find_subcommand(name)
+                .expect("subcommand exists")
+                .clone();
+            commands.extend(sub.get_subcommands().cloned());
+            commands.push(sub);
+        }
+        for command in &commands {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                ids.insert(id.to_owned());
+                if !SETTINGS.iter().any(|(name, _)| *name == id) {
+                    missing.push(format!("{} --{id}", command.get_name()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "no config key and no reason: {missing:?}"
+        );
+        for (id, setting) in SETTINGS {
+            assert!(ids.contains(*id), "{id} is listed but is no option");
+            match setting {
+                Config(toml) => {
+                    if let Err(e) = super::super::config::parse(toml) {
+                        panic!("{id}: {toml:?} is not a config key: {e}");
+                    }
+                }
+                CliOnly(reason) => assert!(!reason.is_empty(), "{id}: no reason"),
+            }
+        }
+    }
+
+    #[derive(Parser)]
+    struct FlagsTest {
+        #[command(flatten)]
+        flags: FlagOptions,
+    }
+
+    fn resolved(
+        args: &[&str],
+        toml: &str,
+        env: &[(&str, &str)],
+    ) -> Result<FlagSettings, FlagsError> {
+        let matches =
+            FlagsTest::command().get_matches_from(std::iter::once("t").chain(args.iter().copied()));
+        let test = FlagsTest::from_arg_matches(&matches).unwrap();
+        let config = config::parse(toml).map_err(FlagsError::Config)?.flags;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        flag_settings(&test.flags, &matches, &config, "cutover.toml", |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_derive_the_flag_names_and_use_the_local_file() {
+        let s = resolved(&[], "", &[]).unwrap();
+        assert_eq!(s.names, FlagNames::derived("normalize"));
+        assert_eq!(s.names.serve, "cutover.normalize.serve");
+        assert_eq!(s.source, Source::File("flags.json".into()));
+        assert_eq!(s.ladder, vec![1, 5, 25, 50, 100]);
+        assert_eq!(s.stickiness, Stickiness::UserId);
+        assert!(
+            !s.source_configured,
+            "the default file is not a configured source"
+        );
+    }
+
+    #[test]
+    fn option_beats_file_beats_environment() {
+        let env = [(ENV_URL, "http://env:4242/api"), (ENV_CLIENT_SECRET, "s3")];
+        let s = resolved(&[], "", &env).unwrap();
+        assert!(s.source_configured && !s.nothing_configured());
+        resolved(&[], "[flags]\nclient_secret = \"cfg-secret-5150\"\n", &[]).unwrap();
+        assert_eq!(
+            crate::util::redact::text("x cfg-secret-5150"),
+            "x <redacted>"
+        );
+        assert_eq!(
+            s.source,
+            Source::Server {
+                url: "http://env:4242/api".into(),
+                secret: Some("s3".into()),
+                secret_from: Some(ENV_CLIENT_SECRET.into()),
+            }
+        );
+        let s = resolved(
+            &[],
+            "[flags]\nsource = \"f.json\"\nmigration = \"m\"\n",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.source, s.names.shadow.as_str()),
+            (Source::File("f.json".into()), "cutover.m.shadow")
+        );
+        let s = resolved(
+            &["--flags-source", "g.json", "--migration", "x"],
+            "[flags]\nsource = \"f.json\"\nmigration = \"m\"\n",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.source, s.migration.as_str()),
+            (Source::File("g.json".into()), "x")
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let e = resolved(&[], "[flags]\nladder = [5, 1]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[flags] ladder in cutover.toml: [5, 1] is not strictly ascending"),
+            "{e}"
+        );
+        let e = resolved(&[], "[flags]\nladder = [0, 1]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("step 0 is not a percentage"), "{e}");
+        let e = resolved(&[], "[flags]\nmax_mismatch_bound = 1.5\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[flags] max_mismatch_bound"), "{e}");
+        let e = resolved(&[], "[flags]\npoll_interval = \"soon\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[flags] poll_interval"), "{e}");
+        let e = resolved(&["--stickiness", "random"], "", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at random"), "{e}");
+        let e = resolved(&[], "[flags]\nladdr = [1]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `laddr`"), "{e}");
+    }
+
+    #[test]
+    fn one_replay_resolution_for_every_command_that_reads_the_capture() {
+        let file = config::parse(
+            "[replay]\ntraffic = [\"t.csv\"]\nmax_record_bytes = 99\nid_column = \"rid\"\nreports_dir = \"r\"\n",
+        )
+        .unwrap()
+        .replay;
+        let shared = capture(CaptureFlags::default(), &file);
+        assert_eq!(shared.read.max_record_bytes, 99);
+        assert_eq!(shared.read.id_column, "rid");
+        assert_eq!(shared.reports_dir, PathBuf::from("r"));
+        assert_eq!(shared.traffic[0].effective_format(), Format::Csv);
+        let flagged = capture(
+            CaptureFlags {
+                key_column: Some("user".into()),
+                reports_dir: Some("elsewhere".into()),
+                ..CaptureFlags::default()
+            },
+            &file,
+        );
+        assert_eq!(flagged.read.key_column, "user");
+        assert_eq!(flagged.reports_dir, PathBuf::from("elsewhere"));
+        let defaults = capture(CaptureFlags::default(), &ReplayConfig::default());
+        assert_eq!(defaults.read.max_record_bytes, DEFAULT_MAX_RECORD_BYTES);
+        assert_eq!(defaults.traffic[0].display_name(), DEFAULT_TRAFFIC);
+    }
+}

@@ -1,0 +1,35 @@
+//! The core types: what every stage passes to the next, depending on
+//! nothing else in the crate.
+//!
+//! # Contract
+//! - Plain data with its own invariants, and no behaviour that needs another
+//!   module: a [`Record`] read from a capture, the [`Answer`] one side gave,
+//!   the [`Verdict`] on the two, the [`RecordResult`] the engine hands the
+//!   report, the [`Counts`] of a run with their identities, how a run ended
+//!   ([`RunState`], [`Signal`]), the [`Stop`] that asks a run to end early,
+//!   and the [`Exit`] status every command ends with.
+//! - `model/` names nothing of the crate (the architecture test fails when
+//!   it does); every other module may name it.
+//! - Serialised forms are part of cutover's files (`summary.json`,
+//!   `rejected.jsonl`, the worker protocol's errors): renaming a field or a
+//!   variant changes a file format.
+
+mod answer;
+mod counts;
+mod exit;
+mod record;
+mod result;
+mod state;
+mod stats;
+mod stop;
+mod verdict;
+
+pub use answer::{Answer, AppError, Side};
+pub use counts::Counts;
+pub use exit::Exit;
+pub use record::{Origin, Record, Rejection};
+pub use result::{Event, Observed, PerRule, RecordResult, RuleEffects};
+pub use state::RunState;
+pub use stats::SideStats;
+pub use stop::{Signal, Stop};
+pub use verdict::{DiffKind, Difference, Outcome, Verdict};

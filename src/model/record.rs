@@ -1,0 +1,53 @@
+//! One captured request, and a capture line that could not be one.
+//!
+//! # Contract
+//! Every line a capture reader reads becomes exactly one [`Record`] or one
+//! [`Rejection`], each with a run-wide sequence number `seq` (0, 1, 2, ...
+//! with no gaps, rejected lines included), so `read = records + rejected`
+//! holds by construction. Inputs and recorded responses are kept as the
+//! capture wrote them (JSON text), so key order, repeated keys and number
+//! text reach both sides unchanged. A [`Rejection`] serialises as one line
+//! of `rejected.jsonl`: `{"seq", "source", "line", "reason", "excerpt"}`.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+
+/// One captured request.
+#[derive(Debug)]
+pub struct Record {
+    /// Position in the run (0-based, across all sources, rejected lines included).
+    pub seq: u64,
+    /// The capture's `id`, or the line number when the capture has none.
+    pub id: String,
+    /// The capture's routing key (Unleash stickiness), when it has one.
+    pub key: Option<String>,
+    /// The request body, as JSON text.
+    pub input: Box<RawValue>,
+    /// The response production gave, when the capture recorded it.
+    pub recorded: Option<Box<RawValue>>,
+    /// Where the record came from.
+    pub origin: Origin,
+}
+
+/// The place a record or rejection was read from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Origin {
+    /// The source's display name: the path as given, or `-` for stdin.
+    pub source: Arc<str>,
+    /// 1-based line number of the record's first line.
+    pub line: u64,
+}
+
+/// A line that could not be turned into a record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    /// Position in the run.
+    pub seq: u64,
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// What is wrong with the line, in words.
+    pub reason: String,
+    /// The start of the offending line (bounded, lossy UTF-8).
+    pub excerpt: String,
+}

@@ -1,0 +1,34 @@
+//! How a run ended.
+//!
+//! # Contract
+//! [`RunState`] serialises as `summary.json`'s `status.state` strings:
+//! `complete` (every line of the traffic was read), `interrupted` (a signal
+//! stopped the reading; the records read were finished), `aborted` (a side
+//! stopped working; the run counts as not having happened).
+
+use serde::{Deserialize, Serialize};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Complete,
+    Interrupted,
+    Aborted,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Complete => "complete",
+            RunState::Interrupted => "interrupted",
+            RunState::Aborted => "aborted",
+        }
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

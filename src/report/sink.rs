@@ -1,0 +1,191 @@
+//! Report outputs as sinks, in the manner of hyperfine's `Exporter` and
+//! `ExportManager`: each output of a run is one [`Sink`], and [`Sinks`]
+//! feeds them the run's events in input order and finishes them in order.
+//!
+//! # Contract
+//! - A sink sees every non-matching record ([`Sink::mismatch`], with its
+//!   group, signature and `mismatches.csv` cells, computed once for all
+//!   sinks) and every rejected line ([`Sink::rejected`]), in input order,
+//!   then [`Sink::finish`] once with the run's [`Summary`]. A sink that
+//!   fails stops the run's reporting with a [`ReportError`] naming its file.
+//! - [`Sinks`] also keeps the summary's own accumulators (counts,
+//!   latencies, groups, the rule and known-difference audits, noise, the
+//!   rollout) and writes `summary.json` itself, last and atomically: a
+//!   `summary.json` that exists describes a complete set of files. Sinks
+//!   that write inside the run directory are finished before it; sinks
+//!   that write elsewhere ([`Sink::after_summary`], `--junit FILE`) after
+//!   it, so their file never vouches for a run that was not written.
+//! - The run directory is held ([`super::RunLock`]) from [`Sinks::open`]
+//!   until `summary.json` is written.
+//! - A new output is one new file here: a type implementing [`Sink`], and
+//!   one line in [`Sinks::open`].
+
+use super::audit::{KnownAudit, RuleAudit};
+use super::groups::GroupTable;
+use super::noise::NoiseAudit;
+use super::rollout::RolloutTally;
+use super::row::RowCells;
+use super::{
+    csv_sink, diffs_sink, html, rejected_sink, ReportError, RunLock, RunStatus, Summary,
+    SummaryBuilder, SUMMARY_FILE,
+};
+use crate::compare::{KnownSet, RuleSet};
+use crate::model::{Event, RecordResult, Rejection};
+use crate::spec::RunSpec;
+use std::path::{Path, PathBuf};
+
+/// A record that did not match, as every sink is shown it.
+pub struct Mismatch<'a> {
+    pub result: &'a RecordResult,
+    /// Its group label (`g1`, ... or `g0`).
+    pub group: &'a str,
+    /// Its own group signature.
+    pub signature: &'a str,
+    /// Its `mismatches.csv` cells.
+    pub cells: &'a RowCells<'a>,
+}
+
+/// One output of a run (see the module docs).
+pub trait Sink: Send {
+    /// A record that did not match, in input order.
+    fn mismatch(&mut self, _mismatch: &Mismatch<'_>) -> Result<(), ReportError> {
+        Ok(())
+    }
+
+    /// A capture line that could not be read, in input order.
+    fn rejected(&mut self, _rejection: &Rejection) -> Result<(), ReportError> {
+        Ok(())
+    }
+
+    /// After the last event: the output's last write.
+    fn finish(self: Box<Self>, summary: &Summary, dir: &Path) -> Result<(), ReportError>;
+
+    /// Whether this output lies outside the run directory, to be written
+    /// after `summary.json`.
+    fn after_summary(&self) -> bool {
+        false
+    }
+}
+
+/// A run's sinks and the accumulators of its summary (see the module docs).
+pub struct Sinks {
+    dir: PathBuf,
+    summary: SummaryBuilder,
+    groups: GroupTable,
+    audit: RuleAudit,
+    known: KnownAudit,
+    noise: NoiseAudit,
+    rollout: Option<RolloutTally>,
+    sinks: Vec<Box<dyn Sink>>,
+    /// Held until `summary.json` is written.
+    lock: Option<RunLock>,
+}
+
+impl Sinks {
+    /// The outputs of the run directory `spec` asks for, in the directory
+    /// `lock` holds: `mismatches.csv`, `diffs.txt`, `rejected.jsonl` and
+    /// `index.html` (unless `html` is off). Outputs elsewhere (the JUnit
+    /// file, whose path the caller checks before anything starts) are added
+    /// with [`Sinks::with`].
+    pub fn open(
+        lock: RunLock,
+        spec: &RunSpec,
+        rules: &RuleSet,
+        known: &KnownSet,
+        rollout: Option<RolloutTally>,
+    ) -> Result<Sinks, ReportError> {
+        let dir = lock.dir().to_owned();
+        let mut sinks: Vec<Box<dyn Sink>> = vec![
+            Box::new(csv_sink::MismatchCsv::create(&dir)?),
+            Box::new(diffs_sink::DiffsFile::create(&dir, spec.max_diffs)?),
+            Box::new(rejected_sink::RejectedFile::create(&dir)?),
+        ];
+        if spec.html {
+            sinks.push(Box::new(html::HtmlSink::default()));
+        }
+        Ok(Sinks {
+            summary: SummaryBuilder::new(spec.clone()),
+            groups: GroupTable::default(),
+            audit: RuleAudit::new(rules),
+            known: KnownAudit::new(known),
+            noise: NoiseAudit::default(),
+            rollout,
+            sinks,
+            lock: Some(lock),
+            dir,
+        })
+    }
+
+    /// Adds an output.
+    pub fn with(mut self, sink: Box<dyn Sink>) -> Sinks {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Takes one event (they must come in input order).
+    pub fn accept(&mut self, event: &Event) -> Result<(), ReportError> {
+        self.summary.observe(event);
+        match event {
+            Event::Compared(result) => {
+                self.audit.observe(result);
+                self.known.observe(result);
+                self.noise.observe(result);
+                if let Some(tally) = &mut self.rollout {
+                    tally.observe(result);
+                }
+                if result.verdict.is_clean() {
+                    return Ok(());
+                }
+                let (group, signature) = self.groups.assign(result);
+                let cells = RowCells::new(result, &group, &signature);
+                let mismatch = Mismatch {
+                    result,
+                    group: &group,
+                    signature: &signature,
+                    cells: &cells,
+                };
+                for sink in &mut self.sinks {
+                    sink.mismatch(&mismatch)?;
+                }
+            }
+            Event::Rejected(rejection) => {
+                for sink in &mut self.sinks {
+                    sink.rejected(rejection)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes the outputs of the run directory, writes `summary.json`,
+    /// releases the directory, then finishes the outputs outside it;
+    /// returns the summary.
+    pub fn finish(mut self, status: RunStatus) -> Result<Summary, ReportError> {
+        let counts = self.summary.counts().clone();
+        let groups = self.groups.finish(counts.with_outcome());
+        let mut summary = self.summary.finish(
+            status,
+            groups,
+            self.audit.finish(),
+            self.known.finish(),
+            self.noise.finish(),
+        );
+        summary.rollout = self.rollout.map(|tally| tally.finish(&summary.counts));
+        let (after, inside): (Vec<_>, Vec<_>) =
+            self.sinks.into_iter().partition(|s| s.after_summary());
+        for sink in inside {
+            sink.finish(&summary, &self.dir)?;
+        }
+        summary.write(&self.dir.join(SUMMARY_FILE))?;
+        drop(self.lock.take());
+        for sink in after {
+            sink.finish(&summary, &self.dir)?;
+        }
+        Ok(summary)
+    }
+}

@@ -1,0 +1,162 @@
+//! One replay, wired end to end: a [`RunSpec`] in, a finished run directory
+//! and its [`Summary`] out.
+//!
+//! # Contract
+//! [`replay`] checks everything that can be checked before reading a record
+//! (sources open, no other run holds the report directory, the `--junit`
+//! path can be written, the rules compile, both sides build) and returns a
+//! [`RunError`] for those: the run did not happen (exit 2). The report
+//! directory is locked ([`crate::report::RunLock`]) from that check until
+//! `summary.json` is written; the `--junit` file is written atomically after
+//! it. Once records flow, it always finishes with a complete report
+//! directory and a [`Summary`] whose counts account for every line read,
+//! including after a stop ([`Stop`]: reading stops, in-flight records
+//! finish, the run is `interrupted` with the signal's exit status) and after
+//! a side failure (reported as `aborted`). A stop requested before the first
+//! record is read still gives that report, with nothing read.
+//!
+//! The flag state is loaded once, at the start, so the whole run sees one
+//! rollout; an unavailable source is said once (a warning in the log) and
+//! the run goes on, legacy only.
+//!
+//! It prints nothing: progress goes to the caller's [`Observer`], the
+//! summary is returned.
+
+use crate::engine::{self, RunPlan};
+use crate::flags::FlagSettings;
+use crate::model::{Event, RunState, Side, Stop};
+use crate::report::junit_sink::JunitFile;
+use crate::report::rollout::{RolloutPlan, RolloutTally};
+use crate::report::{ReportError, RunLock, RunStatus, Sinks, Summary};
+use crate::sides::{self, SideError};
+use crate::spec::RunSpec;
+use crate::traffic::{self, ReaderProgress, TrafficError};
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// What a finished replay left.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub summary: Summary,
+    /// The run directory.
+    pub dir: PathBuf,
+}
+
+/// Why a replay did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Traffic(#[from] TrafficError),
+    #[error(transparent)]
+    Side(#[from] SideError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Rule(#[from] crate::compare::RuleError),
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+}
+
+/// Follows a replay as it goes (a progress bar, a test).
+pub trait Observer: Send {
+    /// Before the first record: the traffic's size, when every source is a
+    /// file of known size.
+    fn started(&mut self, _total_bytes: Option<u64>) {}
+    /// After each record delivered to the report (`done` so far).
+    fn progress(&mut self, _reader: &ReaderProgress, _done: u64) {}
+    /// When the last record was delivered.
+    fn finished(&mut self) {}
+}
+
+/// Follows nothing.
+impl Observer for () {}
+
+/// Runs one replay of `spec`; `stop` ends it early (see the module docs).
+pub async fn replay(
+    spec: &RunSpec,
+    stop: &Stop,
+    mut observer: impl Observer,
+) -> Result<RunOutcome, RunError> {
+    traffic::check_sources(&spec.traffic)?;
+    let lock = RunLock::acquire(&spec.out)?;
+    let junit = spec.junit.as_deref().map(JunitFile::create).transpose()?;
+    let rules = spec.compile_rules()?;
+    let known = spec.compile_known()?;
+    let options = spec.side_options();
+    let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
+    let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
+    let rollout = match &spec.flags {
+        Some(settings) => Some(rollout_of(settings).await),
+        None => None,
+    };
+    let mut sinks = Sinks::open(lock, spec, &rules, &known, rollout)?;
+    if let Some(junit) = junit {
+        sinks = sinks.with(Box::new(junit));
+    }
+    let dir = sinks.dir().to_owned();
+
+    // The report is written by one blocking thread, in input order.
+    let (events_tx, mut events_rx) = mpsc::channel::<Vec<Event>>(4);
+    let writer = tokio::task::spawn_blocking(move || -> Result<Sinks, ReportError> {
+        while let Some(batch) = events_rx.blocking_recv() {
+            for event in &batch {
+                sinks.accept(event)?;
+            }
+        }
+        Ok(sinks)
+    });
+
+    observer.started(traffic::total_bytes(&spec.traffic));
+    let mut done = 0u64;
+    let plan = RunPlan {
+        traffic: spec.traffic.clone(),
+        read: spec.read.clone(),
+        legacy: legacy.clone(),
+        candidate: candidate.clone(),
+        check_drift: spec.legacy_is_live(),
+        rules,
+        known,
+        noise_probe: spec.noise_probe,
+        concurrency: spec.concurrency,
+        max_diffs: spec.max_diffs,
+    };
+    let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
+        done += 1;
+        observer.progress(reader, done);
+    })
+    .await;
+    observer.finished();
+    tokio::join!(legacy.shutdown(), candidate.shutdown());
+    let sinks = writer
+        .await
+        .map_err(|e| engine::EngineError::Task(e.to_string()))??;
+    let end = ran?;
+    let state = if end.aborted.is_some() {
+        RunState::Aborted
+    } else if end.interrupted {
+        RunState::Interrupted
+    } else {
+        RunState::Complete
+    };
+    let summary = sinks.finish(RunStatus {
+        state,
+        signal: (state == RunState::Interrupted)
+            .then(|| stop.signal())
+            .flatten(),
+        abort_reason: end.aborted.map(|e| e.to_string()),
+        legacy_target: legacy.stats(),
+        candidate_target: candidate.stats(),
+    })?;
+    Ok(RunOutcome { summary, dir })
+}
+
+/// The rollout section of a run whose flags are `settings`: the source
+/// opened once, its state fixed for the run.
+async fn rollout_of(settings: &FlagSettings) -> RolloutTally {
+    let opened = crate::flags::open::open(settings).await;
+    if let Some(problem) = &opened.problem {
+        tracing::warn!("flags: {problem}");
+    }
+    let plan = RolloutPlan::new(settings, &opened.evaluator, opened.problem.clone());
+    RolloutTally::new(plan, opened.evaluator)
+}

@@ -1,0 +1,201 @@
+//! Sides: the two implementations under comparison, behind one trait.
+//!
+//! # Contract
+//! An [`Implementation`] takes one input (JSON text) and gives one
+//! [`Answer`]: the output, the error the implementation reported, or a
+//! timeout. Failures of the plumbing around an implementation (a crashed
+//! worker, a garbled response, an unreachable URL) are answers too, as
+//! errors whose type starts with `cutover.`, so every record gets an
+//! outcome. The only `Err` an implementation returns is [`SideError`]: the
+//! side as a whole cannot work (its program does not exist, its workers die
+//! before answering anything); the run then stops.
+//!
+//! Specs ([`SideSpec`]) are written in one of five forms ([`FORMS`]):
+//! `builtin:NAME`, `worker:COMMAND LINE`, `exec:COMMAND LINE`, an `http://` /
+//! `https://` URL, or `recorded` (the responses the capture recorded from
+//! production). Command lines are split like a POSIX shell splits words
+//! (quotes, backslashes) but are never run through a shell, and they run in
+//! the directory [`SideOptions::dir`] names (the run's working directory),
+//! whoever starts them and from wherever.
+//!
+//! Names only [`crate::model`], [`crate::util`] and [`crate::normalize`]
+//! (the builtins).
+//!
+//! # Non-goals
+//! Sides do not compare, retry across sides, or know about records: they
+//! answer calls.
+
+mod builtin;
+mod events;
+mod exec;
+mod http;
+#[cfg(any(test, feature = "mock"))]
+pub mod mock;
+mod process;
+mod recorded;
+mod spec;
+mod worker;
+
+pub use builtin::BUILTINS;
+pub use process::kill_all as kill_all_processes;
+pub use spec::{CommandLine, SideSpec, FORMS};
+
+use crate::model::{Answer, AppError, Side, SideStats};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counters a side keeps about its own plumbing (see [`events`] for what
+/// bumps them).
+#[derive(Debug, Default)]
+pub struct SideCounters {
+    /// Calls sent again after the process serving them died.
+    pub retries: AtomicU64,
+    /// Worker processes started to replace one that died or was killed.
+    pub restarts: AtomicU64,
+    /// Processes killed because a call timed out.
+    pub timeout_kills: AtomicU64,
+    /// Response lines that broke the worker protocol.
+    pub protocol_errors: AtomicU64,
+}
+
+impl SideCounters {
+    pub fn snapshot(&self) -> SideStats {
+        SideStats {
+            retries: self.retries.load(Ordering::Relaxed),
+            restarts: self.restarts.load(Ordering::Relaxed),
+            timeout_kills: self.timeout_kills.load(Ordering::Relaxed),
+            protocol_errors: self.protocol_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A side that cannot work at all.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SideError {
+    #[error("{flag} {spec:?}: {reason}")]
+    BadSpec {
+        flag: &'static str,
+        spec: String,
+        reason: String,
+    },
+    #[error("{flag}: the {what} `{command}` cannot start: {reason}")]
+    CannotStart {
+        flag: &'static str,
+        /// What the command is: "worker" or "exec program".
+        what: &'static str,
+        command: String,
+        reason: String,
+    },
+}
+
+/// What a side is asked: one record's input, and the response production
+/// gave for it when the capture recorded one.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub input: &'a RawValue,
+    pub recorded: Option<&'a RawValue>,
+}
+
+/// One implementation plugged in at one side of the comparison.
+///
+/// # Invariants
+/// - `call` always resolves and never panics on any input or response. How
+///   long it may take is bounded but depends on the kind: builtins answer
+///   inline; `exec:` and `http(s)://` within `timeout` of starting the call
+///   (an `exec:` call may first wait for a free process slot); a worker
+///   pool within `timeout` of sending the call, or until `startup_timeout`
+///   after the worker started if that is later, and each retry after a
+///   worker died starts that clock again (at most `retries` for the call
+///   the worker was busy with, a few more for the others).
+/// - Calls are independent: no state from one input influences another's answer
+///   (workers hold no per-call state the harness relies on).
+/// - `shutdown` is called once, after the last call; it releases processes.
+pub trait Implementation: Send + Sync {
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>>;
+    fn stats(&self) -> SideStats {
+        SideStats::default()
+    }
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Settings shared by both sides of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideOptions {
+    /// Per-call timeout (worker, exec, http).
+    #[serde(with = "crate::util::serde::duration")]
+    pub timeout: Duration,
+    /// How long a fresh worker process may take to give its first answer
+    /// before the calls waiting on it time out (worker sides).
+    #[serde(with = "crate::util::serde::duration")]
+    pub startup_timeout: Duration,
+    /// Processes per `worker:` side, and `exec:` programs at once.
+    pub workers: usize,
+    /// Times a call is re-sent after its worker died.
+    pub retries: u32,
+    /// Longest accepted response, in bytes.
+    pub max_response_bytes: usize,
+    /// The sides whose `http(s)://` implementation follows redirects, to the
+    /// same origin only (`--follow-redirects`); the others answer with the 3xx.
+    pub follow_redirects: Vec<Side>,
+    /// The directory `worker:` and `exec:` command lines run in and resolve
+    /// their relative paths against (`None`: the current directory). A run
+    /// sets it to its working directory, so whoever re-runs its records,
+    /// from wherever, starts the same programs. Not part of the serialised
+    /// form: the run spec keeps it once, as its `cwd`.
+    #[serde(skip)]
+    pub dir: Option<PathBuf>,
+}
+
+/// A whole response (`what`: "stdout", "response body") as an answer: its JSON,
+/// or a `cutover.bad_output` error quoting its start.
+pub(crate) fn parse_output(bytes: &[u8], what: &str) -> Answer {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Answer::Output(value),
+        Err(e) => Answer::Error(AppError::new(
+            "cutover.bad_output",
+            format!(
+                "{what} is not JSON ({e}): {}",
+                crate::util::text::excerpt(bytes)
+            ),
+        )),
+    }
+}
+
+/// The error for a response over `--max-record-bytes`.
+pub(crate) fn too_large(what: &str, max: usize) -> Answer {
+    Answer::Error(AppError::new(
+        "cutover.output_too_large",
+        format!("{what} is over {max} bytes (--max-record-bytes)"),
+    ))
+}
+
+/// Builds the implementation a spec describes. Checks what can be checked
+/// up front (the program exists, the builtin is known) so that mistakes stop
+/// the run before any record is read. Worker pools start their processes,
+/// so this is called inside a tokio runtime.
+pub fn build(
+    spec: &SideSpec,
+    side: Side,
+    options: &SideOptions,
+) -> Result<Arc<dyn Implementation>, SideError> {
+    Ok(match spec {
+        SideSpec::Builtin(name) => Arc::new(builtin::Builtin::new(name, side)?),
+        SideSpec::Worker(command) => {
+            Arc::new(worker::WorkerPool::start(command.clone(), side, options)?)
+        }
+        SideSpec::Exec(command) => Arc::new(exec::Exec::new(command.clone(), side, options)?),
+        SideSpec::Http(url) => Arc::new(http::Http::new(url, side, options)?),
+        SideSpec::Recorded => Arc::new(recorded::Recorded),
+    })
+}

@@ -1,0 +1,251 @@
+//! One worker: its process and the four tasks around it.
+//!
+//! # Contract
+//! [`spawn`] starts the pool's command through [`super::super::process`]
+//! (a process group that dies with cutover) and four tasks:
+//! - the writer owns stdin: requests arrive over a bounded channel and are
+//!   flushed once per burst, so pipelined calls share syscalls; a broken
+//!   stdin dooms the worker;
+//! - the reader owns stdout: each response line completes the pending call
+//!   its wire id names; a protocol violation or an unknown id kills the
+//!   worker (counted as a protocol error); once the worker is dead, every
+//!   call left in flight is told why ([`super::pending::Orphans`]), with
+//!   the exit status and the last stderr lines;
+//! - the stderr task keeps the last lines for those messages (and logs each
+//!   at debug level);
+//! - the supervisor owns the process: it waits for it to exit, or kills it
+//!   (with its group) when told, and then kills what is left of its group.
+
+use super::super::events::{InternalEvent, ProtocolError};
+use super::super::process as child;
+use super::pending::{lock, WorkerState};
+use super::pool::PoolShared;
+use super::protocol::parse_response;
+use crate::util::lines::{read_line_async, Line};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+use tokio::sync::{mpsc, oneshot};
+
+/// Consecutive deaths of never-answering workers after which the pool gives up.
+pub const SILENT_DEATH_LIMIT: u32 = 3;
+/// Characters of each stderr line quoted in error messages.
+const STDERR_QUOTE_CHARS: usize = 300;
+/// Requests queued per worker before callers wait.
+const QUEUE: usize = 1024;
+
+/// A running worker, as the pool holds it.
+pub(super) struct Worker {
+    /// The process id, for logs (0 if it was not known).
+    pub pid: u32,
+    /// When the process was started.
+    pub started: std::time::Instant,
+    pub requests: mpsc::Sender<Vec<u8>>,
+    /// Held while a call takes its wire id and is queued.
+    pub order: Mutex<()>,
+    pub state: Arc<WorkerState>,
+}
+
+/// Starts one worker of `shared`'s pool.
+pub(super) fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
+    let started = std::time::Instant::now();
+    let child::Spawned { mut child, group } = child::spawn(&shared.command, shared.dir.as_deref())?;
+    let (stdin, stdout, stderr) = (
+        child.stdin.take().expect("stdin is piped"),
+        child.stdout.take().expect("stdout is piped"),
+        child.stderr.take().expect("stderr is piped"),
+    );
+    let state = Arc::new(WorkerState::new());
+    let (requests, queue) = mpsc::channel(QUEUE);
+    let (exit_tx, exit_rx) = oneshot::channel();
+    let (stderr_done_tx, stderr_done_rx) = oneshot::channel();
+    let pid = child.id().unwrap_or(0);
+    tokio::spawn(write_requests(stdin, queue, state.clone()));
+    tokio::spawn(keep_stderr(stderr, state.clone(), pid, stderr_done_tx));
+    tokio::spawn(supervise(child, group, state.clone(), exit_tx));
+    tokio::spawn(read_responses(
+        stdout,
+        state.clone(),
+        shared.clone(),
+        pid,
+        exit_rx,
+        stderr_done_rx,
+    ));
+    Ok(Arc::new(Worker {
+        pid,
+        started,
+        requests,
+        order: Mutex::new(()),
+        state,
+    }))
+}
+
+async fn write_requests(
+    stdin: ChildStdin,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    state: Arc<WorkerState>,
+) {
+    let mut out = BufWriter::with_capacity(1 << 16, stdin);
+    loop {
+        let line = tokio::select! {
+            line = queue.recv() => line,
+            _ = state.close.cancelled() => None,
+            _ = state.kill.cancelled() => None,
+        };
+        let Some(line) = line else { break };
+        let mut written = out.write_all(&line).await;
+        // Write the whole burst already queued, then flush once.
+        while written.is_ok() {
+            match queue.try_recv() {
+                Ok(line) => written = out.write_all(&line).await,
+                Err(_) => break,
+            }
+        }
+        if written.and(out.flush().await).is_err() {
+            // Its stdin broke, so it is dead or dying: let the exit status tell.
+            state.kill_with(String::new());
+            break;
+        }
+    }
+    // Dropping stdin closes it: a well-behaved worker exits on EOF.
+}
+
+async fn keep_stderr(
+    stderr: ChildStderr,
+    state: Arc<WorkerState>,
+    pid: u32,
+    done: oneshot::Sender<()>,
+) {
+    child::keep_stderr(stderr, &state.stderr_tail, |line| {
+        tracing::debug!(target: "cutover::worker", pid, "{line}");
+    })
+    .await;
+    let _ = done.send(());
+}
+
+/// Owns the process: waits for it to exit, or kills it (with its group) when
+/// told; once it has exited, kills what is left of its group, which could
+/// only be holding its pipes.
+async fn supervise(
+    mut child: Child,
+    group: child::Group,
+    state: Arc<WorkerState>,
+    exit: oneshot::Sender<String>,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = state.kill.cancelled() => {
+            group.kill();
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    group.kill();
+    state.exited.cancel();
+    let text = match status {
+        Ok(s) => describe_exit(s),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    let _ = exit.send(text);
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => format!("ended ({status})"),
+    }
+}
+
+async fn read_responses(
+    stdout: ChildStdout,
+    state: Arc<WorkerState>,
+    pool: Arc<PoolShared>,
+    pid: u32,
+    exit: oneshot::Receiver<String>,
+    stderr_done: oneshot::Receiver<()>,
+) {
+    let mut reader = BufReader::with_capacity(1 << 16, stdout);
+    let mut buf = Vec::new();
+    // Once the process has exited, what it wrote is still read, but a pipe
+    // held open by something outside its group is not waited for.
+    let after_exit = child::after_exit(&state.exited);
+    tokio::pin!(after_exit);
+    let violation = loop {
+        // Once cutover has killed the worker, stop reading at once: its calls
+        // must be told now, not whenever the pipe closes (a grandchild that
+        // inherited stdout could keep it open long after the kill).
+        let line = tokio::select! {
+            line = read_line_async(&mut reader, &mut buf, pool.max_line) => line,
+            _ = state.kill.cancelled() => break None,
+            () = &mut after_exit => break None,
+        };
+        match line {
+            Ok(Line::Complete) => {}
+            Ok(Line::TooLong { .. }) => {
+                break Some(format!(
+                    "answered a line longer than {} bytes (--max-record-bytes)",
+                    pool.max_line
+                ))
+            }
+            Ok(Line::Eof) | Err(_) => break None,
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match parse_response(&buf) {
+            Ok((id, answer)) => {
+                if !state.answer(id, answer) {
+                    break Some(format!(
+                        "answered id \"{id}\", which has no call waiting (never sent, or answered twice)"
+                    ));
+                }
+                pool.silent_deaths.store(0, Ordering::Relaxed);
+            }
+            Err(reason) => break Some(reason),
+        }
+    };
+    match violation {
+        Some(v) => {
+            ProtocolError {
+                side: pool.side,
+                pid,
+                violation: &v,
+            }
+            .emit(&pool.counters);
+            state.kill_with(format!("broke the worker protocol: it {v}"));
+        }
+        // Stdout is closed: whatever the process does now, it cannot answer.
+        None => state.kill_with(String::new()),
+    }
+    let status = exit.await.unwrap_or_else(|_| "vanished".to_owned());
+    let _ = tokio::time::timeout(Duration::from_millis(500), stderr_done).await;
+    let mut reason = match lock(&state.kill_reason).clone() {
+        Some(why) => format!("worker {why}"),
+        None => format!("worker {status}"),
+    };
+    let tail: Vec<String> = state
+        .stderr_tail
+        .lines()
+        .into_iter()
+        .map(|line| line.chars().take(STDERR_QUOTE_CHARS).collect())
+        .collect();
+    if !tail.is_empty() {
+        reason.push_str("; its stderr ended with: ");
+        reason.push_str(&tail.join(" | "));
+    }
+    let orphans = state.orphans();
+    if orphans.never_answered {
+        let deaths = pool.silent_deaths.fetch_add(1, Ordering::Relaxed) + 1;
+        if deaths >= SILENT_DEATH_LIMIT {
+            lock(&pool.fatal).get_or_insert_with(|| {
+                format!("{deaths} workers in a row ended before answering a single request; the last: {reason}")
+            });
+        }
+    }
+    orphans.tell(&reason);
+    state.finished.cancel();
+}

@@ -1,0 +1,100 @@
+//! The worker protocol on the wire (`legacy/PROTOCOL.md`): one request per
+//! line on the worker's stdin, one response per line on its stdout.
+//!
+//! # Contract
+//! - [`request_line`] embeds the record's input verbatim (JSON text, never
+//!   re-serialised) under a wire id that is cutover's own sequence number,
+//!   never a record id, so duplicate or odd record ids cannot confuse the
+//!   matching.
+//! - [`parse_response`] accepts exactly `{"id": "<wire id>", "output": any}`
+//!   or `{"id", "error": {"type", "message"}}` (other fields ignored; a
+//!   present `null` output is an output); anything else is a protocol
+//!   violation, said in words (quoting the start of the line) for the error
+//!   the worker's calls get.
+
+use crate::model::{Answer, AppError};
+use crate::util::serde::present;
+use crate::util::text::excerpt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::io::Write as _;
+
+/// The request line for call `id`.
+pub(super) fn request_line(id: u64, input: &RawValue) -> Vec<u8> {
+    let mut line = Vec::with_capacity(input.get().len() + 32);
+    // Writing to a Vec cannot fail.
+    let _ = writeln!(line, "{{\"id\":\"{id}\",\"input\":{}}}", input.get());
+    line
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    id: String,
+    #[serde(default, deserialize_with = "present")]
+    output: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<AppError>,
+}
+
+/// Parses one response line into (wire id, answer), or says how it breaks the protocol.
+pub(super) fn parse_response(line: &[u8]) -> Result<(u64, Answer), String> {
+    let wire: WireResponse = serde_json::from_slice(line).map_err(|e| {
+        format!(
+            "answered a line that is not a protocol response ({e}): {}",
+            excerpt(line)
+        )
+    })?;
+    let id = wire
+        .id
+        .parse::<u64>()
+        .map_err(|_| format!("answered id {:?}, which cutover never sent", wire.id))?;
+    match (wire.output, wire.error) {
+        (Some(output), None) => Ok((id, Answer::Output(output))),
+        (None, Some(error)) => Ok((id, Answer::Error(error))),
+        _ => Err(format!(
+            "answered a response with both or neither of `output` and `error`: {}",
+            excerpt(line)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_checked_against_the_protocol() {
+        assert_eq!(
+            parse_response(br#"{"id":"3","output":null}"#).unwrap(),
+            (3, Answer::Output(Value::Null))
+        );
+        assert!(matches!(
+            parse_response(br#"{"id":"4","error":{"type":"E","message":"m"}}"#).unwrap(),
+            (4, Answer::Error(_))
+        ));
+        assert!(parse_response(br#"{"id":"x","output":1}"#)
+            .unwrap_err()
+            .contains("never sent"));
+        assert!(parse_response(br#"{"id":"1"}"#)
+            .unwrap_err()
+            .contains("neither"));
+        assert!(
+            parse_response(br#"{"id":"1","output":1,"error":{"type":"E","message":"m"}}"#)
+                .unwrap_err()
+                .contains("both")
+        );
+        assert!(parse_response(b"Traceback (most recent call last):")
+            .unwrap_err()
+            .contains("not a protocol response"));
+    }
+
+    #[test]
+    fn request_lines_embed_the_input_verbatim() {
+        let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
+        assert_eq!(
+            request_line(7, &input),
+            b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n"
+        );
+    }
+}
