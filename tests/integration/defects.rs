@@ -86,26 +86,16 @@ fn flags_status_reads_the_capture_as_the_replay_reads_it() {
 fn an_error_shows_each_cause_once() {
     let tmp = tempdir();
     let missing = tmp.path().join("nonexistent.toml");
-    let err = cutover_args(&["--config", missing.to_str().unwrap(), "replay"])
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8_lossy(&err);
+    let err = stderr_of(
+        &mut cutover_args(&["--config", missing.to_str().unwrap(), "replay"]),
+        2,
+    );
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
-    let err = cutover_args(&[
-        "flags",
-        "promote",
-        "--reports-dir",
-        tmp.path().join("none").to_str().unwrap(),
-    ])
-    .assert()
-    .code(2)
-    .get_output()
-    .stderr
-    .clone();
-    let err = String::from_utf8_lossy(&err);
+    let none = tmp.path().join("none");
+    let err = stderr_of(
+        &mut cutover_args(&["flags", "promote", "--reports-dir", none.to_str().unwrap()]),
+        2,
+    );
     assert_eq!(err.matches("no finished run in").count(), 1, "{err}");
 }
 

@@ -322,6 +322,12 @@ pub fn stdout_of(cmd: &mut Command, code: i32) -> String {
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
 
+/// Runs `cmd`, expects `code`, returns stderr as text (lossy).
+pub fn stderr_of(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.assert().code(code).get_output().clone();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// The planted-bug capture the review tests share: 3 `upper` records (a
 /// mismatch group), 2 `raise` (a candidate_error group), 1 `drop_rejected`,
 /// and 4 clean ones.

@@ -1,6 +1,6 @@
 //! `cutover report diff` on a terminal: how the groups of two runs moved.
 
-use super::style::{Palette, Role};
+use super::style::{heading, Palette, Role};
 use crate::review::rundiff::{Change, RunDiff};
 use crate::util::escape::escape as esc;
 use crate::util::text::counted;
@@ -58,16 +58,13 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
         t.appeared, t.grew, t.shrank, t.disappeared, t.unchanged
     );
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{}",
-        p.paint(
-            Role::Heading,
-            &format!(
-                "  {:<12}{:>9} {:>9} {:>9}  {:<5} {:<5} signature",
-                "change", "A", "B", "Δ", "in A", "in B"
-            )
-        )
+    heading(
+        &mut out,
+        p,
+        &format!(
+            "  {:<12}{:>9} {:>9} {:>9}  {:<5} {:<5} signature",
+            "change", "A", "B", "Δ", "in A", "in B"
+        ),
     );
     for g in &d.groups {
         let role = match g.change {

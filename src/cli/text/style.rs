@@ -117,6 +117,12 @@ impl Palette {
     }
 }
 
+/// Appends `text` as a heading line.
+pub fn heading(out: &mut String, p: Palette, text: &str) {
+    out.push_str(&p.paint(Role::Heading, text));
+    out.push('\n');
+}
+
 /// The columns to lay side-by-side output in.
 pub fn width(flag: Option<usize>) -> usize {
     flag.or_else(|| {

@@ -12,7 +12,7 @@
 //! escaped by the palette), and the commands suggested were quoted by the
 //! model.
 
-use super::style::{Palette, Role};
+use super::style::{heading, Palette, Role};
 use crate::report::model::{CountLine, RunView};
 use crate::util::escape::{escape as esc, escape_lines};
 use crate::util::text::counted;
@@ -137,13 +137,10 @@ fn drift(out: &mut String, view: &RunView<'_>) {
 
 fn latency(out: &mut String, view: &RunView<'_>, p: Palette) {
     let l = &view.summary.latency_ms;
-    let _ = writeln!(
+    heading(
         out,
-        "{}",
-        p.paint(
-            Role::Heading,
-            "latency ms        p50       p90       p99       max      mean"
-        )
+        p,
+        "latency ms        p50       p90       p99       max      mean",
     );
     for (side, l) in [("legacy", &l.legacy), ("candidate", &l.candidate)] {
         let _ = writeln!(
@@ -164,16 +161,13 @@ fn groups(out: &mut String, view: &RunView<'_>, p: Palette, top: usize) {
         );
         return;
     }
-    let _ = writeln!(
+    heading(
         out,
-        "{}",
-        p.paint(
-            Role::Heading,
-            &format!(
-                "mismatch groups ({} in all, largest first)",
-                view.groups.len()
-            )
-        )
+        p,
+        &format!(
+            "mismatch groups ({} in all, largest first)",
+            view.groups.len()
+        ),
     );
     for g in view.groups.iter().take(top) {
         let labels = g
@@ -237,11 +231,7 @@ fn rules(out: &mut String, view: &RunView<'_>, p: Palette) {
         return;
     }
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{}",
-        p.paint(Role::Heading, "comparison rules (what each one hid)")
-    );
+    heading(out, p, "comparison rules (what each one hid)");
     for r in rules {
         let note = if r.matched_nothing {
             format!(
@@ -273,7 +263,7 @@ fn known(out: &mut String, view: &RunView<'_>, p: Palette) {
         return;
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "{}", p.paint(Role::Heading, "known differences"));
+    heading(out, p, "known differences");
     for k in known {
         let _ = writeln!(
             out,

@@ -275,14 +275,7 @@ impl WorkerPool {
             .state
             .expire(id, self.timeout_reason("a call on it took longer"))
         {
-            WorkerKilledOnTimeout {
-                side: self.shared.side,
-                pid: worker.pid,
-                timeout: self.shared.timeout,
-                answered: worker.state.answered.load(Ordering::Relaxed),
-                in_flight: worker.state.in_flight(),
-            }
-            .emit(&self.shared.counters);
+            self.killed_on_timeout(worker);
             return Fate::Answered(Answer::Timeout(self.shared.timeout));
         }
         reply_rx.await.unwrap_or_else(|_| Fate::vanished())
@@ -315,6 +308,13 @@ impl WorkerPool {
 
     /// Kills a worker that missed a deadline; the call that noticed gets `Timeout`.
     fn kill_for_timeout(&self, worker: &Worker, what: &str) -> Answer {
+        self.killed_on_timeout(worker);
+        worker.state.kill_for_timeout(self.timeout_reason(what));
+        Answer::Timeout(self.shared.timeout)
+    }
+
+    /// Logs and counts that `worker` is killed for a missed deadline.
+    fn killed_on_timeout(&self, worker: &Worker) {
         WorkerKilledOnTimeout {
             side: self.shared.side,
             pid: worker.pid,
@@ -323,8 +323,6 @@ impl WorkerPool {
             in_flight: worker.state.in_flight(),
         }
         .emit(&self.shared.counters);
-        worker.state.kill_for_timeout(self.timeout_reason(what));
-        Answer::Timeout(self.shared.timeout)
     }
 }
 
