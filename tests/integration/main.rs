@@ -17,6 +17,7 @@ mod report_files;
 mod reproduce;
 mod review;
 mod rules;
+mod services;
 mod signals;
 mod targets;
 mod terminal;

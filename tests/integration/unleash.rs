@@ -1,7 +1,9 @@
 //! Flags against the real Unleash server (unleash-server 7.5.1 on Node 20
 //! with a throwaway PostgreSQL), the official Node SDK and the official SDK
-//! conformance suite. `scripts/test` starts the server and exports
-//! `UNLEASH_TEST_*`; without them these tests fail and say so.
+//! conformance suite. `scripts/test` starts the server, exports
+//! `UNLEASH_TEST_*` and `CUTOVER_TEST_SERVICES=1`; then these tests run, and
+//! fail (saying so) when a variable is missing. A plain `cargo test` leaves
+//! them to `scripts/test`, saying so ([`left_to_scripts_test`]).
 
 use crate::util::*;
 use cutover::flags::server_source::ServerSource;
@@ -171,6 +173,9 @@ async fn until_routed(eval: &Evaluator, keys: &[String], expected: &BTreeSet<Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_serve_25_through_the_admin_api_reroutes_a_running_router_and_rollback_undoes_it() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     let s = server();
     let tmp = tempdir();
     let m = unique("set");
@@ -241,6 +246,9 @@ async fn set_serve_25_through_the_admin_api_reroutes_a_running_router_and_rollba
 
 #[test]
 fn promote_against_the_server_is_refused_on_mismatches_and_accepted_when_clean() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     let s = server();
     let tmp = tempdir();
     let m = unique("promote");
@@ -287,6 +295,9 @@ fn promote_against_the_server_is_refused_on_mismatches_and_accepted_when_clean()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_flag_file_imports_into_the_server_with_its_rollout() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     let s = server();
     let tmp = tempdir();
     let m = unique("import");
@@ -388,6 +399,9 @@ async fn own_server(dir: &Path) -> OwnServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_run_keeps_the_last_state_and_a_restart_resumes_it_from_the_cache() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     let s = server();
     let tmp = tempdir();
     let m = unique("kill");
@@ -472,6 +486,9 @@ async fn a_server_killed_mid_run_keeps_the_last_state_and_a_restart_resumes_it_f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_token_starts_legacy_only_and_secrets_are_never_printed() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     let s = server();
     let tmp = tempdir();
     let m = unique("token");
@@ -556,6 +573,9 @@ fn rollout_file(dir: &Path, percents: &[u32], stickiness: &str) -> (PathBuf, Str
 
 #[test]
 fn stickiness_equals_the_official_node_sdk_on_10000_keys() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     let _ = node_modules();
     let tmp = tempdir();
     let percents = [0, 1, 5, 25, 50, 99, 100];
@@ -606,6 +626,9 @@ fn stickiness_equals_the_official_node_sdk_on_10000_keys() {
 
 #[test]
 fn the_official_sdk_conformance_suite_passes_on_cutovers_evaluation_path() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     let dir = node_modules().join("@unleash/client-specification/specifications");
     let index: Vec<String> =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
@@ -685,6 +708,9 @@ fn the_official_sdk_conformance_suite_passes_on_cutovers_evaluation_path() {
 
 #[test]
 fn no_secret_leaves_through_a_gateway_that_echoes_them_in_front_of_the_real_server() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
     use base64::Engine;
     let s = server();
     let tmp = tempdir();

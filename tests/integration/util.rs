@@ -12,12 +12,42 @@
 //!
 //! The idiom most tests repeat — write a capture, replay it, read the
 //! summary — is one builder, [`Replay`].
+//!
+//! # Left to scripts/test
+//! Tests that need what only `scripts/test` provides (the real Unleash
+//! server, the Node SDK and conformance suite, Chromium) start with
+//! [`left_to_scripts_test`]. `scripts/test` sets [`SERVICES`]`=1`: they run
+//! for real, and fail when a service is missing. A plain `cargo test` does
+//! not: each says so on the terminal (not captured) and ends, and
+//! `services::left_to_scripts_test_are_listed` lists them all.
 
 use assert_cmd::Command;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Set to `1` by `scripts/test`, which provides the services.
+pub const SERVICES: &str = "CUTOVER_TEST_SERVICES";
+
+/// Whether the running test must end here because `needs` is only there
+/// under `scripts/test` (see the module docs); says so loudly when it must.
+pub fn left_to_scripts_test(needs: &str) -> bool {
+    if std::env::var_os(SERVICES).is_some_and(|v| v == "1") {
+        return false;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_owned();
+    // Straight to the terminal: libtest captures print!, not this.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "LEFT TO scripts/test: {test} needs {needs} ({SERVICES}=1, which scripts/test sets)"
+    );
+    true
+}
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
