@@ -139,7 +139,7 @@ fn show(args: ShowArgs, config: Option<&Path>) -> anyhow::Result<Exit> {
             esc(&format!("{:?}", args.id)),
             esc(&run.summary.run_id),
             esc(&run.dir.display().to_string()),
-            command_line(["cutover", "report", &run.summary.run_id])
+            command_line(["cutover", "report", &run.dir.display().to_string()])
         );
         return Ok(Exit::Found);
     }

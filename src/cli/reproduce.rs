@@ -99,7 +99,7 @@ pub fn minimize(
     } else {
         None
     };
-    print_minimized(&m, pinned.as_deref(), &common)?;
+    print_minimized(&m, &run.dir, pinned.as_deref(), &common)?;
     Ok(Exit::Clean)
 }
 
@@ -109,6 +109,7 @@ fn answer_text(answer: &crate::model::Answer) -> String {
 
 fn print_minimized(
     m: &Minimized,
+    run_dir: &Path,
     pinned: Option<&Path>,
     common: &MinimizeCommon,
 ) -> anyhow::Result<()> {
@@ -205,7 +206,7 @@ fn print_minimized(
         )),
         None => out.push_str(&format!(
             "pin it as a regression case: {}\n",
-            command_line(["cutover", "pin", &m.run_id, &m.row.id])
+            command_line(["cutover", "pin", &run_dir.display().to_string(), &m.row.id])
         )),
     }
     emit_text(&common.view.output, &out)

@@ -77,7 +77,7 @@ pub fn find_row(run: &Run, id: &str) -> Result<MismatchRow, ReproduceError> {
     }
     Err(ReproduceError::NoRecord {
         id: id.to_owned(),
-        run: run.summary.run_id.clone(),
+        run: run.dir.display().to_string(),
     })
 }
 
@@ -143,7 +143,7 @@ pub fn minimize(
         runtime.block_on(comparer.shutdown());
         return Err(ReproduceError::NotReproduced {
             id: id.to_owned(),
-            run: run_id,
+            run: run.dir.display().to_string(),
             expected: row.signature.clone(),
             got,
         });

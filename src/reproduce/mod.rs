@@ -53,8 +53,10 @@ pub enum ReproduceError {
     Untrusted { run: String, sides: String },
     #[error("run {run} compared against recorded responses (`recorded`); re-running needs both sides live. Replay with a live --legacy first")]
     Recorded { run: String },
+    /// `run` is the run's directory, as it was named.
     #[error("no non-matching record has id {id:?} in run {run}: it matched, or it is not in the capture. `{}` lists groups with example ids", crate::util::escape::command_line(["cutover", "report", .run.as_str()]))]
     NoRecord { id: String, run: String },
+    /// `run` is the run's directory, as it was named.
     #[error("record {id:?} of run {run} does not fail the same way when re-run: the run gave `{expected}`, now it gives `{got}`. It may be flaky (`{}` tells), or a side changed since the run", crate::util::escape::command_line(["cutover", "recheck", .run.as_str()]))]
     NotReproduced {
         id: String,

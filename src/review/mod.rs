@@ -37,6 +37,7 @@ pub enum ReviewError {
     Rows(#[from] RowError),
     #[error(transparent)]
     Labels(#[from] LabelError),
+    /// `run` is the run's directory, as it was named.
     #[error("no group {group:?} in run {run}: its groups are {known}. `{}` lists them with their signatures", crate::util::escape::command_line(["cutover", "report", .run.as_str()]))]
     NoGroup {
         group: String,
@@ -91,7 +92,7 @@ impl Run {
             .or_else(|| groups.iter().find(|g| g.signature == what))
             .ok_or_else(|| ReviewError::NoGroup {
                 group: what.to_owned(),
-                run: self.summary.run_id.clone(),
+                run: self.dir.display().to_string(),
                 known: if groups.is_empty() {
                     "none (every record matched)".to_owned()
                 } else {

@@ -88,8 +88,8 @@ fn set_serve_writes_the_file_and_replay_routes_that_share() {
     assert_eq!(serve["strategies"][0]["parameters"]["rollout"], "25");
 
     // status and replay agree on how many records the candidate serves.
-    let status = flags_cmd(&config, &["status"]).assert().code(0);
-    let text = String::from_utf8(status.get_output().stdout.clone()).unwrap();
+    let text = stdout_of(&mut flags_cmd(&config, &["status"]), 0);
+    redactions(tmp.path()).bind(|| insta::assert_snapshot!("flags_status", text));
     let out = tmp.path().join("run");
     replay(
         &out,
@@ -475,13 +475,9 @@ fn flags_commands_read_the_replay_settings_they_share_from_cutover_toml() {
             tmp.path().join("audit.jsonl").display().to_string(),
         ),
     );
-    flags_cmd(&config, &["status"])
-        .assert()
-        .code(0)
-        .stdout(contains(format!(
-            "on for 10 of 10 records with a key (100.00%) in {}",
-            capture.display()
-        )));
+    let status = stdout_of(&mut flags_cmd(&config, &["status"]), 0);
+    redactions(tmp.path())
+        .bind(|| insta::assert_snapshot!("flags_status_of_the_replay_capture", status));
     let mut run = cutover();
     run.args(["replay", "--no-progress", "--config"])
         .arg(&config);

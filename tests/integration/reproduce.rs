@@ -167,6 +167,12 @@ fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
     )
     .assert()
     .code(1);
+    // What minimize prints, whole.
+    let minimized = stdout_of(
+        &mut cutover_args(&["minimize", run.to_str().unwrap(), "sep"]),
+        0,
+    );
+    redactions(tmp.path()).bind(|| insta::assert_snapshot!("minimize_text", minimized));
     let pins = tmp.path().join("pins");
     let out = stdout_of(
         &mut cutover_args(&[

@@ -6,21 +6,6 @@ use crate::util::*;
 use serde_json::Value;
 use std::path::Path;
 
-/// Insta settings that hide what changes from run to run: run ids and
-/// timestamps, the temporary directory, durations, rates and latencies.
-fn redacted(dir: &Path) -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.add_filter(&regex::escape(&dir.display().to_string()), "[TMP]");
-    s.add_filter(r"\d{4}-\d\d-\d\dT\d\d[-:]\d\d[-:]\d\d\.\d{3}Z", "[TIME]");
-    s.add_filter(r"\d+\.\d\ds · \d+ records/s", "[DURATION]");
-    // The whole line: the numbers' widths (and so the spaces before them)
-    // depend on how fast the machine was.
-    s.add_filter(r"(?m)^  legacy +[0-9. ]+$", "  legacy        [LATENCY]");
-    s.add_filter(r"(?m)^  candidate +[0-9. ]+$", "  candidate     [LATENCY]");
-    s.add_filter(r"in \d+\.\d\ds", "in [DURATION]");
-    s
-}
-
 fn planted_run(tmp: &Path, name: &str, extra: &str) -> std::path::PathBuf {
     let capture = planted_capture(tmp);
     let out = tmp.join(name);
@@ -37,7 +22,7 @@ fn report_prints_the_run_its_groups_and_exits_like_the_run() {
         !text.contains('\u{1b}'),
         "no colour when stdout is not a terminal"
     );
-    redacted(tmp.path()).bind(|| insta::assert_snapshot!("report_text", text));
+    redactions(tmp.path()).bind(|| insta::assert_snapshot!("report_text", text));
 
     let json: Value = serde_json::from_str(&stdout_of(
         &mut cutover_args(&["report", run.to_str().unwrap(), "--json"]),
@@ -45,7 +30,7 @@ fn report_prints_the_run_its_groups_and_exits_like_the_run() {
     ))
     .unwrap();
     assert_eq!(json["counts"], summary(&run)["counts"]);
-    redacted(tmp.path()).bind(|| {
+    redactions(tmp.path()).bind(|| {
         insta::assert_json_snapshot!("report_json", json, {
             ".run_id" => "[RUN_ID]",
             ".run_dir" => "[TMP]",
@@ -92,7 +77,7 @@ fn report_show_and_group_print_the_input_and_a_diff() {
     let run = planted_run(tmp.path(), "run", "");
     let dir = run.to_str().unwrap();
     let text = stdout_of(&mut cutover_args(&["report", "show", dir, "upper-1"]), 0);
-    redacted(tmp.path()).bind(|| insta::assert_snapshot!("show_text", text));
+    redactions(tmp.path()).bind(|| insta::assert_snapshot!("show_text", text));
     let side = stdout_of(
         &mut cutover_args(&[
             "report",
@@ -105,13 +90,13 @@ fn report_show_and_group_print_the_input_and_a_diff() {
         ]),
         0,
     );
-    redacted(tmp.path()).bind(|| insta::assert_snapshot!("show_side_by_side", side));
+    redactions(tmp.path()).bind(|| insta::assert_snapshot!("show_side_by_side", side));
     let json: Value = serde_json::from_str(&stdout_of(
         &mut cutover_args(&["report", "show", dir, "raise-0", "--json"]),
         0,
     ))
     .unwrap();
-    redacted(tmp.path()).bind(|| {
+    redactions(tmp.path()).bind(|| {
         insta::assert_json_snapshot!("show_json", json, {
             ".run_id" => "[RUN_ID]",
             ".run_dir" => "[TMP]",
@@ -122,7 +107,7 @@ fn report_show_and_group_print_the_input_and_a_diff() {
         &mut cutover_args(&["report", "group", dir, "g1", "--limit", "2"]),
         0,
     );
-    redacted(tmp.path()).bind(|| insta::assert_snapshot!("group_text", group));
+    redactions(tmp.path()).bind(|| insta::assert_snapshot!("group_text", group));
     // Groups can be named by signature too.
     let by_sig = stdout_of(
         &mut cutover_args(&[
@@ -215,7 +200,7 @@ fn report_diff_shows_the_group_a_fix_removed() {
     let after = planted_run(tmp.path(), "after", "--fixed upper");
     let (a, b) = (before.to_str().unwrap(), after.to_str().unwrap());
     let text = stdout_of(&mut cutover_args(&["report", "diff", a, b]), 0);
-    redacted(tmp.path()).bind(|| insta::assert_snapshot!("diff_text", text));
+    redactions(tmp.path()).bind(|| insta::assert_snapshot!("diff_text", text));
     let json: Value = serde_json::from_str(&stdout_of(
         &mut cutover_args(&["report", "diff", a, b, "--json"]),
         0,

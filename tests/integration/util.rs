@@ -449,6 +449,27 @@ impl Double {
     }
 }
 
+/// Insta settings that hide what changes from run to run: the test's
+/// temporary directory and sandbox, run ids and timestamps, durations,
+/// rates and latencies.
+pub fn redactions(dir: &Path) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(&regex::escape(&dir.display().to_string()), "[TMP]");
+    s.add_filter(
+        &regex::escape(&sandbox().display().to_string()),
+        "[SANDBOX]",
+    );
+    s.add_filter(r"\d{4}-\d\d-\d\dT\d\d[-:]\d\d[-:]\d\d\.\d{3}Z", "[TIME]");
+    s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]");
+    s.add_filter(r"\d+\.\d\ds · \d+ records/s", "[DURATION]");
+    // The whole line: the numbers' widths (and so the spaces before them)
+    // depend on how fast the machine was.
+    s.add_filter(r"(?m)^  legacy +[0-9. ]+$", "  legacy        [LATENCY]");
+    s.add_filter(r"(?m)^  candidate +[0-9. ]+$", "  candidate     [LATENCY]");
+    s.add_filter(r"in \d+\.\d\ds", "in [DURATION]");
+    s
+}
+
 /// Stdout and stderr of a finished command, as text.
 pub fn output_text(output: &std::process::Output) -> String {
     format!(
