@@ -19,18 +19,18 @@
 //!   command's own; any other write error (`>/dev/full`) is exit 2 with a
 //!   message.
 
-pub mod args;
-pub mod builtins;
+mod args;
+mod builtins;
 pub mod config;
-pub mod exit;
-pub mod flags;
-pub mod progress;
-pub mod replay;
-pub mod report;
-pub mod reproduce;
-pub mod settings;
-pub mod signals;
-pub mod text;
+mod exit;
+mod flags;
+mod progress;
+mod replay;
+mod report;
+mod reproduce;
+mod settings;
+mod signals;
+mod text;
 
 pub use exit::Exit;
 

@@ -21,11 +21,12 @@
 
 //!
 //! # Files
-//! [`walk`] (the structural walk of both outputs), [`order`] (the canonical
-//! order `unordered` sorts by), [`leaf`] (what each rule says about two
-//! differing values), [`rules`] and [`known`] (declarations, compiled and
-//! applied), [`noise`] (learned noise), [`signature`] (mismatch groups),
-//! [`pointer`] (JSON Pointer patterns), [`unified`] (text diffs).
+//! `walk.rs` (the structural walk of both outputs), `order.rs` (the
+//! canonical order `unordered` sorts by), `leaf.rs` (what each rule says
+//! about two differing values), `rules.rs` and `known.rs` (declarations,
+//! compiled and applied), [`noise`] (learned noise), `signature.rs`
+//! (mismatch groups), `pointer.rs` (JSON Pointer patterns), `unified.rs`
+//! (text diffs).
 //!
 //! Names only [`crate::model`] and [`crate::util`].
 

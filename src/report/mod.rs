@@ -24,7 +24,7 @@
 //!   until `summary.json` is written.
 //!
 //! The read side: [`resolve_run`], [`latest_run`] and [`read_summary`]
-//! ([`runs`]) find and check finished runs; [`row`] and [`labels`] stream
+//! (`runs.rs`) find and check finished runs; [`row`] and [`labels`] stream
 //! their per-record files.
 //!
 //! `summary.json` and `index.html` get the mode the other files get (0666

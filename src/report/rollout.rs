@@ -13,7 +13,7 @@
 //!   percentage, counted like the promotion evidence counts them: mismatched,
 //!   errors and timeouts; `shadowed`, `legacy_only`, `without_key`,
 //!   `without_state`) and the evidence of the whole run judged by
-//!   [`super::evidence`], with the percentage it supports.
+//!   [`crate::flags::evidence`], with the percentage it supports.
 //! - Identity: `records = candidate_serves + legacy_serves` and
 //!   `legacy_serves >= without_key + without_state`.
 

@@ -49,7 +49,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Counters a side keeps about its own plumbing (see [`events`] for what
+/// Counters a side keeps about its own plumbing (`events.rs` says what
 /// bumps them).
 #[derive(Debug, Default)]
 pub struct SideCounters {
