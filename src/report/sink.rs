@@ -189,3 +189,129 @@ impl Sinks {
         Ok(summary)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Answer, AppError, Observed, Origin, Outcome, RunState};
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn result(seq: u64, outcome: Outcome) -> Event {
+        let observed = |answer| Observed {
+            answer,
+            latency: Duration::from_micros(10 + seq),
+        };
+        let (legacy, candidate) = match outcome {
+            Outcome::LegacyError => (
+                Answer::Error(AppError::new("E", "m")),
+                Answer::Output(json!(1)),
+            ),
+            Outcome::Timeout => (
+                Answer::Timeout(Duration::from_secs(1)),
+                Answer::Output(json!(1)),
+            ),
+            _ => (Answer::Output(json!(seq)), Answer::Output(json!(seq + 1))),
+        };
+        let verdict = match outcome {
+            Outcome::Match => crate::compare::judge(&legacy, &legacy),
+            _ => crate::compare::judge(&legacy, &candidate),
+        };
+        Event::Compared(Box::new(RecordResult {
+            seq,
+            id: format!("r{seq}"),
+            key: None,
+            origin: Origin {
+                source: "t.jsonl".into(),
+                line: seq + 1,
+            },
+            input: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+            legacy: observed(legacy),
+            candidate: observed(candidate),
+            verdict,
+            rule_effects: Default::default(),
+            known_used: Vec::new(),
+            noise: None,
+            drift: None,
+            diff: None,
+        }))
+    }
+
+    /// Whatever a run's events, the summary accounts for each once, the
+    /// groups hold the records that did not match, every output is written,
+    /// and `summary.json` reads back as the summary returned.
+    #[test]
+    fn the_summary_accounts_for_every_event_and_every_sink_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut spec = crate::spec::test_spec();
+        spec.out = run.clone();
+        let lock = RunLock::acquire(&run).unwrap();
+        let mut sinks =
+            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        let outcomes = [
+            Outcome::Match,
+            Outcome::Mismatch,
+            Outcome::LegacyError,
+            Outcome::Timeout,
+        ];
+        let mut seq = 0;
+        for round in 0..25u64 {
+            for outcome in outcomes {
+                sinks.accept(&result(seq, outcome)).unwrap();
+                seq += 1;
+            }
+            if round % 5 == 0 {
+                sinks
+                    .accept(&Event::Rejected(Rejection {
+                        seq,
+                        origin: Origin {
+                            source: "t.jsonl".into(),
+                            line: seq + 1,
+                        },
+                        reason: "not JSON".into(),
+                        excerpt: "{".into(),
+                    }))
+                    .unwrap();
+                seq += 1;
+            }
+        }
+        let summary = sinks
+            .finish(RunStatus {
+                state: RunState::Complete,
+                abort_reason: None,
+                signal: None,
+                legacy_target: Default::default(),
+                candidate_target: Default::default(),
+            })
+            .unwrap();
+        assert_eq!(summary.check(), Ok(()));
+        let c = &summary.counts;
+        assert_eq!(
+            (c.read, c.rejected, c.matched, c.mismatched),
+            (seq, 5, 25, 25)
+        );
+        assert_eq!((c.legacy_errors, c.timeouts), (25, 25));
+        assert_eq!(summary.exit_code, 1);
+        for file in [
+            SUMMARY_FILE,
+            "mismatches.csv",
+            "diffs.txt",
+            "rejected.jsonl",
+            "index.html",
+        ] {
+            assert!(run.join(file).is_file(), "{file} written");
+        }
+        let rows = crate::report::row::RowReader::open(&run, summary.non_matching())
+            .unwrap()
+            .count();
+        assert_eq!(rows as u64, 75);
+        let back = crate::report::read_summary(&run).unwrap();
+        assert_eq!(back.counts, summary.counts);
+        assert_eq!(back.spec, spec);
+        assert!(
+            !run.join(crate::report::LOCK_FILE).exists(),
+            "the lock is released"
+        );
+    }
+}
