@@ -3,7 +3,8 @@
 //! cutover and none can make it hang or grow without bound.
 //!
 //! # Contract
-//! - [`spawn`] starts a [`CommandLine`] with stdin, stdout and stderr piped,
+//! - [`spawn`] starts a [`CommandLine`] (in the directory given, the run's:
+//!   see [`super::SideOptions::dir`]) with stdin, stdout and stderr piped,
 //!   in a process group of its own (its pgid is its pid: Ctrl-C on the
 //!   terminal reaches cutover only, which then drains), and with a
 //!   parent-death signal (`PR_SET_PDEATHSIG`, SIGKILL), so the process dies
