@@ -7,7 +7,8 @@
 
 Binds 127.0.0.1 and prints one line, ``listening on http://127.0.0.1:PORT``, to
 stdout (flushed) once it accepts connections; nothing else goes to stdout and
-requests are not logged. It serves until killed. Standard library only: a
+requests are not logged, nor are clients that reset their connection (stderr
+carries only real errors). It serves until killed. Standard library only: a
 ``ThreadingHTTPServer`` (one daemon thread per connection) speaking HTTP/1.1
 with keep-alive, ``TCP_NODELAY`` on every accepted socket and a listen backlog
 of 1024. The logic is ``legacy/normalize.py``, imported, never copied.
@@ -442,6 +443,13 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True  # a kept-alive connection never holds up exit
     request_queue_size = 1024  # the listen backlog (socketserver's default is 5)
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        """A client gone mid-exchange (reset, broken pipe) is routine: a load generator
+        resets its connections when it stops. Anything else is printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def main():

@@ -7,29 +7,36 @@
 //! headers in order, body), and holds the fixtures to what the README says:
 //! the legacy answers what the capture recorded, and the two services agree
 //! byte for byte everywhere except the planted route. `date` and `server` are
-//! volatile and left out of every comparison. Both services are killed when
-//! the test ends, pass or fail.
+//! volatile and left out of every comparison, and neither service may write
+//! to stderr. Both services are killed when a test ends, pass or fail (and
+//! their stderr shown if it failed). A second test holds the legacy quiet when
+//! clients reset their connections, as load generators do.
 
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use serde_json::{Map, Value};
+use std::io::Read;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::util::repo;
 
 /// Headers that differ between any two runs or servers.
 const VOLATILE: [&str; 2] = ["date", "server"];
 
-/// A service process, killed when dropped.
+/// A service process, killed when dropped (its stderr then printed if the test failed).
 struct Service {
     name: &'static str,
     child: Child,
     port: u16,
+    /// Collects the service's stderr (at most 1 MiB) until it exits.
+    stderr: Option<JoinHandle<String>>,
 }
 
 impl Service {
@@ -39,15 +46,22 @@ impl Service {
             .current_dir(repo())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: cannot start: {e}"));
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stderr.take(1 << 20).read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        });
         let mut service = Service {
             name,
             child,
             port: 0,
+            stderr: Some(stderr),
         };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -70,12 +84,24 @@ impl Service {
             });
         service
     }
+
+    /// Kills the service and returns everything it wrote to stderr.
+    fn stop(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .map(|reader| reader.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let stderr = self.stop();
+        if std::thread::panicking() && !stderr.is_empty() {
+            eprintln!("--- stderr of {}:\n{stderr}", self.name);
+        }
     }
 }
 
@@ -244,6 +270,36 @@ fn request(input: &Value) -> hyper::Request<Full<Bytes>> {
     builder.body(Full::new(Bytes::from(body))).unwrap()
 }
 
+/// Builds an example of this package (as `cargo build --example NAME` would
+/// from a shell) and returns it, ready to run.
+fn build_example(name: &str) -> escargot::CargoRun {
+    let mut build = escargot::CargoBuild::new()
+        .manifest_path(repo().join("Cargo.toml"))
+        .example(name)
+        .current_release();
+    // Cargo sets these for the test it runs; left in place, build scripts that
+    // watch them (ring's) would rebuild half the dependency tree each time.
+    for (var, _) in std::env::vars_os() {
+        let var = var.to_string_lossy();
+        if var.starts_with("CARGO_PKG_")
+            || var.starts_with("CARGO_BIN_EXE_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .contains(&var.as_ref())
+        {
+            build = build.env_remove(var.as_ref());
+        }
+    }
+    build
+        .run()
+        .unwrap_or_else(|e| panic!("examples/{name}.rs does not build: {e}"))
+}
+
 /// The planted difference: `GET /normalize` whose `item` values carry a `+`,
 /// answered 200 by the legacy (a 406 is decided before the query is read).
 fn planted(input: &Value, legacy: &Answer) -> bool {
@@ -259,18 +315,13 @@ fn planted(input: &Value, legacy: &Answer) -> bool {
 
 #[test]
 fn legacy_answers_as_recorded_and_the_rust_service_differs_only_on_the_planted_route() {
-    let rust_binary = escargot::CargoBuild::new()
-        .manifest_path(repo().join("Cargo.toml"))
-        .example("normalize_http")
-        .current_release()
-        .run()
-        .expect("examples/normalize_http builds");
+    let rust_binary = build_example("normalize_http");
     let mut legacy_command = Command::new("python3");
     legacy_command.args(["legacy/http_service.py", "--port", "0"]);
-    let legacy = Service::start("legacy/http_service.py", legacy_command);
+    let mut legacy = Service::start("legacy/http_service.py", legacy_command);
     let mut rust_command = rust_binary.command();
     rust_command.args(["--port", "0"]);
-    let rust = Service::start("examples/normalize_http", rust_command);
+    let mut rust = Service::start("examples/normalize_http", rust_command);
 
     let capture = std::fs::read_to_string(repo().join("fixtures/http/capture.jsonl"))
         .expect("fixtures/http/capture.jsonl");
@@ -329,6 +380,14 @@ fn legacy_answers_as_recorded_and_the_rust_service_differs_only_on_the_planted_r
         }
         (exchanges, planted_ids, problems)
     });
+    for service in [&mut legacy, &mut rust] {
+        let stderr = service.stop();
+        assert!(
+            stderr.is_empty(),
+            "{} wrote to stderr:\n{stderr}",
+            service.name
+        );
+    }
     assert!(
         problems.is_empty(),
         "{} of {exchanges} exchanges wrong:\n{}",
@@ -343,5 +402,54 @@ fn legacy_answers_as_recorded_and_the_rust_service_differs_only_on_the_planted_r
         planted_ids.len() >= 10,
         "the planted route shows in only {} exchanges: {planted_ids:?}",
         planted_ids.len()
+    );
+}
+
+/// Sends `GET /health` on a fresh connection; reads the answer first when
+/// `read_answer`, then resets the connection (RST, as load generators do when
+/// they stop).
+async fn reset_after_request(port: u16, read_answer: bool) {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: normalize.internal\r\n\r\n")
+        .await
+        .expect("send");
+    if read_answer {
+        let mut answer = Vec::new();
+        while !answer.ends_with(br#"{"status":"ok"}"#) {
+            let mut chunk = [0; 1024];
+            let n = stream.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "the service closed the connection: {answer:?}");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+    }
+    stream.set_zero_linger().expect("SO_LINGER 0");
+    drop(stream);
+}
+
+#[test]
+fn legacy_service_stays_quiet_when_clients_reset_their_connections() {
+    let mut command = Command::new("python3");
+    command.args(["legacy/http_service.py", "--port", "0"]);
+    let mut legacy = Service::start("legacy/http_service.py", command);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let still_serving = runtime.block_on(async {
+        for round in 0..6 {
+            reset_after_request(legacy.port, round % 2 == 0).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let health = serde_json::json!({"method": "GET", "path": "/health", "headers": [["host", "normalize.internal"]]});
+        Client::new(&legacy).send(&health).await
+    });
+    assert_eq!(still_serving.status, 200, "{still_serving:?}");
+    let stderr = legacy.stop();
+    assert!(
+        stderr.is_empty(),
+        "a client resetting its connection is routine, yet the legacy wrote to stderr:\n{stderr}"
     );
 }
