@@ -7,6 +7,7 @@ mod browser;
 mod config;
 mod faults;
 mod flags;
+mod http_services;
 mod leaks;
 mod output;
 mod processes;
