@@ -52,7 +52,8 @@
 //     an object, else String(value).
 //   - A result JSON cannot carry (a BigInt, a circular structure, a function,
 //     a string with a lone surrogate) is that record's error, type
-//     `cutover.bad_output`, saying why.
+//     `cutover.bad_output`, saying why. A lone surrogate in an error message
+//     becomes U+FFFD.
 //   - A module that cannot be imported, or a NAME that is missing or not a
 //     function, is a start-up failure: a message on stderr (its last line),
 //     exit status 2, before any request is read; cutover then reports that the
@@ -74,6 +75,7 @@ import { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 
 const PROG = "cutover_worker.mjs";
+const CHUNK = 1 << 16;
 const USAGE = `usage: node ${PROG} FILE#NAME
 
 Serves the function NAME exported by FILE (the default export without #NAME)
@@ -85,7 +87,11 @@ ${PROG} for the contract.
 
 class StartupError extends Error {}
 
-/** Keeps fds 0 and 1 for the protocol; the process's own stdin/stdout become empty/stderr. */
+/**
+ * Keeps fds 0 and 1 for the protocol; the process's own stdin/stdout become
+ * empty/stderr. Returns the protocol's output fd, and a function creating
+ * the stream of fd 0 (not created before it is needed: see serve).
+ */
 function claimStdio() {
   let out = 1;
   try {
@@ -96,7 +102,8 @@ function claimStdio() {
   } catch {
     // cannot be reopened: fd 1 itself still carries only responses
   }
-  const input = process.stdin;
+  const stdinGetter = Object.getOwnPropertyDescriptor(process, "stdin").get; // creates fd 0's stream
+  const realStdin = () => stdinGetter.call(process);
   const own = (name, value) =>
     Object.defineProperty(process, name, { value, configurable: true, enumerable: true, writable: true });
   own("stdin", Readable.from([]));
@@ -105,7 +112,7 @@ function claimStdio() {
   for (const key of Object.keys(console)) {
     if (typeof toStderr[key] === "function") console[key] = toStderr[key].bind(toStderr);
   }
-  return { input, out };
+  return { realStdin, out };
 }
 
 /** The function `target` (FILE#NAME) names, with `this` bound to its parent; or StartupError. */
@@ -193,8 +200,9 @@ function describeThrow(e) {
 }
 
 // A lone surrogate, as JSON.stringify escapes it (paired ones it writes as
-// they are): `\udXXX` after an even number of backslashes.
-const LONE_SURROGATE = /(?:^|[^\\])(?:\\\\)*\\u(d[89a-f][0-9a-f]{2})/;
+// they are): `\udXXX` after an even number of backslashes. cutover cannot
+// read such a line (it is not UTF-8 once unescaped).
+const LONE_SURROGATE = /(?<!\\)((?:\\\\)*)\\u(d[89a-f][0-9a-f]{2})/g;
 
 function errorLine(id, type, message) {
   return `${JSON.stringify({ id, error: { type, message } })}\n`;
@@ -205,25 +213,36 @@ function thrownLine(id, e) {
   return errorLine(id, type, message);
 }
 
+function badOutput(id, why) {
+  return errorLine(id, "cutover.bad_output", `the function's result is not JSON: ${why}`);
+}
+
 function outputLine(id, value) {
   let text;
   try {
     text = JSON.stringify(value === undefined ? null : value);
   } catch (e) {
     const { type, message } = describeThrow(e);
-    return errorLine(id, "cutover.bad_output", `the function's result is not JSON: ${type}: ${message}`);
+    return badOutput(id, `${type}: ${message}`);
   }
-  if (text === undefined) {
-    return errorLine(id, "cutover.bad_output", `the function's result is not JSON: it is a ${typeof value}`);
-  }
-  if (text.includes("\\ud")) {
-    const lone = LONE_SURROGATE.exec(text);
-    if (lone) {
-      const why = `a string holds a lone surrogate (U+${lone[1].toUpperCase()}), which JSON text cannot carry`;
-      return errorLine(id, "cutover.bad_output", `the function's result is not JSON: ${why}`);
-    }
-  }
+  if (text === undefined) return badOutput(id, `it is a ${typeof value}`);
   return `{"id":${JSON.stringify(id)},"output":${text}}\n`;
+}
+
+/**
+ * `line` (a response) as cutover can read it: an output holding a lone
+ * surrogate becomes that record's cutover.bad_output error; an error message
+ * holding one gets U+FFFD in its place.
+ */
+function readable(line) {
+  if (!line.includes("\\ud")) return line;
+  LONE_SURROGATE.lastIndex = 0;
+  const lone = LONE_SURROGATE.exec(line);
+  if (!lone) return line;
+  const response = JSON.parse(line);
+  if (!Object.hasOwn(response, "output")) return line.replace(LONE_SURROGATE, "$1\\ufffd");
+  const code = lone[2].toUpperCase();
+  return badOutput(response.id, `a string holds a lone surrogate (U+${code}), which JSON text cannot carry`);
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -246,7 +265,14 @@ function writeAll(fd, text) {
   }
 }
 
-function serve(fn, input, out) {
+/**
+ * Answers requests from fd 0 on `out` until fd 0 ends. While every call has
+ * answered synchronously, fd 0 is read with blocking reads (no event-loop
+ * turn per read, the cheapest way); from the first call that returns a
+ * promise on (or if fd 0 is non-blocking), it is read as a stream, so the
+ * event loop runs and promises settle while the adapter waits for input.
+ */
+function serve(fn, realStdin, out) {
   const ready = []; // response lines not written yet
   let inFlight = 0; // promised calls not settled yet
   let ended = false;
@@ -256,7 +282,10 @@ function serve(fn, input, out) {
   const flush = () => {
     flushQueued = false;
     if (ready.length) {
-      writeAll(out, ready.join(""));
+      let text = ready.join("");
+      // One look per write; each line is looked at only when one needs it.
+      if (text.includes("\\ud")) text = ready.map(readable).join("");
+      writeAll(out, text);
       ready.length = 0;
     }
     if (ended && inFlight === 0) process.exit(0);
@@ -302,10 +331,11 @@ function serve(fn, input, out) {
     ready.push(outputLine(id, result));
   };
 
-  input.on("data", (chunk) => {
+  // `chunk` may be overwritten by the next read: what is kept is copied.
+  const onChunk = (chunk) => {
     const end = chunk.lastIndexOf(10);
     if (end < 0) {
-      partial.push(chunk);
+      partial.push(Buffer.from(chunk));
       return;
     }
     let text;
@@ -315,22 +345,39 @@ function serve(fn, input, out) {
     } else {
       text = chunk.toString("utf8", 0, end);
     }
-    partial = end + 1 < chunk.length ? [chunk.subarray(end + 1)] : [];
+    partial = end + 1 < chunk.length ? [Buffer.from(chunk.subarray(end + 1))] : [];
     for (const line of text.split("\n")) {
       if (line.length !== 0 && (line.charCodeAt(0) === 123 || line.trim())) handle(line); // 123: "{"
     }
     flush();
-  });
-  input.on("end", () => {
+  };
+  const onEnd = () => {
     const rest = Buffer.concat(partial).toString("utf8");
     if (rest.trim()) handle(rest); // a last request without its newline
     ended = true;
     flush();
-  });
-  input.on("error", (e) => {
+  };
+  const cannotRead = (e) => {
     process.stderr.write(`${PROG}: cannot read requests: ${e.message}\n`);
     process.exit(2);
-  });
+  };
+
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  while (inFlight === 0) {
+    let read;
+    try {
+      read = fs.readSync(0, buffer, 0, CHUNK, null);
+    } catch (e) {
+      if (e.code === "EAGAIN") break;
+      cannotRead(e);
+    }
+    if (read === 0) return onEnd();
+    onChunk(buffer.subarray(0, read));
+  }
+  const input = realStdin();
+  input.on("data", onChunk);
+  input.on("end", onEnd);
+  input.on("error", cannotRead);
 }
 
 async function main(args) {
@@ -342,7 +389,7 @@ async function main(args) {
     process.stderr.write(`${PROG}: expected one argument, FILE#NAME, got ${args.length}\n${USAGE}`);
     process.exit(2);
   }
-  const { input, out } = claimStdio();
+  const { realStdin, out } = claimStdio();
   let fn;
   try {
     fn = await resolveTarget(args[0]);
@@ -355,7 +402,7 @@ async function main(args) {
     const { type, message } = describeThrow(reason);
     process.stderr.write(`${PROG}: a promise nobody awaited was rejected (${type}: ${message}); going on\n`);
   });
-  serve(fn, input, out);
+  serve(fn, realStdin, out);
 }
 
 await main(process.argv.slice(2));

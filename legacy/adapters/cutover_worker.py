@@ -46,7 +46,8 @@ Error semantics
       reports that the worker cannot start, quoting that stderr.
     - A return value JSON cannot carry (a set, an arbitrary object, NaN or
       infinity, a circular structure, a string with a lone surrogate) is
-      that record's error, type ``cutover.bad_output``, saying why.
+      that record's error, type ``cutover.bad_output``, saying why. A lone
+      surrogate in an error message becomes U+FFFD.
     - A request line that is not a protocol request is answered with a
       ``ProtocolError`` response, as ``legacy/worker.py`` does (cutover counts
       it as a protocol error).
@@ -63,10 +64,12 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import traceback
 
 CHUNK = 1 << 16
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 PROG = "cutover_worker.py"
 USAGE = """usage: python3 %s MODULE:ATTRIBUTE
 
@@ -173,9 +176,11 @@ def answerer(function):
     encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
     def error_line(request_id, kind, message):
-        body = {"id": request_id, "error": {"type": kind, "message": message}}
-        # A message can quote a lone surrogate, which UTF-8 cannot carry.
-        return (encode(body) + "\n").encode("utf-8", "replace")
+        text = encode({"id": request_id, "error": {"type": kind, "message": message}}) + "\n"
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot carry
+            return LONE_SURROGATE.sub("\ufffd", text).encode()
 
     def bad_output(request_id, exc):
         if isinstance(exc, UnicodeEncodeError):

@@ -102,12 +102,13 @@ fn python_and_node_adapters_answer_and_raise_alike() {
     let tmp = tempdir();
     let path = values_capture(tmp.path(), false);
     let out = tmp.path().join("run");
-    // The Node side is async and answers after random delays: out of order.
+    // The Node side answers some records with promises settling after
+    // random delays: out of order, and after synchronous answers.
     let s = replay_sides(
         &out,
         &path,
         &python(&format!("{PY_FUNCS}:total")),
-        &node(&format!("{JS_FUNCS}#totalLater")),
+        &node(&format!("{JS_FUNCS}#totalSometimesLater")),
         0,
     );
     assert_eq!(count(&s, "read"), 40);
@@ -244,9 +245,18 @@ fn thrown_values_that_are_not_errors_keep_their_type_and_text() {
 #[test]
 fn a_result_json_cannot_carry_is_that_records_bad_output_error() {
     // Python cannot encode a set or NaN; JSON.stringify cannot a BigInt or a
-    // cycle; neither side can write half a surrogate pair.
+    // cycle; neither side can write half a surrogate pair (in an error
+    // message it becomes U+FFFD).
     let (s, rows) = replay_kinds(
-        &["set", "nan", "bigint", "circular", "surrogate", "ok"],
+        &[
+            "set",
+            "nan",
+            "bigint",
+            "circular",
+            "surrogate",
+            "surrogate_error",
+            "ok",
+        ],
         &node(&format!("{JS_FUNCS}#unserializable")),
     );
     assert_eq!(count(&s, "matched"), 2, "{s}");
@@ -271,7 +281,8 @@ fn a_result_json_cannot_carry_is_that_records_bad_output_error() {
             ("set", "legacy_error"),
             ("nan", "legacy_error"),
             ("bigint", "candidate_error"),
-            ("circular", "candidate_error")
+            ("circular", "candidate_error"),
+            ("surrogate_error", "both_error")
         ]
     );
     let prefix = "the function's result is not JSON: ";
@@ -293,8 +304,14 @@ fn a_result_json_cannot_carry_is_that_records_bad_output_error() {
     for row in &rows[..2] {
         assert_eq!(cell(row, "candidate"), fine);
     }
-    for row in &rows[2..] {
+    for row in &rows[2..4] {
         assert_eq!(cell(row, "legacy"), fine);
+    }
+    for (side, language) in [("legacy", "Python"), ("candidate", "JavaScript")] {
+        assert_eq!(
+            cell(&rows[4], side)["error"],
+            json!({"type": "ValueError", "message": format!("half a pair in {language}: \u{fffd}")})
+        );
     }
 }
 
