@@ -31,10 +31,12 @@
 //   - Pipelined and batched: every complete line of a read is handled before
 //     anything is written; the answers ready then (all of them, for a
 //     synchronous function) go out in one write, and answers settling later
-//     are gathered and written together once the event loop turns.
+//     are gathered and written together once the event loop turns. Requests
+//     are read with blocking reads until a call returns a promise, then as a
+//     stream (so promises settle while the adapter waits for input).
 //   - Nothing but responses reaches the protocol stream: responses are written
-//     on a separate descriptor opened on fd 1 (/dev/fd/1) at start-up, before
-//     the module is imported; `process.stdout` is replaced by `process.stderr`
+//     on a descriptor of their own (on a pipe, /dev/fd/1 opened anew) set up
+//     before the module is imported; `process.stdout` is replaced by `process.stderr`
 //     and every `console` method writes to stderr, which cutover keeps as the
 //     worker's log (-vv shows it). `process.stdin` is an empty stream: the
 //     function cannot read the requests. Limit: Node cannot re-point fd 1
