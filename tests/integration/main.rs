@@ -3,6 +3,7 @@
 //! One test binary (as ripgrep does), one module per area. Every test runs the
 //! binary from the repository root with its report in a temporary directory.
 
+mod adapters;
 mod browser;
 mod config;
 mod faults;
