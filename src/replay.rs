@@ -2,7 +2,8 @@
 //!
 //! # Contract
 //! [`replay`] checks everything that can be checked before reading a record
-//! (sources open, targets build, the report directory can be created) and
+//! (sources open, each once: the reader reads the handles opened here;
+//! targets build; the report directory can be created) and
 //! returns a [`ReplayError`] for those: the run did not happen (exit 2). Once
 //! records flow, it always finishes with a complete report directory and a
 //! [`Summary`] whose counts account for every line read, including after Ctrl-C
@@ -26,6 +27,8 @@ pub struct ReplayOptions {
     pub legacy: TargetSpec,
     pub candidate: TargetSpec,
     pub concurrency: usize,
+    /// Bytes of memory records in flight may hold (`--max-inflight-bytes`).
+    pub max_inflight_bytes: u64,
     pub targets: TargetOptions,
     pub read: ReadOptions,
     pub max_diffs: usize,
@@ -68,7 +71,9 @@ pub async fn replay(
     options: ReplayOptions,
     stop: CancellationToken,
 ) -> Result<(Summary, PathBuf), ReplayError> {
-    traffic::check_sources(&options.traffic)?;
+    // Each source is opened once, here, and read from this handle: a FIFO
+    // opened twice would lose its writer.
+    let sources = traffic::open_sources(&options.traffic)?;
     let legacy = target::build(&options.legacy, Side::Legacy, &options.targets)?;
     let candidate = target::build(&options.candidate, Side::Candidate, &options.targets)?;
     let settings = Settings {
@@ -85,6 +90,7 @@ pub async fn replay(
         startup_timeout_ms: options.targets.startup_timeout.as_millis(),
         retries: options.targets.retries,
         max_record_bytes: options.read.max_record_bytes,
+        max_inflight_bytes: options.max_inflight_bytes,
         max_diffs: options.max_diffs,
         noise_probe: options.noise_probe,
         config_file: options
@@ -122,11 +128,11 @@ pub async fn replay(
         Ok(writer)
     });
 
-    let total_bytes = traffic::total_bytes(&options.traffic);
+    let total_bytes = traffic::total_bytes(&sources);
     let progress = Progress::new(total_bytes, options.progress);
     let mut done = 0u64;
     let plan = RunPlan {
-        traffic: options.traffic,
+        traffic: sources,
         read: options.read,
         legacy: legacy.clone(),
         candidate: candidate.clone(),
@@ -136,6 +142,7 @@ pub async fn replay(
         known: options.known,
         noise_probe: options.noise_probe,
         concurrency: options.concurrency,
+        max_inflight_bytes: options.max_inflight_bytes,
     };
     let ran = engine::run(plan, events_tx, stop, |reader, _| {
         done += 1;

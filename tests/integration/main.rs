@@ -7,6 +7,7 @@ mod browser;
 mod config;
 mod faults;
 mod flags;
+mod limits;
 mod recorded;
 mod replay;
 mod reproduce;
