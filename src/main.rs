@@ -22,9 +22,11 @@ fn main() -> ExitCode {
     // Freed memory goes back to the OS at once, not 10 ms later: with big
     // records the allocator otherwise keeps tens of MiB of freed pages, and
     // peak memory would not track what records hold (--max-inflight-bytes).
-    // No slower on the replay benchmark.
-    // SAFETY: sets a plain integer option; mimalloc allows it at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    // A MIMALLOC_PURGE_DELAY in the environment wins.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a plain integer option; mimalloc allows it at any time.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -98,9 +98,9 @@ pub(super) fn read(
         } else if row.fields != names.len() {
             rejected(
                 format!(
-                    "bad CSV row: it has {} cells, but the header has {} columns",
-                    row.fields,
-                    names.len()
+                    "bad CSV row: it has {}, but the header has {}",
+                    counted(row.fields, "cell"),
+                    counted(names.len(), "column")
                 ),
                 &rows,
             )
@@ -273,6 +273,11 @@ impl Rows {
     fn kept(&self) -> &[u8] {
         &self.cells[..self.used.min(self.cells.len())]
     }
+}
+
+/// `1 cell`, `2 cells`.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
