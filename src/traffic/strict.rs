@@ -12,12 +12,22 @@
 //!   own object being level 1: serde_json (the port, and cutover reading any
 //!   answer) refuses documents that deep.
 //!
-//! It is one pass over the bytes, skipped entirely for lines with no `\u`
-//! escape and fewer than [`MAX_DEPTH`] brackets, which is nearly all of them.
+//! It looks only at backslashes (found with memchr) of lines that contain
+//! `\ud` or `\uD`, and walks a line to measure its depth only when it has
+//! more than [`MAX_DEPTH`] brackets: most lines cost two substring searches
+//! and a count of brackets.
 //! Non-goal: syntax errors (serde_json reports those first).
 
 /// Deepest nesting of arrays and objects accepted, counting the line's object.
 pub const MAX_DEPTH: usize = 128;
+
+static SURROGATE: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+    std::sync::LazyLock::new(|| {
+        [
+            memchr::memmem::Finder::new(b"\\ud"),
+            memchr::memmem::Finder::new(b"\\uD"),
+        ]
+    });
 
 /// Checks an already-parsed JSON line (see the module contract).
 pub fn check(json: &[u8]) -> Result<(), String> {
@@ -25,7 +35,8 @@ pub fn check(json: &[u8]) -> Result<(), String> {
     if brackets > MAX_DEPTH {
         check_depth(json)?;
     }
-    if memchr::memmem::find(json, b"\\u").is_some() {
+    // A surrogate escape starts `\ud` or `\uD`: most lines have none.
+    if SURROGATE.iter().any(|f| f.find(json).is_some()) {
         check_surrogates(json)?;
     }
     Ok(())
@@ -64,47 +75,38 @@ fn check_depth(json: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The code unit of the `\uXXXX` escape whose backslash is at `at`, if there is one.
-fn unit_at(json: &[u8], at: usize) -> Option<u16> {
-    let hex = json.get(at + 2..at + 6)?;
-    if json.get(at + 1) != Some(&b'u') {
-        return None;
+/// The code unit of the `\uXXXX` escape whose backslash is at `at`, if it is
+/// a surrogate (`\uD800`-`\uDFFF`, either case): `Some(true)` for a high one,
+/// `Some(false)` for a low one.
+fn surrogate_at(json: &[u8], at: usize) -> Option<bool> {
+    match json.get(at + 1..at + 4)? {
+        [b'u', b'd' | b'D', b'8' | b'9' | b'a' | b'b' | b'A' | b'B'] => Some(true),
+        [b'u', b'd' | b'D', b'c'..=b'f' | b'C'..=b'F'] => Some(false),
+        _ => None,
     }
-    u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
-/// Every `\uXXXX` escape: high surrogates must be followed by a low one, and
-/// low ones must follow a high one.
+/// Every escape, left to right: a high surrogate must be followed at once by
+/// a low one, and a low one must follow a high one. (Backslashes only occur
+/// in strings, and each starts an escape unless the one before it did.)
 fn check_surrogates(json: &[u8]) -> Result<(), String> {
     let mut resume = 0;
-    for at in memchr::memmem::find_iter(json, b"\\u") {
+    for at in memchr::memchr_iter(b'\\', json) {
         if at < resume {
-            continue; // the low half of a pair already checked
+            continue; // the second byte of `\\`, or inside a pair checked
         }
-        // The backslash starts an escape only if it is not itself escaped:
-        // an even number of backslashes stands before it.
-        let before = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
-        if before % 2 == 1 {
-            continue;
-        }
-        let Some(unit) = unit_at(json, at) else {
-            continue;
-        };
         let lone = || {
             Err(format!(
                 "lone surrogate {} at column {} (a UTF-16 surrogate escape without its other half is not a character); neither side could read it",
-                String::from_utf8_lossy(&json[at..at + 6]),
+                String::from_utf8_lossy(&json[at..(at + 6).min(json.len())]),
                 at + 1
             ))
         };
-        match unit {
-            0xD800..=0xDBFF => match unit_at(json, at + 6) {
-                Some(0xDC00..=0xDFFF) => resume = at + 12,
-                _ => return lone(),
-            },
-            0xDC00..=0xDFFF => return lone(),
-            _ => {}
-        }
+        resume = match surrogate_at(json, at) {
+            Some(true) if surrogate_at(json, at + 6) == Some(false) => at + 12,
+            Some(_) => return lone(),
+            None => at + 2,
+        };
     }
     Ok(())
 }
