@@ -39,6 +39,19 @@ pub fn default_concurrency() -> usize {
     64 * cores()
 }
 
+/// Default `--max-inflight-bytes`: 1/32 of memory, within 64 MiB..512 MiB.
+pub fn default_inflight_bytes() -> u64 {
+    crate::traffic::budget::default_limit()
+}
+
+fn positive_bytes(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e} (write a number of bytes, e.g. 268435456)")),
+    }
+}
+
 /// Default `--workers`: one worker process per core.
 pub fn default_workers() -> usize {
     cores()
@@ -119,6 +132,15 @@ pub struct ReplayArgs {
     /// Longest capture line and longest response accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
     pub max_record_bytes: usize,
+    /// Bytes of memory the records in flight may hold, about: each record is
+    /// counted from when it is read until its report is written, as its line
+    /// times the memory per byte that records have shown (8 until one of
+    /// 64 KiB or more is answered), then as its input and answers really
+    /// take. When full, reading waits; a record bigger than this runs alone.
+    /// Default: 1/32 of memory (physical, or the cgroup limit when lower),
+    /// within 64 MiB..512 MiB; 256 MiB when memory cannot be read.
+    #[arg(long, value_name = "BYTES", default_value_t = default_inflight_bytes(), value_parser = positive_bytes)]
+    pub max_inflight_bytes: u64,
     /// Unified diffs written to diffs.txt at most (mismatches.csv always has every record).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_diffs: usize,
@@ -259,6 +281,7 @@ pub fn resolve_replay(
         startup_timeout,
         retries,
         max_record_bytes,
+        max_inflight_bytes,
         max_diffs,
         id_column,
         key_column,
@@ -343,11 +366,25 @@ pub fn resolve_replay(
         args.max_record_bytes,
         max_record_bytes,
     );
+    let max_inflight_bytes = pick(
+        matches,
+        "max_inflight_bytes",
+        args.max_inflight_bytes,
+        max_inflight_bytes,
+    );
+    if max_inflight_bytes == 0 {
+        return Err(CliError::ConfigValue {
+            key: "replay.max_inflight_bytes",
+            path: file_name,
+            message: "must be at least 1 (bytes)".into(),
+        });
+    }
     Ok(ReplayOptions {
         traffic,
         legacy,
         candidate,
         concurrency,
+        max_inflight_bytes,
         targets: TargetOptions {
             timeout,
             startup_timeout,

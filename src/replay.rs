@@ -2,9 +2,10 @@
 //!
 //! # Contract
 //! [`replay`] checks everything that can be checked before reading a record
-//! (sources open, no other run holds the report directory, every output path
-//! can be written, targets build) and returns a [`ReplayError`] for those: the
-//! run did not happen (exit 2). The report directory is locked
+//! (sources open, each once: the reader reads the handles opened here; no
+//! other run holds the report directory, every output path can be written,
+//! targets build) and returns a [`ReplayError`] for those: the run did not
+//! happen (exit 2). The report directory is locked
 //! ([`crate::report::RunLock`]) from that check until `summary.json` is
 //! written; the `--junit` file is written atomically after it. Once
 //! records flow, it always finishes with a complete report directory and a
@@ -31,6 +32,8 @@ pub struct ReplayOptions {
     pub legacy: TargetSpec,
     pub candidate: TargetSpec,
     pub concurrency: usize,
+    /// Bytes of memory records in flight may hold (`--max-inflight-bytes`).
+    pub max_inflight_bytes: u64,
     pub targets: TargetOptions,
     pub read: ReadOptions,
     pub max_diffs: usize,
@@ -77,7 +80,9 @@ pub fn new_run_id() -> String {
 
 /// Runs one replay; the caller requests `stop` on SIGINT or SIGTERM.
 pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, PathBuf), ReplayError> {
-    traffic::check_sources(&options.traffic)?;
+    // Each source is opened once, here, and read from this handle: a FIFO
+    // opened twice would lose its writer.
+    let sources = traffic::open_sources(&options.traffic)?;
     let lock = crate::report::RunLock::acquire(&options.out)?;
     if let Some(path) = &options.junit {
         crate::atomic_file::check_writable(path).map_err(|cause| ReplayError::Output {
@@ -102,6 +107,7 @@ pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, Path
         startup_timeout_ms: options.targets.startup_timeout.as_millis(),
         retries: options.targets.retries,
         max_record_bytes: options.read.max_record_bytes,
+        max_inflight_bytes: options.max_inflight_bytes,
         max_diffs: options.max_diffs,
         noise_probe: options.noise_probe,
         config_file: options
@@ -140,11 +146,11 @@ pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, Path
         Ok(writer)
     });
 
-    let total_bytes = traffic::total_bytes(&options.traffic);
+    let total_bytes = traffic::total_bytes(&sources);
     let progress = Progress::new(total_bytes, options.progress);
     let mut done = 0u64;
     let plan = RunPlan {
-        traffic: options.traffic,
+        traffic: sources,
         read: options.read,
         legacy: legacy.clone(),
         candidate: candidate.clone(),
@@ -155,6 +161,7 @@ pub async fn replay(options: ReplayOptions, stop: Stop) -> Result<(Summary, Path
         noise_probe: options.noise_probe,
         concurrency: options.concurrency,
         max_diffs: options.max_diffs,
+        max_inflight_bytes: options.max_inflight_bytes,
     };
     let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
         done += 1;

@@ -507,18 +507,20 @@ async fn traffic_share(
         .iter()
         .map(|t| TrafficSpec::from_arg(t, args.format))
         .collect();
-    crate::traffic::check_sources(&specs)?;
+    let sources = crate::traffic::open_sources(&specs)?;
     let options = ReadOptions {
         max_record_bytes: 4 << 20,
         id_column: "id".into(),
         key_column: args.key_column.clone(),
     };
+    // Records are counted and dropped at once: the budget never fills.
     let mut reader = crate::traffic::spawn_reader(
-        specs,
+        sources,
         options,
         4,
         1024,
         tokio_util::sync::CancellationToken::new(),
+        crate::traffic::Budget::new(crate::traffic::budget::default_limit()),
     );
     let mut share = Share::default();
     while let Some(batch) = reader.items.recv().await {

@@ -226,6 +226,7 @@ pub(crate) fn test_summary(groups: Vec<Group>) -> Summary {
         startup_timeout_ms: 1,
         retries: 0,
         max_record_bytes: 1,
+        max_inflight_bytes: 1,
         max_diffs: 1,
         noise_probe: false,
         config_file: None,

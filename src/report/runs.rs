@@ -151,6 +151,7 @@ mod tests {
             startup_timeout_ms: 30,
             retries: 1,
             max_record_bytes: 100,
+            max_inflight_bytes: 1,
             max_diffs: 5,
             noise_probe: false,
             config_file: None,

@@ -104,6 +104,9 @@ pub struct Settings {
     pub startup_timeout_ms: u128,
     pub retries: u32,
     pub max_record_bytes: usize,
+    /// `--max-inflight-bytes` (0 in summaries written before it existed).
+    #[serde(default)]
+    pub max_inflight_bytes: u64,
     pub max_diffs: usize,
     pub noise_probe: bool,
     pub config_file: Option<String>,

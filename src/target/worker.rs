@@ -57,7 +57,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,7 +99,7 @@ struct Worker {
     pid: u32,
     /// When the process was started.
     started: std::time::Instant,
-    requests: mpsc::Sender<Vec<u8>>,
+    requests: mpsc::Sender<WireRequest>,
     /// Held while a call takes its wire id and is queued.
     order: Mutex<()>,
     state: Arc<WorkerState>,
@@ -285,7 +284,7 @@ impl WorkerPool {
             .clone())
     }
 
-    async fn call_inner(&self, input: &RawValue) -> Result<Answer, TargetError> {
+    async fn call_inner(&self, input: &Arc<RawValue>) -> Result<Answer, TargetError> {
         let mut attempts = 0u32;
         let mut bystander = 0u32;
         loop {
@@ -319,7 +318,7 @@ impl WorkerPool {
     }
 
     /// Sends one call to one worker and waits for its fate.
-    async fn attempt(&self, input: &RawValue) -> Result<Attempt, TargetError> {
+    async fn attempt(&self, input: &Arc<RawValue>) -> Result<Attempt, TargetError> {
         let (worker, id, mut reply_rx) = loop {
             let worker = self.pick()?;
             // The queue is bounded; a worker that stopped reading must not
@@ -348,7 +347,10 @@ impl WorkerPool {
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                 // A worker that died since pick never sees the call: pick again.
                 worker.state.register(id, reply_tx).then(|| {
-                    permit.send(request_line(id, input));
+                    permit.send(WireRequest {
+                        id,
+                        input: input.clone(),
+                    });
                     id
                 })
             };
@@ -485,11 +487,23 @@ impl Target for WorkerPool {
     }
 }
 
-fn request_line(id: u64, input: &RawValue) -> Vec<u8> {
-    let mut line = Vec::with_capacity(input.get().len() + 32);
-    // Writing to a Vec cannot fail.
-    let _ = writeln!(line, "{{\"id\":\"{id}\",\"input\":{}}}", input.get());
-    line
+/// One request line to write: the record's input is shared with the
+/// record, not copied into a line of its own (a queued request of a big
+/// record would otherwise hold a second copy of it).
+struct WireRequest {
+    id: u64,
+    input: Arc<RawValue>,
+}
+
+impl WireRequest {
+    /// The line's three parts: the start, the input, the end.
+    fn parts(&self) -> (String, &[u8], &'static [u8]) {
+        (
+            format!("{{\"id\":\"{}\",\"input\":", self.id),
+            self.input.get().as_bytes(),
+            b"}\n",
+        )
+    }
 }
 
 fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
@@ -526,7 +540,7 @@ fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
 
 async fn write_requests(
     stdin: ChildStdin,
-    mut queue: mpsc::Receiver<Vec<u8>>,
+    mut queue: mpsc::Receiver<WireRequest>,
     state: Arc<WorkerState>,
 ) {
     let mut out = BufWriter::with_capacity(1 << 16, stdin);
@@ -537,11 +551,11 @@ async fn write_requests(
             _ = state.kill.cancelled() => None,
         };
         let Some(line) = line else { break };
-        let mut written = out.write_all(&line).await;
+        let mut written = write_request(&mut out, &line).await;
         // Write the whole burst already queued, then flush once.
         while written.is_ok() {
             match queue.try_recv() {
-                Ok(line) => written = out.write_all(&line).await,
+                Ok(line) => written = write_request(&mut out, &line).await,
                 Err(_) => break,
             }
         }
@@ -552,6 +566,16 @@ async fn write_requests(
         }
     }
     // Dropping stdin closes it: a well-behaved worker exits on EOF.
+}
+
+async fn write_request(
+    out: &mut BufWriter<ChildStdin>,
+    request: &WireRequest,
+) -> std::io::Result<()> {
+    let (start, input, end) = request.parts();
+    out.write_all(start.as_bytes()).await?;
+    out.write_all(input).await?;
+    out.write_all(end).await
 }
 
 async fn keep_stderr(
@@ -770,9 +794,12 @@ mod tests {
     #[test]
     fn request_lines_embed_the_input_verbatim() {
         let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
-        assert_eq!(
-            request_line(7, &input),
-            b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n"
-        );
+        let request = WireRequest {
+            id: 7,
+            input: input.into(),
+        };
+        let (start, input, end) = request.parts();
+        let line = [start.as_bytes(), input, end].concat();
+        assert_eq!(line, b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n");
     }
 }

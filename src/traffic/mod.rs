@@ -2,24 +2,36 @@
 //!
 //! # Contract
 //! - Input: one or more captures ([`TrafficSpec`]): JSON Lines files, CSV files,
-//!   or standard input (`-`). They are read in the order given, streaming, one
-//!   line (or CSV row) at a time; nothing holds a whole capture in memory, and a
-//!   line longer than the configured limit is rejected without being buffered.
+//!   or standard input (`-`), FIFOs included. Each is opened once, up front
+//!   ([`open_sources`]), and read in the order given, streaming, one line (or
+//!   CSV row) at a time; nothing holds a whole capture in memory, and a line
+//!   longer than the configured limit is rejected without being buffered. A
+//!   UTF-8 byte order mark at the start of a source is skipped.
+//! - Memory: every record holds a [`Charge`] on the run's byte [`Budget`]
+//!   (`--max-inflight-bytes`) until the report is done with it; the reader
+//!   waits when the budget is full ([`budget`]).
 //! - Output: [`SourceItem`]s in capture order, each with a run-wide sequence
 //!   number `seq` (0, 1, 2, ... with no gaps). Every line read becomes exactly
 //!   one item: a [`Record`] or a [`Rejection`], so `read = records + rejected`
 //!   holds by construction.
 //! - Errors: a malformed line is never fatal; it becomes a [`Rejection`] naming
-//!   the source, the line and the reason. Only a source that cannot be opened or
-//!   read at all (missing file, I/O error, bad CSV header) is a [`TrafficError`].
+//!   the source, the line and the reason; lines that are not strict JSON (lone
+//!   surrogates, nesting deeper than 128) are rejected too ([`strict`]). Only a
+//!   source that cannot be opened or read at all (missing file, I/O error, bad
+//!   CSV header) is a [`TrafficError`].
 //! - Non-goals: deduplicating ids (ids are labels, not keys; two records may
 //!   share one), reordering, sampling.
 
+pub mod budget;
 mod csv;
+mod input;
 mod jsonl;
 pub(crate) mod lines;
 mod reader;
+pub mod strict;
 
+pub use budget::{Budget, Charge};
+pub use input::{open_sources, total_bytes, Source};
 pub(crate) use jsonl::present;
 pub use reader::{spawn_reader, ReaderHandle, ReaderProgress};
 
@@ -37,12 +49,16 @@ pub struct Record {
     pub id: String,
     /// The capture's routing key (Unleash stickiness), when it has one.
     pub key: Option<String>,
-    /// The request body, as JSON text.
-    pub input: Box<RawValue>,
+    /// The request body, as JSON text (shared, so a target can send it
+    /// without copying it).
+    pub input: Arc<RawValue>,
     /// The response production gave, when the capture recorded it.
     pub recorded: Option<Box<RawValue>>,
     /// Where the record came from.
     pub origin: Origin,
+    /// Its share of the run's in-flight byte budget, held until the report
+    /// is done with it.
+    pub charge: Charge,
 }
 
 /// The place a record or rejection was read from.
@@ -159,32 +175,8 @@ pub enum TrafficError {
     CsvHeader { path: String, reason: String },
 }
 
-/// Checks up front that every file source can be opened, so a typo fails the
-/// run before any record is sent anywhere.
-pub fn check_sources(specs: &[TrafficSpec]) -> Result<(), TrafficError> {
-    for spec in specs {
-        if let Some(path) = &spec.path {
-            std::fs::File::open(path).map_err(|source| TrafficError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
-    }
-    Ok(())
-}
-
-/// Sum of the sources' sizes, when every one is a file whose size is known.
-pub fn total_bytes(specs: &[TrafficSpec]) -> Option<u64> {
-    specs
-        .iter()
-        .map(|s| {
-            s.path
-                .as_ref()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-        })
-        .sum()
-}
+/// The UTF-8 byte order mark.
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// The start of `line`, for error reports.
 pub(crate) fn excerpt(line: &[u8]) -> String {

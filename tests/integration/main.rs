@@ -10,6 +10,7 @@ mod faults;
 mod flags;
 mod http_services;
 mod leaks;
+mod limits;
 mod output;
 mod processes;
 mod recorded;

@@ -56,6 +56,7 @@ fn report_prints_the_run_its_groups_and_exits_like_the_run() {
             ".latency_ms" => "[LATENCY]",
             ".settings.traffic" => "[TRAFFIC]",
             ".settings.concurrency" => "[CORES]",
+            ".settings.max_inflight_bytes" => "[MEMORY]",
             ".rollout.state_fetched_at" => "[TIME]",
         })
     });
