@@ -451,6 +451,7 @@ mod tests {
         ("startup_timeout", Config("[replay]\nstartup_timeout = \"5s\"")),
         ("retries", Config("[replay]\nretries = 2")),
         ("max_record_bytes", Config("[replay]\nmax_record_bytes = 1024")),
+        ("max_inflight_bytes", Config("[replay]\nmax_inflight_bytes = 1048576")),
         ("max_diffs", Config("[replay]\nmax_diffs = 5")),
         ("id_column", Config("[replay]\nid_column = \"rid\"")),
         ("key_column", Config("[replay]\nkey_column = \"user\"")),
