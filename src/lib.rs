@@ -72,7 +72,7 @@
 //!
 //! ```
 //! use cutover::engine::Comparer;
-//! use cutover::model::{Origin, Outcome, Record, Side};
+//! use cutover::model::{Charge, Origin, Outcome, Record, Side};
 //! use cutover::sides::{self, SideOptions, SideSpec};
 //! use serde_json::value::RawValue;
 //! use std::time::Duration;
@@ -96,9 +96,11 @@
 //!     id: "sep".into(),
 //!     key: None,
 //!     // U+001E: Python's str.strip() removes it, Rust's str::trim() does not.
-//!     input: RawValue::from_string(r#"{"items": ["\u001ex"]}"#.into()).unwrap(),
+//!     input: RawValue::from_string(r#"{"items": ["\u001ex"]}"#.into()).unwrap().into(),
 //!     recorded: None,
 //!     origin: Origin { source: "example".into(), line: 1 },
+//!     // Its share of a run's memory budget: none, outside a run.
+//!     charge: Charge::none(),
 //! };
 //! let result = comparer.compare(record).await?;
 //! assert_eq!(result.verdict.outcome, Outcome::Mismatch);
@@ -144,6 +146,7 @@
 //!         dir: None,
 //!     },
 //!     concurrency: 8,
+//!     max_inflight_bytes: 64 << 20,
 //!     reports_dir: dir.path().into(),
 //!     out: dir.path().join("run"),
 //!     max_diffs: 100,

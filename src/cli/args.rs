@@ -52,6 +52,19 @@ pub fn default_concurrency() -> usize {
     64 * cores()
 }
 
+/// Default `--max-inflight-bytes`: 1/32 of memory, within 64 MiB..512 MiB.
+pub fn default_inflight_bytes() -> u64 {
+    crate::model::budget::default_limit()
+}
+
+fn positive_bytes(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e} (write a number of bytes, e.g. 268435456)")),
+    }
+}
+
 /// Default `--workers`: one worker process per core.
 pub fn default_workers() -> usize {
     cores()
@@ -133,6 +146,15 @@ pub struct ReplayArgs {
     /// Longest capture line and longest response accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RECORD_BYTES)]
     pub max_record_bytes: usize,
+    /// Bytes of memory the records in flight may hold, about: each record is
+    /// counted from when it is read until its report is written, as its line
+    /// times the memory per byte that records have shown (8 until one of
+    /// 64 KiB or more is answered), then as its input and answers really
+    /// take. When full, reading waits; a record bigger than this runs alone.
+    /// Default: 1/32 of memory (physical, or the cgroup limit when lower),
+    /// within 64 MiB..512 MiB; 256 MiB when memory cannot be read.
+    #[arg(long, value_name = "BYTES", default_value_t = default_inflight_bytes(), value_parser = positive_bytes)]
+    pub max_inflight_bytes: u64,
     /// Unified diffs written to diffs.txt at most (mismatches.csv always has every record).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_diffs: usize,

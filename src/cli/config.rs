@@ -81,6 +81,8 @@ pub struct ReplayConfig {
     pub startup_timeout: Option<String>,
     pub retries: Option<u32>,
     pub max_record_bytes: Option<usize>,
+    /// `--max-inflight-bytes`.
+    pub max_inflight_bytes: Option<u64>,
     pub max_diffs: Option<usize>,
     pub id_column: Option<String>,
     pub key_column: Option<String>,

@@ -453,13 +453,15 @@ async fn traffic_share(
     capture: &Capture,
     eval: &Evaluator,
 ) -> anyhow::Result<Share> {
-    crate::traffic::check_sources(&capture.traffic)?;
+    let sources = crate::traffic::open_sources(&capture.traffic)?;
+    // Records are counted and dropped at once: the budget never fills.
     let mut reader = crate::traffic::spawn_reader(
-        capture.traffic.clone(),
+        sources,
         capture.read.clone(),
         4,
         1024,
         tokio_util::sync::CancellationToken::new(),
+        crate::model::Budget::new(crate::model::budget::default_limit()),
     );
     let mut share = Share::default();
     while let Some(batch) = reader.items.recv().await {

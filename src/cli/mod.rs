@@ -39,9 +39,12 @@ use args::{Cli, Command};
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
-/// The `cutover` binary (see the module docs).
-pub fn main() -> ExitCode {
+/// The `cutover` binary (see the module docs). `tune` runs right after the
+/// signals are taken, before anything else (the binary sets its allocator's
+/// options there).
+pub fn main(tune: fn()) -> ExitCode {
     let signals = signals::Signals::install();
+    tune();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

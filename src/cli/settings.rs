@@ -197,6 +197,7 @@ pub fn replay_spec(
         timeout,
         startup_timeout,
         retries,
+        max_inflight_bytes,
         max_diffs,
         out,
         progress,
@@ -273,6 +274,19 @@ pub fn replay_spec(
             });
         }
     }
+    let max_inflight_bytes = pick(
+        matches,
+        "max_inflight_bytes",
+        args.max_inflight_bytes,
+        max_inflight_bytes,
+    );
+    if max_inflight_bytes == 0 {
+        return Err(CliError::ConfigValue {
+            key: "replay.max_inflight_bytes",
+            path: file_name,
+            message: "must be at least 1 (bytes)".into(),
+        });
+    }
     let run_id = new_run_id();
     let out = if args.out.is_some() { args.out } else { out }
         .unwrap_or_else(|| capture.reports_dir.join(&run_id));
@@ -294,6 +308,7 @@ pub fn replay_spec(
         },
         read: capture.read,
         concurrency: pick(matches, "concurrency", args.concurrency, concurrency).max(1),
+        max_inflight_bytes,
         reports_dir: capture.reports_dir,
         out,
         max_diffs: pick(matches, "max_diffs", args.max_diffs, max_diffs),
@@ -531,6 +546,7 @@ mod tests {
         ("startup_timeout", Config("[replay]\nstartup_timeout = \"5s\"")),
         ("retries", Config("[replay]\nretries = 2")),
         ("max_record_bytes", Config("[replay]\nmax_record_bytes = 1024")),
+        ("max_inflight_bytes", Config("[replay]\nmax_inflight_bytes = 1048576")),
         ("max_diffs", Config("[replay]\nmax_diffs = 5")),
         ("id_column", Config("[replay]\nid_column = \"rid\"")),
         ("key_column", Config("[replay]\nkey_column = \"user\"")),

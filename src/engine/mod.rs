@@ -8,9 +8,14 @@
 //!   concurrently inside it), so comparison work spreads over all cores while
 //!   per-record overhead stays small. At most `concurrency` records are in
 //!   flight; the reader's channel is bounded, so a slow target slows the reader
-//!   instead of growing memory (backpressure).
-//! - `stop` (SIGINT or SIGTERM) stops the reader between two lines; records
-//!   already read are finished and delivered, so the report stays consistent.
+//!   instead of growing memory (backpressure). Records also hold a share of
+//!   the byte budget `max_inflight_bytes` from when they are read until the
+//!   sink is done with their event; once both answers are in, the share is
+//!   settled to what the record really holds, its diff text included
+//!   ([`crate::model::budget`]).
+//! - `stop` (SIGINT or SIGTERM) stops the reader at once, even while it
+//!   waits on an idle input; records already read are finished and
+//!   delivered, so the report stays consistent.
 //! - A [`SideError`] (a side that cannot work at all) stops reading too;
 //!   the records in flight are still delivered, the one that hit the error with
 //!   a `cutover.target_failed` error on that side. The error is returned in
@@ -38,13 +43,13 @@
 //! [`crate::compare`] and [`crate::util`].
 
 use crate::compare::{judge, render_answer, unified_diff_of};
-use crate::model::{Answer, AppError, Event, Observed, Record, RecordResult, Verdict};
+use crate::model::{Answer, AppError, Budget, Event, Observed, Record, RecordResult, Verdict};
 use crate::sides::{Implementation, Request, SideError};
-use crate::traffic::{
-    spawn_reader, ReadOptions, ReaderProgress, SourceItem, TrafficError, TrafficSpec,
-};
+use crate::traffic::{spawn_reader, ReadOptions, ReaderProgress, Source, SourceItem, TrafficError};
 use futures::future::Either;
 use futures::{FutureExt, StreamExt};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -53,7 +58,8 @@ use tokio_util::sync::CancellationToken;
 
 /// What the engine needs for a run.
 pub struct RunPlan {
-    pub traffic: Vec<TrafficSpec>,
+    /// The captures, opened ([`crate::traffic::open_sources`]).
+    pub traffic: Vec<Source>,
     pub read: ReadOptions,
     pub legacy: Arc<dyn Implementation>,
     pub candidate: Arc<dyn Implementation>,
@@ -70,6 +76,9 @@ pub struct RunPlan {
     pub concurrency: usize,
     /// Non-matching records whose unified diff the report shows (`diffs.txt`).
     pub max_diffs: usize,
+    /// Bytes of memory the records in flight may hold, about (see
+    /// [`crate::model::budget`]; a record bigger than that runs alone).
+    pub max_inflight_bytes: u64,
 }
 
 /// How a run ended.
@@ -115,7 +124,15 @@ pub async fn run(
     let batches_in_flight = (concurrency / batch).max(1);
     // Stop the reader without marking the run interrupted (for target failures).
     let reader_stop = stop.child_token();
-    let reader = spawn_reader(plan.traffic, plan.read, 2, batch, reader_stop.clone());
+    let budget = Budget::new(plan.max_inflight_bytes);
+    let reader = spawn_reader(
+        plan.traffic,
+        plan.read,
+        2,
+        batch,
+        reader_stop.clone(),
+        budget,
+    );
     let progress = reader.progress.clone();
     let shared = Arc::new(Shared {
         legacy: plan.legacy,
@@ -236,7 +253,7 @@ async fn compare_batch(items: Vec<SourceItem>, shared: Arc<Shared>) -> Vec<Event
     .await
 }
 
-async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
+async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
     let request = Request {
         input: &record.input,
         recorded: record.recorded.as_deref(),
@@ -274,6 +291,7 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
     let (legacy, candidate, probe) =
         tokio::join!(observe(&shared.legacy), observe(&shared.candidate), probe);
     let (mut verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
+    let probe_bytes = probe.as_ref().map_or(0, |p| answer_bytes(&p.answer));
     let noise =
         probe.map(|second| crate::compare::noise::noisy_paths(&legacy.answer, &second.answer));
     let noisy = noise.as_deref().unwrap_or_default();
@@ -291,6 +309,16 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         .diffs
         .of(&verdict, &legacy.answer, &candidate.answer)
         .await;
+    // Settled once the diff the report shows is made: it is held too.
+    if record.charge.wants_settling() {
+        let held = raw_bytes(&record.input)
+            + record.recorded.as_deref().map_or(0, raw_bytes)
+            + answer_bytes(&legacy.answer)
+            + answer_bytes(&candidate.answer)
+            + diff.as_ref().map_or(0, String::capacity);
+        let peak = held + probe_bytes;
+        record.charge.settle(peak as u64, held as u64);
+    }
     RecordResult {
         seq: record.seq,
         id: record.id,
@@ -305,6 +333,41 @@ async fn compare_record(record: Record, shared: &Shared) -> RecordResult {
         noise,
         drift,
         diff,
+        charge: record.charge,
+    }
+}
+
+/// Heap bytes of a JSON text.
+fn raw_bytes(raw: &RawValue) -> usize {
+    raw.get().len()
+}
+
+/// Heap bytes an answer holds, estimated from the shape of its value: what
+/// the byte budget settles a record's charge to.
+fn answer_bytes(answer: &Answer) -> usize {
+    match answer {
+        Answer::Output(value) => std::mem::size_of::<Value>() + value_bytes(value),
+        Answer::Error(e) => e.kind.capacity() + e.message.capacity(),
+        Answer::Timeout(_) => 0,
+    }
+}
+
+/// Heap bytes below a JSON value: string buffers, array slots, and map
+/// entries (a B-tree entry is a key and a value, with about half again for
+/// the nodes' spare room).
+fn value_bytes(value: &Value) -> usize {
+    const SLOT: usize = std::mem::size_of::<Value>();
+    const ENTRY: usize = (std::mem::size_of::<String>() + SLOT) * 3 / 2;
+    match value {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        Value::String(s) => s.capacity(),
+        Value::Array(items) => {
+            items.capacity() * SLOT + items.iter().map(value_bytes).sum::<usize>()
+        }
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| ENTRY + k.capacity() + value_bytes(v))
+            .sum(),
     }
 }
 
@@ -399,10 +462,11 @@ mod tests {
             .collect();
         std::fs::write(&path, lines).unwrap();
         RunPlan {
-            traffic: vec![TrafficSpec::from_arg(
+            traffic: crate::traffic::open_sources(&[crate::traffic::TrafficSpec::from_arg(
                 path.to_str().unwrap(),
                 crate::traffic::Format::Auto,
-            )],
+            )])
+            .unwrap(),
             read: ReadOptions {
                 max_record_bytes: 1 << 20,
                 id_column: "id".into(),
@@ -415,6 +479,7 @@ mod tests {
             known: Default::default(),
             noise_probe: false,
             concurrency,
+            max_inflight_bytes: 64 << 20,
             max_diffs,
         }
     }

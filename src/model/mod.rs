@@ -7,7 +7,8 @@
 //!   the [`Verdict`] on the two, the [`RecordResult`] the engine hands the
 //!   report, the [`Counts`] of a run with their identities, how a run ended
 //!   ([`RunState`], [`Signal`]), the [`Stop`] that asks a run to end early,
-//!   and the [`Exit`] status every command ends with.
+//!   the [`Exit`] status every command ends with, and the byte [`Budget`]
+//!   every record in flight holds a [`Charge`] on ([`budget`]).
 //! - `model/` names nothing of the crate (the architecture test fails when
 //!   it does); every other module may name it.
 //! - Serialised forms are part of cutover's files (`summary.json`,
@@ -15,6 +16,7 @@
 //!   variant changes a file format.
 
 mod answer;
+pub mod budget;
 mod counts;
 mod exit;
 mod record;
@@ -25,6 +27,7 @@ mod stop;
 mod verdict;
 
 pub use answer::{Answer, AppError, Side};
+pub use budget::{Budget, Charge};
 pub use counts::Counts;
 pub use exit::Exit;
 pub use record::{Origin, Record, Rejection};

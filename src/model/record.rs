@@ -6,9 +6,12 @@
 //! with no gaps, rejected lines included), so `read = records + rejected`
 //! holds by construction. Inputs and recorded responses are kept as the
 //! capture wrote them (JSON text), so key order, repeated keys and number
-//! text reach both sides unchanged. A [`Rejection`] serialises as one line
-//! of `rejected.jsonl`: `{"seq", "source", "line", "reason", "excerpt"}`.
+//! text reach both sides unchanged. A record holds its share of the run's
+//! in-flight byte budget ([`Charge`]) until the report is done with it. A
+//! [`Rejection`] serialises as one line of `rejected.jsonl`:
+//! `{"seq", "source", "line", "reason", "excerpt"}`.
 
+use super::Charge;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -22,12 +25,16 @@ pub struct Record {
     pub id: String,
     /// The capture's routing key (Unleash stickiness), when it has one.
     pub key: Option<String>,
-    /// The request body, as JSON text.
-    pub input: Box<RawValue>,
+    /// The request body, as JSON text (shared, so a side can send it
+    /// without copying it).
+    pub input: Arc<RawValue>,
     /// The response production gave, when the capture recorded it.
     pub recorded: Option<Box<RawValue>>,
     /// Where the record came from.
     pub origin: Origin,
+    /// Its share of the run's in-flight byte budget, held until the report
+    /// is done with it.
+    pub charge: Charge,
 }
 
 /// The place a record or rejection was read from.

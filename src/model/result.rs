@@ -9,8 +9,9 @@
 //! it), so no sink needs to re-run or re-read anything. Nothing here says
 //! who serves the record's key: the rollout is the report's business.
 
-use super::{Answer, Origin, Rejection, Verdict};
+use super::{Answer, Charge, Origin, Rejection, Verdict};
 use serde_json::value::RawValue;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One side's answer and how long it took.
@@ -41,7 +42,7 @@ pub struct RecordResult {
     pub key: Option<String>,
     pub origin: Origin,
     /// The record's input, as the capture gave it (JSON text).
-    pub input: Box<RawValue>,
+    pub input: Arc<RawValue>,
     pub legacy: Observed,
     pub candidate: Observed,
     pub verdict: Verdict,
@@ -57,6 +58,9 @@ pub struct RecordResult {
     /// The unified diff of the two answers, for a non-matching record the
     /// report may show (`None` otherwise).
     pub diff: Option<String>,
+    /// The record's share of the in-flight byte budget, released with the
+    /// result (when the report is done with it).
+    pub charge: Charge,
 }
 
 /// What the engine hands the report, one per item read, in order.

@@ -225,7 +225,9 @@ mod tests {
                 source: "t.jsonl".into(),
                 line: seq + 1,
             },
-            input: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+            input: serde_json::value::RawValue::from_string("{}".into())
+                .unwrap()
+                .into(),
             legacy: observed(legacy),
             candidate: observed(candidate),
             verdict,
@@ -234,6 +236,7 @@ mod tests {
             noise: None,
             drift: None,
             diff: None,
+            charge: crate::model::Charge::none(),
         }))
     }
 

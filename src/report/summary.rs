@@ -75,6 +75,9 @@ pub struct Settings {
     pub startup_timeout_ms: u128,
     pub retries: u32,
     pub max_record_bytes: usize,
+    /// `--max-inflight-bytes` (0 in summaries written before it existed).
+    #[serde(default)]
+    pub max_inflight_bytes: u64,
     pub max_diffs: usize,
     pub noise_probe: bool,
     pub config_file: Option<String>,
@@ -96,6 +99,7 @@ impl Settings {
             startup_timeout_ms: spec.sides.startup_timeout.as_millis(),
             retries: spec.sides.retries,
             max_record_bytes: spec.read.max_record_bytes,
+            max_inflight_bytes: spec.max_inflight_bytes,
             max_diffs: spec.max_diffs,
             noise_probe: spec.noise_probe,
             config_file: spec.config_file.as_ref().map(|p| p.display().to_string()),

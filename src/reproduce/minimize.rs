@@ -87,12 +87,13 @@ pub fn record_of(row: &MismatchRow, seq: u64, input: Box<RawValue>) -> Record {
         seq,
         id: row.id.clone(),
         key: row.key().map(str::to_owned),
-        input,
+        input: input.into(),
         recorded: None,
         origin: Origin {
             source: row.source.as_str().into(),
             line: row.line,
         },
+        charge: crate::model::Charge::none(),
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! # Contract
 //! [`replay`] checks everything that can be checked before reading a record
-//! (sources open, no other run holds the report directory, the `--junit`
-//! path can be written, the rules compile, both sides build) and returns a
+//! (sources open, each once: the reader reads the handles opened here; no
+//! other run holds the report directory, the `--junit` path can be written,
+//! the rules compile, both sides build) and returns a
 //! [`RunError`] for those: the run did not happen (exit 2). The report
 //! directory is locked ([`crate::report::RunLock`]) from that check until
 //! `summary.json` is written; the `--junit` file is written atomically after
@@ -77,7 +78,9 @@ pub async fn replay(
     stop: &Stop,
     mut observer: impl Observer,
 ) -> Result<RunOutcome, RunError> {
-    traffic::check_sources(&spec.traffic)?;
+    // Each source is opened once, here, and read from this handle: a FIFO
+    // opened twice would lose its writer.
+    let sources = traffic::open_sources(&spec.traffic)?;
     let lock = RunLock::acquire(&spec.out)?;
     let junit = spec.junit.as_deref().map(JunitFile::create).transpose()?;
     let rules = spec.compile_rules()?;
@@ -106,10 +109,10 @@ pub async fn replay(
         Ok(sinks)
     });
 
-    observer.started(traffic::total_bytes(&spec.traffic));
+    observer.started(traffic::total_bytes(&sources));
     let mut done = 0u64;
     let plan = RunPlan {
-        traffic: spec.traffic.clone(),
+        traffic: sources,
         read: spec.read.clone(),
         legacy: legacy.clone(),
         candidate: candidate.clone(),
@@ -119,6 +122,7 @@ pub async fn replay(
         noise_probe: spec.noise_probe,
         concurrency: spec.concurrency,
         max_diffs: spec.max_diffs,
+        max_inflight_bytes: spec.max_inflight_bytes,
     };
     let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
         done += 1;

@@ -98,10 +98,11 @@ pub enum SideError {
 }
 
 /// What a side is asked: one record's input, and the response production
-/// gave for it when the capture recorded one.
+/// gave for it when the capture recorded one. The input is shared, so a
+/// side that queues it (a worker) holds it without copying it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    pub input: &'a RawValue,
+    pub input: &'a Arc<RawValue>,
     pub recorded: Option<&'a RawValue>,
 }
 

@@ -49,6 +49,9 @@ pub struct RunSpec {
     pub sides: SideOptions,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
+    /// Bytes of memory the records in flight may hold, about
+    /// (`--max-inflight-bytes`; see [`crate::model::budget`]).
+    pub max_inflight_bytes: u64,
     /// Where runs are kept (`--reports-dir`).
     pub reports_dir: PathBuf,
     /// This run's directory (`--out`, else `reports_dir/run_id`).
@@ -146,6 +149,7 @@ pub(crate) fn test_spec() -> RunSpec {
             dir: None,
         },
         concurrency: 1,
+        max_inflight_bytes: 1 << 20,
         reports_dir: "reports".into(),
         out: "reports/r".into(),
         max_diffs: 1,

@@ -8,6 +8,10 @@
 //! - `id` and `key`, when present, must be strings (`""` is a valid id: empty is
 //!   never treated as missing). A missing `id` becomes the line number.
 //! - Other fields are ignored, so captures may carry timestamps or metadata.
+//! - Lines must be strict JSON ([`super::strict`]): a lone surrogate escape
+//!   or nesting deeper than 128 levels is rejected, so no target ever sees it.
+//! - A UTF-8 byte order mark is skipped at the start of a capture (by the
+//!   reader); anywhere else it is rejected with a reason that says "BOM".
 //! - Anything else (invalid JSON or UTF-8, a non-object line, a wrong type, a
 //!   blank line) is returned as a rejection reason in words.
 
@@ -44,6 +48,9 @@ pub fn parse(line: &[u8]) -> Result<Parsed, String> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Err("blank line: every line of a JSON Lines capture must hold one record".into());
     }
+    if line.starts_with(super::BOM) {
+        return Err("the line starts with a UTF-8 byte order mark (BOM); only the start of a capture may have one: remove it".into());
+    }
     let wire: Wire = serde_json::from_slice(line).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => format!("not a capture record: {e}"),
         _ => format!("not valid JSON: {e}"),
@@ -51,6 +58,7 @@ pub fn parse(line: &[u8]) -> Result<Parsed, String> {
     let input = wire
         .input
         .ok_or("missing field `input` (a capture record is {\"id\"?, \"key\"?, \"input\"})")?;
+    super::strict::check(line)?;
     Ok(Parsed {
         id: wire.id,
         key: wire.key,
@@ -86,6 +94,12 @@ mod tests {
             .starts_with("not valid JSON"));
         assert!(parse(br#"[1,2]"#).unwrap_err().contains("capture record"));
         assert!(parse(b"   ").unwrap_err().starts_with("blank line"));
+        assert!(parse(b"\xef\xbb\xbf{\"input\":1}")
+            .unwrap_err()
+            .contains("(BOM)"));
+        assert!(parse(br#"{"input":"\udc00"}"#)
+            .unwrap_err()
+            .starts_with("lone surrogate"));
         assert!(parse(b"{\"input\":\"\xff\"}")
             .unwrap_err()
             .starts_with("not valid JSON"));

@@ -2,25 +2,37 @@
 //!
 //! # Contract
 //! - Input: one or more captures ([`TrafficSpec`]): JSON Lines files, CSV files,
-//!   or standard input (`-`). They are read in the order given, streaming, one
-//!   line (or CSV row) at a time; nothing holds a whole capture in memory, and a
-//!   line longer than the configured limit is rejected without being buffered.
+//!   or standard input (`-`), FIFOs included. Each is opened once, up front
+//!   ([`open_sources`]), and read in the order given, streaming, one line (or
+//!   CSV row) at a time; nothing holds a whole capture in memory, and a line
+//!   longer than the configured limit is rejected without being buffered. A
+//!   UTF-8 byte order mark at the start of a source is skipped.
+//! - Memory: every record holds a [`Charge`] on the run's byte [`Budget`]
+//!   (`--max-inflight-bytes`, [`crate::model::budget`]) until the report is
+//!   done with it; the reader waits when the budget is full.
 //! - Output: [`SourceItem`]s in capture order, each with a run-wide sequence
 //!   number `seq` (0, 1, 2, ... with no gaps). Every line read becomes exactly
 //!   one item: a [`Record`] or a [`Rejection`] (the core types of
 //!   [`crate::model`]), so `read = records + rejected` holds by construction.
 //! - Errors: a malformed line is never fatal; it becomes a [`Rejection`] naming
-//!   the source, the line and the reason. Only a source that cannot be opened or
-//!   read at all (missing file, I/O error, bad CSV header) is a [`TrafficError`].
+//!   the source, the line and the reason; lines that are not strict JSON (lone
+//!   surrogates, nesting deeper than 128) are rejected too ([`strict`]). Only a
+//!   source that cannot be opened or read at all (missing file, I/O error, bad
+//!   CSV header) is a [`TrafficError`].
 //! - Non-goals: deduplicating ids (ids are labels, not keys; two records may
 //!   share one), reordering, sampling.
 
 mod csv;
+mod input;
 mod jsonl;
 mod reader;
+pub mod strict;
 
+pub use input::{open_sources, total_bytes, Source};
 pub use reader::{spawn_reader, ReaderHandle, ReaderProgress};
 
+#[cfg(doc)]
+use crate::model::{Budget, Charge};
 use crate::model::{Record, Rejection};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -124,29 +136,5 @@ pub enum TrafficError {
     CsvHeader { path: String, reason: String },
 }
 
-/// Checks up front that every file source can be opened, so a typo fails the
-/// run before any record is sent anywhere.
-pub fn check_sources(specs: &[TrafficSpec]) -> Result<(), TrafficError> {
-    for spec in specs {
-        if let Some(path) = &spec.path {
-            std::fs::File::open(path).map_err(|source| TrafficError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
-    }
-    Ok(())
-}
-
-/// Sum of the sources' sizes, when every one is a file whose size is known.
-pub fn total_bytes(specs: &[TrafficSpec]) -> Option<u64> {
-    specs
-        .iter()
-        .map(|s| {
-            s.path
-                .as_ref()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-        })
-        .sum()
-}
+/// The UTF-8 byte order mark.
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";

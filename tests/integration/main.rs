@@ -3,12 +3,15 @@
 //! One test binary (as ripgrep does), one module per area. Every test runs the
 //! binary from the repository root with its report in a temporary directory.
 
+mod adapters;
 mod browser;
 mod config;
 mod defects;
 mod faults;
 mod flags;
+mod http_services;
 mod leaks;
+mod limits;
 mod output;
 mod processes;
 mod recorded;

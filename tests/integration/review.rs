@@ -41,11 +41,13 @@ fn report_prints_the_run_its_groups_and_exits_like_the_run() {
             ".latency_ms" => "[LATENCY]",
             ".settings.traffic" => "[TRAFFIC]",
             ".settings.concurrency" => "[CORES]",
+            ".settings.max_inflight_bytes" => "[MEMORY]",
             ".spec.run_id" => "[RUN_ID]",
             ".spec.cwd" => "[SANDBOX]",
             ".spec.out" => "[TMP]",
             ".spec.traffic" => "[TRAFFIC]",
             ".spec.concurrency" => "[CORES]",
+            ".spec.max_inflight_bytes" => "[MEMORY]",
             ".rollout.state_fetched_at" => "[TIME]",
         })
     });

@@ -276,6 +276,11 @@ pub fn count(summary: &Value, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("counts.{name} missing in {summary}"))
 }
 
+/// Several counts at once, in the order named.
+pub fn counts(summary: &Value, names: &[&str]) -> Vec<u64> {
+    names.iter().map(|n| count(summary, n)).collect()
+}
+
 /// Asserts the accounting identities every report must satisfy.
 pub fn assert_accounted(summary: &Value) {
     let c = |n| count(summary, n);
@@ -704,4 +709,44 @@ pub fn replay_legacy(
         .command()
         .assert()
         .code(code)
+}
+
+/// Runs `cmd` to its end (killing it after `limit`), polling its peak
+/// resident set size (VmHWM in /proc, Linux) every 5 ms; returns its exit
+/// code and the peak in KiB of the process itself (not its children).
+pub fn run_with_peak_rss(cmd: &mut std::process::Command, limit: Duration) -> (Option<i32>, u64) {
+    let mut child = cmd.spawn().expect("the command starts");
+    let status_file = format!("/proc/{}/status", child.id());
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), peak);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `cutover replay --no-progress --out OUT ARGS...` as a plain process, for
+/// tests that signal it or watch its memory.
+pub fn replay_args_process(out: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = cutover_process();
+    cmd.args(["replay", "--no-progress", "--out"])
+        .arg(out)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd
 }

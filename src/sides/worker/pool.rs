@@ -20,7 +20,7 @@ use super::super::events::{CallRetried, InternalEvent, WorkerKilledOnTimeout, Wo
 use super::super::{CommandLine, Implementation, Request, SideCounters, SideError, SideOptions};
 use super::pending::{lock, Fate};
 use super::process::{spawn, Worker};
-use super::protocol::request_line;
+use super::protocol::WireRequest;
 use crate::model::{Answer, AppError, Side, SideStats};
 use crate::util::text::counted;
 use futures::future::BoxFuture;
@@ -180,7 +180,7 @@ impl WorkerPool {
             .clone())
     }
 
-    async fn call_inner(&self, input: &RawValue) -> Result<Answer, SideError> {
+    async fn call_inner(&self, input: &Arc<RawValue>) -> Result<Answer, SideError> {
         let mut attempts = Attempts::default();
         loop {
             let (died, suspect) = match self.attempt(input).await? {
@@ -210,7 +210,7 @@ impl WorkerPool {
     }
 
     /// Sends one call to one worker and waits for its fate.
-    async fn attempt(&self, input: &RawValue) -> Result<Fate, SideError> {
+    async fn attempt(&self, input: &Arc<RawValue>) -> Result<Fate, SideError> {
         let (worker, id, mut reply_rx) = loop {
             let worker = self.pick()?;
             // The queue is bounded; a worker that stopped reading must not
@@ -239,7 +239,10 @@ impl WorkerPool {
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                 // A worker that died since pick never sees the call: pick again.
                 worker.state.register(id, reply_tx).then(|| {
-                    permit.send(request_line(id, input));
+                    permit.send(WireRequest {
+                        id,
+                        input: input.clone(),
+                    });
                     id
                 })
             };

@@ -20,7 +20,7 @@ use super::super::events::{InternalEvent, ProtocolError};
 use super::super::process as child;
 use super::pending::{lock, WorkerState};
 use super::pool::PoolShared;
-use super::protocol::parse_response;
+use super::protocol::{parse_response, WireRequest};
 use crate::util::lines::{read_line_async, Line};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -42,7 +42,7 @@ pub(super) struct Worker {
     pub pid: u32,
     /// When the process was started.
     pub started: std::time::Instant,
-    pub requests: mpsc::Sender<Vec<u8>>,
+    pub requests: mpsc::Sender<WireRequest>,
     /// Held while a call takes its wire id and is queued.
     pub order: Mutex<()>,
     pub state: Arc<WorkerState>,
@@ -84,7 +84,7 @@ pub(super) fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
 
 async fn write_requests(
     stdin: ChildStdin,
-    mut queue: mpsc::Receiver<Vec<u8>>,
+    mut queue: mpsc::Receiver<WireRequest>,
     state: Arc<WorkerState>,
 ) {
     let mut out = BufWriter::with_capacity(1 << 16, stdin);
@@ -95,11 +95,11 @@ async fn write_requests(
             _ = state.kill.cancelled() => None,
         };
         let Some(line) = line else { break };
-        let mut written = out.write_all(&line).await;
+        let mut written = write_request(&mut out, &line).await;
         // Write the whole burst already queued, then flush once.
         while written.is_ok() {
             match queue.try_recv() {
-                Ok(line) => written = out.write_all(&line).await,
+                Ok(line) => written = write_request(&mut out, &line).await,
                 Err(_) => break,
             }
         }
@@ -110,6 +110,16 @@ async fn write_requests(
         }
     }
     // Dropping stdin closes it: a well-behaved worker exits on EOF.
+}
+
+async fn write_request(
+    out: &mut BufWriter<ChildStdin>,
+    request: &WireRequest,
+) -> std::io::Result<()> {
+    let (start, input, end) = request.parts();
+    out.write_all(start.as_bytes()).await?;
+    out.write_all(input).await?;
+    out.write_all(end).await
 }
 
 async fn keep_stderr(

@@ -2,8 +2,8 @@
 //! line on the worker's stdin, one response per line on its stdout.
 //!
 //! # Contract
-//! - [`request_line`] embeds the record's input verbatim (JSON text, never
-//!   re-serialised) under a wire id that is cutover's own sequence number,
+//! - A [`WireRequest`] embeds the record's input verbatim (JSON text, never
+//!   re-serialised, shared with the record rather than copied) under a wire id that is cutover's own sequence number,
 //!   never a record id, so duplicate or odd record ids cannot confuse the
 //!   matching.
 //! - [`parse_response`] accepts exactly `{"id": "<wire id>", "output": any}`
@@ -18,14 +18,25 @@ use crate::util::text::excerpt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::io::Write as _;
+use std::sync::Arc;
 
-/// The request line for call `id`.
-pub(super) fn request_line(id: u64, input: &RawValue) -> Vec<u8> {
-    let mut line = Vec::with_capacity(input.get().len() + 32);
-    // Writing to a Vec cannot fail.
-    let _ = writeln!(line, "{{\"id\":\"{id}\",\"input\":{}}}", input.get());
-    line
+/// One request line to write: the record's input is shared with the
+/// record, not copied into a line of its own (a queued request of a big
+/// record would otherwise hold a second copy of it).
+pub(super) struct WireRequest {
+    pub id: u64,
+    pub input: Arc<RawValue>,
+}
+
+impl WireRequest {
+    /// The line's three parts: the start, the input, the end.
+    pub fn parts(&self) -> (String, &[u8], &'static [u8]) {
+        (
+            format!("{{\"id\":\"{}\",\"input\":", self.id),
+            self.input.get().as_bytes(),
+            b"}\n",
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -92,9 +103,12 @@ mod tests {
     #[test]
     fn request_lines_embed_the_input_verbatim() {
         let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
-        assert_eq!(
-            request_line(7, &input),
-            b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n"
-        );
+        let request = WireRequest {
+            id: 7,
+            input: input.into(),
+        };
+        let (start, input, end) = request.parts();
+        let line = [start.as_bytes(), input, end].concat();
+        assert_eq!(line, b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n");
     }
 }
