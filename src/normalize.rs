@@ -320,6 +320,11 @@ mod tests {
                 "'bool' object has no attribute 'strip'",
             ),
             (
+                r#"{"items":[-0]}"#,
+                "AttributeError",
+                "'int' object has no attribute 'strip'",
+            ),
+            (
                 r#"{"items":[100000000000000000000000]}"#,
                 "AttributeError",
                 "'int' object has no attribute 'strip'",
@@ -376,5 +381,215 @@ mod tests {
             run(r#"{"items":[1],"items":["x"]}"#).unwrap(),
             json!({"accepted": ["x"], "rejected": []})
         );
+    }
+
+    /// A deliberately plain reimplementation of the legacy on the common
+    /// shapes, sharing nothing with the port: serde_json's `Value` (which keeps
+    /// the last of repeated keys, as Python does), and whitespace as explicit
+    /// lists of code points (Python's `str.isspace()` set; Unicode `White_Space`).
+    fn reference(text: &str, whitespace: Whitespace) -> Result<Value, PyException> {
+        const UNICODE: &[u32] = &[
+            0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
+            0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f,
+            0x3000,
+        ];
+        const SEPARATORS: &[u32] = &[0x1c, 0x1d, 0x1e, 0x1f];
+        let space = |c: &char| {
+            UNICODE.contains(&(*c as u32))
+                || (whitespace == Whitespace::Python && SEPARATORS.contains(&(*c as u32)))
+        };
+        let value: Value = serde_json::from_str(text).unwrap();
+        let Value::Object(map) = value else {
+            panic!("the generator makes objects only")
+        };
+        let Some(items) = map.get("items") else {
+            return Err(PyException::new("KeyError", "'items'"));
+        };
+        // Python iterates a string by character and an object by key (the
+        // generator's objects have their keys in sorted order, as `Map` keeps them).
+        let items: Vec<Value> = match items {
+            Value::Array(items) => items.clone(),
+            Value::String(text) => text.chars().map(|c| Value::String(c.into())).collect(),
+            Value::Object(map) => map.keys().map(|k| Value::String(k.clone())).collect(),
+            _ => panic!("the generator makes no other `items`"),
+        };
+        let (mut accepted, mut rejected) = (Vec::new(), Vec::new());
+        for item in &items {
+            let Value::String(item) = item else {
+                let kind = match item {
+                    Value::Null => "NoneType",
+                    Value::Bool(_) => "bool",
+                    Value::Number(n) if n.is_f64() => "float",
+                    Value::Number(_) => "int",
+                    Value::Array(_) => "list",
+                    Value::Object(_) => "dict",
+                    Value::String(_) => unreachable!(),
+                };
+                let message = format!("'{kind}' object has no attribute 'strip'");
+                return Err(PyException::new("AttributeError", message));
+            };
+            let mut chars: Vec<char> = item.chars().collect();
+            while chars.last().is_some_and(space) {
+                chars.pop();
+            }
+            let lead = chars.iter().take_while(|c| space(c)).count();
+            let stripped: String = chars[lead..].iter().collect();
+            if stripped.is_empty() {
+                rejected.push(Value::String(item.clone()));
+            } else {
+                accepted.push(Value::String(stripped));
+            }
+        }
+        Ok(json!({ "accepted": accepted, "rejected": rejected }))
+    }
+
+    mod differential {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Characters that matter: ASCII, every kind of whitespace (both
+        /// definitions, the separators where they differ, near misses), JSON's
+        /// special characters, controls, multi-byte and astral characters.
+        fn arb_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                4 => proptest::char::range('a', 'z'),
+                3 => proptest::sample::select(vec![
+                    ' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}',
+                    '\u{1f}', '\u{85}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2003}', '\u{200a}',
+                    '\u{2028}', '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}',
+                ]),
+                2 => proptest::sample::select(vec![
+                    '"', '\\', '/', '\u{0}', '\u{1}', '\u{8}', '\u{1b}', '\u{7f}', '\u{200b}',
+                    '\u{feff}', '\u{180e}', 'é', 'ß', '東', 'ǅ', '\u{301}', '🙂', '\u{10ffff}',
+                    '\u{fffd}', '\u{d7ff}', '\u{e000}',
+                ]),
+                1 => any::<char>(),
+            ]
+        }
+
+        /// One character as JSON string content, spelled one of the legal ways
+        /// (raw where allowed, `\uXXXX` in either case, surrogate pairs, short escapes).
+        fn spell(c: char, how: u8) -> String {
+            let hex = |unit: u16| {
+                if how & 2 == 0 {
+                    format!("\\u{unit:04x}")
+                } else {
+                    format!("\\u{unit:04X}")
+                }
+            };
+            let short = match c {
+                '"' => Some("\\\""),
+                '\\' => Some("\\\\"),
+                '/' => Some("\\/"),
+                '\u{8}' => Some("\\b"),
+                '\u{c}' => Some("\\f"),
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                _ => None,
+            };
+            let must_escape = c < ' ' || c == '"' || c == '\\';
+            match (how % 3, short) {
+                (0, _) if !must_escape => c.to_string(),
+                (1, Some(short)) => short.to_owned(),
+                _ => c
+                    .encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|&u| hex(u))
+                    .collect(),
+            }
+        }
+
+        fn arb_json_string() -> impl Strategy<Value = String> {
+            proptest::collection::vec((arb_char(), any::<u8>()), 0..12).prop_map(|chars| {
+                let body: String = chars.into_iter().map(|(c, how)| spell(c, how)).collect();
+                format!("\"{body}\"")
+            })
+        }
+
+        fn arb_space() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[ \t\n\r]{0,2}").unwrap()
+        }
+
+        /// An item: mostly strings, sometimes a value that is not one.
+        fn arb_item() -> impl Strategy<Value = String> {
+            prop_oneof![
+                12 => arb_json_string(),
+                1 => proptest::sample::select(vec!["1", "-1", "1.5", "2e3", "null", "true", "[]", "{}", "[\"x\"]", "{\"k\": \"v\"}"])
+                    .prop_map(str::to_owned),
+            ]
+        }
+
+        /// A whole input: `{"items": [...]}` with spacing anywhere, keys before and
+        /// after `items` (some escaped, some repeating `items`), nested values.
+        fn arb_items() -> impl Strategy<Value = String> {
+            (
+                proptest::collection::vec((arb_item(), arb_space()), 0..6),
+                arb_space(),
+            )
+                .prop_map(|(items, end)| {
+                    let body: Vec<String> = items
+                        .into_iter()
+                        .map(|(item, sp)| format!("{sp}{item}{sp}"))
+                        .collect();
+                    format!("[{}{end}]", body.join(","))
+                })
+        }
+
+        /// Another key and its value, before or after `items`.
+        fn arb_entry() -> impl Strategy<Value = (String, String)> {
+            let key = prop_oneof![
+                arb_json_string(),
+                Just("\"items\"".to_owned()),
+                Just("\"\\u0069tems\"".to_owned()),
+                Just("\"item\"".to_owned()),
+            ];
+            let value = prop_oneof![
+                arb_json_string(),
+                Just("{\"a\": [1, {\"items\": \"x\"}], \"b\": \"]}\\\"\"}".to_owned()),
+                Just("[[], {}, \"\\\\\", -1.5e-3, false, null]".to_owned()),
+                arb_items(),
+            ];
+            (key, value)
+        }
+
+        /// A whole input: `{"items": [...]}` with spacing anywhere, keys before and
+        /// after `items` (some escaped, some repeating `items`), nested values.
+        fn arb_input() -> impl Strategy<Value = String> {
+            (
+                proptest::collection::vec(arb_entry(), 0..2),
+                arb_items(),
+                proptest::collection::vec(arb_entry(), 0..2),
+                proptest::option::weighted(0.1, arb_items()),
+                arb_space(),
+            )
+                .prop_map(|(before, items, after, again, sp)| {
+                    let mut entries: Vec<String> = Vec::new();
+                    let pair = |(k, v): (String, String)| format!("{sp}{k}{sp}:{sp}{v}{sp}");
+                    entries.extend(before.into_iter().map(pair));
+                    entries.push(format!("{sp}\"items\"{sp}:{sp}{items}{sp}"));
+                    entries.extend(after.into_iter().map(pair));
+                    if let Some(again) = again {
+                        entries.push(format!("\"items\":{again}"));
+                    }
+                    format!("{sp}{{{}}}{sp}", entries.join(","))
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn port_agrees_with_the_plain_reference(text in arb_input()) {
+                let input = RawValue::from_string(text.clone()).unwrap();
+                for whitespace in [Whitespace::Python, Whitespace::Unicode] {
+                    prop_assert_eq!(
+                        normalize_with(&input, whitespace),
+                        reference(&text, whitespace),
+                        "input {} ({:?})", text, whitespace
+                    );
+                }
+            }
+        }
     }
 }
