@@ -9,6 +9,7 @@ mod faults;
 mod flags;
 mod http_services;
 mod leaks;
+mod legacy_worker;
 mod output;
 mod processes;
 mod recorded;
