@@ -238,30 +238,20 @@ fn fast_path(text: &str, whitespace: Whitespace) -> Option<Value> {
     let mut output = None;
     scan.space();
     scan.expect(b'{')?;
-    scan.space();
-    if scan.peek()? == b'"' {
-        loop {
-            let key = scan.string()?;
-            scan.space();
-            scan.expect(b':')?;
-            scan.space();
-            if key == "items" {
-                if output.is_some() {
-                    return None; // a repeated `items`: Python keeps the last
-                }
-                output = Some(scan.items(whitespace)?);
-            } else {
-                scan.skip_value()?;
-            }
-            scan.space();
-            if scan.peek()? != b',' {
-                break;
-            }
-            scan.pos += 1;
-            scan.space();
+    scan.elements(b'}', |scan| {
+        let key = scan.string()?;
+        scan.space();
+        scan.expect(b':')?;
+        scan.space();
+        if key != "items" {
+            return scan.skip_value();
         }
-    }
-    scan.expect(b'}')?;
+        if output.is_some() {
+            return None; // a repeated `items`: Python keeps the last
+        }
+        output = Some(scan.items(whitespace)?);
+        Some(())
+    })?;
     scan.space();
     if scan.pos != text.len() {
         return None;
@@ -292,14 +282,14 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// `[string, ...]`, each string filed into the output as it is read.
-    fn items(&mut self, whitespace: Whitespace) -> Option<Output> {
-        let mut output = Output::new(whitespace);
-        self.expect(b'[')?;
+    /// The rest of an array or object after its opening bracket: `each`
+    /// reads one element (or member); the spacing, the commas and the
+    /// closing `close` are read here.
+    fn elements(&mut self, close: u8, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.space();
-        if self.peek()? != b']' {
+        if self.peek()? != close {
             loop {
-                output.push(self.string()?);
+                each(self)?;
                 self.space();
                 if self.peek()? != b',' {
                     break;
@@ -308,7 +298,17 @@ impl<'a> Scan<'a> {
                 self.space();
             }
         }
-        self.expect(b']')?;
+        self.expect(close)
+    }
+
+    /// `[string, ...]`, each string filed into the output as it is read.
+    fn items(&mut self, whitespace: Whitespace) -> Option<Output> {
+        let mut output = Output::new(whitespace);
+        self.expect(b'[')?;
+        self.elements(b']', |scan| {
+            output.push(scan.string()?);
+            Some(())
+        })?;
         Some(output)
     }
 

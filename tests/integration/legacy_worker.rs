@@ -9,16 +9,21 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Runs the worker over `input` (stdin closed at the end) and returns its
-/// stdout lines, each parsed as strict JSON (serde_json refuses `NaN`).
-fn worker_lines(input: &[u8]) -> Vec<Value> {
-    let mut child = Command::new("python3")
+/// `python3 legacy/worker.py` with its stdin and stdout piped.
+fn spawn_worker(stderr: Stdio) -> std::process::Child {
+    Command::new("python3")
         .arg(repo().join("legacy/worker.py"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs the worker over `input` (stdin closed at the end) and returns its
+/// stdout lines, each parsed as strict JSON (serde_json refuses `NaN`).
+fn worker_lines(input: &[u8]) -> Vec<Value> {
+    let mut child = spawn_worker(Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
@@ -156,13 +161,7 @@ fn each_bad_request_line_gets_a_protocol_error_and_the_worker_keeps_serving() {
 
 #[test]
 fn a_lone_request_is_answered_without_waiting_for_more() {
-    let mut child = Command::new("python3")
-        .arg(repo().join("legacy/worker.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_worker(Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"{\"id\":\"7\",\"input\":{\"items\":[\" x \"]}}\n")
