@@ -9,9 +9,13 @@
 //! only real differences.
 //!
 //!     cargo run --release --example normalize_batch -- capture.jsonl > b
+//!     cargo run --release --example normalize_batch -- --lean capture.jsonl > b
 //!
-//! `scripts/bench` times `batch.py > a; normalize_batch > b; diff a b` as the
-//! naive pipeline cutover replay is measured against.
+//! With `--lean` it writes what `legacy/lean_batch.py` writes instead: per
+//! record only the output, or `{"error": {...}}`, with compact separators (no
+//! ids: the line number is the id). `scripts/bench` times
+//! `lean_batch.py > a; normalize_batch --lean > b; diff a b` as the naive
+//! pipeline cutover replay is measured against.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -79,8 +83,33 @@ fn write_py_str(out: &mut impl Write, text: &str) -> io::Result<()> {
     out.write_all(b"\"")
 }
 
-/// Writes `value` the way `json.dumps` does with its default separators.
-fn write_py_value(out: &mut impl Write, value: &Value) -> io::Result<()> {
+/// How records are written: as `legacy/batch.py` or as `legacy/lean_batch.py` does.
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    /// `{"id": ..., "output": ...}`, `json.dumps`'s default separators.
+    Batch,
+    /// The output alone (or `{"error": ...}`), separators `,` and `:`.
+    Lean,
+}
+
+impl Format {
+    fn comma(self) -> &'static [u8] {
+        match self {
+            Format::Batch => b", ",
+            Format::Lean => b",",
+        }
+    }
+
+    fn colon(self) -> &'static [u8] {
+        match self {
+            Format::Batch => b": ",
+            Format::Lean => b":",
+        }
+    }
+}
+
+/// Writes `value` the way `json.dumps` does with the format's separators.
+fn write_py_value(out: &mut impl Write, value: &Value, format: Format) -> io::Result<()> {
     match value {
         Value::Null => out.write_all(b"null"),
         Value::Bool(true) => out.write_all(b"true"),
@@ -93,9 +122,9 @@ fn write_py_value(out: &mut impl Write, value: &Value) -> io::Result<()> {
             out.write_all(b"[")?;
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.write_all(b", ")?;
+                    out.write_all(format.comma())?;
                 }
-                write_py_value(out, item)?;
+                write_py_value(out, item, format)?;
             }
             out.write_all(b"]")
         }
@@ -103,18 +132,18 @@ fn write_py_value(out: &mut impl Write, value: &Value) -> io::Result<()> {
             out.write_all(b"{")?;
             for (i, (key, item)) in map.iter().enumerate() {
                 if i > 0 {
-                    out.write_all(b", ")?;
+                    out.write_all(format.comma())?;
                 }
                 write_py_str(out, key)?;
-                out.write_all(b": ")?;
-                write_py_value(out, item)?;
+                out.write_all(format.colon())?;
+                write_py_value(out, item, format)?;
             }
             out.write_all(b"}")
         }
     }
 }
 
-fn run(path: &std::ffi::OsStr) -> Result<(), String> {
+fn run(path: &std::ffi::OsStr, format: Format) -> Result<(), String> {
     let name = path.to_string_lossy();
     let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
     let mut reader = BufReader::with_capacity(64 << 10, file);
@@ -135,38 +164,65 @@ fn run(path: &std::ffi::OsStr) -> Result<(), String> {
         number += 1;
         let record: Record =
             serde_json::from_str(&line).map_err(|e| format!("{name}: line {number}: {e}"))?;
-        out.write_all(b"{\"id\": ").map_err(write_err)?;
-        match &record.id {
-            Some(Some(id)) => write_py_str(&mut out, id),
-            Some(None) => out.write_all(b"null"),
-            None => write_py_str(&mut out, &number.to_string()),
+        if format == Format::Batch {
+            out.write_all(b"{\"id\": ").map_err(write_err)?;
+            match &record.id {
+                Some(Some(id)) => write_py_str(&mut out, id),
+                Some(None) => out.write_all(b"null"),
+                None => write_py_str(&mut out, &number.to_string()),
+            }
+            .map_err(write_err)?;
         }
-        .map_err(write_err)?;
-        match cutover::normalize::normalize(&record.input) {
-            Ok(output) => {
+        match (cutover::normalize::normalize(&record.input), format) {
+            (Ok(output), Format::Batch) => {
                 out.write_all(b", \"output\": ").map_err(write_err)?;
-                write_py_value(&mut out, &output).map_err(write_err)?;
+                write_py_value(&mut out, &output, format).map_err(write_err)?;
             }
-            Err(exc) => {
-                out.write_all(b", \"error\": {\"type\": ")
-                    .map_err(write_err)?;
+            (Ok(output), Format::Lean) => {
+                write_py_value(&mut out, &output, format).map_err(write_err)?;
+            }
+            (Err(exc), _) => {
+                let head: &[u8] = match format {
+                    Format::Batch => b", \"error\": ",
+                    Format::Lean => b"{\"error\":",
+                };
+                out.write_all(head).map_err(write_err)?;
+                out.write_all(b"{\"type\"").map_err(write_err)?;
+                out.write_all(format.colon()).map_err(write_err)?;
                 write_py_str(&mut out, exc.kind).map_err(write_err)?;
-                out.write_all(b", \"message\": ").map_err(write_err)?;
+                out.write_all(format.comma()).map_err(write_err)?;
+                out.write_all(b"\"message\"").map_err(write_err)?;
+                out.write_all(format.colon()).map_err(write_err)?;
                 write_py_str(&mut out, &exc.message).map_err(write_err)?;
-                out.write_all(b"}").map_err(write_err)?;
+                let tail: &[u8] = match format {
+                    Format::Batch => b"}",
+                    Format::Lean => b"}}", // the error and the line's object
+                };
+                out.write_all(tail).map_err(write_err)?;
             }
         }
-        out.write_all(b"}\n").map_err(write_err)?;
+        let end: &[u8] = match format {
+            Format::Batch => b"}\n",
+            Format::Lean => b"\n",
+        };
+        out.write_all(end).map_err(write_err)?;
     }
     out.flush().map_err(write_err)
 }
 
 fn main() -> ExitCode {
-    let Some(path) = std::env::args_os().nth(1) else {
-        eprintln!("usage: normalize_batch CAPTURE.jsonl > results.jsonl");
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    let format = if args.first().is_some_and(|a| a == "--lean") {
+        args.remove(0);
+        Format::Lean
+    } else {
+        Format::Batch
+    };
+    let [path] = args.as_slice() else {
+        eprintln!("usage: normalize_batch [--lean] CAPTURE.jsonl > results.jsonl");
         return ExitCode::from(2);
     };
-    match run(&path) {
+    match run(path, format) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.contains("Broken pipe") => ExitCode::SUCCESS,
         Err(e) => {

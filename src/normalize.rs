@@ -25,6 +25,15 @@
 //! port that used `str::trim`, kept so the README's worked example can show the
 //! harness catching the divergence.
 //!
+//! # How it runs
+//! The common shape (an object with one `items` array of strings) is scanned
+//! by hand in one pass: strings without escapes are borrowed from the input and
+//! copied once, stripped; escaped ones are unescaped once into their own
+//! buffer and stripped in place. Everything else (a non-string item, a
+//! repeated `items`, a lone surrogate, any other type) goes through serde_json
+//! one level at a time, which reproduces Python's behaviour. A property test
+//! holds both against a plain reference implementation.
+//!
 //! # Non-goals
 //! Integers and floats are told apart from the JSON text (`1` is an `int`, `1.0`
 //! and `1e3` are `float`), which is all the error messages need; numbers never
@@ -32,7 +41,8 @@
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Which characters count as whitespace when stripping an item.
@@ -91,22 +101,19 @@ pub fn normalize(input: &RawValue) -> Result<Value, PyException> {
 
 /// Runs the port with the given whitespace definition.
 pub fn normalize_with(input: &RawValue, whitespace: Whitespace) -> Result<Value, PyException> {
-    // Fast path, one parse, strings borrowed where they have no escapes: an
-    // object whose one `items` key holds only strings (other keys are ignored,
-    // as Python ignores them). Anything else (a repeated `items`, a non-string
-    // item, no `items`) fails to deserialize here and takes the general path,
-    // which reproduces Python's behaviour for it.
-    if let Ok(fast) = serde_json::from_str::<FastPayload<'_>>(input.get()) {
-        let mut accepted = Vec::new();
-        let mut rejected = Vec::new();
-        for Borrowed(item) in fast.items {
-            match item.trim_matches(|c| whitespace.contains(c)) {
-                "" => rejected.push(Value::String(item.into_owned())),
-                stripped => accepted.push(Value::String(stripped.to_owned())),
-            }
-        }
-        return Ok(json!({ "accepted": accepted, "rejected": rejected }));
+    // Fast path: the common shape, an object whose one `items` key holds only
+    // strings (other keys are skipped, as Python ignores them), scanned in one
+    // pass by hand. Anything else (a repeated `items`, a non-string item, no
+    // `items`) takes the general path, which reproduces Python's behaviour
+    // for it.
+    if let Some(output) = fast_path(input.get(), whitespace) {
+        return Ok(output);
     }
+    general_path(input, whitespace)
+}
+
+/// Python's semantics for any input, one level at a time through serde_json.
+fn general_path(input: &RawValue, whitespace: Whitespace) -> Result<Value, PyException> {
     let items = match PyValue::parse(input) {
         PyValue::Dict(entries) => entries
             .into_iter()
@@ -133,8 +140,7 @@ pub fn normalize_with(input: &RawValue, whitespace: Whitespace) -> Result<Value,
             ))
         }
     };
-    let mut accepted = Vec::new();
-    let mut rejected = Vec::new();
+    let mut output = Output::new(whitespace);
     let mut take = |item: PyValue<'_>| -> Result<(), PyException> {
         let PyValue::Str(text) = item else {
             return Err(PyException::new(
@@ -142,12 +148,7 @@ pub fn normalize_with(input: &RawValue, whitespace: Whitespace) -> Result<Value,
                 format!("'{}' object has no attribute 'strip'", item.type_name()),
             ));
         };
-        let stripped = text.trim_matches(|c| whitespace.contains(c));
-        if stripped.is_empty() {
-            rejected.push(Value::String(text));
-        } else {
-            accepted.push(Value::String(stripped.to_owned()));
-        }
+        output.push(Cow::Owned(text));
         Ok(())
     };
     match PyValue::parse(items) {
@@ -176,19 +177,275 @@ pub fn normalize_with(input: &RawValue, whitespace: Whitespace) -> Result<Value,
             ))
         }
     }
-    Ok(json!({ "accepted": accepted, "rejected": rejected }))
+    Ok(output.into_value())
 }
 
-/// The common shape, `{"items": [string, ...], ...}`, parsed in one pass.
-#[derive(serde::Deserialize)]
-struct FastPayload<'a> {
-    #[serde(borrow)]
-    items: Vec<Borrowed<'a>>,
+/// The output being built: items in input order, each stripped into
+/// `accepted` or kept unchanged in `rejected`.
+struct Output {
+    whitespace: Whitespace,
+    accepted: Vec<Value>,
+    rejected: Vec<Value>,
 }
 
-/// A string borrowed from the input when it has no escapes.
-#[derive(serde::Deserialize)]
-struct Borrowed<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+impl Output {
+    fn new(whitespace: Whitespace) -> Self {
+        Output {
+            whitespace,
+            accepted: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+
+    /// Files one item. An item that was unescaped into its own buffer is
+    /// stripped in that buffer; one borrowed from the input is copied once.
+    fn push(&mut self, item: Cow<'_, str>) {
+        let whitespace = self.whitespace;
+        let start = item.len() - item.trim_start_matches(|c| whitespace.contains(c)).len();
+        if start == item.len() {
+            self.rejected.push(Value::String(item.into_owned()));
+            return;
+        }
+        let end = item.trim_end_matches(|c| whitespace.contains(c)).len();
+        let stripped = match item {
+            Cow::Borrowed(text) => text[start..end].to_owned(),
+            Cow::Owned(mut text) => {
+                text.truncate(end);
+                text.drain(..start);
+                text
+            }
+        };
+        self.accepted.push(Value::String(stripped));
+    }
+
+    fn into_value(self) -> Value {
+        // Built by hand: `json!` would serialize (copy) both lists.
+        let mut map = serde_json::Map::new();
+        map.insert("accepted".to_owned(), Value::Array(self.accepted));
+        map.insert("rejected".to_owned(), Value::Array(self.rejected));
+        Value::Object(map)
+    }
+}
+
+/// The common shape, `{"items": [string, ...], ...}`, in one pass over the
+/// text: `None` for anything else (and for anything unexpected), so the
+/// caller takes the general path. The text is valid JSON ([`RawValue`]
+/// guarantees it), which is what lets [`Scan::skip_value`] skip the other
+/// keys' values without validating them; every string that reaches the output
+/// is fully checked as it is unescaped, and nothing here indexes out of bounds.
+fn fast_path(text: &str, whitespace: Whitespace) -> Option<Value> {
+    let mut scan = Scan { text, pos: 0 };
+    let mut output = None;
+    scan.space();
+    scan.expect(b'{')?;
+    scan.elements(b'}', |scan| {
+        let key = scan.string()?;
+        scan.space();
+        scan.expect(b':')?;
+        scan.space();
+        if key != "items" {
+            return scan.skip_value();
+        }
+        if output.is_some() {
+            return None; // a repeated `items`: Python keeps the last
+        }
+        output = Some(scan.items(whitespace)?);
+        Some(())
+    })?;
+    scan.space();
+    if scan.pos != text.len() {
+        return None;
+    }
+    output.map(Output::into_value)
+}
+
+/// A cursor over JSON text (byte offsets; every offset it stops at is a
+/// character boundary, since it stops only at ASCII bytes).
+struct Scan<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    /// Skips JSON whitespace.
+    fn space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// The rest of an array or object after its opening bracket: `each`
+    /// reads one element (or member); the spacing, the commas and the
+    /// closing `close` are read here.
+    fn elements(&mut self, close: u8, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.space();
+        if self.peek()? != close {
+            loop {
+                each(self)?;
+                self.space();
+                if self.peek()? != b',' {
+                    break;
+                }
+                self.pos += 1;
+                self.space();
+            }
+        }
+        self.expect(close)
+    }
+
+    /// `[string, ...]`, each string filed into the output as it is read.
+    fn items(&mut self, whitespace: Whitespace) -> Option<Output> {
+        let mut output = Output::new(whitespace);
+        self.expect(b'[')?;
+        self.elements(b']', |scan| {
+            output.push(scan.string()?);
+            Some(())
+        })?;
+        Some(output)
+    }
+
+    /// A string, borrowed from the text when it has no escapes, unescaped into
+    /// one buffer otherwise. `None` unless it is a well-formed string whose
+    /// escapes all denote characters (a lone surrogate is not one).
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.expect(b'"')?;
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let mut i = start;
+        while !matches!(*bytes.get(i)?, b'"' | b'\\' | 0..=0x1f) {
+            i += 1;
+        }
+        if bytes[i] == b'"' {
+            self.pos = i + 1;
+            return self.text.get(start..i).map(Cow::Borrowed);
+        }
+        // Unescaped into one buffer: plain text copied a run at a time, each
+        // escape pushed as its character. The `\u` escape, by far the most
+        // common in `ensure_ascii` traffic, is matched in one bounds check.
+        let mut buf = String::with_capacity(2 * (i - start) + 32);
+        buf.push_str(self.text.get(start..i)?);
+        loop {
+            match *bytes.get(i)? {
+                b'\\' => match bytes.get(i + 1..i + 6) {
+                    Some(&[b'u', a, b, c, d]) => {
+                        let unit = hex4([a, b, c, d])?;
+                        if (0xd800..0xe000).contains(&unit) {
+                            buf.push(surrogate_pair(unit, bytes.get(i + 6..i + 12)?)?);
+                            i += 12;
+                        } else {
+                            buf.push(char::from_u32(unit)?);
+                            i += 6;
+                        }
+                    }
+                    _ => {
+                        buf.push(unescape_short(*bytes.get(i + 1)?)?);
+                        i += 2;
+                    }
+                },
+                b'"' => break,
+                0..=0x1f => return None, // a control character, not allowed raw
+                byte @ 0x20..0x80 => {
+                    buf.push(byte as char);
+                    i += 1;
+                }
+                _ => {
+                    let run = i;
+                    while *bytes.get(i)? >= 0x80 {
+                        i += 1;
+                    }
+                    buf.push_str(self.text.get(run..i)?);
+                }
+            }
+        }
+        self.pos = i + 1;
+        Some(Cow::Owned(buf))
+    }
+
+    /// Skips one value of valid JSON: a scalar up to the `,` or `}` after it,
+    /// or a whole array or object.
+    fn skip_value(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek()? {
+                b'"' => loop {
+                    self.pos += 1;
+                    match self.peek()? {
+                        b'"' => break,
+                        b'\\' => self.pos += 1,
+                        _ => {}
+                    }
+                },
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' if depth == 0 => return Some(()),
+                b']' | b'}' => depth -= 1,
+                b',' if depth == 0 => return Some(()),
+                _ => {}
+            }
+            self.pos += 1;
+            if depth == 0 && matches!(self.peek(), Some(b',' | b'}')) {
+                return Some(());
+            }
+        }
+    }
+}
+
+/// The character of a UTF-16 surrogate pair: `high` (already read, in
+/// U+D800..U+DFFF) and `next`, the six bytes after it, which must be the low
+/// half's `\uXXXX`. `None` for a lone surrogate of either kind.
+fn surrogate_pair(high: u32, next: &[u8]) -> Option<char> {
+    let &[b'\\', b'u', a, b, c, d] = next else {
+        return None;
+    };
+    let low = hex4([a, b, c, d])?;
+    if !(0xd800..0xdc00).contains(&high) || !(0xdc00..0xe000).contains(&low) {
+        return None;
+    }
+    char::from_u32(0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00))
+}
+
+/// The character of a two-byte escape, `\` then `byte`; `None` if there is
+/// no such escape.
+fn unescape_short(byte: u8) -> Option<char> {
+    Some(match byte {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
+/// Four hex digits (either case) as a number.
+fn hex4(digits: [u8; 4]) -> Option<u32> {
+    let digit = |x: u8| HEX[x as usize] as i32;
+    let [a, b, c, d] = digits;
+    // A non-digit is -1, which makes the whole value negative.
+    u32::try_from(digit(a) << 12 | digit(b) << 8 | digit(c) << 4 | digit(d)).ok()
+}
+
+/// The value of each hex digit byte, -1 for every other byte.
+const HEX: [i8; 256] = {
+    let mut table = [-1; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as i8;
+        table[b"0123456789ABCDEF"[i] as usize] = i as i8;
+        i += 1;
+    }
+    table
+};
 
 /// A JSON value seen the way Python's `json.loads` types it, one level deep.
 enum PyValue<'a> {
@@ -259,6 +516,7 @@ impl<'de> Visitor<'de> for EntriesVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn run(input: &str) -> Result<Value, PyException> {
         normalize(&RawValue::from_string(input.to_owned()).unwrap())
@@ -320,6 +578,11 @@ mod tests {
                 "'bool' object has no attribute 'strip'",
             ),
             (
+                r#"{"items":[-0]}"#,
+                "AttributeError",
+                "'int' object has no attribute 'strip'",
+            ),
+            (
                 r#"{"items":[100000000000000000000000]}"#,
                 "AttributeError",
                 "'int' object has no attribute 'strip'",
@@ -376,5 +639,287 @@ mod tests {
             run(r#"{"items":[1],"items":["x"]}"#).unwrap(),
             json!({"accepted": ["x"], "rejected": []})
         );
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_common_shape_and_leaves_the_rest() {
+        let fast = |text: &str| fast_path(text, Whitespace::Python);
+        let common = [
+            r#"{"items":[" a ","\u2003","b\u00e9\t"]}"#,
+            r#" { "items" : [ ] } "#,
+            r#"{"meta":{"items":[1],"s":"}\"]"},"items":["x"],"n":[1.5,{"a":null}]}"#,
+            r#"{"\u0069d":"x","items":["\ud83d\ude42 ","\"\\\/\b\f\n\r\t"]}"#,
+        ];
+        for text in common {
+            let expected = reference(text, Whitespace::Python).unwrap();
+            assert_eq!(fast(text), Some(expected), "{text}");
+        }
+        let others = [
+            r#"{"items":[1]}"#,
+            r#"{"items":["a"],"items":["b"]}"#,
+            r#"{"\u0069tems":["a"],"items":["b"]}"#,
+            r#"{"items":["\ud800"]}"#,
+            r#"{"items":["\udc00x"]}"#,
+            r#"{"items":["\ud800\u0041"]}"#,
+            r#"{"items":"ab"}"#,
+            r#"{"items":{"a":1}}"#,
+            r#"{"other":[]}"#,
+            r#"{}"#,
+            r#"[]"#,
+            r#""items""#,
+        ];
+        for text in others {
+            assert_eq!(fast(text), None, "{text}");
+        }
+    }
+
+    /// A deliberately plain reimplementation of the legacy on the common
+    /// shapes, sharing nothing with the port: serde_json's `Value` (which keeps
+    /// the last of repeated keys, as Python does), and whitespace as explicit
+    /// lists of code points (Python's `str.isspace()` set; Unicode `White_Space`).
+    fn reference(text: &str, whitespace: Whitespace) -> Result<Value, PyException> {
+        const UNICODE: &[u32] = &[
+            0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
+            0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f,
+            0x3000,
+        ];
+        const SEPARATORS: &[u32] = &[0x1c, 0x1d, 0x1e, 0x1f];
+        let space = |c: &char| {
+            UNICODE.contains(&(*c as u32))
+                || (whitespace == Whitespace::Python && SEPARATORS.contains(&(*c as u32)))
+        };
+        let value: Value = serde_json::from_str(text).unwrap();
+        let Value::Object(map) = value else {
+            panic!("the generator makes objects only")
+        };
+        let Some(items) = map.get("items") else {
+            return Err(PyException::new("KeyError", "'items'"));
+        };
+        // Python iterates a string by character and an object by key (the
+        // generator's objects have their keys in sorted order, as `Map` keeps them).
+        let items: Vec<Value> = match items {
+            Value::Array(items) => items.clone(),
+            Value::String(text) => text.chars().map(|c| Value::String(c.into())).collect(),
+            Value::Object(map) => map.keys().map(|k| Value::String(k.clone())).collect(),
+            _ => panic!("the generator makes no other `items`"),
+        };
+        let (mut accepted, mut rejected) = (Vec::new(), Vec::new());
+        for item in &items {
+            let Value::String(item) = item else {
+                let kind = match item {
+                    Value::Null => "NoneType",
+                    Value::Bool(_) => "bool",
+                    Value::Number(n) if n.is_f64() => "float",
+                    Value::Number(_) => "int",
+                    Value::Array(_) => "list",
+                    Value::Object(_) => "dict",
+                    Value::String(_) => unreachable!(),
+                };
+                let message = format!("'{kind}' object has no attribute 'strip'");
+                return Err(PyException::new("AttributeError", message));
+            };
+            let mut chars: Vec<char> = item.chars().collect();
+            while chars.last().is_some_and(space) {
+                chars.pop();
+            }
+            let lead = chars.iter().take_while(|c| space(c)).count();
+            let stripped: String = chars[lead..].iter().collect();
+            if stripped.is_empty() {
+                rejected.push(Value::String(item.clone()));
+            } else {
+                accepted.push(Value::String(stripped));
+            }
+        }
+        Ok(json!({ "accepted": accepted, "rejected": rejected }))
+    }
+
+    mod differential {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Characters that matter: ASCII, every kind of whitespace (both
+        /// definitions, the separators where they differ, near misses), JSON's
+        /// special characters, controls, multi-byte and astral characters.
+        fn arb_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                4 => proptest::char::range('a', 'z'),
+                3 => proptest::sample::select(vec![
+                    ' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}',
+                    '\u{1f}', '\u{85}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2003}', '\u{200a}',
+                    '\u{2028}', '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}',
+                ]),
+                2 => proptest::sample::select(vec![
+                    '"', '\\', '/', '\u{0}', '\u{1}', '\u{8}', '\u{1b}', '\u{7f}', '\u{200b}',
+                    '\u{feff}', '\u{180e}', 'é', 'ß', '東', 'ǅ', '\u{301}', '🙂', '\u{10ffff}',
+                    '\u{fffd}', '\u{d7ff}', '\u{e000}',
+                ]),
+                1 => any::<char>(),
+            ]
+        }
+
+        /// One character as JSON string content, spelled one of the legal ways
+        /// (raw where allowed, `\uXXXX` in either case, surrogate pairs, short escapes).
+        fn spell(c: char, how: u8) -> String {
+            let hex = |unit: u16| {
+                if how & 2 == 0 {
+                    format!("\\u{unit:04x}")
+                } else {
+                    format!("\\u{unit:04X}")
+                }
+            };
+            let short = match c {
+                '"' => Some("\\\""),
+                '\\' => Some("\\\\"),
+                '/' => Some("\\/"),
+                '\u{8}' => Some("\\b"),
+                '\u{c}' => Some("\\f"),
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                _ => None,
+            };
+            let must_escape = c < ' ' || c == '"' || c == '\\';
+            match (how % 3, short) {
+                (0, _) if !must_escape => c.to_string(),
+                (1, Some(short)) => short.to_owned(),
+                _ => c
+                    .encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|&u| hex(u))
+                    .collect(),
+            }
+        }
+
+        fn arb_json_string() -> impl Strategy<Value = String> {
+            proptest::collection::vec((arb_char(), any::<u8>()), 0..12).prop_map(|chars| {
+                let body: String = chars.into_iter().map(|(c, how)| spell(c, how)).collect();
+                format!("\"{body}\"")
+            })
+        }
+
+        fn arb_space() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[ \t\n\r]{0,2}").unwrap()
+        }
+
+        /// An item: mostly strings, sometimes a value that is not one.
+        fn arb_item() -> impl Strategy<Value = String> {
+            prop_oneof![
+                12 => arb_json_string(),
+                1 => proptest::sample::select(vec!["1", "-1", "1.5", "2e3", "null", "true", "[]", "{}", "[\"x\"]", "{\"k\": \"v\"}"])
+                    .prop_map(str::to_owned),
+            ]
+        }
+
+        /// A whole input: `{"items": [...]}` with spacing anywhere, keys before and
+        /// after `items` (some escaped, some repeating `items`), nested values.
+        fn arb_items() -> impl Strategy<Value = String> {
+            (
+                proptest::collection::vec((arb_item(), arb_space()), 0..6),
+                arb_space(),
+            )
+                .prop_map(|(items, end)| {
+                    let body: Vec<String> = items
+                        .into_iter()
+                        .map(|(item, sp)| format!("{sp}{item}{sp}"))
+                        .collect();
+                    format!("[{}{end}]", body.join(","))
+                })
+        }
+
+        /// Another key and its value, before or after `items`.
+        fn arb_entry() -> impl Strategy<Value = (String, String)> {
+            let key = prop_oneof![
+                arb_json_string(),
+                Just("\"items\"".to_owned()),
+                Just("\"\\u0069tems\"".to_owned()),
+                Just("\"item\"".to_owned()),
+            ];
+            let value = prop_oneof![
+                arb_json_string(),
+                Just("{\"a\": [1, {\"items\": \"x\"}], \"b\": \"]}\\\"\"}".to_owned()),
+                Just("[[], {}, \"\\\\\", -1.5e-3, false, null]".to_owned()),
+                arb_items(),
+            ];
+            (key, value)
+        }
+
+        /// A whole input: `{"items": [...]}` with spacing anywhere, keys before and
+        /// after `items` (some escaped, some repeating `items`), nested values.
+        fn arb_input() -> impl Strategy<Value = String> {
+            (
+                proptest::collection::vec(arb_entry(), 0..2),
+                arb_items(),
+                proptest::collection::vec(arb_entry(), 0..2),
+                proptest::option::weighted(0.1, arb_items()),
+                arb_space(),
+            )
+                .prop_map(|(before, items, after, again, sp)| {
+                    let mut entries: Vec<String> = Vec::new();
+                    let pair = |(k, v): (String, String)| format!("{sp}{k}{sp}:{sp}{v}{sp}");
+                    entries.extend(before.into_iter().map(pair));
+                    entries.push(format!("{sp}\"items\"{sp}:{sp}{items}{sp}"));
+                    entries.extend(after.into_iter().map(pair));
+                    if let Some(again) = again {
+                        entries.push(format!("\"items\":{again}"));
+                    }
+                    format!("{sp}{{{}}}{sp}", entries.join(","))
+                })
+        }
+
+        /// The common shape only: string items, other keys never `items`.
+        fn arb_common_input() -> impl Strategy<Value = String> {
+            let items = proptest::collection::vec((arb_json_string(), arb_space()), 0..6).prop_map(
+                |items| {
+                    let body: Vec<String> = items
+                        .into_iter()
+                        .map(|(item, sp)| format!("{sp}{item}{sp}"))
+                        .collect();
+                    format!("[{}]", body.join(","))
+                },
+            );
+            let other = (
+                proptest::sample::select(vec!["\"meta\"", "\"\\u0069d\"", "\"items \""]),
+                prop_oneof![arb_json_string(), arb_items()],
+            );
+            (
+                proptest::option::of(other.clone()),
+                items,
+                proptest::option::of(other),
+            )
+                .prop_map(|(before, items, after)| {
+                    let pair = |(k, v): (&str, String)| format!("{k}:{v},");
+                    let before = before.map(pair).unwrap_or_default();
+                    let after = after.map(|(k, v)| format!(",{k}:{v}")).unwrap_or_default();
+                    format!("{{{before}\"items\":{items}{after}}}")
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// The fast path really runs (the test above would pass without it).
+            #[test]
+            fn fast_path_agrees_with_the_plain_reference(text in arb_common_input()) {
+                for whitespace in [Whitespace::Python, Whitespace::Unicode] {
+                    prop_assert_eq!(
+                        fast_path(&text, whitespace),
+                        Some(reference(&text, whitespace).unwrap()),
+                        "input {} ({:?})", text, whitespace
+                    );
+                }
+            }
+
+            #[test]
+            fn port_agrees_with_the_plain_reference(text in arb_input()) {
+                let input = RawValue::from_string(text.clone()).unwrap();
+                for whitespace in [Whitespace::Python, Whitespace::Unicode] {
+                    prop_assert_eq!(
+                        normalize_with(&input, whitespace),
+                        reference(&text, whitespace),
+                        "input {} ({:?})", text, whitespace
+                    );
+                }
+            }
+        }
     }
 }

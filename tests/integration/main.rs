@@ -11,6 +11,7 @@ mod faults;
 mod flags;
 mod http_services;
 mod leaks;
+mod legacy_worker;
 mod limits;
 mod output;
 mod processes;
