@@ -44,8 +44,18 @@ impl RunLock {
         &self.dir
     }
 
-    /// Locks `dir` for this run, or says who holds it.
+    /// Locks `dir` for a run about to write it, or says who holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock, ReportError> {
+        Self::acquire_with(dir, ", or write this one elsewhere with --out")
+    }
+
+    /// Locks the finished run `dir` for a command that adds to it
+    /// (`cutover recheck`), or says who holds it.
+    pub fn acquire_finished(dir: &Path) -> Result<RunLock, ReportError> {
+        Self::acquire_with(dir, "")
+    }
+
+    fn acquire_with(dir: &Path, advice: &'static str) -> Result<RunLock, ReportError> {
         let created_dir = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
             path: dir.to_owned(),
@@ -72,6 +82,7 @@ impl RunLock {
                         dir: dir.to_owned(),
                         pid: holder.pid.map_or_else(|| "?".into(), |p| p.to_string()),
                         command: holder.command,
+                        advice,
                     });
                 }
                 Err(TryLockError::Error(cause)) => return Err(failed(cause)),

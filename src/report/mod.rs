@@ -91,11 +91,13 @@ pub enum ReportError {
     CreateDir { path: PathBuf, source: io::Error },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
-    #[error("report directory {dir} is in use by another run: process {pid} ({command:?}) holds its lock. Wait for that run to end, or write this one elsewhere with --out")]
+    #[error("report directory {dir} is in use by another run: process {pid} ({command:?}) holds its lock. Wait for that run to end{advice}")]
     Locked {
         dir: PathBuf,
         pid: String,
         command: String,
+        /// What else to do, for the command that was refused.
+        advice: &'static str,
     },
     #[error("cannot lock {path}: {cause}. Pick another report directory with --out")]
     Lock { path: PathBuf, cause: io::Error },

@@ -18,6 +18,9 @@
 //! - A side that cannot start or stops working, or a [`Stop`], ends the
 //!   recheck with its error before anything of the run is changed: the
 //!   run's files, earlier labels included, are untouched.
+//! - The run directory is held ([`crate::report::RunLock`]) for the whole
+//!   recheck: a directory another process holds is refused, exit 2, naming
+//!   the holder, with nothing written.
 //! - Progress is reported to the caller's `on_progress` (records done, of
 //!   how many); nothing is drawn or printed here.
 
@@ -72,6 +75,9 @@ pub async fn recheck(
         Some(g) => Some(run.group(g)?.group.clone()),
         None => None,
     };
+    // recheck.jsonl, recheck.json and index.html are written into the run
+    // directory: not while a replay or another recheck is writing it.
+    let _lock = crate::report::RunLock::acquire_finished(&run.dir)?;
     let started = std::time::Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let total = run.summary.non_matching();

@@ -424,3 +424,46 @@ fn review_commands_start_no_target_the_config_does_not_name_unless_trusted() {
         "re-run, not refused: {out:?}"
     );
 }
+
+/// `recheck` writes `recheck.jsonl`, `recheck.json` and `index.html` into
+/// the run directory: while another process holds the directory (a replay
+/// writing into it, or another recheck), it is refused, exit 2, naming the
+/// holder, and writes nothing.
+#[test]
+fn recheck_refuses_a_run_directory_another_process_holds() {
+    let tmp = tempdir();
+    let run = one_mismatch_run(tmp.path());
+    let lock_path = run.join(".cutover.lock");
+    let holder = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    holder.try_lock().unwrap();
+    std::fs::write(&lock_path, "pid 4242\ncommand cutover replay --out run\n").unwrap();
+    let before: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let stderr = stderr_of(
+        &mut cutover_args(&["recheck", run.to_str().unwrap(), "--trust-run"]),
+        2,
+    );
+    assert!(stderr.contains("4242"), "names the holder: {stderr}");
+    assert!(stderr.contains(&run.display().to_string()), "{stderr}");
+    assert!(!run.join("recheck.jsonl").exists());
+    assert!(!run.join("recheck.json").exists());
+    let after: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing written while the run is held");
+
+    // Once the holder lets go, recheck runs and labels the record.
+    drop(holder);
+    cutover_args(&["recheck", run.to_str().unwrap(), "--trust-run"])
+        .assert()
+        .code(0);
+    assert!(run.join("recheck.json").exists());
+}
