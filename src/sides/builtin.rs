@@ -6,6 +6,10 @@
 //! calling task (they are microseconds of CPU), so `--timeout` does not apply.
 //! A builtin's error becomes an [`Answer::Error`] with the same type and message
 //! the legacy would report.
+//!
+//! `builtin:identity` answers with its input, parsed: on both sides it
+//! measures the harness alone (reading, dispatch, comparison, reports,
+//! flags), with no implementation's work in the way (`scripts/bench`).
 
 use super::{Implementation, Request, SideError};
 use crate::model::{Answer, AppError, Side};
@@ -19,17 +23,29 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "normalize-naive",
         "the first-draft port that strips with Rust's str::trim (differs on U+001C..U+001F); kept as the worked example of a divergence",
     ),
+    (
+        "identity",
+        "answers with its input: on both sides, the cost of cutover itself",
+    ),
 ];
 
 pub struct Builtin {
-    whitespace: Whitespace,
+    work: Work,
+}
+
+/// What a builtin does with an input.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    Normalize(Whitespace),
+    Identity,
 }
 
 impl Builtin {
     pub fn new(name: &str, side: Side) -> Result<Self, SideError> {
-        let whitespace = match name {
-            "normalize" => Whitespace::Python,
-            "normalize-naive" => Whitespace::Unicode,
+        let work = match name {
+            "normalize" => Work::Normalize(Whitespace::Python),
+            "normalize-naive" => Work::Normalize(Whitespace::Unicode),
+            "identity" => Work::Identity,
             _ => {
                 let known: Vec<String> = BUILTINS
                     .iter()
@@ -42,15 +58,23 @@ impl Builtin {
                 });
             }
         };
-        Ok(Builtin { whitespace })
+        Ok(Builtin { work })
     }
 }
 
 impl Implementation for Builtin {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>> {
-        let answer = match normalize_with(request.input, self.whitespace) {
-            Ok(output) => Answer::Output(output),
-            Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
+        let answer = match self.work {
+            Work::Normalize(whitespace) => match normalize_with(request.input, whitespace) {
+                Ok(output) => Answer::Output(output),
+                Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
+            },
+            // The input was checked as strict JSON when it was read, so it
+            // parses; a failure would still be an answer, never a panic.
+            Work::Identity => match serde_json::from_str(request.input.get()) {
+                Ok(output) => Answer::Output(output),
+                Err(e) => Answer::Error(AppError::new("ValueError", e.to_string())),
+            },
         };
         Box::pin(std::future::ready(Ok(answer)))
     }

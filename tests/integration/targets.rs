@@ -290,3 +290,33 @@ fn exec_runs_at_most_workers_processes_at_once() {
     assert_eq!(text.lines().count(), 24, "{text}");
     assert!(most <= 2, "{most} exec programs ran at once:\n{text}");
 }
+
+/// `builtin:identity` answers with its input: on both sides every record of
+/// the bundled capture matches (the harness measured alone), and against
+/// `builtin:normalize` every record that normalize changes or refuses is a
+/// difference.
+#[test]
+fn builtin_identity_answers_with_its_input() {
+    let tmp = tempdir();
+    let both = Replay::new(tmp.path())
+        .legacy("builtin:identity")
+        .candidate("builtin:identity")
+        .args(&["--no-flags"])
+        .run(0);
+    let read = both.count("read");
+    assert!(read > 1000, "the bundled capture: {read}");
+    assert_eq!(both.count("matched"), read - both.count("rejected"));
+
+    let against = Replay::new(tmp.path())
+        .out(&tmp.path().join("against"))
+        .legacy("builtin:identity")
+        .candidate("builtin:normalize")
+        .args(&["--no-flags"])
+        .run(1);
+    let rows = against.rows();
+    assert!(!rows.is_empty());
+    let row = &rows[0];
+    let input: serde_json::Value = serde_json::from_str(&row["input"]).unwrap();
+    let legacy: serde_json::Value = serde_json::from_str(&row["legacy"]).unwrap();
+    assert_eq!(legacy, input, "identity's answer is the record's input");
+}
