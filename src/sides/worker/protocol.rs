@@ -11,6 +11,12 @@
 //!   present `null` output is an output); anything else is a protocol
 //!   violation, said in words (quoting the start of the line) for the error
 //!   the worker's calls get.
+//! - The envelope costs no nesting: an output as deep as an input may be
+//!   (traffic accepts 128 levels, the record line's own object included) is
+//!   read as deep as it is, although the envelope puts it one level deeper
+//!   than serde_json's limit of 128. An output deeper than that limit is
+//!   that call's `cutover.bad_output`, not a broken protocol: the worker
+//!   answered the right id and is kept.
 
 use crate::model::{Answer, AppError};
 use crate::util::serde::present;
@@ -48,18 +54,26 @@ struct WireResponse {
     error: Option<AppError>,
 }
 
+/// The same envelope with the output left as text, for outputs nested too
+/// deep to be read inside it (serde_json skips over raw values without a
+/// depth limit).
+#[derive(Deserialize)]
+struct DeepResponse<'a> {
+    id: String,
+    #[serde(borrow)]
+    output: &'a RawValue,
+}
+
 /// Parses one response line into (wire id, answer), or says how it breaks the protocol.
 pub(super) fn parse_response(line: &[u8]) -> Result<(u64, Answer), String> {
-    let wire: WireResponse = serde_json::from_slice(line).map_err(|e| {
-        format!(
-            "answered a line that is not a protocol response ({e}): {}",
-            excerpt(line)
-        )
-    })?;
-    let id = wire
-        .id
-        .parse::<u64>()
-        .map_err(|_| format!("answered id {:?}, which cutover never sent", wire.id))?;
+    let wire: WireResponse = match serde_json::from_slice(line) {
+        Ok(wire) => wire,
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+            return parse_deep(line).unwrap_or_else(|| Err(not_a_response(&e, line)));
+        }
+        Err(e) => return Err(not_a_response(&e, line)),
+    };
+    let id = wire_id(&wire.id)?;
     match (wire.output, wire.error) {
         (Some(output), None) => Ok((id, Answer::Output(output))),
         (None, Some(error)) => Ok((id, Answer::Error(error))),
@@ -68,6 +82,33 @@ pub(super) fn parse_response(line: &[u8]) -> Result<(u64, Answer), String> {
             excerpt(line)
         )),
     }
+}
+
+fn not_a_response(e: &serde_json::Error, line: &[u8]) -> String {
+    format!(
+        "answered a line that is not a protocol response ({e}): {}",
+        excerpt(line)
+    )
+}
+
+fn wire_id(id: &str) -> Result<u64, String> {
+    id.parse::<u64>()
+        .map_err(|_| format!("answered id {id:?}, which cutover never sent"))
+}
+
+/// A response whose output is too deep to read inside the envelope: the
+/// output read on its own, or, deeper still, that call's `bad_output`.
+/// `None` when the line is not an output response at all.
+fn parse_deep(line: &[u8]) -> Option<Result<(u64, Answer), String>> {
+    let wire: DeepResponse = serde_json::from_slice(line).ok()?;
+    let id = match wire_id(&wire.id) {
+        Ok(id) => id,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(Ok((
+        id,
+        crate::sides::parse_output(wire.output.get().as_bytes(), "the output"),
+    )))
 }
 
 #[cfg(test)]
@@ -98,6 +139,24 @@ mod tests {
         assert!(parse_response(b"Traceback (most recent call last):")
             .unwrap_err()
             .contains("not a protocol response"));
+    }
+
+    /// A record nested as deep as traffic accepts, echoed by a worker, used
+    /// to break the protocol (the envelope is one level more than serde_json
+    /// reads): the worker was restarted and the record blamed on its death.
+    #[test]
+    fn an_output_as_deep_as_traffic_allows_is_read_inside_the_envelope() {
+        // Deeper is that call's bad output, on the id it answered.
+        let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+        let line = format!(r#"{{"id":"5","output":{}}}"#, nested(127));
+        let (id, answer) = parse_response(line.as_bytes()).unwrap();
+        assert_eq!(id, 5);
+        assert!(matches!(answer, Answer::Output(_)), "{answer:?}");
+        let line = format!(r#"{{"id":"6","output":{}}}"#, nested(400));
+        match parse_response(line.as_bytes()).unwrap() {
+            (6, Answer::Error(e)) => assert_eq!(e.kind, "cutover.bad_output"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
