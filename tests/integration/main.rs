@@ -14,6 +14,7 @@ mod leaks;
 mod legacy_worker;
 mod limits;
 mod output;
+mod pipes;
 mod processes;
 mod recorded;
 mod replay;
