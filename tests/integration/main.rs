@@ -6,6 +6,7 @@
 mod adapters;
 mod browser;
 mod config;
+mod contracts;
 mod defects;
 mod faults;
 mod flags;
