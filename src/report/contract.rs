@@ -65,6 +65,13 @@ pub struct FindingGroup {
     pub sample_ids: Vec<String>,
 }
 
+impl FindingGroup {
+    /// `legacy`, `candidate`, or `input` for an input outside the contract.
+    pub fn who(&self) -> &'static str {
+        self.side.map_or("input", Side::as_str)
+    }
+}
+
 /// `summary.json`'s `contract`: the run's contract findings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ContractReport {

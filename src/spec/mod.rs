@@ -79,7 +79,7 @@ pub struct RunSpec {
     pub flags: Option<FlagSettings>,
     /// The behaviour contract both sides are held to (`None`: none; a
     /// summary written before contracts existed has none).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<ContractSpec>,
     /// The config file the run read, if any.
     pub config_file: Option<PathBuf>,

@@ -59,11 +59,13 @@ fn values_lines() -> Vec<String> {
 fn a_shared_bug_is_a_contract_violation_of_both_sides_while_the_outcome_is_match() {
     let dir = tempdir();
     let config = contract_config(dir.path(), None, Some(total_schema()), "");
+    let junit = dir.path().join("junit.xml");
     let ran = Replay::new(dir.path())
         .records("values.jsonl", &values_lines())
         .legacy(LENIENT)
         .candidate(LENIENT)
         .args(&["--config", config.to_str().unwrap()])
+        .args(&["--junit", junit.to_str().unwrap()])
         .run(1);
     // Both sides agree on every record...
     assert_eq!(ran.count("matched"), 12, "{}", ran.summary);
@@ -93,8 +95,33 @@ fn a_shared_bug_is_a_contract_violation_of_both_sides_while_the_outcome_is_match
     assert!(rows.iter().all(|r| r["outcome"] == "match"));
     assert_eq!(rows[0]["input"], json!({"values": [2, -4]}));
     assert_eq!(rows[0]["findings"]["candidate"][0]["pointer"], "/total");
-    // The candidate's violations fail the run; the terminal says why.
-    assert!(ran.stdout.contains("contract"), "{}", ran.stdout);
+    // The candidate's violations fail the run; the terminal, the page and
+    // JUnit say why.
+    assert!(
+        ran.stdout
+            .contains("candidate broke the output schema in 4 records")
+            && ran
+                .stdout
+                .contains("4 broke the output schema (candidate) (exit 1)"),
+        "{}",
+        ran.stdout
+    );
+    let page = std::fs::read_to_string(ran.out.join("index.html")).unwrap();
+    assert!(
+        page.contains("<h2>Behaviour contract</h2>"),
+        "no contract section"
+    );
+    assert!(page.contains("/properties/total/minimum"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let failures: Vec<&str> = xml
+        .lines()
+        .filter(|l| l.contains("type=\"contract_violation\""))
+        .collect();
+    assert_eq!(failures.len(), 1, "{xml}");
+    assert!(
+        xml.contains("classname=\"cutover.contract.legacy\""),
+        "{xml}"
+    );
 }
 
 #[test]

@@ -297,10 +297,7 @@ fn contract(out: &mut String, view: &RunView<'_>, p: Palette, top: usize) {
         .chain(&c.undeclared_errors)
         .chain(&c.outside);
     for g in groups.take(top) {
-        let who = g.side.map_or("input", |s| match s {
-            crate::model::Side::Legacy => "legacy",
-            crate::model::Side::Candidate => "candidate",
-        });
+        let who = g.who();
         let what = if g.rule.is_empty() {
             format!("undeclared error {}", esc(&g.pointer))
         } else {
