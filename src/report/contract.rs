@@ -213,6 +213,69 @@ impl ContractAudit {
     }
 }
 
+/// The signature of one contract violation of one side, as `minimize`
+/// keeps it: `contract SIDE POINTER RULE`, the pointer generalised.
+pub fn violation_signature(side: Side, v: &Violation) -> String {
+    format!(
+        "contract {} {} {}",
+        side.as_str(),
+        generalise(&v.pointer),
+        v.rule
+    )
+}
+
+/// Every violation signature of a record's findings, the candidate's first.
+pub fn violation_signatures(findings: &crate::model::ContractFindings) -> Vec<String> {
+    let candidate = findings
+        .candidate
+        .iter()
+        .map(|v| violation_signature(Side::Candidate, v));
+    let legacy = findings
+        .legacy
+        .iter()
+        .map(|v| violation_signature(Side::Legacy, v));
+    candidate.chain(legacy).collect()
+}
+
+/// One line of `contract.jsonl`, read back.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FindingRow {
+    pub seq: u64,
+    pub id: String,
+    pub key: Option<String>,
+    pub source: String,
+    pub line: u64,
+    /// As `mismatches.csv` spells it (`match`, `mismatch`, ...).
+    pub outcome: String,
+    pub findings: crate::model::ContractFindings,
+    pub input: Box<serde_json::value::RawValue>,
+}
+
+/// The first record of `dir`'s `contract.jsonl` with this id and an output
+/// violation (`None`: none, or the run had no contract). Streams the file.
+pub fn find_violation(dir: &Path, id: &str) -> Result<Option<FindingRow>, ReportError> {
+    use std::io::BufRead;
+    let path = dir.join(CONTRACT_FILE);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(write_err(&path)(e)),
+    };
+    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(write_err(&path))?;
+        let row: FindingRow = serde_json::from_str(&line).map_err(|e| {
+            write_err(&path)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line {} is damaged: {e}", number + 1),
+            ))
+        })?;
+        if row.id == id && !violation_signatures(&row.findings).is_empty() {
+            return Ok(Some(row));
+        }
+    }
+    Ok(None)
+}
+
 /// `contract.jsonl` (see the module docs).
 pub struct ContractFile {
     path: PathBuf,

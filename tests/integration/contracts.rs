@@ -327,3 +327,60 @@ fn the_worked_migration_declares_its_contract() {
         json!(["accepted", "rejected"])
     );
 }
+
+/// A record that matched but broke the contract is minimized keeping its
+/// violation, and pinned as a case that says which one it reproduces.
+#[test]
+fn a_contract_violation_of_a_matching_record_can_be_minimized_and_pinned() {
+    let dir = tempdir();
+    let config = contract_config(dir.path(), None, Some(total_schema()), "");
+    let lines = vec![
+        record("ok", json!({"values": [1, 2]})),
+        record("neg", json!({"values": [3, 1, -20, 4, 2], "note": "extra"})),
+    ];
+    let ran = Replay::new(dir.path())
+        .records("values.jsonl", &lines)
+        .legacy(LENIENT)
+        .candidate(LENIENT)
+        .args(&["--config", config.to_str().unwrap()])
+        .run(1);
+    assert_eq!(ran.count("matched"), 2);
+    let pins = dir.path().join("pins");
+    let out = stdout_of(
+        &mut cutover_args(&[
+            "pin",
+            ran.out.to_str().unwrap(),
+            "neg",
+            "--trust-run",
+            "--pin-dir",
+            pins.to_str().unwrap(),
+        ]),
+        0,
+    );
+    assert!(
+        out.contains("contract candidate /total /properties/total/minimum"),
+        "{out}"
+    );
+    let case_file = pins.join("contract-candidate-total-properties-total-minimum.json");
+    let case: Value =
+        serde_json::from_str(&std::fs::read_to_string(&case_file).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; pinned: {:?}",
+                case_file.display(),
+                std::fs::read_dir(&pins).map(|d| d.count())
+            )
+        }))
+        .unwrap();
+    assert_eq!(case["outcome"], "match");
+    // Shrunk to one negative value: every other value and key went.
+    let input = &case["input"];
+    let values = input["values"].as_array().expect("values kept");
+    assert_eq!(input.as_object().unwrap().len(), 1, "{case:#}");
+    assert!(
+        values.len() == 1 && values[0].as_i64().unwrap() < 0,
+        "{case:#}"
+    );
+    // The pinned case replays as the suite replays every pinned case.
+    let got = crate::reproduce::replay_pinned(&case, dir.path(), "pinned");
+    assert_eq!(got, case["reproduces"].as_str().unwrap());
+}
