@@ -11,6 +11,30 @@ use std::path::{Path, PathBuf};
 const LENIENT: &str =
     "worker:python3 legacy/adapters/cutover_worker.py fixtures.adapters.pyfuncs:lenient_total";
 
+/// `total` raises on a negative value, as the contract wants.
+const STRICT: &str =
+    "worker:python3 legacy/adapters/cutover_worker.py fixtures.adapters.pyfuncs:total";
+
+/// Replays `lines` (as `dir/NAME.jsonl`, into `dir/NAME`) with `config`.
+fn replay_with(
+    dir: &Path,
+    name: &str,
+    lines: &[String],
+    sides: (&str, &str),
+    config: &Path,
+    extra: &[&str],
+    code: i32,
+) -> Ran {
+    Replay::new(dir)
+        .out(&dir.join(name))
+        .records(&format!("{name}.jsonl"), lines)
+        .legacy(sides.0)
+        .candidate(sides.1)
+        .args(&["--config", config.to_str().unwrap()])
+        .args(extra)
+        .run(code)
+}
+
 /// A `[contract]` in `dir/cutover.toml` with these schemas (written beside it).
 fn contract_config(
     dir: &Path,
@@ -60,13 +84,15 @@ fn a_shared_bug_is_a_contract_violation_of_both_sides_while_the_outcome_is_match
     let dir = tempdir();
     let config = contract_config(dir.path(), None, Some(total_schema()), "");
     let junit = dir.path().join("junit.xml");
-    let ran = Replay::new(dir.path())
-        .records("values.jsonl", &values_lines())
-        .legacy(LENIENT)
-        .candidate(LENIENT)
-        .args(&["--config", config.to_str().unwrap()])
-        .args(&["--junit", junit.to_str().unwrap()])
-        .run(1);
+    let ran = replay_with(
+        dir.path(),
+        "run",
+        &values_lines(),
+        (LENIENT, LENIENT),
+        &config,
+        &["--junit", junit.to_str().unwrap()],
+        1,
+    );
     // Both sides agree on every record...
     assert_eq!(ran.count("matched"), 12, "{}", ran.summary);
     assert!(ran.rows().is_empty(), "no record is a mismatch");
@@ -128,46 +154,37 @@ fn a_shared_bug_is_a_contract_violation_of_both_sides_while_the_outcome_is_match
 fn the_legacys_violations_are_findings_and_do_not_fail_the_run() {
     let dir = tempdir();
     let config = contract_config(dir.path(), None, Some(total_schema()), "");
-    // The legacy is lenient, the candidate raises on negatives (as the
-    // contract wants): the candidate never breaks the schema.
-    let strict = "worker:python3 legacy/adapters/cutover_worker.py fixtures.adapters.pyfuncs:total";
-    let lines: Vec<String> = (0..6)
-        .map(|i| record(&format!("r{i}"), json!({"values": [i, 1]})))
-        .chain([record("neg", json!({"values": [-5]}))])
-        .collect();
-    let ran = Replay::new(dir.path())
-        .records("values.jsonl", &lines)
-        .legacy(LENIENT)
-        .candidate(strict)
-        .args(&["--config", config.to_str().unwrap()])
-        .run(1);
-    // Exit 1 comes from the one record that differs, not from the contract.
-    assert_eq!(ran.count("candidate_errors"), 1);
-    let c = &ran.summary["contract"];
-    assert_eq!(
-        (
-            c["legacy_violations"].as_u64(),
-            c["candidate_violations"].as_u64()
-        ),
-        (Some(1), Some(0)),
-        "{c}"
+    // The candidate clamps a negative total to 0 where the lenient legacy
+    // sums it; the total is not compared (`--ignore /total`), so every
+    // record matches and only the legacy breaks the schema.
+    std::fs::write(
+        dir.path().join("clamped.py"),
+        "def total(payload):\n    values = payload['values']\n    return {'total': max(0, sum(values)), 'count': len(values)}\n",
+    )
+    .unwrap();
+    let clamped = format!(
+        "worker:python3 legacy/adapters/cutover_worker.py {}:total",
+        dir.path().join("clamped.py").display()
     );
-
-    // Without that record, every record matches and the legacy's findings
-    // alone leave the run clean... so plant a legacy-only violation that
-    // still matches: none can, so check a clean run with a finding-free
-    // candidate exits 0 with the contract on.
-    let clean: Vec<String> = (0..6)
-        .map(|i| record(&format!("r{i}"), json!({"values": [i, 1]})))
-        .collect();
-    let ran = Replay::new(dir.path())
-        .out(&dir.path().join("clean"))
-        .records("clean.jsonl", &clean)
-        .legacy(LENIENT)
-        .candidate(strict)
-        .args(&["--config", config.to_str().unwrap()])
-        .run(0);
-    assert_eq!(ran.summary["contract"]["candidate_violations"], 0);
+    let ran = replay_with(
+        dir.path(),
+        "run",
+        &values_lines(),
+        (LENIENT, &clamped),
+        &config,
+        &["--ignore", "/total"],
+        0,
+    );
+    assert_eq!(ran.count("matched"), 12);
+    let c = &ran.summary["contract"];
+    assert_eq!(c["legacy_violations"], 4, "{c}");
+    assert_eq!(c["candidate_violations"], 0, "{c}");
+    assert!(
+        ran.stdout
+            .contains("legacy in 4 (findings about the legacy)"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]
@@ -185,14 +202,8 @@ fn inputs_outside_the_input_schema_are_counted_as_outside_contract() {
             record(&format!("r{i}"), json!({ "values": values }))
         })
         .collect();
-    let strict = "worker:python3 legacy/adapters/cutover_worker.py fixtures.adapters.pyfuncs:total";
     // Outside the contract, still compared, and not failing the run.
-    let ran = Replay::new(dir.path())
-        .records("values.jsonl", &lines)
-        .legacy(strict)
-        .candidate(strict)
-        .args(&["--config", config.to_str().unwrap()])
-        .run(0);
+    let ran = replay_with(dir.path(), "run", &lines, (STRICT, STRICT), &config, &[], 0);
     assert_eq!(ran.count("matched"), 8);
     let c = &ran.summary["contract"];
     assert_eq!(c["outside_contract"], 3, "{c}");
@@ -206,18 +217,12 @@ fn an_undeclared_error_type_is_flagged_per_side() {
     let dir = tempdir();
     let errors = "[[contract.errors]]\ntype = \"KeyError\"\nmeaning = \"no values\"\n";
     let config = contract_config(dir.path(), None, None, errors);
-    let strict = "worker:python3 legacy/adapters/cutover_worker.py fixtures.adapters.pyfuncs:total";
     let lines = vec![
         record("ok", json!({"values": [1]})),
         record("neg", json!({"values": [-1]})),
         record("none", json!({})),
     ];
-    let ran = Replay::new(dir.path())
-        .records("values.jsonl", &lines)
-        .legacy(strict)
-        .candidate(strict)
-        .args(&["--config", config.to_str().unwrap()])
-        .run(0);
+    let ran = replay_with(dir.path(), "run", &lines, (STRICT, STRICT), &config, &[], 0);
     let c = &ran.summary["contract"];
     assert_eq!(c["legacy_undeclared_errors"], 1, "{c}");
     assert_eq!(c["candidate_undeclared_errors"], 1, "{c}");
@@ -338,12 +343,15 @@ fn a_contract_violation_of_a_matching_record_can_be_minimized_and_pinned() {
         record("ok", json!({"values": [1, 2]})),
         record("neg", json!({"values": [3, 1, -20, 4, 2], "note": "extra"})),
     ];
-    let ran = Replay::new(dir.path())
-        .records("values.jsonl", &lines)
-        .legacy(LENIENT)
-        .candidate(LENIENT)
-        .args(&["--config", config.to_str().unwrap()])
-        .run(1);
+    let ran = replay_with(
+        dir.path(),
+        "run",
+        &lines,
+        (LENIENT, LENIENT),
+        &config,
+        &[],
+        1,
+    );
     assert_eq!(ran.count("matched"), 2);
     let pins = dir.path().join("pins");
     let out = stdout_of(
