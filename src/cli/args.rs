@@ -147,7 +147,7 @@ pub struct ReplayArgs {
     /// Capture format; auto reads `.csv` as CSV and everything else as JSON Lines.
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
-    /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND, an
+    /// The legacy side: builtin:NAME, worker:COMMAND, pipe:COMMAND, exec:COMMAND, an
     /// http(s):// URL, or recorded (the responses the capture recorded).
     #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
     pub legacy: String,
