@@ -20,35 +20,42 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("traffic", &["model", "util"]),
     ("sides", &["model", "util", "normalize"]),
     ("compare", &["model", "util"]),
+    ("contract", &["model", "util"]),
     ("flags", &["model", "util", "compare"]),
     (
         "spec",
-        &["model", "util", "traffic", "sides", "compare", "flags"],
+        &[
+            "model", "util", "traffic", "sides", "compare", "contract", "flags",
+        ],
     ),
-    ("engine", &["model", "util", "traffic", "sides", "compare"]),
+    (
+        "engine",
+        &["model", "util", "traffic", "sides", "compare", "contract"],
+    ),
     (
         "report",
         &[
-            "model", "util", "traffic", "sides", "compare", "flags", "spec", "engine",
+            "model", "util", "traffic", "sides", "compare", "contract", "flags", "spec", "engine",
         ],
     ),
     (
         "review",
         &[
-            "model", "util", "traffic", "sides", "compare", "flags", "spec", "report",
+            "model", "util", "traffic", "sides", "compare", "contract", "flags", "spec", "report",
         ],
     ),
     (
         "reproduce",
         &[
-            "model", "util", "traffic", "sides", "compare", "flags", "spec", "engine", "report",
-            "review",
+            "model", "util", "traffic", "sides", "compare", "contract", "flags", "spec", "engine",
+            "report", "review",
         ],
     ),
     (
         "run",
         &[
-            "model", "util", "traffic", "sides", "compare", "flags", "spec", "engine", "report",
+            "model", "util", "traffic", "sides", "compare", "contract", "flags", "spec", "engine",
+            "report",
         ],
     ),
     (
@@ -60,6 +67,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "traffic",
             "sides",
             "compare",
+            "contract",
             "flags",
             "spec",
             "engine",

@@ -14,7 +14,7 @@
 //! arrow points down (a unit test fails when one points up):
 //!
 //! ```text
-//! cli ─► run ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare ─► model
+//! cli ─► run ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare, contract ─► model
 //! ```
 //!
 //! - [`model`]: the core types every stage passes on: [`model::Record`],
@@ -27,6 +27,9 @@
 //!   the capture's recorded responses.
 //! - [`compare`]: two answers to one verdict with JSON Pointer paths, under
 //!   declared rules and known differences, with a group signature.
+//! - [`contract`]: behaviour contracts (input and output JSON Schemas,
+//!   declared error types) checked on both sides of every record, and
+//!   draft schemas inferred from what a legacy answered.
 //! - [`flags`]: who serves a key, decided by the official Unleash SDK; the
 //!   promotion rule.
 //! - [`spec`]: [`spec::RunSpec`], the one resolved description of a run,
@@ -157,6 +160,7 @@
 //!     rules: Vec::new(),
 //!     known: Vec::new(),
 //!     flags: None,
+//!     contract: None,
 //!     config_file: None,
 //! };
 //! let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -178,6 +182,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod contract;
 pub mod engine;
 pub mod flags;
 pub mod model;

@@ -110,6 +110,33 @@ pub enum Command {
     Pin(Box<PinArgs>),
     /// Re-run every non-matching record K times; label each deterministic or flaky.
     Recheck(Box<RecheckArgs>),
+    /// Behaviour contracts: `infer` drafts one from what a run's legacy answered.
+    #[command(subcommand)]
+    Contract(ContractCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Draft an output schema (types, required keys, enums where few values
+    /// were seen) and a `[contract]` section with the error types seen, from
+    /// what the legacy answered in RUN (its legacy-shape.json): a starting
+    /// point to edit.
+    #[command(
+        after_help = "Writes DIR/output.schema.json and DIR/contract.toml (a draft [contract] section naming it). Exit status: 0 written, 2 the run cannot be read or the files cannot be written."
+    )]
+    Infer(Box<InferArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN", default_value = "latest")]
+    pub run: String,
+    /// Where to write the draft [default: RUN/contract-draft]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub runs: RunsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -120,7 +147,7 @@ pub struct ReplayArgs {
     /// Capture format; auto reads `.csv` as CSV and everything else as JSON Lines.
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
-    /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND, an
+    /// The legacy side: builtin:NAME, worker:COMMAND, pipe:COMMAND, exec:COMMAND, an
     /// http(s):// URL, or recorded (the responses the capture recorded).
     #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
     pub legacy: String,

@@ -18,6 +18,7 @@
 //!
 //! Comparison rules are `[[rules]]` tables (see [`crate::compare::RuleSet`]).
 //! `[reproduce]` holds `trust_run` (see [`crate::reproduce::setup::Trust`]).
+//! `[contract]` is the behaviour contract ([`crate::contract::ContractConfig`]).
 //!
 //! ```toml
 //! [replay]
@@ -54,6 +55,9 @@ pub struct FileConfig {
     /// `[reproduce]`: the settings of `minimize`, `pin` and `recheck`.
     #[serde(default)]
     pub reproduce: ReproduceConfig,
+    /// `[contract]`: the behaviour contract both sides are held to (see
+    /// [`crate::contract`]); its schema paths are relative to this file.
+    pub contract: Option<crate::contract::ContractConfig>,
 }
 
 /// `[reproduce]`: the settings of `cutover minimize`, `pin` and `recheck`.

@@ -10,7 +10,8 @@
 //! - One file per command, each doing the same three things: resolve the
 //!   flags with `cutover.toml` ([`settings`]), call the library, print what
 //!   it returned ([`text`]): [`replay`], [`report`], [`flags`],
-//!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`].
+//!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`],
+//!   [`contract`] (`contract infer`).
 //! - An error is printed once, on stderr, with each of its causes once
 //!   ([`crate::util::errors::chain`]), redacted and inert, and the exit
 //!   status is 2.
@@ -22,6 +23,7 @@
 mod args;
 mod builtins;
 pub mod config;
+mod contract;
 mod exit;
 mod flags;
 mod progress;
@@ -92,6 +94,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, signals: &signals::Signals) -> anyh
         Command::Minimize(args) => reproduce::minimize(args.common, args.pin, config),
         Command::Pin(args) => reproduce::minimize(args.common, true, config),
         Command::Recheck(args) => reproduce::recheck(*args, config),
+        Command::Contract(args::ContractCommand::Infer(args)) => contract::infer(*args, config),
         Command::Replay(args) => {
             let sub = matches
                 .subcommand_matches("replay")

@@ -50,6 +50,8 @@ pub enum CliError {
     Rule(#[from] crate::compare::RuleError),
     #[error(transparent)]
     Flags(#[from] FlagsError),
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
     #[error("{setting} {side}: the {side} is {spec}, not an http(s):// URL; only http sides follow redirects")]
     FollowRedirects {
         setting: String,
@@ -291,6 +293,16 @@ pub fn replay_spec(
     let out = if args.out.is_some() { args.out } else { out }
         .unwrap_or_else(|| capture.reports_dir.join(&run_id));
     let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    // Schema paths are relative to the config file that names them.
+    let contract = match (&loaded.config.contract, &loaded.path) {
+        (Some(config), Some(path)) => {
+            let base = cwd.join(path.parent().unwrap_or(Path::new("")));
+            Some(crate::contract::ContractSpec::load(
+                config, &base, &file_name,
+            )?)
+        }
+        _ => None,
+    };
     Ok(RunSpec {
         run_id,
         cwd,
@@ -323,6 +335,7 @@ pub fn replay_spec(
         rules,
         known: loaded.known,
         flags,
+        contract,
         config_file: loaded.path,
     })
 }

@@ -39,8 +39,12 @@
 //! reads its channel (the report's sinks, a test). Who serves a key is the
 //! report's business (its rollout section).
 //!
+//! - With a behaviour contract ([`RunPlan::contract`]) each record's input
+//!   and both answers are checked against it in the comparison task too
+//!   ([`RecordResult::contract`]); the verdict does not change.
+//!
 //! Names [`crate::model`], [`crate::traffic`], [`crate::sides`],
-//! [`crate::compare`] and [`crate::util`].
+//! [`crate::compare`], [`crate::contract`] and [`crate::util`].
 
 use crate::compare::{judge, render_answer, unified_diff_of};
 use crate::model::{Answer, AppError, Budget, Event, Observed, Record, RecordResult, Verdict};
@@ -72,6 +76,8 @@ pub struct RunPlan {
     pub known: crate::compare::KnownSet,
     /// Call the legacy twice per record to learn its noise.
     pub noise_probe: bool,
+    /// The behaviour contract both sides are held to (`None`: none).
+    pub contract: Option<Arc<crate::contract::Contract>>,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
     /// Non-matching records whose unified diff the report shows (`diffs.txt`).
@@ -141,6 +147,7 @@ pub async fn run(
         rules: plan.rules,
         known: plan.known,
         noise_probe: plan.noise_probe,
+        contract: plan.contract,
         aborted: Mutex::new(None),
         reader_stop: reader_stop.clone(),
         diffs: Diffs::new(plan.max_diffs),
@@ -195,6 +202,7 @@ struct Shared {
     rules: crate::compare::RuleSet,
     known: crate::compare::KnownSet,
     noise_probe: bool,
+    contract: Option<Arc<crate::contract::Contract>>,
     aborted: Mutex<Option<SideError>>,
     reader_stop: CancellationToken,
     diffs: Diffs,
@@ -305,6 +313,10 @@ async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
         })),
         _ => None,
     };
+    let contract = shared
+        .contract
+        .as_ref()
+        .and_then(|c| c.check(&record.input, &legacy.answer, &candidate.answer));
     let diff = shared
         .diffs
         .of(&verdict, &legacy.answer, &candidate.answer)
@@ -332,6 +344,7 @@ async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
         known_used,
         noise,
         drift,
+        contract,
         diff,
         charge: record.charge,
     }
@@ -394,12 +407,19 @@ impl Comparer {
                 rules,
                 known,
                 noise_probe,
+                contract: None,
                 aborted: Mutex::new(None),
                 reader_stop: CancellationToken::new(),
                 // Re-running single records writes no diffs.txt.
                 diffs: Diffs::new(0),
             },
         }
+    }
+
+    /// Holds both sides to `contract` too, as the run did.
+    pub fn with_contract(mut self, contract: Option<Arc<crate::contract::Contract>>) -> Self {
+        self.shared.contract = contract;
+        self
     }
 
     /// One record's result, or the error of a side that stopped working.
@@ -478,6 +498,7 @@ mod tests {
             rules: Default::default(),
             known: Default::default(),
             noise_probe: false,
+            contract: None,
             concurrency,
             max_inflight_bytes: 64 << 20,
             max_diffs,

@@ -8,7 +8,8 @@
 //!   report, the [`Counts`] of a run with their identities, how a run ended
 //!   ([`RunState`], [`Signal`]), the [`Stop`] that asks a run to end early,
 //!   the [`Exit`] status every command ends with, and the byte [`Budget`]
-//!   every record in flight holds a [`Charge`] on ([`budget`]).
+//!   every record in flight holds a [`Charge`] on ([`budget`]), what a
+//!   behaviour contract found in a record ([`ContractFindings`]).
 //! - `model/` names nothing of the crate (the architecture test fails when
 //!   it does); every other module may name it.
 //! - Serialised forms are part of cutover's files (`summary.json`,
@@ -17,6 +18,7 @@
 
 mod answer;
 pub mod budget;
+mod contract;
 mod counts;
 mod exit;
 mod record;
@@ -28,6 +30,7 @@ mod verdict;
 
 pub use answer::{Answer, AppError, Side};
 pub use budget::{Budget, Charge};
+pub use contract::{ContractFindings, Violation, MAX_VIOLATIONS};
 pub use counts::Counts;
 pub use exit::Exit;
 pub use record::{Origin, Record, Rejection};

@@ -9,7 +9,7 @@
 //! it), so no sink needs to re-run or re-read anything. Nothing here says
 //! who serves the record's key: the rollout is the report's business.
 
-use super::{Answer, Charge, Origin, Rejection, Verdict};
+use super::{Answer, Charge, ContractFindings, Origin, Rejection, Verdict};
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +55,9 @@ pub struct RecordResult {
     /// With a live legacy and a recorded response: whether the legacy's answer
     /// today differs from what production recorded (`None`: nothing to check).
     pub drift: Option<bool>,
+    /// What the run's behaviour contract found in this record (`None`:
+    /// nothing, or no contract). Independent of the verdict.
+    pub contract: Option<Box<ContractFindings>>,
     /// The unified diff of the two answers, for a non-matching record the
     /// report may show (`None` otherwise).
     pub diff: Option<String>,

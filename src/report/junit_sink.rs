@@ -8,7 +8,12 @@
 //! an example id; text: how to look at it), a passing case for `accepted` and
 //! `noisy` groups (differences that do not fail a run). One more case,
 //! `rejected capture lines`, fails when lines could not be read; and when no
-//! group exists, one passing case says every record matched. So the suite
+//! group exists, one passing case says every record matched. With a
+//! behaviour contract, each violation group is a case too (`contract SIDE
+//! POINTER RULE`, classname `cutover.contract.SIDE`): a failure for the
+//! candidate's, a passing case for the legacy's (findings about the legacy);
+//! undeclared error types and inputs outside the contract are passing cases
+//! with their counts. So the suite
 //! fails exactly when the run's exit status is 1. Properties carry the run id,
 //! both targets and the counts; recheck labels, when known, go in each case's
 //! text. The file is written atomically, with every secret taken out, and
@@ -89,6 +94,9 @@ pub fn junit_xml(s: &Summary, dir: &Path, recheck: Option<&RecheckSummary>) -> S
     let mut case = TestCase::new("rejected capture lines", status);
     case.set_classname("cutover.rejected");
     suite.add_test_case(case);
+    if let Some(contract) = &s.contract {
+        contract_cases(&mut suite, contract);
+    }
     if s.groups.is_empty() {
         let mut case = TestCase::new("every record matched", TestCaseStatus::success());
         case.set_classname("cutover.match");
@@ -99,6 +107,43 @@ pub fn junit_xml(s: &Summary, dir: &Path, recheck: Option<&RecheckSummary>) -> S
     report
         .to_string()
         .expect("serializing JUnit XML to a string cannot fail")
+}
+
+/// One case per group of contract findings (see the module docs).
+fn contract_cases(suite: &mut TestSuite, contract: &super::contract::ContractReport) {
+    use crate::model::Side;
+    let kinds = [
+        ("violation", &contract.violations),
+        ("undeclared error", &contract.undeclared_errors),
+        ("outside the input schema", &contract.outside),
+    ];
+    for (kind, groups) in kinds {
+        for g in groups {
+            let side = g.who();
+            let summary = format!(
+                "{}: {} e.g. {}",
+                crate::util::text::counted(g.count, "record", "records"),
+                g.message,
+                g.first_id
+            );
+            let status = if kind == "violation" && g.side == Some(Side::Candidate) {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(summary.clone())
+                    .set_type("contract_violation");
+                status
+            } else {
+                TestCaseStatus::success()
+            };
+            let mut case = TestCase::new(
+                format!("contract {side} {kind} {:?} {}", g.pointer, g.rule),
+                status,
+            );
+            case.set_classname(format!("cutover.contract.{side}"));
+            case.set_system_out(format!("{summary}; samples {}", g.sample_ids.join(", ")));
+            suite.add_test_case(case);
+        }
+    }
 }
 
 /// Writes the JUnit XML of the run in `dir` to `path` (atomically, secrets

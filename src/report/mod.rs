@@ -18,6 +18,9 @@
 //!   `max_diffs` of them (the file says how many more there are), each made
 //!   by the engine and cut after [`crate::compare::DIFF_TIME_LIMIT`];
 //! - `rejected.jsonl`: one line per rejected capture line (source, line, reason);
+//! - `legacy-shape.json`: the bounded shape of the legacy's answers, and,
+//!   with a behaviour contract, `contract.jsonl`: each record it found
+//!   something in ([`contract`]);
 //! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]);
 //! - while a run writes it, `.cutover.lock` ([`RunLock`]): one run at a time
 //!   per directory; the [`Sinks`] are made from a held lock and keep it
@@ -48,6 +51,7 @@
 //! nothing.
 
 mod audit;
+pub mod contract;
 mod csv_sink;
 mod diffs_sink;
 pub mod diffview;

@@ -304,6 +304,10 @@ fn verdict(s: &Summary) -> Verdict {
                 (c.errors, "errored"),
                 (c.timeouts, "timed out"),
                 (c.rejected, "rejected"),
+                (
+                    s.contract.as_ref().map_or(0, |k| k.candidate_violations),
+                    "broke the output schema (candidate)",
+                ),
             ]
             .iter()
             .filter(|(n, _)| *n > 0)

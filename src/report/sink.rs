@@ -17,10 +17,14 @@
 //!   it, so their file never vouches for a run that was not written.
 //! - The run directory is held ([`super::RunLock`]) from [`Sinks::open`]
 //!   until `summary.json` is written.
+//! - With a behaviour contract, its findings go into the summary's
+//!   `contract` ([`super::contract`]); a candidate that broke the output
+//!   schema makes the exit status 1 even when every record matched.
 //! - A new output is one new file here: a type implementing [`Sink`], and
 //!   one line in [`Sinks::open`].
 
 use super::audit::{KnownAudit, RuleAudit};
+use super::contract::{ContractAudit, ContractFile, ShapeFile};
 use super::groups::GroupTable;
 use super::noise::NoiseAudit;
 use super::rollout::RolloutTally;
@@ -52,6 +56,12 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// Every compared record, matching or not, in input order (before
+    /// [`Sink::mismatch`] for a non-matching one).
+    fn compared(&mut self, _result: &RecordResult) -> Result<(), ReportError> {
+        Ok(())
+    }
+
     /// A capture line that could not be read, in input order.
     fn rejected(&mut self, _rejection: &Rejection) -> Result<(), ReportError> {
         Ok(())
@@ -76,6 +86,7 @@ pub struct Sinks {
     known: KnownAudit,
     noise: NoiseAudit,
     rollout: Option<RolloutTally>,
+    contract: Option<ContractAudit>,
     sinks: Vec<Box<dyn Sink>>,
     /// Held until `summary.json` is written.
     lock: Option<RunLock>,
@@ -99,7 +110,11 @@ impl Sinks {
             Box::new(csv_sink::MismatchCsv::create(&dir)?),
             Box::new(diffs_sink::DiffsFile::create(&dir, spec.max_diffs)?),
             Box::new(rejected_sink::RejectedFile::create(&dir)?),
+            Box::new(ShapeFile::new(&spec.run_id)),
         ];
+        if spec.contract.is_some() {
+            sinks.push(Box::new(ContractFile::create(&dir)?));
+        }
         if spec.html {
             sinks.push(Box::new(html::HtmlSink::default()));
         }
@@ -110,6 +125,7 @@ impl Sinks {
             known: KnownAudit::new(known),
             noise: NoiseAudit::default(),
             rollout,
+            contract: spec.contract.as_ref().map(ContractAudit::new),
             sinks,
             lock: Some(lock),
             dir,
@@ -137,6 +153,12 @@ impl Sinks {
                 self.noise.observe(result);
                 if let Some(tally) = &mut self.rollout {
                     tally.observe(result);
+                }
+                if let Some(audit) = &mut self.contract {
+                    audit.observe(result);
+                }
+                for sink in &mut self.sinks {
+                    sink.compared(result)?;
                 }
                 if result.verdict.is_clean() {
                     return Ok(());
@@ -176,6 +198,13 @@ impl Sinks {
             self.noise.finish(),
         );
         summary.rollout = self.rollout.map(|tally| tally.finish(&summary.counts));
+        summary.contract = self.contract.map(ContractAudit::finish);
+        if summary.contract.as_ref().is_some_and(|c| c.fails())
+            && summary.exit() == Some(crate::model::Exit::Clean)
+        {
+            // The candidate broke its contract: a finding, like a mismatch.
+            summary.exit_code = crate::model::Exit::Found.code().into();
+        }
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
         for sink in inside {
@@ -235,6 +264,7 @@ mod tests {
             known_used: Vec::new(),
             noise: None,
             drift: None,
+            contract: None,
             diff: None,
             charge: crate::model::Charge::none(),
         }))

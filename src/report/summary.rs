@@ -152,6 +152,10 @@ pub struct Summary {
     /// `--no-flags`); see [`super::rollout`].
     #[serde(default)]
     pub rollout: Option<super::rollout::RolloutReport>,
+    /// What the behaviour contract found (absent without one); see
+    /// [`super::contract`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<super::contract::ContractReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -337,6 +341,7 @@ impl SummaryBuilder {
             known,
             noise,
             rollout: None,
+            contract: None,
         }
     }
 }

@@ -12,6 +12,12 @@
 //! - The smallest input is re-run once more at the end for the answers shown
 //!   with it; if that re-run fails differently the result says so
 //!   (`confirmed = false`), which points at a flaky record.
+//! - A record that matched but broke the run's behaviour contract (found in
+//!   `contract.jsonl`, when `mismatches.csv` has no row for it) is
+//!   minimized the same way, keeping its first violation instead of a
+//!   signature: `contract SIDE POINTER RULE` (the candidate's first), kept
+//!   while a re-run shows that violation among its own. Re-runs hold both
+//!   sides to the contract the run's spec kept.
 //! - A [`crate::model::Stop`] ends the search like a spent budget does.
 //! - It runs on the caller's tokio runtime ([`tokio::runtime::Handle`]): the
 //!   search itself is sequential.
@@ -67,13 +73,41 @@ impl Minimized {
     }
 }
 
-/// The first non-matching record with this id.
+/// The first non-matching record with this id, else the first record with
+/// this id that broke the contract (its row then carries the violation's
+/// signature: see the module docs).
 pub fn find_row(run: &Run, id: &str) -> Result<MismatchRow, ReproduceError> {
     for row in run.rows().map_err(crate::review::ReviewError::from)? {
         let row = row.map_err(crate::review::ReviewError::from)?;
         if row.id == id {
             return Ok(row);
         }
+    }
+    let found = crate::report::contract::find_violation(&run.dir, id).map_err(|e| {
+        ReproduceError::BadInput {
+            id: id.to_owned(),
+            run: run.dir.display().to_string(),
+            message: e.to_string(),
+        }
+    })?;
+    if let Some(f) = found {
+        let signature = crate::report::contract::violation_signatures(&f.findings)
+            .into_iter()
+            .next()
+            .expect("find_violation returns records with a violation");
+        return Ok(MismatchRow {
+            id: f.id,
+            key: f.key.unwrap_or_default(),
+            outcome: f.outcome,
+            group: String::new(),
+            paths: String::new(),
+            legacy: String::new(),
+            candidate: String::new(),
+            source: f.source,
+            line: f.line,
+            signature,
+            input: f.input.get().to_owned(),
+        });
     }
     Err(ReproduceError::NoRecord {
         id: id.to_owned(),
@@ -94,6 +128,36 @@ pub fn record_of(row: &MismatchRow, seq: u64, input: Box<RawValue>) -> Record {
             line: row.line,
         },
         charge: crate::model::Charge::none(),
+    }
+}
+
+/// Whether `result` fails the way `expected` says: its group signature, or,
+/// for a contract violation (`contract ...`), that violation among its own.
+pub fn reproduces(result: &RecordResult, expected: &str) -> bool {
+    if expected.starts_with("contract ") {
+        return result.contract.as_ref().is_some_and(|f| {
+            crate::report::contract::violation_signatures(f)
+                .iter()
+                .any(|s| s == expected)
+        });
+    }
+    signature_of(result) == expected
+}
+
+/// What `result` shows, for a message: its contract violations when
+/// `expected` is one, else its signature.
+fn shown(result: &RecordResult, expected: &str) -> String {
+    match &result.contract {
+        Some(f) if expected.starts_with("contract ") => {
+            let all = crate::report::contract::violation_signatures(f);
+            if all.is_empty() {
+                "no contract violation".to_owned()
+            } else {
+                all.join(", ")
+            }
+        }
+        None if expected.starts_with("contract ") => "no contract violation".to_owned(),
+        _ => signature_of(result),
     }
 }
 
@@ -139,8 +203,8 @@ pub fn minimize(
     };
     // The record as captured must fail the same way again.
     let first = once(raw(row.input.clone(), &row, &run_id)?, 0)?;
-    let got = signature_of(&first);
-    if got != row.signature {
+    if !reproduces(&first, &row.signature) {
+        let got = shown(&first, &row.signature);
         runtime.block_on(comparer.shutdown());
         return Err(ReproduceError::NotReproduced {
             id: id.to_owned(),
@@ -172,7 +236,7 @@ pub fn minimize(
         let input = RawValue::from_string(text.clone()).map_err(|_| Stop)?;
         match once(input, steps as u64) {
             Ok(result) => {
-                let same = signature_of(&result) == row.signature;
+                let same = reproduces(&result, &row.signature);
                 cache.insert(text, same);
                 Ok(same)
             }
@@ -203,7 +267,7 @@ pub fn minimize(
         return Err(e);
     }
     let last = once(raw(shrunk.node.to_json(), &row, &run_id)?, steps as u64 + 1)?;
-    let confirmed = signature_of(&last) == row.signature;
+    let confirmed = reproduces(&last, &row.signature);
     let elapsed = started.elapsed();
     runtime.block_on(comparer.shutdown());
     Ok(Minimized {

@@ -47,6 +47,8 @@ pub enum ReproduceError {
     Side(#[from] crate::sides::SideError),
     #[error(transparent)]
     Rule(#[from] crate::compare::RuleError),
+    #[error("the run's behaviour contract does not compile: {0}")]
+    Contract(String),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
     #[error("run {run} names targets that the current config does not, and re-running its records would run their command lines, which come from its summary.json (anyone could have written it):\n{sides}\nRead them; if you trust them, pass --trust-run (or set `trust_run = true` under [reproduce] in cutover.toml, or name them as `legacy`/`candidate` under [replay])")]

@@ -8,7 +8,8 @@
 //!   retries, response limit and redirect setting; the rules and known
 //!   differences as the run declared them; the noise probe. `cutover.toml`
 //!   is not read: editing it after a run (adding a `[[known]]` entry) does
-//!   not change what a re-run of that run compares. Only when the caller
+//!   not change what a re-run of that run compares. The behaviour contract
+//!   is the one the spec kept (its schemas' JSON), never the files. Only when the caller
 //!   passes a later config ([`Later`], from `--config`) are its rules and
 //!   known differences used instead, and [`Setup::warnings`] says so.
 //!   (`http(s)://` sides are kept without their userinfo, so a side that
@@ -156,13 +157,18 @@ impl Setup {
     pub fn comparer(&self) -> Result<Comparer, ReproduceError> {
         let legacy = sides::build(&self.spec.legacy, Side::Legacy, &self.options)?;
         let candidate = sides::build(&self.spec.candidate, Side::Candidate, &self.options)?;
+        let contract = self
+            .spec
+            .compile_contract()
+            .map_err(|e| ReproduceError::Contract(e.to_string()))?;
         Ok(Comparer::new(
             legacy,
             candidate,
             RuleSet::compile(&self.rules)?,
             KnownSet::compile(&self.known)?,
             self.spec.noise_probe,
-        ))
+        )
+        .with_contract(contract.map(std::sync::Arc::new)))
     }
 
     /// The paths of the `--ignore` flags among the rules compared with.

@@ -5,7 +5,7 @@
 //! [`replay`] checks everything that can be checked before reading a record
 //! (sources open, each once: the reader reads the handles opened here; no
 //! other run holds the report directory, the `--junit` path can be written,
-//! the rules compile, both sides build) and returns a
+//! the rules and the contract compile, both sides build) and returns a
 //! [`RunError`] for those: the run did not happen (exit 2). The report
 //! directory is locked ([`crate::report::RunLock`]) from that check until
 //! `summary.json` is written; the `--junit` file is written atomically after
@@ -56,6 +56,8 @@ pub enum RunError {
     Rule(#[from] crate::compare::RuleError),
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
 }
 
 /// Follows a replay as it goes (a progress bar, a test).
@@ -85,6 +87,7 @@ pub async fn replay(
     let junit = spec.junit.as_deref().map(JunitFile::create).transpose()?;
     let rules = spec.compile_rules()?;
     let known = spec.compile_known()?;
+    let contract = spec.compile_contract()?.map(std::sync::Arc::new);
     let options = spec.side_options();
     let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
     let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
@@ -120,6 +123,7 @@ pub async fn replay(
         rules,
         known,
         noise_probe: spec.noise_probe,
+        contract,
         concurrency: spec.concurrency,
         max_diffs: spec.max_diffs,
         max_inflight_bytes: spec.max_inflight_bytes,

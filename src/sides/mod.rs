@@ -10,8 +10,9 @@
 //! side as a whole cannot work (its program does not exist, its workers die
 //! before answering anything); the run then stops.
 //!
-//! Specs ([`SideSpec`]) are written in one of five forms ([`FORMS`]):
-//! `builtin:NAME`, `worker:COMMAND LINE`, `exec:COMMAND LINE`, an `http://` /
+//! Specs ([`SideSpec`]) are written in one of six forms ([`FORMS`]):
+//! `builtin:NAME`, `worker:COMMAND LINE`, `pipe:COMMAND LINE` (a worker
+//! pool whose programs answer in order, with no ids), `exec:COMMAND LINE`, an `http://` /
 //! `https://` URL, or `recorded` (the responses the capture recorded from
 //! production). Command lines are split like a POSIX shell splits words
 //! (quotes, backslashes) but are never run through a shell, and they run in
@@ -192,9 +193,18 @@ pub fn build(
 ) -> Result<Arc<dyn Implementation>, SideError> {
     Ok(match spec {
         SideSpec::Builtin(name) => Arc::new(builtin::Builtin::new(name, side)?),
-        SideSpec::Worker(command) => {
-            Arc::new(worker::WorkerPool::start(command.clone(), side, options)?)
-        }
+        SideSpec::Worker(command) => Arc::new(worker::WorkerPool::start(
+            command.clone(),
+            worker::Framing::Ids,
+            side,
+            options,
+        )?),
+        SideSpec::Pipe(command) => Arc::new(worker::WorkerPool::start(
+            command.clone(),
+            worker::Framing::Ordered,
+            side,
+            options,
+        )?),
         SideSpec::Exec(command) => Arc::new(exec::Exec::new(command.clone(), side, options)?),
         SideSpec::Http(url) => Arc::new(http::Http::new(url, side, options)?),
         SideSpec::Recorded => Arc::new(recorded::Recorded),

@@ -1,8 +1,8 @@
-//! Side specs: `builtin:NAME`, `worker:CMD`, `exec:CMD`, `http(s)://URL`,
-//! `recorded`.
+//! Side specs: `builtin:NAME`, `worker:CMD`, `pipe:CMD`, `exec:CMD`,
+//! `http(s)://URL`, `recorded`.
 //!
 //! # Contract
-//! [`SideSpec::parse`] accepts exactly the five forms of [`FORMS`] and
+//! [`SideSpec::parse`] accepts exactly the six forms of [`FORMS`] and
 //! returns an error naming the flag and the accepted forms otherwise.
 //! Command lines are split with `shell-words` (POSIX quoting rules); an
 //! empty command is an error. [`CommandLine::resolve_program`] finds the
@@ -15,7 +15,8 @@
 //! (the requests use them).
 //!
 //! Serialised (in the run spec of `summary.json`) as `{"builtin": NAME}`,
-//! `{"worker": {"program", "args"}}`, `{"exec": {"program", "args"}}`,
+//! `{"worker": {"program", "args"}}`, `{"pipe": {"program", "args"}}`,
+//! `{"exec": {"program", "args"}}`,
 //! `{"http": URL}` (without userinfo) or `"recorded"`: structured, so what
 //! re-runs a run's records never parses a command line again.
 
@@ -26,9 +27,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The forms a side spec takes, as `--help` and errors list them.
-pub const FORMS: [&str; 5] = [
+pub const FORMS: [&str; 6] = [
     "builtin:NAME",
     "worker:COMMAND LINE",
+    "pipe:COMMAND LINE",
     "exec:COMMAND LINE",
     "an http(s):// URL",
     "recorded",
@@ -40,6 +42,9 @@ pub const FORMS: [&str; 5] = [
 pub enum SideSpec {
     Builtin(String),
     Worker(CommandLine),
+    /// A persistent program answering one JSON line per input line, in
+    /// order, with no ids (`legacy/PROTOCOL.md`, "Pipes").
+    Pipe(CommandLine),
     Exec(CommandLine),
     Http(#[serde(serialize_with = "without_userinfo")] String),
     /// The capture's `recorded` responses (production's answers).
@@ -71,6 +76,7 @@ impl fmt::Display for SideSpec {
         match self {
             SideSpec::Builtin(name) => write!(f, "builtin:{name}"),
             SideSpec::Worker(cmd) => write!(f, "worker:{cmd}"),
+            SideSpec::Pipe(cmd) => write!(f, "pipe:{cmd}"),
             SideSpec::Exec(cmd) => write!(f, "exec:{cmd}"),
             SideSpec::Http(url) => f.write_str(&crate::util::redact::url(url)),
             SideSpec::Recorded => f.write_str("recorded"),
@@ -162,6 +168,9 @@ impl SideSpec {
         if let Some(cmd) = text.strip_prefix("worker:") {
             return CommandLine::parse(cmd).map(SideSpec::Worker).map_err(bad);
         }
+        if let Some(cmd) = text.strip_prefix("pipe:") {
+            return CommandLine::parse(cmd).map(SideSpec::Pipe).map_err(bad);
+        }
         if let Some(cmd) = text.strip_prefix("exec:") {
             return CommandLine::parse(cmd).map(SideSpec::Exec).map_err(bad);
         }
@@ -172,7 +181,7 @@ impl SideSpec {
             crate::util::redact::register_url(text);
             return Ok(SideSpec::Http(text.to_owned()));
         }
-        let (last, rest) = FORMS.split_last().expect("five forms");
+        let (last, rest) = FORMS.split_last().expect("six forms");
         Err(bad(format!(
             "not a target; use {}, or {last}",
             rest.join(", ")
@@ -201,6 +210,13 @@ mod tests {
             SideSpec::parse("exec:./run.sh", Side::Legacy).unwrap(),
             SideSpec::Exec(_)
         ));
+        assert_eq!(
+            SideSpec::parse("pipe:python3 legacy/batch.py --pipe", Side::Legacy).unwrap(),
+            SideSpec::Pipe(CommandLine {
+                program: "python3".into(),
+                args: vec!["legacy/batch.py".into(), "--pipe".into()]
+            })
+        );
         assert!(matches!(
             SideSpec::parse("http://127.0.0.1:1/x", Side::Legacy).unwrap(),
             SideSpec::Http(_)
@@ -236,7 +252,14 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         assert!(!contract.contains("four"), "{contract}");
-        for form in ["builtin:", "worker:", "exec:", "http(s)://", "recorded"] {
+        for form in [
+            "builtin:",
+            "worker:",
+            "pipe:",
+            "exec:",
+            "http(s)://",
+            "recorded",
+        ] {
             assert!(contract.contains(form), "the contract lacks {form}");
         }
         let e = SideSpec::parse("nope", Side::Legacy)

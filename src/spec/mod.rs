@@ -5,7 +5,9 @@
 //!   lines, and the directory they run in: [`RunSpec::cwd`], absolute), the
 //!   traffic and how it is read, every option, the comparison rules and
 //!   known differences as they were declared (so they compile again to the
-//!   same rules), the noise probe, the flag settings, and the run id.
+//!   same rules), the behaviour contract with its schemas' JSON (so no one
+//!   reads the schema files again), the noise probe, the flag settings, and
+//!   the run id.
 //! - `cli/` makes it (flags over `cutover.toml` over the defaults `--help`
 //!   shows); [`crate::run::replay`] runs it; the report writes it verbatim
 //!   into `summary.json` under `spec`. Every command that re-runs or judges a
@@ -21,9 +23,11 @@
 //!   [`crate::flags::Source`]).
 //!
 //! Names [`crate::model`], [`crate::traffic`], [`crate::sides`],
-//! [`crate::compare`], [`crate::flags`] and [`crate::util`].
+//! [`crate::compare`], [`crate::contract`], [`crate::flags`] and
+//! [`crate::util`].
 
 use crate::compare::{Declared, KnownConfig, KnownSet, RuleConfig, RuleError, RuleSet};
+use crate::contract::{Contract, ContractError, ContractSpec};
 use crate::flags::FlagSettings;
 use crate::model::Side;
 use crate::sides::{SideOptions, SideSpec};
@@ -73,6 +77,10 @@ pub struct RunSpec {
     /// The rollout's flags (`None`: not evaluated, with `--no-flags` or
     /// when nothing is configured and the default flag file is missing).
     pub flags: Option<FlagSettings>,
+    /// The behaviour contract both sides are held to (`None`: none; a
+    /// summary written before contracts existed has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractSpec>,
     /// The config file the run read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -102,6 +110,14 @@ impl RunSpec {
     /// The known differences, compiled.
     pub fn compile_known(&self) -> Result<KnownSet, RuleError> {
         KnownSet::compile(&self.known)
+    }
+
+    /// The contract, compiled (`None`: the run has none).
+    pub fn compile_contract(&self) -> Result<Option<Contract>, ContractError> {
+        self.contract
+            .as_ref()
+            .map(ContractSpec::compile)
+            .transpose()
     }
 
     /// Whether the legacy side is live (not `recorded`): then records that
@@ -160,6 +176,7 @@ pub(crate) fn test_spec() -> RunSpec {
         rules: Vec::new(),
         known: Vec::new(),
         flags: None,
+        contract: None,
         config_file: None,
     }
 }

@@ -6,6 +6,7 @@
 mod adapters;
 mod browser;
 mod config;
+mod contracts;
 mod defects;
 mod faults;
 mod flags;
@@ -14,6 +15,7 @@ mod leaks;
 mod legacy_worker;
 mod limits;
 mod output;
+mod pipes;
 mod processes;
 mod recorded;
 mod replay;

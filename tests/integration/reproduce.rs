@@ -74,8 +74,10 @@ fn minimize_finds_a_trigger_buried_in_a_large_input() {
 }
 
 /// Replays one pinned case through both sides with `cutover replay` and
-/// returns the signature it now shows (`match` when it matched).
-fn replay_pinned(case: &Value, tmp: &std::path::Path, name: &str) -> String {
+/// returns the signature it now shows (`match` when it matched); for a
+/// contract case (`contract SIDE POINTER RULE`), that violation when the
+/// replay shows it among its findings.
+pub fn replay_pinned(case: &Value, tmp: &std::path::Path, name: &str) -> String {
     let input = serde_json::to_string(&case["input"]).unwrap();
     let path = tmp.join(format!("{name}.jsonl"));
     std::fs::write(
@@ -104,6 +106,25 @@ fn replay_pinned(case: &Value, tmp: &std::path::Path, name: &str) -> String {
     replay(&out, &args).assert().code(predicates::ord::lt(2));
     let s = summary(&out);
     assert_eq!(count(&s, "read"), 1);
+    let expected = case["reproduces"].as_str().unwrap_or_default();
+    if expected.starts_with("contract ") {
+        let shown = s["contract"]["violations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| {
+                format!(
+                    "contract {} {} {}",
+                    g["side"].as_str().unwrap_or_default(),
+                    g["pointer"].as_str().unwrap_or_default(),
+                    g["rule"].as_str().unwrap_or_default()
+                )
+            });
+        return shown
+            .into_iter()
+            .find(|sig| sig == expected)
+            .unwrap_or_else(|| "no such contract violation".to_owned());
+    }
     s["groups"][0]["signature"]
         .as_str()
         .unwrap_or("match")

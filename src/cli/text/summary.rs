@@ -39,6 +39,7 @@ pub fn run_text(view: &RunView<'_>, p: Palette, top: usize) -> String {
     recheck(&mut out, view, p);
     rules(&mut out, view, p);
     known(&mut out, view, p);
+    contract(&mut out, view, p, top);
     noise(&mut out, view, p, top);
     out.push('\n');
     next(&mut out, view, p);
@@ -254,6 +255,64 @@ fn rules(out: &mut String, view: &RunView<'_>, p: Palette) {
             counted(r.suppressed_paths, "path", "paths"),
             counted(r.suppressed_records, "record", "records")
         );
+    }
+}
+
+/// What the behaviour contract found: counts, then the largest groups.
+fn contract(out: &mut String, view: &RunView<'_>, p: Palette, top: usize) {
+    let Some(c) = &view.summary.contract else {
+        return;
+    };
+    let _ = writeln!(out);
+    heading(
+        out,
+        p,
+        "behaviour contract ([contract]; whatever the outcome)",
+    );
+    let candidate = format!(
+        "candidate broke the output schema in {}",
+        counted(c.candidate_violations, "record", "records")
+    );
+    let role = if c.fails() { Role::Bad } else { Role::Good };
+    let _ = writeln!(
+        out,
+        "  {}{}; legacy in {} (findings about the legacy)",
+        p.paint(role, &candidate),
+        if c.fails() { " (fails the run)" } else { "" },
+        c.legacy_violations
+    );
+    let _ = writeln!(
+        out,
+        "  outside the input schema: {} (still compared; never fail a run)",
+        counted(c.outside_contract, "record", "records")
+    );
+    let _ = writeln!(
+        out,
+        "  undeclared error types: legacy {}, candidate {}",
+        c.legacy_undeclared_errors, c.candidate_undeclared_errors
+    );
+    let groups = c
+        .violations
+        .iter()
+        .chain(&c.undeclared_errors)
+        .chain(&c.outside);
+    for g in groups.take(top) {
+        let who = g.who();
+        let what = if g.rule.is_empty() {
+            format!("undeclared error {}", esc(&g.pointer))
+        } else {
+            format!("at {:?} rule {}", esc(&g.pointer), esc(&g.rule))
+        };
+        let _ = writeln!(
+            out,
+            "  {who:<9} {:>6}  {what}: {}{}",
+            g.count,
+            esc(&g.message),
+            example(&g.sample_ids)
+        );
+    }
+    if !c.non_goals.is_empty() {
+        let _ = writeln!(out, "  non-goals: {}", esc(&c.non_goals));
     }
 }
 

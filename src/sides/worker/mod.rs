@@ -1,6 +1,13 @@
-//! `worker:COMMAND`: a pool of persistent processes speaking the worker protocol
-//! (`legacy/PROTOCOL.md`): one JSON request per line on stdin, one JSON
-//! response per line on stdout, matched by `id`, many requests in flight.
+//! `worker:COMMAND` and `pipe:COMMAND`: a pool of persistent processes
+//! speaking the worker protocol (`legacy/PROTOCOL.md`): one JSON request per
+//! line on stdin, one JSON response per line on stdout, matched by `id`, many
+//! requests in flight. A `pipe:` pool is the same pool with another
+//! [`Framing`]: its programs read the bare input and answer one line per
+//! input line, in order, with no ids, so each line answers the oldest call in
+//! flight on that process; a line that is not JSON is that call's
+//! `cutover.bad_output` error (the process lives on), and
+//! `{"error": {"type", "message"}}` is the call's error. Everything else
+//! (processes, retries, deadlines, stderr, shutdown) is shared.
 //!
 //! # Design
 //! Each worker is a small actor: a writer task owns its stdin (requests arrive
@@ -62,3 +69,4 @@ mod process;
 mod protocol;
 
 pub use pool::WorkerPool;
+pub use protocol::Framing;

@@ -106,6 +106,15 @@ impl WorkerState {
         true
     }
 
+    /// Hands `answer` to the oldest call in flight (a `pipe:` program
+    /// answers in order); false when no call waits.
+    pub fn answer_oldest(&self, answer: Answer) -> bool {
+        let oldest = lock(&self.pending)
+            .as_ref()
+            .and_then(|m| m.keys().min().copied());
+        oldest.is_some_and(|id| self.answer(id, answer))
+    }
+
     /// Whether the call `id`, past its deadline, is a victim rather than the
     /// culprit: a call sent before it is still waiting here, or the worker is
     /// already doomed (an older call timed out and killed it). Read under the

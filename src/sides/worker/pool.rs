@@ -20,7 +20,7 @@ use super::super::events::{CallRetried, InternalEvent, WorkerKilledOnTimeout, Wo
 use super::super::{CommandLine, Implementation, Request, SideCounters, SideError, SideOptions};
 use super::pending::{lock, Fate};
 use super::process::{spawn, Worker};
-use super::protocol::WireRequest;
+use super::protocol::{Framing, WireRequest};
 use crate::model::{Answer, AppError, Side, SideStats};
 use crate::util::text::counted;
 use futures::future::BoxFuture;
@@ -91,6 +91,7 @@ pub struct WorkerPool {
 /// What the pool and its workers' tasks share.
 pub(super) struct PoolShared {
     pub command: CommandLine,
+    pub framing: Framing,
     pub dir: Option<PathBuf>,
     pub side: Side,
     pub timeout: Duration,
@@ -107,7 +108,10 @@ impl PoolShared {
     fn cannot_start(&self, reason: String) -> SideError {
         SideError::CannotStart {
             flag: self.side.flag(),
-            what: "worker",
+            what: match self.framing {
+                Framing::Ids => "worker",
+                Framing::Ordered => "pipe program",
+            },
             command: self.command.to_string(),
             reason,
         }
@@ -117,11 +121,13 @@ impl PoolShared {
 impl WorkerPool {
     pub fn start(
         command: CommandLine,
+        framing: Framing,
         side: Side,
         options: &SideOptions,
     ) -> Result<Self, SideError> {
         let shared = Arc::new(PoolShared {
             command: command.clone(),
+            framing,
             dir: options.dir.clone(),
             side,
             timeout: options.timeout,

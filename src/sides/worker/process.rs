@@ -7,8 +7,9 @@
 //!   flushed once per burst, so pipelined calls share syscalls; a broken
 //!   stdin dooms the worker;
 //! - the reader owns stdout: each response line completes the pending call
-//!   its wire id names; a protocol violation or an unknown id kills the
-//!   worker (counted as a protocol error); once the worker is dead, every
+//!   its wire id names (under [`Framing::Ordered`], the oldest one); a
+//!   protocol violation or an unknown id (an answer line of a pipe with no
+//!   call waiting) kills the worker (counted as a protocol error); once the worker is dead, every
 //!   call left in flight is told why ([`super::pending::Orphans`]), with
 //!   the exit status and the last stderr lines;
 //! - the stderr task keeps the last lines for those messages (and logs each
@@ -20,7 +21,7 @@ use super::super::events::{InternalEvent, ProtocolError};
 use super::super::process as child;
 use super::pending::{lock, WorkerState};
 use super::pool::PoolShared;
-use super::protocol::{parse_response, WireRequest};
+use super::protocol::{parse_ordered, parse_response, Framing, WireRequest};
 use crate::util::lines::{read_line_async, Line};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -62,7 +63,7 @@ pub(super) fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
     let (exit_tx, exit_rx) = oneshot::channel();
     let (stderr_done_tx, stderr_done_rx) = oneshot::channel();
     let pid = child.id().unwrap_or(0);
-    tokio::spawn(write_requests(stdin, queue, state.clone()));
+    tokio::spawn(write_requests(stdin, queue, state.clone(), shared.framing));
     tokio::spawn(keep_stderr(stderr, state.clone(), pid, stderr_done_tx));
     tokio::spawn(supervise(child, group, state.clone(), exit_tx));
     tokio::spawn(read_responses(
@@ -86,6 +87,7 @@ async fn write_requests(
     stdin: ChildStdin,
     mut queue: mpsc::Receiver<WireRequest>,
     state: Arc<WorkerState>,
+    framing: Framing,
 ) {
     let mut out = BufWriter::with_capacity(1 << 16, stdin);
     loop {
@@ -95,11 +97,11 @@ async fn write_requests(
             _ = state.kill.cancelled() => None,
         };
         let Some(line) = line else { break };
-        let mut written = write_request(&mut out, &line).await;
+        let mut written = write_request(&mut out, &line, framing).await;
         // Write the whole burst already queued, then flush once.
         while written.is_ok() {
             match queue.try_recv() {
-                Ok(line) => written = write_request(&mut out, &line).await,
+                Ok(line) => written = write_request(&mut out, &line, framing).await,
                 Err(_) => break,
             }
         }
@@ -115,8 +117,9 @@ async fn write_requests(
 async fn write_request(
     out: &mut BufWriter<ChildStdin>,
     request: &WireRequest,
+    framing: Framing,
 ) -> std::io::Result<()> {
-    let (start, input, end) = request.parts();
+    let (start, input, end) = request.parts(framing);
     out.write_all(start.as_bytes()).await?;
     out.write_all(input).await?;
     out.write_all(end).await
@@ -202,6 +205,14 @@ async fn read_responses(
                 ))
             }
             Ok(Line::Eof) | Err(_) => break None,
+        }
+        if pool.framing == Framing::Ordered {
+            // Every line answers a call, blank or garbled ones included.
+            if !state.answer_oldest(parse_ordered(&buf)) {
+                break Some("answered a line with no input waiting for it".to_owned());
+            }
+            pool.silent_deaths.store(0, Ordering::Relaxed);
+            continue;
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;

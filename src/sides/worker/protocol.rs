@@ -17,6 +17,11 @@
 //!   than serde_json's limit of 128. An output deeper than that limit is
 //!   that call's `cutover.bad_output`, not a broken protocol: the worker
 //!   answered the right id and is kept.
+//! - Under [`Framing::Ordered`] (`pipe:`) a request line is the input alone,
+//!   and [`parse_ordered`] reads a response line as the answer of the oldest
+//!   call: `{"error": {"type", "message"}}` (that one key) is an error, any
+//!   other JSON value the output, and a line that is not JSON the call's
+//!   `cutover.bad_output` error. No line of a pipe breaks its protocol.
 
 use crate::model::{Answer, AppError};
 use crate::util::serde::present;
@@ -25,6 +30,15 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
+
+/// How requests and responses are framed on a pool's pipes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `worker:`: `{"id", "input"}` in, `{"id", "output"|"error"}` out, any order.
+    Ids,
+    /// `pipe:`: the input in, one answer line out per input line, in order.
+    Ordered,
+}
 
 /// One request line to write: the record's input is shared with the
 /// record, not copied into a line of its own (a queued request of a big
@@ -36,12 +50,15 @@ pub(super) struct WireRequest {
 
 impl WireRequest {
     /// The line's three parts: the start, the input, the end.
-    pub fn parts(&self) -> (String, &[u8], &'static [u8]) {
-        (
-            format!("{{\"id\":\"{}\",\"input\":", self.id),
-            self.input.get().as_bytes(),
-            b"}\n",
-        )
+    pub fn parts(&self, framing: Framing) -> (String, &[u8], &'static [u8]) {
+        match framing {
+            Framing::Ids => (
+                format!("{{\"id\":\"{}\",\"input\":", self.id),
+                self.input.get().as_bytes(),
+                b"}\n",
+            ),
+            Framing::Ordered => (String::new(), self.input.get().as_bytes(), b"\n"),
+        }
     }
 }
 
@@ -111,6 +128,21 @@ fn parse_deep(line: &[u8]) -> Option<Result<(u64, Answer), String>> {
     )))
 }
 
+/// The error envelope of a pipe's answer line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipeError {
+    error: AppError,
+}
+
+/// One answer line of a `pipe:` program: the oldest call's answer.
+pub(super) fn parse_ordered(line: &[u8]) -> Answer {
+    if let Ok(PipeError { error }) = serde_json::from_slice(line) {
+        return Answer::Error(error);
+    }
+    super::super::parse_output(line, "the answer line")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,13 +192,44 @@ mod tests {
     }
 
     #[test]
+    fn pipe_lines_are_outputs_errors_or_that_records_bad_output() {
+        assert_eq!(
+            parse_ordered(br#"{"accepted":[],"rejected":[]}"#),
+            Answer::Output(serde_json::json!({"accepted": [], "rejected": []}))
+        );
+        assert_eq!(
+            parse_ordered(br#"{"error":{"type":"ValueError","message":"m"}}"#),
+            Answer::Error(AppError::new("ValueError", "m"))
+        );
+        // An output that merely has an `error` key among others is an output.
+        assert!(matches!(
+            parse_ordered(br#"{"error":{"type":"E","message":"m"},"x":1}"#),
+            Answer::Output(_)
+        ));
+        match parse_ordered(b"Traceback (most recent call last):") {
+            Answer::Error(e) => assert_eq!(e.kind, "cutover.bad_output"),
+            other => panic!("{other:?}"),
+        }
+        let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
+        let request = WireRequest {
+            id: 7,
+            input: input.into(),
+        };
+        let (start, input, end) = request.parts(Framing::Ordered);
+        assert_eq!(
+            [start.as_bytes(), input, end].concat(),
+            b"{\"items\":[\" a\"]}\n"
+        );
+    }
+
+    #[test]
     fn request_lines_embed_the_input_verbatim() {
         let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
         let request = WireRequest {
             id: 7,
             input: input.into(),
         };
-        let (start, input, end) = request.parts();
+        let (start, input, end) = request.parts(Framing::Ids);
         let line = [start.as_bytes(), input, end].concat();
         assert_eq!(line, b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n");
     }
