@@ -383,6 +383,23 @@ pub enum ReportAction {
         after_help = "Exit status: 0 no group appeared or grew, 1 some group appeared or grew, 2 a run cannot be found or read."
     )]
     Diff(DiffArgs),
+    /// Merge partial reports of one run (each a directory with partial.json
+    /// and events.jsonl, as cluster replayers write them) into one run
+    /// directory, identical to a single-process run over the same traffic.
+    #[command(
+        after_help = "Records in two partials are kept once (the first partial given wins) and counted as `merge.redelivered_duplicates` in summary.json; partials of different runs are refused.\n\nExit status: as `cutover replay`'s for the merged run: 0 every record matched, 1 differences found (or the run is incomplete), 2 the partials cannot be read or belong to different runs."
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The partial report directories, in priority order for duplicates.
+    #[arg(value_name = "RUN_DIR", required = true, num_args = 1..)]
+    pub partials: Vec<PathBuf>,
+    /// The merged run directory to write (must not be in use by a run).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ use super::text::summary::{run_text, TOP_GROUPS};
 use super::{exit, settings, Exit};
 use crate::model::Stop;
 use crate::report::model::RunView;
+use crate::report::Summary;
 use anyhow::Context;
 use clap::ArgMatches;
 use std::path::Path;
@@ -26,10 +27,15 @@ pub fn run(
         Progress::new(spec.progress),
     ))?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    let view = RunView::new(&outcome.summary, &outcome.dir, None);
+    print_closing(&outcome.summary, &outcome.dir)
+}
+
+/// Prints a finished run's closing summary; its exit status.
+pub(super) fn print_closing(summary: &Summary, dir: &Path) -> anyhow::Result<Exit> {
+    let view = RunView::new(summary, dir, None);
     let palette = Palette::for_stdout(ColorMode::Auto);
     super::print(&crate::util::redact::text(&run_text(
         &view, palette, TOP_GROUPS,
     )))?;
-    Ok(exit::of_replay(&outcome.summary))
+    Ok(exit::of_replay(summary))
 }

@@ -77,6 +77,8 @@ pub struct Sinks {
     noise: NoiseAudit,
     rollout: Option<RolloutTally>,
     sinks: Vec<Box<dyn Sink>>,
+    /// How a merged run was put together ([`super::merge`]).
+    merge: Option<super::MergeReport>,
     /// Held until `summary.json` is written.
     lock: Option<RunLock>,
 }
@@ -111,6 +113,7 @@ impl Sinks {
             noise: NoiseAudit::default(),
             rollout,
             sinks,
+            merge: None,
             lock: Some(lock),
             dir,
         })
@@ -120,6 +123,11 @@ impl Sinks {
     pub fn with(mut self, sink: Box<dyn Sink>) -> Sinks {
         self.sinks.push(sink);
         self
+    }
+
+    /// Says in `summary.json` how a merged run was put together.
+    pub fn set_merge(&mut self, report: super::MergeReport) {
+        self.merge = Some(report);
     }
 
     /// The run directory.
@@ -176,6 +184,7 @@ impl Sinks {
             self.noise.finish(),
         );
         summary.rollout = self.rollout.map(|tally| tally.finish(&summary.counts));
+        summary.merge = self.merge;
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
         for sink in inside {

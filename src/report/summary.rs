@@ -152,6 +152,10 @@ pub struct Summary {
     /// `--no-flags`); see [`super::rollout`].
     #[serde(default)]
     pub rollout: Option<super::rollout::RolloutReport>,
+    /// How a run merged from partials (`report merge`, a cluster run) was
+    /// put together; absent for a local run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<super::MergeReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -337,6 +341,7 @@ impl SummaryBuilder {
             known,
             noise,
             rollout: None,
+            merge: None,
         }
     }
 }
