@@ -177,6 +177,7 @@
 //! requests to a bounded channel; see its module for a runnable example.
 
 pub mod cli;
+pub mod cluster;
 pub mod compare;
 pub mod engine;
 pub mod flags;

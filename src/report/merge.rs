@@ -96,6 +96,8 @@ pub struct MergePlan {
     pub report: MergeReport,
     /// The rollout section, opened by the caller from the spec's flags.
     pub rollout: Option<RolloutTally>,
+    /// The merged directory's lock, when the caller holds it already.
+    pub lock: Option<RunLock>,
 }
 
 /// The spec the partials in `dirs` share, checked (see the module docs).
@@ -179,7 +181,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path, plan: MergePlan) -> Result<Summary, M
         .collect::<Result<Vec<_>, _>>()?;
     let rules = spec.compile_rules()?;
     let known = spec.compile_known()?;
-    let lock = RunLock::acquire(out)?;
+    let lock = match plan.lock {
+        Some(lock) => lock,
+        None => RunLock::acquire(out)?,
+    };
     let junit = spec
         .junit
         .as_deref()
