@@ -49,6 +49,8 @@ use std::time::{Duration, Instant};
 pub const SPILL_BYTES: usize = 32 << 20;
 /// After a stop, how long the results of chunks already out are waited for.
 pub const GRACE: Duration = Duration::from_secs(5);
+/// How long the end of a run may spend cleaning up on NATS.
+pub const CLEANUP: Duration = Duration::from_secs(3);
 /// The directory under the run directory where results are spilled (gone
 /// once the merge is written).
 pub const SPILL_DIR: &str = ".partials";
@@ -144,17 +146,52 @@ pub async fn run(
     })
     .await
     .map_err(|e| js_err(url, "the run's work consumer")(e.to_string()))?;
-    let mut result_messages = results
-        .create_consumer(pull::OrderedConfig {
+    // A durable consumer, pulled in short fetches: it outlives a restart
+    // of the server, where an ordered consumer takes a minute to recover.
+    let results_consumer = format!("results-{token}");
+    let _ = results.delete_consumer(&results_consumer).await;
+    let pull_results = results
+        .create_consumer(pull::Config {
+            durable_name: Some(results_consumer.clone()),
             filter_subject: results_subject(&token),
+            ack_policy: jetstream::consumer::AckPolicy::None,
             deliver_policy: jetstream::consumer::DeliverPolicy::All,
             ..Default::default()
         })
         .await
-        .map_err(|e| js_err(url, "the run's result consumer")(e.to_string()))?
-        .messages()
-        .await
-        .map_err(|e| js_err(url, "the run's results")(e.to_string()))?;
+        .map_err(|e| js_err(url, "the run's result consumer")(e.to_string()))?;
+    let (results_tx, mut result_messages) = tokio::sync::mpsc::channel::<jetstream::Message>(64);
+    let fetcher = tokio::spawn(async move {
+        loop {
+            let batch = pull_results
+                .fetch()
+                .max_messages(64)
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await;
+            match batch {
+                Ok(mut messages) => {
+                    while let Some(message) = messages.next().await {
+                        match message {
+                            Ok(m) => {
+                                if results_tx.send(m).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => tracing::debug!("results: {e}"),
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("results: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            if results_tx.is_closed() {
+                return;
+            }
+        }
+    });
     let mut advisories = client
         .subscribe(format!(
             "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{WORK_STREAM}.{consumer}"
@@ -169,7 +206,7 @@ pub async fn run(
         capture_digest: None,
         ack_wait_ms: cluster.ack_wait.as_millis() as u64,
     };
-    put_manifest(&kv, &manifest, url).await?;
+    claim_manifest(&kv, &manifest, url).await?;
 
     let rollout = match &spec.flags {
         Some(settings) => Some(RolloutTally::open(settings).await),
@@ -271,8 +308,8 @@ pub async fn run(
                     }
                 }
             },
-            message = result_messages.next() => match message {
-                Some(Ok(message)) => {
+            message = result_messages.recv() => match message {
+                Some(message) => {
                     let headers = message.headers.as_ref();
                     let (Some(c), Some(part), Some(parts), Some(items)) = (
                         super::header_u64(headers, H_CHUNK),
@@ -283,6 +320,7 @@ pub async fn run(
                         tracing::warn!("a result without its chunk headers: ignored");
                         continue;
                     };
+                    tracing::debug!("result of chunk {c} part {part}/{parts}: {items} items");
                     if done.get(c as usize).copied().unwrap_or(false) {
                         duplicates += items;
                         continue;
@@ -317,7 +355,6 @@ pub async fn run(
                         done[c as usize] = true;
                     }
                 }
-                Some(Err(e)) => tracing::debug!("results: {e}"),
                 None => {
                     aborted = Some(format!("the results from NATS at {url} ended"));
                 }
@@ -367,6 +404,8 @@ pub async fn run(
         }
     }
     observer.finished();
+    drop(result_messages);
+    fetcher.abort();
     drop(reader.items);
     let _ = reader.done.await;
 
@@ -397,12 +436,19 @@ pub async fn run(
     manifest.chunks = Some(chunk);
     manifest.capture_digest = Some(format!("sha256:{:x}", digest.finalize()));
     manifest.state = "done".into();
-    if let Err(e) = put_manifest(&kv, &manifest, url).await {
-        tracing::warn!("{e}");
+    // Bounded: with NATS gone, the report is written all the same.
+    let cleanup = async {
+        if let Err(e) = put_manifest(&kv, &manifest, url).await {
+            tracing::warn!("{e}");
+        }
+        let _ = work.delete_consumer(&consumer).await;
+        let _ = results.delete_consumer(&results_consumer).await;
+        let _ = work.purge().filter(work_subject(&token)).await;
+        let _ = results.purge().filter(results_subject(&token)).await;
+    };
+    if tokio::time::timeout(CLEANUP, cleanup).await.is_err() {
+        tracing::warn!("NATS at {url}: the run's consumer and subjects could not be cleaned up within {CLEANUP:?}");
     }
-    let _ = work.delete_consumer(&consumer).await;
-    let _ = work.purge().filter(work_subject(&token)).await;
-    let _ = results.purge().filter(results_subject(&token)).await;
 
     spill.flush()?;
     let state = if aborted.is_some() {
@@ -548,6 +594,33 @@ async fn bucket(js: &jetstream::Context, url: &str) -> Result<jetstream::kv::Sto
     js.get_key_value(BUCKET)
         .await
         .map_err(|e| js_err(url, "the manifest bucket")(e.to_string()))
+}
+
+/// Writes a new run's manifest; refuses when a run with the same id is
+/// open on the cluster (two runs never share subjects).
+async fn claim_manifest(
+    kv: &jetstream::kv::Store,
+    manifest: &Manifest,
+    url: &str,
+) -> Result<(), ClusterError> {
+    let bytes = serde_json::to_vec(manifest).expect("serialisable");
+    if kv.create(&manifest.token, bytes.into()).await.is_ok() {
+        return Ok(());
+    }
+    let open = kv
+        .get(&manifest.token)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        .is_some_and(|m| m.state == "open");
+    if open {
+        return Err(ClusterError::Chunk(format!(
+            "a run with id {} is already open on the cluster at {url}: give this one another id (start it again)",
+            manifest.spec.run_id
+        )));
+    }
+    put_manifest(kv, manifest, url).await
 }
 
 async fn put_manifest(

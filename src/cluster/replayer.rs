@@ -314,6 +314,7 @@ async fn handle(
         }
     };
     let published = publish_result(js, token, chunk, &events).await;
+    tracing::debug!("chunk {chunk} of run {token}: result published: {published:?}");
     ticker.abort();
     match published {
         Ok(()) => {

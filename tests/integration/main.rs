@@ -4,7 +4,9 @@
 //! binary from the repository root with its report in a temporary directory.
 
 mod adapters;
+
 mod browser;
+mod cluster;
 mod config;
 mod defects;
 mod faults;
