@@ -275,6 +275,157 @@ pub(crate) fn header_u64(headers: Option<&async_nats::HeaderMap>, name: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ChunkRunner;
+    use crate::model::{Side, Stop};
+    use crate::report::merge::{merge, MergePlan};
+    use crate::report::partial::PartialWriter;
+    use crate::sides::SideSpec;
+    use crate::traffic::{Format, TrafficSpec};
+    use std::path::{Path, PathBuf};
+
+    /// A spec over the bundled capture: the faithful port against the naive
+    /// one (hundreds of mismatches in several groups), in-process.
+    fn spec(dir: &Path) -> RunSpec {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut spec = crate::spec::test_spec();
+        spec.cwd = repo.to_owned();
+        spec.legacy = SideSpec::Builtin("normalize".into());
+        spec.candidate = SideSpec::Builtin("normalize-naive".into());
+        spec.traffic = vec![TrafficSpec::from_arg(
+            repo.join("fixtures/normalize/capture.jsonl")
+                .to_str()
+                .unwrap(),
+            Format::Auto,
+        )];
+        spec.read.max_record_bytes = 1 << 20;
+        spec.sides.timeout = Duration::from_secs(10);
+        spec.sides.max_response_bytes = 1 << 20;
+        spec.concurrency = 16;
+        spec.max_inflight_bytes = 64 << 20;
+        spec.max_diffs = 50;
+        spec.html = false;
+        spec.out = dir.join("local");
+        spec
+    }
+
+    fn without_timings(dir: &Path) -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for f in [
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "records_per_second",
+            "latency_ms",
+            "merge",
+        ] {
+            o.remove(f);
+        }
+        o["spec"].as_object_mut().unwrap().remove("out");
+        v
+    }
+
+    /// The bundled capture replayed locally, and the same capture cut into
+    /// chunks of uneven sizes, each run by a [`ChunkRunner`] (as a replayer
+    /// runs it), shared out over three partials (one chunk in two of them,
+    /// as a redelivery leaves it) and merged: the same report.
+    #[test]
+    fn a_merge_of_chunks_run_apart_writes_the_local_replays_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(dir.path());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let local = runtime
+            .block_on(crate::run::replay(&spec, &Stop::never(), ()))
+            .unwrap();
+        assert!(local.summary.counts.mismatched > 100);
+        assert!(local.summary.groups.len() > 2);
+
+        let parts: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("p{i}"))).collect();
+        let duplicated = runtime.block_on(async {
+            let options = spec.side_options();
+            let build = |s: &SideSpec, side| crate::sides::build(s, side, &options).unwrap();
+            let runner = ChunkRunner::new(
+                build(&spec.legacy, Side::Legacy),
+                build(&spec.candidate, Side::Candidate),
+                spec.legacy_is_live(),
+                spec.compile_rules().unwrap(),
+                spec.compile_known().unwrap(),
+                spec.noise_probe,
+                spec.concurrency,
+                spec.max_diffs,
+            );
+            let sources = crate::traffic::open_sources(&spec.traffic).unwrap();
+            let mut reader = crate::traffic::spawn_reader(
+                sources,
+                spec.read.clone(),
+                2,
+                64,
+                Default::default(),
+                crate::model::Budget::new(spec.max_inflight_bytes),
+            );
+            let mut items = Vec::new();
+            while let Some(batch) = reader.items.recv().await {
+                items.extend(batch);
+            }
+            let mut writers: Vec<PartialWriter> = parts
+                .iter()
+                .map(|p| PartialWriter::create(p, &spec).unwrap())
+                .collect();
+            let sizes = [1usize, 7, 64, 3, 200, 25];
+            let (mut chunk, mut duplicated) = (0usize, 0u64);
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let size = sizes[chunk % sizes.len()];
+                let mut this: Vec<_> = items.by_ref().take(size).collect();
+                let copy = (chunk == 4).then(|| {
+                    // The same chunk run twice, as after a redelivery.
+                    let again = crate::cluster::WireItem::parse_chunk(
+                        this.iter()
+                            .map(|i| WireItem::line_of(i) + "\n")
+                            .collect::<String>()
+                            .as_bytes(),
+                    )
+                    .unwrap();
+                    std::mem::replace(&mut this, again)
+                });
+                let events = runner.run(this).await.unwrap();
+                for event in &events {
+                    writers[chunk % 3].write(event).unwrap();
+                }
+                if let Some(copy) = copy {
+                    let events = runner.run(copy).await.unwrap();
+                    duplicated += events.len() as u64;
+                    for event in &events {
+                        writers[(chunk + 1) % 3].write(event).unwrap();
+                    }
+                }
+                chunk += 1;
+            }
+            for w in writers {
+                w.finish(crate::report::RunStatus {
+                    state: crate::model::RunState::Complete,
+                    abort_reason: None,
+                    signal: None,
+                    legacy_target: Default::default(),
+                    candidate_target: Default::default(),
+                })
+                .unwrap();
+            }
+            runner.shutdown().await;
+            duplicated
+        });
+        let out = dir.path().join("merged");
+        let merged = merge(&parts, &out, MergePlan::default()).unwrap();
+        for file in ["mismatches.csv", "diffs.txt", "rejected.jsonl"] {
+            let a = std::fs::read(local.dir.join(file)).unwrap();
+            let b = std::fs::read(out.join(file)).unwrap();
+            assert!(a == b, "{file} differs");
+        }
+        assert_eq!(without_timings(&local.dir), without_timings(&out));
+        assert_eq!(merged.merge.unwrap().redelivered_duplicates, duplicated);
+        assert!(duplicated > 0);
+    }
 
     #[test]
     fn run_tokens_are_subject_safe_and_distinct() {

@@ -15,6 +15,7 @@ mod http_services;
 mod leaks;
 mod legacy_worker;
 mod limits;
+mod merge;
 mod output;
 mod processes;
 mod recorded;
