@@ -13,7 +13,9 @@
 //!   chunk is acked (awaiting the server's confirmation), so a result is
 //!   never lost: at worst sent twice.
 //! - It leaves a run when its manifest says `done` or is gone, or its
-//!   consumer is; it stops when `stop` is cancelled (chunks in hand are not
+//!   consumer is (a run it cannot take part in is said in the log and left;
+//!   only a side that cannot work here stops the replayer); it stops when
+//!   `stop` is cancelled (chunks in hand are not
 //!   acked: they come again to another replayer).
 
 use super::{
@@ -50,6 +52,8 @@ pub async fn run(options: &ReplayerOptions, stop: CancellationToken) -> Result<(
     let js = jetstream::new(client);
     let mut runs: HashMap<String, (CancellationToken, JoinHandle<Result<(), ClusterError>>)> =
         HashMap::new();
+    // Runs joined and left: not joined again.
+    let mut left = std::collections::HashSet::new();
     let result = loop {
         if stop.is_cancelled() {
             break Ok(());
@@ -64,8 +68,17 @@ pub async fn run(options: &ReplayerOptions, stop: CancellationToken) -> Result<(
         let mut failed = None;
         for key in finished {
             let (_, handle) = runs.remove(&key).expect("listed");
-            if let Ok(Err(e)) = handle.await {
-                failed = Some(e);
+            match handle.await {
+                Ok(Err(e @ ClusterError::Side(_))) => failed = Some(e),
+                // A run this replayer cannot take part in (its consumer is
+                // gone: a coordinator that died): said once, left alone.
+                Ok(Err(e)) => {
+                    tracing::warn!("leaving run {key}: {e}");
+                    left.insert(key);
+                }
+                _ => {
+                    left.insert(key);
+                }
             }
         }
         if let Some(e) = failed {
@@ -74,7 +87,7 @@ pub async fn run(options: &ReplayerOptions, stop: CancellationToken) -> Result<(
         match open_runs(&js).await {
             Ok(manifests) => {
                 for manifest in manifests {
-                    if runs.contains_key(&manifest.token) {
+                    if runs.contains_key(&manifest.token) || left.contains(&manifest.token) {
                         continue;
                     }
                     tracing::info!("joining run {}", manifest.spec.run_id);
