@@ -44,7 +44,7 @@
 pub mod coordinator;
 pub mod replayer;
 
-use crate::model::{Charge, Origin, Record, Rejection};
+use crate::model::{Charge, Origin, Record};
 use crate::report::partial::WireRejection;
 use crate::spec::RunSpec;
 use crate::traffic::SourceItem;
@@ -219,13 +219,7 @@ impl WireItem {
                 input: RawValue::from_string(r.input.get().to_owned()).expect("JSON text"),
                 recorded: r.recorded.clone(),
             }),
-            SourceItem::Rejected(r) => WireItem::Rejected(WireRejection {
-                seq: r.seq,
-                source: r.origin.source.to_string(),
-                line: r.origin.line,
-                reason: r.reason.clone(),
-                excerpt: r.excerpt.clone(),
-            }),
+            SourceItem::Rejected(r) => WireItem::Rejected(WireRejection::of(r)),
         };
         serde_json::to_string(&wire).expect("serialisable")
     }
@@ -252,15 +246,7 @@ impl WireItem {
                         },
                         charge: Charge::none(),
                     }),
-                    WireItem::Rejected(r) => SourceItem::Rejected(Rejection {
-                        seq: r.seq,
-                        origin: Origin {
-                            source: r.source.into(),
-                            line: r.line,
-                        },
-                        reason: r.reason,
-                        excerpt: r.excerpt,
-                    }),
+                    WireItem::Rejected(r) => SourceItem::Rejected(r.into_rejection()),
                 })
             })
             .collect()
@@ -306,24 +292,6 @@ mod tests {
         spec.html = false;
         spec.out = dir.join("local");
         spec
-    }
-
-    fn without_timings(dir: &Path) -> serde_json::Value {
-        let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let o = v.as_object_mut().unwrap();
-        for f in [
-            "started_at",
-            "finished_at",
-            "duration_seconds",
-            "records_per_second",
-            "latency_ms",
-            "merge",
-        ] {
-            o.remove(f);
-        }
-        o["spec"].as_object_mut().unwrap().remove("out");
-        v
     }
 
     /// The bundled capture replayed locally, and the same capture cut into
@@ -422,7 +390,8 @@ mod tests {
             let b = std::fs::read(out.join(file)).unwrap();
             assert!(a == b, "{file} differs");
         }
-        assert_eq!(without_timings(&local.dir), without_timings(&out));
+        let comparable = |dir| crate::report::merge::tests::comparable(dir, &["latency_ms"]);
+        assert_eq!(comparable(&local.dir), comparable(&out));
         assert_eq!(merged.merge.unwrap().redelivered_duplicates, duplicated);
         assert!(duplicated > 0);
     }

@@ -200,6 +200,39 @@ struct Shared {
     diffs: Diffs,
 }
 
+impl Shared {
+    /// What comparing records outside a run shares: no reader to stop, and
+    /// diffs made per chunk (or none).
+    fn outside_a_run(
+        legacy: Arc<dyn Implementation>,
+        candidate: Arc<dyn Implementation>,
+        check_drift: bool,
+        rules: crate::compare::RuleSet,
+        known: crate::compare::KnownSet,
+        noise_probe: bool,
+    ) -> Shared {
+        Shared {
+            legacy,
+            candidate,
+            check_drift,
+            rules,
+            known,
+            noise_probe,
+            aborted: Mutex::new(None),
+            reader_stop: CancellationToken::new(),
+            diffs: Diffs::new(0),
+        }
+    }
+
+    /// The error of a side that stopped working, taken.
+    fn failure(&self) -> Option<SideError> {
+        self.aborted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
 /// Which records get a unified diff, and where it is made.
 struct Diffs {
     /// The report shows the first `wanted` non-matching records' diffs.
@@ -384,31 +417,14 @@ impl Comparer {
         noise_probe: bool,
     ) -> Self {
         Comparer {
-            shared: Shared {
-                legacy,
-                candidate,
-                check_drift: false,
-                rules,
-                known,
-                noise_probe,
-                aborted: Mutex::new(None),
-                reader_stop: CancellationToken::new(),
-                // Re-running single records writes no diffs.txt.
-                diffs: Diffs::new(0),
-            },
+            shared: Shared::outside_a_run(legacy, candidate, false, rules, known, noise_probe),
         }
     }
 
     /// One record's result, or the error of a side that stopped working.
     pub async fn compare(&self, record: Record) -> Result<RecordResult, SideError> {
         let result = compare_record(record, &self.shared, &self.shared.diffs).await;
-        let failed = self
-            .shared
-            .aborted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        failed.map_or(Ok(result), Err)
+        self.shared.failure().map_or(Ok(result), Err)
     }
 
     /// Releases both targets' processes.
@@ -447,17 +463,14 @@ impl ChunkRunner {
         max_diffs: usize,
     ) -> Self {
         ChunkRunner {
-            shared: Shared {
+            shared: Shared::outside_a_run(
                 legacy,
                 candidate,
                 check_drift,
                 rules,
                 known,
                 noise_probe,
-                aborted: Mutex::new(None),
-                reader_stop: CancellationToken::new(),
-                diffs: Diffs::new(0),
-            },
+            ),
             concurrency: concurrency.max(1),
             max_diffs,
         }
@@ -487,12 +500,7 @@ impl ChunkRunner {
             events.push(event);
         }
         drop(ordered);
-        let failed = shared
-            .aborted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        failed.map_or(Ok(events), Err)
+        shared.failure().map_or(Ok(events), Err)
     }
 
     /// Releases both sides' processes.

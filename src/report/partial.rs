@@ -165,6 +165,30 @@ pub struct WireRejection {
     pub excerpt: String,
 }
 
+impl WireRejection {
+    pub fn of(r: &Rejection) -> WireRejection {
+        WireRejection {
+            seq: r.seq,
+            source: r.origin.source.to_string(),
+            line: r.origin.line,
+            reason: r.reason.clone(),
+            excerpt: r.excerpt.clone(),
+        }
+    }
+
+    pub fn into_rejection(self) -> Rejection {
+        Rejection {
+            seq: self.seq,
+            origin: Origin {
+                source: self.source.into(),
+                line: self.line,
+            },
+            reason: self.reason,
+            excerpt: self.excerpt,
+        }
+    }
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
@@ -191,13 +215,7 @@ impl WireEvent {
     /// The line form of `event`.
     pub fn of(event: &Event) -> WireEvent {
         match event {
-            Event::Rejected(r) => WireEvent::Rejected(WireRejection {
-                seq: r.seq,
-                source: r.origin.source.to_string(),
-                line: r.origin.line,
-                reason: r.reason.clone(),
-                excerpt: r.excerpt.clone(),
-            }),
+            Event::Rejected(r) => WireEvent::Rejected(WireRejection::of(r)),
             Event::Compared(r) => {
                 let full = !r.verdict.is_clean();
                 let observed = |o: &Observed| WireObserved {
@@ -242,15 +260,7 @@ impl WireEvent {
     /// sink reads them).
     pub fn into_event(self) -> Event {
         match self {
-            WireEvent::Rejected(r) => Event::Rejected(Rejection {
-                seq: r.seq,
-                origin: Origin {
-                    source: r.source.into(),
-                    line: r.line,
-                },
-                reason: r.reason,
-                excerpt: r.excerpt,
-            }),
+            WireEvent::Rejected(r) => Event::Rejected(r.into_rejection()),
             WireEvent::Compared(r) => {
                 let r = *r;
                 let observed = |o: WireObserved| Observed {
