@@ -579,3 +579,47 @@ fn sigint_on_the_coordinator_stops_publishing_and_writes_a_consistent_partial_re
             - s["counts"]["rejected"].as_u64().unwrap()
     );
 }
+
+#[test]
+fn a_replayer_whose_side_cannot_work_on_its_machine_stops_saying_so() {
+    if left_to_scripts_test(NATS) {
+        return;
+    }
+    let dir = sandbox();
+    let capture = planted(&dir, "planted.jsonl", 50);
+    let nats = OwnNats::start(&dir);
+    let out = dir.join("cluster");
+    let log = std::fs::File::create(dir.join("coordinator.log")).unwrap();
+    let child = cutover_process()
+        .arg("replay")
+        .arg(&capture)
+        .args([
+            "--legacy",
+            "worker:no-such-program-on-this-machine",
+            "--no-progress",
+            "--cluster",
+            &nats.url(),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut replayer = Replayer::on(&nats.url(), &dir, "r0", &[]);
+    let status = wait_within(&mut replayer.0, Duration::from_secs(60), "the replayer");
+    assert_eq!(status.code(), Some(2));
+    let said = std::fs::read_to_string(&replayer.1).unwrap();
+    assert!(said.contains("no-such-program-on-this-machine"), "{said}");
+    // The coordinator waits for replayers that can; SIGTERM ends it with
+    // a consistent report of nothing.
+    send(child.id(), nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(
+        finish(child, Duration::from_secs(60), "the coordinator"),
+        143
+    );
+    let s = summary(&out);
+    assert_eq!(s["status"]["state"], "interrupted");
+    assert_eq!(s["counts"]["read"], 0);
+    assert_accounted(&s);
+}
