@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Result bytes held in memory before they are spilled to a partial file.
-pub const SPILL_BYTES: usize = 32 << 20;
+pub const SPILL_BYTES: usize = 8 << 20;
 /// After a stop, how long the results of chunks already out are waited for.
 pub const GRACE: Duration = Duration::from_secs(5);
 /// How long the end of a run may spend cleaning up on NATS.
