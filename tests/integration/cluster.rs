@@ -161,11 +161,7 @@ struct Replayer(Child, PathBuf);
 
 impl Replayer {
     fn start(dir: &Path, name: &str) -> Replayer {
-        Replayer::with(dir, name, &[])
-    }
-
-    fn with(dir: &Path, name: &str, args: &[&str]) -> Replayer {
-        Replayer::on(&nats_url(), dir, name, args)
+        Replayer::on(&nats_url(), dir, name, &[])
     }
 
     fn on(url: &str, dir: &Path, name: &str, args: &[&str]) -> Replayer {
@@ -395,6 +391,8 @@ fn a_poison_chunk_that_crashes_every_replayer_ends_the_run_incomplete_naming_it(
     // Line 61 (seq 60, in the third chunk of 25) kills whoever runs it.
     lines[60] = record("poison", json!({"items": ["x"], "fault": "kill_parent"}));
     let capture = capture(&dir, "poison.jsonl", &lines);
+    // A server of its own: the poison would kill other tests' replayers.
+    let nats = OwnNats::start(&dir);
     let out = dir.join("cluster");
     let log = std::fs::File::create(dir.join("coordinator.log")).unwrap();
     let mut child = cutover_process()
@@ -407,7 +405,7 @@ fn a_poison_chunk_that_crashes_every_replayer_ends_the_run_incomplete_naming_it(
             "builtin:normalize",
             "--no-progress",
             "--cluster",
-            &nats_url(),
+            &nats.url(),
             "--chunk-records",
             "25",
             "--ack-wait",
@@ -425,7 +423,7 @@ fn a_poison_chunk_that_crashes_every_replayer_ends_the_run_incomplete_naming_it(
     // chunk at a time, so the poison takes no other chunk down with it.
     let one = ["--chunks-in-flight", "1"];
     let mut slots: Vec<Replayer> = (0..2)
-        .map(|i| Replayer::with(&dir, &format!("s{i}-0"), &one))
+        .map(|i| Replayer::on(&nats.url(), &dir, &format!("s{i}-0"), &one))
         .collect();
     let mut restarts = 0;
     let started = Instant::now();
@@ -436,7 +434,7 @@ fn a_poison_chunk_that_crashes_every_replayer_ends_the_run_incomplete_naming_it(
         for (i, slot) in slots.iter_mut().enumerate() {
             if slot.0.try_wait().unwrap().is_some() {
                 restarts += 1;
-                *slot = Replayer::with(&dir, &format!("s{i}-{restarts}"), &one);
+                *slot = Replayer::on(&nats.url(), &dir, &format!("s{i}-{restarts}"), &one);
             }
         }
         assert!(
