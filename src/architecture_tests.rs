@@ -59,8 +59,16 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "cluster",
+        &[
+            "model", "util", "traffic", "sides", "compare", "flags", "spec", "engine", "report",
+            "run",
+        ],
+    ),
+    (
         "cli",
         &[
+            "cluster",
             "model",
             "util",
             "normalize",

@@ -14,7 +14,7 @@
 //! arrow points down (a unit test fails when one points up):
 //!
 //! ```text
-//! cli ─► run ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare, contract ─► model
+//! cli ─► cluster ─► run ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare, contract ─► model
 //! ```
 //!
 //! - [`model`]: the core types every stage passes on: [`model::Record`],
@@ -41,6 +41,9 @@
 //! - [`review`] and [`reproduce`]: finished runs read back as data, and their
 //!   records re-run (`minimize`, `pin`, `recheck`).
 //! - [`run`]: one replay wired end to end.
+//! - [`cluster`]: one replay shared out over `cutover replayer` processes
+//!   through NATS JetStream, merged back into the report a local replay
+//!   writes ([`report::merge`]).
 //! - [`cli`]: the command line (only [`cli::main`] and the config file's
 //!   reader are public).
 //! - [`normalize`]: the worked migration's new implementation.
@@ -181,6 +184,7 @@
 //! requests to a bounded channel; see its module for a runnable example.
 
 pub mod cli;
+pub mod cluster;
 pub mod compare;
 pub mod contract;
 pub mod engine;

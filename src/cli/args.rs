@@ -95,6 +95,13 @@ pub enum Command {
         after_help = "Exit status: 0 every record matched, 1 differences/errors/timeouts/rejected lines found, 2 the run could not happen, 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.\n\nThe first SIGINT or SIGTERM stops reading, lets the records in flight finish and writes a consistent partial report (state `interrupted`); a second signal of either kind quits at once. exec: targets run at most --workers processes at once."
     )]
     Replay(Box<ReplayArgs>),
+    /// Take part in the cluster runs of a NATS JetStream server: pull their
+    /// chunks, run them through both sides, publish the results (see
+    /// `replay --cluster`). Runs until SIGINT or SIGTERM.
+    #[command(
+        after_help = "Both sides' command lines must work on this machine, in the directory the run names (its spec's cwd): each is called once when the replayer joins a run.\n\nExit status: 2 it could not work (NATS unreachable at start, a side that cannot work here), 130 stopped by SIGINT, 143 by SIGTERM (chunks in hand are not acked: they go to another replayer)."
+    )]
+    Replayer(Box<ReplayerArgs>),
     /// List the builtin targets.
     Builtins,
     /// Cut over with Unleash flags: status, set, promote on evidence, rollback.
@@ -232,6 +239,47 @@ pub struct ReplayArgs {
     /// writes by default.
     #[arg(long)]
     pub no_html: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// How `replay --cluster` shares the run out (NATS JetStream; see
+/// `cutover replayer`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Share the run out over the `cutover replayer` processes of the NATS
+    /// JetStream server at URL (nats://HOST:PORT) and merge their results
+    /// into this run's report, as a local replay would write it.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+    /// With --cluster: capture lines per chunk at most (a chunk is also kept
+    /// under 512 KiB).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive, requires = "cluster")]
+    pub chunk_records: usize,
+    /// With --cluster: how long a replayer may hold a chunk without a sign
+    /// of life (it sends in-progress acks every third of it) before the
+    /// chunk goes to another replayer.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, requires = "cluster")]
+    pub ack_wait: Duration,
+    /// With --cluster: deliveries of one chunk at most; a chunk that fails
+    /// that often makes the run `incomplete` (exit 1).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = positive, requires = "cluster")]
+    pub max_deliver: usize,
+    /// With --cluster: how long NATS may be unreachable before the run stops
+    /// with what came back (exit 2).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, requires = "cluster")]
+    pub cluster_wait: Duration,
+}
+
+/// `cutover replayer`.
+#[derive(Debug, Args)]
+pub struct ReplayerArgs {
+    /// The NATS JetStream server the coordinators publish to (nats://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    pub cluster: String,
+    /// Chunks of one run this process runs at once.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive)]
+    pub chunks_in_flight: usize,
 }
 
 /// Options shared by `cutover replay` and `cutover flags`.
@@ -410,6 +458,23 @@ pub enum ReportAction {
         after_help = "Exit status: 0 no group appeared or grew, 1 some group appeared or grew, 2 a run cannot be found or read."
     )]
     Diff(DiffArgs),
+    /// Merge partial reports of one run (each a directory with partial.json
+    /// and events.jsonl, as cluster replayers write them) into one run
+    /// directory, identical to a single-process run over the same traffic.
+    #[command(
+        after_help = "Records in two partials are kept once (the first partial given wins) and counted as `merge.redelivered_duplicates` in summary.json; partials of different runs are refused.\n\nExit status: as `cutover replay`'s for the merged run: 0 every record matched, 1 differences found (or the run is incomplete), 2 the partials cannot be read or belong to different runs."
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The partial report directories, in priority order for duplicates.
+    #[arg(value_name = "RUN_DIR", required = true, num_args = 1..)]
+    pub partials: Vec<PathBuf>,
+    /// The merged run directory to write (must not be in use by a run).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

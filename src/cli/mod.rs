@@ -54,7 +54,7 @@ pub fn main(tune: fn()) -> ExitCode {
     };
     register_env_secrets();
     init_logging(cli.verbose);
-    if matches!(cli.command, Command::Replay(_)) {
+    if matches!(cli.command, Command::Replay(_) | Command::Replayer(_)) {
         signals.drain();
     }
     let exit = match run(cli, &matches, signals) {
@@ -80,6 +80,7 @@ fn error_text(e: &anyhow::Error) -> String {
 fn run(cli: Cli, matches: &clap::ArgMatches, signals: &signals::Signals) -> anyhow::Result<Exit> {
     let config = cli.config.as_deref();
     match cli.command {
+        Command::Replayer(args) => replay::replayer(*args, signals.stop()),
         Command::Builtins => {
             print(&builtins::text())?;
             Ok(Exit::Clean)

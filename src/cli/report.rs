@@ -1,4 +1,4 @@
-//! `cutover report` and its subcommands: `show`, `group`, `diff`.
+//! `cutover report` and its subcommands: `show`, `group`, `diff`, `merge`.
 //!
 //! # Contract
 //! Finds the run where `--reports-dir` (else `[replay] reports_dir`, else
@@ -7,7 +7,8 @@
 //! [`super::exit`] says for each subcommand.
 
 use super::args::{
-    DiffArgs, GroupArgs, LayoutArgs, OutputArgs, ReportAction, ReportArgs, RunsArgs, ShowArgs,
+    DiffArgs, GroupArgs, LayoutArgs, MergeArgs, OutputArgs, ReportAction, ReportArgs, RunsArgs,
+    ShowArgs,
 };
 use super::text::diff::Layout;
 use super::text::style::{self, Palette, Role};
@@ -90,7 +91,30 @@ pub fn run(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<Exit> {
         Some(ReportAction::Show(a)) => show(a, config),
         Some(ReportAction::Group(a)) => group(a, config),
         Some(ReportAction::Diff(a)) => diff(a, config),
+        Some(ReportAction::Merge(a)) => merge(a),
     }
+}
+
+/// `report merge`: the partials merged ([`crate::report::merge`]), the
+/// merged run's closing summary printed as `replay` prints it.
+fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
+    let (spec, _) = crate::report::merge::common_spec(&args.partials)?;
+    let rollout = match &spec.flags {
+        Some(flags) => {
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let tally = runtime.block_on(crate::report::rollout::RolloutTally::open(flags));
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            Some(tally)
+        }
+        None => None,
+    };
+    let plan = crate::report::merge::MergePlan {
+        rollout,
+        ..Default::default()
+    };
+    let summary = crate::report::merge::merge(&args.partials, &args.out, plan)?;
+    super::replay::print_closing(&summary, &args.out)
 }
 
 fn overview(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<Exit> {

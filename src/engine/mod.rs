@@ -208,6 +208,40 @@ struct Shared {
     diffs: Diffs,
 }
 
+impl Shared {
+    /// What comparing records outside a run shares: no reader to stop, and
+    /// diffs made per chunk (or none).
+    fn outside_a_run(
+        legacy: Arc<dyn Implementation>,
+        candidate: Arc<dyn Implementation>,
+        check_drift: bool,
+        rules: crate::compare::RuleSet,
+        known: crate::compare::KnownSet,
+        noise_probe: bool,
+    ) -> Shared {
+        Shared {
+            legacy,
+            candidate,
+            check_drift,
+            rules,
+            known,
+            noise_probe,
+            contract: None,
+            aborted: Mutex::new(None),
+            reader_stop: CancellationToken::new(),
+            diffs: Diffs::new(0),
+        }
+    }
+
+    /// The error of a side that stopped working, taken.
+    fn failure(&self) -> Option<SideError> {
+        self.aborted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
 /// Which records get a unified diff, and where it is made.
 struct Diffs {
     /// The report shows the first `wanted` non-matching records' diffs.
@@ -254,14 +288,14 @@ impl Diffs {
 async fn compare_batch(items: Vec<SourceItem>, shared: Arc<Shared>) -> Vec<Event> {
     futures::future::join_all(items.into_iter().map(|item| match item {
         SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
-        SourceItem::Record(record) => {
-            Either::Right(compare_record(record, &shared).map(|r| Event::Compared(Box::new(r))))
-        }
+        SourceItem::Record(record) => Either::Right(
+            compare_record(record, &shared, &shared.diffs).map(|r| Event::Compared(Box::new(r))),
+        ),
     }))
     .await
 }
 
-async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
+async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> RecordResult {
     let request = Request {
         input: &record.input,
         recorded: record.recorded.as_deref(),
@@ -317,10 +351,7 @@ async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
         .contract
         .as_ref()
         .and_then(|c| c.check(&record.input, &legacy.answer, &candidate.answer));
-    let diff = shared
-        .diffs
-        .of(&verdict, &legacy.answer, &candidate.answer)
-        .await;
+    let diff = diffs.of(&verdict, &legacy.answer, &candidate.answer).await;
     // Settled once the diff the report shows is made: it is held too.
     if record.charge.wants_settling() {
         let held = raw_bytes(&record.input)
@@ -400,19 +431,7 @@ impl Comparer {
         noise_probe: bool,
     ) -> Self {
         Comparer {
-            shared: Shared {
-                legacy,
-                candidate,
-                check_drift: false,
-                rules,
-                known,
-                noise_probe,
-                contract: None,
-                aborted: Mutex::new(None),
-                reader_stop: CancellationToken::new(),
-                // Re-running single records writes no diffs.txt.
-                diffs: Diffs::new(0),
-            },
+            shared: Shared::outside_a_run(legacy, candidate, false, rules, known, noise_probe),
         }
     }
 
@@ -424,17 +443,87 @@ impl Comparer {
 
     /// One record's result, or the error of a side that stopped working.
     pub async fn compare(&self, record: Record) -> Result<RecordResult, SideError> {
-        let result = compare_record(record, &self.shared).await;
-        let failed = self
-            .shared
-            .aborted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        failed.map_or(Ok(result), Err)
+        let result = compare_record(record, &self.shared, &self.shared.diffs).await;
+        self.shared.failure().map_or(Ok(result), Err)
     }
 
     /// Releases both targets' processes.
+    pub async fn shutdown(&self) {
+        tokio::join!(
+            self.shared.legacy.shutdown(),
+            self.shared.candidate.shutdown()
+        );
+    }
+}
+
+/// Runs one share of a run (a cluster chunk: consecutive items of the
+/// run's traffic, rejected lines among them) exactly as [`run`] runs them:
+/// the same comparison of each record, drift check and diffs. Each chunk
+/// makes the diffs of its own first [`RunPlan::max_diffs`] non-matching
+/// records, a superset of those the run's report shows whatever chunk they
+/// are in. At most `concurrency` records of a chunk are in flight.
+pub struct ChunkRunner {
+    shared: Shared,
+    concurrency: usize,
+    max_diffs: usize,
+}
+
+impl ChunkRunner {
+    /// A runner with `plan`'s sides, rules and limits (its traffic is not
+    /// read: the chunks are given to [`ChunkRunner::run`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        legacy: Arc<dyn Implementation>,
+        candidate: Arc<dyn Implementation>,
+        check_drift: bool,
+        rules: crate::compare::RuleSet,
+        known: crate::compare::KnownSet,
+        noise_probe: bool,
+        concurrency: usize,
+        max_diffs: usize,
+    ) -> Self {
+        ChunkRunner {
+            shared: Shared::outside_a_run(
+                legacy,
+                candidate,
+                check_drift,
+                rules,
+                known,
+                noise_probe,
+            ),
+            concurrency: concurrency.max(1),
+            max_diffs,
+        }
+    }
+
+    /// The chunk's events, in its order; the error of a side that stopped
+    /// working (the chunk then has no result).
+    pub async fn run(&self, items: Vec<SourceItem>) -> Result<Vec<Event>, SideError> {
+        let diffs = Diffs::new(self.max_diffs);
+        let shared = &self.shared;
+        let diffs = &diffs;
+        let mut ordered = futures::stream::iter(items)
+            .map(|item| async move {
+                match item {
+                    SourceItem::Rejected(r) => Event::Rejected(r),
+                    SourceItem::Record(record) => {
+                        Event::Compared(Box::new(compare_record(record, shared, diffs).await))
+                    }
+                }
+            })
+            .buffered(self.concurrency);
+        let mut events = Vec::new();
+        while let Some(event) = ordered.next().await {
+            if let Event::Compared(result) = &event {
+                diffs.delivered(result);
+            }
+            events.push(event);
+        }
+        drop(ordered);
+        shared.failure().map_or(Ok(events), Err)
+    }
+
+    /// Releases both sides' processes.
     pub async fn shutdown(&self) {
         tokio::join!(
             self.shared.legacy.shutdown(),

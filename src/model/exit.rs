@@ -59,6 +59,7 @@ impl Exit {
     pub fn of_run(state: RunState, signal: Option<Signal>, counts: &Counts) -> Exit {
         match state {
             RunState::Aborted => Exit::CouldNotRun,
+            RunState::Incomplete => Exit::Found,
             RunState::Interrupted => Exit::of_signal(signal.unwrap_or(Signal::Sigint)),
             RunState::Complete => Exit::found(!counts.all_matched()),
         }

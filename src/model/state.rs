@@ -4,7 +4,9 @@
 //! [`RunState`] serialises as `summary.json`'s `status.state` strings:
 //! `complete` (every line of the traffic was read), `interrupted` (a signal
 //! stopped the reading; the records read were finished), `aborted` (a side
-//! stopped working; the run counts as not having happened).
+//! stopped working; the run counts as not having happened), `incomplete`
+//! (a run shared out over a cluster, some of whose chunks never came back:
+//! the report says which, and the run exits 1, never silently short).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +17,7 @@ pub enum RunState {
     Complete,
     Interrupted,
     Aborted,
+    Incomplete,
 }
 
 impl RunState {
@@ -23,6 +26,7 @@ impl RunState {
             RunState::Complete => "complete",
             RunState::Interrupted => "interrupted",
             RunState::Aborted => "aborted",
+            RunState::Incomplete => "incomplete",
         }
     }
 }

@@ -8,10 +8,10 @@
 //! kinds serialise in `snake_case`, as `summary.json`, `mismatches.csv` and
 //! signatures write them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What happened to one record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Match,
@@ -79,7 +79,7 @@ impl Verdict {
 }
 
 /// How a value differs at one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffKind {
     Changed,
@@ -100,7 +100,7 @@ impl DiffKind {
 }
 
 /// One place where the outputs differ.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {
     /// JSON Pointer into both outputs (`""` is the whole document).
     pub path: String,

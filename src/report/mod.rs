@@ -21,6 +21,9 @@
 //! - `legacy-shape.json`: the bounded shape of the legacy's answers, and,
 //!   with a behaviour contract, `contract.jsonl`: each record it found
 //!   something in ([`contract`]);
+//! - for a run merged from partial reports ([`merge`], a cluster run), the
+//!   same files, written by replaying the partials' events ([`partial`])
+//!   through the same sinks in `seq` order;
 //! - after `cutover recheck`: `recheck.jsonl` and `recheck.json` ([`labels`]);
 //! - while a run writes it, `.cutover.lock` ([`RunLock`]): one run at a time
 //!   per directory; the [`Sinks`] are made from a held lock and keep it
@@ -60,8 +63,10 @@ pub mod html;
 pub mod junit_sink;
 pub mod labels;
 mod lock;
+pub mod merge;
 pub mod model;
 mod noise;
+pub mod partial;
 mod rejected_sink;
 pub mod rollout;
 pub mod row;
@@ -73,6 +78,7 @@ pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use csv_sink::answer_cell;
 pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
 pub use lock::{RunLock, LOCK_FILE};
+pub use merge::{MergeReport, MissingChunk};
 pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use runs::{latest_run, read_summary, resolve_run, RunError};
 pub use sink::{Sink, Sinks};

@@ -112,6 +112,18 @@ pub struct RolloutTally {
 }
 
 impl RolloutTally {
+    /// The tally of a run whose flags are `settings`: the source opened
+    /// once, its state fixed for the run; an unavailable source is said
+    /// once (a warning in the log) and the run goes on, legacy only.
+    pub async fn open(settings: &FlagSettings) -> RolloutTally {
+        let opened = crate::flags::open::open(settings).await;
+        if let Some(problem) = &opened.problem {
+            tracing::warn!("flags: {problem}");
+        }
+        let plan = RolloutPlan::new(settings, &opened.evaluator, opened.problem.clone());
+        RolloutTally::new(plan, opened.evaluator)
+    }
+
     pub fn new(plan: RolloutPlan, evaluator: Arc<Evaluator>) -> Self {
         RolloutTally {
             plan,

@@ -88,6 +88,8 @@ pub struct Sinks {
     rollout: Option<RolloutTally>,
     contract: Option<ContractAudit>,
     sinks: Vec<Box<dyn Sink>>,
+    /// How a merged run was put together ([`super::merge`]).
+    merge: Option<super::MergeReport>,
     /// Held until `summary.json` is written.
     lock: Option<RunLock>,
 }
@@ -127,6 +129,7 @@ impl Sinks {
             rollout,
             contract: spec.contract.as_ref().map(ContractAudit::new),
             sinks,
+            merge: None,
             lock: Some(lock),
             dir,
         })
@@ -136,6 +139,11 @@ impl Sinks {
     pub fn with(mut self, sink: Box<dyn Sink>) -> Sinks {
         self.sinks.push(sink);
         self
+    }
+
+    /// Says in `summary.json` how a merged run was put together.
+    pub fn set_merge(&mut self, report: super::MergeReport) {
+        self.merge = Some(report);
     }
 
     /// The run directory.
@@ -205,6 +213,7 @@ impl Sinks {
             // The candidate broke its contract: a finding, like a mismatch.
             summary.exit_code = crate::model::Exit::Found.code().into();
         }
+        summary.merge = self.merge;
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
         for sink in inside {

@@ -156,6 +156,10 @@ pub struct Summary {
     /// [`super::contract`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<super::contract::ContractReport>,
+    /// How a run merged from partials (`report merge`, a cluster run) was
+    /// put together; absent for a local run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<super::MergeReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -342,6 +346,7 @@ impl SummaryBuilder {
             noise,
             rollout: None,
             contract: None,
+            merge: None,
         }
     }
 }

@@ -24,10 +24,9 @@
 //! summary is returned.
 
 use crate::engine::{self, RunPlan};
-use crate::flags::FlagSettings;
 use crate::model::{Event, RunState, Side, Stop};
 use crate::report::junit_sink::JunitFile;
-use crate::report::rollout::{RolloutPlan, RolloutTally};
+use crate::report::rollout::RolloutTally;
 use crate::report::{ReportError, RunLock, RunStatus, Sinks, Summary};
 use crate::sides::{self, SideError};
 use crate::spec::RunSpec;
@@ -92,7 +91,7 @@ pub async fn replay(
     let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
     let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
     let rollout = match &spec.flags {
-        Some(settings) => Some(rollout_of(settings).await),
+        Some(settings) => Some(RolloutTally::open(settings).await),
         None => None,
     };
     let mut sinks = Sinks::open(lock, spec, &rules, &known, rollout)?;
@@ -156,15 +155,4 @@ pub async fn replay(
         candidate_target: candidate.stats(),
     })?;
     Ok(RunOutcome { summary, dir })
-}
-
-/// The rollout section of a run whose flags are `settings`: the source
-/// opened once, its state fixed for the run.
-async fn rollout_of(settings: &FlagSettings) -> RolloutTally {
-    let opened = crate::flags::open::open(settings).await;
-    if let Some(problem) = &opened.problem {
-        tracing::warn!("flags: {problem}");
-    }
-    let plan = RolloutPlan::new(settings, &opened.evaluator, opened.problem.clone());
-    RolloutTally::new(plan, opened.evaluator)
 }

@@ -4,7 +4,9 @@
 //! binary from the repository root with its report in a temporary directory.
 
 mod adapters;
+
 mod browser;
+mod cluster;
 mod config;
 mod contracts;
 mod defects;
@@ -14,6 +16,7 @@ mod http_services;
 mod leaks;
 mod legacy_worker;
 mod limits;
+mod merge;
 mod output;
 mod pipes;
 mod processes;

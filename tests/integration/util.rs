@@ -15,7 +15,8 @@
 //!
 //! # Left to scripts/test
 //! Tests that need what only `scripts/test` provides (the real Unleash
-//! server, the Node SDK and conformance suite, Chromium) start with
+//! server, the Node SDK and conformance suite, Chromium, nats-server with
+//! JetStream at `CUTOVER_TEST_NATS_URL`) start with
 //! [`left_to_scripts_test`]. `scripts/test` sets [`SERVICES`]`=1`: they run
 //! for real, and fail when a service is missing. A plain `cargo test` does
 //! not: each says so on the terminal (not captured) and ends, and
