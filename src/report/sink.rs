@@ -17,6 +17,11 @@
 //!   it, so their file never vouches for a run that was not written.
 //! - The run directory is held ([`super::RunLock`]) from [`Sinks::open`]
 //!   until `summary.json` is written.
+//! - A live run ([`Sinks::checkpoint`], `cutover serve`) writes the
+//!   summary so far every so often: each output is flushed or rewritten
+//!   atomically first, then `summary.json` atomically, so a reader of the
+//!   directory always sees a `summary.json` whose files hold at least what
+//!   it counts.
 //! - A new output is one new file here: a type implementing [`Sink`], and
 //!   one line in [`Sinks::open`].
 
@@ -54,6 +59,13 @@ pub trait Sink: Send {
 
     /// A capture line that could not be read, in input order.
     fn rejected(&mut self, _rejection: &Rejection) -> Result<(), ReportError> {
+        Ok(())
+    }
+
+    /// While a live run goes on ([`Sinks::checkpoint`]): make what was
+    /// written so far readable (flush; rewrite a whole-file output
+    /// atomically). The default does nothing.
+    fn checkpoint(&mut self, _summary: &Summary, _dir: &Path) -> Result<(), ReportError> {
         Ok(())
     }
 
@@ -162,6 +174,32 @@ impl Sinks {
         Ok(())
     }
 
+    /// The summary so far, for a live run (`cutover serve`): every output of
+    /// the run directory is checkpointed ([`Sink::checkpoint`]), then
+    /// `summary.json` is written atomically with `status`, so `cutover
+    /// report` reads the directory while the run goes on. The accumulators
+    /// go on; the directory stays held.
+    pub fn checkpoint(&mut self, status: RunStatus) -> Result<Summary, ReportError> {
+        let counts = self.summary.counts().clone();
+        let groups = self.groups.clone().finish(counts.with_outcome());
+        let mut summary = self.summary.clone().finish(
+            status,
+            groups,
+            self.audit.clone().finish(),
+            self.known.clone().finish(),
+            self.noise.clone().finish(),
+        );
+        summary.rollout = self
+            .rollout
+            .clone()
+            .map(|tally| tally.finish(&summary.counts));
+        for sink in self.sinks.iter_mut().filter(|s| !s.after_summary()) {
+            sink.checkpoint(&summary, &self.dir)?;
+        }
+        summary.write(&self.dir.join(SUMMARY_FILE))?;
+        Ok(summary)
+    }
+
     /// Finishes the outputs of the run directory, writes `summary.json`,
     /// releases the directory, then finishes the outputs outside it;
     /// returns the summary.
@@ -238,6 +276,34 @@ mod tests {
             diff: None,
             charge: crate::model::Charge::none(),
         }))
+    }
+
+    #[test]
+    fn a_checkpoint_writes_the_summary_so_far_and_the_run_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut spec = crate::spec::test_spec();
+        spec.out = run.clone();
+        let lock = RunLock::acquire(&run).unwrap();
+        let mut sinks =
+            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        let status = || RunStatus {
+            state: RunState::Interrupted,
+            abort_reason: None,
+            signal: None,
+            legacy_target: Default::default(),
+            candidate_target: Default::default(),
+        };
+        sinks.accept(&result(0, Outcome::Mismatch)).unwrap();
+        sinks.checkpoint(status()).unwrap();
+        let back = crate::report::read_summary(&run).unwrap();
+        assert_eq!((back.counts.read, back.counts.mismatched), (1, 1));
+        let rows = std::fs::read_to_string(run.join("mismatches.csv")).unwrap();
+        assert_eq!(rows.lines().count(), 2, "{rows}");
+        assert!(run.join("index.html").is_file());
+        sinks.accept(&result(1, Outcome::Match)).unwrap();
+        let summary = sinks.finish(status()).unwrap();
+        assert_eq!((summary.counts.read, summary.counts.matched), (2, 1));
     }
 
     /// Whatever a run's events, the summary accounts for each once, the
