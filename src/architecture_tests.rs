@@ -52,6 +52,12 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "serve",
+        &[
+            "model", "util", "sides", "compare", "flags", "spec", "report",
+        ],
+    ),
+    (
         "cli",
         &[
             "model",
@@ -67,6 +73,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "review",
             "reproduce",
             "run",
+            "serve",
         ],
     ),
 ];

@@ -186,6 +186,7 @@ pub mod report;
 pub mod reproduce;
 pub mod review;
 pub mod run;
+pub mod serve;
 pub mod sides;
 pub mod spec;
 pub mod traffic;

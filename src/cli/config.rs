@@ -54,6 +54,50 @@ pub struct FileConfig {
     /// `[reproduce]`: the settings of `minimize`, `pin` and `recheck`.
     #[serde(default)]
     pub reproduce: ReproduceConfig,
+    /// `[serve]`: the settings of `cutover serve`.
+    #[serde(default)]
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: the settings of `cutover serve`, each optional, each named as
+/// its flag (durations as text).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub public: Option<bool>,
+    pub key_header: Option<String>,
+    pub key_cookie: Option<String>,
+    pub key_query: Option<String>,
+    pub key_field: Option<String>,
+    pub legacy: Option<String>,
+    pub candidate: Option<String>,
+    pub out: Option<PathBuf>,
+    pub reports_dir: Option<PathBuf>,
+    pub capture: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub timeout: Option<String>,
+    pub startup_timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub max_body: Option<usize>,
+    pub mirror_max_body: Option<usize>,
+    pub mirrors: Option<usize>,
+    pub mirror_queue: Option<usize>,
+    pub mirror_timeout: Option<String>,
+    pub flush_interval: Option<String>,
+    pub shutdown_grace: Option<String>,
+    pub max_diffs: Option<usize>,
+    /// `false` is `--no-html`.
+    pub html: Option<bool>,
+    /// `false` is `--no-rollback`.
+    pub rollback: Option<bool>,
+    pub min_samples: Option<u64>,
+    pub rollback_window: Option<String>,
+    pub rollback_bound: Option<f64>,
+    pub rollback_cooldown: Option<String>,
+    /// `true` is `--no-flags`.
+    pub no_flags: Option<bool>,
 }
 
 /// `[reproduce]`: the settings of `cutover minimize`, `pin` and `recheck`.

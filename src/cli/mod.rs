@@ -10,7 +10,7 @@
 //! - One file per command, each doing the same three things: resolve the
 //!   flags with `cutover.toml` ([`settings`]), call the library, print what
 //!   it returned ([`text`]): [`replay`], [`report`], [`flags`],
-//!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`].
+//!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`], [`serve`].
 //! - An error is printed once, on stderr, with each of its causes once
 //!   ([`crate::util::errors::chain`]), redacted and inert, and the exit
 //!   status is 2.
@@ -28,6 +28,7 @@ mod progress;
 mod replay;
 mod report;
 mod reproduce;
+mod serve;
 mod settings;
 mod signals;
 mod text;
@@ -52,7 +53,7 @@ pub fn main(tune: fn()) -> ExitCode {
     };
     register_env_secrets();
     init_logging(cli.verbose);
-    if matches!(cli.command, Command::Replay(_)) {
+    if matches!(cli.command, Command::Replay(_) | Command::Serve(_)) {
         signals.drain();
     }
     let exit = match run(cli, &matches, signals) {
@@ -97,6 +98,12 @@ fn run(cli: Cli, matches: &clap::ArgMatches, signals: &signals::Signals) -> anyh
                 .subcommand_matches("replay")
                 .context("replay arguments missing")?;
             replay::run(*args, sub, config, signals.stop())
+        }
+        Command::Serve(args) => {
+            let sub = matches
+                .subcommand_matches("serve")
+                .context("serve arguments missing")?;
+            serve::run(*args, sub, config, signals.stop())
         }
     }
 }

@@ -438,6 +438,14 @@ impl Router {
         self.inner.size - self.inner.pool.available_permits()
     }
 
+    /// Comparisons waiting in the sink (not yet taken by its reader).
+    pub fn queue_depth(&self) -> usize {
+        self.inner
+            .sink
+            .as_ref()
+            .map_or(0, |s| s.max_capacity() - s.capacity())
+    }
+
     /// Waits up to `limit` for the mirrors in flight to finish; returns how
     /// many were still running (abandoned) then.
     pub async fn drain(&self, limit: Duration) -> usize {
