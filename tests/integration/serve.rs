@@ -1,0 +1,468 @@
+//! `cutover serve` end to end over loopback: the real binary, the real
+//! Python worker, real HTTP.
+
+use crate::util::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `cutover serve` (killed when dropped).
+pub struct Serving {
+    child: Child,
+    pub url: String,
+    pub admin: String,
+    pub out: PathBuf,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts serve on free loopback ports with `args`, its report in `out`;
+/// returns once it said where it listens.
+pub fn start_serve(out: &Path, args: &[&str]) -> Serving {
+    start_serve_env(out, args, &[])
+}
+
+pub fn start_serve_env(out: &Path, args: &[&str], env: &[(&str, &str)]) -> Serving {
+    let mut cmd = cutover_process();
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--out",
+    ])
+    .arg(out)
+    .args(args)
+    .envs(env.iter().copied())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("cutover serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let text = Arc::new(Mutex::new(String::new()));
+    let kept = text.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("listening on http://") {
+                let _ = tx.send(line.clone());
+            }
+            kept.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "serve did not say where it listens: {}",
+                text.lock().unwrap()
+            )
+        });
+    let addr = |after: &str| {
+        let rest = &line[line.find(after).unwrap() + after.len()..];
+        let end = rest.find([' ', ')']).unwrap_or(rest.len());
+        format!("http://{}", &rest[..end])
+    };
+    Serving {
+        child,
+        url: addr("listening on http://"),
+        admin: addr("health on http://"),
+        out: out.to_owned(),
+        stderr: text,
+    }
+}
+
+impl Serving {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` and waits for the exit code and stdout.
+    pub fn stop(mut self, signal: nix::sys::signal::Signal) -> (i32, String) {
+        send(self.pid(), signal);
+        let status = wait_within(
+            &mut self.child,
+            Duration::from_secs(60),
+            "serve after a signal",
+        );
+        let mut stdout = String::new();
+        use std::io::Read;
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        (status.code().unwrap_or(-1), stdout)
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("{}/metrics", self.admin))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        response.text().await.unwrap()
+    }
+
+    /// Waits until the live report holds `n` compared records.
+    pub async fn until_compared(&self, n: u64) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(self.out.join("summary.json")) {
+                if let Ok(summary) = serde_json::from_str::<Value>(&text) {
+                    if count(&summary, "read") >= n {
+                        return summary;
+                    }
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the live report never held {n} records; stderr: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// One sample of a counter or gauge in OpenMetrics text (`None`: absent).
+pub fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(name_and_labels)?;
+        rest.strip_prefix(' ')?.split(' ').next()?.parse().ok()
+    })
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let mut request = client
+        .post(format!("{url}/"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(key) = key {
+        request = request.header("X-Cutover-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap(),
+    )
+}
+
+fn python_normalize(inputs: &[Value]) -> Vec<Value> {
+    let program =
+        "import json,sys; sys.path.insert(0, 'legacy'); from normalize import normalize; \
+                   print(json.dumps([normalize(x) for x in json.load(sys.stdin)]))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", program])
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(inputs).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn inputs(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| match i % 3 {
+            0 => json!({"items": [format!(" item {i} "), "Two"]}),
+            // U+001E: the legacy's str.strip() removes it, naive trim() does not.
+            1 => json!({"items": [format!("\u{1e}x{i}")]}),
+            _ => json!({"items": ["", "  "]}),
+        })
+        .collect()
+}
+
+/// Function mode with the real Python worker serving and the builtin
+/// candidate mirrored: every answer is the legacy's, every mirror is in the
+/// live report (which `cutover report` reads while serve runs), a keyless
+/// request is served by the legacy and not mirrored, and SIGTERM ends it
+/// with 143 and a complete report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_mode_serves_the_legacy_and_mirrors_the_candidate_into_a_live_report() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "worker:python3 legacy/worker.py",
+            "--candidate",
+            "builtin:normalize-naive",
+            "--workers",
+            "2",
+            "--flush-interval",
+            "100ms",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let inputs = inputs(30);
+    let expected = python_normalize(&inputs);
+    for (i, input) in inputs.iter().enumerate() {
+        let (status, body) = post(&client, &serving.url, Some(&format!("user-{i}")), input).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, expected[i], "request {i}: the legacy's answer");
+    }
+    let (status, _) = post(&client, &serving.url, None, &inputs[0]).await;
+    assert_eq!(status, 200);
+    let summary = serving.until_compared(30).await;
+    assert_accounted(&summary);
+    assert_eq!(count(&summary, "mismatched"), 10, "{summary}");
+
+    // The review commands read the live directory while serve runs.
+    let mut report = cutover_args(&["report", "--no-pager"]);
+    report.arg(&serving.out);
+    let text = stdout_of(&mut report, 1);
+    assert!(text.contains("mismatch"), "{text}");
+
+    let metrics = serving.metrics().await;
+    assert_eq!(
+        sample(&metrics, "cutover_requests_total{served_by=\"legacy\"}"),
+        Some(30.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "cutover_requests_total{served_by=\"legacy_without_key\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "cutover_shadow_total{outcome=\"compared\"}"),
+        Some(30.0),
+        "{metrics}"
+    );
+
+    let out = serving.out.clone();
+    let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(code, 143, "{stdout}");
+    let summary = crate::util::summary(&out);
+    assert_accounted(&summary);
+    assert_eq!(count(&summary, "read"), 30, "{summary}");
+    assert_eq!(summary["status"]["state"], "interrupted", "{summary}");
+    assert_eq!(summary["status"]["signal"], "SIGTERM", "{summary}");
+    assert_eq!(mismatches(&out).len(), 10);
+}
+
+/// A bad body is refused with a clear error and counted; an oversized one
+/// gets 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_oversized_bodies_are_refused_and_counted() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &["--legacy", "builtin:normalize", "--max-body", "1000"],
+    );
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/", serving.url))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["type"], "cutover.bad_request", "{body}");
+    let big = json!({"items": ["x".repeat(2000)]});
+    let response = client
+        .post(format!("{}/", serving.url))
+        .body(big.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let metrics = serving.metrics().await;
+    assert_eq!(
+        sample(&metrics, "cutover_rejected_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
+/// A shadow that sleeps 1 s leaves the client waiting for the serving side
+/// only; with a pool of 2, the mirrors past it are shed and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_shadow_does_not_slow_the_client_and_a_full_pool_sheds() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "builtin:normalize",
+            "--candidate",
+            "exec:python3 -c 'import sys,time; time.sleep(1); sys.stdout.write(sys.stdin.read())'",
+            "--mirrors",
+            "2",
+            "--workers",
+            "2",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        let (status, _) = post(
+            &client,
+            &serving.url,
+            Some(&format!("k{i}")),
+            &json!({"items": ["a"]}),
+        )
+        .await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(status, 200);
+    }
+    assert!(
+        slowest < Duration::from_millis(300),
+        "slowest request took {slowest:?}"
+    );
+    let metrics = serving.metrics().await;
+    let shed = sample(
+        &metrics,
+        "cutover_shadow_total{outcome=\"shed_queue_full\"}",
+    )
+    .unwrap();
+    assert!(shed >= 15.0, "shed {shed}: {metrics}");
+    assert!(sample(&metrics, "cutover_mirrors_in_flight").unwrap() <= 2.0);
+}
+
+/// SIGTERM under load loses nothing: every request the client sent was
+/// either answered (and is in the report) or refused at connect; none is
+/// cut off half-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_answers_or_refuses_every_request_and_reports_every_answer() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "worker:python3 legacy/worker.py",
+            "--candidate",
+            "builtin:normalize",
+            "--workers",
+            "2",
+            "--mirrors",
+            "10000",
+            "--mirror-queue",
+            "100000",
+        ],
+    );
+    let url = serving.url.clone();
+    let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let broken = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let (url, answered, refused, broken) = (
+            url.clone(),
+            answered.clone(),
+            refused.clone(),
+            broken.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..100_000 {
+                let sent = client
+                    .post(format!("{url}/"))
+                    .header("X-Cutover-Key", format!("w{worker}-{i}"))
+                    .body(json!({"items": [format!(" {i} ")]}).to_string())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status() == 200 => match r.bytes().await {
+                        Ok(_) => {
+                            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(e) => broken.lock().unwrap().push(format!("body: {e:?}")),
+                    },
+                    Ok(r) => broken
+                        .lock()
+                        .unwrap()
+                        .push(format!("status {}", r.status())),
+                    Err(e) if e.is_connect() => {
+                        refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => {
+                        broken.lock().unwrap().push(format!("{e:?}"));
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    // Under load for a while.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 300 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = serving.out.clone();
+    let (code, _) =
+        tokio::task::spawn_blocking(move || serving.stop(nix::sys::signal::Signal::SIGTERM))
+            .await
+            .unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(code, 143);
+    let broken = broken.lock().unwrap().clone();
+    assert!(broken.is_empty(), "requests cut off: {broken:?}");
+    assert_eq!(
+        refused.load(std::sync::atomic::Ordering::SeqCst),
+        8,
+        "each client ends refused"
+    );
+    let summary = crate::util::summary(&out);
+    assert_accounted(&summary);
+    assert_eq!(
+        count(&summary, "read"),
+        answered.load(std::sync::atomic::Ordering::SeqCst),
+        "every answered request was mirrored and is in the report: {summary}"
+    );
+}
+
+/// Binding a non-loopback address must be explicit.
+#[test]
+fn a_public_address_needs_public() {
+    let text = stderr_of(
+        &mut cutover_args(&[
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--legacy",
+            "builtin:normalize",
+        ]),
+        2,
+    );
+    assert!(text.contains("--public"), "{text}");
+}
