@@ -466,3 +466,94 @@ fn a_public_address_needs_public() {
     );
     assert!(text.contains("--public"), "{text}");
 }
+
+/// `/metrics` read by a real OpenMetrics parser (the Python
+/// `prometheus-client` package from PyPI, which scripts/test installs in a
+/// venv): every family the issue lists is there, with its type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_with_the_python_openmetrics_parser() {
+    if left_to_scripts_test(
+        "the Python prometheus-client parser from PyPI (a venv scripts/test makes)",
+    ) {
+        return;
+    }
+    let python = std::env::var("CUTOVER_TEST_OPENMETRICS_PYTHON")
+        .expect("CUTOVER_TEST_OPENMETRICS_PYTHON is set by scripts/test; run scripts/test");
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "builtin:normalize",
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    );
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        post(
+            &client,
+            &serving.url,
+            Some(&format!("k{i}")),
+            &json!({"items": ["\u{1e}x"]}),
+        )
+        .await;
+    }
+    serving.until_compared(5).await;
+    let text = serving.metrics().await;
+    let program = r#"
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    out[family.name] = {"type": family.type, "samples": [[s.name, s.labels, s.value] for s in family.samples]}
+print(json.dumps(out))
+"#;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", program])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the OpenMetrics parser refused /metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let families: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (name, kind) in [
+        ("cutover_requests", "counter"),
+        ("cutover_shadow", "counter"),
+        ("cutover_shadow_mismatches", "counter"),
+        ("cutover_mirror_queue_depth", "gauge"),
+        ("cutover_mirrors_in_flight", "gauge"),
+        ("cutover_upstream_duration_seconds", "histogram"),
+        ("cutover_accepted", "counter"),
+        ("cutover_rejected", "counter"),
+        ("cutover_retried", "counter"),
+        ("cutover_mismatch_rate_upper_bound", "gauge"),
+        ("cutover_serve_percent", "gauge"),
+        ("cutover_rollbacks", "counter"),
+    ] {
+        assert_eq!(families[name]["type"], kind, "{name}: {families}");
+    }
+    let mismatches = &families["cutover_shadow_mismatches"]["samples"][0];
+    assert_eq!(mismatches[2], 5.0, "{mismatches}");
+    let served = families["cutover_requests"]["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s[1]["served_by"] == "legacy")
+        .cloned()
+        .unwrap();
+    assert_eq!(served[2], 5.0);
+}
