@@ -14,7 +14,7 @@
 //! arrow points down (a unit test fails when one points up):
 //!
 //! ```text
-//! cli ─► run ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare ─► model
+//! cli ─► run, serve ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare ─► model
 //! ```
 //!
 //! - [`model`]: the core types every stage passes on: [`model::Record`],
@@ -38,6 +38,9 @@
 //! - [`review`] and [`reproduce`]: finished runs read back as data, and their
 //!   records re-run (`minimize`, `pin`, `recheck`).
 //! - [`run`]: one replay wired end to end.
+//! - [`serve`]: `cutover serve`, the live shadow proxy: the flags pick who
+//!   answers each request, the other side is mirrored off the response path
+//!   into a live report, with metrics and an automatic rollback.
 //! - [`cli`]: the command line (only [`cli::main`] and the config file's
 //!   reader are public).
 //! - [`normalize`]: the worked migration's new implementation.
