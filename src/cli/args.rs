@@ -150,7 +150,9 @@ pub struct ServeArgs {
     /// Top-level field of the JSON body holding the key, last resort [default: none]
     #[arg(long, value_name = "NAME")]
     pub key_field: Option<String>,
-    /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND or an http(s):// URL.
+    /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND or an
+    /// http(s):// URL (function mode), or upstream:http://HOST:PORT (proxy
+    /// mode: both sides upstream:).
     #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
     pub legacy: String,
     /// The new side, same forms as --legacy.
@@ -223,6 +225,14 @@ pub struct ServeArgs {
     /// Do not evaluate flags: the legacy serves every key, nothing is mirrored.
     #[arg(long)]
     pub no_flags: bool,
+    /// Proxy mode: also mirror requests of this route (`METHOD PATTERN`,
+    /// `*` within one path segment, e.g. "POST /normalize"); repeatable.
+    /// Only GET, HEAD and OPTIONS are mirrored otherwise [default: none]
+    #[arg(long, value_name = "ROUTE")]
+    pub mirror_route: Vec<String>,
+    /// Proxy mode: the header (value 1) every mirrored request carries.
+    #[arg(long, value_name = "NAME", default_value = "X-Cutover-Shadow")]
+    pub shadow_header: String,
     #[command(flatten)]
     pub flags: FlagOptions,
 }

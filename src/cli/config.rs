@@ -98,6 +98,9 @@ pub struct ServeConfig {
     pub rollback_cooldown: Option<String>,
     /// `true` is `--no-flags`.
     pub no_flags: Option<bool>,
+    /// `--mirror-route`, each `METHOD PATTERN`.
+    pub mirror_routes: Option<Vec<String>>,
+    pub shadow_header: Option<String>,
 }
 
 /// `[reproduce]`: the settings of `cutover minimize`, `pin` and `recheck`.

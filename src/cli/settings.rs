@@ -33,6 +33,7 @@ use crate::flags::{FlagNames, FlagSettings, FlagsError, Source, Stickiness};
 use crate::model::Side;
 use crate::reproduce::setup::{Later, Trust};
 use crate::serve::key::KeyFrom;
+use crate::serve::proxy::ProxySettings;
 use crate::serve::rollback::RollbackSettings;
 use crate::serve::ServeSettings;
 use crate::sides::{SideError, SideOptions, SideSpec};
@@ -410,16 +411,43 @@ pub fn serve_spec(
     }
     let legacy_text = pick(matches, "legacy", args.legacy, file.legacy.clone());
     let candidate_text = pick(matches, "candidate", args.candidate, file.candidate.clone());
-    for text in [&legacy_text, &candidate_text] {
-        if text.starts_with("upstream:") {
-            return Err(CliError::NotYet(format!(
-                "{}: proxy mode (upstream: sides) is not on this branch yet; use function mode (builtin:, worker:, exec:, http://)",
-                crate::util::redact::url(text)
-            )));
+    // Proxy mode: both sides `upstream:http://…` (parsed here, minimally,
+    // until the upstream: side kind of issue 12 lands in sides/).
+    let upstream = |t: &str| t.strip_prefix("upstream:").map(str::to_owned);
+    let proxy = match (upstream(&legacy_text), upstream(&candidate_text)) {
+        (Some(legacy), Some(candidate)) => {
+            let settings = ProxySettings {
+                legacy,
+                candidate,
+                mirror_routes: if explicit(matches, "mirror_route") {
+                    args.mirror_route.clone()
+                } else {
+                    file.mirror_routes.clone().unwrap_or_default()
+                },
+                shadow_header: pick(
+                    matches,
+                    "shadow_header",
+                    args.shadow_header.clone(),
+                    file.shadow_header.clone(),
+                ),
+                pool: pick(matches, "workers", args.workers, file.workers).max(1),
+            };
+            crate::serve::proxy::check(&settings).map_err(CliError::NotYet)?;
+            Some(settings)
         }
-    }
-    let legacy = SideSpec::parse(&legacy_text, Side::Legacy)?;
-    let candidate = SideSpec::parse(&candidate_text, Side::Candidate)?;
+        (None, None) => None,
+        _ => {
+            return Err(CliError::NotYet(
+                "--legacy and --candidate: proxy mode needs both sides upstream:http://…, function mode neither".into(),
+            ))
+        }
+    };
+    let side_of = |text: &str, side| match upstream(text) {
+        Some(url) => SideSpec::parse(&url, side),
+        None => SideSpec::parse(text, side),
+    };
+    let legacy = side_of(&legacy_text, Side::Legacy)?;
+    let candidate = side_of(&candidate_text, Side::Candidate)?;
     let flags = if args.no_flags || file.no_flags.unwrap_or(false) {
         None
     } else {
@@ -497,6 +525,7 @@ pub fn serve_spec(
             file.shutdown_grace.clone(),
         )?,
         rollback,
+        proxy,
     };
     let timeout = dur(
         "timeout",
@@ -821,6 +850,8 @@ mod tests {
         ("rollback_window", Config("[serve]\nrollback_window = \"1m\"")),
         ("rollback_bound", Config("[serve]\nrollback_bound = 0.01")),
         ("rollback_cooldown", Config("[serve]\nrollback_cooldown = \"1m\"")),
+        ("mirror_route", Config("[serve]\nmirror_routes = [\"POST /normalize\"]")),
+        ("shadow_header", Config("[serve]\nshadow_header = \"x-shadow\"")),
     ];
 
     #[test]

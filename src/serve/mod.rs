@@ -41,17 +41,21 @@
 //! - Nothing from a request reaches the log unescaped; secrets are redacted
 //!   from error bodies ([`crate::util::redact`]).
 //!
+//! - **Proxy mode** (`upstream:http://…` sides): [`proxy`]'s contract; the
+//!   comparison is of [`exchange`]'s shapes.
+//!
 //! # Non-goals (not on this branch yet)
-//! Proxy mode (`upstream:` sides), `--capture` and the Unleash usage metrics
-//! are described in the README as planned; `--capture` and `upstream:` are
-//! refused with a clear error until then.
+//! `--capture` (refused with a clear error until then) and Unleash usage
+//! metrics beyond what the server source does.
 //!
 //! Names [`crate::model`], [`crate::util`], [`crate::sides`],
 //! [`crate::compare`], [`crate::flags`], [`crate::spec`] and
 //! [`crate::report`].
 
+pub mod exchange;
 pub mod key;
 pub mod metrics;
+pub mod proxy;
 pub mod rollback;
 
 use crate::flags::audit_log::{self, Entry, EvidenceUsed};
@@ -107,6 +111,8 @@ pub struct ServeSettings {
     #[serde(with = "crate::util::serde::duration")]
     pub shutdown_grace: Duration,
     pub rollback: RollbackSettings,
+    /// Proxy mode (`upstream:` sides); `None` is function mode.
+    pub proxy: Option<proxy::ProxySettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -258,11 +264,24 @@ pub async fn run(
     ready.store(true, Ordering::SeqCst);
     tracing::info!("serve: ready");
 
-    let service = axum::Router::new()
-        .route("/", axum::routing::post(function))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(settings.max_body))
-        .with_state(app.clone());
+    let service = match &settings.proxy {
+        Some(proxy_settings) => axum::Router::new()
+            .fallback(proxy::handle)
+            .with_state(Arc::new(proxy::Proxy::new(
+                proxy_settings,
+                router.clone(),
+                settings.key.clone(),
+                metrics.clone(),
+                settings.mirror_max_body,
+                spec.sides.max_response_bytes,
+                spec.sides.timeout,
+            ))),
+        None => axum::Router::new()
+            .route("/", axum::routing::post(function))
+            .fallback(not_found)
+            .layer(DefaultBodyLimit::max(settings.max_body))
+            .with_state(app.clone()),
+    };
     let shutdown = stop.token().clone();
     let served = axum::serve(bound.main, service)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

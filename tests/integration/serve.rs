@@ -557,3 +557,85 @@ print(json.dumps(out))
         .unwrap();
     assert_eq!(served[2], 5.0);
 }
+
+/// Proxy mode with the worked HTTP migration behind serve: the legacy
+/// (`legacy/http_service.py`) serves, the Rust service
+/// (`examples/normalize_http`) is mirrored. Every exchange of the bundled
+/// capture, sent through serve with a key, gets the legacy's own answer
+/// byte for byte (status, every non-volatile header, body); only GET, HEAD,
+/// OPTIONS and the one allowed route (`POST /normalize`) are mirrored, the
+/// other writes are counted `method_skipped`; the planted route shows up as
+/// mismatches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_what_is_allowed() {
+    use crate::http_services::{build_example, Client, Service};
+    let rust_binary = build_example("normalize_http");
+    let mut legacy_command = std::process::Command::new("python3");
+    legacy_command.args(["legacy/http_service.py", "--port", "0"]);
+    let legacy = Service::start("legacy/http_service.py", legacy_command);
+    let mut rust_command = rust_binary.command();
+    rust_command.args(["--port", "0"]);
+    let rust = Service::start("examples/normalize_http", rust_command);
+    let dir = tempdir();
+    let legacy_url = format!("upstream:http://127.0.0.1:{}", legacy.port);
+    let rust_url = format!("upstream:http://127.0.0.1:{}", rust.port);
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            &legacy_url,
+            "--candidate",
+            &rust_url,
+            "--mirror-route",
+            "POST /normalize",
+            "--flush-interval",
+            "100ms",
+        ],
+    );
+    let port: u16 = serving.url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut direct = Client::new(&legacy);
+    let mut through = Client::to_port("cutover serve", port);
+    let capture = std::fs::read_to_string(repo().join("fixtures/http/capture.jsonl")).unwrap();
+    let (mut mirrorable, mut skipped) = (0u64, 0u64);
+    for (i, line) in capture.lines().enumerate() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        let mut input = record["input"].clone();
+        input["headers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(["X-Cutover-Key", format!("user-{i}")]));
+        let want = direct.send(&input).await;
+        let got = through.send(&input).await;
+        assert_eq!(got.status, want.status, "exchange {i}: {input}");
+        assert_eq!(got.headers, want.headers, "exchange {i}: {input}");
+        assert_eq!(got.raw, want.raw, "exchange {i}: {input}");
+        let method = input["method"].as_str().unwrap();
+        if ["GET", "HEAD", "OPTIONS"].contains(&method)
+            || (method == "POST" && input["path"] == "/normalize")
+        {
+            mirrorable += 1;
+        } else {
+            skipped += 1;
+        }
+    }
+    assert!(skipped > 0 && mirrorable > 0, "{skipped} {mirrorable}");
+    let summary = serving.until_compared(mirrorable).await;
+    assert_accounted(&summary);
+    let metrics = serving.metrics().await;
+    assert_eq!(
+        sample(&metrics, "cutover_shadow_total{outcome=\"method_skipped\"}"),
+        Some(skipped as f64),
+        "{metrics}"
+    );
+    assert_eq!(count(&summary, "read"), mirrorable, "{summary}");
+    // The planted route (a `+` in GET /normalize's query) differs.
+    assert!(count(&summary, "mismatched") >= 21, "{summary}");
+    let rows = mismatches(&serving.out);
+    assert!(
+        rows.iter().all(|r| r["input"].contains("/normalize")),
+        "only the planted route differs: {:?}",
+        rows.iter().map(|r| &r["input"]).collect::<Vec<_>>()
+    );
+    drop(rust);
+    drop(legacy);
+}
