@@ -164,9 +164,20 @@ pub struct ServeArgs {
     /// Parent directory of run reports.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_REPORTS_DIR)]
     pub reports_dir: PathBuf,
-    /// Append each request as an exchange record to FILE (not on this branch yet: refused).
+    /// Function mode: append each request to FILE as a capture record
+    /// (`input`, the served output as `recorded`), which `cutover replay`
+    /// replays [default: none]
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
+    /// Share of requests captured, 0 to 1.
+    #[arg(long, value_name = "SHARE", default_value_t = 1.0)]
+    pub capture_sample: f64,
+    /// Size past which the capture moves to FILE.1 and starts anew.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub capture_max_bytes: u64,
+    /// JSON field (any depth) written as "<redacted>" in the capture; repeatable [default: none]
+    #[arg(long, value_name = "NAME")]
+    pub redact_field: Vec<String>,
     /// Processes per worker: side (one per core by default).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
     pub workers: usize,

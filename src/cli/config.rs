@@ -98,6 +98,10 @@ pub struct ServeConfig {
     pub rollback_cooldown: Option<String>,
     /// `true` is `--no-flags`.
     pub no_flags: Option<bool>,
+    pub capture_sample: Option<f64>,
+    pub capture_max_bytes: Option<u64>,
+    /// `--redact-field`.
+    pub redact_fields: Option<Vec<String>>,
     /// `--mirror-route`, each `METHOD PATTERN`.
     pub mirror_routes: Option<Vec<String>>,
     pub shadow_header: Option<String>,

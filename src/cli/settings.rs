@@ -32,6 +32,7 @@ use crate::flags::settings::{
 use crate::flags::{FlagNames, FlagSettings, FlagsError, Source, Stickiness};
 use crate::model::Side;
 use crate::reproduce::setup::{Later, Trust};
+use crate::serve::capture::CaptureSettings;
 use crate::serve::key::KeyFrom;
 use crate::serve::proxy::ProxySettings;
 use crate::serve::rollback::RollbackSettings;
@@ -403,12 +404,6 @@ pub fn serve_spec(
         query: nonempty(args.key_query.or(file.key_query.clone())),
         json_field: nonempty(args.key_field.or(file.key_field.clone())),
     };
-    if let Some(capture) = args.capture.or(file.capture.clone()) {
-        return Err(CliError::NotYet(format!(
-            "--capture {}: capturing live traffic is not on this branch yet; serve without --capture",
-            capture.display()
-        )));
-    }
     let legacy_text = pick(matches, "legacy", args.legacy, file.legacy.clone());
     let candidate_text = pick(matches, "candidate", args.candidate, file.candidate.clone());
     // Proxy mode: both sides `upstream:http://…` (parsed here, minimally,
@@ -525,8 +520,46 @@ pub fn serve_spec(
             file.shutdown_grace.clone(),
         )?,
         rollback,
+        capture: None,
         proxy,
     };
+    let mut serve = serve;
+    if let Some(path) = args.capture.or(file.capture.clone()) {
+        if serve.proxy.is_some() {
+            return Err(CliError::NotYet(format!(
+                "--capture {}: capturing in proxy mode is not on this branch yet (function mode captures)",
+                path.display()
+            )));
+        }
+        let sample = pick(
+            matches,
+            "capture_sample",
+            args.capture_sample,
+            file.capture_sample,
+        );
+        if !(0.0..=1.0).contains(&sample) {
+            return Err(value_err(
+                "serve.capture_sample",
+                format!("{sample} is not a share; write a number from 0 to 1"),
+            ));
+        }
+        serve.capture = Some(CaptureSettings {
+            path,
+            max_bytes: pick(
+                matches,
+                "capture_max_bytes",
+                args.capture_max_bytes,
+                file.capture_max_bytes,
+            )
+            .max(1),
+            sample,
+            redact_fields: if explicit(matches, "redact_field") {
+                args.redact_field.clone()
+            } else {
+                file.redact_fields.clone().unwrap_or_default()
+            },
+        });
+    }
     let timeout = dur(
         "timeout",
         "serve.timeout",
@@ -850,6 +883,9 @@ mod tests {
         ("rollback_window", Config("[serve]\nrollback_window = \"1m\"")),
         ("rollback_bound", Config("[serve]\nrollback_bound = 0.01")),
         ("rollback_cooldown", Config("[serve]\nrollback_cooldown = \"1m\"")),
+        ("capture_sample", Config("[serve]\ncapture_sample = 0.5")),
+        ("capture_max_bytes", Config("[serve]\ncapture_max_bytes = 1000000")),
+        ("redact_field", Config("[serve]\nredact_fields = [\"password\"]")),
         ("mirror_route", Config("[serve]\nmirror_routes = [\"POST /normalize\"]")),
         ("shadow_header", Config("[serve]\nshadow_header = \"x-shadow\"")),
     ];

@@ -44,14 +44,18 @@
 //! - **Proxy mode** (`upstream:http://…` sides): [`proxy`]'s contract; the
 //!   comparison is of [`exchange`]'s shapes.
 //!
+//! - **Capture** (`--capture`, function mode): [`capture`]'s contract; it is
+//!   finished (flushed) after the last request is answered.
+//!
 //! # Non-goals (not on this branch yet)
-//! `--capture` (refused with a clear error until then) and Unleash usage
-//! metrics beyond what the server source does.
+//! Capture in proxy mode (refused when set up), and Unleash usage metrics
+//! beyond what the server source does.
 //!
 //! Names [`crate::model`], [`crate::util`], [`crate::sides`],
 //! [`crate::compare`], [`crate::flags`], [`crate::spec`] and
 //! [`crate::report`].
 
+pub mod capture;
 pub mod exchange;
 pub mod key;
 pub mod metrics;
@@ -113,6 +117,8 @@ pub struct ServeSettings {
     pub rollback: RollbackSettings,
     /// Proxy mode (`upstream:` sides); `None` is function mode.
     pub proxy: Option<proxy::ProxySettings>,
+    /// `--capture` (function mode).
+    pub capture: Option<capture::CaptureSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +140,11 @@ pub enum ServeError {
     Flags(#[from] crate::flags::FlagsError),
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot open the capture {}: {source}", path.display())]
+    Capture {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Both listeners, bound.
@@ -196,6 +207,7 @@ struct App {
     mirror_max_body: usize,
     metrics: Arc<Metrics>,
     ready: AtomicBool,
+    capture: Option<capture::Capture>,
 }
 
 /// Serves until `stop` is cancelled (see the module docs).
@@ -228,6 +240,18 @@ pub async fn run(
     let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
     let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
     let evaluator = open_flags(spec, &background).await;
+    let (capture, capture_task) =
+        match &settings.capture {
+            Some(c) => {
+                let (capture, task) = capture::Capture::start(c.clone(), spec.run_id.clone())
+                    .map_err(|source| ServeError::Capture {
+                        path: c.path.clone(),
+                        source,
+                    })?;
+                (Some(capture), Some(task))
+            }
+            None => (None, None),
+        };
     let (router, comparisons) = Router::builder(evaluator)
         // The router's own copies (the report audits against these).
         .rules(spec.compile_rules()?)
@@ -243,6 +267,7 @@ pub async fn run(
         mirror_max_body: settings.mirror_max_body,
         metrics: metrics.clone(),
         ready: AtomicBool::new(true),
+        capture,
     });
     let _ = admin_state.app.set(app.clone());
 
@@ -294,6 +319,12 @@ pub async fn run(
         );
     }
     app.ready.store(false, Ordering::SeqCst);
+    if let Some(capture) = &app.capture {
+        capture.finish().await;
+    }
+    if let Some(task) = capture_task {
+        let _ = task.await;
+    }
     drop(app);
     let _ = done_tx.send(());
     let sinks = live
@@ -416,11 +447,14 @@ async fn function(
         .run_decided(
             key.as_deref(),
             decision,
-            input,
+            input.clone(),
             caller(app.legacy.clone(), Side::Legacy, app.metrics.clone()),
             caller(app.candidate.clone(), Side::Candidate, app.metrics.clone()),
         )
         .await;
+    if let Some(capture) = &app.capture {
+        capture.record(key.as_deref(), &input, &answer).await;
+    }
     match answer {
         Answer::Output(value) => json_response(StatusCode::OK, &value),
         Answer::Error(e) if e.kind == TARGET_FAILED => error_response(StatusCode::BAD_GATEWAY, &e),

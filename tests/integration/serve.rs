@@ -639,3 +639,61 @@ async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_w
     drop(rust);
     drop(legacy);
 }
+
+/// What serve captures, replay replays with the same outcomes: the same
+/// keys differ, live and replayed, with the legacy live or `recorded`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_serve_captures_replay_replays_with_the_same_outcomes() {
+    let dir = tempdir();
+    let capture = dir.path().join("live.jsonl");
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "worker:python3 legacy/worker.py",
+            "--candidate",
+            "builtin:normalize-naive",
+            "--workers",
+            "2",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--redact-field",
+            "secret",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let mut inputs = inputs(30);
+    inputs[3]["secret"] = json!("cutover-test-secret-please-redact");
+    for (i, input) in inputs.iter().enumerate() {
+        post(&client, &serving.url, Some(&format!("user-{i}")), input).await;
+    }
+    serving.until_compared(30).await;
+    let out = serving.out.clone();
+    let (code, _) = serving.stop(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(code, 130);
+    let text = std::fs::read_to_string(&capture).unwrap();
+    assert_eq!(text.lines().count(), 30, "every request captured");
+    assert!(!text.contains("please-redact"), "redacted before writing");
+    let differing = |run: &Path| {
+        let mut keys: Vec<String> = mismatches(run)
+            .into_iter()
+            .map(|r| r["key"].clone())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let live = differing(&out);
+    assert_eq!(live.len(), 10);
+    for legacy in ["worker:python3 legacy/worker.py", "recorded"] {
+        let replayed = dir.path().join(format!("replayed-{}", legacy.len()));
+        let ran = Replay::new(dir.path())
+            .traffic(&capture)
+            .out(&replayed)
+            .legacy(legacy)
+            .candidate("builtin:normalize-naive")
+            .args(&["--no-flags"])
+            .run(1);
+        assert_eq!(ran.count("read"), 30);
+        assert_eq!(differing(&replayed), live, "legacy {legacy}");
+    }
+}
