@@ -47,9 +47,11 @@
 //! - **Capture** (`--capture`, function mode): [`capture`]'s contract; it is
 //!   finished (flushed) after the last request is answered.
 //!
+//! - **Unleash usage**: with a server source, [`usage`] reports how often
+//!   each flag was asked.
+//!
 //! # Non-goals (not on this branch yet)
-//! Capture in proxy mode (refused when set up), and Unleash usage metrics
-//! beyond what the server source does.
+//! Capture in proxy mode (refused when set up).
 //!
 //! Names [`crate::model`], [`crate::util`], [`crate::sides`],
 //! [`crate::compare`], [`crate::flags`], [`crate::spec`] and
@@ -61,6 +63,7 @@ pub mod key;
 pub mod metrics;
 pub mod proxy;
 pub mod rollback;
+pub mod usage;
 
 use crate::flags::audit_log::{self, Entry, EvidenceUsed};
 use crate::flags::server_source::ServerSource;
@@ -208,6 +211,7 @@ struct App {
     metrics: Arc<Metrics>,
     ready: AtomicBool,
     capture: Option<capture::Capture>,
+    usage: Arc<usage::Usage>,
 }
 
 /// Serves until `stop` is cancelled (see the module docs).
@@ -240,6 +244,28 @@ pub async fn run(
     let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
     let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
     let evaluator = open_flags(spec, &background).await;
+    let usage = Arc::new(usage::Usage::default());
+    let reporter = match &spec.flags {
+        Some(flags) => match &flags.source {
+            Source::Server { url, secret, .. } => {
+                crate::flags::server_source::http_client(flags.timeout)
+                    .ok()
+                    .map(|http| {
+                        usage::Reporter {
+                            usage: usage.clone(),
+                            api: url.clone(),
+                            secret: secret.clone(),
+                            names: flags.names.clone(),
+                            http,
+                            interval: flags.poll_interval,
+                        }
+                        .spawn(background.clone())
+                    })
+            }
+            Source::File(_) => None,
+        },
+        None => None,
+    };
     let (capture, capture_task) =
         match &settings.capture {
             Some(c) => {
@@ -268,6 +294,7 @@ pub async fn run(
         metrics: metrics.clone(),
         ready: AtomicBool::new(true),
         capture,
+        usage: usage.clone(),
     });
     let _ = admin_state.app.set(app.clone());
 
@@ -294,12 +321,11 @@ pub async fn run(
             .fallback(proxy::handle)
             .with_state(Arc::new(proxy::Proxy::new(
                 proxy_settings,
+                settings,
+                &spec.sides,
                 router.clone(),
-                settings.key.clone(),
                 metrics.clone(),
-                settings.mirror_max_body,
-                spec.sides.max_response_bytes,
-                spec.sides.timeout,
+                usage.clone(),
             ))),
         None => axum::Router::new()
             .route("/", axum::routing::post(function))
@@ -332,6 +358,9 @@ pub async fn run(
         .map_err(|e| std::io::Error::other(e.to_string()))??;
     background.cancel();
     let _ = admin.await;
+    if let Some(reporter) = reporter {
+        let _ = reporter.await;
+    }
     tokio::join!(legacy.shutdown(), candidate.shutdown());
     served?;
     let summary = sinks.finish(status(stop, &legacy, &candidate))?;
@@ -431,6 +460,7 @@ async fn function(
     app.metrics.accepted();
     let key = app.key.of(&headers, uri.query(), Some(&input));
     let mut decision = app.router.decide(key.as_deref());
+    app.usage.observe(&decision);
     app.metrics
         .served(match (decision.serving, decision.basis) {
             (Side::Legacy, Basis::WithoutKey) => "legacy_without_key",

@@ -92,6 +92,7 @@ pub struct Proxy {
     pub router: Router,
     pub key: super::key::KeyFrom,
     pub metrics: Arc<Metrics>,
+    pub usage: Arc<super::usage::Usage>,
     pub mirror_max_body: usize,
     pub max_response_bytes: usize,
     pub timeout: Duration,
@@ -108,14 +109,15 @@ struct Upstream {
 }
 
 impl Proxy {
+    /// The proxy of `serve` (its key and mirror limit), under the sides'
+    /// timeout and response limit.
     pub fn new(
         settings: &ProxySettings,
+        serve: &super::ServeSettings,
+        sides: &crate::sides::SideOptions,
         router: Router,
-        key: super::key::KeyFrom,
         metrics: Arc<Metrics>,
-        mirror_max_body: usize,
-        max_response_bytes: usize,
-        timeout: Duration,
+        usage: Arc<super::usage::Usage>,
     ) -> Proxy {
         let upstream = |base: &str| {
             let mut connector = HttpConnector::new();
@@ -129,11 +131,12 @@ impl Proxy {
         };
         Proxy {
             router,
-            key,
+            key: serve.key.clone(),
             metrics,
-            mirror_max_body,
-            max_response_bytes,
-            timeout,
+            usage,
+            mirror_max_body: serve.mirror_max_body,
+            max_response_bytes: sides.max_response_bytes,
+            timeout: sides.timeout,
             legacy: upstream(&settings.legacy),
             candidate: upstream(&settings.candidate),
             routes: settings
@@ -269,6 +272,7 @@ pub async fn handle(
     proxy.metrics.accepted();
     let key = proxy.key.of(&parts.headers, parts.uri.query(), None);
     let mut decision = proxy.router.decide(key.as_deref());
+    proxy.usage.observe(&decision);
     proxy
         .metrics
         .served(match (decision.serving, decision.basis) {

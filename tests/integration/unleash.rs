@@ -894,3 +894,87 @@ async fn serve_rolls_back_on_a_live_divergence_and_sets_the_serve_flag_to_0_on_t
         serving.stderr()
     );
 }
+
+/// `cutover serve` with a server source reports its flags' usage the way
+/// the SDKs do: the real server's metrics for both flags show the requests
+/// and the `cutover` application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sends_usage_metrics_the_server_shows() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
+    let s = server();
+    let m = unique("servuse");
+    let tmp = tempdir();
+    for (flag, percent) in [("shadow", "100"), ("serve", "0")] {
+        cli(tmp.path(), &m, &s.url, &s)
+            .args(["flags", "set", flag, percent])
+            .assert()
+            .code(0);
+    }
+    until_published(&s, &m, 0.0, Some(100.0)).await;
+    let config = tmp.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[flags]\nsource = {:?}\nmigration = {m:?}\ncache = {:?}\ntimeout = \"3s\"\npoll_interval = \"250ms\"\n",
+            s.url,
+            tmp.path().join("serve-cache.json").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let serving = crate::serve::start_serve_env(
+        &tmp.path().join("live"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--legacy",
+            "builtin:normalize",
+        ],
+        &[("UNLEASH_CLIENT_SECRET", &s.client_secret)],
+    );
+    let client = reqwest::Client::new();
+    for i in 0..10 {
+        client
+            .post(format!("{}/", serving.url))
+            .header("X-Cutover-Key", format!("user-{i}"))
+            .body(r#"{"items": [" a "]}"#)
+            .send()
+            .await
+            .unwrap();
+    }
+    let names = FlagNames::derived(&m);
+    for (flag, yes, no) in [(&names.serve, 0, 10), (&names.shadow, 10, 0)] {
+        let started = Instant::now();
+        loop {
+            let seen: Value = serde_json::from_slice(
+                &reqwest::Client::new()
+                    .get(format!("{}/admin/client-metrics/features/{flag}", s.url))
+                    .header("Authorization", &s.admin_token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+            let sum = |field: &str| {
+                seen["lastHourUsage"].as_array().map_or(0, |a| {
+                    a.iter()
+                        .map(|u| u[field].as_u64().unwrap_or(0))
+                        .sum::<u64>()
+                })
+            };
+            let apps = seen["seenApplications"].to_string();
+            if sum("yes") == yes && sum("no") == no && apps.contains("\"cutover\"") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{flag}: the server never showed {yes} yes / {no} no from cutover: {seen}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
