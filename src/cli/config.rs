@@ -3,8 +3,8 @@
 //! # Contract
 //! - The file is read from `--config PATH` (which must exist) or, without the
 //!   flag, from `./cutover.toml` when that exists. Nothing else is read.
-//! - Every option of `replay` and of `flags` has a key here (`[replay]`,
-//!   `[flags]`, `[[rules]]` for `--ignore`), except the few a test in
+//! - Every option of `replay`, `flags` and `serve` has a key here
+//!   (`[replay]`, `[flags]`, `[serve]`, `[[rules]]` for `--ignore`), except the few a test in
 //!   `settings.rs` lists as command-line only, each with its reason.
 //! - Unknown keys are errors (a typo must not be silently ignored); errors name
 //!   the file and the line and column.
