@@ -26,10 +26,15 @@ pub fn run(
         Progress::new(spec.progress),
     ))?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    let view = RunView::new(&outcome.summary, &outcome.dir, None);
+    print_run(&outcome.summary, &outcome.dir)?;
+    Ok(exit::of_replay(&outcome.summary))
+}
+
+/// A finished run's closing summary on stdout (replay's, serve's).
+pub fn print_run(summary: &crate::report::Summary, dir: &Path) -> anyhow::Result<()> {
+    let view = RunView::new(summary, dir, None);
     let palette = Palette::for_stdout(ColorMode::Auto);
     super::print(&crate::util::redact::text(&run_text(
         &view, palette, TOP_GROUPS,
-    )))?;
-    Ok(exit::of_replay(&outcome.summary))
+    )))
 }

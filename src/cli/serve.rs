@@ -2,11 +2,8 @@
 //! addresses said on stderr), served until a signal, the closing summary.
 
 use super::args::ServeArgs;
-use super::text::style::{ColorMode, Palette};
-use super::text::summary::{run_text, TOP_GROUPS};
 use super::{settings, Exit};
 use crate::model::Stop;
-use crate::report::model::RunView;
 use anyhow::Context;
 use clap::ArgMatches;
 use std::path::Path;
@@ -30,11 +27,7 @@ pub fn run(
         crate::serve::run(bound, &spec, &serve, stop).await
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    let view = RunView::new(&outcome.summary, &outcome.dir, None);
-    let palette = Palette::for_stdout(ColorMode::Auto);
-    super::print(&crate::util::redact::text(&run_text(
-        &view, palette, TOP_GROUPS,
-    )))?;
+    super::replay::print_run(&outcome.summary, &outcome.dir)?;
     Ok(match stop.signal() {
         Some(signal) => Exit::of_signal(signal),
         None => Exit::Clean,

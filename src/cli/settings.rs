@@ -222,18 +222,12 @@ pub fn replay_spec(
         follow_redirects,
         ..
     } = loaded.config.replay.clone();
-    let flags = if args.no_flags || no_flags.unwrap_or(false) {
-        None
-    } else {
-        let settings = flag_settings(
-            &args.flags,
-            matches,
-            &loaded.config.flags,
-            &file_name,
-            |name| std::env::var(name).ok(),
-        )?;
-        (!settings.nothing_configured()).then_some(settings)
-    };
+    let flags = run_flags(
+        args.no_flags || no_flags.unwrap_or(false),
+        &args.flags,
+        matches,
+        &loaded,
+    )?;
     let timeout = pick_duration(
         matches,
         ("timeout", "replay.timeout"),
@@ -341,6 +335,27 @@ pub fn replay_spec(
     })
 }
 
+/// A run's flags: none with `--no-flags` (or its config key) or when
+/// nothing is configured, else the resolved settings.
+fn run_flags(
+    off: bool,
+    options: &FlagOptions,
+    matches: &ArgMatches,
+    loaded: &Loaded,
+) -> Result<Option<FlagSettings>, CliError> {
+    if off {
+        return Ok(None);
+    }
+    let settings = flag_settings(
+        options,
+        matches,
+        &loaded.config.flags,
+        &loaded.file_name(),
+        |name| std::env::var(name).ok(),
+    )?;
+    Ok((!settings.nothing_configured()).then_some(settings))
+}
+
 /// `cutover serve`'s settings: its [`RunSpec`] (what the live report
 /// compares, written into its `summary.json` so the review commands work
 /// on the directory) and the rest ([`ServeSettings`]), flags over `[serve]`
@@ -443,18 +458,12 @@ pub fn serve_spec(
     };
     let legacy = side_of(&legacy_text, Side::Legacy)?;
     let candidate = side_of(&candidate_text, Side::Candidate)?;
-    let flags = if args.no_flags || file.no_flags.unwrap_or(false) {
-        None
-    } else {
-        let settings = flag_settings(
-            &args.flags,
-            matches,
-            &loaded.config.flags,
-            &file_name,
-            |name| std::env::var(name).ok(),
-        )?;
-        (!settings.nothing_configured()).then_some(settings)
-    };
+    let flags = run_flags(
+        args.no_flags || file.no_flags.unwrap_or(false),
+        &args.flags,
+        matches,
+        &loaded,
+    )?;
     let bound = match args.rollback_bound.or(file.rollback_bound) {
         Some(bound) => {
             check_bound(bound).map_err(|m| value_err("serve.rollback_bound", m))?;

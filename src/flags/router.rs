@@ -356,28 +356,44 @@ impl Router {
                 Side::Candidate => candidate(request).await,
             };
         }
-        let copy = request.clone();
-        let started = Instant::now();
         match decision.serving {
             Side::Legacy => {
-                let served = legacy(request).await;
-                let observed = Observed {
-                    answer: served.observe(),
-                    latency: started.elapsed(),
-                };
-                self.mirror(key, decision, copy, observed, candidate);
-                served
+                self.serve_then_mirror(key, decision, request, legacy, candidate)
+                    .await
             }
             Side::Candidate => {
-                let served = candidate(request).await;
-                let observed = Observed {
-                    answer: served.observe(),
-                    latency: started.elapsed(),
-                };
-                self.mirror(key, decision, copy, observed, legacy);
-                served
+                self.serve_then_mirror(key, decision, request, candidate, legacy)
+                    .await
             }
         }
+    }
+
+    /// Calls `serving`, starts the mirror of `other`, returns the answer.
+    async fn serve_then_mirror<Req, Resp, S, SF, M, MF>(
+        &self,
+        key: Option<&str>,
+        decision: Decision,
+        request: Req,
+        serving: S,
+        other: M,
+    ) -> Resp
+    where
+        Req: Serialize + Clone + Send + 'static,
+        Resp: Observe + Send + 'static,
+        S: FnOnce(Req) -> SF,
+        SF: Future<Output = Resp>,
+        M: FnOnce(Req) -> MF + Send + 'static,
+        MF: Future<Output = Resp> + Send + 'static,
+    {
+        let copy = request.clone();
+        let started = Instant::now();
+        let served = serving(request).await;
+        let observed = Observed {
+            answer: served.observe(),
+            latency: started.elapsed(),
+        };
+        self.mirror(key, decision, copy, observed, other);
+        served
     }
 
     /// Starts the mirrored call in a task of its own, or sheds it.

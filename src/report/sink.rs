@@ -180,19 +180,13 @@ impl Sinks {
     /// report` reads the directory while the run goes on. The accumulators
     /// go on; the directory stays held.
     pub fn checkpoint(&mut self, status: RunStatus) -> Result<Summary, ReportError> {
-        let counts = self.summary.counts().clone();
-        let groups = self.groups.clone().finish(counts.with_outcome());
-        let mut summary = self.summary.clone().finish(
+        let summary = summary_of(
             status,
-            groups,
-            self.audit.clone().finish(),
-            self.known.clone().finish(),
-            self.noise.clone().finish(),
+            self.summary.clone(),
+            self.groups.clone(),
+            (self.audit.clone(), self.known.clone(), self.noise.clone()),
+            self.rollout.clone(),
         );
-        summary.rollout = self
-            .rollout
-            .clone()
-            .map(|tally| tally.finish(&summary.counts));
         for sink in self.sinks.iter_mut().filter(|s| !s.after_summary()) {
             sink.checkpoint(&summary, &self.dir)?;
         }
@@ -204,16 +198,13 @@ impl Sinks {
     /// releases the directory, then finishes the outputs outside it;
     /// returns the summary.
     pub fn finish(mut self, status: RunStatus) -> Result<Summary, ReportError> {
-        let counts = self.summary.counts().clone();
-        let groups = self.groups.finish(counts.with_outcome());
-        let mut summary = self.summary.finish(
+        let summary = summary_of(
             status,
-            groups,
-            self.audit.finish(),
-            self.known.finish(),
-            self.noise.finish(),
+            self.summary,
+            self.groups,
+            (self.audit, self.known, self.noise),
+            self.rollout,
         );
-        summary.rollout = self.rollout.map(|tally| tally.finish(&summary.counts));
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
         for sink in inside {
@@ -226,6 +217,27 @@ impl Sinks {
         }
         Ok(summary)
     }
+}
+
+/// The summary the accumulators make (taken: a checkpoint gives copies).
+fn summary_of(
+    status: RunStatus,
+    builder: SummaryBuilder,
+    groups: GroupTable,
+    (audit, known, noise): (RuleAudit, KnownAudit, NoiseAudit),
+    rollout: Option<RolloutTally>,
+) -> Summary {
+    let counts = builder.counts().clone();
+    let groups = groups.finish(counts.with_outcome());
+    let mut summary = builder.finish(
+        status,
+        groups,
+        audit.finish(),
+        known.finish(),
+        noise.finish(),
+    );
+    summary.rollout = rollout.map(|tally| tally.finish(&summary.counts));
+    summary
 }
 
 #[cfg(test)]
@@ -278,15 +290,21 @@ mod tests {
         }))
     }
 
+    /// The sinks of a test spec writing into `run`.
+    fn open_sinks(run: &Path) -> (RunSpec, Sinks) {
+        let mut spec = crate::spec::test_spec();
+        spec.out = run.to_owned();
+        let lock = RunLock::acquire(run).unwrap();
+        let sinks =
+            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        (spec, sinks)
+    }
+
     #[test]
     fn a_checkpoint_writes_the_summary_so_far_and_the_run_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        let mut spec = crate::spec::test_spec();
-        spec.out = run.clone();
-        let lock = RunLock::acquire(&run).unwrap();
-        let mut sinks =
-            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        let (_, mut sinks) = open_sinks(&run);
         let status = || RunStatus {
             state: RunState::Interrupted,
             abort_reason: None,
@@ -313,11 +331,7 @@ mod tests {
     fn the_summary_accounts_for_every_event_and_every_sink_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        let mut spec = crate::spec::test_spec();
-        spec.out = run.clone();
-        let lock = RunLock::acquire(&run).unwrap();
-        let mut sinks =
-            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        let (spec, mut sinks) = open_sinks(&run);
         let outcomes = [
             Outcome::Match,
             Outcome::Mismatch,

@@ -173,23 +173,29 @@ impl Bound {
 
 /// Binds both listeners.
 pub async fn bind(settings: &ServeSettings) -> Result<Bound, ServeError> {
-    let main = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: settings.listen,
-            what: "the service",
-            flag: "--listen",
-            source,
-        })?;
-    let admin = TcpListener::bind(settings.admin_listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: settings.admin_listen,
-            what: "metrics and health",
-            flag: "--admin-listen",
-            source,
-        })?;
-    Ok(Bound { main, admin })
+    async fn one(
+        addr: SocketAddr,
+        what: &'static str,
+        flag: &'static str,
+    ) -> Result<TcpListener, ServeError> {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr,
+                what,
+                flag,
+                source,
+            })
+    }
+    Ok(Bound {
+        main: one(settings.listen, "the service", "--listen").await?,
+        admin: one(
+            settings.admin_listen,
+            "metrics and health",
+            "--admin-listen",
+        )
+        .await?,
+    })
 }
 
 /// How a serve ended.

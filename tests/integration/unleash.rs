@@ -773,6 +773,39 @@ fn no_secret_leaves_through_a_gateway_that_echoes_them_in_front_of_the_real_serv
     assert!(files.is_empty(), "a secret written:\n{}", files.join("\n"));
 }
 
+/// A new migration on the real server with its shadow and serve flags at
+/// these percentages (published), and a config for `cutover serve` that
+/// polls it every 250 ms, its audit log at `serve-audit.jsonl` in the
+/// returned directory.
+async fn serve_migration(
+    prefix: &str,
+    shadow: u8,
+    serve: u8,
+) -> (Server, String, tempfile::TempDir, PathBuf) {
+    let s = server();
+    let m = unique(prefix);
+    let tmp = tempdir();
+    for (flag, percent) in [("shadow", shadow), ("serve", serve)] {
+        cli(tmp.path(), &m, &s.url, &s)
+            .args(["flags", "set", flag, &percent.to_string()])
+            .assert()
+            .code(0);
+    }
+    until_published(&s, &m, f64::from(serve), Some(f64::from(shadow))).await;
+    let config = tmp.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[flags]\nsource = {:?}\nmigration = {m:?}\ncache = {:?}\naudit_log = {:?}\ntimeout = \"3s\"\npoll_interval = \"250ms\"\n",
+            s.url,
+            tmp.path().join("serve-cache.json").display().to_string(),
+            tmp.path().join("serve-audit.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
+    (s, m, tmp, config)
+}
+
 /// `cutover serve` with the candidate serving every key and a planted
 /// divergence on every request: once the live upper bound passes the
 /// rollback bound, the legacy serves at once (local override), and with
@@ -783,28 +816,8 @@ async fn serve_rolls_back_on_a_live_divergence_and_sets_the_serve_flag_to_0_on_t
     if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
         return;
     }
-    let s = server();
-    let m = unique("servrb");
-    let tmp = tempdir();
-    for flag in ["shadow", "serve"] {
-        cli(tmp.path(), &m, &s.url, &s)
-            .args(["flags", "set", flag, "100"])
-            .assert()
-            .code(0);
-    }
-    until_published(&s, &m, 100.0, Some(100.0)).await;
+    let (s, m, tmp, config) = serve_migration("servrb", 100, 100).await;
     let audit = tmp.path().join("serve-audit.jsonl");
-    let config = tmp.path().join("serve.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[flags]\nsource = {:?}\nmigration = {m:?}\ncache = {:?}\naudit_log = {:?}\ntimeout = \"3s\"\npoll_interval = \"250ms\"\n",
-            s.url,
-            tmp.path().join("serve-cache.json").display().to_string(),
-            audit.display().to_string()
-        ),
-    )
-    .unwrap();
     let serving = crate::serve::start_serve_env(
         &tmp.path().join("live"),
         &[
@@ -903,26 +916,7 @@ async fn serve_sends_usage_metrics_the_server_shows() {
     if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
         return;
     }
-    let s = server();
-    let m = unique("servuse");
-    let tmp = tempdir();
-    for (flag, percent) in [("shadow", "100"), ("serve", "0")] {
-        cli(tmp.path(), &m, &s.url, &s)
-            .args(["flags", "set", flag, percent])
-            .assert()
-            .code(0);
-    }
-    until_published(&s, &m, 0.0, Some(100.0)).await;
-    let config = tmp.path().join("serve.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[flags]\nsource = {:?}\nmigration = {m:?}\ncache = {:?}\ntimeout = \"3s\"\npoll_interval = \"250ms\"\n",
-            s.url,
-            tmp.path().join("serve-cache.json").display().to_string(),
-        ),
-    )
-    .unwrap();
+    let (s, m, tmp, config) = serve_migration("servuse", 100, 0).await;
     let serving = crate::serve::start_serve_env(
         &tmp.path().join("live"),
         &[
