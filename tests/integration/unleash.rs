@@ -965,8 +965,9 @@ async fn serve_sends_usage_metrics_the_server_shows() {
                 break;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{flag}: the server never showed {yes} yes / {no} no from cutover: {seen}"
+                started.elapsed() < Duration::from_secs(60),
+                "{flag}: the server never showed {yes} yes / {no} no from cutover: {seen}; serve said: {}",
+                serving.stderr()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
