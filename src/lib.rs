@@ -176,8 +176,10 @@
 //! # Cutting over a live service
 //!
 //! [`flags::Router`] routes each request by its key with the same flags and
-//! the same SDK a replay evaluates, and hands the comparisons of mirrored
-//! requests to a bounded channel; see its module for a runnable example.
+//! the same SDK a replay evaluates, returns the serving side's answer at
+//! once, runs the mirrored side detached under a bounded pool, and hands the
+//! comparisons to a bounded channel; see its module for a runnable example.
+//! [`serve`] is that router behind an HTTP listener (`cutover serve`).
 
 pub mod cli;
 pub mod compare;
