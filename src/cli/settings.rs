@@ -440,7 +440,7 @@ pub fn serve_spec(
                     args.shadow_header.clone(),
                     file.shadow_header.clone(),
                 ),
-                pool: pick(matches, "workers", args.workers, file.workers).max(1),
+                pool: crate::serve::proxy::DEFAULT_POOL,
             };
             crate::serve::proxy::check(&settings).map_err(CliError::NotYet)?;
             Some(settings)
