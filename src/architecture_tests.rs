@@ -66,6 +66,12 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "serve",
+        &[
+            "model", "util", "sides", "compare", "flags", "spec", "report",
+        ],
+    ),
+    (
         "cli",
         &[
             "cluster",
@@ -83,6 +89,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "review",
             "reproduce",
             "run",
+            "serve",
         ],
     ),
 ];

@@ -14,7 +14,7 @@
 //! arrow points down (a unit test fails when one points up):
 //!
 //! ```text
-//! cli ─► cluster ─► run ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare, contract ─► model
+//! cli ─► cluster ─► run, serve ─► review, reproduce ─► report ─► engine, spec ─► flags ─► traffic, sides, compare, contract ─► model
 //! ```
 //!
 //! - [`model`]: the core types every stage passes on: [`model::Record`],
@@ -44,6 +44,9 @@
 //! - [`cluster`]: one replay shared out over `cutover replayer` processes
 //!   through NATS JetStream, merged back into the report a local replay
 //!   writes ([`report::merge`]).
+//! - [`serve`]: `cutover serve`, the live shadow proxy: the flags pick who
+//!   answers each request, the other side is mirrored off the response path
+//!   into a live report, with metrics and an automatic rollback.
 //! - [`cli`]: the command line (only [`cli::main`] and the config file's
 //!   reader are public).
 //! - [`normalize`]: the worked migration's new implementation.
@@ -180,8 +183,10 @@
 //! # Cutting over a live service
 //!
 //! [`flags::Router`] routes each request by its key with the same flags and
-//! the same SDK a replay evaluates, and hands the comparisons of mirrored
-//! requests to a bounded channel; see its module for a runnable example.
+//! the same SDK a replay evaluates, returns the serving side's answer at
+//! once, runs the mirrored side detached under a bounded pool, and hands the
+//! comparisons to a bounded channel; see its module for a runnable example.
+//! [`serve`] is that router behind an HTTP listener (`cutover serve`).
 
 pub mod cli;
 pub mod cluster;
@@ -195,6 +200,7 @@ pub mod report;
 pub mod reproduce;
 pub mod review;
 pub mod run;
+pub mod serve;
 pub mod sides;
 pub mod spec;
 pub mod traffic;

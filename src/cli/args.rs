@@ -120,6 +120,13 @@ pub enum Command {
     /// Behaviour contracts: `infer` drafts one from what a run's legacy answered.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Serve live traffic: the flags pick who answers each request, the
+    /// other side is mirrored off the response path and compared into a
+    /// live report, with metrics and an automatic rollback.
+    #[command(
+        after_help = "Function mode (sides of replay's kinds): POST / with a JSON body answers the serving side's output (200), or its error as {\"error\": {\"type\", \"message\"}} (422 the implementation's error, 502 the side could not be called, 504 timeout); 400 a body that is not JSON, 413 a body over --max-body.\n\nListening on anything but a loopback address (127.0.0.0/8, ::1) needs --public (or `public = true` under [serve]).\n\nMetrics (OpenMetrics), /healthz and /readyz are on --admin-listen.\n\nThe first SIGINT or SIGTERM closes the listener, answers the requests in flight, lets mirrors finish for --shutdown-grace, writes the report; exit status 130 (SIGINT) or 143 (SIGTERM). A second signal quits at once."
+    )]
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +151,135 @@ pub struct InferArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub runs: RunsArgs,
+}
+
+/// Default `--key-header`.
+pub const DEFAULT_KEY_HEADER: &str = "X-Cutover-Key";
+
+fn socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse()
+        .map_err(|e| format!("{e}; write an IP address and a port, e.g. 127.0.0.1:8080"))
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address the service listens on.
+    #[arg(long, value_name = "ADDR", default_value = crate::serve::DEFAULT_LISTEN, value_parser = socket_addr)]
+    pub listen: std::net::SocketAddr,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, value_name = "ADDR", default_value = crate::serve::DEFAULT_ADMIN_LISTEN, value_parser = socket_addr)]
+    pub admin_listen: std::net::SocketAddr,
+    /// Allow --listen / --admin-listen on an address other than loopback.
+    #[arg(long)]
+    pub public: bool,
+    /// Request header holding the key (user or session id).
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_KEY_HEADER)]
+    pub key_header: String,
+    /// Cookie holding the key when the header is missing [default: none]
+    #[arg(long, value_name = "NAME")]
+    pub key_cookie: Option<String>,
+    /// Query parameter holding the key when header and cookie are missing [default: none]
+    #[arg(long, value_name = "NAME")]
+    pub key_query: Option<String>,
+    /// Top-level field of the JSON body holding the key, last resort [default: none]
+    #[arg(long, value_name = "NAME")]
+    pub key_field: Option<String>,
+    /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND or an
+    /// http(s):// URL (function mode), or upstream:http://HOST:PORT (proxy
+    /// mode: both sides upstream:).
+    #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
+    pub legacy: String,
+    /// The new side, same forms as --legacy.
+    #[arg(long, value_name = "TARGET", default_value = DEFAULT_CANDIDATE)]
+    pub candidate: String,
+    /// Directory of the live report [default: REPORTS_DIR/<run-id>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Parent directory of run reports.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPORTS_DIR)]
+    pub reports_dir: PathBuf,
+    /// Function mode: append each request to FILE as a capture record
+    /// (`input`, the served output as `recorded`), which `cutover replay`
+    /// replays [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
+    /// Share of requests captured, 0 to 1.
+    #[arg(long, value_name = "SHARE", default_value_t = 1.0)]
+    pub capture_sample: f64,
+    /// Size past which the capture moves to FILE.1 and starts anew.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub capture_max_bytes: u64,
+    /// JSON field (any depth) written as "<redacted>" in the capture; repeatable [default: none]
+    #[arg(long, value_name = "NAME")]
+    pub redact_field: Vec<String>,
+    /// Processes per worker: side (one per core by default).
+    #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
+    pub workers: usize,
+    /// Per-call timeout of the serving side (worker, exec, http).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// How long a new worker process may take to give its first answer.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub startup_timeout: Duration,
+    /// Times a call is re-sent after the worker serving it died.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+    /// Longest request body accepted, in bytes (413 beyond).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = positive)]
+    pub max_body: usize,
+    /// Longest request body mirrored, in bytes (larger: served, not mirrored, counted).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub mirror_max_body: usize,
+    /// Mirrored calls in flight at most; beyond, mirrors are shed and counted.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = positive)]
+    pub mirrors: usize,
+    /// Comparisons queued for the live report at most; beyond, dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = positive)]
+    pub mirror_queue: usize,
+    /// Bound on one mirrored call (no retries).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub mirror_timeout: Duration,
+    /// How often the live report is written.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub flush_interval: Duration,
+    /// How long mirrors in flight may finish after a signal.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Unified diffs written to diffs.txt at most.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_diffs: usize,
+    /// Do not write index.html.
+    #[arg(long)]
+    pub no_html: bool,
+    /// Never roll back automatically.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Compared mirrors needed in the window before a rollback can happen.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub min_samples: u64,
+    /// Length of the rollback's sliding window.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub rollback_window: Duration,
+    /// Roll back once the Wilson 95% upper bound on the share of mirrors
+    /// against the candidate exceeds this [default: [flags] max_mismatch_bound, else 0.005]
+    #[arg(long, value_name = "RATE")]
+    pub rollback_bound: Option<f64>,
+    /// After a rollback, no new rollback (and no release of the override) for this long.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub rollback_cooldown: Duration,
+    /// Do not evaluate flags: the legacy serves every key, nothing is mirrored.
+    #[arg(long)]
+    pub no_flags: bool,
+    /// Proxy mode: also mirror requests of this route (`METHOD PATTERN`,
+    /// `*` within one path segment, e.g. "POST /normalize"); repeatable.
+    /// Only GET, HEAD and OPTIONS are mirrored otherwise [default: none]
+    #[arg(long, value_name = "ROUTE")]
+    pub mirror_route: Vec<String>,
+    /// Proxy mode: the header (value 1) every mirrored request carries.
+    #[arg(long, value_name = "NAME", default_value = "X-Cutover-Shadow")]
+    pub shadow_header: String,
+    #[command(flatten)]
+    pub flags: FlagOptions,
 }
 
 #[derive(Debug, Args)]

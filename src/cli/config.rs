@@ -3,8 +3,8 @@
 //! # Contract
 //! - The file is read from `--config PATH` (which must exist) or, without the
 //!   flag, from `./cutover.toml` when that exists. Nothing else is read.
-//! - Every option of `replay` and of `flags` has a key here (`[replay]`,
-//!   `[flags]`, `[[rules]]` for `--ignore`), except the few a test in
+//! - Every option of `replay`, `flags` and `serve` has a key here
+//!   (`[replay]`, `[flags]`, `[serve]`, `[[rules]]` for `--ignore`), except the few a test in
 //!   `settings.rs` lists as command-line only, each with its reason.
 //! - Unknown keys are errors (a typo must not be silently ignored); errors name
 //!   the file and the line and column.
@@ -58,6 +58,57 @@ pub struct FileConfig {
     /// `[contract]`: the behaviour contract both sides are held to (see
     /// [`crate::contract`]); its schema paths are relative to this file.
     pub contract: Option<crate::contract::ContractConfig>,
+    /// `[serve]`: the settings of `cutover serve`.
+    #[serde(default)]
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: the settings of `cutover serve`, each optional, each named as
+/// its flag (durations as text).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub public: Option<bool>,
+    pub key_header: Option<String>,
+    pub key_cookie: Option<String>,
+    pub key_query: Option<String>,
+    pub key_field: Option<String>,
+    pub legacy: Option<String>,
+    pub candidate: Option<String>,
+    pub out: Option<PathBuf>,
+    pub reports_dir: Option<PathBuf>,
+    pub capture: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub timeout: Option<String>,
+    pub startup_timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub max_body: Option<usize>,
+    pub mirror_max_body: Option<usize>,
+    pub mirrors: Option<usize>,
+    pub mirror_queue: Option<usize>,
+    pub mirror_timeout: Option<String>,
+    pub flush_interval: Option<String>,
+    pub shutdown_grace: Option<String>,
+    pub max_diffs: Option<usize>,
+    /// `false` is `--no-html`.
+    pub html: Option<bool>,
+    /// `false` is `--no-rollback`.
+    pub rollback: Option<bool>,
+    pub min_samples: Option<u64>,
+    pub rollback_window: Option<String>,
+    pub rollback_bound: Option<f64>,
+    pub rollback_cooldown: Option<String>,
+    /// `true` is `--no-flags`.
+    pub no_flags: Option<bool>,
+    pub capture_sample: Option<f64>,
+    pub capture_max_bytes: Option<u64>,
+    /// `--redact-field`.
+    pub redact_fields: Option<Vec<String>>,
+    /// `--mirror-route`, each `METHOD PATTERN`.
+    pub mirror_routes: Option<Vec<String>>,
+    pub shadow_header: Option<String>,
 }
 
 /// `[reproduce]`: the settings of `cutover minimize`, `pin` and `recheck`.

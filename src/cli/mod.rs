@@ -11,7 +11,7 @@
 //!   flags with `cutover.toml` ([`settings`]), call the library, print what
 //!   it returned ([`text`]): [`replay`], [`report`], [`flags`],
 //!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`],
-//!   [`contract`] (`contract infer`).
+//!   [`contract`] (`contract infer`), [`serve`].
 //! - An error is printed once, on stderr, with each of its causes once
 //!   ([`crate::util::errors::chain`]), redacted and inert, and the exit
 //!   status is 2.
@@ -30,6 +30,7 @@ mod progress;
 mod replay;
 mod report;
 mod reproduce;
+mod serve;
 mod settings;
 mod signals;
 mod text;
@@ -54,7 +55,10 @@ pub fn main(tune: fn()) -> ExitCode {
     };
     register_env_secrets();
     init_logging(cli.verbose);
-    if matches!(cli.command, Command::Replay(_) | Command::Replayer(_)) {
+    if matches!(
+        cli.command,
+        Command::Replay(_) | Command::Replayer(_) | Command::Serve(_)
+    ) {
         signals.drain();
     }
     let exit = match run(cli, &matches, signals) {
@@ -101,6 +105,12 @@ fn run(cli: Cli, matches: &clap::ArgMatches, signals: &signals::Signals) -> anyh
                 .subcommand_matches("replay")
                 .context("replay arguments missing")?;
             replay::run(*args, sub, config, signals.stop())
+        }
+        Command::Serve(args) => {
+            let sub = matches
+                .subcommand_matches("serve")
+                .context("serve arguments missing")?;
+            serve::run(*args, sub, config, signals.stop())
         }
     }
 }

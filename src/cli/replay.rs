@@ -52,12 +52,17 @@ pub fn run(
 
 /// Prints a finished run's closing summary; its exit status.
 pub(super) fn print_closing(summary: &Summary, dir: &Path) -> anyhow::Result<Exit> {
+    print_run(summary, dir)?;
+    Ok(exit::of_replay(summary))
+}
+
+/// A finished run's closing summary on stdout (replay's, serve's).
+pub fn print_run(summary: &Summary, dir: &Path) -> anyhow::Result<()> {
     let view = RunView::new(summary, dir, None);
     let palette = Palette::for_stdout(ColorMode::Auto);
     super::print(&crate::util::redact::text(&run_text(
         &view, palette, TOP_GROUPS,
-    )))?;
-    Ok(exit::of_replay(summary))
+    )))
 }
 
 /// Runs `cutover replayer` until `stop`.

@@ -20,7 +20,7 @@
 //!   as they are resolved.
 
 use super::args::{
-    FlagOptions, ReplayArgs, DEFAULT_CANDIDATE, DEFAULT_ID_COLUMN, DEFAULT_KEY_COLUMN,
+    FlagOptions, ReplayArgs, ServeArgs, DEFAULT_CANDIDATE, DEFAULT_ID_COLUMN, DEFAULT_KEY_COLUMN,
     DEFAULT_LEGACY, DEFAULT_MAX_RECORD_BYTES, DEFAULT_REPORTS_DIR, DEFAULT_TRAFFIC,
 };
 use super::config::{self, FlagsConfig, Loaded, ReplayConfig};
@@ -32,6 +32,11 @@ use crate::flags::settings::{
 use crate::flags::{FlagNames, FlagSettings, FlagsError, Source, Stickiness};
 use crate::model::Side;
 use crate::reproduce::setup::{Later, Trust};
+use crate::serve::capture::CaptureSettings;
+use crate::serve::key::KeyFrom;
+use crate::serve::proxy::ProxySettings;
+use crate::serve::rollback::RollbackSettings;
+use crate::serve::ServeSettings;
 use crate::sides::{SideError, SideOptions, SideSpec};
 use crate::spec::{new_run_id, RunSpec};
 use crate::traffic::{Format, ReadOptions, TrafficSpec};
@@ -66,6 +71,15 @@ pub enum CliError {
     },
     #[error("cannot tell the working directory: {0}. Run cutover from a directory that exists")]
     Cwd(std::io::Error),
+    #[error("{flag} {addr} is not a loopback address: listening there serves anyone who can reach this host; give --public (or `public = true` under [serve]) to mean it")]
+    Public {
+        flag: &'static str,
+        addr: std::net::SocketAddr,
+    },
+    #[error("--key-header {0:?} is not a valid HTTP header name")]
+    KeyHeader(String),
+    #[error("{0}")]
+    NotYet(String),
 }
 
 /// Whether the user set `id` on the command line (or env), not by default.
@@ -210,18 +224,12 @@ pub fn replay_spec(
         follow_redirects,
         ..
     } = loaded.config.replay.clone();
-    let flags = if args.no_flags || no_flags.unwrap_or(false) {
-        None
-    } else {
-        let settings = flag_settings(
-            &args.flags,
-            matches,
-            &loaded.config.flags,
-            &file_name,
-            |name| std::env::var(name).ok(),
-        )?;
-        (!settings.nothing_configured()).then_some(settings)
-    };
+    let flags = run_flags(
+        args.no_flags || no_flags.unwrap_or(false),
+        &args.flags,
+        matches,
+        &loaded,
+    )?;
     let timeout = pick_duration(
         matches,
         ("timeout", "replay.timeout"),
@@ -338,6 +346,304 @@ pub fn replay_spec(
         contract,
         config_file: loaded.path,
     })
+}
+
+/// A run's flags: none with `--no-flags` (or its config key) or when
+/// nothing is configured, else the resolved settings.
+fn run_flags(
+    off: bool,
+    options: &FlagOptions,
+    matches: &ArgMatches,
+    loaded: &Loaded,
+) -> Result<Option<FlagSettings>, CliError> {
+    if off {
+        return Ok(None);
+    }
+    let settings = flag_settings(
+        options,
+        matches,
+        &loaded.config.flags,
+        &loaded.file_name(),
+        |name| std::env::var(name).ok(),
+    )?;
+    Ok((!settings.nothing_configured()).then_some(settings))
+}
+
+/// `cutover serve`'s settings: its [`RunSpec`] (what the live report
+/// compares, written into its `summary.json` so the review commands work
+/// on the directory) and the rest ([`ServeSettings`]), flags over `[serve]`
+/// (and `[flags]`, `[[rules]]`, `[[known]]`) over the defaults.
+pub fn serve_spec(
+    args: ServeArgs,
+    matches: &ArgMatches,
+    config_path: Option<&Path>,
+) -> Result<(RunSpec, ServeSettings), CliError> {
+    let loaded = config::load(config_path)?;
+    let rules = loaded.rules.clone();
+    RuleSet::compile(&rules)?;
+    KnownSet::compile(&loaded.known)?;
+    let file_name = loaded.file_name();
+    let file = loaded.config.serve.clone();
+    let value_err = |key: &'static str, message: String| CliError::ConfigValue {
+        key,
+        path: file_name.clone(),
+        message,
+    };
+    let dur = |id: &'static str, key: &'static str, flag: Duration, text: Option<String>| {
+        pick_duration(matches, (id, key), flag, text, &file_name)
+    };
+    let addr = |id: &str, key: &'static str, flag: std::net::SocketAddr, text: Option<String>| {
+        match text {
+            Some(text) if !explicit(matches, id) => text.parse().map_err(|e| {
+                value_err(
+                    key,
+                    format!("{text:?} is not an address ({e}); write e.g. \"127.0.0.1:8080\""),
+                )
+            }),
+            _ => Ok(flag),
+        }
+    };
+    let listen = addr("listen", "serve.listen", args.listen, file.listen.clone())?;
+    let admin_listen = addr(
+        "admin_listen",
+        "serve.admin_listen",
+        args.admin_listen,
+        file.admin_listen.clone(),
+    )?;
+    let public = args.public || file.public.unwrap_or(false);
+    for (flag, addr) in [("--listen", listen), ("--admin-listen", admin_listen)] {
+        if !public && !addr.ip().is_loopback() {
+            return Err(CliError::Public { flag, addr });
+        }
+    }
+    let key_header = pick(
+        matches,
+        "key_header",
+        args.key_header,
+        file.key_header.clone(),
+    );
+    if axum::http::HeaderName::from_bytes(key_header.as_bytes()).is_err() {
+        return Err(CliError::KeyHeader(key_header));
+    }
+    let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let key = KeyFrom {
+        header: Some(key_header.to_ascii_lowercase()),
+        cookie: nonempty(args.key_cookie.or(file.key_cookie.clone())),
+        query: nonempty(args.key_query.or(file.key_query.clone())),
+        json_field: nonempty(args.key_field.or(file.key_field.clone())),
+    };
+    let legacy_text = pick(matches, "legacy", args.legacy, file.legacy.clone());
+    let candidate_text = pick(matches, "candidate", args.candidate, file.candidate.clone());
+    // Proxy mode: both sides `upstream:http://…` (parsed here, minimally,
+    // until the upstream: side kind of issue 12 lands in sides/).
+    let upstream = |t: &str| t.strip_prefix("upstream:").map(str::to_owned);
+    let proxy = match (upstream(&legacy_text), upstream(&candidate_text)) {
+        (Some(legacy), Some(candidate)) => {
+            let settings = ProxySettings {
+                legacy,
+                candidate,
+                mirror_routes: if explicit(matches, "mirror_route") {
+                    args.mirror_route.clone()
+                } else {
+                    file.mirror_routes.clone().unwrap_or_default()
+                },
+                shadow_header: pick(
+                    matches,
+                    "shadow_header",
+                    args.shadow_header.clone(),
+                    file.shadow_header.clone(),
+                ),
+                pool: crate::serve::proxy::DEFAULT_POOL,
+            };
+            crate::serve::proxy::check(&settings).map_err(CliError::NotYet)?;
+            Some(settings)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(CliError::NotYet(
+                "--legacy and --candidate: proxy mode needs both sides upstream:http://…, function mode neither".into(),
+            ))
+        }
+    };
+    let side_of = |text: &str, side| match upstream(text) {
+        Some(url) => SideSpec::parse(&url, side),
+        None => SideSpec::parse(text, side),
+    };
+    let legacy = side_of(&legacy_text, Side::Legacy)?;
+    let candidate = side_of(&candidate_text, Side::Candidate)?;
+    let flags = run_flags(
+        args.no_flags || file.no_flags.unwrap_or(false),
+        &args.flags,
+        matches,
+        &loaded,
+    )?;
+    let bound = match args.rollback_bound.or(file.rollback_bound) {
+        Some(bound) => {
+            check_bound(bound).map_err(|m| value_err("serve.rollback_bound", m))?;
+            bound
+        }
+        None => flags
+            .as_ref()
+            .map_or(DEFAULT_MAX_MISMATCH_BOUND, |f| f.max_mismatch_bound),
+    };
+    let rollback = RollbackSettings {
+        enabled: !args.no_rollback && file.rollback.unwrap_or(true),
+        min_samples: pick(matches, "min_samples", args.min_samples, file.min_samples).max(1),
+        window: dur(
+            "rollback_window",
+            "serve.rollback_window",
+            args.rollback_window,
+            file.rollback_window.clone(),
+        )?,
+        max_mismatch_bound: bound,
+        cooldown: dur(
+            "rollback_cooldown",
+            "serve.rollback_cooldown",
+            args.rollback_cooldown,
+            file.rollback_cooldown.clone(),
+        )?,
+    };
+    let mirrors = pick(matches, "mirrors", args.mirrors, file.mirrors).max(1);
+    let serve = ServeSettings {
+        listen,
+        admin_listen,
+        key,
+        max_body: pick(matches, "max_body", args.max_body, file.max_body).max(1),
+        mirror_max_body: pick(
+            matches,
+            "mirror_max_body",
+            args.mirror_max_body,
+            file.mirror_max_body,
+        ),
+        mirrors,
+        mirror_queue: pick(
+            matches,
+            "mirror_queue",
+            args.mirror_queue,
+            file.mirror_queue,
+        )
+        .max(1),
+        mirror_timeout: dur(
+            "mirror_timeout",
+            "serve.mirror_timeout",
+            args.mirror_timeout,
+            file.mirror_timeout.clone(),
+        )?,
+        flush_interval: dur(
+            "flush_interval",
+            "serve.flush_interval",
+            args.flush_interval,
+            file.flush_interval.clone(),
+        )?,
+        shutdown_grace: dur(
+            "shutdown_grace",
+            "serve.shutdown_grace",
+            args.shutdown_grace,
+            file.shutdown_grace.clone(),
+        )?,
+        rollback,
+        capture: None,
+        proxy,
+    };
+    let mut serve = serve;
+    if let Some(path) = args.capture.or(file.capture.clone()) {
+        if serve.proxy.is_some() {
+            return Err(CliError::NotYet(format!(
+                "--capture {}: capturing in proxy mode is not on this branch yet (function mode captures)",
+                path.display()
+            )));
+        }
+        let sample = pick(
+            matches,
+            "capture_sample",
+            args.capture_sample,
+            file.capture_sample,
+        );
+        if !(0.0..=1.0).contains(&sample) {
+            return Err(value_err(
+                "serve.capture_sample",
+                format!("{sample} is not a share; write a number from 0 to 1"),
+            ));
+        }
+        serve.capture = Some(CaptureSettings {
+            path,
+            max_bytes: pick(
+                matches,
+                "capture_max_bytes",
+                args.capture_max_bytes,
+                file.capture_max_bytes,
+            )
+            .max(1),
+            sample,
+            redact_fields: if explicit(matches, "redact_field") {
+                args.redact_field.clone()
+            } else {
+                file.redact_fields.clone().unwrap_or_default()
+            },
+        });
+    }
+    let timeout = dur(
+        "timeout",
+        "serve.timeout",
+        args.timeout,
+        file.timeout.clone(),
+    )?;
+    let startup_timeout = dur(
+        "startup_timeout",
+        "serve.startup_timeout",
+        args.startup_timeout,
+        file.startup_timeout.clone(),
+    )?;
+    let reports_dir = pick(
+        matches,
+        "reports_dir",
+        args.reports_dir,
+        file.reports_dir.clone(),
+    );
+    let run_id = new_run_id();
+    let out = args
+        .out
+        .or(file.out.clone())
+        .unwrap_or_else(|| reports_dir.join(&run_id));
+    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    let spec = RunSpec {
+        run_id,
+        cwd,
+        legacy,
+        candidate,
+        // Live traffic: no capture is read.
+        traffic: Vec::new(),
+        read: ReadOptions {
+            max_record_bytes: serve.max_body,
+            id_column: DEFAULT_ID_COLUMN.into(),
+            key_column: DEFAULT_KEY_COLUMN.into(),
+        },
+        sides: SideOptions {
+            timeout,
+            startup_timeout,
+            workers: pick(matches, "workers", args.workers, file.workers).max(1),
+            retries: pick(matches, "retries", args.retries, file.retries),
+            max_response_bytes: serve.max_body,
+            follow_redirects: Vec::new(),
+            dir: None,
+        },
+        concurrency: mirrors,
+        max_inflight_bytes: (serve.max_body as u64).saturating_mul(mirrors as u64),
+        reports_dir,
+        out,
+        max_diffs: pick(matches, "max_diffs", args.max_diffs, file.max_diffs),
+        html: !args.no_html && file.html.unwrap_or(true),
+        junit: None,
+        progress: false,
+        noise_probe: false,
+        // Serve does not hold the sides to a behaviour contract yet.
+        contract: None,
+        rules,
+        known: loaded.known,
+        flags,
+        config_file: loaded.path,
+    };
+    Ok((spec, serve))
 }
 
 /// Which sides of a run `minimize`, `pin` and `recheck` may start: the
@@ -586,15 +892,40 @@ mod tests {
         ("force", CliOnly("a one-time override recorded as forced; a standing setting would switch the evidence gate off")),
         ("run", CliOnly("which report `promote` judges, chosen per promotion")),
         ("file", CliOnly("the operand of `flags import`: the file to copy once")),
+        ("admin_listen", Config("[serve]\nadmin_listen = \"127.0.0.1:9091\"")),
+        ("listen", Config("[serve]\nlisten = \"127.0.0.1:8081\"")),
+        ("public", Config("[serve]\npublic = true")),
+        ("key_header", Config("[serve]\nkey_header = \"x-user\"")),
+        ("key_cookie", Config("[serve]\nkey_cookie = \"sid\"")),
+        ("key_query", Config("[serve]\nkey_query = \"user\"")),
+        ("key_field", Config("[serve]\nkey_field = \"user\"")),
+        ("capture", Config("[serve]\ncapture = \"c.jsonl\"")),
+        ("max_body", Config("[serve]\nmax_body = 1024")),
+        ("mirror_max_body", Config("[serve]\nmirror_max_body = 1024")),
+        ("mirrors", Config("[serve]\nmirrors = 8")),
+        ("mirror_queue", Config("[serve]\nmirror_queue = 8")),
+        ("mirror_timeout", Config("[serve]\nmirror_timeout = \"1s\"")),
+        ("flush_interval", Config("[serve]\nflush_interval = \"1s\"")),
+        ("shutdown_grace", Config("[serve]\nshutdown_grace = \"1s\"")),
+        ("no_rollback", Config("[serve]\nrollback = false")),
+        ("min_samples", Config("[serve]\nmin_samples = 10")),
+        ("rollback_window", Config("[serve]\nrollback_window = \"1m\"")),
+        ("rollback_bound", Config("[serve]\nrollback_bound = 0.01")),
+        ("rollback_cooldown", Config("[serve]\nrollback_cooldown = \"1m\"")),
+        ("capture_sample", Config("[serve]\ncapture_sample = 0.5")),
+        ("capture_max_bytes", Config("[serve]\ncapture_max_bytes = 1000000")),
+        ("redact_field", Config("[serve]\nredact_fields = [\"password\"]")),
+        ("mirror_route", Config("[serve]\nmirror_routes = [\"POST /normalize\"]")),
+        ("shadow_header", Config("[serve]\nshadow_header = \"x-shadow\"")),
     ];
 
     #[test]
-    fn every_option_of_replay_and_flags_has_a_config_key_or_a_reason() {
+    fn every_option_of_replay_flags_and_serve_has_a_config_key_or_a_reason() {
         let cli = super::super::args::Cli::command();
         let mut commands = vec![cli.clone()];
         let mut ids = std::collections::BTreeSet::new();
         let mut missing = Vec::new();
-        for name in ["replay", "flags"] {
+        for name in ["replay", "flags", "serve"] {
             let sub = cli
                 .find_subcommand(name)
                 .expect("subcommand exists")

@@ -5,8 +5,8 @@
 //! [`Signals::install`] is the very first thing the binary does: it blocks
 //! SIGINT and SIGTERM in every thread and starts one thread that waits for
 //! them (`sigwait`), so a signal can never arrive unhandled, however early.
-//! During a replay (once [`Signals::drain`] is called, when its command line
-//! is parsed) the first signal asks the run to stop: reading stops, the
+//! During a replay or a serve (once [`Signals::drain`] is called, when its
+//! command line is parsed) the first signal asks the run to stop: reading stops, the
 //! records in flight finish, the report is written, and the exit status is
 //! 130 or 143. A signal that comes before a replay has parsed its command
 //! line, a signal to any other command, and a second signal during a replay

@@ -46,7 +46,39 @@ pub use signature::{generalise, signature};
 pub use unified::{render_answer, unified_diff, unified_diff_of, DIFF_TIME_LIMIT};
 pub use walk::{diff, MAX_DIFFERENCES};
 
-use crate::model::{Answer, Outcome, Verdict};
+use crate::model::{Answer, Outcome, RuleEffects, Verdict};
+
+/// One record judged as a replay judges it ([`judge_under`]).
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub verdict: Verdict,
+    /// What the rules saw and hid.
+    pub rule_effects: RuleEffects,
+    /// Per declared known difference: whether it covered a path.
+    pub known_used: Vec<bool>,
+}
+
+/// Judges two answers the way every comparison in cutover does (a replay,
+/// a re-run, a live mirror): under the rules, then the declared known
+/// differences (which see the record's `input` JSON text), then the paths
+/// learned to be noise (`noisy`, possibly empty).
+pub fn judge_under(
+    rules: &RuleSet,
+    known: &KnownSet,
+    input: &str,
+    legacy: &Answer,
+    candidate: &Answer,
+    noisy: &[String],
+) -> Judged {
+    let (mut verdict, rule_effects) = rules.judge(legacy, candidate);
+    let known_used = known.classify(&mut verdict, input, noisy);
+    noise::classify(&mut verdict, noisy);
+    Judged {
+        verdict,
+        rule_effects,
+        known_used,
+    }
+}
 
 /// Compares the two sides' answers for one record.
 ///

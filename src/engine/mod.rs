@@ -332,15 +332,22 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
     };
     let (legacy, candidate, probe) =
         tokio::join!(observe(&shared.legacy), observe(&shared.candidate), probe);
-    let (mut verdict, rule_effects) = shared.rules.judge(&legacy.answer, &candidate.answer);
     let probe_bytes = probe.as_ref().map_or(0, |p| answer_bytes(&p.answer));
     let noise =
         probe.map(|second| crate::compare::noise::noisy_paths(&legacy.answer, &second.answer));
     let noisy = noise.as_deref().unwrap_or_default();
-    let known_used = shared
-        .known
-        .classify(&mut verdict, record.input.get(), noisy);
-    crate::compare::noise::classify(&mut verdict, noisy);
+    let crate::compare::Judged {
+        verdict,
+        rule_effects,
+        known_used,
+    } = crate::compare::judge_under(
+        &shared.rules,
+        &shared.known,
+        record.input.get(),
+        &legacy.answer,
+        &candidate.answer,
+        noisy,
+    );
     let drift = match (shared.check_drift, &record.recorded) {
         (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
             !judge(&Answer::Output(recorded), &legacy.answer).is_clean()

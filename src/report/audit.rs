@@ -29,7 +29,7 @@ pub struct RuleReport {
 }
 
 /// Accumulates the audit over a run.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RuleAudit {
     rules: Vec<RuleReport>,
 }
@@ -90,7 +90,7 @@ pub struct KnownReport {
 }
 
 /// Accumulates how each known difference was used.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KnownAudit {
     entries: Vec<KnownReport>,
 }

@@ -100,6 +100,7 @@ impl ContractReport {
 }
 
 /// Tallies a run's contract findings (see the module docs).
+#[derive(Clone)]
 pub struct ContractAudit {
     report: ContractReport,
     index: HashMap<(u8, Option<Side>, String, String), usize>,

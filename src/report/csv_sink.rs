@@ -78,6 +78,10 @@ impl Sink for MismatchCsv {
             .map_err(csv_err(&self.path))
     }
 
+    fn checkpoint(&mut self, _: &Summary, _: &Path) -> Result<(), ReportError> {
+        self.writer.flush().map_err(write_err(&self.path))
+    }
+
     fn finish(mut self: Box<Self>, _: &Summary, _: &Path) -> Result<(), ReportError> {
         self.writer.flush().map_err(write_err(&self.path))
     }

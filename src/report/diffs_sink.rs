@@ -81,6 +81,10 @@ impl Sink for DiffsFile {
         self.write(mismatch.result, mismatch.group)
     }
 
+    fn checkpoint(&mut self, _: &Summary, _: &Path) -> Result<(), ReportError> {
+        self.out.flush().map_err(write_err(&self.path))
+    }
+
     fn finish(mut self: Box<Self>, _: &Summary, _: &Path) -> Result<(), ReportError> {
         if self.omitted > 0 {
             writeln!(

@@ -33,7 +33,7 @@ pub struct Group {
     pub sample_ids: Vec<String>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct GroupTable {
     index: HashMap<String, usize>,
     groups: Vec<Group>,

@@ -29,7 +29,7 @@ pub struct NoiseReport {
     pub untracked_paths: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct NoiseAudit {
     probed: u64,
     with_noise: u64,

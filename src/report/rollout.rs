@@ -99,6 +99,7 @@ impl RolloutPlan {
 }
 
 /// Counts a run's decisions.
+#[derive(Clone)]
 pub struct RolloutTally {
     plan: RolloutPlan,
     evaluator: Arc<Evaluator>,

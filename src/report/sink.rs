@@ -20,6 +20,11 @@
 //! - With a behaviour contract, its findings go into the summary's
 //!   `contract` ([`super::contract`]); a candidate that broke the output
 //!   schema makes the exit status 1 even when every record matched.
+//! - A live run ([`Sinks::checkpoint`], `cutover serve`) writes the
+//!   summary so far every so often: each output is flushed or rewritten
+//!   atomically first, then `summary.json` atomically, so a reader of the
+//!   directory always sees a `summary.json` whose files hold at least what
+//!   it counts.
 //! - A new output is one new file here: a type implementing [`Sink`], and
 //!   one line in [`Sinks::open`].
 
@@ -64,6 +69,13 @@ pub trait Sink: Send {
 
     /// A capture line that could not be read, in input order.
     fn rejected(&mut self, _rejection: &Rejection) -> Result<(), ReportError> {
+        Ok(())
+    }
+
+    /// While a live run goes on ([`Sinks::checkpoint`]): make what was
+    /// written so far readable (flush; rewrite a whole-file output
+    /// atomically). The default does nothing.
+    fn checkpoint(&mut self, _summary: &Summary, _dir: &Path) -> Result<(), ReportError> {
         Ok(())
     }
 
@@ -192,27 +204,39 @@ impl Sinks {
         Ok(())
     }
 
+    /// The summary so far, for a live run (`cutover serve`): every output of
+    /// the run directory is checkpointed ([`Sink::checkpoint`]), then
+    /// `summary.json` is written atomically with `status`, so `cutover
+    /// report` reads the directory while the run goes on. The accumulators
+    /// go on; the directory stays held.
+    pub fn checkpoint(&mut self, status: RunStatus) -> Result<Summary, ReportError> {
+        let mut summary = summary_of(
+            status,
+            self.summary.clone(),
+            self.groups.clone(),
+            (self.audit.clone(), self.known.clone(), self.noise.clone()),
+            self.rollout.clone(),
+        );
+        with_contract(&mut summary, self.contract.clone());
+        for sink in self.sinks.iter_mut().filter(|s| !s.after_summary()) {
+            sink.checkpoint(&summary, &self.dir)?;
+        }
+        summary.write(&self.dir.join(SUMMARY_FILE))?;
+        Ok(summary)
+    }
+
     /// Finishes the outputs of the run directory, writes `summary.json`,
     /// releases the directory, then finishes the outputs outside it;
     /// returns the summary.
     pub fn finish(mut self, status: RunStatus) -> Result<Summary, ReportError> {
-        let counts = self.summary.counts().clone();
-        let groups = self.groups.finish(counts.with_outcome());
-        let mut summary = self.summary.finish(
+        let mut summary = summary_of(
             status,
-            groups,
-            self.audit.finish(),
-            self.known.finish(),
-            self.noise.finish(),
+            self.summary,
+            self.groups,
+            (self.audit, self.known, self.noise),
+            self.rollout,
         );
-        summary.rollout = self.rollout.map(|tally| tally.finish(&summary.counts));
-        summary.contract = self.contract.map(ContractAudit::finish);
-        if summary.contract.as_ref().is_some_and(|c| c.fails())
-            && summary.exit() == Some(crate::model::Exit::Clean)
-        {
-            // The candidate broke its contract: a finding, like a mismatch.
-            summary.exit_code = crate::model::Exit::Found.code().into();
-        }
+        with_contract(&mut summary, self.contract);
         summary.merge = self.merge;
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
@@ -226,6 +250,38 @@ impl Sinks {
         }
         Ok(summary)
     }
+}
+
+/// What the behaviour contract found, into `summary`: a candidate that broke
+/// its contract makes the exit status 1, a finding like a mismatch.
+fn with_contract(summary: &mut Summary, contract: Option<ContractAudit>) {
+    summary.contract = contract.map(ContractAudit::finish);
+    if summary.contract.as_ref().is_some_and(|c| c.fails())
+        && summary.exit() == Some(crate::model::Exit::Clean)
+    {
+        summary.exit_code = crate::model::Exit::Found.code().into();
+    }
+}
+
+/// The summary the accumulators make (taken: a checkpoint gives copies).
+fn summary_of(
+    status: RunStatus,
+    builder: SummaryBuilder,
+    groups: GroupTable,
+    (audit, known, noise): (RuleAudit, KnownAudit, NoiseAudit),
+    rollout: Option<RolloutTally>,
+) -> Summary {
+    let counts = builder.counts().clone();
+    let groups = groups.finish(counts.with_outcome());
+    let mut summary = builder.finish(
+        status,
+        groups,
+        audit.finish(),
+        known.finish(),
+        noise.finish(),
+    );
+    summary.rollout = rollout.map(|tally| tally.finish(&summary.counts));
+    summary
 }
 
 #[cfg(test)]
@@ -279,6 +335,40 @@ mod tests {
         }))
     }
 
+    /// The sinks of a test spec writing into `run`.
+    fn open_sinks(run: &Path) -> (RunSpec, Sinks) {
+        let mut spec = crate::spec::test_spec();
+        spec.out = run.to_owned();
+        let lock = RunLock::acquire(run).unwrap();
+        let sinks =
+            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        (spec, sinks)
+    }
+
+    #[test]
+    fn a_checkpoint_writes_the_summary_so_far_and_the_run_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let (_, mut sinks) = open_sinks(&run);
+        let status = || RunStatus {
+            state: RunState::Interrupted,
+            abort_reason: None,
+            signal: None,
+            legacy_target: Default::default(),
+            candidate_target: Default::default(),
+        };
+        sinks.accept(&result(0, Outcome::Mismatch)).unwrap();
+        sinks.checkpoint(status()).unwrap();
+        let back = crate::report::read_summary(&run).unwrap();
+        assert_eq!((back.counts.read, back.counts.mismatched), (1, 1));
+        let rows = std::fs::read_to_string(run.join("mismatches.csv")).unwrap();
+        assert_eq!(rows.lines().count(), 2, "{rows}");
+        assert!(run.join("index.html").is_file());
+        sinks.accept(&result(1, Outcome::Match)).unwrap();
+        let summary = sinks.finish(status()).unwrap();
+        assert_eq!((summary.counts.read, summary.counts.matched), (2, 1));
+    }
+
     /// Whatever a run's events, the summary accounts for each once, the
     /// groups hold the records that did not match, every output is written,
     /// and `summary.json` reads back as the summary returned.
@@ -286,11 +376,7 @@ mod tests {
     fn the_summary_accounts_for_every_event_and_every_sink_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        let mut spec = crate::spec::test_spec();
-        spec.out = run.clone();
-        let lock = RunLock::acquire(&run).unwrap();
-        let mut sinks =
-            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        let (spec, mut sinks) = open_sinks(&run);
         let outcomes = [
             Outcome::Match,
             Outcome::Mismatch,

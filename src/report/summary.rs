@@ -221,6 +221,7 @@ impl Summary {
 }
 
 /// Accumulates a [`Summary`] from a run's events.
+#[derive(Clone)]
 pub struct SummaryBuilder {
     spec: RunSpec,
     started: std::time::Instant,

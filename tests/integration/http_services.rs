@@ -31,17 +31,17 @@ use crate::util::repo;
 const VOLATILE: [&str; 2] = ["date", "server"];
 
 /// A service process, killed when dropped (its stderr then printed if the test failed).
-struct Service {
+pub(crate) struct Service {
     name: &'static str,
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     /// Collects the service's stderr (at most 1 MiB) until it exits.
     stderr: Option<JoinHandle<String>>,
 }
 
 impl Service {
     /// Spawns `command` and reads its `listening on http://127.0.0.1:PORT` line.
-    fn start(name: &'static str, mut command: Command) -> Service {
+    pub(crate) fn start(name: &'static str, mut command: Command) -> Service {
         command
             .current_dir(repo())
             .stdin(Stdio::null())
@@ -106,7 +106,7 @@ impl Drop for Service {
 }
 
 /// One keep-alive connection to a service, reopened if the service closed it.
-struct Client {
+pub(crate) struct Client {
     name: &'static str,
     port: u16,
     sender: Option<SendRequest<Full<Bytes>>>,
@@ -114,24 +114,29 @@ struct Client {
 
 /// A response as the capture records it, plus its raw body bytes.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     /// Lower-cased names, values in order (a repeated header is a list), volatile ones left out.
-    headers: Map<String, Value>,
-    body: Value,
-    raw: Vec<u8>,
+    pub(crate) headers: Map<String, Value>,
+    pub(crate) body: Value,
+    pub(crate) raw: Vec<u8>,
 }
 
 impl Client {
-    fn new(service: &Service) -> Client {
+    pub(crate) fn new(service: &Service) -> Client {
+        Client::to_port(service.name, service.port)
+    }
+
+    /// A client of whatever listens on `port` (`cutover serve`, say).
+    pub(crate) fn to_port(name: &'static str, port: u16) -> Client {
         Client {
-            name: service.name,
-            port: service.port,
+            name,
+            port,
             sender: None,
         }
     }
 
-    async fn send(&mut self, input: &Value) -> Answer {
+    pub(crate) async fn send(&mut self, input: &Value) -> Answer {
         let name = self.name;
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
@@ -272,7 +277,7 @@ fn request(input: &Value) -> hyper::Request<Full<Bytes>> {
 
 /// Builds an example of this package (as `cargo build --example NAME` would
 /// from a shell) and returns it, ready to run.
-fn build_example(name: &str) -> escargot::CargoRun {
+pub(crate) fn build_example(name: &str) -> escargot::CargoRun {
     let mut build = escargot::CargoBuild::new()
         .manifest_path(repo().join("Cargo.toml"))
         .example(name)

@@ -26,6 +26,7 @@ mod report_files;
 mod reproduce;
 mod review;
 mod rules;
+mod serve;
 mod services;
 mod signals;
 mod targets;

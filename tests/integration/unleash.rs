@@ -772,3 +772,219 @@ fn no_secret_leaves_through_a_gateway_that_echoes_them_in_front_of_the_real_serv
     let files = files_containing(tmp.path(), &secrets);
     assert!(files.is_empty(), "a secret written:\n{}", files.join("\n"));
 }
+
+/// A new migration on the real server with its shadow and serve flags at
+/// these percentages (published), and a config for `cutover serve` that
+/// polls it every 250 ms, its audit log at `serve-audit.jsonl` in the
+/// returned directory.
+async fn serve_migration(
+    prefix: &str,
+    shadow: u8,
+    serve: u8,
+) -> (Server, String, tempfile::TempDir, PathBuf) {
+    let s = server();
+    let m = unique(prefix);
+    let tmp = tempdir();
+    for (flag, percent) in [("shadow", shadow), ("serve", serve)] {
+        cli(tmp.path(), &m, &s.url, &s)
+            .args(["flags", "set", flag, &percent.to_string()])
+            .assert()
+            .code(0);
+    }
+    until_published(&s, &m, f64::from(serve), Some(f64::from(shadow))).await;
+    let config = tmp.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[flags]\nsource = {:?}\nmigration = {m:?}\ncache = {:?}\naudit_log = {:?}\ntimeout = \"3s\"\npoll_interval = \"250ms\"\n",
+            s.url,
+            tmp.path().join("serve-cache.json").display().to_string(),
+            tmp.path().join("serve-audit.jsonl").display().to_string()
+        ),
+    )
+    .unwrap();
+    (s, m, tmp, config)
+}
+
+/// `cutover serve` with the candidate serving every key and a planted
+/// divergence on every request: once the live upper bound passes the
+/// rollback bound, the legacy serves at once (local override), and with
+/// `UNLEASH_ADMIN_TOKEN` set the serve flag goes to 0 on the real server,
+/// with the window's evidence in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_rolls_back_on_a_live_divergence_and_sets_the_serve_flag_to_0_on_the_server() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
+    let (s, m, tmp, config) = serve_migration("servrb", 100, 100).await;
+    let audit = tmp.path().join("serve-audit.jsonl");
+    let serving = crate::serve::start_serve_env(
+        &tmp.path().join("live"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--legacy",
+            "builtin:normalize",
+            "--candidate",
+            "builtin:normalize-naive",
+            "--min-samples",
+            "20",
+            "--rollback-bound",
+            "0.05",
+        ],
+        &[
+            ("UNLEASH_CLIENT_SECRET", &s.client_secret),
+            ("UNLEASH_ADMIN_TOKEN", &s.admin_token),
+        ],
+    );
+    let client = reqwest::Client::new();
+    // U+001E: the candidate keeps it, the legacy strips it.
+    let body = serde_json::json!({"items": ["\u{1e}x"]}).to_string();
+    let call = |i: usize| {
+        client
+            .post(format!("{}/", serving.url))
+            .header("X-Cutover-Key", format!("user-{i}"))
+            .body(body.clone())
+            .send()
+    };
+    let first: Value =
+        serde_json::from_slice(&call(0).await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        first["accepted"][0], "\u{1e}x",
+        "the candidate serves at first"
+    );
+    let started = Instant::now();
+    let mut i = 1;
+    loop {
+        call(i).await.unwrap();
+        i += 1;
+        let metrics = serving.metrics().await;
+        if crate::serve::sample(&metrics, "cutover_rollbacks_total") == Some(1.0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no rollback after {i} requests: {metrics}\n{}",
+            serving.stderr()
+        );
+    }
+    // At once: the legacy's answer.
+    let after: Value =
+        serde_json::from_slice(&call(i).await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        after["accepted"][0], "x",
+        "the legacy serves after the rollback"
+    );
+    // And on the server: serve at 0%.
+    until_published(&s, &m, 0.0, None).await;
+    let wait = Instant::now();
+    let entries = loop {
+        let text = std::fs::read_to_string(&audit).unwrap_or_default();
+        if text.contains("\"rollback\"") {
+            break text;
+        }
+        assert!(wait.elapsed() < Duration::from_secs(10), "no audit entry");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let entry: Value = serde_json::from_str(entries.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["action"], "rollback", "{entry}");
+    assert_eq!(entry["to"], 0.0, "{entry}");
+    assert!(
+        entry["evidence"]["upper_bound"].as_f64().unwrap() > 0.05,
+        "{entry}"
+    );
+    assert!(
+        entry["evidence"]["records"].as_u64().unwrap() >= 20,
+        "{entry}"
+    );
+    assert!(
+        !entries.contains(&s.admin_token),
+        "no token in the audit log"
+    );
+    assert!(
+        serving.stderr().contains("automatic rollback"),
+        "{}",
+        serving.stderr()
+    );
+}
+
+/// `cutover serve` with a server source reports its flags' usage the way
+/// the SDKs do: the real server's metrics for both flags show the requests
+/// and the `cutover` application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sends_usage_metrics_the_server_shows() {
+    if left_to_scripts_test("the real Unleash server, the Node SDK and the conformance suite") {
+        return;
+    }
+    let (s, m, tmp, config) = serve_migration("servuse", 100, 0).await;
+    let serving = crate::serve::start_serve_env(
+        &tmp.path().join("live"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--legacy",
+            "builtin:normalize",
+        ],
+        &[("UNLEASH_CLIENT_SECRET", &s.client_secret)],
+    );
+    // The server keeps usage only for flags it knows (its list of names is
+    // refreshed now and then), so requests keep coming until it shows them.
+    let client = reqwest::Client::new();
+    let names = FlagNames::derived(&m);
+    let started = Instant::now();
+    let mut i = 0;
+    let mut pending: Vec<&String> = vec![&names.serve, &names.shadow];
+    while !pending.is_empty() {
+        for _ in 0..10 {
+            client
+                .post(format!("{}/", serving.url))
+                .header("X-Cutover-Key", format!("user-{i}"))
+                .body(r#"{"items": [" a "]}"#)
+                .send()
+                .await
+                .unwrap();
+            i += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut still = Vec::new();
+        for flag in pending {
+            let seen: Value = serde_json::from_slice(
+                &reqwest::Client::new()
+                    .get(format!("{}/admin/client-metrics/features/{flag}", s.url))
+                    .header("Authorization", &s.admin_token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+            let sum = |field: &str| {
+                seen["lastHourUsage"].as_array().map_or(0, |a| {
+                    a.iter()
+                        .map(|u| u[field].as_u64().unwrap_or(0))
+                        .sum::<u64>()
+                })
+            };
+            let (yes, no) = (sum("yes"), sum("no"));
+            if yes + no == 0 || !seen["seenApplications"].to_string().contains("\"cutover\"") {
+                still.push(flag);
+                continue;
+            }
+            // serve is at 0% (every decision a `no`), shadow at 100% (`yes`).
+            if *flag == names.serve {
+                assert_eq!(yes, 0, "{seen}");
+            } else {
+                assert_eq!(no, 0, "{seen}");
+            }
+            assert!(yes + no <= i, "no more decisions than requests: {seen}");
+        }
+        pending = still;
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the server never showed usage of {pending:?} from cutover after {i} requests; serve said: {}",
+            serving.stderr()
+        );
+    }
+}

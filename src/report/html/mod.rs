@@ -203,6 +203,10 @@ impl Sink for HtmlSink {
         Ok(())
     }
 
+    fn checkpoint(&mut self, summary: &Summary, dir: &Path) -> Result<(), ReportError> {
+        write(dir, summary, self.sampler.clone(), None)
+    }
+
     fn finish(self: Box<Self>, summary: &Summary, dir: &Path) -> Result<(), ReportError> {
         let started = std::time::Instant::now();
         write(dir, summary, self.sampler, None)?;

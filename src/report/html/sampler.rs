@@ -44,7 +44,7 @@ pub struct Sample {
 }
 
 /// Picks and prepares the samples.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Sampler {
     groups: HashMap<String, Vec<Sample>>,
     /// Rows offered per group so far.

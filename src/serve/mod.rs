@@ -1,0 +1,786 @@
+//! `cutover serve`: a live shadow proxy. The flags decide who serves each
+//! request; the other side is mirrored off the response path, compared as a
+//! replay compares, and written to a live report.
+//!
+//! # Contract
+//! - [`bind`] takes both listeners (the service's and the admin one, with
+//!   `/metrics`, `/healthz`, `/readyz`, so they never collide with the
+//!   service's own paths) and fails with [`ServeError::Bind`] naming the
+//!   address. [`run`] serves until `stop` is cancelled.
+//! - **Function mode** (sides of the replay's kinds: `builtin:`, `worker:`,
+//!   `exec:`, `http(s)://`): `POST /` with a JSON body (at most
+//!   `max_body` bytes: 413 beyond, 400 for a body that is not JSON, both
+//!   counted as rejected) returns the serving side's output (200), or its
+//!   error as `{"error": {"type", "message"}}` (422 for the implementation's
+//!   own error, 502 when the side could not be called, 504 on a timeout).
+//! - The key is [`key::KeyFrom`]'s. A request without a key is served by the
+//!   legacy, not mirrored, and counted (`served_by="legacy_without_key"`).
+//! - Mirroring is [`crate::flags::Router`]'s: the client waits for the
+//!   serving side only; the other side runs detached under a pool of
+//!   `mirrors` with its own `mirror_timeout` and is shed (counted) when the
+//!   pool is full; a request body over `mirror_max_body` is not mirrored
+//!   (counted `body_too_large`). Comparisons go to a queue of
+//!   `mirror_queue` with `try_send`, and from there into the live report.
+//! - **Live report** in `spec.out`, in replay's formats and through
+//!   report's sinks ([`crate::report::Sinks`]): each comparison is one
+//!   record (`id` `live-N`, origin `serve`), `summary.json` (with the
+//!   serve's [`RunSpec`]) is written atomically every `flush_interval`
+//!   ([`crate::report::Sinks::checkpoint`]) and at shutdown, so `cutover
+//!   report` works on the directory while serve runs. The directory is
+//!   locked ([`crate::report::RunLock`]) for as long as serve runs.
+//! - **Automatic rollback** ([`rollback`]): past the bound, the legacy serves
+//!   every key at once ([`crate::flags::Router::force_legacy`]), logged and
+//!   counted (`cutover_rollbacks_total`); with a server flag source and
+//!   `UNLEASH_ADMIN_TOKEN` set, the serve flag is also set to 0 through the
+//!   Admin API, with the window's evidence in the audit log.
+//! - **Shutdown** (`stop`): the listener closes (new connections are
+//!   refused), requests in flight are answered, mirrors in flight get up to
+//!   `shutdown_grace` (those still running then are counted as abandoned in
+//!   the log), every comparison queued is written, then the report is
+//!   finished (state `interrupted`, with the signal).
+//! - Nothing from a request reaches the log unescaped; secrets are redacted
+//!   from error bodies ([`crate::util::redact`]).
+//!
+//! - **Proxy mode** (`upstream:http://…` sides): [`proxy`]'s contract; the
+//!   comparison is of [`exchange`]'s shapes.
+//!
+//! - **Capture** (`--capture`, function mode): [`capture`]'s contract; it is
+//!   finished (flushed) after the last request is answered.
+//!
+//! - **Unleash usage**: with a server source, [`usage`] reports how often
+//!   each flag was asked.
+//!
+//! # Non-goals (not on this branch yet)
+//! Capture in proxy mode (refused when set up).
+//!
+//! Names [`crate::model`], [`crate::util`], [`crate::sides`],
+//! [`crate::compare`], [`crate::flags`], [`crate::spec`] and
+//! [`crate::report`].
+
+pub mod capture;
+pub mod exchange;
+pub mod key;
+pub mod metrics;
+pub mod proxy;
+pub mod rollback;
+pub mod usage;
+
+use crate::flags::audit_log::{self, Entry, EvidenceUsed};
+use crate::flags::server_source::ServerSource;
+use crate::flags::state::FlagView;
+use crate::flags::{file_source, Basis, Evaluator, FlagNames, Router, Source, Stickiness};
+use crate::model::{Answer, AppError, Charge, Event, Origin, RecordResult, RunState, Side, Stop};
+use crate::report::{ReportError, RunLock, RunStatus, Sinks, Summary};
+use crate::sides::{self, Implementation, Request, SideError};
+use crate::spec::RunSpec;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use key::KeyFrom;
+use metrics::Metrics;
+use rollback::{RollbackSettings, Trip, Window};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Default `--listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default `--admin-listen`.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+
+/// Everything serve does besides what its [`RunSpec`] says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub key: KeyFrom,
+    /// Longest request body accepted, in bytes.
+    pub max_body: usize,
+    /// Longest request body mirrored, in bytes.
+    pub mirror_max_body: usize,
+    /// Mirrored calls in flight at most.
+    pub mirrors: usize,
+    /// Comparisons queued for the live report at most.
+    pub mirror_queue: usize,
+    #[serde(with = "crate::util::serde::duration")]
+    pub mirror_timeout: Duration,
+    #[serde(with = "crate::util::serde::duration")]
+    pub flush_interval: Duration,
+    /// How long mirrors in flight may finish after the listener closed.
+    #[serde(with = "crate::util::serde::duration")]
+    pub shutdown_grace: Duration,
+    pub rollback: RollbackSettings,
+    /// Proxy mode (`upstream:` sides); `None` is function mode.
+    pub proxy: Option<proxy::ProxySettings>,
+    /// `--capture` (function mode).
+    pub capture: Option<capture::CaptureSettings>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr} ({what}): {source}. Pick a free address with {flag}")]
+    Bind {
+        addr: SocketAddr,
+        what: &'static str,
+        flag: &'static str,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Side(#[from] SideError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Rule(#[from] crate::compare::RuleError),
+    #[error(transparent)]
+    Flags(#[from] crate::flags::FlagsError),
+    #[error("serving failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot open the capture {}: {source}", path.display())]
+    Capture {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Both listeners, bound.
+pub struct Bound {
+    main: TcpListener,
+    admin: TcpListener,
+}
+
+impl Bound {
+    /// The service's address and the admin address, as bound (a port 0
+    /// becomes the port the system gave).
+    pub fn addrs(&self) -> (SocketAddr, SocketAddr) {
+        (
+            self.main
+                .local_addr()
+                .expect("a bound listener has an address"),
+            self.admin
+                .local_addr()
+                .expect("a bound listener has an address"),
+        )
+    }
+}
+
+/// Binds both listeners.
+pub async fn bind(settings: &ServeSettings) -> Result<Bound, ServeError> {
+    async fn one(
+        addr: SocketAddr,
+        what: &'static str,
+        flag: &'static str,
+    ) -> Result<TcpListener, ServeError> {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr,
+                what,
+                flag,
+                source,
+            })
+    }
+    Ok(Bound {
+        main: one(settings.listen, "the service", "--listen").await?,
+        admin: one(
+            settings.admin_listen,
+            "metrics and health",
+            "--admin-listen",
+        )
+        .await?,
+    })
+}
+
+/// How a serve ended.
+#[derive(Debug)]
+pub struct ServeOutcome {
+    pub summary: Summary,
+    pub dir: PathBuf,
+    /// Mirrors still running when the grace period ended (not compared).
+    pub abandoned: usize,
+}
+
+/// What every request handler shares.
+struct App {
+    router: Router,
+    legacy: Arc<dyn Implementation>,
+    candidate: Arc<dyn Implementation>,
+    key: KeyFrom,
+    mirror_max_body: usize,
+    metrics: Arc<Metrics>,
+    ready: AtomicBool,
+    capture: Option<capture::Capture>,
+    usage: Arc<usage::Usage>,
+}
+
+/// Serves until `stop` is cancelled (see the module docs).
+pub async fn run(
+    bound: Bound,
+    spec: &RunSpec,
+    settings: &ServeSettings,
+    stop: &Stop,
+) -> Result<ServeOutcome, ServeError> {
+    let lock = RunLock::acquire(&spec.out)?;
+    let rules = spec.compile_rules()?;
+    let known = spec.compile_known()?;
+    let metrics = Arc::new(Metrics::new());
+    let background = CancellationToken::new();
+
+    // Health first: /healthz answers while the sides start.
+    let ready = Arc::new(AtomicBool::new(false));
+    let admin_state = Arc::new(AdminState {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+        app: std::sync::OnceLock::new(),
+    });
+    let admin = tokio::spawn(serve_admin(
+        bound.admin,
+        admin_state.clone(),
+        background.clone(),
+    ));
+
+    let options = spec.side_options();
+    let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
+    let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
+    let evaluator = open_flags(spec, &background).await;
+    let usage = Arc::new(usage::Usage::default());
+    let reporter = match &spec.flags {
+        Some(flags) => match &flags.source {
+            Source::Server { url, secret, .. } => {
+                crate::flags::server_source::http_client(flags.timeout)
+                    .ok()
+                    .map(|http| {
+                        usage::Reporter {
+                            usage: usage.clone(),
+                            api: url.clone(),
+                            secret: secret.clone(),
+                            names: flags.names.clone(),
+                            http,
+                            interval: flags.poll_interval,
+                        }
+                        .spawn(background.clone())
+                    })
+            }
+            Source::File(_) => None,
+        },
+        None => None,
+    };
+    let (capture, capture_task) =
+        match &settings.capture {
+            Some(c) => {
+                let (capture, task) = capture::Capture::start(c.clone(), spec.run_id.clone())
+                    .map_err(|source| ServeError::Capture {
+                        path: c.path.clone(),
+                        source,
+                    })?;
+                (Some(capture), Some(task))
+            }
+            None => (None, None),
+        };
+    let (router, comparisons) = Router::builder(evaluator)
+        // The router's own copies (the report audits against these).
+        .rules(spec.compile_rules()?)
+        .known(spec.compile_known()?)
+        .mirrors(settings.mirrors)
+        .mirror_timeout(settings.mirror_timeout)
+        .with_sink(settings.mirror_queue);
+    let app = Arc::new(App {
+        router: router.clone(),
+        legacy: legacy.clone(),
+        candidate: candidate.clone(),
+        key: settings.key.clone(),
+        mirror_max_body: settings.mirror_max_body,
+        metrics: metrics.clone(),
+        ready: AtomicBool::new(true),
+        capture,
+        usage: usage.clone(),
+    });
+    let _ = admin_state.app.set(app.clone());
+
+    let sinks = Sinks::open(lock, spec, &rules, &known, None)?;
+    let dir = sinks.dir().to_owned();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let live = tokio::spawn(live_report(LiveReport {
+        sinks,
+        comparisons,
+        done: done_rx,
+        flush_interval: settings.flush_interval,
+        window: Window::new(settings.rollback.clone()),
+        router: router.clone(),
+        metrics: metrics.clone(),
+        spec: spec.clone(),
+        legacy: legacy.clone(),
+        candidate: candidate.clone(),
+    }));
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!("serve: ready");
+
+    let service = match &settings.proxy {
+        Some(proxy_settings) => axum::Router::new()
+            .fallback(proxy::handle)
+            .with_state(Arc::new(proxy::Proxy::new(
+                proxy_settings,
+                settings,
+                &spec.sides,
+                router.clone(),
+                metrics.clone(),
+                usage.clone(),
+            ))),
+        None => axum::Router::new()
+            .route("/", axum::routing::post(function))
+            .fallback(not_found)
+            .layer(DefaultBodyLimit::max(settings.max_body))
+            .with_state(app.clone()),
+    };
+    let shutdown = stop.token().clone();
+    let served = axum::serve(bound.main, service)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    tracing::info!("serve: listener closed; finishing the mirrors in flight");
+    let abandoned = router.drain(settings.shutdown_grace).await;
+    if abandoned > 0 {
+        tracing::warn!(
+            "serve: {abandoned} mirrors still running after the grace period were not compared"
+        );
+    }
+    app.ready.store(false, Ordering::SeqCst);
+    if let Some(capture) = &app.capture {
+        capture.finish().await;
+    }
+    if let Some(task) = capture_task {
+        let _ = task.await;
+    }
+    drop(app);
+    let _ = done_tx.send(());
+    let sinks = live
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    background.cancel();
+    let _ = admin.await;
+    if let Some(reporter) = reporter {
+        let _ = reporter.await;
+    }
+    tokio::join!(legacy.shutdown(), candidate.shutdown());
+    served?;
+    let summary = sinks.finish(status(stop, &legacy, &candidate))?;
+    Ok(ServeOutcome {
+        summary,
+        dir,
+        abandoned,
+    })
+}
+
+fn status(
+    stop: &Stop,
+    legacy: &Arc<dyn Implementation>,
+    candidate: &Arc<dyn Implementation>,
+) -> RunStatus {
+    let signal = stop.signal();
+    RunStatus {
+        state: if signal.is_some() {
+            RunState::Interrupted
+        } else {
+            RunState::Complete
+        },
+        signal,
+        abort_reason: None,
+        legacy_target: legacy.stats(),
+        candidate_target: candidate.stats(),
+    }
+}
+
+/// The flag state, kept current until `stop`: a file re-read every
+/// `poll_interval`, or a server polled (and registered with). Without flag
+/// settings, or when the source cannot be used, the safe default applies
+/// (legacy serves every key).
+async fn open_flags(spec: &RunSpec, stop: &CancellationToken) -> Arc<Evaluator> {
+    let offline = |names: FlagNames, stickiness: Stickiness| {
+        Arc::new(Evaluator::offline(names, stickiness).expect("an offline SDK client builds"))
+    };
+    let Some(settings) = &spec.flags else {
+        return offline(FlagNames::derived("serve"), Stickiness::UserId);
+    };
+    match &settings.source {
+        Source::File(path) => {
+            let eval = offline(settings.names.clone(), settings.stickiness.clone());
+            let (first, _task) = file_source::watch(
+                spec.resolve(path),
+                eval.clone(),
+                settings.poll_interval,
+                stop.clone(),
+            );
+            if let Err(e) = first {
+                tracing::warn!(
+                    "flags: {e}; the legacy serves every key until the file can be read"
+                );
+            }
+            eval
+        }
+        Source::Server { url, secret, .. } => {
+            match ServerSource::new(settings, url, secret.clone()) {
+                Ok(source) => {
+                    let source = Arc::new(source);
+                    if let Some(problem) = source.start().await {
+                        tracing::warn!("flags: {problem}");
+                    }
+                    let eval = source.evaluator().clone();
+                    let _task = source.spawn_polling(stop.clone());
+                    eval
+                }
+                Err(e) => {
+                    tracing::warn!("flags: {e}; the legacy serves every key");
+                    offline(settings.names.clone(), settings.stickiness.clone())
+                }
+            }
+        }
+    }
+}
+
+/// `POST /` in function mode.
+async fn function(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let input: Box<RawValue> = match serde_json::from_slice(&body) {
+        Ok(input) => input,
+        Err(e) => {
+            app.metrics.rejected();
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &AppError::new(
+                    "cutover.bad_request",
+                    format!("the request body is not JSON: {e}"),
+                ),
+            );
+        }
+    };
+    app.metrics.accepted();
+    let key = app.key.of(&headers, uri.query(), Some(&input));
+    let mut decision = app.router.decide(key.as_deref());
+    app.usage.observe(&decision);
+    app.metrics
+        .served(match (decision.serving, decision.basis) {
+            (Side::Legacy, Basis::WithoutKey) => "legacy_without_key",
+            (Side::Legacy, _) => "legacy",
+            (Side::Candidate, _) => "candidate",
+        });
+    if decision.mirrored && body.len() > app.mirror_max_body {
+        decision.mirrored = false;
+        app.metrics.shadow("body_too_large");
+    }
+    let input: Arc<RawValue> = input.into();
+    let answer = app
+        .router
+        .run_decided(
+            key.as_deref(),
+            decision,
+            input.clone(),
+            caller(app.legacy.clone(), Side::Legacy, app.metrics.clone()),
+            caller(app.candidate.clone(), Side::Candidate, app.metrics.clone()),
+        )
+        .await;
+    if let Some(capture) = &app.capture {
+        capture.record(key.as_deref(), &input, &answer).await;
+    }
+    match answer {
+        Answer::Output(value) => json_response(StatusCode::OK, &value),
+        Answer::Error(e) if e.kind == TARGET_FAILED => error_response(StatusCode::BAD_GATEWAY, &e),
+        Answer::Error(e) => error_response(StatusCode::UNPROCESSABLE_ENTITY, &e),
+        Answer::Timeout(d) => error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            &AppError::new("cutover.timeout", format!("no answer within {d:?}")),
+        ),
+    }
+}
+
+const TARGET_FAILED: &str = "cutover.target_failed";
+
+/// One side's call, timed, as the router takes it.
+fn caller(
+    side: Arc<dyn Implementation>,
+    which: Side,
+    metrics: Arc<Metrics>,
+) -> impl FnOnce(Arc<RawValue>) -> futures::future::BoxFuture<'static, Answer> + Send + 'static {
+    move |input| {
+        Box::pin(async move {
+            let started = Instant::now();
+            let answer = side
+                .call(Request {
+                    input: &input,
+                    recorded: None,
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Answer::Error(AppError::new(
+                        TARGET_FAILED,
+                        crate::util::redact::text(&e.to_string()).into_owned(),
+                    ))
+                });
+            metrics.upstream(which, started.elapsed());
+            answer
+        })
+    }
+}
+
+fn error_response(status: StatusCode, error: &AppError) -> Response {
+    json_response(status, &serde_json::json!({ "error": error }))
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let _ = uri;
+    error_response(
+        StatusCode::NOT_FOUND,
+        &AppError::new(
+            "cutover.not_found",
+            "function mode answers POST / only (metrics and health are on --admin-listen)",
+        ),
+    )
+}
+
+/// What the admin listener shares.
+struct AdminState {
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    app: std::sync::OnceLock<Arc<App>>,
+}
+
+async fn serve_admin(listener: TcpListener, state: Arc<AdminState>, stop: CancellationToken) {
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics_page))
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .with_state(state);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::warn!("serve: the admin listener failed: {e}");
+    }
+}
+
+async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
+    let app_ready = state
+        .app
+        .get()
+        .is_some_and(|app| app.ready.load(Ordering::SeqCst));
+    if state.ready.load(Ordering::SeqCst) && app_ready {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn metrics_page(State(state): State<Arc<AdminState>>) -> Response {
+    if let Some(app) = state.app.get() {
+        let router = &app.router;
+        let retries = app.legacy.stats().retries + app.candidate.stats().retries;
+        state.metrics.sync(
+            &router.stats(),
+            router.queue_depth(),
+            router.in_flight(),
+            retries,
+        );
+        let percent = if router.is_forced_legacy() {
+            Some(0.0)
+        } else {
+            router
+                .evaluator()
+                .snapshot()
+                .and_then(|s| FlagView::of(&s.features, &router.evaluator().names().serve).percent)
+        };
+        if let Some(percent) = percent {
+            state.metrics.set_serve_percent(percent);
+        }
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// The live report's task: what it owns.
+struct LiveReport {
+    sinks: Sinks,
+    comparisons: mpsc::Receiver<crate::flags::Comparison>,
+    done: tokio::sync::oneshot::Receiver<()>,
+    flush_interval: Duration,
+    window: Window,
+    router: Router,
+    metrics: Arc<Metrics>,
+    spec: RunSpec,
+    legacy: Arc<dyn Implementation>,
+    candidate: Arc<dyn Implementation>,
+}
+
+/// Takes every comparison into the report and the rollback window,
+/// checkpoints every `flush_interval`; after `done`, takes what is still
+/// queued and hands the sinks back for the last write.
+async fn live_report(mut live: LiveReport) -> Result<Sinks, ServeError> {
+    let mut tick = tokio::time::interval(live.flush_interval.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seq = 0u64;
+    let source: Arc<str> = Arc::from("serve");
+    loop {
+        tokio::select! {
+            comparison = live.comparisons.recv() => match comparison {
+                Some(c) => live.take(c, &mut seq, &source)?,
+                None => break,
+            },
+            _ = tick.tick() => {
+                live.sinks.checkpoint(RunStatus {
+                    state: RunState::Interrupted,
+                    signal: None,
+                    abort_reason: Some("serve is still running: this is a live report".into()),
+                    legacy_target: live.legacy.stats(),
+                    candidate_target: live.candidate.stats(),
+                })?;
+            }
+            _ = &mut live.done => {
+                live.comparisons.close();
+                while let Some(c) = live.comparisons.recv().await {
+                    live.take(c, &mut seq, &source)?;
+                }
+                break;
+            }
+        }
+    }
+    Ok(live.sinks)
+}
+
+impl LiveReport {
+    fn take(
+        &mut self,
+        c: crate::flags::Comparison,
+        seq: &mut u64,
+        source: &Arc<str>,
+    ) -> Result<(), ServeError> {
+        self.metrics.shadow("compared");
+        let against = !c.verdict.is_clean();
+        if against {
+            self.metrics.mismatch(&crate::compare::signature(
+                &c.verdict,
+                &c.legacy.answer,
+                &c.candidate.answer,
+            ));
+        }
+        let n = *seq;
+        *seq += 1;
+        let result = RecordResult {
+            seq: n,
+            id: format!("live-{n}"),
+            key: c.key,
+            origin: Origin {
+                source: source.clone(),
+                line: n + 1,
+            },
+            input: c.input.into(),
+            legacy: c.legacy,
+            candidate: c.candidate,
+            verdict: c.verdict,
+            rule_effects: c.rule_effects,
+            known_used: c.known_used,
+            noise: None,
+            drift: None,
+            diff: None,
+            contract: None,
+            charge: Charge::none(),
+        };
+        self.sinks.accept(&Event::Compared(Box::new(result)))?;
+        let trip = self.window.observe(against, Instant::now());
+        self.metrics.set_bound(self.window.bound());
+        match trip {
+            Trip::Nothing => {}
+            Trip::Rollback => self.roll_back(),
+            Trip::Release => {
+                tracing::warn!("serve: the candidate's live mismatch bound is back under the limit after the cooldown; the flags decide again");
+                self.router.force_legacy(false);
+            }
+        }
+        Ok(())
+    }
+
+    /// The automatic rollback (see the module docs).
+    fn roll_back(&mut self) {
+        let evidence = self.window.evidence();
+        self.router.force_legacy(true);
+        self.metrics.rollback();
+        tracing::warn!(
+            "serve: automatic rollback: {} of {} mirrored requests against the candidate in the window, upper bound {:.4} > {}; the legacy serves every key now",
+            evidence.against,
+            evidence.records,
+            evidence.upper_bound,
+            evidence.max_mismatch_bound
+        );
+        let Some(settings) = self.spec.flags.clone() else {
+            return;
+        };
+        let Source::Server { url, .. } = &settings.source else {
+            return;
+        };
+        if std::env::var(crate::flags::admin::ENV_ADMIN_TOKEN).map_or(true, |t| t.is_empty()) {
+            tracing::warn!(
+                "serve: {} is not set: the serve flag on the server is left as it is (local override only)",
+                crate::flags::admin::ENV_ADMIN_TOKEN
+            );
+            return;
+        }
+        let url = url.clone();
+        let report = self.spec.out.display().to_string();
+        let run_id = self.spec.run_id.clone();
+        tokio::spawn(async move {
+            let flag = settings.names.serve.clone();
+            let changed = async {
+                let admin = crate::flags::admin::Admin::from_env(&settings, &url)?;
+                admin
+                    .set_percent(
+                        &flag,
+                        0,
+                        &settings.stickiness,
+                        "cutover automatic rollback (cutover serve)",
+                    )
+                    .await
+            };
+            match changed.await {
+                Ok(change) => {
+                    let mut entry = Entry::now(
+                        &settings.migration,
+                        &flag,
+                        "rollback",
+                        settings.source.to_string(),
+                    );
+                    entry.from = change.from;
+                    entry.to = change.to;
+                    entry.evidence = Some(EvidenceUsed {
+                        report,
+                        run_id,
+                        evidence,
+                    });
+                    if let Err(e) = audit_log::append(&settings.audit_log, &entry) {
+                        tracing::warn!("serve: the rollback happened but the audit log could not be written: {e}");
+                    }
+                    tracing::warn!("serve: {flag} set to 0% on the server");
+                }
+                Err(e) => tracing::warn!("serve: setting {flag} to 0% on the server failed: {e}; the local override holds"),
+            }
+        });
+    }
+}

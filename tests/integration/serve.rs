@@ -1,0 +1,706 @@
+//! `cutover serve` end to end over loopback: the real binary, the real
+//! Python worker, real HTTP.
+
+use crate::util::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `cutover serve` (killed when dropped).
+pub struct Serving {
+    child: Child,
+    pub url: String,
+    pub admin: String,
+    pub out: PathBuf,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts serve on free loopback ports with `args`, its report in `out`;
+/// returns once it said where it listens.
+pub fn start_serve(out: &Path, args: &[&str]) -> Serving {
+    start_serve_env(out, args, &[])
+}
+
+pub fn start_serve_env(out: &Path, args: &[&str], env: &[(&str, &str)]) -> Serving {
+    let mut cmd = cutover_process();
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--out",
+    ])
+    .arg(out)
+    .args(args)
+    .envs(env.iter().copied())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("cutover serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let text = Arc::new(Mutex::new(String::new()));
+    let kept = text.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("listening on http://") {
+                let _ = tx.send(line.clone());
+            }
+            kept.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "serve did not say where it listens: {}",
+                text.lock().unwrap()
+            )
+        });
+    let addr = |after: &str| {
+        let rest = &line[line.find(after).unwrap() + after.len()..];
+        let end = rest.find([' ', ')']).unwrap_or(rest.len());
+        format!("http://{}", &rest[..end])
+    };
+    Serving {
+        child,
+        url: addr("listening on http://"),
+        admin: addr("health on http://"),
+        out: out.to_owned(),
+        stderr: text,
+    }
+}
+
+impl Serving {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` and waits for the exit code and stdout.
+    pub fn stop(mut self, signal: nix::sys::signal::Signal) -> (i32, String) {
+        send(self.pid(), signal);
+        let status = wait_within(
+            &mut self.child,
+            Duration::from_secs(60),
+            "serve after a signal",
+        );
+        let mut stdout = String::new();
+        use std::io::Read;
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        (status.code().unwrap_or(-1), stdout)
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("{}/metrics", self.admin))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        response.text().await.unwrap()
+    }
+
+    /// Waits until the live report holds `n` compared records.
+    pub async fn until_compared(&self, n: u64) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(self.out.join("summary.json")) {
+                if let Ok(summary) = serde_json::from_str::<Value>(&text) {
+                    if count(&summary, "read") >= n {
+                        return summary;
+                    }
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the live report never held {n} records; stderr: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// One sample of a counter or gauge in OpenMetrics text (`None`: absent).
+pub fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(name_and_labels)?;
+        rest.strip_prefix(' ')?.split(' ').next()?.parse().ok()
+    })
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let mut request = client
+        .post(format!("{url}/"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(key) = key {
+        request = request.header("X-Cutover-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap(),
+    )
+}
+
+fn python_normalize(inputs: &[Value]) -> Vec<Value> {
+    let program =
+        "import json,sys; sys.path.insert(0, 'legacy'); from normalize import normalize; \
+                   print(json.dumps([normalize(x) for x in json.load(sys.stdin)]))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", program])
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(inputs).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn inputs(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| match i % 3 {
+            0 => json!({"items": [format!(" item {i} "), "Two"]}),
+            // U+001E: the legacy's str.strip() removes it, naive trim() does not.
+            1 => json!({"items": [format!("\u{1e}x{i}")]}),
+            _ => json!({"items": ["", "  "]}),
+        })
+        .collect()
+}
+
+/// Function mode with the real Python worker serving and the builtin
+/// candidate mirrored: every answer is the legacy's, every mirror is in the
+/// live report (which `cutover report` reads while serve runs), a keyless
+/// request is served by the legacy and not mirrored, and SIGTERM ends it
+/// with 143 and a complete report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_mode_serves_the_legacy_and_mirrors_the_candidate_into_a_live_report() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "worker:python3 legacy/worker.py",
+            "--candidate",
+            "builtin:normalize-naive",
+            "--workers",
+            "2",
+            "--flush-interval",
+            "100ms",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let inputs = inputs(30);
+    let expected = python_normalize(&inputs);
+    for (i, input) in inputs.iter().enumerate() {
+        let (status, body) = post(&client, &serving.url, Some(&format!("user-{i}")), input).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, expected[i], "request {i}: the legacy's answer");
+    }
+    let (status, _) = post(&client, &serving.url, None, &inputs[0]).await;
+    assert_eq!(status, 200);
+    let summary = serving.until_compared(30).await;
+    assert_accounted(&summary);
+    assert_eq!(count(&summary, "mismatched"), 10, "{summary}");
+
+    // The review commands read the live directory while serve runs.
+    let mut report = cutover_args(&["report", "--no-pager"]);
+    report.arg(&serving.out);
+    let text = stdout_of(&mut report, 1);
+    assert!(text.contains("mismatch"), "{text}");
+
+    let metrics = serving.metrics().await;
+    assert_eq!(
+        sample(&metrics, "cutover_requests_total{served_by=\"legacy\"}"),
+        Some(30.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "cutover_requests_total{served_by=\"legacy_without_key\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "cutover_shadow_total{outcome=\"compared\"}"),
+        Some(30.0),
+        "{metrics}"
+    );
+
+    let out = serving.out.clone();
+    let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(code, 143, "{stdout}");
+    let summary = crate::util::summary(&out);
+    assert_accounted(&summary);
+    assert_eq!(count(&summary, "read"), 30, "{summary}");
+    assert_eq!(summary["status"]["state"], "interrupted", "{summary}");
+    assert_eq!(summary["status"]["signal"], "SIGTERM", "{summary}");
+    assert_eq!(mismatches(&out).len(), 10);
+}
+
+/// A bad body is refused with a clear error and counted; an oversized one
+/// gets 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_oversized_bodies_are_refused_and_counted() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &["--legacy", "builtin:normalize", "--max-body", "1000"],
+    );
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/", serving.url))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["type"], "cutover.bad_request", "{body}");
+    let big = json!({"items": ["x".repeat(2000)]});
+    let response = client
+        .post(format!("{}/", serving.url))
+        .body(big.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let metrics = serving.metrics().await;
+    assert_eq!(
+        sample(&metrics, "cutover_rejected_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
+/// A shadow that sleeps 1 s leaves the client waiting for the serving side
+/// only; with a pool of 2, the mirrors past it are shed and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_shadow_does_not_slow_the_client_and_a_full_pool_sheds() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "builtin:normalize",
+            "--candidate",
+            "exec:python3 -c 'import sys,time; time.sleep(1); sys.stdout.write(sys.stdin.read())'",
+            "--mirrors",
+            "2",
+            "--workers",
+            "2",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        let (status, _) = post(
+            &client,
+            &serving.url,
+            Some(&format!("k{i}")),
+            &json!({"items": ["a"]}),
+        )
+        .await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(status, 200);
+    }
+    assert!(
+        slowest < Duration::from_millis(300),
+        "slowest request took {slowest:?}"
+    );
+    let metrics = serving.metrics().await;
+    let shed = sample(
+        &metrics,
+        "cutover_shadow_total{outcome=\"shed_queue_full\"}",
+    )
+    .unwrap();
+    assert!(shed >= 15.0, "shed {shed}: {metrics}");
+    assert!(sample(&metrics, "cutover_mirrors_in_flight").unwrap() <= 2.0);
+}
+
+/// SIGTERM under load loses nothing: every request the client sent was
+/// either answered (and is in the report: the report holds exactly the
+/// answered ones) or refused (no connection, or an idle keep-alive
+/// connection closed as the request went out); none is cut off half-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_answers_or_refuses_every_request_and_reports_every_answer() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "worker:python3 legacy/worker.py",
+            "--candidate",
+            "builtin:normalize",
+            "--workers",
+            "2",
+            "--mirrors",
+            "10000",
+            "--mirror-queue",
+            "100000",
+        ],
+    );
+    let url = serving.url.clone();
+    let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let broken = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let (url, answered, refused, broken) = (
+            url.clone(),
+            answered.clone(),
+            refused.clone(),
+            broken.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..100_000 {
+                let sent = client
+                    .post(format!("{url}/"))
+                    .header("X-Cutover-Key", format!("w{worker}-{i}"))
+                    .body(json!({"items": [format!(" {i} ")]}).to_string())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status() == 200 => match r.bytes().await {
+                        Ok(_) => {
+                            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(e) => broken.lock().unwrap().push(format!("body: {e:?}")),
+                    },
+                    Ok(r) => broken
+                        .lock()
+                        .unwrap()
+                        .push(format!("status {}", r.status())),
+                    // Refused: the connection could not be made, or an idle
+                    // keep-alive connection was closed by the shutdown as the
+                    // request went out (hyper-util's SendRequest error:
+                    // incomplete message or reset, nothing came back). Had
+                    // the server taken the request, it would be in the
+                    // report, and the count below would differ.
+                    Err(e) if e.is_connect() || format!("{e:?}").contains("SendRequest") => {
+                        refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => {
+                        broken.lock().unwrap().push(format!("{e:?}"));
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    // Under load for a while.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 300 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = serving.out.clone();
+    let (code, _) =
+        tokio::task::spawn_blocking(move || serving.stop(nix::sys::signal::Signal::SIGTERM))
+            .await
+            .unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(code, 143);
+    let broken = broken.lock().unwrap().clone();
+    assert!(broken.is_empty(), "requests cut off: {broken:?}");
+    assert_eq!(
+        refused.load(std::sync::atomic::Ordering::SeqCst),
+        8,
+        "each client ends refused"
+    );
+    let summary = crate::util::summary(&out);
+    assert_accounted(&summary);
+    assert_eq!(
+        count(&summary, "read"),
+        answered.load(std::sync::atomic::Ordering::SeqCst),
+        "every answered request was mirrored and is in the report: {summary}"
+    );
+}
+
+/// Binding a non-loopback address must be explicit.
+#[test]
+fn a_public_address_needs_public() {
+    let text = stderr_of(
+        &mut cutover_args(&[
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--legacy",
+            "builtin:normalize",
+        ]),
+        2,
+    );
+    assert!(text.contains("--public"), "{text}");
+}
+
+/// `/metrics` read by a real OpenMetrics parser (the Python
+/// `prometheus-client` package from PyPI, which scripts/test installs in a
+/// venv): every family the issue lists is there, with its type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_with_the_python_openmetrics_parser() {
+    if left_to_scripts_test(
+        "the Python prometheus-client parser from PyPI (a venv scripts/test makes)",
+    ) {
+        return;
+    }
+    let python = std::env::var("CUTOVER_TEST_OPENMETRICS_PYTHON")
+        .expect("CUTOVER_TEST_OPENMETRICS_PYTHON is set by scripts/test; run scripts/test");
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "builtin:normalize",
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    );
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        post(
+            &client,
+            &serving.url,
+            Some(&format!("k{i}")),
+            &json!({"items": ["\u{1e}x"]}),
+        )
+        .await;
+    }
+    serving.until_compared(5).await;
+    let text = serving.metrics().await;
+    let program = r#"
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    out[family.name] = {"type": family.type, "samples": [[s.name, s.labels, s.value] for s in family.samples]}
+print(json.dumps(out))
+"#;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", program])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the OpenMetrics parser refused /metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let families: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (name, kind) in [
+        ("cutover_requests", "counter"),
+        ("cutover_shadow", "counter"),
+        ("cutover_shadow_mismatches", "counter"),
+        ("cutover_mirror_queue_depth", "gauge"),
+        ("cutover_mirrors_in_flight", "gauge"),
+        ("cutover_upstream_duration_seconds", "histogram"),
+        ("cutover_accepted", "counter"),
+        ("cutover_rejected", "counter"),
+        ("cutover_retried", "counter"),
+        ("cutover_mismatch_rate_upper_bound", "gauge"),
+        ("cutover_serve_percent", "gauge"),
+        ("cutover_rollbacks", "counter"),
+    ] {
+        assert_eq!(families[name]["type"], kind, "{name}: {families}");
+    }
+    let mismatches = &families["cutover_shadow_mismatches"]["samples"][0];
+    assert_eq!(mismatches[2], 5.0, "{mismatches}");
+    let served = families["cutover_requests"]["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s[1]["served_by"] == "legacy")
+        .cloned()
+        .unwrap();
+    assert_eq!(served[2], 5.0);
+}
+
+/// Proxy mode with the worked HTTP migration behind serve: the legacy
+/// (`legacy/http_service.py`) serves, the Rust service
+/// (`examples/normalize_http`) is mirrored. Every exchange of the bundled
+/// capture, sent through serve with a key, gets the legacy's own answer
+/// byte for byte (status, every non-volatile header, body); only GET, HEAD,
+/// OPTIONS and the one allowed route (`POST /normalize`) are mirrored, the
+/// other writes are counted `method_skipped`; the planted route shows up as
+/// mismatches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_what_is_allowed() {
+    use crate::http_services::{build_example, Client, Service};
+    let rust_binary = build_example("normalize_http");
+    let mut legacy_command = std::process::Command::new("python3");
+    legacy_command.args(["legacy/http_service.py", "--port", "0"]);
+    let legacy = Service::start("legacy/http_service.py", legacy_command);
+    let mut rust_command = rust_binary.command();
+    rust_command.args(["--port", "0"]);
+    let rust = Service::start("examples/normalize_http", rust_command);
+    let dir = tempdir();
+    let legacy_url = format!("upstream:http://127.0.0.1:{}", legacy.port);
+    let rust_url = format!("upstream:http://127.0.0.1:{}", rust.port);
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            &legacy_url,
+            "--candidate",
+            &rust_url,
+            "--mirror-route",
+            "POST /normalize",
+            "--flush-interval",
+            "100ms",
+        ],
+    );
+    let port: u16 = serving.url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut direct = Client::new(&legacy);
+    let mut through = Client::to_port("cutover serve", port);
+    let capture = std::fs::read_to_string(repo().join("fixtures/http/capture.jsonl")).unwrap();
+    let (mut mirrorable, mut skipped) = (0u64, 0u64);
+    for (i, line) in capture.lines().enumerate() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        let mut input = record["input"].clone();
+        input["headers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(["X-Cutover-Key", format!("user-{i}")]));
+        let want = direct.send(&input).await;
+        let got = through.send(&input).await;
+        assert_eq!(got.status, want.status, "exchange {i}: {input}");
+        assert_eq!(got.headers, want.headers, "exchange {i}: {input}");
+        assert_eq!(got.raw, want.raw, "exchange {i}: {input}");
+        let method = input["method"].as_str().unwrap();
+        if ["GET", "HEAD", "OPTIONS"].contains(&method)
+            || (method == "POST" && input["path"] == "/normalize")
+        {
+            mirrorable += 1;
+        } else {
+            skipped += 1;
+        }
+    }
+    assert!(skipped > 0 && mirrorable > 0, "{skipped} {mirrorable}");
+    let summary = serving.until_compared(mirrorable).await;
+    assert_accounted(&summary);
+    let metrics = serving.metrics().await;
+    assert_eq!(
+        sample(&metrics, "cutover_shadow_total{outcome=\"method_skipped\"}"),
+        Some(skipped as f64),
+        "{metrics}"
+    );
+    assert_eq!(count(&summary, "read"), mirrorable, "{summary}");
+    // The planted route (a `+` in GET /normalize's query) differs.
+    assert!(count(&summary, "mismatched") >= 21, "{summary}");
+    let rows = mismatches(&serving.out);
+    assert!(
+        rows.iter().all(|r| r["input"].contains("/normalize")),
+        "only the planted route differs: {:?}",
+        rows.iter().map(|r| &r["input"]).collect::<Vec<_>>()
+    );
+    drop(rust);
+    drop(legacy);
+}
+
+/// What serve captures, replay replays with the same outcomes: the same
+/// keys differ, live and replayed, with the legacy live or `recorded`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_serve_captures_replay_replays_with_the_same_outcomes() {
+    let dir = tempdir();
+    let capture = dir.path().join("live.jsonl");
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "worker:python3 legacy/worker.py",
+            "--candidate",
+            "builtin:normalize-naive",
+            "--workers",
+            "2",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--redact-field",
+            "secret",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let mut inputs = inputs(30);
+    inputs[3]["secret"] = json!("cutover-test-secret-please-redact");
+    for (i, input) in inputs.iter().enumerate() {
+        post(&client, &serving.url, Some(&format!("user-{i}")), input).await;
+    }
+    serving.until_compared(30).await;
+    let out = serving.out.clone();
+    let (code, _) = serving.stop(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(code, 130);
+    let text = std::fs::read_to_string(&capture).unwrap();
+    assert_eq!(text.lines().count(), 30, "every request captured");
+    assert!(!text.contains("please-redact"), "redacted before writing");
+    let differing = |run: &Path| {
+        let mut keys: Vec<String> = mismatches(run)
+            .into_iter()
+            .map(|r| r["key"].clone())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let live = differing(&out);
+    assert_eq!(live.len(), 10);
+    for legacy in ["worker:python3 legacy/worker.py", "recorded"] {
+        let replayed = dir.path().join(format!("replayed-{}", legacy.len()));
+        let ran = Replay::new(dir.path())
+            .traffic(&capture)
+            .out(&replayed)
+            .legacy(legacy)
+            .candidate("builtin:normalize-naive")
+            .args(&["--no-flags"])
+            .run(1);
+        assert_eq!(ran.count("read"), 30);
+        assert_eq!(differing(&replayed), live, "legacy {legacy}");
+    }
+}
