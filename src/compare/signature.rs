@@ -10,15 +10,75 @@
 //!   `both_error KeyError vs TypeError`;
 //! - `timeout`: which side timed out.
 //!
+//! - a `changed` path where both sides hold a string also says *what*
+//!   changed in it: its [edit shapes](super::shape) in brackets, e.g.
+//!   `mismatch /html changed [<p> → <pre>; inserted "\n" at end]`, so two
+//!   causes in one string field give two groups;
+//! - paths learned as noise for the record (`--noise-probe`) are left out
+//!   ([`signature_of`]), so a noisy field never splits a group.
+//!
 //! Values never appear in a signature, so one bug gives one group however many
-//! different inputs trigger it. Non-goal: telling apart two bugs that touch the
-//! same paths the same way.
+//! different inputs trigger it. Non-goal: telling apart two bugs that make the
+//! same edits at the same paths.
+//!
+//! [`fingerprint`] is the stricter form `minimize` keeps a candidate input
+//! by: the exact paths (indexes not generalised), kinds and edit shapes.
 
-use crate::model::{Answer, Outcome, Verdict};
+use super::shape::edit_shapes;
+use crate::model::{Answer, DiffKind, Difference, Outcome, Verdict};
 use std::collections::BTreeSet;
 
 /// The group signature of a non-matching record (`""` for a match).
 pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> String {
+    signature_of(verdict, legacy, candidate, &[])
+}
+
+/// The differences of a record exactly: every path as it is, its kind and
+/// its edit shapes (`""` for a match; errors and timeouts as
+/// [`signature`]). Two runs of one input that show the same bugs have the
+/// same fingerprint.
+pub fn fingerprint(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> String {
+    match verdict.outcome {
+        Outcome::Mismatch | Outcome::Accepted | Outcome::Noisy => {
+            let paths: BTreeSet<String> = verdict
+                .differences
+                .iter()
+                .map(|d| describe(d, d.path.clone(), legacy, candidate))
+                .collect();
+            format!(
+                "{} {}",
+                verdict.outcome.as_str(),
+                paths.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        }
+        _ => signature(verdict, legacy, candidate),
+    }
+}
+
+/// `path kind`, with the edit shapes of a changed string.
+fn describe(d: &Difference, path: String, legacy: &Answer, candidate: &Answer) -> String {
+    let strings = match (d.kind, legacy, candidate) {
+        (DiffKind::Changed, Answer::Output(a), Answer::Output(b)) => a
+            .pointer(&d.path)
+            .and_then(|a| a.as_str())
+            .zip(b.pointer(&d.path).and_then(|b| b.as_str())),
+        _ => None,
+    };
+    match strings.map(|(a, b)| edit_shapes(a, b)) {
+        Some(shapes) if !shapes.is_empty() => {
+            format!("{path} {} [{}]", d.kind.as_str(), shapes.join("; "))
+        }
+        _ => format!("{path} {}", d.kind.as_str()),
+    }
+}
+
+/// [`signature`] without the paths in `noise` (learned noise for the record).
+pub fn signature_of(
+    verdict: &Verdict,
+    legacy: &Answer,
+    candidate: &Answer,
+    noise: &[String],
+) -> String {
     let error_type = |a: &Answer| match a {
         Answer::Error(e) => e.kind.clone(),
         Answer::Output(_) => "output".to_owned(),
@@ -30,7 +90,8 @@ pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Stri
             let paths: BTreeSet<String> = verdict
                 .differences
                 .iter()
-                .map(|d| format!("{} {}", generalise(&d.path), d.kind.as_str()))
+                .filter(|d| verdict.outcome != Outcome::Mismatch || !noise.contains(&d.path))
+                .map(|d| describe(d, generalise(&d.path), legacy, candidate))
                 .collect();
             format!(
                 "{} {}",
@@ -99,6 +160,90 @@ mod tests {
         assert_eq!(
             signature(&v, &e("KeyError", "'items'"), &e("TypeError", "x")),
             "both_error KeyError vs TypeError"
+        );
+    }
+
+    /// Per kind of edit shape, two causes in one string field: each cause
+    /// alone is its own group, and both together a third, naming both.
+    #[test]
+    fn two_causes_in_one_string_field_give_two_groups_per_kind_of_shape() {
+        let sig = |a: &str, b: &str| {
+            let (a, b) = (
+                Answer::Output(json!({"html": a})),
+                Answer::Output(json!({"html": b})),
+            );
+            signature(&judge(&a, &b), &a, &b)
+        };
+        // (legacy, cause A, cause B, both), for one kind of shape each.
+        let kinds = [
+            (
+                "inserted",
+                "<p>a</p>x",
+                "<p>a</p>\nx",
+                "<p>a</p>x<br>",
+                "<p>a</p>\nx<br>",
+            ),
+            (
+                "deleted",
+                "<b>a</b> <i>b</i>.",
+                "<b>a</b> <i>b</i>",
+                "a <i>b</i>.",
+                "a <i>b</i>",
+            ),
+            (
+                "replaced",
+                "<p>a</p> b c &copy;",
+                "<pre>a</pre> b c &copy;",
+                "<p>a</p> b c ©",
+                "<pre>a</pre> b c ©",
+            ),
+            (
+                "digits",
+                "<td>1</td><th>x</th>",
+                "<td>2</td><th>x</th>",
+                "<td>1</td><th>X</th>",
+                "<td>2</td><th>X</th>",
+            ),
+            (
+                "attributes",
+                "<img alt=\"a\" src=\"b\"> \"q\"",
+                "<img src=\"b\" alt=\"a\"> \"q\"",
+                "<img alt=\"a\" src=\"b\"> &quot;q&quot;",
+                "<img src=\"b\" alt=\"a\"> &quot;q&quot;",
+            ),
+        ];
+        for (kind, legacy, a, b, both) in kinds {
+            let (sa, sb, sab) = (sig(legacy, a), sig(legacy, b), sig(legacy, both));
+            assert_ne!(sa, sb, "{kind}: two causes, two groups");
+            assert!(sa != sab && sb != sab, "{kind}: {sa} / {sb} / {sab}");
+            for one in [&sa, &sb] {
+                let shapes = one.split_once('[').unwrap().1.trim_end_matches(']');
+                assert!(sab.contains(shapes), "{kind}: {sab} holds {shapes}");
+            }
+            // The same causes with other words: the same groups.
+            let other = |s: &str| s.replace(">a<", ">zz top<");
+            assert_eq!(sig(&other(legacy), &other(a)), sa, "{kind}");
+        }
+    }
+
+    #[test]
+    fn noisy_paths_are_left_out_of_the_signature() {
+        let (a, b) = (
+            Answer::Output(json!({"t": 1, "v": "a"})),
+            Answer::Output(json!({"t": 2, "v": "b"})),
+        );
+        let (c, d) = (
+            Answer::Output(json!({"t": 1, "v": "a"})),
+            Answer::Output(json!({"t": 1, "v": "b"})),
+        );
+        let noise = ["/t".to_owned()];
+        assert_eq!(
+            signature_of(&judge(&a, &b), &a, &b, &noise),
+            signature_of(&judge(&c, &d), &c, &d, &noise)
+        );
+        assert_eq!(
+            signature_of(&judge(&c, &d), &c, &d, &noise),
+            "mismatch /v changed [text changed]"
         );
     }
 }

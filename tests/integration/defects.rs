@@ -152,7 +152,10 @@ fn review_commands_start_the_sides_where_the_run_started_them() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(m["signature"], "mismatch /accepted/* changed");
+    assert_eq!(
+        m["signature"],
+        "mismatch /accepted/* changed [inserted \"\\u001c\" at start]"
+    );
     let out = cutover_args(&["recheck", run.to_str().unwrap(), "--json"])
         .current_dir(&elsewhere)
         .output()

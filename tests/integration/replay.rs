@@ -189,7 +189,7 @@ fn planted_kinds_of_difference_give_one_group_each() {
         groups,
         vec![
             (
-                "mismatch /accepted/* changed".to_owned(),
+                "mismatch /accepted/* changed [case changed]".to_owned(),
                 11,
                 "upper-0".to_owned()
             ),

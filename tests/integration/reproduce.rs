@@ -43,7 +43,10 @@ fn minimize_finds_a_trigger_buried_in_a_large_input() {
         "{minimal} is bigger than the planted trigger {planted_trigger}"
     );
     assert!(minimal.contains("TRIGGER"), "{minimal}");
-    assert_eq!(m["signature"], "mismatch /accepted/* changed");
+    assert_eq!(
+        m["signature"],
+        "mismatch /accepted/* changed [case changed]"
+    );
     assert_eq!(m["finished"], true);
     assert_eq!(m["confirmed"], true);
     assert_eq!(m["original_bytes"], input.to_string().len());
@@ -184,13 +187,18 @@ fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
         ]),
         0,
     );
-    let path = pins.join("mismatch-accepted-changed.json");
+    let path = pins.join("mismatch-accepted-changed-inserted-u001c-at-start.json");
     assert!(
         out.contains(&format!("pinned: {}", path.display())),
         "{out}"
     );
     let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(case["reproduces"], "mismatch /accepted/* changed");
+    // The edit shape is pinned with the paths: a replay that shows another
+    // shape no longer reproduces the case.
+    assert_eq!(
+        case["reproduces"],
+        "mismatch /accepted/* changed [inserted \"\\u001c\" at start]"
+    );
     assert_eq!(case["legacy"], "worker:python3 legacy/worker.py");
     assert_eq!(case["candidate"], "builtin:normalize-naive");
     assert_eq!(case["from"]["id"], "sep");
@@ -203,7 +211,7 @@ fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
     assert!(input.contains("\\u001c"), "{input}");
     assert_eq!(
         replay_pinned(&case, tmp.path(), "again"),
-        "mismatch /accepted/* changed"
+        "mismatch /accepted/* changed [inserted \"\\u001c\" at start]"
     );
     // Pinning the same case again rewrites it rather than adding a copy.
     cutover_args(&[

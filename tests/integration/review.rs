@@ -214,7 +214,7 @@ fn report_diff_shows_the_group_a_fix_removed() {
     assert_eq!(json["groups"][0]["change"], "disappeared");
     assert_eq!(
         json["groups"][0]["signature"],
-        "mismatch /accepted/* changed"
+        "mismatch /accepted/* changed [case changed]"
     );
     assert_eq!(json["groups"][0]["a"]["count"], 3);
     assert_eq!(json["groups"][0]["b"], Value::Null);
@@ -267,7 +267,7 @@ fn junit_has_one_case_per_group_and_fails_on_mismatch_groups() {
     );
     assert_eq!(suite.failures, 3, "{xml}");
     assert!(
-        names.contains(&"g1: mismatch /accepted/* changed"),
+        names.contains(&"g1: mismatch /accepted/* changed [case changed]"),
         "{names:?}"
     );
     assert!(xml.contains("cutover report group"), "{xml}");
