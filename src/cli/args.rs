@@ -423,6 +423,10 @@ pub struct DiffArgs {
     /// The later run (after the fix).
     #[arg(value_name = "RUN_B")]
     pub run_b: String,
+    /// Also write the comparison as JUnit XML to FILE (a failing case per
+    /// new or changed record, and per group that appeared or grew).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     #[command(flatten)]
     pub runs: RunsArgs,
     #[command(flatten)]
