@@ -438,6 +438,39 @@ fn split_edges(a: &[Token<'_>], b: &[Token<'_>], hunk: Hunk) -> Vec<Hunk> {
     let ((mut o0, mut o1), (mut n0, mut n1)) = hunk;
     let ws = |t: &Token<'_>| matches!(t.class, Class::Spaces | Class::Break);
     let mut parts = Vec::new();
+    // Markup inserted or deleted whole: the whitespace around it is its
+    // layout, part of the same change, except at the string's very start or
+    // end, where it stays a change of its own (the final newline of one side).
+    let (side, from, to) = match (o0 == o1, n0 == n1) {
+        (true, false) => (b, n0, n1),
+        (false, true) => (a, o0, o1),
+        _ => (a, 0, 0),
+    };
+    if to > from && side[from..to].iter().any(|t| t.class == Class::Tag) {
+        let lead = side[from..to].iter().take_while(|t| ws(t)).count();
+        let trail = side[from + lead..to]
+            .iter()
+            .rev()
+            .take_while(|t| ws(t))
+            .count();
+        let at_edge = o0 == 0 || o1 == a.len();
+        let (core_from, core_to) = (from + lead, to - trail);
+        let mut edge = |f: usize, t: usize| {
+            if at_edge && t > f {
+                parts.push(match o0 == o1 {
+                    true => ((o0, o0), (f, t)),
+                    false => ((f, t), (n0, n0)),
+                });
+            }
+        };
+        edge(from, core_from);
+        edge(core_to, to);
+        parts.push(match o0 == o1 {
+            true => ((o0, o0), (core_from, core_to)),
+            false => ((core_from, core_to), (n0, n0)),
+        });
+        return parts;
+    }
     // Leading.
     let lead = |from: &[Token<'_>], other: &[Token<'_>]| match other.first().is_some_and(ws) {
         true => 0,

@@ -25,6 +25,7 @@ mod services;
 mod signals;
 mod targets;
 mod terminal;
+mod text;
 mod traffic;
 mod unleash;
 mod util;
