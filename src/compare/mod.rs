@@ -44,7 +44,7 @@ mod walk;
 pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Declared, Rule, RuleConfig, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
 pub use shape::{edit_shapes, MAX_SHAPES, MAX_SHAPE_TOKENS, SHAPE_TIME_LIMIT};
-pub use signature::{fingerprint, generalise, signature, signature_of};
+pub use signature::{generalise, path_signature, signature, signature_of};
 pub use unified::{render_answer, unified_diff, unified_diff_of, DIFF_TIME_LIMIT};
 pub use walk::{diff, MAX_DIFFERENCES};
 

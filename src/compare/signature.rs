@@ -21,8 +21,7 @@
 //! different inputs trigger it. Non-goal: telling apart two bugs that make the
 //! same edits at the same paths.
 //!
-//! [`fingerprint`] is the stricter form `minimize` keeps a candidate input
-//! by: the exact paths (indexes not generalised), kinds and edit shapes.
+//! [`path_signature`] is the looser form without edit shapes.
 
 use super::shape::edit_shapes;
 use crate::model::{Answer, DiffKind, Difference, Outcome, Verdict};
@@ -33,24 +32,12 @@ pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Stri
     signature_of(verdict, legacy, candidate, &[])
 }
 
-/// The differences of a record exactly: every path as it is, its kind and
-/// its edit shapes (`""` for a match; errors and timeouts as
-/// [`signature`]). Two runs of one input that show the same bugs have the
-/// same fingerprint.
-pub fn fingerprint(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> String {
+/// [`signature`] without edit shapes: the paths and kinds alone (what
+/// signatures were before edit shapes; `minimize --same group`).
+pub fn path_signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> String {
+    let none = Answer::Output(serde_json::Value::Null);
     match verdict.outcome {
-        Outcome::Mismatch | Outcome::Accepted | Outcome::Noisy => {
-            let paths: BTreeSet<String> = verdict
-                .differences
-                .iter()
-                .map(|d| describe(d, d.path.clone(), legacy, candidate))
-                .collect();
-            format!(
-                "{} {}",
-                verdict.outcome.as_str(),
-                paths.into_iter().collect::<Vec<_>>().join(", ")
-            )
-        }
+        Outcome::Mismatch | Outcome::Accepted | Outcome::Noisy => signature(verdict, &none, &none),
         _ => signature(verdict, legacy, candidate),
     }
 }

@@ -8,6 +8,7 @@
 //! to scripts/test, saying so ([`left_to_scripts_test`]).
 
 use crate::util::*;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const NEEDS: &str =
@@ -18,15 +19,20 @@ const LEGACY: &str =
 const CANDIDATE: &str =
     "worker:python3 legacy/adapters/cutover_worker.py fixtures/text/renderers.py:mistune_html";
 
+/// Under scripts/test the renderers must be there.
+fn corpus_installed() {
+    assert!(
+        repo().join("tests/text/site/markdown").is_dir() && repo().join("tests/text/site/mistune").is_dir(),
+        "Python-Markdown and mistune are not installed: run `pip install --target tests/text/site -r fixtures/text/requirements.txt` (scripts/test does)"
+    );
+}
+
 /// The corpus (capture and the named causes of each record) in `dir`.
 fn corpus(
     dir: &std::path::Path,
     count: usize,
 ) -> (std::path::PathBuf, HashMap<String, Vec<String>>) {
-    assert!(
-        repo().join("tests/text/site/markdown").is_dir() && repo().join("tests/text/site/mistune").is_dir(),
-        "Python-Markdown and mistune are not installed: run `pip install --target tests/text/site -r fixtures/text/requirements.txt` (scripts/test does)"
-    );
+    corpus_installed();
     let status = std::process::Command::new("python3")
         .arg(repo().join("fixtures/text/generate.py"))
         .arg("--out")
@@ -130,4 +136,61 @@ fn real_markdown_renderers_are_grouped_one_cause_a_group() {
             panic!("{cause} and {other} share group {best}:\n{table}");
         }
     }
+}
+
+/// One record with two unrelated bugs (an entity mistune decodes, a
+/// strikethrough only mistune renders): minimizing keeps the record's own
+/// differences (both), a `--test` for each keeps that one, and the loose
+/// `--same group` may wander to a third (the final newline alone).
+#[test]
+fn minimize_on_a_record_with_two_bugs_keeps_each_bug() {
+    if left_to_scripts_test(NEEDS) {
+        return;
+    }
+    corpus_installed();
+    let tmp = tempdir();
+    let doc = "Some &copy; words here\n\n~~gone~~ and more filler words";
+    let ran = Replay::new(tmp.path())
+        .records(
+            "two.jsonl",
+            &[record("two", serde_json::json!({"text": doc}))],
+        )
+        .legacy(LEGACY)
+        .candidate(CANDIDATE)
+        .run(1);
+    let original = ran.rows()[0]["signature"].clone();
+    assert!(
+        original.contains("&copy; → \"©\"") && original.contains("<del>"),
+        "{original}"
+    );
+    let run = ran.out.to_str().unwrap();
+    let minimized = |extra: &[&str]| -> Value {
+        let mut args = vec!["minimize", run, "two", "--json", "--trust-run"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&stdout_of(&mut cutover_args(&args), 0)).unwrap()
+    };
+    // The record's own differences: both bugs stay.
+    let both = minimized(&[]);
+    assert_eq!(both["signature"], original.as_str(), "{both}");
+    let text = both["input"]["text"].as_str().unwrap();
+    assert!(text.contains("&copy;") && text.contains("~~"), "{both}");
+    // One user predicate per bug: each keeps its own.
+    for (bug, mark, other) in [("entity", "&copy;", "~~"), ("strike", "~~", "&copy;")] {
+        let cmd = format!("python3 fixtures/text/shows.py {bug}");
+        let m = minimized(&["--test", &cmd]);
+        let text = m["input"]["text"].as_str().unwrap();
+        assert!(text.contains(mark) && !text.contains(other), "{bug}: {m}");
+        assert!(text.len() < doc.len() / 3, "{bug} shrank: {m}");
+        assert!(
+            !m["final_signature"]
+                .as_str()
+                .unwrap()
+                .contains(if bug == "entity" { "<del>" } else { "&copy;" }),
+            "{bug}: the other bug is gone: {m}"
+        );
+    }
+    // The looser behaviour of old: any change at /html will do.
+    let loose = minimized(&["--same", "group"]);
+    let text = loose["input"]["text"].as_str().unwrap();
+    assert!(!text.contains("&copy;") && !text.contains("~~"), "{loose}");
 }
