@@ -5,12 +5,14 @@
 //! [`edit_shapes`] is a pure, deterministic function of two strings (the
 //! legacy's and the candidate's value at one path). It returns the sorted,
 //! de-duplicated set of the *shapes* of the changes between them, at most
-//! [`MAX_SHAPES`] (a last entry `…more` says the set was cut).
+//! [`MAX_SHAPES`] (a last entry `…more` says the set was cut). [`alike`]
+//! tells an edit from a replacement by another value (signatures ask it for
+//! array elements, which shift by one when an element is added).
 //!
 //! 1. **Tokens.** Both strings are split into markup tags (`<...>`, no `<`
 //!    inside, at most 1 KiB), entities (`&name;`, `&#123;`, `&#x1F;`), words
 //!    (letters, digits and `_`, at least one not a digit), numbers (ASCII
-//!    digits), whitespace runs (a run holding a line break is a *break*,
+//!    digits), control and format characters (`control`), whitespace runs (a run holding a line break is a *break*,
 //!    others are *spaces*) and single punctuation characters.
 //! 2. **Diff.** The token sequences are diffed with `similar` (Myers, a
 //!    [`SHAPE_TIME_LIMIT`] deadline). Past the deadline `similar` gives a
@@ -43,8 +45,8 @@
 //!    A replacement whose two sides abstract alike is named by what changed:
 //!    `digits changed` (only numbers differ), `case changed`, `text
 //!    changed`, or `<a href> attributes changed`.
-//! 4. **Anchor.** Insertions and deletions without tags, and text-only
-//!    replacements (these only by a tag or entity neighbour), say where
+//! 4. **Anchor.** Insertions and deletions of whitespace, and of other text
+//!    and text-only replacements only by a tag or entity neighbour, say where
 //!    they happened by the nearest structural neighbour: `before </p>` (the
 //!    next token, when it is a tag or entity), else `at end`, else `after
 //!    <p>` (the previous token, when it is a tag), else `at start`, else the
@@ -74,6 +76,12 @@ pub const SHORT_HUNK: usize = 6;
 /// Equal units (tokens, a run of text counting one) between two changes of
 /// markup that still make them one change.
 pub const MERGE_GAP: usize = 2;
+/// Similarity (similar's ratio, 0 to 1) below which a string was replaced,
+/// not edited.
+pub const REPLACED_BELOW: f32 = 0.4;
+/// Strings this long together (bytes) are compared character by character
+/// to tell an edit from a replacement.
+pub const SHORT_STRING: usize = 400;
 /// The last shape of a set that was cut at [`MAX_SHAPES`].
 pub const MORE: &str = "…more";
 /// Characters one shape may have (longer ones are cut, ending in `…`).
@@ -87,6 +95,7 @@ enum Class {
     Digits,
     Spaces,
     Break,
+    Control,
     Punct,
 }
 
@@ -130,6 +139,8 @@ fn tokenize(s: &str) -> Vec<Token<'_>> {
                 false => Class::Spaces,
             };
             (n, class)
+        } else if invisible(c) {
+            (c.len_utf8(), Class::Control)
         } else if c.is_alphanumeric() || c == '_' {
             let n = run_len(&s[i..], |c| c.is_alphanumeric() || c == '_');
             let class = match s[i..i + n].bytes().all(|b| b.is_ascii_digit()) {
@@ -147,6 +158,12 @@ fn tokenize(s: &str) -> Vec<Token<'_>> {
         i += len;
     }
     tokens
+}
+
+/// Control and format characters: invisible, told apart by no reader.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
 }
 
 fn run_len(s: &str, keep: impl Fn(char) -> bool) -> usize {
@@ -235,6 +252,7 @@ fn label(t: Token<'_>) -> String {
         Class::Entity => t.text.to_owned(),
         Class::Word => "text".to_owned(),
         Class::Digits => "digits".to_owned(),
+        Class::Control => "control".to_owned(),
         // Runs of plain spaces vary with the text (alignment, tab stops).
         Class::Spaces if t.text.bytes().all(|b| b == b' ') => "spaces".to_owned(),
         Class::Spaces | Class::Break if t.text.chars().count() > 4 => match t.class {
@@ -268,7 +286,7 @@ fn side(tokens: &[Token<'_>]) -> Vec<String> {
                 && n == 1
                 && match t.class {
                     Class::Digits => tokens.len() == 1,
-                    class => matches!(class, Class::Spaces | Class::Punct),
+                    class => matches!(class, Class::Spaces | Class::Punct | Class::Control),
                 };
             labels.push(match lone {
                 true => label(t),
@@ -308,6 +326,11 @@ fn anchor(old: &[Token<'_>], start: usize, end: usize) -> String {
     }
 }
 
+/// Whether an anchor names a tag or entity.
+fn structural_anchor(at: &str) -> bool {
+    at.starts_with("before <") || at.starts_with("before &") || at.starts_with("after <")
+}
+
 fn bounded(mut shape: String) -> String {
     if shape.chars().count() > MAX_SHAPE_CHARS {
         let cut = shape
@@ -330,11 +353,20 @@ fn hunk_shape(
     let (a, b) = (&old[o.0..o.1], &new[n.0..n.1]);
     let at = || anchor(old, o.0, o.1);
     // Inserted or deleted markup carries its cause; anything else says where.
-    let placed =
-        |side: String, tokens: &[Token<'_>]| match tokens.iter().any(|t| t.class == Class::Tag) {
-            true => side,
-            false => format!("{side} {}", at()),
-        };
+    // Whitespace says where it went wherever that is; other text only by a
+    // structural neighbour (where a character lands in plain text follows
+    // the values).
+    let placed = |side: String, tokens: &[Token<'_>]| {
+        let ws = tokens
+            .iter()
+            .all(|t| matches!(t.class, Class::Spaces | Class::Break));
+        match (tokens.iter().any(|t| t.class == Class::Tag), ws, at()) {
+            (true, _, _) => side,
+            (false, true, at) => format!("{side} {at}"),
+            (false, false, at) if structural_anchor(&at) => format!("{side} {at}"),
+            _ => side,
+        }
+    };
     let shape = match (a.is_empty(), b.is_empty()) {
         (true, _) => placed(format!("inserted {}", joined(&side(b))), b),
         (_, true) => placed(format!("deleted {}", joined(&side(a))), a),
@@ -360,12 +392,7 @@ fn hunk_shape(
                 // Only a structural neighbour: where in plain text a change
                 // falls follows the values (which digits of a time changed).
                 match anchor(old, o.0, o.1) {
-                    at if at.starts_with("before <")
-                        || at.starts_with("before &")
-                        || at.starts_with("after <") =>
-                    {
-                        format!("{what} changed {at}")
-                    }
+                    at if structural_anchor(&at) => format!("{what} changed {at}"),
                     _ => format!("{what} changed"),
                 }
             }
@@ -501,6 +528,36 @@ fn split_edges(a: &[Token<'_>], b: &[Token<'_>], hunk: Hunk) -> Vec<Hunk> {
     parts
 }
 
+/// Whether `new` is an edit of `old` rather than another value: at least
+/// [`REPLACED_BELOW`] alike by `similar`'s ratio of their characters, case
+/// aside, when they are short (together at most [`SHORT_STRING`] bytes),
+/// else of their tokens. Signatures use it for array elements, which shift
+/// when an element is added or removed, so that unrelated elements compared
+/// side by side give no shapes.
+pub fn alike(old: &str, new: &str) -> bool {
+    let deadline = Instant::now() + SHAPE_TIME_LIMIT;
+    if old.len() + new.len() <= SHORT_STRING {
+        return similar::TextDiff::configure()
+            .deadline(deadline)
+            .diff_chars(&old.to_lowercase(), &new.to_lowercase())
+            .ratio()
+            >= REPLACED_BELOW;
+    }
+    let (a, b) = (tokenize(old), tokenize(new));
+    if a.len().max(b.len()) > MAX_SHAPE_TOKENS {
+        return true;
+    }
+    let ops = capture_diff_slices_deadline(Algorithm::Myers, &a, &b, Some(deadline));
+    let equal: usize = ops
+        .iter()
+        .map(|op| match op {
+            DiffOp::Equal { len, .. } => *len,
+            _ => 0,
+        })
+        .sum();
+    (2 * equal) as f32 >= REPLACED_BELOW * (a.len() + b.len()) as f32
+}
+
 /// The edit shapes that turn `old` into `new` (see the module docs); empty
 /// when they are equal.
 pub fn edit_shapes(old: &str, new: &str) -> Vec<String> {
@@ -592,6 +649,7 @@ mod tests {
             ["\"\\\"\" → &quot;"]
         );
         assert_eq!(shapes("tab\there", "tab here"), ["\"\\t\" → spaces"]);
+        assert_eq!(shapes("a b", "a\u{1e}\u{1e} b"), ["inserted control"]);
         assert_eq!(
             shapes("<img alt=\"a\" src=\"b\" />", "<img src=\"b\" alt=\"a\" />"),
             ["<img alt src /> → <img src alt />"]

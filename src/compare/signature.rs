@@ -23,9 +23,9 @@
 //!
 //! [`path_signature`] is the looser form without edit shapes.
 
-use super::shape::edit_shapes;
+use super::shape::{alike, edit_shapes, MAX_SHAPES, MORE};
 use crate::model::{Answer, DiffKind, Difference, Outcome, Verdict};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The group signature of a non-matching record (`""` for a match).
 pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> String {
@@ -42,21 +42,51 @@ pub fn path_signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) ->
     }
 }
 
-/// `path kind`, with the edit shapes of a changed string.
-fn describe(d: &Difference, path: String, legacy: &Answer, candidate: &Answer) -> String {
-    let strings = match (d.kind, legacy, candidate) {
-        (DiffKind::Changed, Answer::Output(a), Answer::Output(b)) => a
-            .pointer(&d.path)
-            .and_then(|a| a.as_str())
-            .zip(b.pointer(&d.path).and_then(|b| b.as_str())),
-        _ => None,
-    };
-    match strings.map(|(a, b)| edit_shapes(a, b)) {
-        Some(shapes) if !shapes.is_empty() => {
-            format!("{path} {} [{}]", d.kind.as_str(), shapes.join("; "))
+/// The edit shapes of a changed string leaf (`None` when it is not one).
+fn shapes_of(d: &Difference, legacy: &Answer, candidate: &Answer) -> Option<Vec<String>> {
+    match (d.kind, legacy, candidate) {
+        (DiffKind::Changed, Answer::Output(a), Answer::Output(b)) => {
+            let a = a.pointer(&d.path)?.as_str()?;
+            let b = b.pointer(&d.path)?.as_str()?;
+            // An array element may be another element shifted into its place.
+            let element = generalise(&d.path) != d.path;
+            (!element || alike(a, b)).then(|| edit_shapes(a, b))
         }
-        _ => format!("{path} {}", d.kind.as_str()),
+        _ => None,
     }
+}
+
+/// `path kind` entries, one per generalised path and kind, each with the
+/// union of its strings' edit shapes (at most [`MAX_SHAPES`]): the elements
+/// of one array that changed alike are one entry.
+fn describe<'a>(
+    differences: impl Iterator<Item = &'a Difference>,
+    legacy: &Answer,
+    candidate: &Answer,
+) -> Vec<String> {
+    let mut entries: BTreeMap<(String, &'static str), BTreeSet<String>> = BTreeMap::new();
+    for d in differences {
+        let shapes = entries
+            .entry((generalise(&d.path), d.kind.as_str()))
+            .or_default();
+        if shapes.len() < MAX_SHAPES {
+            shapes.extend(shapes_of(d, legacy, candidate).unwrap_or_default());
+        }
+    }
+    entries
+        .into_iter()
+        .map(|((path, kind), shapes)| match shapes.is_empty() {
+            true => format!("{path} {kind}"),
+            false => {
+                let mut shapes: Vec<String> = shapes.into_iter().collect();
+                if shapes.len() > MAX_SHAPES {
+                    shapes.truncate(MAX_SHAPES - 1);
+                    shapes.push(MORE.to_owned());
+                }
+                format!("{path} {kind} [{}]", shapes.join("; "))
+            }
+        })
+        .collect()
 }
 
 /// [`signature`] without the paths in `noise` (learned noise for the record).
@@ -74,17 +104,15 @@ pub fn signature_of(
     match verdict.outcome {
         Outcome::Match => String::new(),
         Outcome::Mismatch | Outcome::Accepted | Outcome::Noisy => {
-            let paths: BTreeSet<String> = verdict
-                .differences
-                .iter()
-                .filter(|d| verdict.outcome != Outcome::Mismatch || !noise.contains(&d.path))
-                .map(|d| describe(d, generalise(&d.path), legacy, candidate))
-                .collect();
-            format!(
-                "{} {}",
-                verdict.outcome.as_str(),
-                paths.into_iter().collect::<Vec<_>>().join(", ")
-            )
+            let paths = describe(
+                verdict
+                    .differences
+                    .iter()
+                    .filter(|d| verdict.outcome != Outcome::Mismatch || !noise.contains(&d.path)),
+                legacy,
+                candidate,
+            );
+            format!("{} {}", verdict.outcome.as_str(), paths.join(", "))
         }
         Outcome::LegacyError => format!("legacy_error {}", error_type(legacy)),
         Outcome::CandidateError => format!("candidate_error {}", error_type(candidate)),

@@ -154,7 +154,7 @@ fn review_commands_start_the_sides_where_the_run_started_them() {
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         m["signature"],
-        "mismatch /accepted/* changed [inserted \"\\u001c\" at start]"
+        "mismatch /accepted/* changed [inserted control]"
     );
     let out = cutover_args(&["recheck", run.to_str().unwrap(), "--json"])
         .current_dir(&elsewhere)

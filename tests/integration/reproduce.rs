@@ -187,7 +187,7 @@ fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
         ]),
         0,
     );
-    let path = pins.join("mismatch-accepted-changed-inserted-u001c-at-start.json");
+    let path = pins.join("mismatch-accepted-changed-inserted-control.json");
     assert!(
         out.contains(&format!("pinned: {}", path.display())),
         "{out}"
@@ -197,7 +197,7 @@ fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
     // shape no longer reproduces the case.
     assert_eq!(
         case["reproduces"],
-        "mismatch /accepted/* changed [inserted \"\\u001c\" at start]"
+        "mismatch /accepted/* changed [inserted control]"
     );
     assert_eq!(case["legacy"], "worker:python3 legacy/worker.py");
     assert_eq!(case["candidate"], "builtin:normalize-naive");
@@ -211,7 +211,7 @@ fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
     assert!(input.contains("\\u001c"), "{input}");
     assert_eq!(
         replay_pinned(&case, tmp.path(), "again"),
-        "mismatch /accepted/* changed [inserted \"\\u001c\" at start]"
+        "mismatch /accepted/* changed [inserted control]"
     );
     // Pinning the same case again rewrites it rather than adding a copy.
     cutover_args(&[
