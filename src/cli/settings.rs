@@ -64,6 +64,8 @@ pub enum CliError {
     },
     #[error("cannot tell the working directory: {0}. Run cutover from a directory that exists")]
     Cwd(std::io::Error),
+    #[error("--noise-probe with --legacy recorded: a noise probe calls the legacy twice per record, and a recorded legacy cannot be called twice (it gives the one recorded answer again), so it would always find no noise. Drop --noise-probe (or noise_probe in [replay]), or probe a live legacy")]
+    NoiseProbeRecorded,
 }
 
 /// Whether the user set `id` on the command line (or env), not by default.
@@ -325,6 +327,12 @@ pub fn replay_spec(
         flags,
         config_file: loaded.path,
     })
+    .and_then(
+        |spec: RunSpec| match spec.noise_probe && !spec.legacy_is_live() {
+            true => Err(CliError::NoiseProbeRecorded),
+            false => Ok(spec),
+        },
+    )
 }
 
 /// Which sides of a run `minimize`, `pin` and `recheck` may start: the
