@@ -114,11 +114,22 @@ pub fn compare_records(
     }
     let mut diff = RecordDiff::default();
     let mut listed: HashMap<RecordChange, usize> = HashMap::new();
-    let mut list = |diff: &mut RecordDiff, m: RecordMove| {
-        let n = listed.entry(m.change).or_default();
+    let mut list = |diff: &mut RecordDiff,
+                    (id, source, line): Position,
+                    change: RecordChange,
+                    a: Option<RecordSide>,
+                    b: Option<RecordSide>| {
+        let n = listed.entry(change).or_default();
         if *n < LISTED {
             *n += 1;
-            diff.records.push(m);
+            diff.records.push(RecordMove {
+                id,
+                source,
+                line,
+                change,
+                a,
+                b,
+            });
         }
     };
     for row in RowReader::open(dir_b, b.non_matching())? {
@@ -144,38 +155,17 @@ pub fn compare_records(
             RecordChange::Changed => &mut diff.tally.changed,
             _ => &mut diff.tally.new,
         } += 1;
-        let (id, source, line) = position;
-        list(
-            &mut diff,
-            RecordMove {
-                id,
-                source,
-                line,
-                change,
-                a: side_a,
-                b: Some(side_b),
-            },
-        );
+        list(&mut diff, position, change, side_a, Some(side_b));
     }
     let mut fixed: Vec<(Position, (u64, RecordSide))> = failing_a.into_iter().collect();
     fixed.sort_by_key(|(_, (row, _))| *row);
-    for ((id, source, line), (_, side_a)) in fixed {
-        if !sources_b.contains(&source) {
+    for (position, (_, side_a)) in fixed {
+        if !sources_b.contains(&position.1) {
             diff.tally.only_a += 1;
             continue;
         }
         diff.tally.fixed += 1;
-        list(
-            &mut diff,
-            RecordMove {
-                id,
-                source,
-                line,
-                change: RecordChange::Fixed,
-                a: Some(side_a),
-                b: None,
-            },
-        );
+        list(&mut diff, position, RecordChange::Fixed, Some(side_a), None);
     }
     diff.records.sort_by_key(|m| m.change);
     Ok(diff)

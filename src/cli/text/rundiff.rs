@@ -26,19 +26,16 @@ pub fn run_diff_text(d: &RunDiff, p: Palette) -> String {
         d.b.read
     );
     if !d.same_traffic {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.paint(
-                Role::Warn,
-                &format!(
-                    "warning: the runs are not over the same traffic (A read {} of {}, B read {} of {}); counts are not comparable one for one",
-                    counted(d.a.read, "record", "records"),
-                    d.a.traffic.join(", "),
-                    d.b.read,
-                    d.b.traffic.join(", ")
-                )
-            )
+        warn(
+            &mut out,
+            p,
+            &format!(
+                "warning: the runs are not over the same traffic (A read {} of {}, B read {} of {}); counts are not comparable one for one",
+                counted(d.a.read, "record", "records"),
+                d.a.traffic.join(", "),
+                d.b.read,
+                d.b.traffic.join(", ")
+            ),
         );
     }
     if d.a.legacy != d.b.legacy || d.a.candidate != d.b.candidate {
@@ -126,16 +123,13 @@ fn records_text(out: &mut String, d: &RunDiff, p: Palette) {
         t.new, t.changed, t.fixed, t.still_failing
     );
     if t.only_a + t.only_b > 0 {
-        let _ = writeln!(
+        warn(
             out,
-            "{}",
-            p.paint(
-                Role::Warn,
-                &format!(
-                    "  counted apart: {} failing only in A's sources, {} only in B's (the other run did not read them)",
-                    t.only_a, t.only_b
-                )
-            )
+            p,
+            &format!(
+                "  counted apart: {} failing only in A's sources, {} only in B's (the other run did not read them)",
+                t.only_a, t.only_b
+            ),
         );
     }
     for change in [
@@ -186,4 +180,9 @@ fn records_text(out: &mut String, d: &RunDiff, p: Palette) {
             );
         }
     }
+}
+
+/// One line in the warning colour.
+fn warn(out: &mut String, p: Palette, text: &str) {
+    let _ = writeln!(out, "{}", p.paint(Role::Warn, text));
 }
