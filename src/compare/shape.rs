@@ -42,9 +42,10 @@
 //!      `text`, and each label is kept once, in order of first appearance, so
 //!      an inserted table of 2 rows and one of 9 rows have one shape.
 //!
-//!    A replacement whose two sides abstract alike is named by what changed:
-//!    `digits changed` (only numbers differ), `case changed`, `text
-//!    changed`, or `<a href> attributes changed`.
+//!    A replacement that changes case alone, in text or tags, is `case
+//!    changed` (no anchor). One whose two sides abstract alike is named by
+//!    what changed: `digits changed` (only numbers differ), `text changed`,
+//!    or `<a href> attributes changed`.
 //! 4. **Anchor.** Insertions and deletions of whitespace, and of other text
 //!    and text-only replacements only by a tag or entity neighbour, say where
 //!    they happened by the nearest structural neighbour: `before </p>` (the
@@ -372,22 +373,22 @@ fn hunk_shape(
         (_, true) => placed(format!("deleted {}", joined(&side(a))), a),
         _ => {
             let (sa, sb) = (side(a), side(b));
-            if sa != sb {
+            let text = |ts: &[Token<'_>]| ts.iter().map(|t| t.text).collect::<String>();
+            if text(a).to_lowercase() == text(b).to_lowercase() {
+                // Case alone is the cause, in text or in tags, wherever it is.
+                "case changed".to_owned()
+            } else if sa != sb {
                 format!("{} → {}", joined(&sa), joined(&sb))
             } else if a.len() == 1 && a[0].class == Class::Tag {
                 format!("{} attributes changed", sa[0])
             } else {
-                let text = |ts: &[Token<'_>]| ts.iter().map(|t| t.text).collect::<String>();
                 let digits_only = a.len() == b.len()
                     && a.iter().zip(b).all(|(x, y)| {
                         x == y || (x.class == Class::Digits && y.class == Class::Digits)
                     });
-                let what = if digits_only {
-                    "digits"
-                } else if text(a).to_lowercase() == text(b).to_lowercase() {
-                    "case"
-                } else {
-                    "text"
+                let what = match digits_only {
+                    true => "digits",
+                    false => "text",
                 };
                 // Only a structural neighbour: where in plain text a change
                 // falls follows the values (which digits of a time changed).
@@ -639,10 +640,7 @@ mod tests {
             shapes("<td>12</td>", "<td>13</td>"),
             ["digits changed before </td>"]
         );
-        assert_eq!(
-            shapes("<h1>Hello</h1>", "<h1>hello</h1>"),
-            ["case changed before </h1>"]
-        );
+        assert_eq!(shapes("<h1>Hello</h1>", "<h1>hello</h1>"), ["case changed"]);
         assert_eq!(shapes("a &copy; b", "a © b"), ["&copy; → \"©\""]);
         assert_eq!(
             shapes("say \"hi\"", "say &quot;hi&quot;"),
