@@ -80,9 +80,6 @@ pub const MERGE_GAP: usize = 2;
 /// Similarity (similar's ratio, 0 to 1) below which a string was replaced,
 /// not edited.
 pub const REPLACED_BELOW: f32 = 0.4;
-/// Strings this long together (bytes) are compared character by character
-/// to tell an edit from a replacement.
-pub const SHORT_STRING: usize = 400;
 /// The last shape of a set that was cut at [`MAX_SHAPES`].
 pub const MORE: &str = "…more";
 /// Characters one shape may have (longer ones are cut, ending in `…`).
@@ -529,34 +526,29 @@ fn split_edges(a: &[Token<'_>], b: &[Token<'_>], hunk: Hunk) -> Vec<Hunk> {
     parts
 }
 
-/// Whether `new` is an edit of `old` rather than another value: at least
-/// [`REPLACED_BELOW`] alike by `similar`'s ratio of their characters, case
-/// aside, when they are short (together at most [`SHORT_STRING`] bytes),
-/// else of their tokens. Signatures use it for array elements, which shift
+/// Whether `new` is an edit of `old` rather than another value: their
+/// common start and end (case aside) make at least [`REPLACED_BELOW`] of
+/// their mean length. Signatures use it for array elements, which shift
 /// when an element is added or removed, so that unrelated elements compared
 /// side by side give no shapes.
 pub fn alike(old: &str, new: &str) -> bool {
-    let deadline = Instant::now() + SHAPE_TIME_LIMIT;
-    if old.len() + new.len() <= SHORT_STRING {
-        return similar::TextDiff::configure()
-            .deadline(deadline)
-            .diff_chars(&old.to_lowercase(), &new.to_lowercase())
-            .ratio()
-            >= REPLACED_BELOW;
-    }
-    let (a, b) = (tokenize(old), tokenize(new));
-    if a.len().max(b.len()) > MAX_SHAPE_TOKENS {
+    // Linear: the common start and end, case aside, against the mean length
+    // (an edit keeps most of a string around it; a shifted element keeps
+    // next to nothing). No diff, as it runs for every changed element.
+    let (a, b) = (old.to_lowercase(), new.to_lowercase());
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let enough = |shared: usize| (2 * shared) as f32 >= REPLACED_BELOW * (a.len() + b.len()) as f32;
+    if enough(prefix + suffix) {
         return true;
     }
-    let ops = capture_diff_slices_deadline(Algorithm::Myers, &a, &b, Some(deadline));
-    let equal: usize = ops
-        .iter()
-        .map(|op| match op {
-            DiffOp::Equal { len, .. } => *len,
-            _ => 0,
-        })
-        .sum();
-    (2 * equal) as f32 >= REPLACED_BELOW * (a.len() + b.len()) as f32
+    false
 }
 
 /// The edit shapes that turn `old` into `new` (see the module docs); empty
