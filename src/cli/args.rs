@@ -651,6 +651,10 @@ pub struct DiffArgs {
     /// The later run (after the fix).
     #[arg(value_name = "RUN_B")]
     pub run_b: String,
+    /// Also write the comparison as JUnit XML to FILE (a failing case per
+    /// new or changed record, and per group that appeared or grew).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     #[command(flatten)]
     pub runs: RunsArgs,
     #[command(flatten)]
@@ -676,6 +680,19 @@ pub struct MinimizeCommon {
     /// Processes per worker target while minimizing (calls are sequential).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
+    /// What a smaller input must keep: `differences`, the record's own
+    /// signature (paths, kinds and the edit shapes of changed strings), or
+    /// `group`, the paths and kinds alone (looser: the search may wander to
+    /// another bug that touches the same paths).
+    #[arg(long, value_enum, default_value_t = Same::Differences)]
+    pub same: Same,
+    /// Keep a smaller input when CMD exits 0 on it (C-Reduce's
+    /// interestingness test): the input is on its stdin and in
+    /// $CUTOVER_INPUT; CMD is split like a shell would, but run without one
+    /// (write `sh -c '...'` for a shell). The sides then run only for the
+    /// final input.
+    #[arg(long, value_name = "CMD", conflicts_with = "same")]
+    pub test: Option<String>,
     /// Directory of pinned regression cases.
     #[arg(long, value_name = "DIR", default_value = crate::reproduce::pin::PIN_DIR)]
     pub pin_dir: PathBuf,
@@ -686,6 +703,13 @@ pub struct MinimizeCommon {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub view: RecordsArgs,
+}
+
+/// What `minimize --same` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Same {
+    Differences,
+    Group,
 }
 
 /// Whether to start targets the run names but the config does not.

@@ -8,7 +8,8 @@
 //! - `replay`: the run's own status ([`Exit::of_run`], stored in
 //!   `summary.json`). `report`: the run's, except that an interrupted run
 //!   still found what it found (1). `report show`: 1 when no non-matching
-//!   record has the id. `report diff`: 1 when a group appeared or grew.
+//!   record has the id. `report diff`: 1 when a record is new or changed, or a
+//!   group appeared or grew.
 //!   `recheck`: 1 when a record is flaky. `flags promote`: 1 when refused.
 //!   Everything else that did its work: 0.
 

@@ -253,7 +253,14 @@ fn group(args: GroupArgs, config: Option<&Path>) -> anyhow::Result<Exit> {
 fn diff(args: DiffArgs, config: Option<&Path>) -> anyhow::Result<Exit> {
     let a = open_run(&args.runs, &args.run_a, config)?;
     let b = open_run(&args.runs, &args.run_b, config)?;
-    let d = crate::review::rundiff::compare((&a.summary, &a.dir), (&b.summary, &b.dir));
+    let mut d = crate::review::rundiff::compare((&a.summary, &a.dir), (&b.summary, &b.dir));
+    d.records =
+        crate::review::rundiff::compare_records((&a.summary, &a.dir), (&b.summary, &b.dir))?;
+    if let Some(path) = &args.junit {
+        let xml = crate::review::rundiff::junit_xml(&d);
+        crate::util::atomic_file::write(path, crate::util::redact::text(&xml).as_bytes())
+            .with_context(|| format!("--junit: cannot write {}", path.display()))?;
+    }
     if args.output.json {
         emit_json(&d)?;
     } else {

@@ -35,6 +35,8 @@ struct MinimizedJson<'a> {
     id: &'a str,
     group: &'a str,
     signature: &'a str,
+    /// What the smallest input shows (differs from `signature` only under `--test`).
+    final_signature: &'a str,
     original_bytes: usize,
     minimal_bytes: usize,
     steps: usize,
@@ -85,10 +87,16 @@ pub fn minimize(
     reproduce::minimize::find_row(&run, &common.id)?;
     let setup = setup_of(&run, Some(common.workers), common.trust.trust_run, config)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let keep = match (&common.test, common.same) {
+        (Some(cmd), _) => reproduce::minimize::Keep::Test(cmd.clone()),
+        (None, super::args::Same::Group) => reproduce::minimize::Keep::Group,
+        (None, super::args::Same::Differences) => reproduce::minimize::Keep::Differences,
+    };
     let m = reproduce::minimize::minimize(
         &run,
         &common.id,
         budget,
+        keep,
         setup,
         runtime.handle(),
         &Stop::never(),
@@ -123,6 +131,7 @@ fn print_minimized(
             id: &m.row.id,
             group: &m.row.group,
             signature: &m.signature,
+            final_signature: &m.final_signature,
             original_bytes: m.original_bytes(),
             minimal_bytes: m.minimal_bytes(),
             steps: m.steps,
@@ -157,6 +166,13 @@ fn print_minimized(
         p.paint(Role::Heading, &m.signature),
         esc(&m.row.group)
     ));
+    if let reproduce::minimize::Keep::Test(cmd) = &m.keep {
+        out.push_str(&format!(
+            "  kept by     --test {} (the smallest input shows {})\n",
+            esc(cmd),
+            esc(&m.final_signature)
+        ));
+    }
     out.push_str(&format!(
         "  size        {} → {} bytes of JSON, {} of both sides in {:.2}s\n",
         m.original_bytes(),

@@ -80,6 +80,8 @@ pub enum CliError {
     KeyHeader(String),
     #[error("{0}")]
     NotYet(String),
+    #[error("--noise-probe with --legacy recorded: a noise probe calls the legacy twice per record, and a recorded legacy cannot be called twice (it gives the one recorded answer again), so it would always find no noise. Drop --noise-probe (or noise_probe in [replay]), or probe a live legacy")]
+    NoiseProbeRecorded,
 }
 
 /// Whether the user set `id` on the command line (or env), not by default.
@@ -346,6 +348,12 @@ pub fn replay_spec(
         contract,
         config_file: loaded.path,
     })
+    .and_then(
+        |spec: RunSpec| match spec.noise_probe && !spec.legacy_is_live() {
+            true => Err(CliError::NoiseProbeRecorded),
+            false => Ok(spec),
+        },
+    )
 }
 
 /// A run's flags: none with `--no-flags` (or its config key) or when

@@ -25,7 +25,7 @@
 //! canonical order `unordered` sorts by), `leaf.rs` (what each rule says
 //! about two differing values), `rules.rs` and `known.rs` (declarations,
 //! compiled and applied), [`noise`] (learned noise), `signature.rs`
-//! (mismatch groups), `pointer.rs` (JSON Pointer patterns), `unified.rs`
+//! (mismatch groups), `shape.rs` (edit shapes: what changed inside a string), `shape.rs` (edit shapes: what changed inside a string), `pointer.rs` (JSON Pointer patterns), `unified.rs`
 //! (text diffs).
 //!
 //! Names only [`crate::model`] and [`crate::util`].
@@ -36,13 +36,15 @@ pub mod noise;
 mod order;
 mod pointer;
 mod rules;
+mod shape;
 mod signature;
 mod unified;
 mod walk;
 
 pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Declared, Rule, RuleConfig, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
-pub use signature::{generalise, signature};
+pub use shape::{edit_shapes, MAX_SHAPES, MAX_SHAPE_TOKENS, SHAPE_TIME_LIMIT};
+pub use signature::{generalise, path_signature, signature, signature_of};
 pub use unified::{render_answer, unified_diff, unified_diff_of, DIFF_TIME_LIMIT};
 pub use walk::{diff, MAX_DIFFERENCES};
 

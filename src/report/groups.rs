@@ -1,7 +1,8 @@
 //! Mismatch groups: non-matching records gathered by [`signature`].
 //!
 //! # Contract
-//! - [`GroupTable::assign`] takes non-matching records in input order and
+//! - [`GroupTable::assign`] takes non-matching records in input order (their
+//!   signature leaves out the paths learned as noise for the record) and
 //!   returns the record's group label (`g1`, `g2`, ... numbered by first
 //!   appearance, so labels are the same for the same traffic whatever the
 //!   concurrency).
@@ -10,7 +11,7 @@
 //!   exact. Each group keeps at most [`SAMPLE_IDS`] sample ids.
 //! - [`GroupTable::finish`] lists groups largest first (ties: first seen first).
 
-use crate::compare::signature;
+use crate::compare::signature_of;
 use crate::model::RecordResult;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -43,10 +44,11 @@ pub struct GroupTable {
 impl GroupTable {
     /// The group label and the signature of a non-matching record.
     pub fn assign(&mut self, result: &RecordResult) -> (String, String) {
-        let sig = signature(
+        let sig = signature_of(
             &result.verdict,
             &result.legacy.answer,
             &result.candidate.answer,
+            result.noise.as_deref().unwrap_or_default(),
         );
         let group = match self.index.get(&sig) {
             Some(&i) => &mut self.groups[i],

@@ -5,7 +5,17 @@
 //!   that re-running it gives the run's signature again (else
 //!   [`ReproduceError::NotReproduced`]: nothing to minimize), then shrinks its
 //!   input with [`super::ddmin::shrink`], re-running *both* sides for every
-//!   candidate and keeping a candidate only when the signature is the same.
+//!   candidate and keeping a candidate only when it shows the same
+//!   differences ([`Keep`]): by default the same signature, i.e. the same
+//!   paths, kinds and, for strings, the same edit shapes, so the search
+//!   never wanders from the record's bug to another one; `Keep::Group`, the
+//!   same paths and kinds only (the looser behaviour of old); `Keep::Test`,
+//!   a user's command (C-Reduce's interestingness test): exit 0 keeps the
+//!   candidate, which it gets on stdin and in `$CUTOVER_INPUT`. The command
+//!   line is split with shell-words and run directly, never through a shell
+//!   (write `sh -c '...'` for one), with the time left in the budget as its
+//!   limit (killed past it, counted as not interesting); the sides are then
+//!   run only for the final input.
 //! - Bounded by [`Budget`]: at most `max_steps` re-runs (candidates already
 //!   tried are remembered, not re-run) and `max_time`; when the budget runs
 //!   out the smallest input so far is returned, marked unfinished.
@@ -26,7 +36,7 @@ use super::ddmin::{shrink, Stop};
 use super::jsontree::Node;
 use super::setup::Setup;
 use super::ReproduceError;
-use crate::compare::signature;
+use crate::compare::{path_signature, signature};
 use crate::engine::Comparer;
 use crate::model::{Answer, Origin, Record, RecordResult};
 use crate::report::row::MismatchRow;
@@ -34,6 +44,17 @@ use crate::review::Run;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+/// What a smaller input must keep to be kept (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// The same signature: paths, kinds and edit shapes.
+    Differences,
+    /// The same paths and kinds, edit shapes aside.
+    Group,
+    /// A user's command line exits 0 on it.
+    Test(String),
+}
 
 /// Limits of one minimization.
 #[derive(Debug, Clone, Copy)]
@@ -48,8 +69,13 @@ pub struct Budget {
 pub struct Minimized {
     pub run_id: String,
     pub row: MismatchRow,
-    /// The signature kept throughout.
+    /// The signature kept throughout (`Keep::Group`: its paths and kinds;
+    /// `Keep::Test`: the original's, which the final input may not show).
     pub signature: String,
+    /// What was kept.
+    pub keep: Keep,
+    /// The signature the smallest input shows (what `pin` records).
+    pub final_signature: String,
     pub original: Node,
     pub minimal: Node,
     /// Re-runs of both sides (cache hits not counted).
@@ -189,6 +215,7 @@ pub fn minimize(
     run: &Run,
     id: &str,
     budget: Budget,
+    keep: Keep,
     setup: Setup,
     runtime: &tokio::runtime::Handle,
     stop: &crate::model::Stop,
@@ -201,6 +228,12 @@ pub fn minimize(
     let once = |input: Box<RawValue>, seq: u64| -> Result<RecordResult, ReproduceError> {
         Ok(runtime.block_on(comparer.compare(record_of(&row, seq, input)))?)
     };
+    let argv = match &keep {
+        Keep::Test(cmd) => Some(test_argv(cmd)?),
+        _ => None,
+    };
+    let loose =
+        |r: &RecordResult| path_signature(&r.verdict, &r.legacy.answer, &r.candidate.answer);
     // The record as captured must fail the same way again.
     let first = once(raw(row.input.clone(), &row, &run_id)?, 0)?;
     if !reproduces(&first, &row.signature) {
@@ -218,6 +251,21 @@ pub fn minimize(
         run: run_id.clone(),
         message: e.to_string(),
     })?;
+    let wanted = match keep {
+        Keep::Group => loose(&first),
+        _ => row.signature.clone(),
+    };
+    let interesting = |text: &str, result: Option<&RecordResult>| -> Result<bool, ReproduceError> {
+        match (&argv, result) {
+            (Some(argv), _) => {
+                let left = budget.max_time.saturating_sub(started.elapsed());
+                runtime.block_on(run_test(argv, text, left))
+            }
+            (None, Some(r)) if keep == Keep::Group => Ok(loose(r) == wanted),
+            (None, Some(r)) => Ok(reproduces(r, &wanted)),
+            (None, None) => Ok(false),
+        }
+    };
     let mut steps = 1usize;
     let mut cache: HashMap<String, bool> = HashMap::new();
     let mut failure: Option<ReproduceError> = None;
@@ -233,10 +281,19 @@ pub fn minimize(
             return Err(Stop);
         }
         steps += 1;
-        let input = RawValue::from_string(text.clone()).map_err(|_| Stop)?;
-        match once(input, steps as u64) {
-            Ok(result) => {
-                let same = reproduces(&result, &row.signature);
+        let judged = match argv {
+            Some(_) => interesting(&text, None),
+            None => RawValue::from_string(text.clone())
+                .map_err(|e| ReproduceError::BadInput {
+                    id: row.id.clone(),
+                    run: run_id.clone(),
+                    message: e.to_string(),
+                })
+                .and_then(|input| once(input, steps as u64))
+                .and_then(|result| interesting(&text, Some(&result))),
+        };
+        match judged {
+            Ok(same) => {
                 cache.insert(text, same);
                 Ok(same)
             }
@@ -250,6 +307,16 @@ pub fn minimize(
     // should: same keys, order, repeats and numbers).
     let shrunk = match test(&original) {
         Ok(true) => shrink(original.clone(), &mut test),
+        Ok(false) if argv.is_some() => {
+            runtime.block_on(comparer.shutdown());
+            return Err(ReproduceError::NotInteresting {
+                id: id.to_owned(),
+                command: match &keep {
+                    Keep::Test(cmd) => cmd.clone(),
+                    _ => String::new(),
+                },
+            });
+        }
         Ok(false) => {
             return Err(ReproduceError::BadInput {
                 id: id.to_owned(),
@@ -267,12 +334,17 @@ pub fn minimize(
         return Err(e);
     }
     let last = once(raw(shrunk.node.to_json(), &row, &run_id)?, steps as u64 + 1)?;
-    let confirmed = reproduces(&last, &row.signature);
+    let confirmed = match keep {
+        Keep::Group => loose(&last) == wanted,
+        _ => reproduces(&last, &wanted),
+    };
     let elapsed = started.elapsed();
     runtime.block_on(comparer.shutdown());
     Ok(Minimized {
         run_id,
-        signature: row.signature.clone(),
+        signature: wanted,
+        keep,
+        final_signature: signature_of(&last),
         row,
         original,
         minimal: shrunk.node,
@@ -284,4 +356,54 @@ pub fn minimize(
         candidate: last.candidate.answer,
         setup,
     })
+}
+
+/// The words of a `--test` command line (shell-words rules, no shell).
+fn test_argv(cmd: &str) -> Result<Vec<String>, ReproduceError> {
+    match shell_words::split(cmd) {
+        Ok(words) if !words.is_empty() => Ok(words),
+        Ok(_) => Err(ReproduceError::BadTest {
+            command: cmd.to_owned(),
+            message: "it is empty".into(),
+        }),
+        Err(e) => Err(ReproduceError::BadTest {
+            command: cmd.to_owned(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Runs the `--test` command on one candidate input: exit 0 is interesting.
+/// Past `limit` it is killed and the input counts as not interesting.
+async fn run_test(argv: &[String], input: &str, limit: Duration) -> Result<bool, ReproduceError> {
+    use tokio::io::AsyncWriteExt;
+    let bad = |message: String| ReproduceError::BadTest {
+        command: shell_words::join(argv),
+        message,
+    };
+    let mut child = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("CUTOVER_INPUT", input)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| bad(format!("cannot start it: {e}")))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let text = input.as_bytes().to_vec();
+    // A command that does not read its stdin must not block the search.
+    let writer = tokio::spawn(async move {
+        let _ = stdin.write_all(&text).await;
+    });
+    let status = match tokio::time::timeout(limit, child.wait()).await {
+        Ok(status) => status.map_err(|e| bad(e.to_string()))?,
+        Err(_) => {
+            let _ = child.kill().await;
+            writer.abort();
+            return Ok(false);
+        }
+    };
+    writer.abort();
+    Ok(status.success())
 }

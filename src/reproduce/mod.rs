@@ -66,6 +66,10 @@ pub enum ReproduceError {
         expected: String,
         got: String,
     },
+    #[error("--test {command:?}: {message}. Give a command line that exits 0 when its input (stdin, $CUTOVER_INPUT) is still interesting, e.g. --test 'grep -q TRIGGER'")]
+    BadTest { command: String, message: String },
+    #[error("--test {command:?} does not find record {id:?}'s own input interesting (it did not exit 0): nothing to minimize. Check the command on the input `cutover report show` prints")]
+    NotInteresting { id: String, command: String },
     #[error("record {id:?} of run {run}: its input cannot be re-sent as parsed ({message})")]
     BadInput {
         id: String,

@@ -97,7 +97,7 @@ fn value(answer: &crate::model::Answer) -> Value {
 pub fn case(m: &Minimized, name: &str) -> PinnedCase {
     PinnedCase {
         name: name.to_owned(),
-        reproduces: m.signature.clone(),
+        reproduces: m.final_signature.clone(),
         outcome: m.row.outcome.clone(),
         legacy: m.setup.spec.legacy.to_string(),
         candidate: m.setup.spec.candidate.to_string(),
@@ -130,7 +130,7 @@ fn same_case(a: &PinnedCase, b: &PinnedCase) -> bool {
 
 /// Writes the case into `dir`; returns its path.
 pub fn save(m: &Minimized, dir: &Path, name: Option<&str>) -> Result<PathBuf, ReproduceError> {
-    let base = name.map_or_else(|| slug(&m.signature), slug);
+    let base = name.map_or_else(|| slug(&m.final_signature), slug);
     std::fs::create_dir_all(dir).map_err(|source| ReproduceError::Write {
         path: dir.to_owned(),
         source,

@@ -10,11 +10,166 @@
 //! - The comparison is meaningful over the same traffic; when the two runs
 //!   did not read the same sources or the same number of records,
 //!   [`RunDiff::same_traffic`] is false and the report says so.
-//! - [`RunDiff::regressed`]: a group appeared or grew. `cutover report diff`
-//!   exits 1 then.
+//! - Records ([`compare_records`], from each run's `mismatches.csv`,
+//!   streamed): matched by id and source position (source name and line),
+//!   each non-matching record of either run is **fixed** (failing in A,
+//!   clean or absent in B), **new** (clean or absent in A, failing in B),
+//!   **still failing** (failing in both, the same signature) or **changed**
+//!   (failing in both, another signature). A record from a source the other
+//!   run did not read is counted apart (`only_a`, `only_b`), never as fixed
+//!   or new. Counts are exact; at most [`LISTED`] records of each kind are
+//!   listed. Memory: A's failing records (id, position, signature, group)
+//!   are held while B is streamed.
+//! - [`RunDiff::regressed`]: a record is new or changed, or a group appeared
+//!   or grew. `cutover report diff` exits 1 then, whatever the group counts
+//!   say.
 
+use crate::report::row::{RowError, RowReader};
 use crate::report::Summary;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// Records listed per kind of change (the counts stay exact).
+pub const LISTED: usize = 1000;
+
+/// How one record moved between the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordChange {
+    New,
+    Changed,
+    Fixed,
+    StillFailing,
+}
+
+impl RecordChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordChange::New => "new",
+            RecordChange::Changed => "changed",
+            RecordChange::Fixed => "fixed",
+            RecordChange::StillFailing => "still failing",
+        }
+    }
+}
+
+/// One record's group in one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSide {
+    pub group: String,
+    pub signature: String,
+}
+
+/// One non-matching record of either run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordMove {
+    pub id: String,
+    pub source: String,
+    pub line: u64,
+    pub change: RecordChange,
+    pub a: Option<RecordSide>,
+    pub b: Option<RecordSide>,
+}
+
+/// Counts of records per change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecordTally {
+    pub new: u64,
+    pub changed: u64,
+    pub fixed: u64,
+    pub still_failing: u64,
+    /// Failing in A, from a source B did not read.
+    pub only_a: u64,
+    /// Failing in B, from a source A did not read.
+    pub only_b: u64,
+}
+
+/// The records of the two runs (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecordDiff {
+    pub tally: RecordTally,
+    /// New, changed, fixed, still failing; each in input order of the run
+    /// that has it (B, then A for fixed), at most [`LISTED`] of each kind.
+    pub records: Vec<RecordMove>,
+}
+
+type Position = (String, String, u64);
+
+/// Compares the non-matching records of two runs (see the module docs).
+pub fn compare_records(
+    (a, dir_a): (&Summary, &Path),
+    (b, dir_b): (&Summary, &Path),
+) -> Result<RecordDiff, RowError> {
+    let sources = |s: &Summary| -> HashSet<String> { traffic(s).into_iter().collect() };
+    let (sources_a, sources_b) = (sources(a), sources(b));
+    let mut failing_a: HashMap<Position, (u64, RecordSide)> = HashMap::new();
+    for (n, row) in RowReader::open(dir_a, a.non_matching())?.enumerate() {
+        let row = row?;
+        let side = RecordSide {
+            group: row.group,
+            signature: row.signature,
+        };
+        failing_a.insert((row.id, row.source, row.line), (n as u64, side));
+    }
+    let mut diff = RecordDiff::default();
+    let mut listed: HashMap<RecordChange, usize> = HashMap::new();
+    let mut list = |diff: &mut RecordDiff,
+                    (id, source, line): Position,
+                    change: RecordChange,
+                    a: Option<RecordSide>,
+                    b: Option<RecordSide>| {
+        let n = listed.entry(change).or_default();
+        if *n < LISTED {
+            *n += 1;
+            diff.records.push(RecordMove {
+                id,
+                source,
+                line,
+                change,
+                a,
+                b,
+            });
+        }
+    };
+    for row in RowReader::open(dir_b, b.non_matching())? {
+        let row = row?;
+        let position = (row.id, row.source, row.line);
+        let side_b = RecordSide {
+            group: row.group,
+            signature: row.signature,
+        };
+        let (change, side_a) = match failing_a.remove(&position) {
+            Some((_, a)) if a.signature == side_b.signature => {
+                (RecordChange::StillFailing, Some(a))
+            }
+            Some((_, a)) => (RecordChange::Changed, Some(a)),
+            None if !sources_a.contains(&position.1) => {
+                diff.tally.only_b += 1;
+                continue;
+            }
+            None => (RecordChange::New, None),
+        };
+        *match change {
+            RecordChange::StillFailing => &mut diff.tally.still_failing,
+            RecordChange::Changed => &mut diff.tally.changed,
+            _ => &mut diff.tally.new,
+        } += 1;
+        list(&mut diff, position, change, side_a, Some(side_b));
+    }
+    let mut fixed: Vec<(Position, (u64, RecordSide))> = failing_a.into_iter().collect();
+    fixed.sort_by_key(|(_, (row, _))| *row);
+    for (position, (_, side_a)) in fixed {
+        if !sources_b.contains(&position.1) {
+            diff.tally.only_a += 1;
+            continue;
+        }
+        diff.tally.fixed += 1;
+        list(&mut diff, position, RecordChange::Fixed, Some(side_a), None);
+    }
+    diff.records.sort_by_key(|m| m.change);
+    Ok(diff)
+}
 
 /// How one group moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -97,13 +252,85 @@ pub struct RunDiff {
     /// Appeared, grew, shrank, disappeared, unchanged; within each, the
     /// biggest change first.
     pub groups: Vec<GroupChange>,
+    /// The records ([`compare_records`]; empty until it is set).
+    pub records: RecordDiff,
 }
 
 impl RunDiff {
-    /// Whether a group appeared or grew.
+    /// Whether a record is new or changed, or a group appeared or grew.
     pub fn regressed(&self) -> bool {
-        self.tally.appeared + self.tally.grew > 0
+        self.records.tally.new + self.records.tally.changed > 0
+            || self.tally.appeared + self.tally.grew > 0
     }
+}
+
+/// The comparison as JUnit XML for CI: one suite, one failing case per
+/// listed new or changed record (named `ID (SOURCE:LINE)`, classname
+/// `cutover.new` or `cutover.changed`, the signatures as text), one
+/// failing case per group that appeared or grew, and one passing case
+/// with the counts. So the suite fails exactly when the comparison exits 1.
+pub fn junit_xml(d: &RunDiff) -> String {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("cutover report diff {} {}", d.a.run_id, d.b.run_id));
+    for (name, value) in [("run_a", &d.a.run_id), ("run_b", &d.b.run_id)] {
+        suite.add_property(Property::new(name, value.clone()));
+    }
+    let failure = |message: String, kind: &str| {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(message).set_type(kind.to_owned());
+        status
+    };
+    let sig = |s: &Option<RecordSide>| {
+        s.as_ref()
+            .map_or("(clean)", |s| s.signature.as_str())
+            .to_owned()
+    };
+    for m in &d.records.records {
+        if !matches!(m.change, RecordChange::New | RecordChange::Changed) {
+            continue;
+        }
+        let message = format!("{}: A {} → B {}", m.change.as_str(), sig(&m.a), sig(&m.b));
+        let mut case = TestCase::new(
+            format!("{} ({}:{})", m.id, m.source, m.line),
+            failure(message.clone(), m.change.as_str()),
+        );
+        case.set_classname(format!("cutover.{}", m.change.as_str()));
+        case.set_system_out(message);
+        suite.add_test_case(case);
+    }
+    for g in &d.groups {
+        if matches!(g.change, Change::Appeared | Change::Grew) {
+            let mut case = TestCase::new(
+                format!("group {}", g.signature),
+                failure(
+                    format!(
+                        "{}: {} → {} records",
+                        g.change.as_str(),
+                        g.count_a(),
+                        g.count_b()
+                    ),
+                    g.change.as_str(),
+                ),
+            );
+            case.set_classname("cutover.group");
+            suite.add_test_case(case);
+        }
+    }
+    let t = &d.records.tally;
+    let mut counts = TestCase::new(
+        format!(
+            "records: {} new, {} changed, {} fixed, {} still failing, {} only in A, {} only in B",
+            t.new, t.changed, t.fixed, t.still_failing, t.only_a, t.only_b
+        ),
+        TestCaseStatus::success(),
+    );
+    counts.set_classname("cutover.records");
+    suite.add_test_case(counts);
+    let mut report = Report::new("cutover");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot write JUnit: {e} -->\n"))
 }
 
 fn traffic(summary: &Summary) -> Vec<String> {
@@ -193,6 +420,7 @@ pub fn compare(
         b: run_ref(b, dir_b),
         tally,
         groups,
+        records: RecordDiff::default(),
     }
 }
 

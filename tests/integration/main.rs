@@ -31,6 +31,7 @@ mod services;
 mod signals;
 mod targets;
 mod terminal;
+mod text;
 mod traffic;
 mod unleash;
 mod util;

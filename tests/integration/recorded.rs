@@ -94,3 +94,27 @@ fn a_live_legacy_is_checked_for_drift_from_its_recordings() {
         json!({"with_recording": 4, "same_as_recorded": 2, "drifted": 2, "sample_ids": ["drift-1", "drift-2"]})
     );
 }
+
+/// A noise probe calls the legacy twice; `recorded` answers the same every
+/// time, so "0 noise" would mean nothing: the run is refused, saying why.
+#[test]
+fn noise_probe_with_a_recorded_legacy_is_refused_saying_why() {
+    let tmp = tempdir();
+    let path = capture_with_recordings(tmp.path());
+    let out = tmp.path().join("run");
+    replay(
+        &out,
+        &[
+            path.to_str().unwrap(),
+            "--legacy",
+            "recorded",
+            "--noise-probe",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicates::str::contains("--noise-probe"))
+    .stderr(predicates::str::contains("recorded"))
+    .stderr(predicates::str::contains("cannot be called twice"));
+    assert!(!out.join("summary.json").exists(), "nothing was run");
+}

@@ -467,3 +467,61 @@ fn a_truncated_or_padded_mismatches_csv_is_a_damaged_run() {
         }
     }
 }
+
+/// Two runs whose failing records do not overlap, in one group of the same
+/// signature that shrank (4 → 3): every record is listed, fixed or new,
+/// and the new ones fail the comparison (exit 1), in text, `--json` and
+/// `--junit`, whatever the group counts say.
+#[test]
+fn report_diff_on_disjoint_failing_records_exits_1_and_lists_them() {
+    let tmp = tempdir();
+    let mut lines = Vec::new();
+    // `flaky` is upper-cased on its first call: with one worker and each
+    // input once, the same bug as `upper`, fixed on its own.
+    for (plant, n) in [("upper", 4), ("flaky", 3)] {
+        for i in 0..n {
+            lines.push(record(
+                &format!("{plant}-{i}"),
+                serde_json::json!({"items": [format!(" item {i} ")], "plant": plant}),
+            ));
+        }
+    }
+    let capture = capture(tmp.path(), "disjoint.jsonl", &lines);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    replay_planted(&a, &capture, "--fixed flaky", &["--workers", "1"]);
+    replay_planted(&b, &capture, "--fixed upper", &["--workers", "1"]);
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let junit = tmp.path().join("diff.xml");
+    let text = stdout_of(
+        &mut cutover_args(&["report", "diff", a, b, "--junit", junit.to_str().unwrap()]),
+        1,
+    );
+    assert!(text.contains("shrank"), "{text}");
+    assert!(
+        text.contains("records: 3 new, 0 changed, 4 fixed, 0 still failing"),
+        "{text}"
+    );
+    for id in ["flaky-0", "flaky-1", "flaky-2", "upper-0", "upper-3"] {
+        assert!(text.contains(id), "{id} listed: {text}");
+    }
+    let json: Value = serde_json::from_str(&stdout_of(
+        &mut cutover_args(&["report", "diff", a, b, "--json"]),
+        1,
+    ))
+    .unwrap();
+    assert_eq!(json["records"]["tally"]["new"], 3, "{json}");
+    assert_eq!(json["records"]["tally"]["fixed"], 4, "{json}");
+    let new: Vec<&str> = json["records"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["change"] == "new")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(new, ["flaky-0", "flaky-1", "flaky-2"]);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit XML");
+    assert_eq!(report.test_suites[0].failures, 3, "{xml}");
+    // The same run against itself: nothing new, exit 0.
+    stdout_of(&mut cutover_args(&["report", "diff", b, b]), 0);
+}

@@ -366,3 +366,47 @@ reason = "the new service drops the empty list"
     };
     assert_eq!(verdicts(&one), verdicts(&many));
 }
+
+/// A `[[known]]` entry that covered nothing in the run (a `cutover.toml` left
+/// in the directory, applied to an unrelated comparison) gets the warning an
+/// unused rule gets.
+#[test]
+fn a_known_difference_that_covered_nothing_is_flagged_like_an_unused_rule() {
+    let tmp = tempdir();
+    let config = config_file(
+        tmp.path(),
+        "[[known]]\nname = \"stale\"\npath = \"/nowhere\"\nreason = \"from another migration\"\n\n[[known]]\nname = \"used\"\npath = \"/accepted/*\"\nreason = \"decided\"\n",
+    );
+    let lines = vec![
+        record("r0", json!({"items": ["\u{1c}a"]})),
+        record("r1", json!({"items": [" b "]})),
+    ];
+    let path = capture(tmp.path(), "k.jsonl", &lines);
+    let out = tmp.path().join("run");
+    let text = stdout_of(
+        &mut replay(
+            &out,
+            &[
+                path.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+                "--candidate",
+                "builtin:normalize-naive",
+            ],
+        ),
+        0,
+    );
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("\"{name}\"")))
+            .unwrap_or_else(|| panic!("{name} listed: {text}"))
+            .to_owned()
+    };
+    assert!(
+        line("stale").contains("WARNING: it covered nothing in this run; check it"),
+        "{text}"
+    );
+    assert!(!line("used").contains("WARNING"), "{text}");
+    let s = summary(&out);
+    assert_eq!(s["known"][0]["accepted_records"], 0, "{s}");
+}

@@ -52,7 +52,8 @@ fn left_to_scripts_test_are_listed() {
     use std::io::Write;
     let _ = writeln!(
         std::io::stderr(),
-        "LEFT TO scripts/test ({} tests; they need the real Unleash server, Node, Chromium or nats-server, which scripts/test provides):\n  {}",
+        "LEFT TO scripts/test ({} tests; they need the real Unleash server, Node, Chromium, nats-server or the pip-installed text renderers, which scripts/test provides):
+  {}",
         gated.len(),
         gated.join("\n  ")
     );

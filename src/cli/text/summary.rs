@@ -324,9 +324,21 @@ fn known(out: &mut String, view: &RunView<'_>, p: Palette) {
     let _ = writeln!(out);
     heading(out, p, "known differences");
     for k in known {
+        // Audited like a rule: an entry that covered nothing (often one from
+        // a cutover.toml meant for another comparison) is said loudly.
+        let note = match k.accepted_records {
+            0 => format!(
+                " {}",
+                p.paint(
+                    Role::Warn,
+                    "WARNING: it covered nothing in this run; check it"
+                )
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {} ({}): accepted {}  ({})",
+            "  {} ({}): accepted {}  ({}){note}",
             esc(&format!("{:?}", k.name)),
             esc(&k.path),
             counted(k.accepted_records, "record", "records"),
