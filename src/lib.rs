@@ -135,6 +135,7 @@
 //!         max_record_bytes: 1 << 20,
 //!         id_column: "id".into(),
 //!         key_column: "key".into(),
+//!         exchanges: false,
 //!     },
 //!     sides: SideOptions {
 //!         timeout: Duration::from_secs(10),

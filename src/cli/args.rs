@@ -121,7 +121,9 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
     /// The legacy side: builtin:NAME, worker:COMMAND, exec:COMMAND, an
-    /// http(s):// URL, or recorded (the responses the capture recorded).
+    /// http(s):// URL (POST the input), upstream:http://HOST:PORT (an HTTP
+    /// service sent each exchange's whole request), or recorded (the
+    /// responses the capture recorded).
     #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
     pub legacy: String,
     /// The new side, same forms as --legacy.
@@ -198,6 +200,24 @@ pub struct ReplayArgs {
     /// comma-separated [default: none]
     #[arg(long, value_name = "SIDE", value_enum, value_delimiter = ',')]
     pub follow_redirects: Vec<Side>,
+    /// Requests in flight (and pooled keep-alive connections) per
+    /// upstream: side at most; each side has its own pool.
+    #[arg(long, value_name = "N", default_value_t = crate::sides::upstream::DEFAULT_MAX_CONNECTIONS, value_parser = positive)]
+    pub max_connections: usize,
+    /// Headers of HTTP exchanges that belong to one connection: never
+    /// forwarded to an upstream: side, never compared (comma-separated,
+    /// case-insensitive; a trailing `*` matches a prefix).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_HOP_BY_HOP)]
+    pub hop_by_hop_headers: Vec<String>,
+    /// Headers of HTTP exchanges that differ on every answer: forwarded,
+    /// never compared (comma-separated, as --hop-by-hop-headers; give an
+    /// empty value to compare them all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_VOLATILE)]
+    pub volatile_headers: Vec<String>,
+    #[command(flatten)]
+    pub legacy_rewrite: LegacyRewrite,
+    #[command(flatten)]
+    pub candidate_rewrite: CandidateRewrite,
     /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -206,6 +226,69 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub no_html: bool,
 }
+
+/// Default `--hop-by-hop-headers`.
+pub const DEFAULT_HOP_BY_HOP: &str =
+    "connection,keep-alive,proxy-*,te,trailer,transfer-encoding,upgrade,content-length,http2-settings";
+/// Default `--volatile-headers`.
+pub const DEFAULT_VOLATILE: &str = "date,server,age,via";
+
+/// How an upstream: side rewrites each request, as one side's flags give it.
+#[derive(Debug, Clone, Default)]
+pub struct Rewriting {
+    pub host: Option<String>,
+    pub headers: Vec<String>,
+    pub secret_headers: Vec<String>,
+    pub path_prefix: Option<String>,
+}
+
+macro_rules! rewrite_args {
+    ($name:ident, $side:literal, $host:literal, $header:literal, $secret:literal, $prefix:literal) => {
+        #[derive(Debug, Clone, Args)]
+        pub struct $name {
+            #[doc = concat!("The `host` header sent to the ", $side, " upstream: side instead of the recorded one [default: as recorded]")]
+            #[arg(long = $host, id = $host, value_name = "HOST")]
+            pub host: Option<String>,
+            #[doc = concat!("A header set on every request to the ", $side, " upstream: side, replacing the recorded ones of that name: 'NAME: VALUE' (repeatable)")]
+            #[arg(long = $header, id = $header, value_name = "NAME: VALUE")]
+            pub headers: Vec<String>,
+            #[doc = concat!("A header set on every request to the ", $side, " upstream: side from an environment variable, NAME=VARIABLE (repeatable); the value is never written or printed")]
+            #[arg(long = $secret, id = $secret, value_name = "NAME=VARIABLE")]
+            pub secret_headers: Vec<String>,
+            #[doc = concat!("Put before every request path sent to the ", $side, " upstream: side (e.g. /v2) [default: none]")]
+            #[arg(long = $prefix, id = $prefix, value_name = "PATH")]
+            pub path_prefix: Option<String>,
+        }
+
+        impl $name {
+            pub fn rewriting(&self) -> Rewriting {
+                Rewriting {
+                    host: self.host.clone(),
+                    headers: self.headers.clone(),
+                    secret_headers: self.secret_headers.clone(),
+                    path_prefix: self.path_prefix.clone(),
+                }
+            }
+        }
+    };
+}
+
+rewrite_args!(
+    LegacyRewrite,
+    "legacy",
+    "legacy-host",
+    "legacy-header",
+    "legacy-secret-header",
+    "legacy-path-prefix"
+);
+rewrite_args!(
+    CandidateRewrite,
+    "candidate",
+    "candidate-host",
+    "candidate-header",
+    "candidate-secret-header",
+    "candidate-path-prefix"
+);
 
 /// Options shared by `cutover replay` and `cutover flags`.
 #[derive(Debug, Clone, clap::Args)]

@@ -262,8 +262,8 @@ async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
         let target = target.clone();
         async move {
             let started = Instant::now();
-            let answer = match target.call(request).await {
-                Ok(answer) => answer,
+            let (answer, waited) = match target.call_timed(request).await {
+                Ok(called) => (called.answer, called.waited),
                 Err(e) => {
                     let answer =
                         Answer::Error(AppError::new("cutover.target_failed", e.to_string()));
@@ -273,12 +273,14 @@ async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
                         .unwrap_or_else(|p| p.into_inner())
                         .get_or_insert(e);
                     shared.reader_stop.cancel();
-                    answer
+                    (answer, std::time::Duration::ZERO)
                 }
             };
+            let latency = started.elapsed();
             Observed {
                 answer,
-                latency: started.elapsed(),
+                latency,
+                waited: waited.min(latency),
             }
         }
     };
@@ -300,9 +302,12 @@ async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
         .classify(&mut verdict, record.input.get(), noisy);
     crate::compare::noise::classify(&mut verdict, noisy);
     let drift = match (shared.check_drift, &record.recorded) {
-        (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
-            !judge(&Answer::Output(recorded), &legacy.answer).is_clean()
-        })),
+        (true, Some(raw)) => Some(
+            shared
+                .legacy
+                .recorded_answer(raw)
+                .is_none_or(|recorded| !judge(&recorded, &legacy.answer).is_clean()),
+        ),
         _ => None,
     };
     let diff = shared
@@ -471,6 +476,7 @@ mod tests {
                 max_record_bytes: 1 << 20,
                 id_column: "id".into(),
                 key_column: "key".into(),
+                exchanges: false,
             },
             legacy,
             candidate,

@@ -8,7 +8,8 @@
 //!   report, the [`Counts`] of a run with their identities, how a run ended
 //!   ([`RunState`], [`Signal`]), the [`Stop`] that asks a run to end early,
 //!   the [`Exit`] status every command ends with, and the byte [`Budget`]
-//!   every record in flight holds a [`Charge`] on ([`budget`]).
+//!   every record in flight holds a [`Charge`] on ([`budget`]), and the HTTP
+//!   exchanges captures carry ([`exchange`]).
 //! - `model/` names nothing of the crate (the architecture test fails when
 //!   it does); every other module may name it.
 //! - Serialised forms are part of cutover's files (`summary.json`,
@@ -18,6 +19,7 @@
 mod answer;
 pub mod budget;
 mod counts;
+pub mod exchange;
 mod exit;
 mod record;
 mod result;

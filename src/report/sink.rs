@@ -201,6 +201,7 @@ mod tests {
         let observed = |answer| Observed {
             answer,
             latency: Duration::from_micros(10 + seq),
+            waited: Duration::ZERO,
         };
         let (legacy, candidate) = match outcome {
             Outcome::LegacyError => (

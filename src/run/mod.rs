@@ -5,7 +5,7 @@
 //! [`replay`] checks everything that can be checked before reading a record
 //! (sources open, each once: the reader reads the handles opened here; no
 //! other run holds the report directory, the `--junit` path can be written,
-//! the rules compile, both sides build) and returns a
+//! the rules compile, both sides build and can be reached) and returns a
 //! [`RunError`] for those: the run did not happen (exit 2). The report
 //! directory is locked ([`crate::report::RunLock`]) from that check until
 //! `summary.json` is written; the `--junit` file is written atomically after
@@ -25,7 +25,7 @@
 
 use crate::engine::{self, RunPlan};
 use crate::flags::FlagSettings;
-use crate::model::{Event, RunState, Side, Stop};
+use crate::model::{Event, RunState, Stop};
 use crate::report::junit_sink::JunitFile;
 use crate::report::rollout::{RolloutPlan, RolloutTally};
 use crate::report::{ReportError, RunLock, RunStatus, Sinks, Summary};
@@ -86,8 +86,11 @@ pub async fn replay(
     let rules = spec.compile_rules()?;
     let known = spec.compile_known()?;
     let options = spec.side_options();
-    let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
-    let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
+    let (legacy, candidate) = sides::build_pair(&spec.legacy, &spec.candidate, &options)?;
+    // An upstream that cannot be reached stops the run before it starts.
+    let (legacy_ready, candidate_ready) = tokio::join!(legacy.ready(), candidate.ready());
+    legacy_ready?;
+    candidate_ready?;
     let rollout = match &spec.flags {
         Some(settings) => Some(rollout_of(settings).await),
         None => None,

@@ -1,8 +1,8 @@
 //! Side specs: `builtin:NAME`, `worker:CMD`, `exec:CMD`, `http(s)://URL`,
-//! `recorded`.
+//! `upstream:http://HOST:PORT`, `recorded`.
 //!
 //! # Contract
-//! [`SideSpec::parse`] accepts exactly the five forms of [`FORMS`] and
+//! [`SideSpec::parse`] accepts exactly the six forms of [`FORMS`] and
 //! returns an error naming the flag and the accepted forms otherwise.
 //! Command lines are split with `shell-words` (POSIX quoting rules); an
 //! empty command is an error. [`CommandLine::resolve_program`] finds the
@@ -16,7 +16,10 @@
 //!
 //! Serialised (in the run spec of `summary.json`) as `{"builtin": NAME}`,
 //! `{"worker": {"program", "args"}}`, `{"exec": {"program", "args"}}`,
-//! `{"http": URL}` (without userinfo) or `"recorded"`: structured, so what
+//! `{"http": URL}` (without userinfo), `{"upstream": {"url", "rewrite",
+//! "max_connections", "headers"}}` ([`super::upstream::UpstreamSpec`]: its
+//! rewriting, connection bound and header policy are set by whoever builds
+//! the run spec; parsing gives the defaults) or `"recorded"`: structured, so what
 //! re-runs a run's records never parses a command line again.
 
 use super::SideError;
@@ -26,11 +29,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The forms a side spec takes, as `--help` and errors list them.
-pub const FORMS: [&str; 5] = [
+pub const FORMS: [&str; 6] = [
     "builtin:NAME",
     "worker:COMMAND LINE",
     "exec:COMMAND LINE",
     "an http(s):// URL",
+    "upstream:http://HOST:PORT",
     "recorded",
 ];
 
@@ -42,6 +46,8 @@ pub enum SideSpec {
     Worker(CommandLine),
     Exec(CommandLine),
     Http(#[serde(serialize_with = "without_userinfo")] String),
+    /// An HTTP service sent each record's whole request.
+    Upstream(Box<super::upstream::UpstreamSpec>),
     /// The capture's `recorded` responses (production's answers).
     Recorded,
 }
@@ -73,6 +79,7 @@ impl fmt::Display for SideSpec {
             SideSpec::Worker(cmd) => write!(f, "worker:{cmd}"),
             SideSpec::Exec(cmd) => write!(f, "exec:{cmd}"),
             SideSpec::Http(url) => f.write_str(&crate::util::redact::url(url)),
+            SideSpec::Upstream(spec) => write!(f, "upstream:{}", spec.url),
             SideSpec::Recorded => f.write_str("recorded"),
         }
     }
@@ -165,6 +172,21 @@ impl SideSpec {
         if let Some(cmd) = text.strip_prefix("exec:") {
             return CommandLine::parse(cmd).map(SideSpec::Exec).map_err(bad);
         }
+        if let Some(url) = text.strip_prefix("upstream:") {
+            if !url.starts_with("http://") {
+                return Err(bad(
+                    "upstream: takes an http://HOST:PORT base URL (https:// upstreams are not supported yet)".into(),
+                ));
+            }
+            if url.contains('@') {
+                return Err(bad(
+                    "an upstream URL carries no credentials; send them with --legacy-secret-header / --candidate-secret-header".into(),
+                ));
+            }
+            return Ok(SideSpec::Upstream(Box::new(
+                super::upstream::UpstreamSpec::new(url),
+            )));
+        }
         if text == "recorded" {
             return Ok(SideSpec::Recorded);
         }
@@ -172,7 +194,7 @@ impl SideSpec {
             crate::util::redact::register_url(text);
             return Ok(SideSpec::Http(text.to_owned()));
         }
-        let (last, rest) = FORMS.split_last().expect("five forms");
+        let (last, rest) = FORMS.split_last().expect("six forms");
         Err(bad(format!(
             "not a target; use {}, or {last}",
             rest.join(", ")
@@ -235,8 +257,18 @@ mod tests {
             .take_while(|l| l.starts_with("//!"))
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(!contract.contains("four"), "{contract}");
-        for form in ["builtin:", "worker:", "exec:", "http(s)://", "recorded"] {
+        assert!(
+            !contract.contains("four") && !contract.contains("five"),
+            "{contract}"
+        );
+        for form in [
+            "builtin:",
+            "worker:",
+            "exec:",
+            "http(s)://",
+            "upstream:",
+            "recorded",
+        ] {
             assert!(contract.contains(form), "the contract lacks {form}");
         }
         let e = SideSpec::parse("nope", Side::Legacy)

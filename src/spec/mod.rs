@@ -138,6 +138,7 @@ pub(crate) fn test_spec() -> RunSpec {
             max_record_bytes: 1,
             id_column: "id".into(),
             key_column: "key".into(),
+            exchanges: false,
         },
         sides: SideOptions {
             timeout: std::time::Duration::from_millis(1),

@@ -18,7 +18,8 @@
 //!   the source, the line and the reason; lines that are not strict JSON (lone
 //!   surrogates, nesting deeper than 128) are rejected too ([`strict`]). Only a
 //!   source that cannot be opened or read at all (missing file, I/O error, bad
-//!   CSV header) is a [`TrafficError`].
+//!   CSV header) is a [`TrafficError`]. With [`ReadOptions::exchanges`], a
+//!   line that is not a valid HTTP exchange is rejected with its reason too.
 //! - Non-goals: deduplicating ids (ids are labels, not keys; two records may
 //!   share one), reordering, sampling.
 
@@ -112,6 +113,12 @@ pub struct ReadOptions {
     pub id_column: String,
     /// CSV column holding the routing key.
     pub key_column: String,
+    /// Every record is an HTTP exchange (a side is `upstream:`): a line
+    /// whose `input` is not a valid request, or whose `recorded` is not a
+    /// valid response, is rejected with the reason
+    /// ([`crate::model::exchange`]).
+    #[serde(default)]
+    pub exchanges: bool,
 }
 
 /// A capture that cannot be read at all.
