@@ -31,17 +31,17 @@ use crate::util::repo;
 const VOLATILE: [&str; 2] = ["date", "server"];
 
 /// A service process, killed when dropped (its stderr then printed if the test failed).
-struct Service {
+pub(crate) struct Service {
     name: &'static str,
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     /// Collects the service's stderr (at most 1 MiB) until it exits.
     stderr: Option<JoinHandle<String>>,
 }
 
 impl Service {
     /// Spawns `command` and reads its `listening on http://127.0.0.1:PORT` line.
-    fn start(name: &'static str, mut command: Command) -> Service {
+    pub(crate) fn start(name: &'static str, mut command: Command) -> Service {
         command
             .current_dir(repo())
             .stdin(Stdio::null())
@@ -86,7 +86,7 @@ impl Service {
     }
 
     /// Kills the service and returns everything it wrote to stderr.
-    fn stop(&mut self) -> String {
+    pub(crate) fn stop(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.stderr
@@ -272,7 +272,7 @@ fn request(input: &Value) -> hyper::Request<Full<Bytes>> {
 
 /// Builds an example of this package (as `cargo build --example NAME` would
 /// from a shell) and returns it, ready to run.
-fn build_example(name: &str) -> escargot::CargoRun {
+pub(crate) fn build_example(name: &str) -> escargot::CargoRun {
     let mut build = escargot::CargoBuild::new()
         .manifest_path(repo().join("Cargo.toml"))
         .example(name)

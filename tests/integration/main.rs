@@ -27,4 +27,5 @@ mod targets;
 mod terminal;
 mod traffic;
 mod unleash;
+mod upstream;
 mod util;

@@ -1,0 +1,236 @@
+//! `upstream:` sides: the bundled HTTP capture replayed through `cutover`
+//! against the two real services of the worked HTTP migration
+//! (`legacy/http_service.py`, `examples/normalize_http`), plus the faults:
+//! a service that is down, one that resets connections (the
+//! `reset_server.py` double), and capture lines that are not exchanges.
+
+use crate::http_services::{build_example, Service};
+use crate::util::{files_containing, repo, tempdir, Double, Replay};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// A secret only the candidate's `--candidate-secret-header` carries.
+const SECRET: &str = "shadow-secret-5b1e-never-written";
+const SECRET_VAR: &str = "SHADOW_TOKEN_FOR_TEST";
+
+fn legacy_service() -> Service {
+    let mut command = Command::new("python3");
+    command.args(["legacy/http_service.py", "--port", "0"]);
+    Service::start("legacy/http_service.py", command)
+}
+
+fn rust_service() -> Service {
+    let mut command = build_example("normalize_http").command();
+    command.args(["--port", "0"]);
+    Service::start("examples/normalize_http", command)
+}
+
+fn upstream(service: &Service) -> String {
+    format!("upstream:http://127.0.0.1:{}", service.port)
+}
+
+fn capture() -> std::path::PathBuf {
+    repo().join("fixtures/http/capture.jsonl")
+}
+
+/// The ids of the capture's exchanges on the planted route: `GET
+/// /normalize` answered 200 whose `item` values encode a space as `+`.
+fn planted_ids() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(capture()).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|r| {
+            r["input"]["method"] == "GET"
+                && r["input"]["path"] == "/normalize"
+                && r["recorded"]["status"] == 200
+                && r["input"]["query"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split('&')
+                    .any(|pair| pair.starts_with("item=") && pair.contains('+'))
+        })
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn bundled_capture_against_both_services_finds_the_planted_difference_at_its_paths_and_nothing_else(
+) {
+    let (legacy, rust) = (legacy_service(), rust_service());
+    let tmp = tempdir();
+    let ran = Replay::new(tmp.path())
+        .traffic(capture())
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&rust))
+        .args(&[
+            "--no-flags",
+            "-vv",
+            "--candidate-secret-header",
+            &format!("x-shadow-token={SECRET_VAR}"),
+        ]);
+    let output = ran
+        .command()
+        .env(SECRET_VAR, SECRET)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let summary = crate::util::summary(&tmp.path().join("run"));
+    crate::util::assert_accounted(&summary);
+    let rows = crate::util::mismatches(&tmp.path().join("run"));
+    let mismatched: BTreeSet<String> = rows.iter().map(|r| r["id"].clone()).collect();
+    let planted = planted_ids();
+    assert!(planted.len() >= 10, "{planted:?}");
+    assert_eq!(mismatched, planted, "only the planted route differs");
+    // Legacy answers as recorded: its `Date` and `Server` are volatile.
+    assert_eq!(
+        summary["recorded_drift"]["drifted"], 0,
+        "{}",
+        summary["recorded_drift"]
+    );
+    let paths: Vec<&str> = rows.iter().map(|r| r["paths"].as_str()).collect();
+    assert!(
+        paths.iter().any(|p| p.starts_with("/body/accepted/")),
+        "{paths:?}"
+    );
+    for p in &paths {
+        assert!(p.starts_with("/body/"), "a difference off the body: {p}");
+    }
+    // `server` (legacy only), `date` and `content-length` are never compared.
+    let text = std::fs::read_to_string(tmp.path().join("run/mismatches.csv")).unwrap();
+    for header in ["server", "date", "content-length"] {
+        assert!(
+            !text.contains(&format!("\"\"{header}\"\"")),
+            "{header} was compared"
+        );
+    }
+    // The secret header's value is nowhere: not in the report, not in the logs.
+    let leaks = files_containing(tmp.path(), &[SECRET]);
+    assert!(leaks.is_empty(), "{leaks:?}");
+    let said = crate::util::output_text(&output);
+    assert!(!said.contains(SECRET), "{said}");
+    assert!(
+        summary["spec"]["candidate"]["upstream"]["rewrite"]["secret_headers"][0][1] == SECRET_VAR,
+        "the spec keeps the variable's name: {}",
+        summary["spec"]["candidate"]
+    );
+}
+
+/// The same replay comparing every header: `server` (the legacy sends one,
+/// hyper does not) differs on every exchange, so the default exclusion is
+/// what keeps the run above quiet.
+#[test]
+fn with_no_volatile_headers_the_server_header_differs_on_every_exchange() {
+    let (legacy, rust) = (legacy_service(), rust_service());
+    let tmp = tempdir();
+    let ran = Replay::new(tmp.path())
+        .traffic(capture())
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&rust))
+        .args(&["--no-flags", "--volatile-headers", "date"])
+        .run(1);
+    assert_eq!(ran.count("mismatched"), ran.count("read"));
+    assert!(ran
+        .rows()
+        .iter()
+        .all(|r| r["paths"].contains("/headers/server")));
+}
+
+#[test]
+fn a_service_that_is_down_is_exit_2_saying_connection_refused() {
+    let (legacy, port) = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        (legacy_service(), free.local_addr().unwrap().port())
+    };
+    let tmp = tempdir();
+    let output = Replay::new(tmp.path())
+        .traffic(capture())
+        .legacy(&upstream(&legacy))
+        .candidate(&format!("upstream:http://127.0.0.1:{port}"))
+        .args(&["--no-flags"])
+        .command()
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let said = crate::util::output_text(&output);
+    assert!(
+        said.contains(&format!(
+            "connection refused at http://127.0.0.1:{port}: is the service running?"
+        )),
+        "{said}"
+    );
+    assert!(!tmp.path().join("run/summary.json").exists());
+}
+
+#[test]
+fn a_service_that_resets_connections_gives_its_own_error_type() {
+    let legacy = legacy_service();
+    let tmp = tempdir();
+    let reset = Double::start(tmp.path(), "reset_server.py", &[]);
+    let ran = Replay::new(tmp.path())
+        .records(
+            "one.jsonl",
+            &[r#"{"id": "h", "input": {"method": "GET", "path": "/health", "headers": [["host", "normalize.internal"]]}}"#.to_owned()],
+        )
+        .legacy(&upstream(&legacy))
+        .candidate(&format!("upstream:{}", reset.origin()))
+        .args(&["--no-flags"])
+        .run(1);
+    assert_eq!(
+        ran.count("candidate_errors"),
+        1,
+        "{}",
+        ran.summary["counts"]
+    );
+    let rows = ran.rows();
+    assert!(
+        rows[0]["candidate"].contains("cutover.http_reset")
+            && rows[0]["candidate"].contains("connection reset by"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn a_capture_line_that_is_not_an_exchange_is_rejected_with_its_reason() {
+    let legacy = legacy_service();
+    let tmp = tempdir();
+    let good = r#"{"id": "ok", "input": {"method": "GET", "path": "/health", "headers": []}}"#;
+    let bad_path = r#"{"id": "p", "input": {"method": "GET", "path": "health", "headers": []}}"#;
+    let bad_body = r#"{"id": "b", "input": {"method": "POST", "path": "/normalize", "headers": [["content-type", "text/plain"]], "body": "a"}}"#;
+    let bad_recorded = r#"{"id": "r", "input": {"method": "GET", "path": "/health", "headers": []}, "recorded": {"status": 200, "headers": []}}"#;
+    let ran = Replay::new(tmp.path())
+        .records(
+            "mixed.jsonl",
+            &[good, bad_path, bad_body, bad_recorded].map(str::to_owned),
+        )
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&legacy))
+        .args(&["--no-flags"])
+        .run(1);
+    assert_eq!(
+        (
+            ran.count("read"),
+            ran.count("rejected"),
+            ran.count("matched")
+        ),
+        (4, 3, 1)
+    );
+    let rejected = std::fs::read_to_string(ran.out.join("rejected.jsonl")).unwrap();
+    let reasons: Vec<String> = rejected
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        reasons[0].contains("input.path \"health\" must start with `/`"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("{\"text\": string}"), "{reasons:?}");
+    assert!(reasons[2].contains("missing field `body`"), "{reasons:?}");
+}
