@@ -43,6 +43,14 @@ fn positive(text: &str) -> Result<usize, String> {
     }
 }
 
+fn positive_f64(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        Ok(_) => Err("must be a number above 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -132,6 +140,15 @@ pub struct ReplayArgs {
     /// Records in flight at most (64 per core by default).
     #[arg(long, value_name = "N", default_value_t = default_concurrency(), value_parser = positive)]
     pub concurrency: usize,
+    /// Start at most N records per second (a token bucket of one token),
+    /// within --concurrency; the summary reports the rate achieved
+    /// [default: as fast as --concurrency allows]
+    #[arg(long, value_name = "N", value_parser = positive_f64, conflicts_with = "speed")]
+    pub rate: Option<f64>,
+    /// Replay at the captured timing (each record's `timestamp`) sped up X
+    /// times (0.5 is half speed), within --concurrency [default: off]
+    #[arg(long, value_name = "X", value_parser = positive_f64)]
+    pub speed: Option<f64>,
     /// Processes per worker: target, and exec: processes run at once (one per core by default).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
     pub workers: usize,

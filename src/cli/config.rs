@@ -129,6 +129,10 @@ pub struct ReplayConfig {
     /// `--follow-redirects`: the sides (`"legacy"`, `"candidate"`) whose
     /// http side follows same-host redirects.
     pub follow_redirects: Option<Vec<Side>>,
+    /// `--rate`: records per second.
+    pub rate: Option<f64>,
+    /// `--speed`: the captured timing sped up this many times.
+    pub speed: Option<f64>,
     /// `--max-connections`: per upstream side.
     pub max_connections: Option<usize>,
     /// `--hop-by-hop-headers`.

@@ -31,7 +31,7 @@ use crate::flags::settings::{
 };
 use crate::flags::{FlagNames, FlagSettings, FlagsError, Source, Stickiness};
 use crate::model::exchange::HeaderPolicy;
-use crate::model::Side;
+use crate::model::{Pace, Side};
 use crate::reproduce::setup::{Later, Trust};
 use crate::sides::upstream::Rewrite;
 use crate::sides::{SideError, SideOptions, SideSpec};
@@ -361,7 +361,14 @@ pub fn replay_spec(
     let out = if args.out.is_some() { args.out } else { out }
         .unwrap_or_else(|| capture.reports_dir.join(&run_id));
     let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    let pace = pace_of(
+        given(matches, "rate", args.rate).flatten(),
+        given(matches, "speed", args.speed).flatten(),
+        &loaded.config.replay,
+        &file_name,
+    )?;
     Ok(RunSpec {
+        pace,
         run_id,
         cwd,
         legacy,
@@ -395,6 +402,39 @@ pub fn replay_spec(
         flags,
         config_file: loaded.path,
     })
+}
+
+/// `--rate` / `--speed` over `[replay] rate` / `speed`: one of them, above 0.
+fn pace_of(
+    rate: Option<f64>,
+    speed: Option<f64>,
+    file: &ReplayConfig,
+    file_name: &str,
+) -> Result<Pace, CliError> {
+    let (rate, speed) = match (rate, speed) {
+        (None, None) => (file.rate, file.speed),
+        given => given,
+    };
+    let bad = |key: &'static str, message: &str| CliError::ConfigValue {
+        key,
+        path: file_name.to_owned(),
+        message: message.to_owned(),
+    };
+    match (rate, speed) {
+        (Some(_), Some(_)) => Err(bad(
+            "replay.rate",
+            "rate and speed are two ways to pace a replay: set one",
+        )),
+        (Some(r), None) if !(r.is_finite() && r > 0.0) => {
+            Err(bad("replay.rate", "must be a number above 0"))
+        }
+        (None, Some(x)) if !(x.is_finite() && x > 0.0) => {
+            Err(bad("replay.speed", "must be a number above 0"))
+        }
+        (Some(r), None) => Ok(Pace::Rate(r)),
+        (None, Some(x)) => Ok(Pace::Speed(x)),
+        (None, None) => Ok(Pace::Unlimited),
+    }
 }
 
 /// A header list as given: trimmed, lower-cased, empty items dropped (so
@@ -735,6 +775,8 @@ mod tests {
         ("junit", Config("[replay]\njunit = \"j.xml\"")),
         ("no_html", Config("[replay]\nhtml = false")),
         ("follow_redirects", Config("[replay]\nfollow_redirects = [\"legacy\"]")),
+        ("rate", Config("[replay]\nrate = 100.0")),
+        ("speed", Config("[replay]\nspeed = 2.0")),
         ("max_connections", Config("[replay]\nmax_connections = 8")),
         ("hop_by_hop_headers", Config("[replay]\nhop_by_hop_headers = [\"connection\"]")),
         ("volatile_headers", Config("[replay]\nvolatile_headers = [\"date\"]")),

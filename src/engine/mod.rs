@@ -43,7 +43,9 @@
 //! [`crate::compare`] and [`crate::util`].
 
 use crate::compare::{judge, render_answer, unified_diff_of};
-use crate::model::{Answer, AppError, Budget, Event, Observed, Record, RecordResult, Verdict};
+use crate::model::{
+    Answer, AppError, Budget, Event, Observed, Pace, PaceReport, Record, RecordResult, Verdict,
+};
 use crate::sides::{Implementation, Request, SideError};
 use crate::traffic::{spawn_reader, ReadOptions, ReaderProgress, Source, SourceItem, TrafficError};
 use futures::future::Either;
@@ -79,6 +81,8 @@ pub struct RunPlan {
     /// Bytes of memory the records in flight may hold, about (see
     /// [`crate::model::budget`]; a record bigger than that runs alone).
     pub max_inflight_bytes: u64,
+    /// How fast records start ([`Pace`]), within the concurrency bound.
+    pub pace: Pace,
 }
 
 /// How a run ended.
@@ -88,6 +92,8 @@ pub struct RunEnd {
     pub interrupted: bool,
     /// A side stopped working; the run is incomplete.
     pub aborted: Option<SideError>,
+    /// What pacing achieved (`None` without `--rate` or `--speed`).
+    pub pace: Option<PaceReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +150,7 @@ pub async fn run(
         aborted: Mutex::new(None),
         reader_stop: reader_stop.clone(),
         diffs: Diffs::new(plan.max_diffs),
+        pacer: Pacer::new(plan.pace),
     });
     let mut ordered = tokio_stream_from(reader.items)
         .map(|items| {
@@ -177,6 +184,7 @@ pub async fn run(
     Ok(RunEnd {
         interrupted: stop.is_cancelled(),
         aborted,
+        pace: shared.pacer.report(),
     })
 }
 
@@ -198,6 +206,91 @@ struct Shared {
     aborted: Mutex<Option<SideError>>,
     reader_stop: CancellationToken,
     diffs: Diffs,
+    pacer: Pacer,
+}
+
+/// When each record may start ([`Pace`]): one shared schedule, taken in the
+/// order records reach it (input order, batch by batch).
+struct Pacer {
+    pace: Pace,
+    state: Mutex<PaceState>,
+}
+
+#[derive(Default)]
+struct PaceState {
+    /// When the first record started.
+    origin: Option<Instant>,
+    /// `--rate`: when the next record may start.
+    next: Option<Instant>,
+    /// `--speed`: the first timestamped record's captured time.
+    first_at: Option<f64>,
+    started: u64,
+    last: Option<Instant>,
+}
+
+impl Pacer {
+    fn new(pace: Pace) -> Self {
+        Pacer {
+            pace,
+            state: Mutex::new(PaceState::default()),
+        }
+    }
+
+    /// Waits until `record` may start (at once when `stop` is cancelled: a
+    /// record read is always compared).
+    async fn wait(&self, record: &Record, stop: &CancellationToken) {
+        if self.pace == Pace::Unlimited {
+            return;
+        }
+        let due = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let origin = *s.origin.get_or_insert(now);
+            let due = match self.pace {
+                Pace::Rate(per_second) => {
+                    let due = s.next.map_or(now, |next| next.max(now));
+                    s.next = Some(due + std::time::Duration::from_secs_f64(1.0 / per_second));
+                    due
+                }
+                Pace::Speed(factor) => match record.at {
+                    Some(at) => {
+                        let first = *s.first_at.get_or_insert(at);
+                        let offset = ((at - first) / factor).max(0.0);
+                        origin + std::time::Duration::from_secs_f64(offset.min(1e9))
+                    }
+                    None => now,
+                },
+                Pace::Unlimited => now,
+            };
+            s.started += 1;
+            s.last = Some(s.last.map_or(due, |last| last.max(due)));
+            due
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+
+    fn report(&self) -> Option<PaceReport> {
+        if self.pace == Pace::Unlimited {
+            return None;
+        }
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let span = match (s.origin, s.last) {
+            (Some(origin), Some(last)) => last.saturating_duration_since(origin).as_secs_f64(),
+            _ => 0.0,
+        };
+        Some(PaceReport {
+            pace: self.pace,
+            started: s.started,
+            achieved_per_second: if span > 0.0 {
+                ((s.started - 1) as f64 / span * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+        })
+    }
 }
 
 /// Which records get a unified diff, and where it is made.
@@ -254,6 +347,7 @@ async fn compare_batch(items: Vec<SourceItem>, shared: Arc<Shared>) -> Vec<Event
 }
 
 async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
+    shared.pacer.wait(&record, &shared.reader_stop).await;
     let request = Request {
         input: &record.input,
         recorded: record.recorded.as_deref(),
@@ -403,6 +497,7 @@ impl Comparer {
                 reader_stop: CancellationToken::new(),
                 // Re-running single records writes no diffs.txt.
                 diffs: Diffs::new(0),
+                pacer: Pacer::new(Pace::Unlimited),
             },
         }
     }
@@ -486,6 +581,7 @@ mod tests {
             noise_probe: false,
             concurrency,
             max_inflight_bytes: 64 << 20,
+            pace: Pace::Unlimited,
             max_diffs,
         }
     }

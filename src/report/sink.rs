@@ -285,6 +285,7 @@ mod tests {
                 state: RunState::Complete,
                 abort_reason: None,
                 signal: None,
+                pace: None,
                 legacy_target: Default::default(),
                 candidate_target: Default::default(),
             })

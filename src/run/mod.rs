@@ -126,6 +126,7 @@ pub async fn replay(
         concurrency: spec.concurrency,
         max_diffs: spec.max_diffs,
         max_inflight_bytes: spec.max_inflight_bytes,
+        pace: spec.pace,
     };
     let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
         done += 1;
@@ -151,6 +152,7 @@ pub async fn replay(
             .then(|| stop.signal())
             .flatten(),
         abort_reason: end.aborted.map(|e| e.to_string()),
+        pace: end.pace.clone(),
         legacy_target: legacy.stats(),
         candidate_target: candidate.stats(),
     })?;

@@ -249,6 +249,7 @@ fn read_jsonl(
                         key: parsed.key,
                         input: parsed.input.into(),
                         recorded: parsed.recorded,
+                        at: parsed.at,
                         origin,
                         charge,
                     }),

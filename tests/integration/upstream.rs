@@ -234,3 +234,71 @@ fn a_capture_line_that_is_not_an_exchange_is_rejected_with_its_reason() {
     assert!(reasons[1].contains("{\"text\": string}"), "{reasons:?}");
     assert!(reasons[2].contains("missing field `body`"), "{reasons:?}");
 }
+
+/// `--rate 40` over the 400 bundled exchanges: 10 s, within 10%, both in
+/// the rate the summary reports and in the run's wall time.
+#[test]
+fn rate_control_holds_within_ten_percent_over_a_ten_second_replay() {
+    let (legacy, rust) = (legacy_service(), rust_service());
+    let tmp = tempdir();
+    let ran = Replay::new(tmp.path())
+        .traffic(capture())
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&rust))
+        .args(&["--no-flags", "--rate", "40"])
+        .run(1);
+    let pace = &ran.summary["status"]["pace"];
+    assert_eq!(pace["pace"], serde_json::json!({"rate": 40.0}), "{pace}");
+    assert_eq!(pace["started"], 400);
+    let achieved = pace["achieved_per_second"].as_f64().unwrap();
+    assert!((36.0..=44.0).contains(&achieved), "{pace}");
+    let seconds = ran.summary["duration_seconds"].as_f64().unwrap();
+    let wall_rate = 400.0 / seconds;
+    assert!(
+        (36.0..=44.0).contains(&wall_rate),
+        "400 records in {seconds}s"
+    );
+    assert!(
+        ran.stdout
+            .contains("pace        --rate 40/s: 400 records started at"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("service ms") && ran.stdout.contains("slot wait ms"),
+        "{}",
+        ran.stdout
+    );
+    let page = std::fs::read_to_string(ran.out.join("index.html")).unwrap();
+    assert!(page.contains("id=\"slot-wait\"") && page.contains("is service time"));
+}
+
+/// `--speed 2` over records captured 100 ms apart for 2 s: about 1 s.
+#[test]
+fn speed_replays_the_captured_timing_sped_up() {
+    let tmp = tempdir();
+    let lines: Vec<String> = (0..21)
+        .map(|i| {
+            format!(
+                r#"{{"id": "t{i}", "timestamp": {}, "input": {{"items": ["a"]}}}}"#,
+                1_700_000_000.0 + f64::from(i) * 0.1
+            )
+        })
+        .collect();
+    let ran = Replay::new(tmp.path())
+        .records("timed.jsonl", &lines)
+        .legacy("builtin:normalize")
+        .candidate("builtin:normalize")
+        .args(&["--no-flags", "--speed", "2"])
+        .run(0);
+    let seconds = ran.summary["duration_seconds"].as_f64().unwrap();
+    assert!((0.95..=1.6).contains(&seconds), "took {seconds}s");
+    let achieved = ran.summary["status"]["pace"]["achieved_per_second"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (18.0..=22.0).contains(&achieved),
+        "{}",
+        ran.summary["status"]
+    );
+}
