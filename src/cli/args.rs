@@ -105,6 +105,12 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// List the builtin targets.
     Builtins,
+    /// Convert a HAR or GoReplay (.gor) capture to cutover's JSON Lines of
+    /// HTTP exchanges (replay also reads .har and .gor files directly).
+    #[command(
+        after_help = "Exit status: 0 every entry converted, 1 some entries rejected (each said on stderr with its position and reason), 2 the import could not happen."
+    )]
+    Import(Box<ImportArgs>),
     /// Cut over with Unleash flags: status, set, promote on evidence, rollback.
     Flags(Box<FlagsArgs>),
     /// Review a run: summary, groups and rule audit; `show`, `group` and
@@ -242,6 +248,31 @@ pub struct ReplayArgs {
     /// writes by default.
     #[arg(long)]
     pub no_html: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The HAR (.har) or GoReplay (.gor) file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where the JSON Lines capture goes (`-`: stdout).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The file's format; auto tells it by the extension.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// Headers whose values are replaced with <redacted>, in requests and
+    /// responses (comma-separated; an empty value redacts none).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "authorization,cookie"
+    )]
+    pub redact_headers: Vec<String>,
+    /// Longest entry accepted, in bytes (.gor payloads).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RECORD_BYTES)]
+    pub max_record_bytes: usize,
 }
 
 /// Default `--hop-by-hop-headers`.
@@ -642,14 +673,22 @@ impl ValueEnum for Side {
 /// `--format`.
 impl ValueEnum for Format {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Format::Auto, Format::Jsonl, Format::Csv]
+        &[
+            Format::Auto,
+            Format::Jsonl,
+            Format::Csv,
+            Format::Har,
+            Format::Gor,
+        ]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         let help = match self {
-            Format::Auto => "`.csv` files are CSV, everything else (and stdin) JSON Lines",
+            Format::Auto => "`.csv` files are CSV, `.har` HAR, `.gor` GoReplay, everything else (and stdin) JSON Lines",
             Format::Jsonl => "one JSON object per line: {\"id\"?: string, \"key\"?: string, \"input\": any}",
             Format::Csv => "a header row, then one record per row; the row (minus id/key columns) is the input object",
+            Format::Har => "HAR 1.2 (browser DevTools, Playwright, mitmproxy): each entry an HTTP exchange",
+            Format::Gor => "GoReplay: payloads separated by a line 🐵🙈🙉, requests and responses paired by id",
         };
         Some(PossibleValue::new(self.as_str()).help(help))
     }

@@ -10,7 +10,7 @@
 //! - One file per command, each doing the same three things: resolve the
 //!   flags with `cutover.toml` ([`settings`]), call the library, print what
 //!   it returned ([`text`]): [`replay`], [`report`], [`flags`],
-//!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`].
+//!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`], [`import`].
 //! - An error is printed once, on stderr, with each of its causes once
 //!   ([`crate::util::errors::chain`]), redacted and inert, and the exit
 //!   status is 2.
@@ -24,6 +24,7 @@ mod builtins;
 pub mod config;
 mod exit;
 mod flags;
+mod import;
 mod progress;
 mod replay;
 mod report;
@@ -88,6 +89,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, signals: &signals::Signals) -> anyh
                 .context("flags arguments missing")?;
             flags::run(*args, sub, config)
         }
+        Command::Import(args) => import::run(*args),
         Command::Report(args) => report::run(*args, config),
         Command::Minimize(args) => reproduce::minimize(args.common, args.pin, config),
         Command::Pin(args) => reproduce::minimize(args.common, true, config),

@@ -2,7 +2,8 @@
 //!
 //! # Contract
 //! - Input: one or more captures ([`TrafficSpec`]): JSON Lines files, CSV files,
-//!   or standard input (`-`), FIFOs included. Each is opened once, up front
+//!   HTTP captures of other tools (HAR, GoReplay: [`import`]), or standard
+//!   input (`-`), FIFOs included. Each is opened once, up front
 //!   ([`open_sources`]), and read in the order given, streaming, one line (or
 //!   CSV row) at a time; nothing holds a whole capture in memory, and a line
 //!   longer than the configured limit is rejected without being buffered. A
@@ -24,6 +25,9 @@
 //!   share one), reordering, sampling.
 
 mod csv;
+pub mod gor;
+pub mod har;
+pub mod import;
 mod input;
 mod jsonl;
 mod reader;
@@ -49,12 +53,17 @@ pub enum SourceItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// `.csv` files are CSV, everything else (and stdin) JSON Lines.
+    /// `.csv` files are CSV, `.har` HAR, `.gor` GoReplay, everything else
+    /// (and stdin) JSON Lines.
     Auto,
     /// One JSON object per line: `{"id"?: string, "key"?: string, "input": any}`.
     Jsonl,
     /// A header row, then one record per row; the row (minus id/key columns) is the input object.
     Csv,
+    /// HAR 1.2 (`.har`): HTTP exchanges ([`har`]).
+    Har,
+    /// GoReplay (`.gor`): HTTP exchanges ([`gor`]).
+    Gor,
 }
 
 impl Format {
@@ -63,6 +72,8 @@ impl Format {
             Format::Auto => "auto",
             Format::Jsonl => "jsonl",
             Format::Csv => "csv",
+            Format::Har => "har",
+            Format::Gor => "gor",
         }
     }
 }
@@ -97,6 +108,16 @@ impl TrafficSpec {
                 if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
             {
                 Format::Csv
+            }
+            (Format::Auto, Some(p))
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("har")) =>
+            {
+                Format::Har
+            }
+            (Format::Auto, Some(p))
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gor")) =>
+            {
+                Format::Gor
             }
             (Format::Auto, _) => Format::Jsonl,
             (f, _) => f,

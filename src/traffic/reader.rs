@@ -86,6 +86,9 @@ pub fn spawn_reader(
                 match format {
                     Format::Csv => csv::read(&mut input, name, &options, out)?,
                     Format::Jsonl | Format::Auto => read_jsonl(&mut input, name, &options, out)?,
+                    Format::Har | Format::Gor => {
+                        super::import::read_into(format, &mut input, name, &options, out)?
+                    }
                 }
                 out.base_bytes = out.progress.bytes.load(Ordering::Relaxed);
                 out.flush();
