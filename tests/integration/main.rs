@@ -9,6 +9,7 @@ mod config;
 mod defects;
 mod faults;
 mod flags;
+mod har;
 mod http_services;
 mod leaks;
 mod legacy_worker;
