@@ -38,17 +38,14 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
         .filter(|h| !h.is_empty())
         .collect();
     let what = || format!("cannot import {}", args.file.display());
+    let mut convert = |out: &mut dyn Write| {
+        crate::traffic::import::convert(format, &mut input, out, &redact, args.max_record_bytes)
+            .with_context(what)
+    };
     let report = if args.out.as_os_str() == "-" {
         let stdout = std::io::stdout();
         let mut out = BufWriter::new(stdout.lock());
-        let report = crate::traffic::import::convert(
-            format,
-            &mut input,
-            &mut out,
-            &redact,
-            args.max_record_bytes,
-        )
-        .with_context(what)?;
+        let report = convert(&mut out)?;
         out.flush().context("cannot write <stdout>")?;
         report
     } else {
@@ -60,14 +57,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
         let temp = tempfile::NamedTempFile::new_in(dir)
             .with_context(|| format!("cannot write in {}", dir.display()))?;
         let mut out = BufWriter::new(temp);
-        let report = crate::traffic::import::convert(
-            format,
-            &mut input,
-            &mut out,
-            &redact,
-            args.max_record_bytes,
-        )
-        .with_context(what)?;
+        let report = convert(&mut out)?;
         let temp = out
             .into_inner()
             .map_err(|e| e.into_error())

@@ -11,27 +11,14 @@
 // the cookie `session=cutover-browser-cookie-secret`. Prints the number of
 // fetches it made. Exits 2 when chromium is not installed.
 
-import { chromium } from "playwright-core";
-import { existsSync } from "node:fs";
+import { launch } from "./chromium.mjs";
 
-const CHROMIUM = process.env.CUTOVER_CHROMIUM || "/usr/bin/chromium";
 const [base, out] = process.argv.slice(2);
 if (!base || !out) {
   console.error("usage: record_har.mjs BASE_URL OUT.har");
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; scripts/test does it)`);
-  process.exit(2);
-}
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const context = await browser.newContext({ recordHar: { path: out, content: "embed" } });
 // A cookie the browser sends with every request: `cutover import` redacts it.
 await context.addCookies([{ name: "session", value: "cutover-browser-cookie-secret", url: base }]);

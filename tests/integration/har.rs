@@ -7,26 +7,10 @@
 //! when chromium or the driver is missing; a plain `cargo test` leaves it to
 //! scripts/test, saying so.
 
-use crate::http_services::{build_example, Service};
+use crate::http_services::{legacy_service, rust_service, upstream};
 use crate::util::*;
 use serde_json::Value;
 use std::process::Command;
-
-fn legacy_service() -> Service {
-    let mut command = Command::new("python3");
-    command.args(["legacy/http_service.py", "--port", "0"]);
-    Service::start("legacy/http_service.py", command)
-}
-
-fn rust_service() -> Service {
-    let mut command = build_example("normalize_http").command();
-    command.args(["--port", "0"]);
-    Service::start("examples/normalize_http", command)
-}
-
-fn upstream(service: &Service) -> String {
-    format!("upstream:http://127.0.0.1:{}", service.port)
-}
 
 const COOKIE: &str = "cutover-browser-cookie-secret";
 

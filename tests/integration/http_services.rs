@@ -453,3 +453,22 @@ fn legacy_service_stays_quiet_when_clients_reset_their_connections() {
         "a client resetting its connection is routine, yet the legacy wrote to stderr:\n{stderr}"
     );
 }
+
+/// The legacy HTTP service, on a free port.
+pub(crate) fn legacy_service() -> Service {
+    let mut command = Command::new("python3");
+    command.args(["legacy/http_service.py", "--port", "0"]);
+    Service::start("legacy/http_service.py", command)
+}
+
+/// The Rust HTTP service (built here), on a free port.
+pub(crate) fn rust_service() -> Service {
+    let mut command = build_example("normalize_http").command();
+    command.args(["--port", "0"]);
+    Service::start("examples/normalize_http", command)
+}
+
+/// The `upstream:` side spec of a running service.
+pub(crate) fn upstream(service: &Service) -> String {
+    format!("upstream:http://127.0.0.1:{}", service.port)
+}

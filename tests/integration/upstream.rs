@@ -4,34 +4,29 @@
 //! a service that is down, one that resets connections (the
 //! `reset_server.py` double), and capture lines that are not exchanges.
 
-use crate::http_services::{build_example, Service};
+use crate::http_services::{legacy_service, rust_service, upstream, Service};
 use crate::util::{files_containing, repo, tempdir, Double, Replay};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Command;
 
 /// A secret only the candidate's `--candidate-secret-header` carries.
 const SECRET: &str = "shadow-secret-5b1e-never-written";
 const SECRET_VAR: &str = "SHADOW_TOKEN_FOR_TEST";
 
-fn legacy_service() -> Service {
-    let mut command = Command::new("python3");
-    command.args(["legacy/http_service.py", "--port", "0"]);
-    Service::start("legacy/http_service.py", command)
-}
-
-fn rust_service() -> Service {
-    let mut command = build_example("normalize_http").command();
-    command.args(["--port", "0"]);
-    Service::start("examples/normalize_http", command)
-}
-
-fn upstream(service: &Service) -> String {
-    format!("upstream:http://127.0.0.1:{}", service.port)
-}
-
 fn capture() -> std::path::PathBuf {
     repo().join("fixtures/http/capture.jsonl")
+}
+
+/// The bundled capture, legacy service against the Rust one, with `args`.
+fn both_services(dir: &std::path::Path, args: &[&str]) -> (Replay, [Service; 2]) {
+    let (legacy, rust) = (legacy_service(), rust_service());
+    let replay = Replay::new(dir)
+        .traffic(capture())
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&rust))
+        .args(&["--no-flags"])
+        .args(args);
+    (replay, [legacy, rust])
 }
 
 /// The ids of the capture's exchanges on the planted route: `GET
@@ -57,18 +52,12 @@ fn planted_ids() -> BTreeSet<String> {
 #[test]
 fn bundled_capture_against_both_services_finds_the_planted_difference_at_its_paths_and_nothing_else(
 ) {
-    let (legacy, rust) = (legacy_service(), rust_service());
     let tmp = tempdir();
-    let ran = Replay::new(tmp.path())
-        .traffic(capture())
-        .legacy(&upstream(&legacy))
-        .candidate(&upstream(&rust))
-        .args(&[
-            "--no-flags",
-            "-vv",
-            "--candidate-secret-header",
-            &format!("x-shadow-token={SECRET_VAR}"),
-        ]);
+    let secret_header = format!("x-shadow-token={SECRET_VAR}");
+    let (ran, _services) = both_services(
+        tmp.path(),
+        &["-vv", "--candidate-secret-header", &secret_header],
+    );
     let output = ran
         .command()
         .env(SECRET_VAR, SECRET)
@@ -122,14 +111,9 @@ fn bundled_capture_against_both_services_finds_the_planted_difference_at_its_pat
 /// what keeps the run above quiet.
 #[test]
 fn with_no_volatile_headers_the_server_header_differs_on_every_exchange() {
-    let (legacy, rust) = (legacy_service(), rust_service());
     let tmp = tempdir();
-    let ran = Replay::new(tmp.path())
-        .traffic(capture())
-        .legacy(&upstream(&legacy))
-        .candidate(&upstream(&rust))
-        .args(&["--no-flags", "--volatile-headers", "date"])
-        .run(1);
+    let (replay, _services) = both_services(tmp.path(), &["--volatile-headers", "date"]);
+    let ran = replay.run(1);
     assert_eq!(ran.count("mismatched"), ran.count("read"));
     assert!(ran
         .rows()
@@ -239,14 +223,9 @@ fn a_capture_line_that_is_not_an_exchange_is_rejected_with_its_reason() {
 /// the rate the summary reports and in the run's wall time.
 #[test]
 fn rate_control_holds_within_ten_percent_over_a_ten_second_replay() {
-    let (legacy, rust) = (legacy_service(), rust_service());
     let tmp = tempdir();
-    let ran = Replay::new(tmp.path())
-        .traffic(capture())
-        .legacy(&upstream(&legacy))
-        .candidate(&upstream(&rust))
-        .args(&["--no-flags", "--rate", "40"])
-        .run(1);
+    let (replay, _services) = both_services(tmp.path(), &["--rate", "40"]);
+    let ran = replay.run(1);
     let pace = &ran.summary["status"]["pace"];
     assert_eq!(pace["pace"], serde_json::json!({"rate": 40.0}), "{pace}");
     assert_eq!(pace["started"], 400);
