@@ -478,3 +478,86 @@ impl Implementation for Upstream {
         Box::pin(self.check_reachable())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> SideOptions {
+        SideOptions {
+            timeout: Duration::from_secs(1),
+            startup_timeout: Duration::from_secs(1),
+            workers: 1,
+            retries: 0,
+            max_response_bytes: 1 << 20,
+            follow_redirects: Vec::new(),
+            dir: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_goes_as_recorded_with_the_rewriting_and_without_hop_by_hop_headers() {
+        let mut spec = UpstreamSpec::new("http://127.0.0.1:9/base");
+        spec.rewrite = Rewrite {
+            host: None,
+            headers: vec![("X-Env".into(), "shadow".into())],
+            secret_headers: vec![("authorization".into(), "TOKEN_VAR".into())],
+            path_prefix: "/v2".into(),
+        };
+        let env =
+            |name: &str| (name == "TOKEN_VAR").then(|| "Bearer upstream-unit-secret".to_owned());
+        let side = Upstream::with_env(&spec, Side::Candidate, &options(), env).unwrap();
+        let raw = serde_json::value::RawValue::from_string(
+            r#"{"method":"POST","path":"/items","query":"a=1","headers":[["host","normalize.internal"],["Connection","close"],["x-env","recorded"],["Authorization","Bearer recorded"],["content-type","application/json"],["Content-Length","999"],["x-t","1"],["x-t","2"]],"body":{"b": [1, 2]}}"#.into(),
+        )
+        .unwrap();
+        let request = HttpRequest::parse(&raw).unwrap();
+        let wire = side.prepare(&request).unwrap();
+        assert_eq!(
+            wire.uri().to_string(),
+            "http://127.0.0.1:9/base/v2/items?a=1"
+        );
+        let headers: Vec<(String, String)> = wire
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect()
+        };
+        assert_eq!(
+            headers,
+            pairs(&[
+                ("host", "normalize.internal"),
+                ("content-type", "application/json"),
+                ("x-t", "1"),
+                ("x-t", "2"),
+                ("x-env", "shadow"),
+                ("authorization", "Bearer upstream-unit-secret"),
+                ("content-length", "11"),
+            ])
+        );
+        assert_eq!(
+            crate::util::redact::text("x Bearer upstream-unit-secret"),
+            "x <redacted>"
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_variable_stops_the_side_naming_it() {
+        let mut spec = UpstreamSpec::new("http://127.0.0.1:9");
+        spec.rewrite.secret_headers = vec![("authorization".into(), "NOT_SET_ANYWHERE".into())];
+        let e = Upstream::with_env(&spec, Side::Legacy, &options(), |_| None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("NOT_SET_ANYWHERE, which is not set"), "{e}");
+        let https = Upstream::new(&UpstreamSpec::new("https://h:1"), Side::Legacy, &options())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(https.contains("not supported yet"), "{https}");
+    }
+}

@@ -281,3 +281,49 @@ fn speed_replays_the_captured_timing_sped_up() {
         ran.summary["status"]
     );
 }
+
+/// `[sides.SIDE]` sets an upstream's rewriting, a flag beats it, the run
+/// spec keeps the result; a path prefix really goes on every request (the
+/// service answers 404 to `/v9/health`); and rewriting a side that is not
+/// upstream: stops the run.
+#[test]
+fn rewriting_comes_from_flags_over_cutover_toml_and_only_for_upstream_sides() {
+    let legacy = legacy_service();
+    let tmp = tempdir();
+    let config = crate::util::config_file(
+        tmp.path(),
+        "[sides.candidate]\nhost = \"from-file\"\npath_prefix = \"/v9\"\nheaders = { x-a = \"1\" }\n",
+    );
+    let health = r#"{"id": "h", "input": {"method": "GET", "path": "/health", "headers": [["host", "normalize.internal"]]}}"#;
+    let ran = Replay::new(tmp.path())
+        .records("one.jsonl", &[health.to_owned()])
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&legacy))
+        .args(&["--no-flags", "--config"])
+        .args(&[config.to_str().unwrap(), "--candidate-host", "from-flag"])
+        .run(1);
+    let rewrite = &ran.summary["spec"]["candidate"]["upstream"]["rewrite"];
+    assert_eq!(rewrite["host"], "from-flag", "{rewrite}");
+    assert_eq!(rewrite["path_prefix"], "/v9");
+    assert_eq!(rewrite["headers"], serde_json::json!([["x-a", "1"]]));
+    let rows = ran.rows();
+    assert!(rows[0]["paths"].contains("/status"), "{rows:?}");
+    assert!(rows[0]["candidate"].contains("404"), "{rows:?}");
+
+    let output = Replay::new(tmp.path())
+        .out(&tmp.path().join("not-upstream"))
+        .records("one.jsonl", &[health.to_owned()])
+        .legacy("builtin:normalize")
+        .candidate(&upstream(&legacy))
+        .args(&["--no-flags", "--legacy-host", "h"])
+        .command()
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let said = crate::util::output_text(&output);
+    assert!(
+        said.contains("--legacy-host: the legacy is builtin:normalize, not an upstream: side"),
+        "{said}"
+    );
+}
