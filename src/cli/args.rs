@@ -237,6 +237,12 @@ pub struct ReplayArgs {
     /// empty value to compare them all).
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_VOLATILE)]
     pub volatile_headers: Vec<String>,
+    /// Request headers of HTTP exchanges sent as recorded but written as
+    /// <redacted> wherever the report shows the request (comma-separated;
+    /// an empty value redacts none). Re-running such a record (minimize,
+    /// recheck) sends the redacted value.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_REDACTED)]
+    pub redact_headers: Vec<String>,
     #[command(flatten)]
     pub legacy_rewrite: LegacyRewrite,
     #[command(flatten)]
@@ -278,6 +284,8 @@ pub struct ImportArgs {
 /// Default `--hop-by-hop-headers`.
 pub const DEFAULT_HOP_BY_HOP: &str =
     "connection,keep-alive,proxy-*,te,trailer,transfer-encoding,upgrade,content-length,http2-settings";
+/// Default `--redact-headers` of `replay`.
+pub const DEFAULT_REDACTED: &str = "authorization,cookie,proxy-authorization";
 /// Default `--volatile-headers`.
 pub const DEFAULT_VOLATILE: &str = "date,server,age,via";
 

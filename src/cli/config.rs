@@ -139,6 +139,8 @@ pub struct ReplayConfig {
     pub hop_by_hop_headers: Option<Vec<String>>,
     /// `--volatile-headers`.
     pub volatile_headers: Option<Vec<String>>,
+    /// `--redact-headers`.
+    pub redact_headers: Option<Vec<String>>,
 }
 
 /// `[flags]` in `cutover.toml`; every key optional (the defaults are in

@@ -275,6 +275,12 @@ pub fn replay_spec(
             args.volatile_headers.clone(),
             loaded.config.replay.volatile_headers.clone(),
         )),
+        redacted: header_list(pick(
+            matches,
+            "redact_headers",
+            args.redact_headers.clone(),
+            loaded.config.replay.redact_headers.clone(),
+        )),
     };
     let max_connections = pick(
         matches,
@@ -779,6 +785,7 @@ mod tests {
         ("speed", Config("[replay]\nspeed = 2.0")),
         ("max_connections", Config("[replay]\nmax_connections = 8")),
         ("hop_by_hop_headers", Config("[replay]\nhop_by_hop_headers = [\"connection\"]")),
+        ("redact_headers", Config("[replay]\nredact_headers = [\"cookie\"]")),
         ("volatile_headers", Config("[replay]\nvolatile_headers = [\"date\"]")),
         ("legacy-host", Config("[sides.legacy]\nhost = \"h\"")),
         ("legacy-header", Config("[sides.legacy]\nheaders = { x-a = \"1\" }")),

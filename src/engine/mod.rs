@@ -83,6 +83,10 @@ pub struct RunPlan {
     pub max_inflight_bytes: u64,
     /// How fast records start ([`Pace`]), within the concurrency bound.
     pub pace: Pace,
+    /// Request headers whose values the results carry as `<redacted>` when
+    /// a record is an HTTP exchange (empty: none); the sides get the
+    /// record as it was.
+    pub redact_headers: Vec<String>,
 }
 
 /// How a run ended.
@@ -151,6 +155,7 @@ pub async fn run(
         reader_stop: reader_stop.clone(),
         diffs: Diffs::new(plan.max_diffs),
         pacer: Pacer::new(plan.pace),
+        shown: Shown::new(plan.redact_headers),
     });
     let mut ordered = tokio_stream_from(reader.items)
         .map(|items| {
@@ -207,6 +212,47 @@ struct Shared {
     reader_stop: CancellationToken,
     diffs: Diffs,
     pacer: Pacer,
+    shown: Shown,
+}
+
+/// The input a result carries: an exchange's credential headers redacted.
+struct Shown {
+    names: Vec<String>,
+    /// Finds a line that may name one of them (case-insensitive), so only
+    /// those are parsed.
+    finder: Option<regex::bytes::Regex>,
+}
+
+impl Shown {
+    fn new(names: Vec<String>) -> Self {
+        let finder = (!names.is_empty()).then(|| {
+            let alternatives: Vec<String> = names.iter().map(|n| regex::escape(n)).collect();
+            regex::bytes::RegexBuilder::new(&format!("\"(?:{})\"", alternatives.join("|")))
+                .case_insensitive(true)
+                .build()
+                .expect("escaped names make a valid regex")
+        });
+        Shown { names, finder }
+    }
+
+    fn of(&self, input: Arc<RawValue>) -> Arc<RawValue> {
+        let Some(finder) = &self.finder else {
+            return input;
+        };
+        if !finder.is_match(input.get().as_bytes()) {
+            return input;
+        }
+        use crate::model::exchange::HttpRequest;
+        match HttpRequest::parse(&input)
+            .ok()
+            .and_then(|r| r.redacted(&self.names, crate::util::redact::REDACTED))
+        {
+            Some(shown) => serde_json::value::to_raw_value(&shown.to_value())
+                .map(Arc::from)
+                .unwrap_or(input),
+            None => input,
+        }
+    }
 }
 
 /// When each record may start ([`Pace`]): one shared schedule, taken in the
@@ -423,7 +469,7 @@ async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
         id: record.id,
         key: record.key,
         origin: record.origin,
-        input: record.input,
+        input: shared.shown.of(record.input),
         legacy,
         candidate,
         verdict,
@@ -498,6 +544,7 @@ impl Comparer {
                 // Re-running single records writes no diffs.txt.
                 diffs: Diffs::new(0),
                 pacer: Pacer::new(Pace::Unlimited),
+                shown: Shown::new(Vec::new()),
             },
         }
     }
@@ -582,6 +629,7 @@ mod tests {
             concurrency,
             max_inflight_bytes: 64 << 20,
             pace: Pace::Unlimited,
+            redact_headers: Vec::new(),
             max_diffs,
         }
     }

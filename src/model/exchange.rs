@@ -31,6 +31,10 @@
 //!   ones, which differ on every answer (forwarded, never compared). The
 //!   defaults are [`HOP_BY_HOP`] and [`VOLATILE`].
 //!
+//! - [`HeaderPolicy::redacted`] names the request headers that carry
+//!   credentials ([`REDACTED`] by default): sent as recorded, shown redacted
+//!   wherever a report writes the request ([`HttpRequest::redacted`]).
+//!
 //! These are plain library types: the upstream side sends them, the capture
 //! imports make them, and a live proxy can use them the same way.
 //!
@@ -62,6 +66,10 @@ pub const HOP_BY_HOP: [&str; 9] = [
 /// Headers that differ between any two answers or servers: forwarded, never
 /// compared.
 pub const VOLATILE: [&str; 4] = ["date", "server", "age", "via"];
+
+/// Request headers that carry credentials: sent, but shown in reports as
+/// `<redacted>`.
+pub const REDACTED: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// A message body.
 #[derive(Debug, Clone)]
@@ -101,6 +109,14 @@ pub struct HeaderPolicy {
     pub hop_by_hop: Vec<String>,
     /// Forwarded, never compared.
     pub volatile: Vec<String>,
+    /// Request headers sent as recorded but shown as `<redacted>` wherever
+    /// a report writes the request.
+    #[serde(default = "default_redacted")]
+    pub redacted: Vec<String>,
+}
+
+fn default_redacted() -> Vec<String> {
+    REDACTED.iter().map(|s| (*s).to_owned()).collect()
 }
 
 impl Default for HeaderPolicy {
@@ -108,6 +124,7 @@ impl Default for HeaderPolicy {
         HeaderPolicy {
             hop_by_hop: HOP_BY_HOP.iter().map(|s| (*s).to_owned()).collect(),
             volatile: VOLATILE.iter().map(|s| (*s).to_owned()).collect(),
+            redacted: default_redacted(),
         }
     }
 }
@@ -382,6 +399,22 @@ impl HttpRequest {
             headers,
             body,
         })
+    }
+
+    /// The request with the values of the headers named in `names`
+    /// (case-insensitive) replaced by `with`; `None` when it has none.
+    pub fn redacted(&self, names: &[String], with: &str) -> Option<HttpRequest> {
+        let hit = |n: &str| names.iter().any(|x| x.eq_ignore_ascii_case(n));
+        if !self.headers.iter().any(|(n, _)| hit(n)) {
+            return None;
+        }
+        let mut shown = self.clone();
+        for (name, value) in &mut shown.headers {
+            if hit(name) {
+                *value = with.to_owned();
+            }
+        }
+        Some(shown)
     }
 
     /// The request target: path and query.

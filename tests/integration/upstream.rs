@@ -12,6 +12,11 @@ use std::collections::BTreeSet;
 /// A secret only the candidate's `--candidate-secret-header` carries.
 const SECRET: &str = "shadow-secret-5b1e-never-written";
 const SECRET_VAR: &str = "SHADOW_TOKEN_FOR_TEST";
+/// The fake credentials some of the bundled capture's requests carry.
+const CAPTURE_SECRETS: [&str; 2] = [
+    "cutover-test-secret-please-redact",
+    "cutover-test-cookie-please-redact",
+];
 
 fn capture() -> std::path::PathBuf {
     repo().join("fixtures/http/capture.jsonl")
@@ -94,11 +99,17 @@ fn bundled_capture_against_both_services_finds_the_planted_difference_at_its_pat
             "{header} was compared"
         );
     }
-    // The secret header's value is nowhere: not in the report, not in the logs.
-    let leaks = files_containing(tmp.path(), &[SECRET]);
+    // The secret header's value is nowhere: not in the report, not in the
+    // logs; nor are the capture's own credentials (its `authorization` and
+    // `cookie` values), which the report shows redacted.
+    let leaks = files_containing(
+        tmp.path(),
+        &[SECRET, CAPTURE_SECRETS[0], CAPTURE_SECRETS[1]],
+    );
     assert!(leaks.is_empty(), "{leaks:?}");
     let said = crate::util::output_text(&output);
     assert!(!said.contains(SECRET), "{said}");
+    assert!(files_containing(tmp.path(), &["<redacted>"]).len() > 1);
     assert!(
         summary["spec"]["candidate"]["upstream"]["rewrite"]["secret_headers"][0][1] == SECRET_VAR,
         "the spec keeps the variable's name: {}",
@@ -108,12 +119,18 @@ fn bundled_capture_against_both_services_finds_the_planted_difference_at_its_pat
 
 /// The same replay comparing every header: `server` (the legacy sends one,
 /// hyper does not) differs on every exchange, so the default exclusion is
-/// what keeps the run above quiet.
+/// what keeps the run above quiet. With no header redacted either, the
+/// capture's credentials reach the report: the default redaction is what
+/// keeps them out above.
 #[test]
 fn with_no_volatile_headers_the_server_header_differs_on_every_exchange() {
     let tmp = tempdir();
-    let (replay, _services) = both_services(tmp.path(), &["--volatile-headers", "date"]);
+    let (replay, _services) = both_services(
+        tmp.path(),
+        &["--volatile-headers", "date", "--redact-headers", ""],
+    );
     let ran = replay.run(1);
+    assert!(!files_containing(tmp.path(), &CAPTURE_SECRETS).is_empty());
     assert_eq!(ran.count("mismatched"), ran.count("read"));
     assert!(ran
         .rows()
