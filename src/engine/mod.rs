@@ -159,7 +159,16 @@ pub async fn run(
     });
     let mut ordered = tokio_stream_from(reader.items)
         .map(|items| {
-            let task = tokio::spawn(compare_batch(items, shared.clone()));
+            // Start times are scheduled here, in input order, as batches
+            // are dispatched (the tasks may run in any order).
+            let dues = items
+                .iter()
+                .map(|item| match item {
+                    SourceItem::Record(r) => shared.pacer.schedule(r),
+                    SourceItem::Rejected(_) => None,
+                })
+                .collect();
+            let task = tokio::spawn(compare_batch(items, dues, shared.clone()));
             async move { task.await.map_err(|e| EngineError::Task(e.to_string())) }
         })
         .buffered(batches_in_flight);
@@ -255,8 +264,8 @@ impl Shown {
     }
 }
 
-/// When each record may start ([`Pace`]): one shared schedule, taken in the
-/// order records reach it (input order, batch by batch).
+/// When each record may start ([`Pace`]): one shared schedule, made in
+/// input order as batches are dispatched.
 struct Pacer {
     pace: Pace,
     state: Mutex<PaceState>,
@@ -282,40 +291,34 @@ impl Pacer {
         }
     }
 
-    /// Waits until `record` may start (at once when `stop` is cancelled: a
-    /// record read is always compared).
-    async fn wait(&self, record: &Record, stop: &CancellationToken) {
+    /// When `record` may start (`None`: at once), scheduled in the order
+    /// records are dispatched.
+    fn schedule(&self, record: &Record) -> Option<Instant> {
         if self.pace == Pace::Unlimited {
-            return;
+            return None;
         }
-        let due = {
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let origin = *s.origin.get_or_insert(now);
-            let due = match self.pace {
-                Pace::Rate(per_second) => {
-                    let due = s.next.map_or(now, |next| next.max(now));
-                    s.next = Some(due + std::time::Duration::from_secs_f64(1.0 / per_second));
-                    due
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let origin = *s.origin.get_or_insert(now);
+        let due = match self.pace {
+            Pace::Rate(per_second) => {
+                let due = s.next.map_or(now, |next| next.max(now));
+                s.next = Some(due + std::time::Duration::from_secs_f64(1.0 / per_second));
+                due
+            }
+            Pace::Speed(factor) => match record.at {
+                Some(at) => {
+                    let first = *s.first_at.get_or_insert(at);
+                    let offset = ((at - first) / factor).max(0.0);
+                    origin + std::time::Duration::from_secs_f64(offset.min(1e9))
                 }
-                Pace::Speed(factor) => match record.at {
-                    Some(at) => {
-                        let first = *s.first_at.get_or_insert(at);
-                        let offset = ((at - first) / factor).max(0.0);
-                        origin + std::time::Duration::from_secs_f64(offset.min(1e9))
-                    }
-                    None => now,
-                },
-                Pace::Unlimited => now,
-            };
-            s.started += 1;
-            s.last = Some(s.last.map_or(due, |last| last.max(due)));
-            due
+                None => now,
+            },
+            Pace::Unlimited => now,
         };
-        tokio::select! {
-            _ = tokio::time::sleep_until(due.into()) => {}
-            _ = stop.cancelled() => {}
-        }
+        s.started += 1;
+        s.last = Some(s.last.map_or(due, |last| last.max(due)));
+        Some(due)
     }
 
     fn report(&self) -> Option<PaceReport> {
@@ -382,18 +385,34 @@ impl Diffs {
 }
 
 /// Compares every record of a batch concurrently; events come back in order.
-async fn compare_batch(items: Vec<SourceItem>, shared: Arc<Shared>) -> Vec<Event> {
-    futures::future::join_all(items.into_iter().map(|item| match item {
-        SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
-        SourceItem::Record(record) => {
-            Either::Right(compare_record(record, &shared).map(|r| Event::Compared(Box::new(r))))
+async fn compare_batch(
+    items: Vec<SourceItem>,
+    dues: Vec<Option<Instant>>,
+    shared: Arc<Shared>,
+) -> Vec<Event> {
+    let shared = &shared;
+    futures::future::join_all(items.into_iter().zip(dues).map(|(item, due)| {
+        match item {
+            SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
+            SourceItem::Record(record) => Either::Right(
+                async move {
+                    if let Some(due) = due {
+                        // A record read is always compared: a stop ends the wait.
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(due.into()) => {}
+                            _ = shared.reader_stop.cancelled() => {}
+                        }
+                    }
+                    compare_record(record, shared).await
+                }
+                .map(|r| Event::Compared(Box::new(r))),
+            ),
         }
     }))
     .await
 }
 
 async fn compare_record(mut record: Record, shared: &Shared) -> RecordResult {
-    shared.pacer.wait(&record, &shared.reader_stop).await;
     let request = Request {
         input: &record.input,
         recorded: record.recorded.as_deref(),

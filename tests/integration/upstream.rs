@@ -285,7 +285,7 @@ fn speed_replays_the_captured_timing_sped_up() {
         .records("timed.jsonl", &lines)
         .legacy("builtin:normalize")
         .candidate("builtin:normalize")
-        .args(&["--no-flags", "--speed", "2"])
+        .args(&["--no-flags", "--speed", "2", "--concurrency", "16"])
         .run(0);
     let seconds = ran.summary["duration_seconds"].as_f64().unwrap();
     assert!((0.95..=1.6).contains(&seconds), "took {seconds}s");
