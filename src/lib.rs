@@ -107,6 +107,7 @@
 //!     // U+001E: Python's str.strip() removes it, Rust's str::trim() does not.
 //!     input: RawValue::from_string(r#"{"items": ["\u001ex"]}"#.into()).unwrap().into(),
 //!     recorded: None,
+//!     at: None,
 //!     origin: Origin { source: "example".into(), line: 1 },
 //!     // Its share of a run's memory budget: none, outside a run.
 //!     charge: Charge::none(),
@@ -144,6 +145,7 @@
 //!         max_record_bytes: 1 << 20,
 //!         id_column: "id".into(),
 //!         key_column: "key".into(),
+//!         exchanges: false,
 //!     },
 //!     sides: SideOptions {
 //!         timeout: Duration::from_secs(10),
@@ -155,6 +157,7 @@
 //!         dir: None,
 //!     },
 //!     concurrency: 8,
+//!     pace: cutover::model::Pace::Unlimited,
 //!     max_inflight_bytes: 64 << 20,
 //!     reports_dir: dir.path().into(),
 //!     out: dir.path().join("run"),

@@ -43,6 +43,14 @@ fn positive(text: &str) -> Result<usize, String> {
     }
 }
 
+fn positive_f64(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        Ok(_) => Err("must be a number above 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -104,6 +112,12 @@ pub enum Command {
     Replayer(Box<ReplayerArgs>),
     /// List the builtin targets.
     Builtins,
+    /// Convert a HAR or GoReplay (.gor) capture to cutover's JSON Lines of
+    /// HTTP exchanges (replay also reads .har and .gor files directly).
+    #[command(
+        after_help = "Exit status: 0 every entry converted, 1 some entries rejected (each said on stderr with its position and reason), 2 the import could not happen."
+    )]
+    Import(Box<ImportArgs>),
     /// Cut over with Unleash flags: status, set, promote on evidence, rollback.
     Flags(Box<FlagsArgs>),
     /// Review a run: summary, groups and rule audit; `show`, `group` and
@@ -291,7 +305,9 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
     /// The legacy side: builtin:NAME, worker:COMMAND, pipe:COMMAND, exec:COMMAND, an
-    /// http(s):// URL, or recorded (the responses the capture recorded).
+    /// http(s):// URL (POST the input), upstream:http://HOST:PORT (an HTTP
+    /// service sent each exchange's whole request), or recorded (the
+    /// responses the capture recorded).
     #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
     pub legacy: String,
     /// The new side, same forms as --legacy.
@@ -300,6 +316,15 @@ pub struct ReplayArgs {
     /// Records in flight at most (64 per core by default).
     #[arg(long, value_name = "N", default_value_t = default_concurrency(), value_parser = positive)]
     pub concurrency: usize,
+    /// Start at most N records per second (a token bucket of one token),
+    /// within --concurrency; the summary reports the rate achieved
+    /// [default: as fast as --concurrency allows]
+    #[arg(long, value_name = "N", value_parser = positive_f64, conflicts_with = "speed")]
+    pub rate: Option<f64>,
+    /// Replay at the captured timing (each record's `timestamp`) sped up X
+    /// times (0.5 is half speed), within --concurrency [default: off]
+    #[arg(long, value_name = "X", value_parser = positive_f64)]
+    pub speed: Option<f64>,
     /// Processes per worker: target, and exec: processes run at once (one per core by default).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
     pub workers: usize,
@@ -368,6 +393,30 @@ pub struct ReplayArgs {
     /// comma-separated [default: none]
     #[arg(long, value_name = "SIDE", value_enum, value_delimiter = ',')]
     pub follow_redirects: Vec<Side>,
+    /// Requests in flight (and pooled keep-alive connections) per
+    /// upstream: side at most; each side has its own pool.
+    #[arg(long, value_name = "N", default_value_t = crate::sides::upstream::DEFAULT_MAX_CONNECTIONS, value_parser = positive)]
+    pub max_connections: usize,
+    /// Headers of HTTP exchanges that belong to one connection: never
+    /// forwarded to an upstream: side, never compared (comma-separated,
+    /// case-insensitive; a trailing `*` matches a prefix).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_HOP_BY_HOP)]
+    pub hop_by_hop_headers: Vec<String>,
+    /// Headers of HTTP exchanges that differ on every answer: forwarded,
+    /// never compared (comma-separated, as --hop-by-hop-headers; give an
+    /// empty value to compare them all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_VOLATILE)]
+    pub volatile_headers: Vec<String>,
+    /// Request headers of HTTP exchanges sent as recorded but written as
+    /// <redacted> wherever the report shows the request (comma-separated;
+    /// an empty value redacts none). Re-running such a record (minimize,
+    /// recheck) sends the redacted value.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_REDACTED)]
+    pub redact_headers: Vec<String>,
+    #[command(flatten)]
+    pub legacy_rewrite: LegacyRewrite,
+    #[command(flatten)]
+    pub candidate_rewrite: CandidateRewrite,
     /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -417,6 +466,96 @@ pub struct ReplayerArgs {
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive)]
     pub chunks_in_flight: usize,
 }
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The HAR (.har) or GoReplay (.gor) file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where the JSON Lines capture goes (`-`: stdout).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The file's format; auto tells it by the extension.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// Headers whose values are replaced with <redacted>, in requests and
+    /// responses (comma-separated; an empty value redacts none).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "authorization,cookie"
+    )]
+    pub redact_headers: Vec<String>,
+    /// Longest entry accepted, in bytes (.gor payloads).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RECORD_BYTES)]
+    pub max_record_bytes: usize,
+}
+
+/// Default `--hop-by-hop-headers`.
+pub const DEFAULT_HOP_BY_HOP: &str =
+    "connection,keep-alive,proxy-*,te,trailer,transfer-encoding,upgrade,content-length,http2-settings";
+/// Default `--redact-headers` of `replay`.
+pub const DEFAULT_REDACTED: &str = "authorization,cookie,proxy-authorization";
+/// Default `--volatile-headers`.
+pub const DEFAULT_VOLATILE: &str = "date,server,age,via";
+
+/// How an upstream: side rewrites each request, as one side's flags give it.
+#[derive(Debug, Clone, Default)]
+pub struct Rewriting {
+    pub host: Option<String>,
+    pub headers: Vec<String>,
+    pub secret_headers: Vec<String>,
+    pub path_prefix: Option<String>,
+}
+
+macro_rules! rewrite_args {
+    ($name:ident, $side:literal, $host:literal, $header:literal, $secret:literal, $prefix:literal) => {
+        #[derive(Debug, Clone, Args)]
+        pub struct $name {
+            #[doc = concat!("The `host` header sent to the ", $side, " upstream: side instead of the recorded one [default: as recorded]")]
+            #[arg(long = $host, id = $host, value_name = "HOST")]
+            pub host: Option<String>,
+            #[doc = concat!("A header set on every request to the ", $side, " upstream: side, replacing the recorded ones of that name: 'NAME: VALUE' (repeatable)")]
+            #[arg(long = $header, id = $header, value_name = "NAME: VALUE")]
+            pub headers: Vec<String>,
+            #[doc = concat!("A header set on every request to the ", $side, " upstream: side from an environment variable, NAME=VARIABLE (repeatable); the value is never written or printed")]
+            #[arg(long = $secret, id = $secret, value_name = "NAME=VARIABLE")]
+            pub secret_headers: Vec<String>,
+            #[doc = concat!("Put before every request path sent to the ", $side, " upstream: side (e.g. /v2) [default: none]")]
+            #[arg(long = $prefix, id = $prefix, value_name = "PATH")]
+            pub path_prefix: Option<String>,
+        }
+
+        impl $name {
+            pub fn rewriting(&self) -> Rewriting {
+                Rewriting {
+                    host: self.host.clone(),
+                    headers: self.headers.clone(),
+                    secret_headers: self.secret_headers.clone(),
+                    path_prefix: self.path_prefix.clone(),
+                }
+            }
+        }
+    };
+}
+
+rewrite_args!(
+    LegacyRewrite,
+    "legacy",
+    "legacy-host",
+    "legacy-header",
+    "legacy-secret-header",
+    "legacy-path-prefix"
+);
+rewrite_args!(
+    CandidateRewrite,
+    "candidate",
+    "candidate-host",
+    "candidate-header",
+    "candidate-secret-header",
+    "candidate-path-prefix"
+);
 
 /// Options shared by `cutover replay` and `cutover flags`.
 #[derive(Debug, Clone, clap::Args)]
@@ -794,14 +933,22 @@ impl ValueEnum for Side {
 /// `--format`.
 impl ValueEnum for Format {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Format::Auto, Format::Jsonl, Format::Csv]
+        &[
+            Format::Auto,
+            Format::Jsonl,
+            Format::Csv,
+            Format::Har,
+            Format::Gor,
+        ]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         let help = match self {
-            Format::Auto => "`.csv` files are CSV, everything else (and stdin) JSON Lines",
+            Format::Auto => "`.csv` files are CSV, `.har` HAR, `.gor` GoReplay, everything else (and stdin) JSON Lines",
             Format::Jsonl => "one JSON object per line: {\"id\"?: string, \"key\"?: string, \"input\": any}",
             Format::Csv => "a header row, then one record per row; the row (minus id/key columns) is the input object",
+            Format::Har => "HAR 1.2 (browser DevTools, Playwright, mitmproxy): each entry an HTTP exchange",
+            Format::Gor => "GoReplay: payloads separated by a line 🐵🙈🙉, requests and responses paired by id",
         };
         Some(PossibleValue::new(self.as_str()).help(help))
     }

@@ -19,6 +19,8 @@
 //! Comparison rules are `[[rules]]` tables (see [`crate::compare::RuleSet`]).
 //! `[reproduce]` holds `trust_run` (see [`crate::reproduce::setup::Trust`]).
 //! `[contract]` is the behaviour contract ([`crate::contract::ContractConfig`]).
+//! `[sides.legacy]` and `[sides.candidate]` hold an `upstream:` side's
+//! request rewriting (`host`, `headers`, `secret_headers`, `path_prefix`).
 //!
 //! ```toml
 //! [replay]
@@ -61,6 +63,10 @@ pub struct FileConfig {
     /// `[serve]`: the settings of `cutover serve`.
     #[serde(default)]
     pub serve: ServeConfig,
+    /// `[sides.legacy]`, `[sides.candidate]`: how an `upstream:` side
+    /// rewrites each request.
+    #[serde(default)]
+    pub sides: SidesConfig,
 }
 
 /// `[serve]`: the settings of `cutover serve`, each optional, each named as
@@ -111,6 +117,30 @@ pub struct ServeConfig {
     pub shadow_header: Option<String>,
 }
 
+/// `[sides.legacy]` and `[sides.candidate]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidesConfig {
+    #[serde(default)]
+    pub legacy: RewriteConfig,
+    #[serde(default)]
+    pub candidate: RewriteConfig,
+}
+
+/// One `upstream:` side's request rewriting (`--legacy-host`, ...).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteConfig {
+    /// The `host` header sent instead of the recorded one.
+    pub host: Option<String>,
+    /// Headers set on every request: `{ "x-shadow" = "1" }`.
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    /// Headers set from environment variables: `{ authorization = "LEGACY_TOKEN" }`.
+    pub secret_headers: Option<std::collections::BTreeMap<String, String>>,
+    /// Put before every request path.
+    pub path_prefix: Option<String>,
+}
+
 /// `[reproduce]`: the settings of `cutover minimize`, `pin` and `recheck`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +184,18 @@ pub struct ReplayConfig {
     /// `--follow-redirects`: the sides (`"legacy"`, `"candidate"`) whose
     /// http side follows same-host redirects.
     pub follow_redirects: Option<Vec<Side>>,
+    /// `--rate`: records per second.
+    pub rate: Option<f64>,
+    /// `--speed`: the captured timing sped up this many times.
+    pub speed: Option<f64>,
+    /// `--max-connections`: per upstream side.
+    pub max_connections: Option<usize>,
+    /// `--hop-by-hop-headers`.
+    pub hop_by_hop_headers: Option<Vec<String>>,
+    /// `--volatile-headers`.
+    pub volatile_headers: Option<Vec<String>>,
+    /// `--redact-headers`.
+    pub redact_headers: Option<Vec<String>>,
 }
 
 /// `[flags]` in `cutover.toml`; every key optional (the defaults are in

@@ -11,7 +11,7 @@
 //!   flags with `cutover.toml` ([`settings`]), call the library, print what
 //!   it returned ([`text`]): [`replay`], [`report`], [`flags`],
 //!   [`reproduce`] (`minimize`, `pin`, `recheck`), [`builtins`],
-//!   [`contract`] (`contract infer`), [`serve`].
+//!   [`contract`] (`contract infer`), [`serve`], [`import`].
 //! - An error is printed once, on stderr, with each of its causes once
 //!   ([`crate::util::errors::chain`]), redacted and inert, and the exit
 //!   status is 2.
@@ -26,6 +26,7 @@ pub mod config;
 mod contract;
 mod exit;
 mod flags;
+mod import;
 mod progress;
 mod replay;
 mod report;
@@ -95,6 +96,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches, signals: &signals::Signals) -> anyh
                 .context("flags arguments missing")?;
             flags::run(*args, sub, config)
         }
+        Command::Import(args) => import::run(*args),
         Command::Report(args) => report::run(*args, config),
         Command::Minimize(args) => reproduce::minimize(args.common, args.pin, config),
         Command::Pin(args) => reproduce::minimize(args.common, true, config),

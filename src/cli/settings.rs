@@ -30,13 +30,15 @@ use crate::flags::settings::{
     DEFAULT_MAX_MISMATCH_BOUND, DEFAULT_MIN_RECORDS, ENV_CLIENT_SECRET, ENV_URL,
 };
 use crate::flags::{FlagNames, FlagSettings, FlagsError, Source, Stickiness};
-use crate::model::Side;
+use crate::model::exchange::HeaderPolicy;
+use crate::model::{Pace, Side};
 use crate::reproduce::setup::{Later, Trust};
 use crate::serve::capture::CaptureSettings;
 use crate::serve::key::KeyFrom;
 use crate::serve::proxy::ProxySettings;
 use crate::serve::rollback::RollbackSettings;
 use crate::serve::ServeSettings;
+use crate::sides::upstream::Rewrite;
 use crate::sides::{SideError, SideOptions, SideSpec};
 use crate::spec::{new_run_id, RunSpec};
 use crate::traffic::{Format, ReadOptions, TrafficSpec};
@@ -63,6 +65,14 @@ pub enum CliError {
         side: Side,
         spec: String,
     },
+    #[error("{setting}: the {side} is {spec}, not an upstream: side; only upstream sides rewrite requests")]
+    NotUpstream {
+        setting: String,
+        side: Side,
+        spec: String,
+    },
+    #[error("{setting}: {message}")]
+    Rewrite { setting: String, message: String },
     #[error("{key} in {path}: {message}")]
     ConfigValue {
         key: &'static str,
@@ -176,6 +186,7 @@ pub fn capture(flags: CaptureFlags, file: &ReplayConfig) -> Capture {
                 .key_column
                 .or_else(|| file.key_column.clone())
                 .unwrap_or_else(|| DEFAULT_KEY_COLUMN.to_owned()),
+            exchanges: false,
         },
         reports_dir: flags
             .reports_dir
@@ -262,6 +273,71 @@ pub fn replay_spec(
         &pick(matches, "candidate", args.candidate, candidate),
         Side::Candidate,
     )?;
+    let (mut legacy, mut candidate) = (legacy, candidate);
+    let policy = HeaderPolicy {
+        hop_by_hop: header_list(pick(
+            matches,
+            "hop_by_hop_headers",
+            args.hop_by_hop_headers.clone(),
+            loaded.config.replay.hop_by_hop_headers.clone(),
+        )),
+        volatile: header_list(pick(
+            matches,
+            "volatile_headers",
+            args.volatile_headers.clone(),
+            loaded.config.replay.volatile_headers.clone(),
+        )),
+        redacted: header_list(pick(
+            matches,
+            "redact_headers",
+            args.redact_headers.clone(),
+            loaded.config.replay.redact_headers.clone(),
+        )),
+    };
+    let max_connections = pick(
+        matches,
+        "max_connections",
+        args.max_connections,
+        loaded.config.replay.max_connections,
+    )
+    .max(1);
+    let sides_file = &loaded.config.sides;
+    for (side, spec, flags, file) in [
+        (
+            Side::Legacy,
+            &mut legacy,
+            args.legacy_rewrite.rewriting(),
+            &sides_file.legacy,
+        ),
+        (
+            Side::Candidate,
+            &mut candidate,
+            args.candidate_rewrite.rewriting(),
+            &sides_file.candidate,
+        ),
+    ] {
+        let (rewrite, setting) = rewrite_of(side, flags, file, &file_name)?;
+        match spec {
+            SideSpec::Upstream(up) => {
+                up.rewrite = rewrite;
+                up.max_connections = max_connections;
+                up.headers = policy.clone();
+            }
+            other => {
+                if let Some(setting) = setting {
+                    return Err(CliError::NotUpstream {
+                        setting,
+                        side,
+                        spec: other.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    let mut read = capture.read;
+    read.exchanges = [&legacy, &candidate]
+        .iter()
+        .any(|s| matches!(s, SideSpec::Upstream(_)));
     let setting = if explicit(matches, "follow_redirects") {
         "--follow-redirects".to_owned()
     } else {
@@ -313,7 +389,14 @@ pub fn replay_spec(
         }
         _ => None,
     };
+    let pace = pace_of(
+        given(matches, "rate", args.rate).flatten(),
+        given(matches, "speed", args.speed).flatten(),
+        &loaded.config.replay,
+        &file_name,
+    )?;
     Ok(RunSpec {
+        pace,
         run_id,
         cwd,
         legacy,
@@ -324,11 +407,11 @@ pub fn replay_spec(
             startup_timeout,
             workers: pick(matches, "workers", args.workers, workers).max(1),
             retries: pick(matches, "retries", args.retries, retries),
-            max_response_bytes: capture.read.max_record_bytes,
+            max_response_bytes: read.max_record_bytes,
             follow_redirects,
             dir: None,
         },
-        read: capture.read,
+        read,
         concurrency: pick(matches, "concurrency", args.concurrency, concurrency).max(1),
         max_inflight_bytes,
         reports_dir: capture.reports_dir,
@@ -625,6 +708,7 @@ pub fn serve_spec(
             max_record_bytes: serve.max_body,
             id_column: DEFAULT_ID_COLUMN.into(),
             key_column: DEFAULT_KEY_COLUMN.into(),
+            exchanges: false,
         },
         sides: SideOptions {
             timeout,
@@ -646,12 +730,152 @@ pub fn serve_spec(
         noise_probe: false,
         // Serve does not hold the sides to a behaviour contract yet.
         contract: None,
+        // Live traffic comes at its own pace.
+        pace: Pace::Unlimited,
         rules,
         known: loaded.known,
         flags,
         config_file: loaded.path,
     };
     Ok((spec, serve))
+}
+
+/// `--rate` / `--speed` over `[replay] rate` / `speed`: one of them, above 0.
+fn pace_of(
+    rate: Option<f64>,
+    speed: Option<f64>,
+    file: &ReplayConfig,
+    file_name: &str,
+) -> Result<Pace, CliError> {
+    let (rate, speed) = match (rate, speed) {
+        (None, None) => (file.rate, file.speed),
+        given => given,
+    };
+    let bad = |key: &'static str, message: &str| CliError::ConfigValue {
+        key,
+        path: file_name.to_owned(),
+        message: message.to_owned(),
+    };
+    match (rate, speed) {
+        (Some(_), Some(_)) => Err(bad(
+            "replay.rate",
+            "rate and speed are two ways to pace a replay: set one",
+        )),
+        (Some(r), None) if !(r.is_finite() && r > 0.0) => {
+            Err(bad("replay.rate", "must be a number above 0"))
+        }
+        (None, Some(x)) if !(x.is_finite() && x > 0.0) => {
+            Err(bad("replay.speed", "must be a number above 0"))
+        }
+        (Some(r), None) => Ok(Pace::Rate(r)),
+        (None, Some(x)) => Ok(Pace::Speed(x)),
+        (None, None) => Ok(Pace::Unlimited),
+    }
+}
+
+/// A header list as given: trimmed, lower-cased, empty items dropped (so
+/// an empty value is an empty list).
+fn header_list(items: Vec<String>) -> Vec<String> {
+    items
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// One side's request rewriting: each setting from its flag when given,
+/// else from `[sides.SIDE]`; with the first setting's name when any is set.
+fn rewrite_of(
+    side: Side,
+    flags: super::args::Rewriting,
+    file: &super::config::RewriteConfig,
+    file_name: &str,
+) -> Result<(Rewrite, Option<String>), CliError> {
+    let side_name = side.as_str();
+    let mut setting = None;
+    let mut note = |flag: &str, key: &str, from_flag: bool| {
+        setting.get_or_insert_with(|| {
+            if from_flag {
+                format!("--{side_name}-{flag}")
+            } else {
+                format!("[sides.{side_name}] {key} in {file_name}")
+            }
+        });
+    };
+    let host = match (flags.host, &file.host) {
+        (Some(h), _) => {
+            note("host", "host", true);
+            Some(h)
+        }
+        (None, Some(h)) => {
+            note("host", "host", false);
+            Some(h.clone())
+        }
+        (None, None) => None,
+    };
+    let pairs = |given: Vec<String>,
+                 file: &Option<std::collections::BTreeMap<String, String>>,
+                 sep: char,
+                 flag: &str|
+     -> Result<Vec<(String, String)>, CliError> {
+        if given.is_empty() {
+            return Ok(file
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect());
+        }
+        given
+            .iter()
+            .map(|item| {
+                item.split_once(sep)
+                    .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                    .filter(|(n, _)| !n.is_empty())
+                    .ok_or_else(|| CliError::Rewrite {
+                        setting: format!("--{side_name}-{flag} {item:?}"),
+                        message: format!(
+                            "write NAME{sep}{}",
+                            if sep == ':' { " VALUE" } else { "VARIABLE" }
+                        ),
+                    })
+            })
+            .collect()
+    };
+    let headers_given = !flags.headers.is_empty();
+    let headers = pairs(flags.headers, &file.headers, ':', "header")?;
+    if !headers.is_empty() {
+        note("header", "headers", headers_given);
+    }
+    let secrets_given = !flags.secret_headers.is_empty();
+    let secret_headers = pairs(
+        flags.secret_headers,
+        &file.secret_headers,
+        '=',
+        "secret-header",
+    )?;
+    if !secret_headers.is_empty() {
+        note("secret-header", "secret_headers", secrets_given);
+    }
+    let path_prefix = match (flags.path_prefix, &file.path_prefix) {
+        (Some(p), _) => {
+            note("path-prefix", "path_prefix", true);
+            p
+        }
+        (None, Some(p)) => {
+            note("path-prefix", "path_prefix", false);
+            p.clone()
+        }
+        (None, None) => String::new(),
+    };
+    Ok((
+        Rewrite {
+            host,
+            headers,
+            secret_headers,
+            path_prefix,
+        },
+        setting,
+    ))
 }
 
 /// Which sides of a run `minimize`, `pin` and `recheck` may start: the
@@ -892,6 +1116,20 @@ mod tests {
         ("ack_wait", CliOnly("cluster plumbing, not part of what the run compares (not in the RunSpec): tuned per cluster run")),
         ("max_deliver", CliOnly("cluster plumbing, not part of what the run compares (not in the RunSpec): tuned per cluster run")),
         ("cluster_wait", CliOnly("cluster plumbing, not part of what the run compares (not in the RunSpec): tuned per cluster run")),
+        ("rate", Config("[replay]\nrate = 100.0")),
+        ("speed", Config("[replay]\nspeed = 2.0")),
+        ("max_connections", Config("[replay]\nmax_connections = 8")),
+        ("hop_by_hop_headers", Config("[replay]\nhop_by_hop_headers = [\"connection\"]")),
+        ("redact_headers", Config("[replay]\nredact_headers = [\"cookie\"]")),
+        ("volatile_headers", Config("[replay]\nvolatile_headers = [\"date\"]")),
+        ("legacy-host", Config("[sides.legacy]\nhost = \"h\"")),
+        ("legacy-header", Config("[sides.legacy]\nheaders = { x-a = \"1\" }")),
+        ("legacy-secret-header", Config("[sides.legacy]\nsecret_headers = { authorization = \"TOKEN\" }")),
+        ("legacy-path-prefix", Config("[sides.legacy]\npath_prefix = \"/v2\"")),
+        ("candidate-host", Config("[sides.candidate]\nhost = \"h\"")),
+        ("candidate-header", Config("[sides.candidate]\nheaders = { x-a = \"1\" }")),
+        ("candidate-secret-header", Config("[sides.candidate]\nsecret_headers = { authorization = \"TOKEN\" }")),
+        ("candidate-path-prefix", Config("[sides.candidate]\npath_prefix = \"/v2\"")),
         ("migration", Config("[flags]\nmigration = \"m\"")),
         ("flags_source", Config("[flags]\nsource = \"f.json\"")),
         ("stickiness", Config("[flags]\nstickiness = \"sessionId\"")),

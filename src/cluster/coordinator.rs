@@ -110,6 +110,7 @@ fn status(state: RunState, abort_reason: Option<String>) -> RunStatus {
         signal: None,
         legacy_target: Default::default(),
         candidate_target: Default::default(),
+        pace: None,
     }
 }
 

@@ -240,6 +240,8 @@ impl WireItem {
                         key: r.key,
                         input: r.input.into(),
                         recorded: r.recorded,
+                        // Chunks are replayed as fast as they come.
+                        at: None,
                         origin: Origin {
                             source: r.source.into(),
                             line: r.line,
@@ -377,6 +379,7 @@ mod tests {
                     signal: None,
                     legacy_target: Default::default(),
                     candidate_target: Default::default(),
+                    pace: None,
                 })
                 .unwrap();
             }

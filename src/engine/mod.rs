@@ -47,7 +47,9 @@
 //! [`crate::compare`], [`crate::contract`] and [`crate::util`].
 
 use crate::compare::{judge, render_answer, unified_diff_of};
-use crate::model::{Answer, AppError, Budget, Event, Observed, Record, RecordResult, Verdict};
+use crate::model::{
+    Answer, AppError, Budget, Event, Observed, Pace, PaceReport, Record, RecordResult, Verdict,
+};
 use crate::sides::{Implementation, Request, SideError};
 use crate::traffic::{spawn_reader, ReadOptions, ReaderProgress, Source, SourceItem, TrafficError};
 use futures::future::Either;
@@ -85,6 +87,12 @@ pub struct RunPlan {
     /// Bytes of memory the records in flight may hold, about (see
     /// [`crate::model::budget`]; a record bigger than that runs alone).
     pub max_inflight_bytes: u64,
+    /// How fast records start ([`Pace`]), within the concurrency bound.
+    pub pace: Pace,
+    /// Request headers whose values the results carry as `<redacted>` when
+    /// a record is an HTTP exchange (empty: none); the sides get the
+    /// record as it was.
+    pub redact_headers: Vec<String>,
 }
 
 /// How a run ended.
@@ -94,6 +102,8 @@ pub struct RunEnd {
     pub interrupted: bool,
     /// A side stopped working; the run is incomplete.
     pub aborted: Option<SideError>,
+    /// What pacing achieved (`None` without `--rate` or `--speed`).
+    pub pace: Option<PaceReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,10 +161,21 @@ pub async fn run(
         aborted: Mutex::new(None),
         reader_stop: reader_stop.clone(),
         diffs: Diffs::new(plan.max_diffs),
+        pacer: Pacer::new(plan.pace),
+        shown: Shown::new(plan.redact_headers),
     });
     let mut ordered = tokio_stream_from(reader.items)
         .map(|items| {
-            let task = tokio::spawn(compare_batch(items, shared.clone()));
+            // Start times are scheduled here, in input order, as batches
+            // are dispatched (the tasks may run in any order).
+            let dues = items
+                .iter()
+                .map(|item| match item {
+                    SourceItem::Record(r) => shared.pacer.schedule(r),
+                    SourceItem::Rejected(_) => None,
+                })
+                .collect();
+            let task = tokio::spawn(compare_batch(items, dues, shared.clone()));
             async move { task.await.map_err(|e| EngineError::Task(e.to_string())) }
         })
         .buffered(batches_in_flight);
@@ -184,6 +205,7 @@ pub async fn run(
     Ok(RunEnd {
         interrupted: stop.is_cancelled(),
         aborted,
+        pace: shared.pacer.report(),
     })
 }
 
@@ -206,6 +228,126 @@ struct Shared {
     aborted: Mutex<Option<SideError>>,
     reader_stop: CancellationToken,
     diffs: Diffs,
+    pacer: Pacer,
+    shown: Shown,
+}
+
+/// The input a result carries: an exchange's credential headers redacted.
+struct Shown {
+    names: Vec<String>,
+    /// Finds a line that may name one of them (case-insensitive), so only
+    /// those are parsed.
+    finder: Option<regex::bytes::Regex>,
+}
+
+impl Shown {
+    fn new(names: Vec<String>) -> Self {
+        let finder = (!names.is_empty()).then(|| {
+            let alternatives: Vec<String> = names.iter().map(|n| regex::escape(n)).collect();
+            regex::bytes::RegexBuilder::new(&format!("\"(?:{})\"", alternatives.join("|")))
+                .case_insensitive(true)
+                .build()
+                .expect("escaped names make a valid regex")
+        });
+        Shown { names, finder }
+    }
+
+    fn of(&self, input: Arc<RawValue>) -> Arc<RawValue> {
+        let Some(finder) = &self.finder else {
+            return input;
+        };
+        if !finder.is_match(input.get().as_bytes()) {
+            return input;
+        }
+        use crate::model::exchange::HttpRequest;
+        match HttpRequest::parse(&input)
+            .ok()
+            .and_then(|r| r.redacted(&self.names, crate::util::redact::REDACTED))
+        {
+            Some(shown) => serde_json::value::to_raw_value(&shown.to_value())
+                .map(Arc::from)
+                .unwrap_or(input),
+            None => input,
+        }
+    }
+}
+
+/// When each record may start ([`Pace`]): one shared schedule, made in
+/// input order as batches are dispatched.
+struct Pacer {
+    pace: Pace,
+    state: Mutex<PaceState>,
+}
+
+#[derive(Default)]
+struct PaceState {
+    /// When the first record started.
+    origin: Option<Instant>,
+    /// `--rate`: when the next record may start.
+    next: Option<Instant>,
+    /// `--speed`: the first timestamped record's captured time.
+    first_at: Option<f64>,
+    started: u64,
+    last: Option<Instant>,
+}
+
+impl Pacer {
+    fn new(pace: Pace) -> Self {
+        Pacer {
+            pace,
+            state: Mutex::new(PaceState::default()),
+        }
+    }
+
+    /// When `record` may start (`None`: at once), scheduled in the order
+    /// records are dispatched.
+    fn schedule(&self, record: &Record) -> Option<Instant> {
+        if self.pace == Pace::Unlimited {
+            return None;
+        }
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let origin = *s.origin.get_or_insert(now);
+        let due = match self.pace {
+            Pace::Rate(per_second) => {
+                let due = s.next.map_or(now, |next| next.max(now));
+                s.next = Some(due + std::time::Duration::from_secs_f64(1.0 / per_second));
+                due
+            }
+            Pace::Speed(factor) => match record.at {
+                Some(at) => {
+                    let first = *s.first_at.get_or_insert(at);
+                    let offset = ((at - first) / factor).max(0.0);
+                    origin + std::time::Duration::from_secs_f64(offset.min(1e9))
+                }
+                None => now,
+            },
+            Pace::Unlimited => now,
+        };
+        s.started += 1;
+        s.last = Some(s.last.map_or(due, |last| last.max(due)));
+        Some(due)
+    }
+
+    fn report(&self) -> Option<PaceReport> {
+        if self.pace == Pace::Unlimited {
+            return None;
+        }
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let span = match (s.origin, s.last) {
+            (Some(origin), Some(last)) => last.saturating_duration_since(origin).as_secs_f64(),
+            _ => 0.0,
+        };
+        Some(PaceReport {
+            pace: self.pace,
+            started: s.started,
+            achieved_per_second: if span > 0.0 {
+                ((s.started - 1) as f64 / span * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+        })
+    }
 }
 
 impl Shared {
@@ -230,6 +372,8 @@ impl Shared {
             aborted: Mutex::new(None),
             reader_stop: CancellationToken::new(),
             diffs: Diffs::new(0),
+            pacer: Pacer::new(Pace::Unlimited),
+            shown: Shown::new(Vec::new()),
         }
     }
 
@@ -285,12 +429,29 @@ impl Diffs {
 }
 
 /// Compares every record of a batch concurrently; events come back in order.
-async fn compare_batch(items: Vec<SourceItem>, shared: Arc<Shared>) -> Vec<Event> {
-    futures::future::join_all(items.into_iter().map(|item| match item {
-        SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
-        SourceItem::Record(record) => Either::Right(
-            compare_record(record, &shared, &shared.diffs).map(|r| Event::Compared(Box::new(r))),
-        ),
+async fn compare_batch(
+    items: Vec<SourceItem>,
+    dues: Vec<Option<Instant>>,
+    shared: Arc<Shared>,
+) -> Vec<Event> {
+    let shared = &shared;
+    futures::future::join_all(items.into_iter().zip(dues).map(|(item, due)| {
+        match item {
+            SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
+            SourceItem::Record(record) => Either::Right(
+                async move {
+                    if let Some(due) = due {
+                        // A record read is always compared: a stop ends the wait.
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(due.into()) => {}
+                            _ = shared.reader_stop.cancelled() => {}
+                        }
+                    }
+                    compare_record(record, shared, &shared.diffs).await
+                }
+                .map(|r| Event::Compared(Box::new(r))),
+            ),
+        }
     }))
     .await
 }
@@ -304,8 +465,8 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
         let target = target.clone();
         async move {
             let started = Instant::now();
-            let answer = match target.call(request).await {
-                Ok(answer) => answer,
+            let (answer, waited) = match target.call_timed(request).await {
+                Ok(called) => (called.answer, called.waited),
                 Err(e) => {
                     let answer =
                         Answer::Error(AppError::new("cutover.target_failed", e.to_string()));
@@ -315,12 +476,14 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
                         .unwrap_or_else(|p| p.into_inner())
                         .get_or_insert(e);
                     shared.reader_stop.cancel();
-                    answer
+                    (answer, std::time::Duration::ZERO)
                 }
             };
+            let latency = started.elapsed();
             Observed {
                 answer,
-                latency: started.elapsed(),
+                latency,
+                waited: waited.min(latency),
             }
         }
     };
@@ -349,9 +512,12 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
         noisy,
     );
     let drift = match (shared.check_drift, &record.recorded) {
-        (true, Some(raw)) => Some(serde_json::from_str(raw.get()).map_or(true, |recorded| {
-            !judge(&Answer::Output(recorded), &legacy.answer).is_clean()
-        })),
+        (true, Some(raw)) => Some(
+            shared
+                .legacy
+                .recorded_answer(raw)
+                .is_none_or(|recorded| !judge(&recorded, &legacy.answer).is_clean()),
+        ),
         _ => None,
     };
     let contract = shared
@@ -374,7 +540,7 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
         id: record.id,
         key: record.key,
         origin: record.origin,
-        input: record.input,
+        input: shared.shown.of(record.input),
         legacy,
         candidate,
         verdict,
@@ -587,6 +753,7 @@ mod tests {
                 max_record_bytes: 1 << 20,
                 id_column: "id".into(),
                 key_column: "key".into(),
+                exchanges: false,
             },
             legacy,
             candidate,
@@ -597,6 +764,8 @@ mod tests {
             contract: None,
             concurrency,
             max_inflight_bytes: 64 << 20,
+            pace: Pace::Unlimited,
+            redact_headers: Vec::new(),
             max_diffs,
         }
     }

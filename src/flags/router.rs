@@ -391,6 +391,7 @@ impl Router {
         let observed = Observed {
             answer: served.observe(),
             latency: started.elapsed(),
+            waited: std::time::Duration::ZERO,
         };
         self.mirror(key, decision, copy, observed, other);
         served
@@ -440,6 +441,7 @@ impl Router {
             let mirrored = Observed {
                 answer: mirrored,
                 latency: started.elapsed(),
+                waited: std::time::Duration::ZERO,
             };
             let (legacy, candidate) = match decision.serving {
                 Side::Legacy => (served, mirrored),

@@ -9,7 +9,8 @@
 //!   ([`RunState`], [`Signal`]), the [`Stop`] that asks a run to end early,
 //!   the [`Exit`] status every command ends with, and the byte [`Budget`]
 //!   every record in flight holds a [`Charge`] on ([`budget`]), what a
-//!   behaviour contract found in a record ([`ContractFindings`]).
+//!   behaviour contract found in a record ([`ContractFindings`]), and the
+//!   HTTP exchanges captures carry ([`exchange`]).
 //! - `model/` names nothing of the crate (the architecture test fails when
 //!   it does); every other module may name it.
 //! - Serialised forms are part of cutover's files (`summary.json`,
@@ -20,7 +21,9 @@ mod answer;
 pub mod budget;
 mod contract;
 mod counts;
+pub mod exchange;
 mod exit;
+mod pace;
 mod record;
 mod result;
 mod state;
@@ -33,6 +36,7 @@ pub use budget::{Budget, Charge};
 pub use contract::{ContractFindings, Violation, MAX_VIOLATIONS};
 pub use counts::Counts;
 pub use exit::Exit;
+pub use pace::{Pace, PaceReport};
 pub use record::{Origin, Record, Rejection};
 pub use result::{Event, Observed, PerRule, RecordResult, RuleEffects};
 pub use state::RunState;

@@ -30,6 +30,9 @@ pub struct Record {
     pub input: Arc<RawValue>,
     /// The response production gave, when the capture recorded it.
     pub recorded: Option<Box<RawValue>>,
+    /// When the capture says the request was made, in seconds from any fixed
+    /// origin (the capture's `timestamp`), for `--speed`.
+    pub at: Option<f64>,
     /// Where the record came from.
     pub origin: Origin,
     /// Its share of the run's in-flight byte budget, held until the report

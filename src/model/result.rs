@@ -18,7 +18,19 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub answer: Answer,
+    /// From the call to its answer, everything included.
     pub latency: Duration,
+    /// The part of `latency` the call waited inside cutover for a slot (a
+    /// connection of an upstream's pool) before its request left; the rest
+    /// is service time ([`Observed::service`]).
+    pub waited: Duration,
+}
+
+impl Observed {
+    /// Service time: from the request leaving cutover to its answer.
+    pub fn service(&self) -> Duration {
+        self.latency.saturating_sub(self.waited)
+    }
 }
 
 /// One value per comparison rule, kept inline for the first eight rules (no

@@ -162,6 +162,7 @@ fn combined(headers: &[PartialHeader]) -> RunStatus {
         signal: headers.iter().find_map(|h| h.status.signal),
         legacy_target: SideStats::default(),
         candidate_target: SideStats::default(),
+        pace: headers.iter().find_map(|h| h.status.pace.clone()),
     };
     for h in headers {
         add(&mut status.legacy_target, &h.status.legacy_target);
@@ -276,6 +277,7 @@ pub(crate) mod tests {
                 let observed = |answer, us| Observed {
                     answer,
                     latency: Duration::from_micros(us),
+                    waited: Duration::ZERO,
                 };
                 let (legacy, candidate) = match outcome {
                     Outcome::LegacyError => (
@@ -345,6 +347,7 @@ pub(crate) mod tests {
             signal: None,
             legacy_target: Default::default(),
             candidate_target: Default::default(),
+            pace: None,
         }
     }
 

@@ -142,6 +142,7 @@ pub(crate) fn test_summary(groups: Vec<Group>) -> Summary {
             state: crate::model::RunState::Complete,
             abort_reason: None,
             signal: None,
+            pace: None,
             legacy_target: Default::default(),
             candidate_target: Default::default(),
         },

@@ -274,6 +274,8 @@ impl WireEvent {
                         .answer
                         .map_or(Answer::Output(serde_json::Value::Null), |a| a.into_answer()),
                     latency: Duration::from_micros(o.us),
+                    // Slot waits are not carried by partials yet.
+                    waited: Duration::ZERO,
                 };
                 let input: Arc<RawValue> = match r.input {
                     Some(raw) => raw.into(),

@@ -295,6 +295,7 @@ mod tests {
         let observed = |answer| Observed {
             answer,
             latency: Duration::from_micros(10 + seq),
+            waited: Duration::ZERO,
         };
         let (legacy, candidate) = match outcome {
             Outcome::LegacyError => (
@@ -356,6 +357,7 @@ mod tests {
             signal: None,
             legacy_target: Default::default(),
             candidate_target: Default::default(),
+            pace: None,
         };
         sinks.accept(&result(0, Outcome::Mismatch)).unwrap();
         sinks.checkpoint(status()).unwrap();
@@ -409,6 +411,7 @@ mod tests {
                 state: RunState::Complete,
                 abort_reason: None,
                 signal: None,
+                pace: None,
                 legacy_target: Default::default(),
                 candidate_target: Default::default(),
             })

@@ -118,6 +118,9 @@ pub struct RunStatus {
     /// The signal that interrupted the run (absent unless `interrupted`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<Signal>,
+    /// With `--rate` or `--speed`: the pace asked for and the rate achieved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace: Option<crate::model::PaceReport>,
     pub legacy_target: SideStats,
     pub candidate_target: SideStats,
 }
@@ -138,7 +141,15 @@ pub struct Summary {
     /// A flat view of `spec` ([`Settings::of`]).
     pub settings: Settings,
     pub counts: Counts,
+    /// Per side, each call's service time: from the request leaving
+    /// cutover to its answer (the same as the whole call for the kinds that
+    /// wait for no slot).
     pub latency_ms: SideLatency,
+    /// With an `upstream:` side: per side, the time each call waited inside
+    /// cutover for a connection slot (`--max-connections`) before its
+    /// request left; not part of `latency_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_wait_ms: Option<SideLatency>,
     pub recorded_drift: Drift,
     /// Mismatch groups, largest first.
     pub groups: Vec<super::Group>,
@@ -230,6 +241,8 @@ pub struct SummaryBuilder {
     drift: Drift,
     legacy: Histogram<u64>,
     candidate: Histogram<u64>,
+    /// Slot waits, per side (kept only with an upstream side).
+    waits: Option<[Histogram<u64>; 2]>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -268,13 +281,17 @@ fn stats(h: &Histogram<u64>) -> LatencyStats {
 impl SummaryBuilder {
     pub fn new(spec: RunSpec) -> Self {
         SummaryBuilder {
-            spec,
             started: std::time::Instant::now(),
             started_at: chrono::Utc::now(),
             counts: Counts::default(),
             drift: Drift::default(),
             legacy: histogram(),
             candidate: histogram(),
+            waits: [&spec.legacy, &spec.candidate]
+                .iter()
+                .any(|s| matches!(s, crate::sides::SideSpec::Upstream(_)))
+                .then(|| [histogram(), histogram()]),
+            spec,
         }
     }
 
@@ -302,8 +319,12 @@ impl SummaryBuilder {
                 d.same_as_recorded += 1;
             }
         }
-        record_latency(&mut self.legacy, result.legacy.latency);
-        record_latency(&mut self.candidate, result.candidate.latency);
+        record_latency(&mut self.legacy, result.legacy.service());
+        record_latency(&mut self.candidate, result.candidate.service());
+        if let Some([legacy, candidate]) = &mut self.waits {
+            record_latency(legacy, result.legacy.waited);
+            record_latency(candidate, result.candidate.waited);
+        }
         self.counts
             .record(result.verdict.outcome, result.verdict.matched_error);
     }
@@ -340,6 +361,10 @@ impl SummaryBuilder {
                 legacy: stats(&self.legacy),
                 candidate: stats(&self.candidate),
             },
+            slot_wait_ms: self.waits.as_ref().map(|[legacy, candidate]| SideLatency {
+                legacy: stats(legacy),
+                candidate: stats(candidate),
+            }),
             recorded_drift: self.drift,
             groups,
             rules,

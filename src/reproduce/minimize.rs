@@ -149,6 +149,7 @@ pub fn record_of(row: &MismatchRow, seq: u64, input: Box<RawValue>) -> Record {
         key: row.key().map(str::to_owned),
         input: input.into(),
         recorded: None,
+        at: None,
         origin: Origin {
             source: row.source.as_str().into(),
             line: row.line,

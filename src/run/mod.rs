@@ -5,7 +5,7 @@
 //! [`replay`] checks everything that can be checked before reading a record
 //! (sources open, each once: the reader reads the handles opened here; no
 //! other run holds the report directory, the `--junit` path can be written,
-//! the rules and the contract compile, both sides build) and returns a
+//! the rules and the contract compile, both sides build and can be reached) and returns a
 //! [`RunError`] for those: the run did not happen (exit 2). The report
 //! directory is locked ([`crate::report::RunLock`]) from that check until
 //! `summary.json` is written; the `--junit` file is written atomically after
@@ -24,7 +24,7 @@
 //! summary is returned.
 
 use crate::engine::{self, RunPlan};
-use crate::model::{Event, RunState, Side, Stop};
+use crate::model::{Event, RunState, Stop};
 use crate::report::junit_sink::JunitFile;
 use crate::report::rollout::RolloutTally;
 use crate::report::{ReportError, RunLock, RunStatus, Sinks, Summary};
@@ -88,8 +88,11 @@ pub async fn replay(
     let known = spec.compile_known()?;
     let contract = spec.compile_contract()?.map(std::sync::Arc::new);
     let options = spec.side_options();
-    let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
-    let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
+    let (legacy, candidate) = sides::build_pair(&spec.legacy, &spec.candidate, &options)?;
+    // An upstream that cannot be reached stops the run before it starts.
+    let (legacy_ready, candidate_ready) = tokio::join!(legacy.ready(), candidate.ready());
+    legacy_ready?;
+    candidate_ready?;
     let rollout = match &spec.flags {
         Some(settings) => Some(RolloutTally::open(settings).await),
         None => None,
@@ -126,6 +129,14 @@ pub async fn replay(
         concurrency: spec.concurrency,
         max_diffs: spec.max_diffs,
         max_inflight_bytes: spec.max_inflight_bytes,
+        pace: spec.pace,
+        redact_headers: [&spec.legacy, &spec.candidate]
+            .iter()
+            .find_map(|s| match s {
+                sides::SideSpec::Upstream(up) => Some(up.headers.redacted.clone()),
+                _ => None,
+            })
+            .unwrap_or_default(),
     };
     let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
         done += 1;
@@ -151,6 +162,7 @@ pub async fn replay(
             .then(|| stop.signal())
             .flatten(),
         abort_reason: end.aborted.map(|e| e.to_string()),
+        pace: end.pace.clone(),
         legacy_target: legacy.stats(),
         candidate_target: candidate.stats(),
     })?;

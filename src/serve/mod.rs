@@ -393,6 +393,7 @@ fn status(
         abort_reason: None,
         legacy_target: legacy.stats(),
         candidate_target: candidate.stats(),
+        pace: None,
     }
 }
 
@@ -652,6 +653,7 @@ async fn live_report(mut live: LiveReport) -> Result<Sinks, ServeError> {
                     abort_reason: Some("serve is still running: this is a live report".into()),
                     legacy_target: live.legacy.stats(),
                     candidate_target: live.candidate.stats(),
+                    pace: None,
                 })?;
             }
             _ = &mut live.done => {

@@ -13,8 +13,9 @@
 //! Specs ([`SideSpec`]) are written in one of six forms ([`FORMS`]):
 //! `builtin:NAME`, `worker:COMMAND LINE`, `pipe:COMMAND LINE` (a worker
 //! pool whose programs answer in order, with no ids), `exec:COMMAND LINE`, an `http://` /
-//! `https://` URL, or `recorded` (the responses the capture recorded from
-//! production). Command lines are split like a POSIX shell splits words
+//! `https://` URL (POST the input as JSON), `upstream:http://HOST:PORT` (an
+//! HTTP service sent each record's whole request: [`upstream`]), or
+//! `recorded` (the responses the capture recorded from production). Command lines are split like a POSIX shell splits words
 //! (quotes, backslashes) but are never run through a shell, and they run in
 //! the directory [`SideOptions::dir`] names (the run's working directory),
 //! whoever starts them and from wherever.
@@ -35,6 +36,7 @@ pub mod mock;
 mod process;
 mod recorded;
 mod spec;
+pub mod upstream;
 mod worker;
 
 pub use builtin::BUILTINS;
@@ -88,6 +90,13 @@ pub enum SideError {
         spec: String,
         reason: String,
     },
+    /// An upstream that cannot be reached before the run starts.
+    #[error("{flag} upstream:{url}: {reason}")]
+    Unreachable {
+        flag: &'static str,
+        url: String,
+        reason: String,
+    },
     #[error("{flag}: the {what} `{command}` cannot start: {reason}")]
     CannotStart {
         flag: &'static str,
@@ -107,6 +116,25 @@ pub struct Request<'a> {
     pub recorded: Option<&'a RawValue>,
 }
 
+/// One call's answer and the time it waited inside cutover for a slot (a
+/// connection, a process) before the request left: the rest of the call's
+/// time is service time.
+#[derive(Debug, Clone)]
+pub struct Called {
+    pub answer: Answer,
+    pub waited: Duration,
+}
+
+impl Called {
+    /// An answer that waited for nothing.
+    pub fn now(answer: Answer) -> Called {
+        Called {
+            answer,
+            waited: Duration::ZERO,
+        }
+    }
+}
+
 /// One implementation plugged in at one side of the comparison.
 ///
 /// # Invariants
@@ -123,6 +151,22 @@ pub struct Request<'a> {
 /// - `shutdown` is called once, after the last call; it releases processes.
 pub trait Implementation: Send + Sync {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>>;
+    /// [`Implementation::call`], with the time the call waited for a slot
+    /// (zero for the kinds that do not say).
+    fn call_timed<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Called, SideError>> {
+        Box::pin(async move { self.call(request).await.map(Called::now) })
+    }
+    /// The capture's recorded response in the form this side answers in,
+    /// for drift checks (`None`: it cannot be read so).
+    fn recorded_answer(&self, recorded: &RawValue) -> Option<Answer> {
+        serde_json::from_str(recorded.get())
+            .ok()
+            .map(Answer::Output)
+    }
+    /// Checks, before the run, that the side can be reached at all.
+    fn ready(&self) -> BoxFuture<'_, Result<(), SideError>> {
+        Box::pin(async { Ok(()) })
+    }
     fn stats(&self) -> SideStats {
         SideStats::default()
     }
@@ -207,6 +251,30 @@ pub fn build(
         )?),
         SideSpec::Exec(command) => Arc::new(exec::Exec::new(command.clone(), side, options)?),
         SideSpec::Http(url) => Arc::new(http::Http::new(url, side, options)?),
-        SideSpec::Recorded => Arc::new(recorded::Recorded),
+        SideSpec::Upstream(spec) => Arc::new(upstream::Upstream::new(spec, side, options)?),
+        SideSpec::Recorded => Arc::new(recorded::Recorded { exchanges: None }),
     })
+}
+
+/// The legacy and the candidate, built.
+pub type Pair = (Arc<dyn Implementation>, Arc<dyn Implementation>);
+
+/// Builds both sides of a run ([`build`]); a `recorded` side opposite an
+/// `upstream:` one answers recorded HTTP responses under the upstream's
+/// header policy.
+pub fn build_pair(
+    legacy: &SideSpec,
+    candidate: &SideSpec,
+    options: &SideOptions,
+) -> Result<Pair, SideError> {
+    let one = |spec: &SideSpec, other: &SideSpec, side: Side| match (spec, other) {
+        (SideSpec::Recorded, SideSpec::Upstream(up)) => Ok(Arc::new(recorded::Recorded {
+            exchanges: Some(up.headers.clone()),
+        }) as Arc<dyn Implementation>),
+        _ => build(spec, side, options),
+    };
+    Ok((
+        one(legacy, candidate, Side::Legacy)?,
+        one(candidate, legacy, Side::Candidate)?,
+    ))
 }

@@ -5,18 +5,33 @@
 //! the record's `recorded` value as an [`Answer::Output`] (any JSON value,
 //! `null` included). A record without `recorded` is answered with a
 //! `cutover.no_recording` error, so it shows up in the report instead of
-//! passing silently. Non-goal: recorded errors or latencies (a capture records
-//! an output).
+//! passing silently. When the run's other side is an `upstream:` one, a
+//! recorded HTTP response ([`crate::model::exchange::HttpResponse`]) is
+//! answered in its comparable form, under that side's header policy, so the
+//! two compare like for like (a recorded response that is not a valid one is
+//! a `cutover.bad_recording` error with the reason). Non-goal: recorded
+//! errors or latencies (a capture records an output).
 
 use super::{Implementation, Request, SideError};
+use crate::model::exchange::{HeaderPolicy, HttpResponse};
 use crate::model::{Answer, AppError};
 use futures::future::BoxFuture;
 
-pub struct Recorded;
+/// The recorded side; `exchanges`: the header policy HTTP responses are
+/// compared under (the other side is an upstream).
+pub struct Recorded {
+    pub exchanges: Option<HeaderPolicy>,
+}
 
 impl Implementation for Recorded {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>> {
         let answer = match request.recorded {
+            Some(raw) if self.exchanges.is_some() => match HttpResponse::parse(raw) {
+                Ok(response) => {
+                    Answer::Output(response.comparable(self.exchanges.as_ref().expect("checked")))
+                }
+                Err(e) => Answer::Error(AppError::new("cutover.bad_recording", e)),
+            },
             Some(raw) => match serde_json::from_str(raw.get()) {
                 Ok(value) => Answer::Output(value),
                 Err(e) => Answer::Error(AppError::new("cutover.bad_recording", e.to_string())),

@@ -1,8 +1,8 @@
 //! Side specs: `builtin:NAME`, `worker:CMD`, `pipe:CMD`, `exec:CMD`,
-//! `http(s)://URL`, `recorded`.
+//! `http(s)://URL`, `upstream:http://HOST:PORT`, `recorded`.
 //!
 //! # Contract
-//! [`SideSpec::parse`] accepts exactly the six forms of [`FORMS`] and
+//! [`SideSpec::parse`] accepts exactly the seven forms of [`FORMS`] and
 //! returns an error naming the flag and the accepted forms otherwise.
 //! Command lines are split with `shell-words` (POSIX quoting rules); an
 //! empty command is an error. [`CommandLine::resolve_program`] finds the
@@ -17,7 +17,10 @@
 //! Serialised (in the run spec of `summary.json`) as `{"builtin": NAME}`,
 //! `{"worker": {"program", "args"}}`, `{"pipe": {"program", "args"}}`,
 //! `{"exec": {"program", "args"}}`,
-//! `{"http": URL}` (without userinfo) or `"recorded"`: structured, so what
+//! `{"http": URL}` (without userinfo), `{"upstream": {"url", "rewrite",
+//! "max_connections", "headers"}}` ([`super::upstream::UpstreamSpec`]: its
+//! rewriting, connection bound and header policy are set by whoever builds
+//! the run spec; parsing gives the defaults) or `"recorded"`: structured, so what
 //! re-runs a run's records never parses a command line again.
 
 use super::SideError;
@@ -27,12 +30,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The forms a side spec takes, as `--help` and errors list them.
-pub const FORMS: [&str; 6] = [
+pub const FORMS: [&str; 7] = [
     "builtin:NAME",
     "worker:COMMAND LINE",
     "pipe:COMMAND LINE",
     "exec:COMMAND LINE",
     "an http(s):// URL",
+    "upstream:http://HOST:PORT",
     "recorded",
 ];
 
@@ -47,6 +51,8 @@ pub enum SideSpec {
     Pipe(CommandLine),
     Exec(CommandLine),
     Http(#[serde(serialize_with = "without_userinfo")] String),
+    /// An HTTP service sent each record's whole request.
+    Upstream(Box<super::upstream::UpstreamSpec>),
     /// The capture's `recorded` responses (production's answers).
     Recorded,
 }
@@ -79,6 +85,7 @@ impl fmt::Display for SideSpec {
             SideSpec::Pipe(cmd) => write!(f, "pipe:{cmd}"),
             SideSpec::Exec(cmd) => write!(f, "exec:{cmd}"),
             SideSpec::Http(url) => f.write_str(&crate::util::redact::url(url)),
+            SideSpec::Upstream(spec) => write!(f, "upstream:{}", spec.url),
             SideSpec::Recorded => f.write_str("recorded"),
         }
     }
@@ -174,6 +181,21 @@ impl SideSpec {
         if let Some(cmd) = text.strip_prefix("exec:") {
             return CommandLine::parse(cmd).map(SideSpec::Exec).map_err(bad);
         }
+        if let Some(url) = text.strip_prefix("upstream:") {
+            if !url.starts_with("http://") {
+                return Err(bad(
+                    "upstream: takes an http://HOST:PORT base URL (https:// upstreams are not supported yet)".into(),
+                ));
+            }
+            if url.contains('@') {
+                return Err(bad(
+                    "an upstream URL carries no credentials; send them with --legacy-secret-header / --candidate-secret-header".into(),
+                ));
+            }
+            return Ok(SideSpec::Upstream(Box::new(
+                super::upstream::UpstreamSpec::new(url),
+            )));
+        }
         if text == "recorded" {
             return Ok(SideSpec::Recorded);
         }
@@ -251,13 +273,19 @@ mod tests {
             .take_while(|l| l.starts_with("//!"))
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(!contract.contains("four"), "{contract}");
+        assert!(
+            ["four", "five", "six"]
+                .iter()
+                .all(|n| !contract.contains(n)),
+            "{contract}"
+        );
         for form in [
             "builtin:",
             "worker:",
             "pipe:",
             "exec:",
             "http(s)://",
+            "upstream:",
             "recorded",
         ] {
             assert!(contract.contains(form), "the contract lacks {form}");

@@ -29,7 +29,7 @@
 use crate::compare::{Declared, KnownConfig, KnownSet, RuleConfig, RuleError, RuleSet};
 use crate::contract::{Contract, ContractError, ContractSpec};
 use crate::flags::FlagSettings;
-use crate::model::Side;
+use crate::model::{Pace, Side};
 use crate::sides::{SideOptions, SideSpec};
 use crate::traffic::{ReadOptions, TrafficSpec};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ pub struct RunSpec {
     pub sides: SideOptions,
     /// Records in flight at most (at least 1).
     pub concurrency: usize,
+    /// How fast records start (`--rate`, `--speed`), within `concurrency`.
+    #[serde(default)]
+    pub pace: Pace,
     /// Bytes of memory the records in flight may hold, about
     /// (`--max-inflight-bytes`; see [`crate::model::budget`]).
     pub max_inflight_bytes: u64,
@@ -154,6 +157,7 @@ pub(crate) fn test_spec() -> RunSpec {
             max_record_bytes: 1,
             id_column: "id".into(),
             key_column: "key".into(),
+            exchanges: false,
         },
         sides: SideOptions {
             timeout: std::time::Duration::from_millis(1),
@@ -165,6 +169,7 @@ pub(crate) fn test_spec() -> RunSpec {
             dir: None,
         },
         concurrency: 1,
+        pace: Pace::Unlimited,
         max_inflight_bytes: 1 << 20,
         reports_dir: "reports".into(),
         out: "reports/r".into(),

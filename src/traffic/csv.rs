@@ -118,6 +118,7 @@ pub(super) fn read(
                     key,
                     input: input.into(),
                     recorded: None,
+                    at: None,
                     origin,
                     charge,
                 }),

@@ -7,7 +7,9 @@
 //!   `null` is an input, not a missing one). It is kept as JSON text.
 //! - `id` and `key`, when present, must be strings (`""` is a valid id: empty is
 //!   never treated as missing). A missing `id` becomes the line number.
-//! - Other fields are ignored, so captures may carry timestamps or metadata.
+//! - `timestamp`, when it is a number (seconds) or an RFC 3339 date-time
+//!   string, is when the request was made (for `--speed`); in any other form
+//!   it is ignored, as other fields are, so captures may carry metadata.
 //! - Lines must be strict JSON ([`super::strict`]): a lone surrogate escape
 //!   or nesting deeper than 128 levels is rejected, so no target ever sees it.
 //! - A UTF-8 byte order mark is skipped at the start of a capture (by the
@@ -26,6 +28,8 @@ pub struct Parsed {
     pub key: Option<String>,
     pub input: Box<RawValue>,
     pub recorded: Option<Box<RawValue>>,
+    /// The `timestamp`, in seconds.
+    pub at: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +45,19 @@ struct Wire {
     input: Option<Box<RawValue>>,
     #[serde(default, deserialize_with = "present")]
     recorded: Option<Box<RawValue>>,
+    #[serde(default)]
+    timestamp: Option<serde_json::Value>,
+}
+
+/// Seconds of a capture's `timestamp`: a number, or an RFC 3339 string.
+pub fn seconds_of(value: &serde_json::Value) -> Option<f64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.timestamp_micros() as f64 / 1e6),
+        _ => None,
+    }
 }
 
 /// Parses one line (without its newline).
@@ -64,6 +81,7 @@ pub fn parse(line: &[u8]) -> Result<Parsed, String> {
         key: wire.key,
         input,
         recorded: wire.recorded,
+        at: wire.timestamp.as_ref().and_then(seconds_of),
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! # Contract
 //! - Input: one or more captures ([`TrafficSpec`]): JSON Lines files, CSV files,
-//!   or standard input (`-`), FIFOs included. Each is opened once, up front
+//!   HTTP captures of other tools (HAR, GoReplay: [`import`]), or standard
+//!   input (`-`), FIFOs included. Each is opened once, up front
 //!   ([`open_sources`]), and read in the order given, streaming, one line (or
 //!   CSV row) at a time; nothing holds a whole capture in memory, and a line
 //!   longer than the configured limit is rejected without being buffered. A
@@ -18,11 +19,15 @@
 //!   the source, the line and the reason; lines that are not strict JSON (lone
 //!   surrogates, nesting deeper than 128) are rejected too ([`strict`]). Only a
 //!   source that cannot be opened or read at all (missing file, I/O error, bad
-//!   CSV header) is a [`TrafficError`].
+//!   CSV header) is a [`TrafficError`]. With [`ReadOptions::exchanges`], a
+//!   line that is not a valid HTTP exchange is rejected with its reason too.
 //! - Non-goals: deduplicating ids (ids are labels, not keys; two records may
 //!   share one), reordering, sampling.
 
 mod csv;
+pub mod gor;
+pub mod har;
+pub mod import;
 mod input;
 mod jsonl;
 mod reader;
@@ -48,12 +53,17 @@ pub enum SourceItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// `.csv` files are CSV, everything else (and stdin) JSON Lines.
+    /// `.csv` files are CSV, `.har` HAR, `.gor` GoReplay, everything else
+    /// (and stdin) JSON Lines.
     Auto,
     /// One JSON object per line: `{"id"?: string, "key"?: string, "input": any}`.
     Jsonl,
     /// A header row, then one record per row; the row (minus id/key columns) is the input object.
     Csv,
+    /// HAR 1.2 (`.har`): HTTP exchanges ([`har`]).
+    Har,
+    /// GoReplay (`.gor`): HTTP exchanges ([`gor`]).
+    Gor,
 }
 
 impl Format {
@@ -62,6 +72,8 @@ impl Format {
             Format::Auto => "auto",
             Format::Jsonl => "jsonl",
             Format::Csv => "csv",
+            Format::Har => "har",
+            Format::Gor => "gor",
         }
     }
 }
@@ -97,6 +109,16 @@ impl TrafficSpec {
             {
                 Format::Csv
             }
+            (Format::Auto, Some(p))
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("har")) =>
+            {
+                Format::Har
+            }
+            (Format::Auto, Some(p))
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gor")) =>
+            {
+                Format::Gor
+            }
             (Format::Auto, _) => Format::Jsonl,
             (f, _) => f,
         }
@@ -112,6 +134,12 @@ pub struct ReadOptions {
     pub id_column: String,
     /// CSV column holding the routing key.
     pub key_column: String,
+    /// Every record is an HTTP exchange (a side is `upstream:`): a line
+    /// whose `input` is not a valid request, or whose `recorded` is not a
+    /// valid response, is rejected with the reason
+    /// ([`crate::model::exchange`]).
+    #[serde(default)]
+    pub exchanges: bool,
 }
 
 /// A capture that cannot be read at all.

@@ -86,6 +86,9 @@ pub fn spawn_reader(
                 match format {
                     Format::Csv => csv::read(&mut input, name, &options, out)?,
                     Format::Jsonl | Format::Auto => read_jsonl(&mut input, name, &options, out)?,
+                    Format::Har | Format::Gor => {
+                        super::import::read_into(format, &mut input, name, &options, out)?
+                    }
                 }
                 out.base_bytes = out.progress.bytes.load(Ordering::Relaxed);
                 out.flush();
@@ -238,13 +241,18 @@ fn read_jsonl(
                 let Some(charge) = out.admit(buf.len() as u64) else {
                     return Ok(());
                 };
-                match jsonl::parse(&buf) {
+                let parsed = jsonl::parse(&buf).and_then(|parsed| match options.exchanges {
+                    true => check_exchange(parsed),
+                    false => Ok(parsed),
+                });
+                match parsed {
                     Ok(parsed) => SourceItem::Record(Record {
                         seq: 0,
                         id: parsed.id.unwrap_or_else(|| line_no.to_string()),
                         key: parsed.key,
                         input: parsed.input.into(),
                         recorded: parsed.recorded,
+                        at: parsed.at,
                         origin,
                         charge,
                     }),
@@ -256,4 +264,15 @@ fn read_jsonl(
             return Ok(());
         }
     }
+}
+
+/// A record that must be an HTTP exchange, checked strictly.
+fn check_exchange(parsed: jsonl::Parsed) -> Result<jsonl::Parsed, String> {
+    use crate::model::exchange::{HttpRequest, HttpResponse};
+    let bad = |e: String| format!("not an HTTP exchange: {e}");
+    HttpRequest::parse(&parsed.input).map_err(bad)?;
+    if let Some(recorded) = &parsed.recorded {
+        HttpResponse::parse(recorded).map_err(bad)?;
+    }
+    Ok(parsed)
 }

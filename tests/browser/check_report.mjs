@@ -13,32 +13,20 @@
 // Exits 2 (and the test fails) when chromium is not installed: the test
 // command installs it; a browser test must never pass by not running.
 
-import { chromium } from "playwright-core";
-import { existsSync, mkdirSync } from "node:fs";
+import { launch } from "./chromium.mjs";
+import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const CHROMIUM = process.env.CUTOVER_CHROMIUM || "/usr/bin/chromium";
 const [page_path, shots] = process.argv.slice(2);
 if (!page_path || !shots) {
   console.error("usage: check_report.mjs PAGE.html SCREENSHOT_DIR");
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; scripts/test does it)`);
-  process.exit(2);
-}
 mkdirSync(shots, { recursive: true });
 const url = pathToFileURL(resolve(page_path)).href;
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width: 1300, height: 1000 } });
   const page = await context.newPage();

@@ -86,7 +86,7 @@ impl Service {
     }
 
     /// Kills the service and returns everything it wrote to stderr.
-    fn stop(&mut self) -> String {
+    pub(crate) fn stop(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.stderr
@@ -457,4 +457,23 @@ fn legacy_service_stays_quiet_when_clients_reset_their_connections() {
         stderr.is_empty(),
         "a client resetting its connection is routine, yet the legacy wrote to stderr:\n{stderr}"
     );
+}
+
+/// The legacy HTTP service, on a free port.
+pub(crate) fn legacy_service() -> Service {
+    let mut command = Command::new("python3");
+    command.args(["legacy/http_service.py", "--port", "0"]);
+    Service::start("legacy/http_service.py", command)
+}
+
+/// The Rust HTTP service (built here), on a free port.
+pub(crate) fn rust_service() -> Service {
+    let mut command = build_example("normalize_http").command();
+    command.args(["--port", "0"]);
+    Service::start("examples/normalize_http", command)
+}
+
+/// The `upstream:` side spec of a running service.
+pub(crate) fn upstream(service: &Service) -> String {
+    format!("upstream:http://127.0.0.1:{}", service.port)
 }

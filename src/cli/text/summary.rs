@@ -137,17 +137,47 @@ fn drift(out: &mut String, view: &RunView<'_>) {
 }
 
 fn latency(out: &mut String, view: &RunView<'_>, p: Palette) {
-    let l = &view.summary.latency_ms;
-    heading(
-        out,
-        p,
-        "latency ms        p50       p90       p99       max      mean",
-    );
-    for (side, l) in [("legacy", &l.legacy), ("candidate", &l.candidate)] {
+    let summary = view.summary;
+    let rows = |out: &mut String, l: &crate::report::SideLatency| {
+        for (side, l) in [("legacy", &l.legacy), ("candidate", &l.candidate)] {
+            let _ = writeln!(
+                out,
+                "  {side:<12}{:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                l.p50, l.p90, l.p99, l.max, l.mean
+            );
+        }
+    };
+    match &summary.slot_wait_ms {
+        None => heading(
+            out,
+            p,
+            "latency ms        p50       p90       p99       max      mean",
+        ),
+        Some(_) => heading(
+            out,
+            p,
+            "service ms        p50       p90       p99       max      mean  (request sent → answer)",
+        ),
+    }
+    rows(out, &summary.latency_ms);
+    if let Some(waits) = &summary.slot_wait_ms {
+        heading(
+            out,
+            p,
+            "slot wait ms      p50       p90       p99       max      mean  (waiting for a connection, before the request left)",
+        );
+        rows(out, waits);
+    }
+    if let Some(pace) = &summary.status.pace {
+        let asked = match pace.pace {
+            crate::model::Pace::Rate(n) => format!("--rate {n}/s"),
+            crate::model::Pace::Speed(x) => format!("--speed {x}x"),
+            crate::model::Pace::Unlimited => "unpaced".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "  {side:<12}{:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-            l.p50, l.p90, l.p99, l.max, l.mean
+            "  pace        {asked}: {} records started at {}/s",
+            pace.started, pace.achieved_per_second
         );
     }
 }

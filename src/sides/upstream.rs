@@ -1,0 +1,563 @@
+//! `upstream:http://HOST:PORT`: a side that is an HTTP service, sent each
+//! record's whole request ([`crate::model::exchange`]).
+//!
+//! # Contract
+//! - A record's `input` is an [`HttpRequest`]; it goes to the base URL as it
+//!   was recorded: method, path (after the base URL's own path and the
+//!   side's path prefix), query, headers in order with their repeats, body
+//!   bytes exactly (a JSON body compact, as written). Hop-by-hop headers
+//!   ([`HeaderPolicy::hop_by_hop`], `content-length` among them) are not
+//!   forwarded: `content-length` is set from the body when there is one.
+//!   Nothing else is added, except a `host` from the base URL when the
+//!   request has none. Repeats of one header name are sent together, at the
+//!   place of the first (HTTP allows it; hyper's header map keeps no other
+//!   order).
+//! - Per side rewriting ([`Rewrite`]): the `host` header replaced, headers
+//!   added or replaced, secret headers whose value is read from an
+//!   environment variable when the side is built (registered with
+//!   [`crate::util::redact`] at once, never kept in the run spec: the spec
+//!   holds the variable's name), and a path prefix.
+//! - The answer is the response's comparable form
+//!   ([`HttpResponse::comparable`]): any status is an output, not an error.
+//!   Redirects are never followed (a 3xx is the answer).
+//! - One connection pool per side, at most [`UpstreamSpec::max_connections`]
+//!   requests in flight (hence connections) at once, kept alive between
+//!   calls. The time a call waits for one of those slots is reported
+//!   separately from its service time (request sent → whole answer read).
+//! - Transport failures keep their own error types ([`TransportError`]):
+//!   `cutover.http_refused`, `cutover.http_reset`, `cutover.http_transport`
+//!   (anything else), `cutover.output_too_large`; past `timeout` the answer
+//!   is [`Answer::Timeout`]. Messages name the URL and say which it was, and
+//!   go through [`crate::util::redact::text`].
+//! - [`Implementation::ready`] connects once before the run: a refused
+//!   connection is a [`SideError::Unreachable`] ("connection refused at
+//!   http://…: is the service running?"), so the run does not happen (exit 2).
+//!
+//! [`Upstream::send`] is the library piece a live proxy reuses: one
+//! [`HttpRequest`] in, the [`HttpResponse`] and its timing out.
+//!
+//! # Non-goals
+//! `https://` upstreams (TLS) are not supported yet: the spec is refused.
+//! HTTP/2, trailers, and following redirects.
+
+use super::{Called, Implementation, Request, SideError, SideOptions};
+use crate::model::exchange::{Body, HeaderPolicy, HttpRequest, HttpResponse};
+use crate::model::{Answer, AppError, Side};
+use crate::util::redact;
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Default `--max-connections`: connections per upstream side at most.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+
+/// An upstream side, as the run spec keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamSpec {
+    /// The base URL (`http://HOST:PORT[/PATH]`), without userinfo.
+    pub url: String,
+    #[serde(default)]
+    pub rewrite: Rewrite,
+    /// Requests (and connections) in flight at most.
+    pub max_connections: usize,
+    /// Which headers are forwarded and compared.
+    #[serde(default)]
+    pub headers: HeaderPolicy,
+}
+
+impl UpstreamSpec {
+    /// A spec for `url` with no rewriting and the defaults.
+    pub fn new(url: &str) -> Self {
+        UpstreamSpec {
+            url: url.to_owned(),
+            rewrite: Rewrite::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            headers: HeaderPolicy::default(),
+        }
+    }
+}
+
+/// How one side changes each request before sending it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rewrite {
+    /// The `host` header sent instead of the recorded one.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Headers set on every request, replacing the recorded ones of that name.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// Headers set from environment variables: `(header name, variable)`.
+    /// Only the variable's name is kept.
+    #[serde(default)]
+    pub secret_headers: Vec<(String, String)>,
+    /// Put before every request's path (`/v2`).
+    #[serde(default)]
+    pub path_prefix: String,
+}
+
+/// Why an exchange with an upstream failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    #[error("connection refused at {url}: is the service running?")]
+    Refused { url: String },
+    #[error("connection reset by {url}: {detail}")]
+    Reset { url: String, detail: String },
+    #[error("no answer from {url} within {}", humantime::format_duration(*after))]
+    Timeout { url: String, after: Duration },
+    #[error("the response body from {url} is over {max} bytes (--max-record-bytes)")]
+    TooLarge { url: String, max: usize },
+    #[error("cannot send the request to {url}: {detail}")]
+    Request { url: String, detail: String },
+    #[error("exchange with {url} failed: {detail}")]
+    Other { url: String, detail: String },
+}
+
+impl TransportError {
+    /// The error type an answer carries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportError::Refused { .. } => "cutover.http_refused",
+            TransportError::Reset { .. } => "cutover.http_reset",
+            TransportError::Timeout { .. } => "cutover.timeout",
+            TransportError::TooLarge { .. } => "cutover.output_too_large",
+            TransportError::Request { .. } => "cutover.bad_exchange",
+            TransportError::Other { .. } => "cutover.http_transport",
+        }
+    }
+}
+
+/// One exchange done: the response, the time waited for a connection slot,
+/// and the service time (request sent → whole response read).
+#[derive(Debug, Clone)]
+pub struct Exchanged {
+    pub response: HttpResponse,
+    pub waited: Duration,
+    pub service: Duration,
+}
+
+/// An HTTP service at one side (see the module docs).
+pub struct Upstream {
+    client: Client<HttpConnector, Full<Bytes>>,
+    /// `scheme://authority`, no trailing slash.
+    origin: String,
+    authority: String,
+    /// The base URL's path and the rewrite's prefix, no trailing slash.
+    prefix: String,
+    /// The rewrite's headers, secrets resolved: (lower-cased name, value).
+    set: Vec<(String, String)>,
+    host: Option<String>,
+    slots: Semaphore,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_body: usize,
+    policy: HeaderPolicy,
+    flag: &'static str,
+}
+
+impl Upstream {
+    /// Builds the side (no connection yet; [`Implementation::ready`] makes one).
+    pub fn new(spec: &UpstreamSpec, side: Side, options: &SideOptions) -> Result<Self, SideError> {
+        Self::with_env(spec, side, options, |name| std::env::var(name).ok())
+    }
+
+    /// [`Upstream::new`] with the environment given.
+    pub fn with_env(
+        spec: &UpstreamSpec,
+        side: Side,
+        options: &SideOptions,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SideError> {
+        let bad = |reason: String| SideError::BadSpec {
+            flag: side.flag(),
+            spec: format!("upstream:{}", redact::url(&spec.url)),
+            reason,
+        };
+        let url =
+            reqwest::Url::parse(&spec.url).map_err(|e| bad(format!("not a valid URL: {e}")))?;
+        if url.scheme() != "http" {
+            return Err(bad(
+                "upstream: takes an http:// URL (https:// upstreams are not supported yet)".into(),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(
+                "the base URL has a query or fragment; each request brings its own query".into(),
+            ));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad("the URL has no host".into()))?;
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let prefix = format!(
+            "{}{}",
+            url.path().trim_end_matches('/'),
+            spec.rewrite.path_prefix.trim_end_matches('/')
+        );
+        if !(prefix.is_empty() || prefix.starts_with('/')) {
+            return Err(bad(format!(
+                "the path prefix {:?} must start with `/`",
+                spec.rewrite.path_prefix
+            )));
+        }
+        let mut set = Vec::new();
+        for (name, value) in &spec.rewrite.headers {
+            set.push((name.to_ascii_lowercase(), value.clone()));
+        }
+        for (name, var) in &spec.rewrite.secret_headers {
+            let value = env(var).ok_or_else(|| {
+                bad(format!(
+                    "the secret header {name} reads the environment variable {var}, which is not set: export it"
+                ))
+            })?;
+            redact::register(&value);
+            set.push((name.to_ascii_lowercase(), value));
+        }
+        let host_header = spec
+            .rewrite
+            .host
+            .iter()
+            .map(|h| ("host".to_owned(), h.clone()));
+        for (name, value) in set.iter().cloned().chain(host_header) {
+            hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| bad(format!("{name:?} is not a header name")))?;
+            hyper::header::HeaderValue::from_str(&value)
+                .map_err(|_| bad(format!("the value of header {name} holds CR, LF or NUL")))?;
+        }
+        let max_connections = spec.max_connections.max(1);
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(options.timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(max_connections)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .set_host(false)
+            .build(connector);
+        Ok(Upstream {
+            client,
+            origin: format!("http://{authority}"),
+            authority,
+            prefix,
+            set,
+            host: spec.rewrite.host.clone(),
+            slots: Semaphore::new(max_connections),
+            timeout: options.timeout,
+            connect_timeout: options.startup_timeout,
+            max_body: options.max_response_bytes,
+            policy: spec.headers.clone(),
+            flag: side.flag(),
+        })
+    }
+
+    /// The base URL, for messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The request as it goes on the wire, rewriting applied.
+    pub fn prepare(
+        &self,
+        request: &HttpRequest,
+    ) -> Result<hyper::Request<Full<Bytes>>, TransportError> {
+        let bad = |detail: String| TransportError::Request {
+            url: self.origin.clone(),
+            detail,
+        };
+        let target = format!("{}{}", self.prefix, request.target());
+        let uri = hyper::Uri::builder()
+            .scheme("http")
+            .authority(self.authority.as_str())
+            .path_and_query(target.as_str())
+            .build()
+            .map_err(|e| bad(format!("the target {target:?} is not a valid URI: {e}")))?;
+        let method = hyper::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| bad(format!("method {:?}: {e}", request.method)))?;
+        let mut builder = hyper::Request::builder().method(method).uri(uri);
+        let headers = builder.headers_mut().expect("a fresh builder");
+        let replaced = |name: &str| {
+            self.set.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+                || (self.host.is_some() && name.eq_ignore_ascii_case("host"))
+        };
+        let mut has_host = false;
+        for (name, value) in &request.headers {
+            if self.policy.is_hop_by_hop(name) || replaced(name) {
+                continue;
+            }
+            has_host |= name.eq_ignore_ascii_case("host");
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| bad(format!("header {name:?}: {e}")))?;
+            let value = hyper::header::HeaderValue::from_str(value)
+                .map_err(|e| bad(format!("header {name}: {e}")))?;
+            headers.append(name, value);
+        }
+        let host = self
+            .host
+            .clone()
+            .or_else(|| (!has_host).then(|| self.authority.clone()));
+        let extra = host
+            .iter()
+            .map(|h| ("host", h.as_str()))
+            .chain(self.set.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        for (name, value) in extra {
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| bad(format!("header {name:?}: {e}")))?;
+            let value = hyper::header::HeaderValue::from_str(value)
+                .map_err(|e| bad(format!("header {name}: {e}")))?;
+            headers.append(name, value);
+        }
+        let body = request.body.as_ref().map(Body::wire);
+        if let Some(body) = &body {
+            headers.insert(hyper::header::CONTENT_LENGTH, body.len().into());
+        }
+        builder
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| bad(e.to_string()))
+    }
+
+    /// Sends one request and reads its whole response (see the module docs).
+    pub async fn send(&self, request: &HttpRequest) -> Result<Exchanged, TransportError> {
+        let wire = self.prepare(request)?;
+        let queued = Instant::now();
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let waited = queued.elapsed();
+        let started = Instant::now();
+        let exchange = async {
+            let response = self
+                .client
+                .request(wire)
+                .await
+                .map_err(|e| self.classify(&e))?;
+            let (parts, body) = response.into_parts();
+            let bytes = Limited::new(body, self.max_body)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        TransportError::TooLarge {
+                            url: self.origin.clone(),
+                            max: self.max_body,
+                        }
+                    } else {
+                        self.classify(e.as_ref())
+                    }
+                })?
+                .to_bytes();
+            let headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = Body::from_wire(&headers, bytes.to_vec());
+            Ok(HttpResponse {
+                status: parts.status.as_u16(),
+                headers,
+                body,
+            })
+        };
+        let response = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| TransportError::Timeout {
+                url: self.origin.clone(),
+                after: self.timeout,
+            })??;
+        Ok(Exchanged {
+            response,
+            waited,
+            service: started.elapsed(),
+        })
+    }
+
+    /// The transport error a failed exchange was, by its cause chain.
+    fn classify(&self, e: &(dyn std::error::Error + 'static)) -> TransportError {
+        let url = self.origin.clone();
+        let detail = redact::text(&crate::util::errors::chain(e)).into_owned();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                match io.kind() {
+                    ConnectionRefused => return TransportError::Refused { url },
+                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                        return TransportError::Reset { url, detail }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(h) = c.downcast_ref::<hyper::Error>() {
+                if h.is_incomplete_message() || h.is_canceled() {
+                    return TransportError::Reset { url, detail };
+                }
+            }
+            cause = c.source();
+        }
+        TransportError::Other { url, detail }
+    }
+
+    /// Connects once: refused is [`SideError::Unreachable`].
+    pub async fn check_reachable(&self) -> Result<(), SideError> {
+        let connect = tokio::net::TcpStream::connect(self.authority.as_str());
+        let failed = |reason: String| SideError::Unreachable {
+            flag: self.flag,
+            url: self.origin.clone(),
+            reason,
+        };
+        match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(failed(format!(
+                    "connection refused at {}: is the service running?",
+                    self.origin
+                )))
+            }
+            Ok(Err(e)) => Err(failed(format!("cannot connect to {}: {e}", self.origin))),
+            Err(_) => Err(failed(format!(
+                "cannot connect to {} within {} (--startup-timeout)",
+                self.origin,
+                humantime::format_duration(self.connect_timeout)
+            ))),
+        }
+    }
+
+    /// One record's answer and the time it waited for a slot.
+    async fn answer(&self, input: &serde_json::value::RawValue) -> Called {
+        let request = match HttpRequest::parse(input) {
+            Ok(r) => r,
+            Err(reason) => {
+                return Called::now(Answer::Error(AppError::new("cutover.bad_exchange", reason)))
+            }
+        };
+        match self.send(&request).await {
+            Ok(done) => Called {
+                answer: Answer::Output(done.response.comparable(&self.policy)),
+                waited: done.waited,
+            },
+            Err(TransportError::Timeout { after, .. }) => Called::now(Answer::Timeout(after)),
+            Err(e) => Called::now(Answer::Error(AppError::new(
+                e.kind(),
+                redact::text(&e.to_string()).into_owned(),
+            ))),
+        }
+    }
+}
+
+impl Implementation for Upstream {
+    fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>> {
+        Box::pin(async move { Ok(self.answer(request.input).await.answer) })
+    }
+
+    fn call_timed<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Called, SideError>> {
+        Box::pin(async move { Ok(self.answer(request.input).await) })
+    }
+
+    fn recorded_answer(&self, recorded: &serde_json::value::RawValue) -> Option<Answer> {
+        HttpResponse::parse(recorded)
+            .ok()
+            .map(|r| Answer::Output(r.comparable(&self.policy)))
+    }
+
+    fn ready(&self) -> BoxFuture<'_, Result<(), SideError>> {
+        Box::pin(self.check_reachable())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> SideOptions {
+        SideOptions {
+            timeout: Duration::from_secs(1),
+            startup_timeout: Duration::from_secs(1),
+            workers: 1,
+            retries: 0,
+            max_response_bytes: 1 << 20,
+            follow_redirects: Vec::new(),
+            dir: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_goes_as_recorded_with_the_rewriting_and_without_hop_by_hop_headers() {
+        let mut spec = UpstreamSpec::new("http://127.0.0.1:9/base");
+        spec.rewrite = Rewrite {
+            host: None,
+            headers: vec![("X-Env".into(), "shadow".into())],
+            secret_headers: vec![("authorization".into(), "TOKEN_VAR".into())],
+            path_prefix: "/v2".into(),
+        };
+        let env =
+            |name: &str| (name == "TOKEN_VAR").then(|| "Bearer upstream-unit-secret".to_owned());
+        let side = Upstream::with_env(&spec, Side::Candidate, &options(), env).unwrap();
+        let raw = serde_json::value::RawValue::from_string(
+            r#"{"method":"POST","path":"/items","query":"a=1","headers":[["host","normalize.internal"],["Connection","close"],["x-env","recorded"],["Authorization","Bearer recorded"],["content-type","application/json"],["Content-Length","999"],["x-t","1"],["x-t","2"]],"body":{"b": [1, 2]}}"#.into(),
+        )
+        .unwrap();
+        let request = HttpRequest::parse(&raw).unwrap();
+        let wire = side.prepare(&request).unwrap();
+        assert_eq!(
+            wire.uri().to_string(),
+            "http://127.0.0.1:9/base/v2/items?a=1"
+        );
+        let headers: Vec<(String, String)> = wire
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect()
+        };
+        assert_eq!(
+            headers,
+            pairs(&[
+                ("host", "normalize.internal"),
+                ("content-type", "application/json"),
+                ("x-t", "1"),
+                ("x-t", "2"),
+                ("x-env", "shadow"),
+                ("authorization", "Bearer upstream-unit-secret"),
+                ("content-length", "11"),
+            ])
+        );
+        assert_eq!(
+            crate::util::redact::text("x Bearer upstream-unit-secret"),
+            "x <redacted>"
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_variable_stops_the_side_naming_it() {
+        let mut spec = UpstreamSpec::new("http://127.0.0.1:9");
+        spec.rewrite.secret_headers = vec![("authorization".into(), "NOT_SET_ANYWHERE".into())];
+        let e = Upstream::with_env(&spec, Side::Legacy, &options(), |_| None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("NOT_SET_ANYWHERE, which is not set"), "{e}");
+        let https = Upstream::new(&UpstreamSpec::new("https://h:1"), Side::Legacy, &options())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(https.contains("not supported yet"), "{https}");
+    }
+}
