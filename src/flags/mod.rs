@@ -40,7 +40,7 @@
 //! # Place in the house
 //! Beside the pipeline: names only [`crate::model`], [`crate::compare`]
 //! (the [`Router`] compares) and [`crate::util`]. What a replay says about
-//! the rollout is the report's ([`crate::report`]'s `rollout` section); the
+//! the rollout is the report stage's (its `rollout` section, above this module); the
 //! `cutover flags` command is `cli/`'s.
 
 pub mod admin;
