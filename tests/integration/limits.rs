@@ -126,21 +126,19 @@ fn an_oversized_csv_row_is_skipped_without_being_held_in_memory() {
     };
     let big = capture("big.csv", &"y".repeat(1 << 20));
     let small = capture("small.csv", "y");
-    let args = |path: &std::path::Path| {
-        vec![
-            path.to_str().unwrap().to_owned(),
-            "--max-record-bytes".to_owned(),
-            "1048576".to_owned(),
+    let args = |path: &std::path::Path| -> [String; 3] {
+        [
+            path.display().to_string(),
+            "--max-record-bytes".into(),
+            "1048576".into(),
         ]
     };
-    let small_args = args(&small);
-    let small_args: Vec<&str> = small_args.iter().map(String::as_str).collect();
-    let (code, base_kib, _) = replay_watched(&tmp.path().join("base"), &small_args);
+    let [a, b, c] = args(&small);
+    let (code, base_kib, _) = replay_watched(&tmp.path().join("base"), &[&a, &b, &c]);
     assert_eq!(code, Some(0));
-    let big_args = args(&big);
-    let big_args: Vec<&str> = big_args.iter().map(String::as_str).collect();
+    let [a, b, c] = args(&big);
     let out = tmp.path().join("run");
-    let (code, peak_kib, s) = replay_watched(&out, &big_args);
+    let (code, peak_kib, s) = replay_watched(&out, &[&a, &b, &c]);
     assert_eq!(code, Some(1));
     assert_eq!(counts(&s, &["read", "rejected", "matched"]), [3, 1, 2]);
     let rejected = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
