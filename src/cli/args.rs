@@ -293,6 +293,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME", default_value = "X-Cutover-Shadow")]
     pub shadow_header: String,
     #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    #[command(flatten)]
     pub flags: FlagOptions,
 }
 
@@ -393,30 +395,8 @@ pub struct ReplayArgs {
     /// comma-separated [default: none]
     #[arg(long, value_name = "SIDE", value_enum, value_delimiter = ',')]
     pub follow_redirects: Vec<Side>,
-    /// Requests in flight (and pooled keep-alive connections) per
-    /// upstream: side at most; each side has its own pool.
-    #[arg(long, value_name = "N", default_value_t = crate::sides::upstream::DEFAULT_MAX_CONNECTIONS, value_parser = positive)]
-    pub max_connections: usize,
-    /// Headers of HTTP exchanges that belong to one connection: never
-    /// forwarded to an upstream: side, never compared (comma-separated,
-    /// case-insensitive; a trailing `*` matches a prefix).
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_HOP_BY_HOP)]
-    pub hop_by_hop_headers: Vec<String>,
-    /// Headers of HTTP exchanges that differ on every answer: forwarded,
-    /// never compared (comma-separated, as --hop-by-hop-headers; give an
-    /// empty value to compare them all).
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_VOLATILE)]
-    pub volatile_headers: Vec<String>,
-    /// Request headers of HTTP exchanges sent as recorded but written as
-    /// <redacted> wherever the report shows the request (comma-separated;
-    /// an empty value redacts none). Re-running such a record (minimize,
-    /// recheck) sends the redacted value.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_REDACTED)]
-    pub redact_headers: Vec<String>,
     #[command(flatten)]
-    pub legacy_rewrite: LegacyRewrite,
-    #[command(flatten)]
-    pub candidate_rewrite: CandidateRewrite,
+    pub upstream: UpstreamArgs,
     /// Also write the run as JUnit XML (one test case per mismatch group) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -490,6 +470,35 @@ pub struct ImportArgs {
     /// Longest entry accepted, in bytes (.gor payloads).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RECORD_BYTES)]
     pub max_record_bytes: usize,
+}
+
+/// The options of `upstream:` sides, shared by `replay` and `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct UpstreamArgs {
+    /// Requests in flight (and pooled keep-alive connections) per
+    /// upstream: side at most; each side has its own pool.
+    #[arg(long, value_name = "N", default_value_t = crate::sides::upstream::DEFAULT_MAX_CONNECTIONS, value_parser = positive)]
+    pub max_connections: usize,
+    /// Headers of HTTP exchanges that belong to one connection: never
+    /// forwarded to an upstream: side, never compared (comma-separated,
+    /// case-insensitive; a trailing `*` matches a prefix).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_HOP_BY_HOP)]
+    pub hop_by_hop_headers: Vec<String>,
+    /// Headers of HTTP exchanges that differ on every answer: forwarded,
+    /// never compared (comma-separated, as --hop-by-hop-headers; give an
+    /// empty value to compare them all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_VOLATILE)]
+    pub volatile_headers: Vec<String>,
+    /// Request headers of HTTP exchanges sent as recorded but written as
+    /// <redacted> wherever the report shows the request (comma-separated;
+    /// an empty value redacts none). Re-running such a record (minimize,
+    /// recheck) sends the redacted value.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = DEFAULT_REDACTED)]
+    pub redact_headers: Vec<String>,
+    #[command(flatten)]
+    pub legacy_rewrite: LegacyRewrite,
+    #[command(flatten)]
+    pub candidate_rewrite: CandidateRewrite,
 }
 
 /// Default `--hop-by-hop-headers`.

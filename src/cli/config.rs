@@ -115,6 +115,14 @@ pub struct ServeConfig {
     /// `--mirror-route`, each `METHOD PATTERN`.
     pub mirror_routes: Option<Vec<String>>,
     pub shadow_header: Option<String>,
+    /// Proxy mode: `--max-connections`, per upstream.
+    pub max_connections: Option<usize>,
+    /// Proxy mode: `--hop-by-hop-headers`.
+    pub hop_by_hop_headers: Option<Vec<String>>,
+    /// Proxy mode: `--volatile-headers`.
+    pub volatile_headers: Option<Vec<String>>,
+    /// Proxy mode: `--redact-headers`.
+    pub redact_headers: Option<Vec<String>>,
 }
 
 /// `[sides.legacy]` and `[sides.candidate]`.

@@ -274,66 +274,19 @@ pub fn replay_spec(
         Side::Candidate,
     )?;
     let (mut legacy, mut candidate) = (legacy, candidate);
-    let policy = HeaderPolicy {
-        hop_by_hop: header_list(pick(
-            matches,
-            "hop_by_hop_headers",
-            args.hop_by_hop_headers.clone(),
-            loaded.config.replay.hop_by_hop_headers.clone(),
-        )),
-        volatile: header_list(pick(
-            matches,
-            "volatile_headers",
-            args.volatile_headers.clone(),
-            loaded.config.replay.volatile_headers.clone(),
-        )),
-        redacted: header_list(pick(
-            matches,
-            "redact_headers",
-            args.redact_headers.clone(),
-            loaded.config.replay.redact_headers.clone(),
-        )),
-    };
-    let max_connections = pick(
+    let replay_file = &loaded.config.replay;
+    upstream_sides(
         matches,
-        "max_connections",
-        args.max_connections,
-        loaded.config.replay.max_connections,
-    )
-    .max(1);
-    let sides_file = &loaded.config.sides;
-    for (side, spec, flags, file) in [
-        (
-            Side::Legacy,
-            &mut legacy,
-            args.legacy_rewrite.rewriting(),
-            &sides_file.legacy,
-        ),
-        (
-            Side::Candidate,
-            &mut candidate,
-            args.candidate_rewrite.rewriting(),
-            &sides_file.candidate,
-        ),
-    ] {
-        let (rewrite, setting) = rewrite_of(side, flags, file, &file_name)?;
-        match spec {
-            SideSpec::Upstream(up) => {
-                up.rewrite = rewrite;
-                up.max_connections = max_connections;
-                up.headers = policy.clone();
-            }
-            other => {
-                if let Some(setting) = setting {
-                    return Err(CliError::NotUpstream {
-                        setting,
-                        side,
-                        spec: other.to_string(),
-                    });
-                }
-            }
-        }
-    }
+        &args.upstream,
+        UpstreamFile {
+            max_connections: replay_file.max_connections,
+            hop_by_hop_headers: replay_file.hop_by_hop_headers.clone(),
+            volatile_headers: replay_file.volatile_headers.clone(),
+            redact_headers: replay_file.redact_headers.clone(),
+        },
+        &loaded,
+        [&mut legacy, &mut candidate],
+    )?;
     let mut read = capture.read;
     read.exchanges = [&legacy, &candidate]
         .iter()
@@ -525,14 +478,25 @@ pub fn serve_spec(
     };
     let legacy_text = pick(matches, "legacy", args.legacy, file.legacy.clone());
     let candidate_text = pick(matches, "candidate", args.candidate, file.candidate.clone());
-    // Proxy mode: both sides `upstream:http://…` (parsed here, minimally,
-    // until the upstream: side kind of issue 12 lands in sides/).
-    let upstream = |t: &str| t.strip_prefix("upstream:").map(str::to_owned);
-    let proxy = match (upstream(&legacy_text), upstream(&candidate_text)) {
-        (Some(legacy), Some(candidate)) => {
+    // Proxy mode: both sides `upstream:` (the replay's side kind, with its
+    // rewriting and header policy); function mode: neither.
+    let mut legacy = SideSpec::parse(&legacy_text, Side::Legacy)?;
+    let mut candidate = SideSpec::parse(&candidate_text, Side::Candidate)?;
+    upstream_sides(
+        matches,
+        &args.upstream,
+        UpstreamFile {
+            max_connections: file.max_connections,
+            hop_by_hop_headers: file.hop_by_hop_headers.clone(),
+            volatile_headers: file.volatile_headers.clone(),
+            redact_headers: file.redact_headers.clone(),
+        },
+        &loaded,
+        [&mut legacy, &mut candidate],
+    )?;
+    let proxy = match (&legacy, &candidate) {
+        (SideSpec::Upstream(_), SideSpec::Upstream(_)) => {
             let settings = ProxySettings {
-                legacy,
-                candidate,
                 mirror_routes: if explicit(matches, "mirror_route") {
                     args.mirror_route.clone()
                 } else {
@@ -544,24 +508,17 @@ pub fn serve_spec(
                     args.shadow_header.clone(),
                     file.shadow_header.clone(),
                 ),
-                pool: crate::serve::proxy::DEFAULT_POOL,
             };
             crate::serve::proxy::check(&settings).map_err(CliError::NotYet)?;
             Some(settings)
         }
-        (None, None) => None,
-        _ => {
+        (SideSpec::Upstream(_), _) | (_, SideSpec::Upstream(_)) => {
             return Err(CliError::NotYet(
                 "--legacy and --candidate: proxy mode needs both sides upstream:http://…, function mode neither".into(),
             ))
         }
+        _ => None,
     };
-    let side_of = |text: &str, side| match upstream(text) {
-        Some(url) => SideSpec::parse(&url, side),
-        None => SideSpec::parse(text, side),
-    };
-    let legacy = side_of(&legacy_text, Side::Legacy)?;
-    let candidate = side_of(&candidate_text, Side::Candidate)?;
     let flags = run_flags(
         args.no_flags || file.no_flags.unwrap_or(false),
         &args.flags,
@@ -771,6 +728,89 @@ fn pace_of(
         (None, Some(x)) => Ok(Pace::Speed(x)),
         (None, None) => Ok(Pace::Unlimited),
     }
+}
+
+/// The config file's values of the `upstream:` options (under `[replay]`
+/// or `[serve]`).
+struct UpstreamFile {
+    max_connections: Option<usize>,
+    hop_by_hop_headers: Option<Vec<String>>,
+    volatile_headers: Option<Vec<String>>,
+    redact_headers: Option<Vec<String>>,
+}
+
+/// Gives each `upstream:` side its connection bound, header policy and
+/// rewriting (flags over the file over the defaults); a rewriting setting
+/// for a side that is not `upstream:` is an error naming the setting.
+fn upstream_sides(
+    matches: &ArgMatches,
+    args: &super::args::UpstreamArgs,
+    file: UpstreamFile,
+    loaded: &Loaded,
+    [legacy, candidate]: [&mut SideSpec; 2],
+) -> Result<(), CliError> {
+    let file_name = loaded.file_name();
+    let policy = HeaderPolicy {
+        hop_by_hop: header_list(pick(
+            matches,
+            "hop_by_hop_headers",
+            args.hop_by_hop_headers.clone(),
+            file.hop_by_hop_headers,
+        )),
+        volatile: header_list(pick(
+            matches,
+            "volatile_headers",
+            args.volatile_headers.clone(),
+            file.volatile_headers,
+        )),
+        redacted: header_list(pick(
+            matches,
+            "redact_headers",
+            args.redact_headers.clone(),
+            file.redact_headers,
+        )),
+    };
+    let max_connections = pick(
+        matches,
+        "max_connections",
+        args.max_connections,
+        file.max_connections,
+    )
+    .max(1);
+    let sides_file = &loaded.config.sides;
+    for (side, spec, flags, file) in [
+        (
+            Side::Legacy,
+            legacy,
+            args.legacy_rewrite.rewriting(),
+            &sides_file.legacy,
+        ),
+        (
+            Side::Candidate,
+            candidate,
+            args.candidate_rewrite.rewriting(),
+            &sides_file.candidate,
+        ),
+    ] {
+        let (rewrite, setting) = rewrite_of(side, flags, file, &file_name)?;
+        match spec {
+            SideSpec::Upstream(up) => {
+                up.rewrite = rewrite;
+                up.max_connections = max_connections;
+                up.headers = policy.clone();
+            }
+            other => {
+                if let Some(setting) = setting {
+                    return Err(CliError::NotUpstream {
+                        setting,
+                        side,
+                        spec: other.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A header list as given: trimmed, lower-cased, empty items dropped (so

@@ -41,8 +41,9 @@
 //! - Nothing from a request reaches the log unescaped; secrets are redacted
 //!   from error bodies ([`crate::util::redact`]).
 //!
-//! - **Proxy mode** (`upstream:http://…` sides): [`proxy`]'s contract; the
-//!   comparison is of [`exchange`]'s shapes.
+//! - **Proxy mode** (`upstream:http://…` sides, the replay's side kind):
+//!   [`proxy`]'s contract; the comparison is of the replay's exchange
+//!   shapes ([`crate::model::exchange`]).
 //!
 //! - **Capture** (`--capture`, function mode): [`capture`]'s contract; it is
 //!   finished (flushed) after the last request is answered.
@@ -58,7 +59,6 @@
 //! [`crate::report`].
 
 pub mod capture;
-pub mod exchange;
 pub mod key;
 pub mod metrics;
 pub mod proxy;
@@ -328,11 +328,11 @@ pub async fn run(
             .with_state(Arc::new(proxy::Proxy::new(
                 proxy_settings,
                 settings,
-                &spec.sides,
+                spec,
                 router.clone(),
                 metrics.clone(),
                 usage.clone(),
-            ))),
+            )?)),
         None => axum::Router::new()
             .route("/", axum::routing::post(function))
             .fallback(not_found)

@@ -2,14 +2,19 @@
 //! it came; the response given back unchanged.
 //!
 //! # Contract
-//! - Forwarded: the method, the path and query, the headers minus the
-//!   hop-by-hop ones ([`super::exchange::is_hop_by_hop`]) and minus `Host`
-//!   (the upstream's own is set), the body **streamed** through. The
-//!   response (status, headers minus hop-by-hop, body) is streamed back.
-//!   One hyper-util client per side, its idle pool bounded, no redirects
-//!   followed (a 3xx is the answer), every call under the sides' timeout
-//!   (504 past it; 502 when the upstream cannot be reached, with the error
-//!   JSON).
+//! - Each side is the replay's `upstream:` side: its
+//!   [`crate::sides::upstream::Target`] (base URL, path prefix, `host` and
+//!   header rewriting, secret headers, the [`HeaderPolicy`]) is applied to
+//!   every live request exactly as to a recorded one: the method, the path
+//!   and query, the headers in order minus the hop-by-hop ones (`Host` as
+//!   the client sent it unless rewritten), the body **streamed** through
+//!   (hyper sets its length). The response (status, headers minus those of
+//!   the connection, [`crate::sides::upstream::end_to_end`], body) is
+//!   streamed back. One hyper-util client per side on the shared
+//!   [`crate::sides::upstream::connector`], keeping at most
+//!   `max_connections` idle connections, no redirects followed (a 3xx is
+//!   the answer), every call under the sides' timeout (504 past it; 502
+//!   when the upstream cannot be reached, with the error JSON).
 //! - Mirrored only when the shadow flag is on for the key **and** the
 //!   request may be sent twice: `GET`, `HEAD` and `OPTIONS`, or a
 //!   `METHOD PATTERN` of `mirror_routes` (`*` matches within one path
@@ -21,49 +26,42 @@
 //! - A mirrored request's body and the serving side's response are
 //!   buffered (bounded by `mirror_max_body` and the sides'
 //!   `max_response_bytes`), because both are compared; everything else
-//!   streams. The comparison is of [`super::exchange::response_value`]s.
+//!   streams. Both are the replay's [`crate::model::exchange`] shapes: the
+//!   request as a capture's `input` (the policy's credential headers shown
+//!   `<redacted>` in the report), the responses compared in
+//!   [`HttpResponse::comparable`] form.
 
-use super::exchange::{end_to_end, request_value, response_value};
 use super::metrics::Metrics;
 use crate::flags::{Basis, Observe, Router};
+use crate::model::exchange::{Body as ExchangeBody, HeaderPolicy, HttpRequest, HttpResponse};
 use crate::model::{Answer, AppError, Side};
+use crate::sides::upstream::{connector, end_to_end, Target};
+use crate::sides::SideError;
+use crate::sides::SideSpec;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Proxy mode's settings (`[serve]`).
+/// Proxy mode's settings (`[serve]`); the upstreams themselves are the run
+/// spec's `upstream:` sides.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProxySettings {
-    /// The legacy's base URL (`http://host:port`, maybe with a path prefix).
-    pub legacy: String,
-    pub candidate: String,
     /// `METHOD PATTERN` entries allowed to be mirrored besides GET, HEAD, OPTIONS.
     pub mirror_routes: Vec<String>,
     /// The header every mirrored request carries, with the value `1`.
     pub shadow_header: String,
-    /// Idle connections kept per upstream.
-    pub pool: usize,
 }
 
 /// Why a proxy setting cannot work.
 pub fn check(settings: &ProxySettings) -> Result<(), String> {
-    for url in [&settings.legacy, &settings.candidate] {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("upstream:{url} is not a URL: {e}"))?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(format!(
-                "upstream:{url}: proxy mode forwards to http://HOST:PORT URLs only"
-            ));
-        }
-    }
     for route in &settings.mirror_routes {
         let Some((method, pattern)) = route.split_once(' ') else {
             return Err(format!(
@@ -87,11 +85,6 @@ pub fn check(settings: &ProxySettings) -> Result<(), String> {
 
 type HttpClient = Client<HttpConnector, Body>;
 
-/// Idle connections kept per upstream. (It was `--workers`, one per core: a
-/// benchmark with 32 client connections then opened a new upstream
-/// connection for nearly every request, at 6% of the direct throughput.)
-pub const DEFAULT_POOL: usize = 256;
-
 /// What the proxy handler shares.
 pub struct Proxy {
     pub router: Router,
@@ -103,38 +96,50 @@ pub struct Proxy {
     pub timeout: Duration,
     legacy: Upstream,
     candidate: Upstream,
+    /// Both sides' header policy (one run, one policy).
+    policy: Arc<HeaderPolicy>,
     routes: Vec<(Method, String)>,
     shadow_header: HeaderName,
 }
 
 #[derive(Clone)]
 struct Upstream {
-    base: String,
+    target: Target,
     client: HttpClient,
 }
 
 impl Proxy {
-    /// The proxy of `serve` (its key and mirror limit), under the sides'
-    /// timeout and response limit.
+    /// The proxy of `serve` (its key and mirror limit) to the spec's two
+    /// `upstream:` sides, under the sides' timeout and response limit.
     pub fn new(
         settings: &ProxySettings,
         serve: &super::ServeSettings,
-        sides: &crate::sides::SideOptions,
+        spec: &crate::spec::RunSpec,
         router: Router,
         metrics: Arc<Metrics>,
         usage: Arc<super::usage::Usage>,
-    ) -> Proxy {
-        let upstream = |base: &str| {
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            Upstream {
-                base: base.trim_end_matches('/').to_owned(),
+    ) -> Result<Proxy, SideError> {
+        let sides = &spec.sides;
+        let upstream = |side_spec: &SideSpec, side: Side| {
+            let SideSpec::Upstream(up) = side_spec else {
+                return Err(SideError::BadSpec {
+                    flag: side.flag(),
+                    spec: side_spec.to_string(),
+                    reason: "proxy mode needs an upstream:http://HOST:PORT side".into(),
+                });
+            };
+            Ok(Upstream {
+                target: Target::new(up, side, |name| std::env::var(name).ok())?,
                 client: Client::builder(TokioExecutor::new())
-                    .pool_max_idle_per_host(settings.pool)
-                    .build(connector),
-            }
+                    .pool_max_idle_per_host(up.max_connections.max(1))
+                    .set_host(false)
+                    .build(connector(sides.timeout)),
+            })
         };
-        Proxy {
+        let legacy = upstream(&spec.legacy, Side::Legacy)?;
+        let candidate = upstream(&spec.candidate, Side::Candidate)?;
+        Ok(Proxy {
+            policy: Arc::new(legacy.target.policy().clone()),
             router,
             key: serve.key.clone(),
             metrics,
@@ -142,8 +147,8 @@ impl Proxy {
             mirror_max_body: serve.mirror_max_body,
             max_response_bytes: sides.max_response_bytes,
             timeout: sides.timeout,
-            legacy: upstream(&settings.legacy),
-            candidate: upstream(&settings.candidate),
+            legacy,
+            candidate,
             routes: settings
                 .mirror_routes
                 .iter()
@@ -152,7 +157,7 @@ impl Proxy {
                 .collect(),
             shadow_header: HeaderName::from_bytes(settings.shadow_header.as_bytes())
                 .unwrap_or(HeaderName::from_static("x-cutover-shadow")),
-        }
+        })
     }
 
     fn upstream(&self, side: Side) -> &Upstream {
@@ -199,17 +204,52 @@ pub struct Exchange {
     path_and_query: String,
     headers: HeaderMap,
     body: Bytes,
+    policy: Arc<HeaderPolicy>,
+}
+
+/// Header pairs as the exchange records hold them (values that are not
+/// UTF-8 made lossy).
+fn pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+impl Exchange {
+    /// The request as a capture record's `input`.
+    pub fn record(&self) -> HttpRequest {
+        let (path, query) = match self.path_and_query.split_once('?') {
+            Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+            None => (self.path_and_query.clone(), None),
+        };
+        let headers = pairs(&self.headers);
+        let body =
+            (!self.body.is_empty()).then(|| ExchangeBody::from_wire(&headers, self.body.to_vec()));
+        HttpRequest {
+            method: self.method.as_str().to_owned(),
+            path,
+            query,
+            headers,
+            body,
+        }
+    }
 }
 
 impl Serialize for Exchange {
+    /// As the report shows it: the policy's credential headers redacted.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        request_value(
-            &self.method,
-            &self.path_and_query,
-            &self.headers,
-            &self.body,
-        )
-        .serialize(s)
+        let request = self.record();
+        request
+            .redacted(&self.policy.redacted, crate::util::redact::REDACTED)
+            .unwrap_or(request)
+            .to_value()
+            .serialize(s)
     }
 }
 
@@ -219,6 +259,8 @@ pub enum Buffered {
         status: StatusCode,
         headers: HeaderMap,
         body: Bytes,
+        /// The response as compared ([`HttpResponse::comparable`]).
+        compared: Value,
     },
     Failed(StatusCode, AppError),
 }
@@ -226,11 +268,7 @@ pub enum Buffered {
 impl Observe for Buffered {
     fn observe(&self) -> Answer {
         match self {
-            Buffered::Response {
-                status,
-                headers,
-                body,
-            } => Answer::Output(response_value(*status, headers, body)),
+            Buffered::Response { compared, .. } => Answer::Output(compared.clone()),
             Buffered::Failed(StatusCode::GATEWAY_TIMEOUT, _) => Answer::Timeout(Duration::ZERO),
             Buffered::Failed(_, e) => Answer::Error(e.clone()),
         }
@@ -246,24 +284,31 @@ fn failure(status: StatusCode, kind: &str, message: String) -> Response {
         .into_response()
 }
 
-/// The upstream request for `parts` at `base`.
+/// The upstream request for a live one at `upstream` (its target's
+/// rewriting applied), with the shadow header when it is a mirror.
 fn outgoing(
-    base: &str,
+    upstream: &Upstream,
     method: Method,
     path_and_query: &str,
     headers: &HeaderMap,
     body: Body,
+    shadow: Option<&HeaderName>,
 ) -> Result<Request<Body>, String> {
-    let uri: Uri = format!("{base}{path_and_query}")
-        .parse()
-        .map_err(|e| format!("cannot forward to {base}{path_and_query}: {e}"))?;
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(body)
+    let uri = upstream
+        .target
+        .uri(path_and_query)
         .map_err(|e| e.to_string())?;
-    let mut forwarded = end_to_end(headers);
-    forwarded.remove(axum::http::header::HOST);
+    let came: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let mut forwarded = upstream.target.headers(&came).map_err(|e| e.to_string())?;
+    if let Some(name) = shadow {
+        forwarded.insert(name.clone(), HeaderValue::from_static("1"));
+    }
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
     *request.headers_mut() = forwarded;
     Ok(request)
 }
@@ -335,6 +380,7 @@ pub async fn handle(
         path_and_query,
         headers: parts.headers,
         body,
+        policy: proxy.policy.clone(),
     };
     let call = |side: Side| {
         let proxy = proxy.clone();
@@ -356,6 +402,7 @@ pub async fn handle(
             status,
             headers,
             body,
+            ..
         } => {
             let mut response = Response::new(Body::from(body));
             *response.status_mut() = status;
@@ -376,7 +423,7 @@ async fn stream(
     body: Body,
 ) -> Response {
     let upstream = proxy.upstream(side);
-    let request = match outgoing(&upstream.base, method, path_and_query, headers, body) {
+    let request = match outgoing(upstream, method, path_and_query, headers, body, None) {
         Ok(r) => r,
         Err(e) => return failure(StatusCode::BAD_GATEWAY, "cutover.target_failed", e),
     };
@@ -410,16 +457,13 @@ async fn stream(
 /// Forwards a mirrored request (buffered) and buffers the response.
 async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -> Buffered {
     let upstream = proxy.upstream(side);
-    let mut headers = exchange.headers;
-    if shadow {
-        headers.insert(proxy.shadow_header.clone(), HeaderValue::from_static("1"));
-    }
     let request = match outgoing(
-        &upstream.base,
+        upstream,
         exchange.method,
         &exchange.path_and_query,
-        &headers,
+        &exchange.headers,
         Body::from(exchange.body),
+        shadow.then_some(&proxy.shadow_header),
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -443,10 +487,19 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
             .await
             .map_err(|e| format!("the {side} upstream's response could not be read (at most {limit} bytes are buffered for a comparison): {e}"))?
             .to_bytes();
+        let headers = end_to_end(&parts.headers);
+        let record_headers = pairs(&headers);
+        let compared = HttpResponse {
+            status: parts.status.as_u16(),
+            body: ExchangeBody::from_wire(&record_headers, body.to_vec()),
+            headers: record_headers,
+        }
+        .comparable(&proxy.policy);
         Ok::<_, String>(Buffered::Response {
             status: parts.status,
-            headers: end_to_end(&parts.headers),
+            headers,
             body,
+            compared,
         })
     };
     let answer = match tokio::time::timeout(proxy.timeout, call).await {
@@ -470,6 +523,57 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_request_gets_the_upstream_sides_rewriting_and_the_shadow_header() {
+        use crate::sides::upstream::{Rewrite, UpstreamSpec};
+        let mut spec = UpstreamSpec::new("http://127.0.0.1:9/base");
+        spec.rewrite = Rewrite {
+            host: Some("candidate.internal".into()),
+            headers: vec![("X-Env".into(), "shadow".into())],
+            secret_headers: Vec::new(),
+            path_prefix: "/v2".into(),
+        };
+        let upstream = Upstream {
+            target: Target::new(&spec, Side::Candidate, |_| None).unwrap(),
+            client: Client::builder(TokioExecutor::new()).build(connector(Duration::from_secs(1))),
+        };
+        let mut came = HeaderMap::new();
+        came.append("host", HeaderValue::from_static("serve.local"));
+        came.append("connection", HeaderValue::from_static("x-hop"));
+        came.append("x-hop", HeaderValue::from_static("1"));
+        came.append("x-env", HeaderValue::from_static("live"));
+        came.append("accept", HeaderValue::from_static("application/json"));
+        let shadow = HeaderName::from_static("x-cutover-shadow");
+        let request = outgoing(
+            &upstream,
+            Method::GET,
+            "/items?a=1",
+            &came,
+            Body::empty(),
+            Some(&shadow),
+        )
+        .unwrap();
+        assert_eq!(
+            request.uri().to_string(),
+            "http://127.0.0.1:9/base/v2/items?a=1"
+        );
+        let sent: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("accept", "application/json"),
+            ("host", "candidate.internal"),
+            ("x-env", "shadow"),
+            ("x-cutover-shadow", "1"),
+        ]
+        .iter()
+        .map(|(n, v)| ((*n).into(), (*v).into()))
+        .collect();
+        assert_eq!(sent, want);
+    }
 
     #[test]
     fn route_patterns_match_whole_paths_segment_by_segment() {

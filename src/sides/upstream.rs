@@ -6,8 +6,9 @@
 //!   was recorded: method, path (after the base URL's own path and the
 //!   side's path prefix), query, headers in order with their repeats, body
 //!   bytes exactly (a JSON body compact, as written). Hop-by-hop headers
-//!   ([`HeaderPolicy::hop_by_hop`], `content-length` among them) are not
-//!   forwarded: `content-length` is set from the body when there is one.
+//!   ([`HeaderPolicy::hop_by_hop`], `content-length` among them, and any
+//!   the request's `Connection` header names) are not forwarded:
+//!   `content-length` is set from the body when there is one.
 //!   Nothing else is added, except a `host` from the base URL when the
 //!   request has none. Repeats of one header name are sent together, at the
 //!   place of the first (HTTP allows it; hyper's header map keeps no other
@@ -33,8 +34,11 @@
 //!   connection is a [`SideError::Unreachable`] ("connection refused at
 //!   http://…: is the service running?"), so the run does not happen (exit 2).
 //!
-//! [`Upstream::send`] is the library piece a live proxy reuses: one
-//! [`HttpRequest`] in, the [`HttpResponse`] and its timing out.
+//! [`Upstream::send`] is the library piece for one recorded exchange: one
+//! [`HttpRequest`] in, the [`HttpResponse`] and its timing out. [`Target`]
+//! is the piece a live proxy (`cutover serve`) shares: the same URL,
+//! rewriting and header policy applied to a request that streams, with the
+//! same [`connector`].
 //!
 //! # Non-goals
 //! `https://` upstreams (TLS) are not supported yet: the spec is refused.
@@ -141,9 +145,13 @@ pub struct Exchanged {
     pub service: Duration,
 }
 
-/// An HTTP service at one side (see the module docs).
-pub struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
+/// Where one upstream side's requests go and how each is rewritten on the
+/// way: the base URL, the path prefix, the `host` and the extra headers, and
+/// which headers are never forwarded. [`Upstream`] sends records through it;
+/// `cutover serve`'s proxy mode forwards live requests through the same one
+/// (with its own client, so bodies stream).
+#[derive(Debug, Clone)]
+pub struct Target {
     /// `scheme://authority`, no trailing slash.
     origin: String,
     authority: String,
@@ -152,27 +160,18 @@ pub struct Upstream {
     /// The rewrite's headers, secrets resolved: (lower-cased name, value).
     set: Vec<(String, String)>,
     host: Option<String>,
-    slots: Semaphore,
-    timeout: Duration,
-    connect_timeout: Duration,
-    max_body: usize,
     policy: HeaderPolicy,
     flag: &'static str,
 }
 
-impl Upstream {
-    /// Builds the side (no connection yet; [`Implementation::ready`] makes one).
-    pub fn new(spec: &UpstreamSpec, side: Side, options: &SideOptions) -> Result<Self, SideError> {
-        Self::with_env(spec, side, options, |name| std::env::var(name).ok())
-    }
-
-    /// [`Upstream::new`] with the environment given.
-    pub fn with_env(
+impl Target {
+    /// Checks the spec and resolves its secret headers from `env`
+    /// (registered for redaction at once).
+    pub fn new(
         spec: &UpstreamSpec,
         side: Side,
-        options: &SideOptions,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, SideError> {
+    ) -> Result<Target, SideError> {
         let bad = |reason: String| SideError::BadSpec {
             flag: side.flag(),
             spec: format!("upstream:{}", redact::url(&spec.url)),
@@ -232,26 +231,12 @@ impl Upstream {
             hyper::header::HeaderValue::from_str(&value)
                 .map_err(|_| bad(format!("the value of header {name} holds CR, LF or NUL")))?;
         }
-        let max_connections = spec.max_connections.max(1);
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(options.timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(max_connections)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .set_host(false)
-            .build(connector);
-        Ok(Upstream {
-            client,
+        Ok(Target {
             origin: format!("http://{authority}"),
             authority,
             prefix,
             set,
             host: spec.rewrite.host.clone(),
-            slots: Semaphore::new(max_connections),
-            timeout: options.timeout,
-            connect_timeout: options.startup_timeout,
-            max_body: options.max_response_bytes,
             policy: spec.headers.clone(),
             flag: side.flag(),
         })
@@ -262,39 +247,56 @@ impl Upstream {
         &self.origin
     }
 
-    /// The request as it goes on the wire, rewriting applied.
-    pub fn prepare(
-        &self,
-        request: &HttpRequest,
-    ) -> Result<hyper::Request<Full<Bytes>>, TransportError> {
-        let bad = |detail: String| TransportError::Request {
-            url: self.origin.clone(),
-            detail,
-        };
-        let target = format!("{}{}", self.prefix, request.target());
-        let uri = hyper::Uri::builder()
+    /// Which headers are forwarded and compared.
+    pub fn policy(&self) -> &HeaderPolicy {
+        &self.policy
+    }
+
+    /// The URI of a request target (path and query) at this side.
+    pub fn uri(&self, target: &str) -> Result<hyper::Uri, TransportError> {
+        let target = format!("{}{target}", self.prefix);
+        hyper::Uri::builder()
             .scheme("http")
             .authority(self.authority.as_str())
             .path_and_query(target.as_str())
             .build()
-            .map_err(|e| bad(format!("the target {target:?} is not a valid URI: {e}")))?;
-        let method = hyper::Method::from_bytes(request.method.as_bytes())
-            .map_err(|e| bad(format!("method {:?}: {e}", request.method)))?;
-        let mut builder = hyper::Request::builder().method(method).uri(uri);
-        let headers = builder.headers_mut().expect("a fresh builder");
+            .map_err(|e| TransportError::Request {
+                url: self.origin().to_owned(),
+                detail: format!("the target {target:?} is not a valid URI: {e}"),
+            })
+    }
+
+    /// The headers a request goes with, from the ones it came with, in
+    /// order: hop-by-hop ones left out (the policy's, and any the
+    /// `Connection` header names), the rewritten ones replaced, then `host`
+    /// (the rewrite's, else the base URL's when the request has none) and
+    /// the rewrite's own headers. `content-length` is the sender's to set.
+    pub fn headers(&self, came: &[(&str, &[u8])]) -> Result<hyper::HeaderMap, TransportError> {
+        let bad = |detail: String| TransportError::Request {
+            url: self.origin().to_owned(),
+            detail,
+        };
+        let named_by_connection = |name: &str| {
+            came.iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+                .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+                .flat_map(|v| v.split(','))
+                .any(|token| token.trim().eq_ignore_ascii_case(name))
+        };
         let replaced = |name: &str| {
             self.set.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
                 || (self.host.is_some() && name.eq_ignore_ascii_case("host"))
         };
+        let mut headers = hyper::HeaderMap::new();
         let mut has_host = false;
-        for (name, value) in &request.headers {
-            if self.policy.is_hop_by_hop(name) || replaced(name) {
+        for &(name, value) in came {
+            if self.policy.is_hop_by_hop(name) || replaced(name) || named_by_connection(name) {
                 continue;
             }
             has_host |= name.eq_ignore_ascii_case("host");
             let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| bad(format!("header {name:?}: {e}")))?;
-            let value = hyper::header::HeaderValue::from_str(value)
+            let value = hyper::header::HeaderValue::from_bytes(value)
                 .map_err(|e| bad(format!("header {name}: {e}")))?;
             headers.append(name, value);
         }
@@ -313,13 +315,148 @@ impl Upstream {
                 .map_err(|e| bad(format!("header {name}: {e}")))?;
             headers.append(name, value);
         }
+        Ok(headers)
+    }
+
+    /// Connects once: refused is [`SideError::Unreachable`].
+    pub async fn check_reachable(&self, within: Duration) -> Result<(), SideError> {
+        let connect = tokio::net::TcpStream::connect(self.authority.as_str());
+        let failed = |reason: String| SideError::Unreachable {
+            flag: self.flag,
+            url: self.origin().to_owned(),
+            reason,
+        };
+        match tokio::time::timeout(within, connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(failed(format!(
+                    "connection refused at {}: is the service running?",
+                    self.origin
+                )))
+            }
+            Ok(Err(e)) => Err(failed(format!("cannot connect to {}: {e}", self.origin))),
+            Err(_) => Err(failed(format!(
+                "cannot connect to {} within {} (--startup-timeout)",
+                self.origin,
+                humantime::format_duration(within)
+            ))),
+        }
+    }
+}
+
+/// The connector every upstream client dials with: `TCP_NODELAY`, and a
+/// connect timeout.
+pub fn connector(connect_timeout: Duration) -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    connector
+}
+
+/// The headers of a message minus those that belong to one connection (RFC
+/// 9110 7.6.1: `connection`, `keep-alive`, `proxy-*`, `te`, `trailer`,
+/// `transfer-encoding`, `upgrade`, and any the `Connection` header names),
+/// as a proxy passes a response on. `content-length` stays.
+pub fn end_to_end(headers: &hyper::HeaderMap) -> hyper::HeaderMap {
+    const HOP: [&str; 7] = [
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "http2-settings",
+    ];
+    let named = |name: &str| {
+        headers
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case(name))
+    };
+    let mut out = hyper::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if !(HOP.contains(&n) || n.starts_with("proxy-") || named(n)) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// An HTTP service at one side (see the module docs).
+pub struct Upstream {
+    client: Client<HttpConnector, Full<Bytes>>,
+    target: Target,
+    slots: Semaphore,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_body: usize,
+}
+
+impl Upstream {
+    /// Builds the side (no connection yet; [`Implementation::ready`] makes one).
+    pub fn new(spec: &UpstreamSpec, side: Side, options: &SideOptions) -> Result<Self, SideError> {
+        Self::with_env(spec, side, options, |name| std::env::var(name).ok())
+    }
+
+    /// [`Upstream::new`] with the environment given.
+    pub fn with_env(
+        spec: &UpstreamSpec,
+        side: Side,
+        options: &SideOptions,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SideError> {
+        let target = Target::new(spec, side, env)?;
+        let max_connections = spec.max_connections.max(1);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(max_connections)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .set_host(false)
+            .build(connector(options.timeout));
+        Ok(Upstream {
+            client,
+            target,
+            slots: Semaphore::new(max_connections),
+            timeout: options.timeout,
+            connect_timeout: options.startup_timeout,
+            max_body: options.max_response_bytes,
+        })
+    }
+
+    /// The base URL, for messages.
+    pub fn origin(&self) -> &str {
+        self.target.origin()
+    }
+
+    /// The request as it goes on the wire, rewriting applied.
+    pub fn prepare(
+        &self,
+        request: &HttpRequest,
+    ) -> Result<hyper::Request<Full<Bytes>>, TransportError> {
+        let uri = self.target.uri(&request.target())?;
+        let method = hyper::Method::from_bytes(request.method.as_bytes()).map_err(|e| {
+            TransportError::Request {
+                url: self.origin().to_owned(),
+                detail: format!("method {:?}: {e}", request.method),
+            }
+        })?;
+        let came: Vec<(&str, &[u8])> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let mut headers = self.target.headers(&came)?;
         let body = request.body.as_ref().map(Body::wire);
         if let Some(body) = &body {
             headers.insert(hyper::header::CONTENT_LENGTH, body.len().into());
         }
-        builder
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| bad(e.to_string()))
+        let mut wire = hyper::Request::new(Full::new(Bytes::from(body.unwrap_or_default())));
+        *wire.method_mut() = method;
+        *wire.uri_mut() = uri;
+        *wire.headers_mut() = headers;
+        Ok(wire)
     }
 
     /// Sends one request and reads its whole response (see the module docs).
@@ -348,7 +485,7 @@ impl Upstream {
                         .is_some()
                     {
                         TransportError::TooLarge {
-                            url: self.origin.clone(),
+                            url: self.origin().to_owned(),
                             max: self.max_body,
                         }
                     } else {
@@ -376,7 +513,7 @@ impl Upstream {
         let response = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| TransportError::Timeout {
-                url: self.origin.clone(),
+                url: self.origin().to_owned(),
                 after: self.timeout,
             })??;
         Ok(Exchanged {
@@ -388,7 +525,7 @@ impl Upstream {
 
     /// The transport error a failed exchange was, by its cause chain.
     fn classify(&self, e: &(dyn std::error::Error + 'static)) -> TransportError {
-        let url = self.origin.clone();
+        let url = self.origin().to_owned();
         let detail = redact::text(&crate::util::errors::chain(e)).into_owned();
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(c) = cause {
@@ -414,27 +551,7 @@ impl Upstream {
 
     /// Connects once: refused is [`SideError::Unreachable`].
     pub async fn check_reachable(&self) -> Result<(), SideError> {
-        let connect = tokio::net::TcpStream::connect(self.authority.as_str());
-        let failed = |reason: String| SideError::Unreachable {
-            flag: self.flag,
-            url: self.origin.clone(),
-            reason,
-        };
-        match tokio::time::timeout(self.connect_timeout, connect).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err(failed(format!(
-                    "connection refused at {}: is the service running?",
-                    self.origin
-                )))
-            }
-            Ok(Err(e)) => Err(failed(format!("cannot connect to {}: {e}", self.origin))),
-            Err(_) => Err(failed(format!(
-                "cannot connect to {} within {} (--startup-timeout)",
-                self.origin,
-                humantime::format_duration(self.connect_timeout)
-            ))),
-        }
+        self.target.check_reachable(self.connect_timeout).await
     }
 
     /// One record's answer and the time it waited for a slot.
@@ -447,7 +564,7 @@ impl Upstream {
         };
         match self.send(&request).await {
             Ok(done) => Called {
-                answer: Answer::Output(done.response.comparable(&self.policy)),
+                answer: Answer::Output(done.response.comparable(self.target.policy())),
                 waited: done.waited,
             },
             Err(TransportError::Timeout { after, .. }) => Called::now(Answer::Timeout(after)),
@@ -471,7 +588,7 @@ impl Implementation for Upstream {
     fn recorded_answer(&self, recorded: &serde_json::value::RawValue) -> Option<Answer> {
         HttpResponse::parse(recorded)
             .ok()
-            .map(|r| Answer::Output(r.comparable(&self.policy)))
+            .map(|r| Answer::Output(r.comparable(self.target.policy())))
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<(), SideError>> {

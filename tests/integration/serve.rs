@@ -574,7 +574,8 @@ print(json.dumps(out))
 /// other writes are counted `method_skipped`; the planted route shows up as
 /// mismatches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_what_is_allowed() {
+async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_what_is_allowed_and_writes_no_credential(
+) {
     use crate::http_services::{build_example, Client, Service};
     let rust_binary = build_example("normalize_http");
     let mut legacy_command = std::process::Command::new("python3");
@@ -643,6 +644,31 @@ async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_w
         "only the planted route differs: {:?}",
         rows.iter().map(|r| &r["input"]).collect::<Vec<_>>()
     );
+    // The clients' credentials went through to the services but are never
+    // written: the report shows the request as replay does, redacted.
+    let secrets: Vec<String> = capture
+        .lines()
+        .flat_map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            record["input"]["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|h| {
+                    ["authorization", "cookie"]
+                        .contains(&h[0].as_str().unwrap().to_ascii_lowercase().as_str())
+                })
+                .map(|h| h[1].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(!secrets.is_empty());
+    let out = serving.out.clone();
+    let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(code, 143, "{stdout}");
+    let needles: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let holding = crate::util::files_containing(&out, &needles);
+    assert!(holding.is_empty(), "credentials written to {holding:?}");
     drop(rust);
     drop(legacy);
 }
