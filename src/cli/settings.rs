@@ -332,16 +332,7 @@ pub fn replay_spec(
     let out = if args.out.is_some() { args.out } else { out }
         .unwrap_or_else(|| capture.reports_dir.join(&run_id));
     let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
-    // Schema paths are relative to the config file that names them.
-    let contract = match (&loaded.config.contract, &loaded.path) {
-        (Some(config), Some(path)) => {
-            let base = cwd.join(path.parent().unwrap_or(Path::new("")));
-            Some(crate::contract::ContractSpec::load(
-                config, &base, &file_name,
-            )?)
-        }
-        _ => None,
-    };
+    let contract = contract_of(&loaded, &cwd)?;
     let pace = pace_of(
         given(matches, "rate", args.rate).flatten(),
         given(matches, "speed", args.speed).flatten(),
@@ -685,8 +676,7 @@ pub fn serve_spec(
         junit: None,
         progress: false,
         noise_probe: false,
-        // Serve does not hold the sides to a behaviour contract yet.
-        contract: None,
+        contract: contract_of(&loaded, &std::env::current_dir().map_err(CliError::Cwd)?)?,
         // Live traffic comes at its own pace.
         pace: Pace::Unlimited,
         rules,
@@ -727,6 +717,25 @@ fn pace_of(
         (Some(r), None) => Ok(Pace::Rate(r)),
         (None, Some(x)) => Ok(Pace::Speed(x)),
         (None, None) => Ok(Pace::Unlimited),
+    }
+}
+
+/// The config's `[contract]`, its schema paths taken relative to the
+/// config file that names them.
+fn contract_of(
+    loaded: &Loaded,
+    cwd: &Path,
+) -> Result<Option<crate::contract::ContractSpec>, CliError> {
+    match (&loaded.config.contract, &loaded.path) {
+        (Some(config), Some(path)) => {
+            let base = cwd.join(path.parent().unwrap_or(Path::new("")));
+            Ok(Some(crate::contract::ContractSpec::load(
+                config,
+                &base,
+                &loaded.file_name(),
+            )?))
+        }
+        _ => Ok(None),
     }
 }
 

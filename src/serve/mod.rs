@@ -141,6 +141,8 @@ pub enum ServeError {
     Rule(#[from] crate::compare::RuleError),
     #[error(transparent)]
     Flags(#[from] crate::flags::FlagsError),
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot open the capture {}: {source}", path.display())]
@@ -228,6 +230,7 @@ pub async fn run(
     stop: &Stop,
 ) -> Result<ServeOutcome, ServeError> {
     let lock = RunLock::acquire(&spec.out)?;
+    let contract = spec.compile_contract()?;
     let rules = spec.compile_rules()?;
     let known = spec.compile_known()?;
     let metrics = Arc::new(Metrics::new());
@@ -318,6 +321,7 @@ pub async fn run(
         spec: spec.clone(),
         legacy: legacy.clone(),
         candidate: candidate.clone(),
+        contract,
     }));
     ready.store(true, Ordering::SeqCst);
     tracing::info!("serve: ready");
@@ -630,6 +634,8 @@ struct LiveReport {
     spec: RunSpec,
     legacy: Arc<dyn Implementation>,
     candidate: Arc<dyn Implementation>,
+    /// The run's behaviour contract, held to every comparison as replay does.
+    contract: Option<crate::contract::Contract>,
 }
 
 /// Takes every comparison into the report and the rollback window,
@@ -686,6 +692,10 @@ impl LiveReport {
         }
         let n = *seq;
         *seq += 1;
+        let contract = self
+            .contract
+            .as_ref()
+            .and_then(|k| k.check(&c.input, &c.legacy.answer, &c.candidate.answer));
         let result = RecordResult {
             seq: n,
             id: format!("live-{n}"),
@@ -703,7 +713,7 @@ impl LiveReport {
             noise: None,
             drift: None,
             diff: None,
-            contract: None,
+            contract,
             charge: Charge::none(),
         };
         self.sinks.accept(&Event::Compared(Box::new(result)))?;

@@ -730,3 +730,65 @@ async fn what_serve_captures_replay_replays_with_the_same_outcomes() {
         assert_eq!(differing(&replayed), live, "legacy {legacy}");
     }
 }
+
+/// Serve holds both sides to the run's `[contract]` as replay does: the
+/// candidate that lets negative totals through is counted against the
+/// output schema in the live report, the strict legacy is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_holds_both_sides_to_the_contract_as_replay_does() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("output.json"),
+        json!({
+            "type": "object",
+            "required": ["total", "count"],
+            "properties": {
+                "total": {"type": "integer", "minimum": 0},
+                "count": {"type": "integer", "minimum": 0}
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let config = config_file(dir.path(), "[contract]\noutput_schema = \"output.json\"\n");
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--legacy",
+            "worker:python3 legacy/adapters/cutover_worker.py fixtures.adapters.pyfuncs:total",
+            "--candidate",
+            "worker:python3 legacy/adapters/cutover_worker.py fixtures.adapters.pyfuncs:lenient_total",
+            "--workers",
+            "1",
+            "--flush-interval",
+            "100ms",
+        ],
+    );
+    let client = reqwest::Client::new();
+    for i in 0..12i64 {
+        let values = if i % 3 == 2 {
+            json!([i, -2 * i])
+        } else {
+            json!([i, 1])
+        };
+        let (status, body) = post(
+            &client,
+            &serving.url,
+            Some(&format!("user-{i}")),
+            &json!({ "values": values }),
+        )
+        .await;
+        assert!(status == 200 || status == 422, "{status} {body}");
+    }
+    serving.until_compared(12).await;
+    let out = serving.out.clone();
+    let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(code, 143, "{stdout}");
+    let summary = crate::util::summary(&out);
+    assert_accounted(&summary);
+    let c = &summary["contract"];
+    assert_eq!(c["candidate_violations"], 4, "{summary}");
+    assert_eq!(c["legacy_violations"], 0, "{c}");
+}
