@@ -123,7 +123,7 @@ impl<T: Serialize, E: std::fmt::Display> Observe for Result<T, E> {
 }
 
 /// What a router has done so far.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RouterStats {
     pub requests: u64,
     pub served_by_candidate: u64,

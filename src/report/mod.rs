@@ -83,7 +83,8 @@ pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
 pub use runs::{latest_run, read_summary, resolve_run, RunError};
 pub use sink::{Sink, Sinks};
 pub use summary::{
-    Drift, LatencyBucket, LatencyStats, RunStatus, Settings, SideLatency, Summary, SummaryBuilder,
+    Drift, LatencyBucket, LatencyStats, LiveStats, RunStatus, Settings, SideLatency, Summary,
+    SummaryBuilder,
 };
 
 use std::io;

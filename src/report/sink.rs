@@ -102,6 +102,7 @@ pub struct Sinks {
     sinks: Vec<Box<dyn Sink>>,
     /// How a merged run was put together ([`super::merge`]).
     merge: Option<super::MergeReport>,
+    live: Option<super::summary::LiveStats>,
     /// Held until `summary.json` is written.
     lock: Option<RunLock>,
 }
@@ -142,6 +143,7 @@ impl Sinks {
             contract: spec.contract.as_ref().map(ContractAudit::new),
             sinks,
             merge: None,
+            live: None,
             lock: Some(lock),
             dir,
         })
@@ -154,6 +156,10 @@ impl Sinks {
     }
 
     /// Says in `summary.json` how a merged run was put together.
+    pub fn set_live(&mut self, stats: super::summary::LiveStats) {
+        self.live = Some(stats);
+    }
+
     pub fn set_merge(&mut self, report: super::MergeReport) {
         self.merge = Some(report);
     }
@@ -218,6 +224,7 @@ impl Sinks {
             self.rollout.clone(),
         );
         with_contract(&mut summary, self.contract.clone());
+        summary.live = self.live.clone();
         for sink in self.sinks.iter_mut().filter(|s| !s.after_summary()) {
             sink.checkpoint(&summary, &self.dir)?;
         }
@@ -238,6 +245,7 @@ impl Sinks {
         );
         with_contract(&mut summary, self.contract);
         summary.merge = self.merge;
+        summary.live = self.live;
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
         for sink in inside {

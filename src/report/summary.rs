@@ -171,6 +171,27 @@ pub struct Summary {
     /// put together; absent for a local run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<super::MergeReport>,
+    /// What a live run (`cutover serve`) did with the requests it took;
+    /// absent for a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveStats>,
+}
+
+/// What `cutover serve` did with its requests, so every one is accounted
+/// for in `summary.json`: served (by which side), mirrored or why not, and
+/// of the mirrors, compared (the records of this report), shed, dropped,
+/// panicked or abandoned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveStats {
+    /// The router's counts ([`crate::flags::RouterStats`]).
+    pub router: crate::flags::RouterStats,
+    /// Mirrors not sent because the method or route may not be sent twice.
+    pub method_skipped: u64,
+    /// Mirrors not sent because the body was over `mirror_max_body` (or of
+    /// unknown length).
+    pub body_too_large: u64,
+    /// Mirrors still running when the shutdown grace ended: never compared.
+    pub abandoned: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -373,6 +394,7 @@ impl SummaryBuilder {
             rollout: None,
             contract: None,
             merge: None,
+            live: None,
         }
     }
 }

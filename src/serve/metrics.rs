@@ -192,6 +192,15 @@ impl Metrics {
         self.shadow_by(outcome, 1);
     }
 
+    /// How many mirrors ended with `outcome` so far.
+    pub fn shadow_count(&self, outcome: &str) -> u64 {
+        self.shadow
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .get()
+    }
+
     fn shadow_by(&self, outcome: &str, n: u64) {
         let counter = self.shadow.get_or_create(&OutcomeLabel {
             outcome: outcome.to_owned(),

@@ -35,9 +35,12 @@
 //!   Admin API, with the window's evidence in the audit log.
 //! - **Shutdown** (`stop`): the listener closes (new connections are
 //!   refused), requests in flight are answered, mirrors in flight get up to
-//!   `shutdown_grace` (those still running then are counted as abandoned in
-//!   the log), every comparison queued is written, then the report is
-//!   finished (state `interrupted`, with the signal).
+//!   `shutdown_grace` (those still running then are counted as `abandoned`
+//!   in `summary.json`'s `live` section, and logged), every comparison
+//!   queued is written, then the report is finished (state `interrupted`,
+//!   with the signal). `live` ([`crate::report::LiveStats`]) accounts for
+//!   every request: served by which side, mirrored or why not, and each
+//!   mirror compared, shed, dropped, panicked or abandoned.
 //! - Nothing from a request reaches the log unescaped; secrets are redacted
 //!   from error bodies ([`crate::util::redact`]).
 //!
@@ -363,9 +366,10 @@ pub async fn run(
     }
     drop(app);
     let _ = done_tx.send(());
-    let sinks = live
+    let mut sinks = live
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
+    sinks.set_live(live_stats(&router, &metrics, abandoned as u64));
     background.cancel();
     let _ = admin.await;
     if let Some(reporter) = reporter {
@@ -379,6 +383,16 @@ pub async fn run(
         dir,
         abandoned,
     })
+}
+
+/// The live counts `summary.json` carries.
+fn live_stats(router: &Router, metrics: &Metrics, abandoned: u64) -> crate::report::LiveStats {
+    crate::report::LiveStats {
+        router: router.stats(),
+        method_skipped: metrics.shadow_count("method_skipped"),
+        body_too_large: metrics.shadow_count("body_too_large"),
+        abandoned,
+    }
 }
 
 fn status(
@@ -653,6 +667,7 @@ async fn live_report(mut live: LiveReport) -> Result<Sinks, ServeError> {
                 None => break,
             },
             _ = tick.tick() => {
+                live.sinks.set_live(live_stats(&live.router, &live.metrics, 0));
                 live.sinks.checkpoint(RunStatus {
                     state: RunState::Interrupted,
                     signal: None,

@@ -792,3 +792,54 @@ async fn serve_holds_both_sides_to_the_contract_as_replay_does() {
     assert_eq!(c["candidate_violations"], 4, "{summary}");
     assert_eq!(c["legacy_violations"], 0, "{c}");
 }
+
+/// Mirrors still running when the shutdown grace ends are not lost from
+/// the books: `summary.json`'s `live` section counts them `abandoned`, and
+/// every mirrored request is compared, shed, dropped, panicked or abandoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_abandoned_at_shutdown_are_counted_in_the_summary() {
+    let dir = tempdir();
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            "builtin:normalize",
+            "--candidate",
+            "exec:python3 -c 'import sys,time; time.sleep(30); sys.stdout.write(sys.stdin.read())'",
+            "--mirrors",
+            "3",
+            "--shutdown-grace",
+            "200ms",
+        ],
+    );
+    let client = reqwest::Client::new();
+    for i in 0..8 {
+        let (status, _) = post(
+            &client,
+            &serving.url,
+            Some(&format!("k{i}")),
+            &json!({"items": ["a"]}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let out = serving.out.clone();
+    let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(code, 143, "{stdout}");
+    let summary = crate::util::summary(&out);
+    let live = &summary["live"];
+    let n = |v: &Value| v.as_u64().unwrap_or_else(|| panic!("{live}"));
+    assert_eq!(n(&live["router"]["requests"]), 8, "{live}");
+    assert_eq!(n(&live["abandoned"]), 3, "{live}");
+    assert_eq!(n(&live["router"]["shed"]), 5, "{live}");
+    let router = &live["router"];
+    assert_eq!(
+        n(&router["mirrored"]),
+        n(&router["compared"])
+            + n(&router["shed"])
+            + n(&router["dropped"])
+            + n(&router["panicked"])
+            + n(&live["abandoned"]),
+        "{live}"
+    );
+}
