@@ -289,6 +289,11 @@ pub struct ServeArgs {
     /// Only GET, HEAD and OPTIONS are mirrored otherwise [default: none]
     #[arg(long, value_name = "ROUTE")]
     pub mirror_route: Vec<String>,
+    /// Function mode: a JSON input each side must answer (an output or its
+    /// own error) for /readyz to say ready [default: none: each side's own
+    /// readiness check]
+    #[arg(long, value_name = "JSON")]
+    pub ready_input: Option<String>,
     /// Proxy mode: the header (value 1) every mirrored request carries.
     #[arg(long, value_name = "NAME", default_value = "X-Cutover-Shadow")]
     pub shadow_header: String,

@@ -115,6 +115,8 @@ pub struct ServeConfig {
     /// `--mirror-route`, each `METHOD PATTERN`.
     pub mirror_routes: Option<Vec<String>>,
     pub shadow_header: Option<String>,
+    /// `--ready-input`: JSON text.
+    pub ready_input: Option<String>,
     /// Proxy mode: `--max-connections`, per upstream.
     pub max_connections: Option<usize>,
     /// Proxy mode: `--hop-by-hop-headers`.

@@ -582,6 +582,22 @@ pub fn serve_spec(
         )?,
         rollback,
         capture: None,
+        ready_input: match args.ready_input.clone().or(file.ready_input.clone()) {
+            Some(text) => {
+                if let Err(e) = serde_json::from_str::<Box<serde_json::value::RawValue>>(&text) {
+                    return Err(CliError::NotYet(format!(
+                        "--ready-input (or [serve] ready_input): {e}; give a JSON input the sides answer, e.g. '{{\"items\": []}}'"
+                    )));
+                }
+                if proxy.is_some() {
+                    return Err(CliError::NotYet(
+                        "--ready-input: proxy mode checks each upstream by connecting to it; the probe input is for function mode".into(),
+                    ));
+                }
+                Some(text)
+            }
+            None => None,
+        },
         proxy,
     };
     let mut serve = serve;
@@ -1212,6 +1228,7 @@ mod tests {
         ("redact_field", Config("[serve]\nredact_fields = [\"password\"]")),
         ("mirror_route", Config("[serve]\nmirror_routes = [\"POST /normalize\"]")),
         ("shadow_header", Config("[serve]\nshadow_header = \"x-shadow\"")),
+        ("ready_input", Config("[serve]\nready_input = '{\"items\": []}'")),
     ];
 
     #[test]

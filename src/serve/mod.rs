@@ -41,6 +41,14 @@
 //!   with the signal). `live` ([`crate::report::LiveStats`]) accounts for
 //!   every request: served by which side, mirrored or why not, and each
 //!   mirror compared, shed, dropped, panicked or abandoned.
+//! - `/healthz` answers once the process is up. `/readyz` answers 200 once
+//!   the sides are built, the flag source was tried (without a state the
+//!   safe default applies) and **both sides answer**: each side's own
+//!   readiness check ([`Implementation::ready`]: an `upstream:` side is
+//!   connected to), and with `ready_input` one call of each side with it,
+//!   which must get the implementation's own answer (not a failure to call
+//!   it or a timeout), within the sides' timeout. Otherwise 503 with the
+//!   reason. A verdict is reused for [`READY_FOR`].
 //! - Nothing from a request reaches the log unescaped; secrets are redacted
 //!   from error bodies ([`crate::util::redact`]).
 //!
@@ -125,7 +133,16 @@ pub struct ServeSettings {
     pub proxy: Option<proxy::ProxySettings>,
     /// `--capture` (function mode).
     pub capture: Option<capture::CaptureSettings>,
+    /// `--ready-input`: function mode's probe input, which each side must
+    /// answer for `/readyz` (`None`: each side's own readiness check).
+    /// JSON text, checked when the settings were resolved.
+    #[serde(default)]
+    pub ready_input: Option<String>,
 }
+
+/// How long a `/readyz` verdict is reused, so a probing load balancer costs
+/// the sides at most one probe call each per interval.
+pub const READY_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -223,6 +240,7 @@ struct App {
     ready: AtomicBool,
     capture: Option<capture::Capture>,
     usage: Arc<usage::Usage>,
+    probe: Probe,
 }
 
 /// Serves until `stop` is cancelled (see the module docs).
@@ -307,6 +325,15 @@ pub async fn run(
         ready: AtomicBool::new(true),
         capture,
         usage: usage.clone(),
+        probe: Probe {
+            input: settings
+                .ready_input
+                .as_ref()
+                .and_then(|text| RawValue::from_string(text.clone()).ok())
+                .map(Arc::from),
+            within: spec.sides.timeout,
+            last: tokio::sync::Mutex::new(None),
+        },
     });
     let _ = admin_state.app.set(app.clone());
 
@@ -596,14 +623,90 @@ async fn serve_admin(listener: TcpListener, state: Arc<AdminState>, stop: Cancel
 }
 
 async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
-    let app_ready = state
+    let app = state
         .app
         .get()
-        .is_some_and(|app| app.ready.load(Ordering::SeqCst));
-    if state.ready.load(Ordering::SeqCst) && app_ready {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        .filter(|app| app.ready.load(Ordering::SeqCst));
+    let Some(app) = app.filter(|_| state.ready.load(Ordering::SeqCst)) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: starting\n").into_response();
+    };
+    match app.probe.verdict(&app.legacy, &app.candidate).await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", crate::util::escape::escape_lines(&why)),
+        )
+            .into_response(),
+    }
+}
+
+/// `/readyz`'s check that both sides answer (see the module docs), its
+/// verdict kept for [`READY_FOR`].
+struct Probe {
+    input: Option<Arc<RawValue>>,
+    within: Duration,
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+impl Probe {
+    async fn verdict(
+        &self,
+        legacy: &Arc<dyn Implementation>,
+        candidate: &Arc<dyn Implementation>,
+    ) -> Result<(), String> {
+        let mut last = self.last.lock().await;
+        if let Some((at, verdict)) = last.as_ref() {
+            if at.elapsed() < READY_FOR {
+                return verdict.clone();
+            }
+        }
+        let (l, c) = tokio::join!(
+            self.side(legacy, Side::Legacy),
+            self.side(candidate, Side::Candidate)
+        );
+        let verdict = l.and(c);
+        *last = Some((Instant::now(), verdict.clone()));
+        verdict
+    }
+
+    /// One side: its readiness check, then (with a probe input) one call,
+    /// which must get the implementation's own answer (an output or its
+    /// own error), not a failure to call it or a timeout.
+    async fn side(&self, side: &Arc<dyn Implementation>, which: Side) -> Result<(), String> {
+        let checked = async {
+            side.ready().await.map_err(|e| e.to_string())?;
+            let Some(input) = &self.input else {
+                return Ok(());
+            };
+            match side
+                .call(Request {
+                    input,
+                    recorded: None,
+                })
+                .await
+            {
+                Ok(Answer::Output(_)) => Ok(()),
+                Ok(Answer::Error(e))
+                    if !e.kind.starts_with("cutover.") && e.kind != TARGET_FAILED =>
+                {
+                    Ok(())
+                }
+                Ok(Answer::Error(e)) => Err(format!("{}: {}", e.kind, e.message)),
+                Ok(Answer::Timeout(d)) => Err(format!("no answer within {d:?}")),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        match tokio::time::timeout(self.within, checked).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(format!(
+                "the {which} does not answer: {}",
+                crate::util::redact::text(&why)
+            )),
+            Err(_) => Err(format!(
+                "the {which} does not answer within {}",
+                humantime::format_duration(self.within)
+            )),
+        }
     }
 }
 

@@ -843,3 +843,90 @@ async fn mirrors_abandoned_at_shutdown_are_counted_in_the_summary() {
         "{live}"
     );
 }
+
+/// `/readyz` once serve has started (it says `starting` until its sides
+/// are built), as a load balancer polling it sees it.
+async fn readyz(serving: &Serving) -> (u16, String) {
+    let started = Instant::now();
+    loop {
+        let response = reqwest::get(format!("{}/readyz", serving.admin))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        if !text.contains("starting") || started.elapsed() > Duration::from_secs(30) {
+            return (status, text);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `/readyz` says ready only once both sides answer: with `--ready-input`,
+/// a candidate that never answers keeps it at 503 naming the candidate,
+/// while two sides that answer make it 200; in proxy mode an upstream that
+/// refuses connections keeps it at 503 saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_ready_only_once_both_sides_answer() {
+    let dir = tempdir();
+    let probe = ["--ready-input", r#"{"items": [" a "]}"#];
+    let failing = start_serve(
+        &dir.path().join("failing"),
+        &[
+            &[
+                "--legacy",
+                "builtin:normalize",
+                "--candidate",
+                "exec:python3 -c 'import time; time.sleep(30)'",
+                "--timeout",
+                "1s",
+            ][..],
+            &probe[..],
+        ]
+        .concat(),
+    );
+    let (status, text) = readyz(&failing).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("the candidate does not answer"), "{text}");
+    assert!(!text.contains("legacy"), "the legacy answers: {text}");
+    drop(failing);
+
+    let healthy = start_serve(
+        &dir.path().join("healthy"),
+        &[
+            &[
+                "--legacy",
+                "builtin:normalize",
+                "--candidate",
+                "worker:python3 legacy/worker.py",
+                "--workers",
+                "1",
+            ][..],
+            &probe[..],
+        ]
+        .concat(),
+    );
+    let (status, text) = readyz(&healthy).await;
+    assert_eq!(status, 200, "{text}");
+    drop(healthy);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let candidate = format!("upstream:http://127.0.0.1:{port}");
+    let live = crate::http_services::Service::start("legacy/http_service.py", {
+        let mut c = std::process::Command::new("python3");
+        c.args(["legacy/http_service.py", "--port", "0"]);
+        c
+    });
+    let legacy = format!("upstream:http://127.0.0.1:{}", live.port);
+    let proxy = start_serve(
+        &dir.path().join("proxy"),
+        &["--legacy", &legacy, "--candidate", &candidate],
+    );
+    let (status, text) = readyz(&proxy).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("the candidate does not answer") && text.contains("connection refused"),
+        "{text}"
+    );
+}
