@@ -212,9 +212,9 @@ pub struct ServeArgs {
     /// Parent directory of run reports.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_REPORTS_DIR)]
     pub reports_dir: PathBuf,
-    /// Function mode: append each request to FILE as a capture record
-    /// (`input`, the served output as `recorded`), which `cutover replay`
-    /// replays [default: none]
+    /// Append each request to FILE as a capture record (`input`, what was
+    /// served as `recorded`; in proxy mode an HTTP exchange), which
+    /// `cutover replay` replays [default: none]
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
     /// Share of requests captured, 0 to 1.
@@ -226,6 +226,10 @@ pub struct ServeArgs {
     /// JSON field (any depth) written as "<redacted>" in the capture; repeatable [default: none]
     #[arg(long, value_name = "NAME")]
     pub redact_field: Vec<String>,
+    /// Proxy mode: query parameter written as "<redacted>" in the capture
+    /// (besides the --redact-headers and set-cookie); repeatable [default: none]
+    #[arg(long, value_name = "NAME")]
+    pub redact_query: Vec<String>,
     /// Processes per worker: side (one per core by default).
     #[arg(long, value_name = "N", default_value_t = default_workers(), value_parser = positive)]
     pub workers: usize,

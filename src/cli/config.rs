@@ -112,6 +112,8 @@ pub struct ServeConfig {
     pub capture_max_bytes: Option<u64>,
     /// `--redact-field`.
     pub redact_fields: Option<Vec<String>>,
+    /// `--redact-query`.
+    pub redact_query: Option<Vec<String>>,
     /// `--mirror-route`, each `METHOD PATTERN`.
     pub mirror_routes: Option<Vec<String>>,
     pub shadow_header: Option<String>,

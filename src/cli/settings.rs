@@ -602,12 +602,6 @@ pub fn serve_spec(
     };
     let mut serve = serve;
     if let Some(path) = args.capture.or(file.capture.clone()) {
-        if serve.proxy.is_some() {
-            return Err(CliError::NotYet(format!(
-                "--capture {}: capturing in proxy mode is not on this branch yet (function mode captures)",
-                path.display()
-            )));
-        }
         let sample = pick(
             matches,
             "capture_sample",
@@ -634,6 +628,11 @@ pub fn serve_spec(
                 args.redact_field.clone()
             } else {
                 file.redact_fields.clone().unwrap_or_default()
+            },
+            redact_query: if explicit(matches, "redact_query") {
+                args.redact_query.clone()
+            } else {
+                file.redact_query.clone().unwrap_or_default()
             },
         });
     }
@@ -1228,6 +1227,7 @@ mod tests {
         ("redact_field", Config("[serve]\nredact_fields = [\"password\"]")),
         ("mirror_route", Config("[serve]\nmirror_routes = [\"POST /normalize\"]")),
         ("shadow_header", Config("[serve]\nshadow_header = \"x-shadow\"")),
+        ("redact_query", Config("[serve]\nredact_query = [\"token\"]")),
         ("ready_input", Config("[serve]\nready_input = '{\"items\": []}'")),
     ];
 

@@ -474,6 +474,17 @@ impl HttpResponse {
         })
     }
 
+    /// The response with the values of the headers named in `names`
+    /// (case-insensitive) replaced by `with`.
+    pub fn redacted(mut self, names: &[&str], with: &str) -> HttpResponse {
+        for (name, value) in &mut self.headers {
+            if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                *value = with.to_owned();
+            }
+        }
+        self
+    }
+
     /// The capture's form of this response.
     pub fn to_value(&self) -> Value {
         serde_json::json!({

@@ -192,6 +192,13 @@ pub struct LiveStats {
     pub body_too_large: u64,
     /// Mirrors still running when the shutdown grace ended: never compared.
     pub abandoned: u64,
+    /// With `--capture`: exchanges written to the capture, and sampled ones
+    /// not written (a body over the capture's limit, cut off, or nothing
+    /// served).
+    #[serde(default)]
+    pub captured: u64,
+    #[serde(default)]
+    pub capture_skipped: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

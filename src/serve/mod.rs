@@ -56,14 +56,15 @@
 //!   [`proxy`]'s contract; the comparison is of the replay's exchange
 //!   shapes ([`crate::model::exchange`]).
 //!
-//! - **Capture** (`--capture`, function mode): [`capture`]'s contract; it is
+//! - **Capture** (`--capture`, both modes): [`capture`]'s contract; it is
 //!   finished (flushed) after the last request is answered.
 //!
 //! - **Unleash usage**: with a server source, [`usage`] reports how often
 //!   each flag was asked.
 //!
-//! # Non-goals (not on this branch yet)
-//! Capture in proxy mode (refused when set up).
+//! # Non-goals
+//! Learned noise (the replay's `--noise-probe`) live: a mirror is one call
+//! of each side, so nothing tells a side's own noise from a difference.
 //!
 //! Names [`crate::model`], [`crate::util`], [`crate::sides`],
 //! [`crate::compare`], [`crate::flags`], [`crate::spec`] and
@@ -95,7 +96,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -238,7 +239,7 @@ struct App {
     mirror_max_body: usize,
     metrics: Arc<Metrics>,
     ready: AtomicBool,
-    capture: Option<capture::Capture>,
+    capture: Option<Arc<capture::Capture>>,
     usage: Arc<usage::Usage>,
     probe: Probe,
 }
@@ -304,7 +305,7 @@ pub async fn run(
                         path: c.path.clone(),
                         source,
                     })?;
-                (Some(capture), Some(task))
+                (Some(Arc::new(capture)), Some(task))
             }
             None => (None, None),
         };
@@ -323,7 +324,7 @@ pub async fn run(
         mirror_max_body: settings.mirror_max_body,
         metrics: metrics.clone(),
         ready: AtomicBool::new(true),
-        capture,
+        capture: capture.clone(),
         usage: usage.clone(),
         probe: Probe {
             input: settings
@@ -352,6 +353,7 @@ pub async fn run(
         legacy: legacy.clone(),
         candidate: candidate.clone(),
         contract,
+        capture: capture.clone(),
     }));
     ready.store(true, Ordering::SeqCst);
     tracing::info!("serve: ready");
@@ -366,6 +368,7 @@ pub async fn run(
                 router.clone(),
                 metrics.clone(),
                 usage.clone(),
+                capture.clone(),
             )?)),
         None => axum::Router::new()
             .route("/", axum::routing::post(function))
@@ -396,7 +399,12 @@ pub async fn run(
     let mut sinks = live
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
-    sinks.set_live(live_stats(&router, &metrics, abandoned as u64));
+    sinks.set_live(live_stats(
+        &router,
+        &metrics,
+        capture.as_deref(),
+        abandoned as u64,
+    ));
     background.cancel();
     let _ = admin.await;
     if let Some(reporter) = reporter {
@@ -413,12 +421,20 @@ pub async fn run(
 }
 
 /// The live counts `summary.json` carries.
-fn live_stats(router: &Router, metrics: &Metrics, abandoned: u64) -> crate::report::LiveStats {
+fn live_stats(
+    router: &Router,
+    metrics: &Metrics,
+    capture: Option<&capture::Capture>,
+    abandoned: u64,
+) -> crate::report::LiveStats {
+    let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
     crate::report::LiveStats {
         router: router.stats(),
         method_skipped: metrics.shadow_count("method_skipped"),
         body_too_large: metrics.shadow_count("body_too_large"),
         abandoned,
+        captured: capture.map_or(0, |c| count(&c.written)),
+        capture_skipped: capture.map_or(0, |c| count(&c.skipped)),
     }
 }
 
@@ -753,6 +769,7 @@ struct LiveReport {
     candidate: Arc<dyn Implementation>,
     /// The run's behaviour contract, held to every comparison as replay does.
     contract: Option<crate::contract::Contract>,
+    capture: Option<Arc<capture::Capture>>,
 }
 
 /// Takes every comparison into the report and the rollback window,
@@ -770,7 +787,7 @@ async fn live_report(mut live: LiveReport) -> Result<Sinks, ServeError> {
                 None => break,
             },
             _ = tick.tick() => {
-                live.sinks.set_live(live_stats(&live.router, &live.metrics, 0));
+                live.sinks.set_live(live_stats(&live.router, &live.metrics, live.capture.as_deref(), 0));
                 live.sinks.checkpoint(RunStatus {
                     state: RunState::Interrupted,
                     signal: None,

@@ -31,6 +31,7 @@
 //!   `<redacted>` in the report), the responses compared in
 //!   [`HttpResponse::comparable`] form.
 
+use super::capture::{Capture, Tee};
 use super::metrics::Metrics;
 use crate::flags::{Basis, Observe, Router};
 use crate::model::exchange::{Body as ExchangeBody, HeaderPolicy, HttpRequest, HttpResponse};
@@ -98,6 +99,7 @@ pub struct Proxy {
     candidate: Upstream,
     /// Both sides' header policy (one run, one policy).
     policy: Arc<HeaderPolicy>,
+    capture: Option<Arc<Capture>>,
     routes: Vec<(Method, String)>,
     shadow_header: HeaderName,
 }
@@ -118,6 +120,7 @@ impl Proxy {
         router: Router,
         metrics: Arc<Metrics>,
         usage: Arc<super::usage::Usage>,
+        capture: Option<Arc<Capture>>,
     ) -> Result<Proxy, SideError> {
         let sides = &spec.sides;
         let upstream = |side_spec: &SideSpec, side: Side| {
@@ -139,6 +142,7 @@ impl Proxy {
         let legacy = upstream(&spec.legacy, Side::Legacy)?;
         let candidate = upstream(&spec.candidate, Side::Candidate)?;
         Ok(Proxy {
+            capture,
             policy: Arc::new(legacy.target.policy().clone()),
             router,
             key: serve.key.clone(),
@@ -353,6 +357,7 @@ pub async fn handle(
             proxy.metrics.shadow("body_too_large");
         }
     }
+    let captured = proxy.capture.as_ref().and_then(|c| c.sample());
     if !decision.mirrored {
         return stream(
             &proxy,
@@ -361,6 +366,7 @@ pub async fn handle(
             &path_and_query,
             &parts.headers,
             body,
+            captured.map(|n| (n, key)),
         )
         .await;
     }
@@ -387,6 +393,7 @@ pub async fn handle(
         let shadow = side != decision.serving;
         move |exchange: Exchange| async move { buffered(&proxy, side, exchange, shadow).await }
     };
+    let request = captured.map(|n| (n, exchange.record()));
     let answer = proxy
         .router
         .run_decided(
@@ -397,6 +404,27 @@ pub async fn handle(
             call(Side::Candidate),
         )
         .await;
+    if let (
+        Some((n, request)),
+        Some(capture),
+        Buffered::Response {
+            status,
+            headers,
+            body,
+            ..
+        },
+    ) = (request, &proxy.capture, &answer)
+    {
+        let headers = pairs(headers);
+        let response = HttpResponse {
+            status: status.as_u16(),
+            body: ExchangeBody::from_wire(&headers, body.to_vec()),
+            headers,
+        };
+        capture
+            .record_exchange(n, key.as_deref(), request, response, &proxy.policy)
+            .await;
+    }
     match answer {
         Buffered::Response {
             status,
@@ -421,8 +449,25 @@ async fn stream(
     path_and_query: &str,
     headers: &HeaderMap,
     body: Body,
+    captured: Option<(u64, Option<String>)>,
 ) -> Response {
     let upstream = proxy.upstream(side);
+    // A captured exchange's bodies are copied as they stream through.
+    let (body, sent_body, record) = match captured {
+        Some((n, key)) => {
+            let (tee, sent_copy) = Tee::new(body);
+            let record = Exchange {
+                method: method.clone(),
+                path_and_query: path_and_query.to_owned(),
+                headers: headers.clone(),
+                body: Bytes::new(),
+                policy: proxy.policy.clone(),
+            }
+            .record();
+            (Body::new(tee), Some(sent_copy), Some((n, key, record)))
+        }
+        None => (body, None, None),
+    };
     let request = match outgoing(upstream, method, path_and_query, headers, body, None) {
         Ok(r) => r,
         Err(e) => return failure(StatusCode::BAD_GATEWAY, "cutover.target_failed", e),
@@ -430,12 +475,35 @@ async fn stream(
     let started = Instant::now();
     let sent = tokio::time::timeout(proxy.timeout, upstream.client.request(request)).await;
     proxy.metrics.upstream(side, started.elapsed());
+    if let (Some(capture), true, false) =
+        (&proxy.capture, record.is_some(), matches!(sent, Ok(Ok(_))))
+    {
+        // Nothing was served to capture.
+        capture
+            .skipped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match sent {
         Ok(Ok(response)) => {
             let (parts, incoming) = response.into_parts();
-            let mut response = Response::new(Body::new(incoming));
+            let headers = end_to_end(&parts.headers);
+            let body = match (sent_body, record, &proxy.capture) {
+                (Some(sent_copy), Some((n, key, request)), Some(capture)) => {
+                    let (tee, got) = Tee::new(incoming);
+                    capture.record_streamed(
+                        n,
+                        key,
+                        (request, parts.status.as_u16(), pairs(&headers)),
+                        (sent_copy, got),
+                        proxy.policy.clone(),
+                    );
+                    Body::new(tee)
+                }
+                _ => Body::new(incoming),
+            };
+            let mut response = Response::new(body);
             *response.status_mut() = parts.status;
-            *response.headers_mut() = end_to_end(&parts.headers);
+            *response.headers_mut() = headers;
             response
         }
         Ok(Err(e)) => failure(

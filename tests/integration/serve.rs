@@ -930,3 +930,89 @@ async fn readyz_is_ready_only_once_both_sides_answer() {
         "{text}"
     );
 }
+
+/// Proxy mode captures what it serves: every exchange sent through serve is
+/// one capture record (request as `input`, the served response as
+/// `recorded`, bodies copied as they stream), no client credential is in
+/// the file, and `cutover replay` of that capture against the same two
+/// services finds the same records differing as the live comparison did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_proxy_mode_captures_replay_replays_with_the_same_outcomes() {
+    use crate::http_services::{build_example, Client, Service};
+    let rust_binary = build_example("normalize_http");
+    let mut legacy_command = std::process::Command::new("python3");
+    legacy_command.args(["legacy/http_service.py", "--port", "0"]);
+    let legacy = Service::start("legacy/http_service.py", legacy_command);
+    let mut rust_command = rust_binary.command();
+    rust_command.args(["--port", "0"]);
+    let rust = Service::start("examples/normalize_http", rust_command);
+    let dir = tempdir();
+    let legacy_url = format!("upstream:http://127.0.0.1:{}", legacy.port);
+    let rust_url = format!("upstream:http://127.0.0.1:{}", rust.port);
+    let captured = dir.path().join("captured.jsonl");
+    let serving = start_serve(
+        &dir.path().join("live"),
+        &[
+            "--legacy",
+            &legacy_url,
+            "--candidate",
+            &rust_url,
+            "--capture",
+            captured.to_str().unwrap(),
+            "--flush-interval",
+            "100ms",
+        ],
+    );
+    let port: u16 = serving.url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut through = Client::to_port("cutover serve", port);
+    let bundled = std::fs::read_to_string(repo().join("fixtures/http/capture.jsonl")).unwrap();
+    let mut sent = 0u64;
+    let mut secrets = Vec::new();
+    for (i, line) in bundled.lines().enumerate() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        let mut input = record["input"].clone();
+        if !["GET", "HEAD", "OPTIONS"].contains(&input["method"].as_str().unwrap()) {
+            continue;
+        }
+        for h in input["headers"].as_array().unwrap() {
+            if h[0].as_str().unwrap().eq_ignore_ascii_case("authorization") {
+                secrets.push(h[1].as_str().unwrap().to_owned());
+            }
+        }
+        input["headers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(["X-Cutover-Key", format!("user-{i}")]));
+        through.send(&input).await;
+        sent += 1;
+    }
+    assert!(!secrets.is_empty());
+    serving.until_compared(sent).await;
+    let out = serving.out.clone();
+    let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(code, 143, "{stdout}");
+    let live = crate::util::summary(&out);
+    assert_eq!(live["live"]["captured"], sent, "{}", live["live"]);
+    assert_eq!(live["live"]["capture_skipped"], 0, "{}", live["live"]);
+    let text = std::fs::read_to_string(&captured).unwrap();
+    assert_eq!(text.lines().count() as u64, sent);
+    for secret in &secrets {
+        assert!(!text.contains(secret.as_str()), "a credential was captured");
+    }
+    let live_keys: std::collections::BTreeSet<String> =
+        mismatches(&out).iter().map(|r| r["key"].clone()).collect();
+    assert!(!live_keys.is_empty());
+
+    let replayed = Replay::new(dir.path())
+        .out(&dir.path().join("replayed"))
+        .traffic(&captured)
+        .legacy(&legacy_url)
+        .candidate(&rust_url)
+        .run(1);
+    assert_eq!(replayed.count("read"), sent, "{}", replayed.summary);
+    let replay_keys: std::collections::BTreeSet<String> =
+        replayed.rows().iter().map(|r| r["key"].clone()).collect();
+    assert_eq!(replay_keys, live_keys);
+    drop(rust);
+    drop(legacy);
+}
