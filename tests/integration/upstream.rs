@@ -236,6 +236,63 @@ fn a_capture_line_that_is_not_an_exchange_is_rejected_with_its_reason() {
     assert!(reasons[2].contains("missing field `body`"), "{reasons:?}");
 }
 
+/// A rejected exchange line keeps an excerpt in `rejected.jsonl`: its
+/// credential headers (the `--redact-headers` set) are redacted there as in
+/// every other output, whether the line is JSON or a `.gor` payload.
+#[test]
+fn a_rejected_exchange_lines_excerpt_has_its_credential_headers_redacted() {
+    let legacy = legacy_service();
+    let tmp = tempdir();
+    let token = "Bearer rejected-line-secret-3f9a";
+    let cookie = "session=rejected-line-cookie-77c2";
+    let bad = format!(
+        r#"{{"id": "p", "input": {{"method": "GET", "path": "health", "headers": [["Authorization", "{token}"], ["cookie", "{cookie}"], ["accept", "text/plain"]]}}}}"#
+    );
+    let gor = tmp.path().join("bad.gor");
+    std::fs::write(
+        &gor,
+        format!(
+            "1 g1 1700000000000000000\nGET health HTTP/1.1\r\nAuthorization: {token}\r\nCookie: {cookie}\r\n\r\n\n🐵🙈🙉\n"
+        ),
+    )
+    .unwrap();
+    let ran = Replay::new(tmp.path())
+        .records("bad.jsonl", &[bad])
+        .traffic(&gor)
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&legacy))
+        .args(&["--no-flags"])
+        .run(1);
+    assert_eq!((ran.count("read"), ran.count("rejected")), (2, 2));
+    let rejected = std::fs::read_to_string(ran.out.join("rejected.jsonl")).unwrap();
+    assert!(
+        !rejected.contains("rejected-line-secret-3f9a"),
+        "{rejected}"
+    );
+    assert!(
+        !rejected.contains("rejected-line-cookie-77c2"),
+        "{rejected}"
+    );
+    let lines: Vec<Value> = rejected
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for line in &lines {
+        let excerpt = line["excerpt"].as_str().unwrap();
+        assert!(excerpt.contains("<redacted>"), "{excerpt}");
+    }
+    // The other headers are kept as written.
+    assert!(lines[0]["excerpt"]
+        .as_str()
+        .unwrap()
+        .contains(r#"["accept", "text/plain"]"#));
+    let leaks = files_containing(
+        &ran.out,
+        &["rejected-line-secret-3f9a", "rejected-line-cookie-77c2"],
+    );
+    assert!(leaks.is_empty(), "{leaks:?}");
+}
+
 /// `--rate 40` over the 400 bundled exchanges: 10 s, within 10%, both in
 /// the rate the summary reports and in the run's wall time.
 #[test]
