@@ -302,6 +302,15 @@ pub fn replay_spec(
     )
     .max(1);
     let sides_file = &loaded.config.sides;
+    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    // A CA file named in cutover.toml is relative to that file.
+    let config_dir = cwd.join(
+        loaded
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("")),
+    );
     for (side, spec, flags, file) in [
         (
             Side::Legacy,
@@ -316,9 +325,19 @@ pub fn replay_spec(
             &sides_file.candidate,
         ),
     ] {
+        let ca_file = match (&flags.ca_file, &file.ca_file) {
+            (Some(path), _) => Some((cwd.join(path), format!("--{}-ca-file", side.as_str()))),
+            (None, Some(path)) => Some((
+                config_dir.join(path),
+                format!("[sides.{}] ca_file in {file_name}", side.as_str()),
+            )),
+            (None, None) => None,
+        };
         let (rewrite, setting) = rewrite_of(side, flags, file, &file_name)?;
+        let setting = setting.or_else(|| ca_file.as_ref().map(|(_, s)| s.clone()));
         match spec {
             SideSpec::Upstream(up) => {
+                up.ca_file = ca_file.map(|(path, _)| path);
                 up.rewrite = rewrite;
                 up.max_connections = max_connections;
                 up.headers = policy.clone();
@@ -378,7 +397,6 @@ pub fn replay_spec(
     let run_id = new_run_id();
     let out = if args.out.is_some() { args.out } else { out }
         .unwrap_or_else(|| capture.reports_dir.join(&run_id));
-    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
     // Schema paths are relative to the config file that names them.
     let contract = match (&loaded.config.contract, &loaded.path) {
         (Some(config), Some(path)) => {
@@ -1130,6 +1148,8 @@ mod tests {
         ("candidate-header", Config("[sides.candidate]\nheaders = { x-a = \"1\" }")),
         ("candidate-secret-header", Config("[sides.candidate]\nsecret_headers = { authorization = \"TOKEN\" }")),
         ("candidate-path-prefix", Config("[sides.candidate]\npath_prefix = \"/v2\"")),
+        ("legacy-ca-file", Config("[sides.legacy]\nca_file = \"ca.pem\"")),
+        ("candidate-ca-file", Config("[sides.candidate]\nca_file = \"ca.pem\"")),
         ("migration", Config("[flags]\nmigration = \"m\"")),
         ("flags_source", Config("[flags]\nsource = \"f.json\"")),
         ("stickiness", Config("[flags]\nstickiness = \"sessionId\"")),

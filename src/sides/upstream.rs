@@ -1,5 +1,6 @@
-//! `upstream:http://HOST:PORT`: a side that is an HTTP service, sent each
-//! record's whole request ([`crate::model::exchange`]).
+//! `upstream:http://HOST:PORT` or `upstream:https://HOST:PORT`: a side that
+//! is an HTTP service, sent each record's whole request
+//! ([`crate::model::exchange`]).
 //!
 //! # Contract
 //! - A record's `input` is an [`HttpRequest`]; it goes to the base URL as it
@@ -29,16 +30,29 @@
 //!   (anything else), `cutover.output_too_large`; past `timeout` the answer
 //!   is [`Answer::Timeout`]. Messages name the URL and say which it was, and
 //!   go through [`crate::util::redact::text`].
-//! - [`Implementation::ready`] connects once before the run: a refused
-//!   connection is a [`SideError::Unreachable`] ("connection refused at
-//!   http://…: is the service running?"), so the run does not happen (exit 2).
+//! - `https://` (TLS by rustls, HTTP/1.1): the server's certificate must
+//!   chain to the platform's roots (the system store, read by
+//!   `rustls-native-certs`: what curl and the OS trust) or to a certificate
+//!   of the side's [`UpstreamSpec::ca_file`] (PEM; `--legacy-ca-file`,
+//!   `[sides.legacy] ca_file`), trusted in addition. SNI and the
+//!   certificate's name check use the base URL's host (an IP address is
+//!   checked against the certificate's IP names, and sends no SNI); the
+//!   `host` header is the recorded one (or `--legacy-host`), so the two may
+//!   differ. No client certificates. A failed handshake is
+//!   [`TransportError::Tls`] (`cutover.http_tls`), saying whether the CA is
+//!   unknown, the name does not match, the certificate has expired, or the
+//!   handshake itself failed, and what to do.
+//! - [`Implementation::ready`] connects once before the run (with the TLS
+//!   handshake for `https://`): a refused connection or a failed handshake
+//!   is a [`SideError::Unreachable`] ("connection refused at http://…: is
+//!   the service running?", "the certificate of https://… is signed by a CA
+//!   this side does not trust: …"), so the run does not happen (exit 2).
 //!
 //! [`Upstream::send`] is the library piece a live proxy reuses: one
 //! [`HttpRequest`] in, the [`HttpResponse`] and its timing out.
 //!
 //! # Non-goals
-//! `https://` upstreams (TLS) are not supported yet: the spec is refused.
-//! HTTP/2, trailers, and following redirects.
+//! HTTP/2, trailers, following redirects, client certificates.
 
 use super::{Called, Implementation, Request, SideError, SideOptions};
 use crate::model::exchange::{Body, HeaderPolicy, HttpRequest, HttpResponse};
@@ -47,10 +61,13 @@ use crate::util::redact;
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -69,6 +86,10 @@ pub struct UpstreamSpec {
     /// Which headers are forwarded and compared.
     #[serde(default)]
     pub headers: HeaderPolicy,
+    /// `https://`: a PEM file of CA certificates trusted besides the
+    /// platform's roots (absolute; `None`: the platform's roots only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl UpstreamSpec {
@@ -79,6 +100,7 @@ impl UpstreamSpec {
             rewrite: Rewrite::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             headers: HeaderPolicy::default(),
+            ca_file: None,
         }
     }
 }
@@ -112,6 +134,8 @@ pub enum TransportError {
     Timeout { url: String, after: Duration },
     #[error("the response body from {url} is over {max} bytes (--max-record-bytes)")]
     TooLarge { url: String, max: usize },
+    #[error("TLS with {url} failed: {what}")]
+    Tls { url: String, what: String },
     #[error("cannot send the request to {url}: {detail}")]
     Request { url: String, detail: String },
     #[error("exchange with {url} failed: {detail}")]
@@ -124,6 +148,7 @@ impl TransportError {
         match self {
             TransportError::Refused { .. } => "cutover.http_refused",
             TransportError::Reset { .. } => "cutover.http_reset",
+            TransportError::Tls { .. } => "cutover.http_tls",
             TransportError::Timeout { .. } => "cutover.timeout",
             TransportError::TooLarge { .. } => "cutover.output_too_large",
             TransportError::Request { .. } => "cutover.bad_exchange",
@@ -143,7 +168,14 @@ pub struct Exchanged {
 
 /// An HTTP service at one side (see the module docs).
 pub struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// The client's connector, for the check before the run.
+    connector: HttpsConnector<HttpConnector>,
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// The base URL's host, as the certificate must name it.
+    tls_host: Option<String>,
+    side: Side,
     /// `scheme://authority`, no trailing slash.
     origin: String,
     authority: String,
@@ -180,10 +212,21 @@ impl Upstream {
         };
         let url =
             reqwest::Url::parse(&spec.url).map_err(|e| bad(format!("not a valid URL: {e}")))?;
-        if url.scheme() != "http" {
-            return Err(bad(
-                "upstream: takes an http:// URL (https:// upstreams are not supported yet)".into(),
-            ));
+        let scheme = match url.scheme() {
+            "http" => "http",
+            "https" => "https",
+            other => {
+                return Err(bad(format!(
+                    "upstream: takes an http:// or https:// URL, not {other}://"
+                )))
+            }
+        };
+        if scheme == "http" && spec.ca_file.is_some() {
+            return Err(bad(format!(
+                "a CA file is for https:// upstreams (--{}-ca-file, [sides.{}] ca_file): drop it or use https://",
+                side.as_str(),
+                side.as_str()
+            )));
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad(
@@ -233,17 +276,28 @@ impl Upstream {
                 .map_err(|_| bad(format!("the value of header {name} holds CR, LF or NUL")))?;
         }
         let max_connections = spec.max_connections.max(1);
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(options.timeout));
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(options.timeout));
+        http.enforce_http(false);
+        let tls = tls_config(scheme == "https", spec.ca_file.as_deref(), side).map_err(bad)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_connections)
             .pool_idle_timeout(Duration::from_secs(90))
             .set_host(false)
-            .build(connector);
+            .build(connector.clone());
         Ok(Upstream {
             client,
-            origin: format!("http://{authority}"),
+            connector,
+            scheme,
+            tls_host: (scheme == "https").then(|| host.to_owned()),
+            side,
+            origin: format!("{scheme}://{authority}"),
             authority,
             prefix,
             set,
@@ -273,7 +327,7 @@ impl Upstream {
         };
         let target = format!("{}{}", self.prefix, request.target());
         let uri = hyper::Uri::builder()
-            .scheme("http")
+            .scheme(self.scheme)
             .authority(self.authority.as_str())
             .path_and_query(target.as_str())
             .build()
@@ -390,6 +444,12 @@ impl Upstream {
     fn classify(&self, e: &(dyn std::error::Error + 'static)) -> TransportError {
         let url = self.origin.clone();
         let detail = redact::text(&crate::util::errors::chain(e)).into_owned();
+        if let Some(tls) = tls_cause(e) {
+            return TransportError::Tls {
+                what: self.tls_failure(tls),
+                url,
+            };
+        }
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(c) = cause {
             if let Some(io) = c.downcast_ref::<std::io::Error>() {
@@ -412,23 +472,68 @@ impl Upstream {
         TransportError::Other { url, detail }
     }
 
-    /// Connects once: refused is [`SideError::Unreachable`].
+    /// What a TLS failure was, in words, and what to do about it.
+    fn tls_failure(&self, e: &rustls::Error) -> String {
+        use rustls::CertificateError as C;
+        let side = self.side.as_str();
+        let host = self.tls_host.as_deref().unwrap_or(&self.authority);
+        match e {
+            rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => format!(
+                "the certificate of {} is signed by a CA this side does not trust: \
+                 give that CA's PEM file with --{side}-ca-file PATH ([sides.{side}] ca_file)",
+                self.origin
+            ),
+            rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                format!(
+                    "the certificate of {} is not valid for the host {host}: \
+                     use a host the certificate names in the URL (--{side} upstream:https://NAME:PORT)",
+                    self.origin
+                )
+            }
+            rustls::Error::InvalidCertificate(
+                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+            ) => format!(
+                "the certificate of {} is expired or not yet valid: renew it on the service, or check this machine's clock",
+                self.origin
+            ),
+            other => format!(
+                "the TLS handshake with {} failed ({other}): is it an https:// service?",
+                self.origin
+            ),
+        }
+    }
+
+    /// Connects once (and, for `https://`, does the TLS handshake): a
+    /// refused connection or a failed handshake is [`SideError::Unreachable`].
     pub async fn check_reachable(&self) -> Result<(), SideError> {
-        let connect = tokio::net::TcpStream::connect(self.authority.as_str());
+        use tower_service::Service;
         let failed = |reason: String| SideError::Unreachable {
             flag: self.flag,
             url: self.origin.clone(),
             reason,
         };
+        let uri: hyper::Uri = format!("{}://{}/", self.scheme, self.authority)
+            .parse()
+            .map_err(|e| failed(format!("not a valid URI: {e}")))?;
+        let mut connector = self.connector.clone();
+        let connect = async move {
+            std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+            connector.call(uri).await
+        };
         match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err(failed(format!(
+            Ok(Err(e)) => Err(failed(match self.classify(e.as_ref()) {
+                TransportError::Refused { .. } => format!(
                     "connection refused at {}: is the service running?",
                     self.origin
-                )))
-            }
-            Ok(Err(e)) => Err(failed(format!("cannot connect to {}: {e}", self.origin))),
+                ),
+                TransportError::Tls { what, .. } => what,
+                _ => format!(
+                    "cannot connect to {}: {}",
+                    self.origin,
+                    redact::text(&crate::util::errors::chain(e.as_ref()))
+                ),
+            })),
             Err(_) => Err(failed(format!(
                 "cannot connect to {} within {} (--startup-timeout)",
                 self.origin,
@@ -457,6 +562,72 @@ impl Upstream {
             ))),
         }
     }
+}
+
+/// The first TLS error in a cause chain (rustls errors travel inside
+/// `std::io::Error`s, whose `source` skips them).
+fn tls_cause<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => c.source(),
+        };
+    }
+    None
+}
+
+/// The TLS client settings of one side: the platform's roots and the
+/// side's CA file (`https://` only; an `http://` side gets an empty
+/// store it never uses). The reason is for [`SideError::BadSpec`].
+fn tls_config(
+    https: bool,
+    ca_file: Option<&std::path::Path>,
+    side: Side,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    if https {
+        // Unreadable entries of the system store are skipped: the store
+        // is the platform's, and a CA file can still be given.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+    }
+    if let Some(path) = ca_file {
+        let setting = format!("--{0}-ca-file ([sides.{0}] ca_file)", side.as_str());
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                format!(
+                    "{setting} {}: cannot read its certificates: {e}",
+                    path.display()
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(format!(
+                "{setting} {}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                format!(
+                    "{setting} {}: not a CA certificate rustls accepts: {e}",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 impl Implementation for Upstream {
@@ -554,10 +725,24 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("NOT_SET_ANYWHERE, which is not set"), "{e}");
-        let https = Upstream::new(&UpstreamSpec::new("https://h:1"), Side::Legacy, &options())
+        let mut https = UpstreamSpec::new("https://h:1");
+        https.ca_file = Some("/nonexistent/ca.pem".into());
+        let e = Upstream::new(&https, Side::Legacy, &options())
             .err()
             .unwrap()
             .to_string();
-        assert!(https.contains("not supported yet"), "{https}");
+        assert!(
+            e.contains(
+                "--legacy-ca-file ([sides.legacy] ca_file) /nonexistent/ca.pem: cannot read"
+            ),
+            "{e}"
+        );
+        let mut http = UpstreamSpec::new("http://h:1");
+        http.ca_file = Some("/any/ca.pem".into());
+        let e = Upstream::new(&http, Side::Candidate, &options())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("a CA file is for https:// upstreams"), "{e}");
     }
 }

@@ -18,7 +18,7 @@ const CAPTURE_SECRETS: [&str; 2] = [
     "cutover-test-cookie-please-redact",
 ];
 
-fn capture() -> std::path::PathBuf {
+pub(crate) fn capture() -> std::path::PathBuf {
     repo().join("fixtures/http/capture.jsonl")
 }
 
@@ -36,7 +36,7 @@ fn both_services(dir: &std::path::Path, args: &[&str]) -> (Replay, [Service; 2])
 
 /// The ids of the capture's exchanges on the planted route: `GET
 /// /normalize` answered 200 whose `item` values encode a space as `+`.
-fn planted_ids() -> BTreeSet<String> {
+pub(crate) fn planted_ids() -> BTreeSet<String> {
     let text = std::fs::read_to_string(capture()).unwrap();
     text.lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
