@@ -10,9 +10,13 @@
 //!   ([`HeaderPolicy::hop_by_hop`], `content-length` among them) are not
 //!   forwarded: `content-length` is set from the body when there is one.
 //!   Nothing else is added, except a `host` from the base URL when the
-//!   request has none. Repeats of one header name are sent together, at the
-//!   place of the first (HTTP allows it; hyper's header map keeps no other
-//!   order).
+//!   request has none. On the wire, header names are lower-cased, in the
+//!   order of their first appearance, and every repeat of a name follows
+//!   its first at once, values in recorded order: `[A: 1, b: 2, a: 3]` goes
+//!   as `a: 1, a: 3, b: 2` (RFC 9110 §5.3 allows it). Interleaved repeats
+//!   cannot be kept: hyper's `HeaderMap` groups values by name and its
+//!   HTTP/1 writer iterates it so (keeping the order is a hyper `ffi`-only
+//!   option); a test against a real service holds what is kept.
 //! - Per side rewriting ([`Rewrite`]): the `host` header replaced, headers
 //!   added or replaced, secret headers whose value is read from an
 //!   environment variable when the side is built (registered with

@@ -236,6 +236,68 @@ fn a_capture_line_that_is_not_an_exchange_is_rejected_with_its_reason() {
     assert!(reasons[2].contains("missing field `body`"), "{reasons:?}");
 }
 
+/// A service that answers every request with the raw header lines it
+/// got, in order (`{"lines": [...]}`), one connection at a time.
+fn header_echo() -> u16 {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream);
+            let mut lines = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                lines.push(line.trim_end_matches("\r\n").to_owned());
+            }
+            if lines.is_empty() {
+                continue;
+            }
+            let body = serde_json::json!({ "lines": lines[1..] }).to_string();
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// What the wire keeps of a request's headers, seen by a real service:
+/// names lower-cased, in the order of their first appearance, and every
+/// repeat of a name right after its first, values in recorded order
+/// (hyper's header map groups values by name; HTTP allows it, RFC 9110
+/// §5.3). Interleaved repeats ([a, b, a]) are not kept interleaved.
+#[test]
+fn repeated_headers_go_grouped_at_their_first_place_in_recorded_value_order() {
+    let port = header_echo();
+    let tmp = tempdir();
+    let record = serde_json::json!({
+        "id": "h",
+        "input": {"method": "GET", "path": "/echo", "headers": [
+            ["Host", "echo.internal"], ["X-A", "1"], ["x-b", "2"], ["x-a", "3"],
+            ["Accept", "*/*"], ["X-B", "4"], ["x-c", "5"]
+        ]},
+        "recorded": {"status": 200, "headers": [["content-type", "application/json"]],
+            "body": {"lines": [
+                "host: echo.internal", "x-a: 1", "x-a: 3", "x-b: 2", "x-b: 4",
+                "accept: */*", "x-c: 5"
+            ]}}
+    });
+    let ran = Replay::new(tmp.path())
+        .records("echo.jsonl", &[record.to_string()])
+        .legacy(&format!("upstream:http://127.0.0.1:{port}"))
+        .candidate("recorded")
+        .args(&["--no-flags"])
+        .run(0);
+    assert_eq!(ran.count("matched"), 1, "{:?}", ran.rows());
+}
+
 /// A rejected exchange line keeps an excerpt in `rejected.jsonl`: its
 /// credential headers (the `--redact-headers` set) are redacted there as in
 /// every other output, whether the line is JSON or a `.gor` payload.
