@@ -729,24 +729,22 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("NOT_SET_ANYWHERE, which is not set"), "{e}");
-        let mut https = UpstreamSpec::new("https://h:1");
-        https.ca_file = Some("/nonexistent/ca.pem".into());
-        let e = Upstream::new(&https, Side::Legacy, &options())
-            .err()
-            .unwrap()
-            .to_string();
+        let refused = |url: &str, ca: &str, side| {
+            let mut spec = UpstreamSpec::new(url);
+            spec.ca_file = Some(ca.into());
+            Upstream::new(&spec, side, &options())
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        let e = refused("https://h:1", "/nonexistent/ca.pem", Side::Legacy);
         assert!(
             e.contains(
                 "--legacy-ca-file ([sides.legacy] ca_file) /nonexistent/ca.pem: cannot read"
             ),
             "{e}"
         );
-        let mut http = UpstreamSpec::new("http://h:1");
-        http.ca_file = Some("/any/ca.pem".into());
-        let e = Upstream::new(&http, Side::Candidate, &options())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = refused("http://h:1", "/any/ca.pem", Side::Candidate);
         assert!(e.contains("a CA file is for https:// upstreams"), "{e}");
     }
 }

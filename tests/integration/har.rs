@@ -225,29 +225,27 @@ fn a_goreplay_file_with_chunked_bodies_pairs_and_replays_and_a_malformed_chunk_i
     .concat();
     let gor = tmp.path().join("chunked.gor");
     std::fs::write(&gor, file).unwrap();
-    let ran = Replay::new(tmp.path())
+    let mut command = Replay::new(tmp.path())
         .traffic(&gor)
         .legacy(&upstream(&legacy))
         .candidate(&upstream(&rust))
         .args(&["--no-flags"])
-        .run(1);
+        .command();
+    command.assert().code(1);
+    let summary = crate::util::summary(&tmp.path().join("run"));
+    let drift = &summary["recorded_drift"];
     assert_eq!(
-        (
-            ran.count("read"),
-            ran.count("rejected"),
-            ran.count("matched")
-        ),
-        (3, 2, 1),
+        crate::util::counts(&summary, &["read", "rejected", "matched"]),
+        [3, 2, 1],
         "{}",
-        ran.summary["counts"]
+        summary["counts"]
     );
-    assert_eq!(ran.summary["recorded_drift"]["with_recording"], 1);
     assert_eq!(
-        ran.summary["recorded_drift"]["drifted"], 0,
-        "{}",
-        ran.summary["recorded_drift"]
+        (&drift["with_recording"], &drift["drifted"]),
+        (&1.into(), &0.into()),
+        "{drift}"
     );
-    let rejected: Vec<Value> = std::fs::read_to_string(ran.out.join("rejected.jsonl"))
+    let rejected: Vec<Value> = std::fs::read_to_string(tmp.path().join("run/rejected.jsonl"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
