@@ -68,7 +68,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "serve",
         &[
-            "model", "util", "sides", "compare", "flags", "spec", "report",
+            "model", "util", "sides", "compare", "contract", "flags", "spec", "report",
         ],
     ),
     (

@@ -316,7 +316,7 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
     /// The legacy side: builtin:NAME, worker:COMMAND, pipe:COMMAND, exec:COMMAND, an
-    /// http(s):// URL (POST the input), upstream:http://HOST:PORT (an HTTP
+    /// http(s):// URL (POST the input), upstream:http(s)://HOST:PORT (an HTTP
     /// service sent each exchange's whole request), or recorded (the
     /// responses the capture recorded).
     #[arg(long, value_name = "TARGET", default_value = DEFAULT_LEGACY)]
@@ -525,10 +525,11 @@ pub struct Rewriting {
     pub headers: Vec<String>,
     pub secret_headers: Vec<String>,
     pub path_prefix: Option<String>,
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 macro_rules! rewrite_args {
-    ($name:ident, $side:literal, $host:literal, $header:literal, $secret:literal, $prefix:literal) => {
+    ($name:ident, $side:literal, $host:literal, $header:literal, $secret:literal, $prefix:literal, $ca:literal) => {
         #[derive(Debug, Clone, Args)]
         pub struct $name {
             #[doc = concat!("The `host` header sent to the ", $side, " upstream: side instead of the recorded one [default: as recorded]")]
@@ -543,6 +544,9 @@ macro_rules! rewrite_args {
             #[doc = concat!("Put before every request path sent to the ", $side, " upstream: side (e.g. /v2) [default: none]")]
             #[arg(long = $prefix, id = $prefix, value_name = "PATH")]
             pub path_prefix: Option<String>,
+            #[doc = concat!("PEM file of CA certificates the ", $side, " upstream:https:// side trusts besides the platform's roots (a private CA) [default: the platform's roots only]")]
+            #[arg(long = $ca, id = $ca, value_name = "PATH")]
+            pub ca_file: Option<std::path::PathBuf>,
         }
 
         impl $name {
@@ -552,6 +556,7 @@ macro_rules! rewrite_args {
                     headers: self.headers.clone(),
                     secret_headers: self.secret_headers.clone(),
                     path_prefix: self.path_prefix.clone(),
+                    ca_file: self.ca_file.clone(),
                 }
             }
         }
@@ -564,7 +569,8 @@ rewrite_args!(
     "legacy-host",
     "legacy-header",
     "legacy-secret-header",
-    "legacy-path-prefix"
+    "legacy-path-prefix",
+    "legacy-ca-file"
 );
 rewrite_args!(
     CandidateRewrite,
@@ -572,7 +578,8 @@ rewrite_args!(
     "candidate-host",
     "candidate-header",
     "candidate-secret-header",
-    "candidate-path-prefix"
+    "candidate-path-prefix",
+    "candidate-ca-file"
 );
 
 /// Options shared by `cutover replay` and `cutover flags`.

@@ -20,7 +20,8 @@
 //! `[reproduce]` holds `trust_run` (see [`crate::reproduce::setup::Trust`]).
 //! `[contract]` is the behaviour contract ([`crate::contract::ContractConfig`]).
 //! `[sides.legacy]` and `[sides.candidate]` hold an `upstream:` side's
-//! request rewriting (`host`, `headers`, `secret_headers`, `path_prefix`).
+//! request rewriting (`host`, `headers`, `secret_headers`, `path_prefix`) and
+//! the CA file an `https://` side trusts (`ca_file`).
 //!
 //! ```toml
 //! [replay]
@@ -151,6 +152,9 @@ pub struct RewriteConfig {
     pub secret_headers: Option<std::collections::BTreeMap<String, String>>,
     /// Put before every request path.
     pub path_prefix: Option<String>,
+    /// `https://`: CA certificates (PEM) trusted besides the platform's
+    /// roots, relative to this file.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// `[reproduce]`: the settings of `cutover minimize`, `pin` and `recheck`.

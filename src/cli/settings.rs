@@ -802,6 +802,15 @@ fn upstream_sides(
     )
     .max(1);
     let sides_file = &loaded.config.sides;
+    let cwd = std::env::current_dir().map_err(CliError::Cwd)?;
+    // A CA file named in cutover.toml is relative to that file.
+    let config_dir = cwd.join(
+        loaded
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("")),
+    );
     for (side, spec, flags, file) in [
         (
             Side::Legacy,
@@ -816,9 +825,19 @@ fn upstream_sides(
             &sides_file.candidate,
         ),
     ] {
+        let ca_file = match (&flags.ca_file, &file.ca_file) {
+            (Some(path), _) => Some((cwd.join(path), format!("--{}-ca-file", side.as_str()))),
+            (None, Some(path)) => Some((
+                config_dir.join(path),
+                format!("[sides.{}] ca_file in {file_name}", side.as_str()),
+            )),
+            (None, None) => None,
+        };
         let (rewrite, setting) = rewrite_of(side, flags, file, &file_name)?;
+        let setting = setting.or_else(|| ca_file.as_ref().map(|(_, s)| s.clone()));
         match spec {
             SideSpec::Upstream(up) => {
+                up.ca_file = ca_file.map(|(path, _)| path);
                 up.rewrite = rewrite;
                 up.max_connections = max_connections;
                 up.headers = policy.clone();
@@ -1194,6 +1213,8 @@ mod tests {
         ("candidate-header", Config("[sides.candidate]\nheaders = { x-a = \"1\" }")),
         ("candidate-secret-header", Config("[sides.candidate]\nsecret_headers = { authorization = \"TOKEN\" }")),
         ("candidate-path-prefix", Config("[sides.candidate]\npath_prefix = \"/v2\"")),
+        ("legacy-ca-file", Config("[sides.legacy]\nca_file = \"ca.pem\"")),
+        ("candidate-ca-file", Config("[sides.candidate]\nca_file = \"ca.pem\"")),
         ("migration", Config("[flags]\nmigration = \"m\"")),
         ("flags_source", Config("[flags]\nsource = \"f.json\"")),
         ("stickiness", Config("[flags]\nstickiness = \"sessionId\"")),

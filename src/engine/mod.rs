@@ -90,7 +90,9 @@ pub struct RunPlan {
     /// How fast records start ([`Pace`]), within the concurrency bound.
     pub pace: Pace,
     /// Request headers whose values the results carry as `<redacted>` when
-    /// a record is an HTTP exchange (empty: none); the sides get the
+    /// a record is an HTTP exchange (empty: none), and that a rejected
+    /// line's excerpt and reason show redacted
+    /// ([`crate::model::exchange::HeaderScrubber`]); the sides get the
     /// record as it was.
     pub redact_headers: Vec<String>,
 }
@@ -232,9 +234,11 @@ struct Shared {
     shown: Shown,
 }
 
-/// The input a result carries: an exchange's credential headers redacted.
+/// The input a result carries, and a rejected line's excerpt: an
+/// exchange's credential headers redacted.
 struct Shown {
     names: Vec<String>,
+    scrubber: crate::model::exchange::HeaderScrubber,
     /// Finds a line that may name one of them (case-insensitive), so only
     /// those are parsed.
     finder: Option<regex::bytes::Regex>,
@@ -249,7 +253,25 @@ impl Shown {
                 .build()
                 .expect("escaped names make a valid regex")
         });
-        Shown { names, finder }
+        let scrubber = crate::model::exchange::HeaderScrubber::new(&names);
+        Shown {
+            names,
+            finder,
+            scrubber,
+        }
+    }
+
+    /// A rejection as the report keeps it: the credential headers its
+    /// excerpt and reason may show redacted.
+    fn rejection(&self, mut r: crate::model::Rejection) -> crate::model::Rejection {
+        let with = crate::util::redact::REDACTED;
+        if let std::borrow::Cow::Owned(e) = self.scrubber.scrub(&r.excerpt, with) {
+            r.excerpt = e;
+        }
+        if let std::borrow::Cow::Owned(e) = self.scrubber.scrub(&r.reason, with) {
+            r.reason = e;
+        }
+        r
     }
 
     fn of(&self, input: Arc<RawValue>) -> Arc<RawValue> {
@@ -437,7 +459,9 @@ async fn compare_batch(
     let shared = &shared;
     futures::future::join_all(items.into_iter().zip(dues).map(|(item, due)| {
         match item {
-            SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(r))),
+            SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(
+                shared.shown.rejection(r),
+            ))),
             SourceItem::Record(record) => Either::Right(
                 async move {
                     if let Some(due) = due {
@@ -678,7 +702,7 @@ impl ChunkRunner {
         let mut ordered = futures::stream::iter(items)
             .map(|item| async move {
                 match item {
-                    SourceItem::Rejected(r) => Event::Rejected(r),
+                    SourceItem::Rejected(r) => Event::Rejected(shared.shown.rejection(r)),
                     SourceItem::Record(record) => {
                         Event::Compared(Box::new(compare_record(record, shared, diffs).await))
                     }

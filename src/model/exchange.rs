@@ -46,6 +46,55 @@ use base64::Engine;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// Takes the values of some headers out of a text that may show them
+/// whole or cut anywhere: a rejected line's excerpt. It knows three
+/// spellings, names matched case-insensitively: a capture record's pair
+/// (`["authorization", "..."`), a HAR header (`"name": "authorization",
+/// "value": "..."`) and a raw HTTP/1 header line (`Authorization: ...`, as
+/// a `.gor` payload has it). A value cut by the excerpt's end is taken out
+/// up to there. Non-goal: a line too broken to show a header in one of
+/// those spellings keeps its text (its values cannot be told from the rest).
+#[derive(Debug, Clone, Default)]
+pub struct HeaderScrubber {
+    /// JSON-string values, then raw header lines; `None`: no names.
+    patterns: Option<(regex::Regex, regex::Regex)>,
+}
+
+impl HeaderScrubber {
+    /// A scrubber of the headers `names`.
+    pub fn new(names: &[String]) -> Self {
+        let names: Vec<String> = names
+            .iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| regex::escape(n))
+            .collect();
+        if names.is_empty() {
+            return HeaderScrubber { patterns: None };
+        }
+        let names = names.join("|");
+        let json = format!(
+            r#"(?i)((?:\[\s*"(?:{names})"\s*,\s*"|"name"\s*:\s*"(?:{names})"\s*,\s*"value"\s*:\s*"))(?:[^"\\]|\\.)*\\?"#
+        );
+        let raw = format!(r"(?im)(^(?:{names})[ \t]*:[ \t]*)[^\r\n]*");
+        let build = |p: &str| regex::Regex::new(p).expect("escaped names make a valid regex");
+        HeaderScrubber {
+            patterns: Some((build(&json), build(&raw))),
+        }
+    }
+
+    /// `text` with those headers' values replaced by `with`.
+    pub fn scrub<'t>(&self, text: &'t str, with: &str) -> std::borrow::Cow<'t, str> {
+        let Some((json, raw)) = &self.patterns else {
+            return text.into();
+        };
+        let replace = |caps: &regex::Captures| format!("{}{with}", &caps[1]);
+        match json.replace_all(text, replace) {
+            std::borrow::Cow::Borrowed(t) => raw.replace_all(t, replace),
+            std::borrow::Cow::Owned(t) => raw.replace_all(&t, replace).into_owned().into(),
+        }
+    }
+}
+
 /// Header names in order, with their values, as written.
 pub type Headers = Vec<(String, String)>;
 
@@ -536,6 +585,28 @@ mod tests {
         assert_eq!(r.target(), "/items/4?a=1&a=2");
         assert_eq!(r.headers[3], ("x-a".into(), "2".into()));
         assert_eq!(r.body.unwrap().wire(), br#"{"b":1.50,"a":[1]}"#.to_vec());
+    }
+
+    #[test]
+    fn the_scrubber_takes_header_values_out_of_excerpts_in_every_spelling() {
+        let scrubber = HeaderScrubber::new(&["authorization".into(), "cookie".into()]);
+        let json =
+            r#"{"headers": [["Authorization", "Bearer a\"b"], ["accept", "x"], [ "COOKIE" , "s=1"#;
+        assert_eq!(
+            scrubber.scrub(json, "<r>"),
+            r#"{"headers": [["Authorization", "<r>"], ["accept", "x"], [ "COOKIE" , "<r>"#
+        );
+        let har = r#"{"name": "cookie", "value": "s=2"}, {"name": "x", "value": "y"}"#;
+        assert_eq!(
+            scrubber.scrub(har, "<r>"),
+            r#"{"name": "cookie", "value": "<r>"}, {"name": "x", "value": "y"}"#
+        );
+        let gor = "GET / HTTP/1.1\r\nauthorization:  Basic eA==\r\nX-Cookie: kept\r\nCookie: s";
+        assert_eq!(
+            scrubber.scrub(gor, "<r>"),
+            "GET / HTTP/1.1\r\nauthorization:  <r>\r\nX-Cookie: kept\r\nCookie: <r>"
+        );
+        assert_eq!(HeaderScrubber::new(&[]).scrub(gor, "<r>"), gor);
     }
 
     #[test]

@@ -274,10 +274,10 @@ pub(crate) mod tests {
                     });
                 }
                 let outcome = outcomes[(seq % 6) as usize];
-                let observed = |answer, us| Observed {
+                let observed = |answer, us: u64| Observed {
                     answer,
                     latency: Duration::from_micros(us),
-                    waited: Duration::ZERO,
+                    waited: Duration::from_micros(us / 3),
                 };
                 let (legacy, candidate) = match outcome {
                     Outcome::LegacyError => (
@@ -435,6 +435,15 @@ pub(crate) mod tests {
         assert_eq!(merged.counts, local.counts);
         assert_eq!(merged.latency_ms.legacy, local.latency_ms.legacy);
         assert!(merged.latency_ms.legacy.calls > 0);
+        // Slot waits travel in the partials too.
+        let waits = |s: &Summary| {
+            s.slot_wait_ms
+                .clone()
+                .expect("a worker side has slot waits")
+        };
+        assert_eq!(waits(&merged).legacy, waits(&local).legacy);
+        assert_eq!(waits(&merged).candidate, waits(&local).candidate);
+        assert!(waits(&merged).legacy.max > 0.0);
         let report = merged.merge.unwrap();
         assert_eq!((report.partials, report.redelivered_duplicates), (3, 0));
     }

@@ -11,7 +11,7 @@
 //! - A [`WireEvent`] carries everything [`super::Sinks`] reads of an event,
 //!   so replaying the lines through the sinks writes what the events
 //!   themselves would have: the counts, groups, audits, `mismatches.csv`,
-//!   `diffs.txt` and the latencies (each record's own two latencies, so the
+//!   `diffs.txt` and the latencies (each record's own two latencies and slot waits, so the
 //!   merged percentiles come from one histogram over every call, never an
 //!   average of percentiles). A record that matched carries no input and
 //!   no answers (no sink reads them), which keeps a partial of a mostly
@@ -138,11 +138,19 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One side's answer and latency as a partial line.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WireObserved {
     /// Microseconds.
     pub us: u64,
+    /// Microseconds of `us` the call waited for a slot (absent: none;
+    /// partials written before slot waits were carried have none).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub wait_us: u64,
     /// Absent for a record that matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<WireAnswer>,
@@ -225,6 +233,7 @@ impl WireEvent {
                 let full = !r.verdict.is_clean() || r.contract.is_some();
                 let observed = |o: &Observed| WireObserved {
                     us: micros(o.latency),
+                    wait_us: micros(o.waited),
                     answer: full.then(|| WireAnswer::of(&o.answer)),
                 };
                 WireEvent::Compared(Box::new(WireResult {
@@ -274,8 +283,7 @@ impl WireEvent {
                         .answer
                         .map_or(Answer::Output(serde_json::Value::Null), |a| a.into_answer()),
                     latency: Duration::from_micros(o.us),
-                    // Slot waits are not carried by partials yet.
-                    waited: Duration::ZERO,
+                    waited: Duration::from_micros(o.wait_us.min(o.us)),
                 };
                 let input: Arc<RawValue> = match r.input {
                     Some(raw) => raw.into(),

@@ -145,9 +145,10 @@ pub struct Summary {
     /// cutover to its answer (the same as the whole call for the kinds that
     /// wait for no slot).
     pub latency_ms: SideLatency,
-    /// With an `upstream:` side: per side, the time each call waited inside
-    /// cutover for a connection slot (`--max-connections`) before its
-    /// request left; not part of `latency_ms`.
+    /// With an `upstream:`, `worker:` or `pipe:` side: per side, the time
+    /// each call waited inside cutover for a connection slot
+    /// (`--max-connections`) or behind its worker's earlier calls before
+    /// its request left; not part of `latency_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_wait_ms: Option<SideLatency>,
     pub recorded_drift: Drift,
@@ -269,7 +270,7 @@ pub struct SummaryBuilder {
     drift: Drift,
     legacy: Histogram<u64>,
     candidate: Histogram<u64>,
-    /// Slot waits, per side (kept only with an upstream side).
+    /// Slot waits, per side (kept only with a side that has slots).
     waits: Option<[Histogram<u64>; 2]>,
 }
 
@@ -317,7 +318,14 @@ impl SummaryBuilder {
             candidate: histogram(),
             waits: [&spec.legacy, &spec.candidate]
                 .iter()
-                .any(|s| matches!(s, crate::sides::SideSpec::Upstream(_)))
+                .any(|s| {
+                    matches!(
+                        s,
+                        crate::sides::SideSpec::Upstream(_)
+                            | crate::sides::SideSpec::Worker(_)
+                            | crate::sides::SideSpec::Pipe(_)
+                    )
+                })
                 .then(|| [histogram(), histogram()]),
             spec,
         }

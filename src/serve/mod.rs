@@ -67,8 +67,8 @@
 //! of each side, so nothing tells a side's own noise from a difference.
 //!
 //! Names [`crate::model`], [`crate::util`], [`crate::sides`],
-//! [`crate::compare`], [`crate::flags`], [`crate::spec`] and
-//! [`crate::report`].
+//! [`crate::compare`], [`crate::contract`], [`crate::flags`],
+//! [`crate::spec`] and [`crate::report`].
 
 pub mod capture;
 pub mod key;

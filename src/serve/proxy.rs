@@ -36,14 +36,13 @@ use super::metrics::Metrics;
 use crate::flags::{Basis, Observe, Router};
 use crate::model::exchange::{Body as ExchangeBody, HeaderPolicy, HttpRequest, HttpResponse};
 use crate::model::{Answer, AppError, Side};
-use crate::sides::upstream::{connector, end_to_end, Target};
+use crate::sides::upstream::{connector, end_to_end, Connector, Target};
 use crate::sides::SideError;
 use crate::sides::SideSpec;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
@@ -84,7 +83,7 @@ pub fn check(settings: &ProxySettings) -> Result<(), String> {
     Ok(())
 }
 
-type HttpClient = Client<HttpConnector, Body>;
+type HttpClient = Client<Connector, Body>;
 
 /// What the proxy handler shares.
 pub struct Proxy {
@@ -136,7 +135,7 @@ impl Proxy {
                 client: Client::builder(TokioExecutor::new())
                     .pool_max_idle_per_host(up.max_connections.max(1))
                     .set_host(false)
-                    .build(connector(sides.timeout)),
+                    .build(connector(up, side, sides.timeout)?),
             })
         };
         let legacy = upstream(&spec.legacy, Side::Legacy)?;
@@ -509,7 +508,10 @@ async fn stream(
         Ok(Err(e)) => failure(
             StatusCode::BAD_GATEWAY,
             "cutover.target_failed",
-            format!("the {side} upstream failed: {e}"),
+            format!(
+                "the {side} upstream failed: {}",
+                upstream.target.classify(&e)
+            ),
         ),
         Err(_) => failure(
             StatusCode::GATEWAY_TIMEOUT,
@@ -544,11 +546,12 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
     let started = Instant::now();
     let limit = proxy.max_response_bytes;
     let call = async {
-        let response = upstream
-            .client
-            .request(request)
-            .await
-            .map_err(|e| format!("the {side} upstream failed: {e}"))?;
+        let response = upstream.client.request(request).await.map_err(|e| {
+            format!(
+                "the {side} upstream failed: {}",
+                upstream.target.classify(&e)
+            )
+        })?;
         let (parts, incoming) = response.into_parts();
         let body = Limited::new(incoming, limit)
             .collect()
@@ -604,7 +607,8 @@ mod tests {
         };
         let upstream = Upstream {
             target: Target::new(&spec, Side::Candidate, |_| None).unwrap(),
-            client: Client::builder(TokioExecutor::new()).build(connector(Duration::from_secs(1))),
+            client: Client::builder(TokioExecutor::new())
+                .build(connector(&spec, Side::Candidate, Duration::from_secs(1)).unwrap()),
         };
         let mut came = HeaderMap::new();
         came.append("host", HeaderValue::from_static("serve.local"));

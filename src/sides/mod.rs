@@ -13,7 +13,7 @@
 //! Specs ([`SideSpec`]) are written in one of six forms ([`FORMS`]):
 //! `builtin:NAME`, `worker:COMMAND LINE`, `pipe:COMMAND LINE` (a worker
 //! pool whose programs answer in order, with no ids), `exec:COMMAND LINE`, an `http://` /
-//! `https://` URL (POST the input as JSON), `upstream:http://HOST:PORT` (an
+//! `https://` URL (POST the input as JSON), `upstream:http(s)://HOST:PORT` (an
 //! HTTP service sent each record's whole request: [`upstream`]), or
 //! `recorded` (the responses the capture recorded from production). Command lines are split like a POSIX shell splits words
 //! (quotes, backslashes) but are never run through a shell, and they run in

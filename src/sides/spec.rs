@@ -1,5 +1,5 @@
 //! Side specs: `builtin:NAME`, `worker:CMD`, `pipe:CMD`, `exec:CMD`,
-//! `http(s)://URL`, `upstream:http://HOST:PORT`, `recorded`.
+//! `http(s)://URL`, `upstream:http(s)://HOST:PORT`, `recorded`.
 //!
 //! # Contract
 //! [`SideSpec::parse`] accepts exactly the seven forms of [`FORMS`] and
@@ -18,7 +18,7 @@
 //! `{"worker": {"program", "args"}}`, `{"pipe": {"program", "args"}}`,
 //! `{"exec": {"program", "args"}}`,
 //! `{"http": URL}` (without userinfo), `{"upstream": {"url", "rewrite",
-//! "max_connections", "headers"}}` ([`super::upstream::UpstreamSpec`]: its
+//! "max_connections", "headers", "ca_file"?}}` ([`super::upstream::UpstreamSpec`]: its
 //! rewriting, connection bound and header policy are set by whoever builds
 //! the run spec; parsing gives the defaults) or `"recorded"`: structured, so what
 //! re-runs a run's records never parses a command line again.
@@ -36,7 +36,7 @@ pub const FORMS: [&str; 7] = [
     "pipe:COMMAND LINE",
     "exec:COMMAND LINE",
     "an http(s):// URL",
-    "upstream:http://HOST:PORT",
+    "upstream:http(s)://HOST:PORT",
     "recorded",
 ];
 
@@ -182,9 +182,9 @@ impl SideSpec {
             return CommandLine::parse(cmd).map(SideSpec::Exec).map_err(bad);
         }
         if let Some(url) = text.strip_prefix("upstream:") {
-            if !url.starts_with("http://") {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(bad(
-                    "upstream: takes an http://HOST:PORT base URL (https:// upstreams are not supported yet)".into(),
+                    "upstream: takes an http://HOST:PORT or https://HOST:PORT base URL".into(),
                 ));
             }
             if url.contains('@') {

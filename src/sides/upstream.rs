@@ -1,5 +1,6 @@
-//! `upstream:http://HOST:PORT`: a side that is an HTTP service, sent each
-//! record's whole request ([`crate::model::exchange`]).
+//! `upstream:http://HOST:PORT` or `upstream:https://HOST:PORT`: a side that
+//! is an HTTP service, sent each record's whole request
+//! ([`crate::model::exchange`]).
 //!
 //! # Contract
 //! - A record's `input` is an [`HttpRequest`]; it goes to the base URL as it
@@ -10,9 +11,13 @@
 //!   the request's `Connection` header names) are not forwarded:
 //!   `content-length` is set from the body when there is one.
 //!   Nothing else is added, except a `host` from the base URL when the
-//!   request has none. Repeats of one header name are sent together, at the
-//!   place of the first (HTTP allows it; hyper's header map keeps no other
-//!   order).
+//!   request has none. On the wire, header names are lower-cased, in the
+//!   order of their first appearance, and every repeat of a name follows
+//!   its first at once, values in recorded order: `[A: 1, b: 2, a: 3]` goes
+//!   as `a: 1, a: 3, b: 2` (RFC 9110 §5.3 allows it). Interleaved repeats
+//!   cannot be kept: hyper's `HeaderMap` groups values by name and its
+//!   HTTP/1 writer iterates it so (keeping the order is a hyper `ffi`-only
+//!   option); a test against a real service holds what is kept.
 //! - Per side rewriting ([`Rewrite`]): the `host` header replaced, headers
 //!   added or replaced, secret headers whose value is read from an
 //!   environment variable when the side is built (registered with
@@ -30,19 +35,32 @@
 //!   (anything else), `cutover.output_too_large`; past `timeout` the answer
 //!   is [`Answer::Timeout`]. Messages name the URL and say which it was, and
 //!   go through [`crate::util::redact::text`].
-//! - [`Implementation::ready`] connects once before the run: a refused
-//!   connection is a [`SideError::Unreachable`] ("connection refused at
-//!   http://…: is the service running?"), so the run does not happen (exit 2).
+//! - `https://` (TLS by rustls, HTTP/1.1): the server's certificate must
+//!   chain to the platform's roots (the system store, read by
+//!   `rustls-native-certs`: what curl and the OS trust) or to a certificate
+//!   of the side's [`UpstreamSpec::ca_file`] (PEM; `--legacy-ca-file`,
+//!   `[sides.legacy] ca_file`), trusted in addition. SNI and the
+//!   certificate's name check use the base URL's host (an IP address is
+//!   checked against the certificate's IP names, and sends no SNI); the
+//!   `host` header is the recorded one (or `--legacy-host`), so the two may
+//!   differ. No client certificates. A failed handshake is
+//!   [`TransportError::Tls`] (`cutover.http_tls`), saying whether the CA is
+//!   unknown, the name does not match, the certificate has expired, or the
+//!   handshake itself failed, and what to do.
+//! - [`Implementation::ready`] connects once before the run (with the TLS
+//!   handshake for `https://`): a refused connection or a failed handshake
+//!   is a [`SideError::Unreachable`] ("connection refused at http://…: is
+//!   the service running?", "the certificate of https://… is signed by a CA
+//!   this side does not trust: …"), so the run does not happen (exit 2).
 //!
 //! [`Upstream::send`] is the library piece for one recorded exchange: one
 //! [`HttpRequest`] in, the [`HttpResponse`] and its timing out. [`Target`]
-//! is the piece a live proxy (`cutover serve`) shares: the same URL,
-//! rewriting and header policy applied to a request that streams, with the
-//! same [`connector`].
+//! and [`connector`] are the pieces a live proxy (`cutover serve`) shares:
+//! the same URL, TLS, rewriting and header policy applied to a request that
+//! streams.
 //!
 //! # Non-goals
-//! `https://` upstreams (TLS) are not supported yet: the spec is refused.
-//! HTTP/2, trailers, and following redirects.
+//! HTTP/2, trailers, following redirects, client certificates.
 
 use super::{Called, Implementation, Request, SideError, SideOptions};
 use crate::model::exchange::{Body, HeaderPolicy, HttpRequest, HttpResponse};
@@ -51,10 +69,13 @@ use crate::util::redact;
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -73,6 +94,10 @@ pub struct UpstreamSpec {
     /// Which headers are forwarded and compared.
     #[serde(default)]
     pub headers: HeaderPolicy,
+    /// `https://`: a PEM file of CA certificates trusted besides the
+    /// platform's roots (absolute; `None`: the platform's roots only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl UpstreamSpec {
@@ -83,6 +108,7 @@ impl UpstreamSpec {
             rewrite: Rewrite::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             headers: HeaderPolicy::default(),
+            ca_file: None,
         }
     }
 }
@@ -118,6 +144,8 @@ pub enum TransportError {
     TooLarge { url: String, max: usize },
     #[error("cannot send the request to {url}: {detail}")]
     Request { url: String, detail: String },
+    #[error("TLS with {url} failed: {what}")]
+    Tls { url: String, what: String },
     #[error("exchange with {url} failed: {detail}")]
     Other { url: String, detail: String },
 }
@@ -131,6 +159,7 @@ impl TransportError {
             TransportError::Timeout { .. } => "cutover.timeout",
             TransportError::TooLarge { .. } => "cutover.output_too_large",
             TransportError::Request { .. } => "cutover.bad_exchange",
+            TransportError::Tls { .. } => "cutover.http_tls",
             TransportError::Other { .. } => "cutover.http_transport",
         }
     }
@@ -162,6 +191,11 @@ pub struct Target {
     host: Option<String>,
     policy: HeaderPolicy,
     flag: &'static str,
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// The base URL's host, as the certificate must name it.
+    tls_host: Option<String>,
+    side: Side,
 }
 
 impl Target {
@@ -179,10 +213,21 @@ impl Target {
         };
         let url =
             reqwest::Url::parse(&spec.url).map_err(|e| bad(format!("not a valid URL: {e}")))?;
-        if url.scheme() != "http" {
-            return Err(bad(
-                "upstream: takes an http:// URL (https:// upstreams are not supported yet)".into(),
-            ));
+        let scheme = match url.scheme() {
+            "http" => "http",
+            "https" => "https",
+            other => {
+                return Err(bad(format!(
+                    "upstream: takes an http:// or https:// URL, not {other}://"
+                )))
+            }
+        };
+        if scheme == "http" && spec.ca_file.is_some() {
+            return Err(bad(format!(
+                "a CA file is for https:// upstreams (--{}-ca-file, [sides.{}] ca_file): drop it or use https://",
+                side.as_str(),
+                side.as_str()
+            )));
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad(
@@ -232,7 +277,10 @@ impl Target {
                 .map_err(|_| bad(format!("the value of header {name} holds CR, LF or NUL")))?;
         }
         Ok(Target {
-            origin: format!("http://{authority}"),
+            scheme,
+            tls_host: (scheme == "https").then(|| host.to_owned()),
+            side,
+            origin: format!("{scheme}://{authority}"),
             authority,
             prefix,
             set,
@@ -256,7 +304,7 @@ impl Target {
     pub fn uri(&self, target: &str) -> Result<hyper::Uri, TransportError> {
         let target = format!("{}{target}", self.prefix);
         hyper::Uri::builder()
-            .scheme("http")
+            .scheme(self.scheme)
             .authority(self.authority.as_str())
             .path_and_query(target.as_str())
             .build()
@@ -318,23 +366,42 @@ impl Target {
         Ok(headers)
     }
 
-    /// Connects once: refused is [`SideError::Unreachable`].
-    pub async fn check_reachable(&self, within: Duration) -> Result<(), SideError> {
-        let connect = tokio::net::TcpStream::connect(self.authority.as_str());
+    /// Connects once through `connector` (and, for `https://`, does the
+    /// TLS handshake): a refused connection or a failed handshake is
+    /// [`SideError::Unreachable`].
+    pub async fn check_reachable(
+        &self,
+        connector: &Connector,
+        within: Duration,
+    ) -> Result<(), SideError> {
+        use tower_service::Service;
         let failed = |reason: String| SideError::Unreachable {
             flag: self.flag,
-            url: self.origin().to_owned(),
+            url: self.origin.clone(),
             reason,
+        };
+        let uri: hyper::Uri = format!("{}://{}/", self.scheme, self.authority)
+            .parse()
+            .map_err(|e| failed(format!("not a valid URI: {e}")))?;
+        let mut connector = connector.clone();
+        let connect = async move {
+            std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
+            connector.call(uri).await
         };
         match tokio::time::timeout(within, connect).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err(failed(format!(
+            Ok(Err(e)) => Err(failed(match self.classify(e.as_ref()) {
+                TransportError::Refused { .. } => format!(
                     "connection refused at {}: is the service running?",
                     self.origin
-                )))
-            }
-            Ok(Err(e)) => Err(failed(format!("cannot connect to {}: {e}", self.origin))),
+                ),
+                TransportError::Tls { what, .. } => what,
+                _ => format!(
+                    "cannot connect to {}: {}",
+                    self.origin,
+                    redact::text(&crate::util::errors::chain(e.as_ref()))
+                ),
+            })),
             Err(_) => Err(failed(format!(
                 "cannot connect to {} within {} (--startup-timeout)",
                 self.origin,
@@ -342,15 +409,99 @@ impl Target {
             ))),
         }
     }
+
+    /// The transport error a failed exchange was, by its cause chain.
+    pub fn classify(&self, e: &(dyn std::error::Error + 'static)) -> TransportError {
+        let url = self.origin.clone();
+        if let Some(tls) = tls_cause(e) {
+            return TransportError::Tls {
+                what: self.tls_failure(tls),
+                url,
+            };
+        }
+        let detail = redact::text(&crate::util::errors::chain(e)).into_owned();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                match io.kind() {
+                    ConnectionRefused => return TransportError::Refused { url },
+                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                        return TransportError::Reset { url, detail }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(h) = c.downcast_ref::<hyper::Error>() {
+                if h.is_incomplete_message() || h.is_canceled() {
+                    return TransportError::Reset { url, detail };
+                }
+            }
+            cause = c.source();
+        }
+        TransportError::Other { url, detail }
+    }
+
+    /// What a TLS failure was, in words, and what to do about it.
+    fn tls_failure(&self, e: &rustls::Error) -> String {
+        use rustls::CertificateError as C;
+        let side = self.side.as_str();
+        let host = self.tls_host.as_deref().unwrap_or(&self.authority);
+        match e {
+            rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => format!(
+                "the certificate of {} is signed by a CA this side does not trust: \
+                 give that CA's PEM file with --{side}-ca-file PATH ([sides.{side}] ca_file)",
+                self.origin
+            ),
+            rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                format!(
+                    "the certificate of {} is not valid for the host {host}: \
+                     use a host the certificate names in the URL (--{side} upstream:https://NAME:PORT)",
+                    self.origin
+                )
+            }
+            rustls::Error::InvalidCertificate(
+                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+            ) => format!(
+                "the certificate of {} is expired or not yet valid: renew it on the service, or check this machine's clock",
+                self.origin
+            ),
+            other => format!(
+                "the TLS handshake with {} failed ({other}): is it an https:// service?",
+                self.origin
+            ),
+        }
+    }
 }
 
-/// The connector every upstream client dials with: `TCP_NODELAY`, and a
-/// connect timeout.
-pub fn connector(connect_timeout: Duration) -> HttpConnector {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector
+/// What every upstream client dials with: HTTP, or TLS by rustls for
+/// `https://`.
+pub type Connector = HttpsConnector<HttpConnector>;
+
+/// The connector of one side: `TCP_NODELAY`, a connect timeout, and for
+/// `https://` the platform's roots plus the side's CA file (see the module
+/// docs).
+pub fn connector(
+    spec: &UpstreamSpec,
+    side: Side,
+    connect_timeout: Duration,
+) -> Result<Connector, SideError> {
+    let https = spec.url.starts_with("https://");
+    let tls =
+        tls_config(https, spec.ca_file.as_deref(), side).map_err(|reason| SideError::BadSpec {
+            flag: side.flag(),
+            spec: format!("upstream:{}", redact::url(&spec.url)),
+            reason,
+        })?;
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.enforce_http(false);
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
 }
 
 /// The headers of a message minus those that belong to one connection (RFC
@@ -387,7 +538,9 @@ pub fn end_to_end(headers: &hyper::HeaderMap) -> hyper::HeaderMap {
 
 /// An HTTP service at one side (see the module docs).
 pub struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
+    /// The client's connector, for the check before the run.
+    connector: Connector,
     target: Target,
     slots: Semaphore,
     timeout: Duration,
@@ -410,13 +563,15 @@ impl Upstream {
     ) -> Result<Self, SideError> {
         let target = Target::new(spec, side, env)?;
         let max_connections = spec.max_connections.max(1);
+        let connector = connector(spec, side, options.timeout)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_connections)
             .pool_idle_timeout(Duration::from_secs(90))
             .set_host(false)
-            .build(connector(options.timeout));
+            .build(connector.clone());
         Ok(Upstream {
             client,
+            connector,
             target,
             slots: Semaphore::new(max_connections),
             timeout: options.timeout,
@@ -523,35 +678,15 @@ impl Upstream {
         })
     }
 
-    /// The transport error a failed exchange was, by its cause chain.
     fn classify(&self, e: &(dyn std::error::Error + 'static)) -> TransportError {
-        let url = self.origin().to_owned();
-        let detail = redact::text(&crate::util::errors::chain(e)).into_owned();
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(c) = cause {
-            if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                use std::io::ErrorKind::*;
-                match io.kind() {
-                    ConnectionRefused => return TransportError::Refused { url },
-                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
-                        return TransportError::Reset { url, detail }
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(h) = c.downcast_ref::<hyper::Error>() {
-                if h.is_incomplete_message() || h.is_canceled() {
-                    return TransportError::Reset { url, detail };
-                }
-            }
-            cause = c.source();
-        }
-        TransportError::Other { url, detail }
+        self.target.classify(e)
     }
 
     /// Connects once: refused is [`SideError::Unreachable`].
     pub async fn check_reachable(&self) -> Result<(), SideError> {
-        self.target.check_reachable(self.connect_timeout).await
+        self.target
+            .check_reachable(&self.connector, self.connect_timeout)
+            .await
     }
 
     /// One record's answer and the time it waited for a slot.
@@ -594,6 +729,72 @@ impl Implementation for Upstream {
     fn ready(&self) -> BoxFuture<'_, Result<(), SideError>> {
         Box::pin(self.check_reachable())
     }
+}
+
+/// The first TLS error in a cause chain (rustls errors travel inside
+/// `std::io::Error`s, whose `source` skips them).
+fn tls_cause<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => c.source(),
+        };
+    }
+    None
+}
+
+/// The TLS client settings of one side: the platform's roots and the
+/// side's CA file (`https://` only; an `http://` side gets an empty
+/// store it never uses). The reason is for [`SideError::BadSpec`].
+fn tls_config(
+    https: bool,
+    ca_file: Option<&std::path::Path>,
+    side: Side,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    if https {
+        // Unreadable entries of the system store are skipped: the store
+        // is the platform's, and a CA file can still be given.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+    }
+    if let Some(path) = ca_file {
+        let setting = format!("--{0}-ca-file ([sides.{0}] ca_file)", side.as_str());
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                format!(
+                    "{setting} {}: cannot read its certificates: {e}",
+                    path.display()
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(format!(
+                "{setting} {}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                format!(
+                    "{setting} {}: not a CA certificate rustls accepts: {e}",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 #[cfg(test)]
@@ -671,10 +872,22 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("NOT_SET_ANYWHERE, which is not set"), "{e}");
-        let https = Upstream::new(&UpstreamSpec::new("https://h:1"), Side::Legacy, &options())
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(https.contains("not supported yet"), "{https}");
+        let refused = |url: &str, ca: &str, side| {
+            let mut spec = UpstreamSpec::new(url);
+            spec.ca_file = Some(ca.into());
+            Upstream::new(&spec, side, &options())
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        let e = refused("https://h:1", "/nonexistent/ca.pem", Side::Legacy);
+        assert!(
+            e.contains(
+                "--legacy-ca-file ([sides.legacy] ca_file) /nonexistent/ca.pem: cannot read"
+            ),
+            "{e}"
+        );
+        let e = refused("http://h:1", "/any/ca.pem", Side::Candidate);
+        assert!(e.contains("a CA file is for https:// upstreams"), "{e}");
     }
 }

@@ -15,9 +15,20 @@
 //!   response, so memory stays bounded.
 //! - Type 3 payloads are the replayer's own answers, not production's: they
 //!   are skipped. A payload that is not a valid HTTP message, a response
-//!   whose request never came, a second request with one id, or a chunked
-//!   body (not supported yet) is rejected with the line of its meta line and
-//!   the reason.
+//!   whose request never came, or a second request with one id is rejected
+//!   with the line of its meta line and the reason.
+//! - A body is framed by `content-length`, or by `transfer-encoding:
+//!   chunked`, decoded strictly (RFC 9112 §7.1): hex chunk sizes
+//!   (`httparse::parse_chunk_size`), extensions skipped, each chunk's data
+//!   followed by CRLF, a last chunk `0`, trailer fields that must be valid
+//!   fields and are then dropped (trailers are not modelled), a final CRLF,
+//!   and nothing after it but line breaks. A malformed chunk is a rejected
+//!   entry saying which chunk, at which byte of the body, and why; so are a
+//!   `transfer-encoding` other than `chunked` and a chunked message that
+//!   also has a `content-length`. The exchange carries the decoded body
+//!   (its `transfer-encoding` header as recorded, a hop-by-hop header the
+//!   upstream side neither forwards nor compares; it sends a
+//!   `content-length`).
 
 use super::import::{excerpt_of, Exchange, Imported};
 use crate::model::exchange::{Body, HttpRequest, HttpResponse};
@@ -51,12 +62,92 @@ fn header_pairs(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The body after the head, as `content-length` frames it.
+/// Whether the message's body is chunked; an error for any other
+/// transfer coding, or chunked with a `content-length` too.
+fn is_chunked(headers: &[(String, String)]) -> Result<bool, String> {
+    let codings: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    match codings.as_slice() {
+        [] => Ok(false),
+        [c] if c.eq_ignore_ascii_case("chunked") => {
+            if crate::model::exchange::header(headers, "content-length").is_some() {
+                return Err(
+                    "both transfer-encoding: chunked and content-length frame the body".into(),
+                );
+            }
+            Ok(true)
+        }
+        _ => Err(format!(
+            "transfer-encoding {:?}: only chunked is decoded",
+            codings.join(", ")
+        )),
+    }
+}
+
+/// A chunked body decoded (see the module docs).
+fn dechunk(rest: &[u8]) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    for chunk in 1.. {
+        let bad = |why: &str| format!("chunked body: chunk {chunk} at byte {at}: {why}");
+        let (size_len, size) = match httparse::parse_chunk_size(&rest[at..]) {
+            Ok(httparse::Status::Complete(found)) => found,
+            Ok(httparse::Status::Partial) => return Err(bad("the chunk size line is cut short")),
+            Err(_) => {
+                return Err(bad(
+                    "not a chunk size line (hex digits, optional ;extensions, CRLF)",
+                ))
+            }
+        };
+        let data = at + size_len;
+        if size == 0 {
+            // Trailer fields, then the empty line that ends the message.
+            let mut fields = [httparse::EMPTY_HEADER; 64];
+            let end = match httparse::parse_headers(&rest[data..], &mut fields) {
+                Ok(httparse::Status::Complete((n, _))) => data + n,
+                Ok(httparse::Status::Partial) => {
+                    return Err(bad("the last chunk is not ended by an empty line"))
+                }
+                Err(e) => return Err(bad(&format!("bad trailer field ({e})"))),
+            };
+            if !rest[end..].iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                return Err(format!(
+                    "chunked body: {} bytes after the last chunk",
+                    rest.len() - end
+                ));
+            }
+            return Ok(body);
+        }
+        let size = usize::try_from(size)
+            .ok()
+            .filter(|&n| n <= rest.len() - data)
+            .ok_or_else(|| {
+                bad(&format!(
+                    "its size {size} is past the end of the body ({} bytes left)",
+                    rest.len() - data
+                ))
+            })?;
+        let next = data + size;
+        if !rest[next..].starts_with(b"\r\n") {
+            return Err(bad(&format!(
+                "its {size} bytes of data are not followed by CRLF"
+            )));
+        }
+        body.extend_from_slice(&rest[data..next]);
+        at = next + 2;
+    }
+    unreachable!("the chunk loop only ends by returning")
+}
+
+/// The body after the head, as `content-length` or chunked coding frames it.
 fn body_of(headers: &[(String, String)], rest: &[u8]) -> Result<Vec<u8>, String> {
-    if headers.iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
-    }) {
-        return Err("a chunked body (not supported yet)".into());
+    if is_chunked(headers)? {
+        return dechunk(rest);
     }
     match crate::model::exchange::header(headers, "content-length") {
         Some(n) => {
@@ -91,8 +182,9 @@ fn request_of(message: &[u8]) -> Result<HttpRequest, String> {
         None => (target.to_owned(), None),
     };
     let bytes = body_of(&headers, &message[head..])?;
-    let has_body =
-        !bytes.is_empty() || crate::model::exchange::header(&headers, "content-length").is_some();
+    let has_body = !bytes.is_empty()
+        || crate::model::exchange::header(&headers, "content-length").is_some()
+        || is_chunked(&headers)?;
     let body = has_body.then(|| Body::from_wire(&headers, bytes));
     Ok(HttpRequest {
         method: parsed.method.unwrap_or("GET").to_owned(),
@@ -374,6 +466,40 @@ mod tests {
 
     fn payload(kind: u8, id: &str, message: &str) -> String {
         format!("{kind} {id} 1700000000{id:0>9}\n{message}\n{SEPARATOR}\n")
+    }
+
+    #[test]
+    fn chunked_bodies_decode_strictly() {
+        assert_eq!(
+            dechunk(b"3;x=1\r\nabc\r\n1\r\nd\r\n0\r\nt: v\r\n\r\n").unwrap(),
+            b"abcd"
+        );
+        assert_eq!(dechunk(b"0\r\n\r\n").unwrap(), b"");
+        let error = |body: &[u8]| dechunk(body).unwrap_err();
+        assert!(error(b"zz\r\n").contains("chunk 1 at byte 0: not a chunk size line"));
+        assert!(error(b"3\r\nabc\r\n5\r\nab").contains("chunk 2 at byte 8: its size 5 is past"));
+        assert!(error(b"2\r\nabc\r\n0\r\n\r\n").contains("not followed by CRLF"));
+        assert!(error(b"1\r\na\r\n0\r\n").contains("not ended by an empty line"));
+        assert!(error(b"0\r\n\r\nGET").contains("3 bytes after the last chunk"));
+        assert!(
+            error(b"1\r\na\r\n").contains("chunk 2 at byte 6: the chunk size line is cut short")
+        );
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect()
+        };
+        assert!(
+            is_chunked(&pairs(&[("Transfer-Encoding", "gzip, chunked")]))
+                .unwrap_err()
+                .contains("only chunked")
+        );
+        assert!(is_chunked(&pairs(&[
+            ("transfer-encoding", "chunked"),
+            ("content-length", "3")
+        ]))
+        .unwrap_err()
+        .contains("both"));
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Drop for Replayer {
 
 /// `summary.json` without what differs between two runs of the same
 /// traffic by nature: the run's id, directory and timings, the latencies
-/// (measured by other processes), the side plumbing's counters (per
+/// and slot waits (measured by other processes), the side plumbing's counters (per
 /// process), when the flag state was read, and how the run was put
 /// together (`merge`).
 fn comparable(out: &Path) -> Value {
@@ -224,6 +224,7 @@ fn comparable(out: &Path) -> Value {
         "duration_seconds",
         "records_per_second",
         "latency_ms",
+        "slot_wait_ms",
         "merge",
     ] {
         o.remove(field);

@@ -195,3 +195,67 @@ fn a_goreplay_file_with_interleaved_out_of_order_payloads_pairs_and_replays() {
         .collect();
     assert_eq!(ids, ["b", "c", "a"]);
 }
+
+/// A chunked request and its chunked response (sizes in hex, an extension,
+/// a trailer) pair and replay with the decoded body: the legacy answers
+/// what was recorded (no drift), and both services agree. A payload with a
+/// malformed chunk is rejected with its line and why.
+#[test]
+fn a_goreplay_file_with_chunked_bodies_pairs_and_replays_and_a_malformed_chunk_is_rejected() {
+    let (legacy, rust) = (legacy_service(), rust_service());
+    let tmp = tempdir();
+    let file = [
+        payload(
+            1,
+            "c",
+            "POST /normalize HTTP/1.1\r\nHost: normalize.internal\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nA;note=x\r\n{\"items\":[\r\n7\r\n\" b \"]}\r\n0\r\nx-trailer: t\r\n\r\n",
+        ),
+        payload(
+            1,
+            "m",
+            "POST /normalize HTTP/1.1\r\nHost: normalize.internal\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"items\":[]}\r\n0\r\n\r\n",
+        ),
+        payload(
+            2,
+            "c",
+            "HTTP/1.1 200 OK\r\nServer: legacy-normalize/1.0\r\nDate: Tue, 01 Dec 2026 12:00:00 GMT\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\ncache-control: no-store\r\n\r\n10\r\n{\"accepted\":[\"b\"\r\n10\r\n],\"rejected\":[]}\r\n0\r\n\r\n",
+        ),
+        payload(2, "m", "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+    ]
+    .concat();
+    let gor = tmp.path().join("chunked.gor");
+    std::fs::write(&gor, file).unwrap();
+    let mut command = Replay::new(tmp.path())
+        .traffic(&gor)
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&rust))
+        .args(&["--no-flags"])
+        .command();
+    command.assert().code(1);
+    let summary = crate::util::summary(&tmp.path().join("run"));
+    let drift = &summary["recorded_drift"];
+    assert_eq!(
+        crate::util::counts(&summary, &["read", "rejected", "matched"]),
+        [3, 2, 1],
+        "{}",
+        summary["counts"]
+    );
+    assert_eq!(
+        (&drift["with_recording"], &drift["drifted"]),
+        (&1.into(), &0.into()),
+        "{drift}"
+    );
+    let rejected: Vec<Value> = std::fs::read_to_string(tmp.path().join("run/rejected.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The malformed request at the second payload's meta line (line 16),
+    // then its response, whose request was rejected.
+    assert_eq!(rejected[0]["line"], 16, "{rejected:?}");
+    let reason = rejected[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("chunk 1") && reason.contains("not followed by CRLF"),
+        "{reason}"
+    );
+}

@@ -231,3 +231,47 @@ fn the_lean_batch_loop_answers_the_bundled_capture_as_the_worker_does() {
     }
     assert!(errors > 0, "the capture exercises the legacy's exceptions");
 }
+
+/// One worker and many records in flight: the calls queue behind each
+/// other on that worker, and that queueing is reported as slot wait, apart
+/// from service time, which stays near what it is when calls do not queue.
+#[test]
+fn one_worker_at_high_concurrency_reports_slot_wait_apart_from_service_time() {
+    let tmp = crate::util::tempdir();
+    let lines: Vec<String> = (0..400)
+        .map(|i| {
+            crate::util::record(
+                &format!("r{i}"),
+                serde_json::json!({"items": [format!(" x{i} ")]}),
+            )
+        })
+        .collect();
+    let run = |name: &str, concurrency: &str| {
+        let ran = crate::util::Replay::new(tmp.path())
+            .records(&format!("{name}.jsonl"), &lines)
+            .out(&tmp.path().join(name))
+            .legacy("worker:python3 legacy/worker.py")
+            .candidate("builtin:normalize")
+            .args(&["--no-flags", "--workers", "1", "--concurrency", concurrency])
+            .run(0);
+        let ms = |table: &str, stat: &str| {
+            ran.summary[table]["legacy"][stat]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{table}: {}", ran.summary[table]))
+        };
+        (ms("latency_ms", "p50"), ms("slot_wait_ms", "p50"))
+    };
+    let (low_service, _) = run("low", "1");
+    let (high_service, high_wait) = run("high", "64");
+    // Calls ahead of each one on the worker: the wait is several service
+    // times (the engine's batches keep only part of the 64 queued at once).
+    assert!(
+        high_wait > 2.0 * high_service,
+        "slot wait p50 {high_wait} ms, service p50 {high_service} ms"
+    );
+    // Service time is the call's own (a loaded machine gets some slack).
+    assert!(
+        high_service < 3.0 * low_service + 1.0,
+        "service p50 {high_service} ms at --concurrency 64, {low_service} ms at 1"
+    );
+}

@@ -33,6 +33,7 @@ mod signals;
 mod targets;
 mod terminal;
 mod text;
+mod tls;
 mod traffic;
 mod unleash;
 mod upstream;

@@ -39,6 +39,7 @@ fn report_prints_the_run_its_groups_and_exits_like_the_run() {
             ".duration_seconds" => "[DURATION]",
             ".records_per_second" => "[RATE]",
             ".latency_ms" => "[LATENCY]",
+            ".slot_wait_ms" => "[LATENCY]",
             ".settings.traffic" => "[TRAFFIC]",
             ".settings.concurrency" => "[CORES]",
             ".settings.max_inflight_bytes" => "[MEMORY]",

@@ -18,7 +18,7 @@ const CAPTURE_SECRETS: [&str; 2] = [
     "cutover-test-cookie-please-redact",
 ];
 
-fn capture() -> std::path::PathBuf {
+pub(crate) fn capture() -> std::path::PathBuf {
     repo().join("fixtures/http/capture.jsonl")
 }
 
@@ -36,7 +36,7 @@ fn both_services(dir: &std::path::Path, args: &[&str]) -> (Replay, [Service; 2])
 
 /// The ids of the capture's exchanges on the planted route: `GET
 /// /normalize` answered 200 whose `item` values encode a space as `+`.
-fn planted_ids() -> BTreeSet<String> {
+pub(crate) fn planted_ids() -> BTreeSet<String> {
     let text = std::fs::read_to_string(capture()).unwrap();
     text.lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
@@ -234,6 +234,125 @@ fn a_capture_line_that_is_not_an_exchange_is_rejected_with_its_reason() {
     );
     assert!(reasons[1].contains("{\"text\": string}"), "{reasons:?}");
     assert!(reasons[2].contains("missing field `body`"), "{reasons:?}");
+}
+
+/// A service that answers every request with the raw header lines it
+/// got, in order (`{"lines": [...]}`), one connection at a time.
+fn header_echo() -> u16 {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream);
+            let mut lines = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                lines.push(line.trim_end_matches("\r\n").to_owned());
+            }
+            if lines.is_empty() {
+                continue;
+            }
+            let body = serde_json::json!({ "lines": lines[1..] }).to_string();
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// What the wire keeps of a request's headers, seen by a real service:
+/// names lower-cased, in the order of their first appearance, and every
+/// repeat of a name right after its first, values in recorded order
+/// (hyper's header map groups values by name; HTTP allows it, RFC 9110
+/// §5.3). Interleaved repeats ([a, b, a]) are not kept interleaved.
+#[test]
+fn repeated_headers_go_grouped_at_their_first_place_in_recorded_value_order() {
+    let port = header_echo();
+    let tmp = tempdir();
+    let record = serde_json::json!({
+        "id": "h",
+        "input": {"method": "GET", "path": "/echo", "headers": [
+            ["Host", "echo.internal"], ["X-A", "1"], ["x-b", "2"], ["x-a", "3"],
+            ["Accept", "*/*"], ["X-B", "4"], ["x-c", "5"]
+        ]},
+        "recorded": {"status": 200, "headers": [["content-type", "application/json"]],
+            "body": {"lines": [
+                "host: echo.internal", "x-a: 1", "x-a: 3", "x-b: 2", "x-b: 4",
+                "accept: */*", "x-c: 5"
+            ]}}
+    });
+    let ran = Replay::new(tmp.path())
+        .records("echo.jsonl", &[record.to_string()])
+        .legacy(&format!("upstream:http://127.0.0.1:{port}"))
+        .candidate("recorded")
+        .args(&["--no-flags"])
+        .run(0);
+    assert_eq!(ran.count("matched"), 1, "{:?}", ran.rows());
+}
+
+/// A rejected exchange line keeps an excerpt in `rejected.jsonl`: its
+/// credential headers (the `--redact-headers` set) are redacted there as in
+/// every other output, whether the line is JSON or a `.gor` payload.
+#[test]
+fn a_rejected_exchange_lines_excerpt_has_its_credential_headers_redacted() {
+    let legacy = legacy_service();
+    let tmp = tempdir();
+    let token = "Bearer rejected-line-secret-3f9a";
+    let cookie = "session=rejected-line-cookie-77c2";
+    let bad = format!(
+        r#"{{"id": "p", "input": {{"method": "GET", "path": "health", "headers": [["Authorization", "{token}"], ["cookie", "{cookie}"], ["accept", "text/plain"]]}}}}"#
+    );
+    let gor = tmp.path().join("bad.gor");
+    std::fs::write(
+        &gor,
+        format!(
+            "1 g1 1700000000000000000\nGET health HTTP/1.1\r\nAuthorization: {token}\r\nCookie: {cookie}\r\n\r\n\n🐵🙈🙉\n"
+        ),
+    )
+    .unwrap();
+    let ran = Replay::new(tmp.path())
+        .records("bad.jsonl", &[bad])
+        .traffic(&gor)
+        .legacy(&upstream(&legacy))
+        .candidate(&upstream(&legacy))
+        .args(&["--no-flags"])
+        .run(1);
+    assert_eq!((ran.count("read"), ran.count("rejected")), (2, 2));
+    let rejected = std::fs::read_to_string(ran.out.join("rejected.jsonl")).unwrap();
+    assert!(
+        !rejected.contains("rejected-line-secret-3f9a"),
+        "{rejected}"
+    );
+    assert!(
+        !rejected.contains("rejected-line-cookie-77c2"),
+        "{rejected}"
+    );
+    let lines: Vec<Value> = rejected
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for line in &lines {
+        let excerpt = line["excerpt"].as_str().unwrap();
+        assert!(excerpt.contains("<redacted>"), "{excerpt}");
+    }
+    // The other headers are kept as written.
+    assert!(lines[0]["excerpt"]
+        .as_str()
+        .unwrap()
+        .contains(r#"["accept", "text/plain"]"#));
+    let leaks = files_containing(
+        &ran.out,
+        &["rejected-line-secret-3f9a", "rejected-line-cookie-77c2"],
+    );
+    assert!(leaks.is_empty(), "{leaks:?}");
 }
 
 /// `--rate 40` over the 400 bundled exchanges: 10 s, within 10%, both in

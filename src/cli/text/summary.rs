@@ -164,7 +164,7 @@ fn latency(out: &mut String, view: &RunView<'_>, p: Palette) {
         heading(
             out,
             p,
-            "slot wait ms      p50       p90       p99       max      mean  (waiting for a connection, before the request left)",
+            "slot wait ms      p50       p90       p99       max      mean  (waiting for a connection or a worker, before the request left)",
         );
         rows(out, waits);
     }

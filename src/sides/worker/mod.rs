@@ -9,6 +9,12 @@
 //! `{"error": {"type", "message"}}` is the call's error. Everything else
 //! (processes, retries, deadlines, stderr, shutdown) is shared.
 //!
+//! A call's slot wait ([`super::Called::waited`]) is the time it waited
+//! behind its worker's earlier calls: a worker serves one call at a time, in
+//! order, so a call's service starts when the worker answered the call
+//! before it, or when the call was queued if that is later (a retry counts
+//! from its re-queueing). Its service time is the rest.
+//!
 //! # Design
 //! Each worker is a small actor: a writer task owns its stdin (requests arrive
 //! over a bounded channel and are flushed once per burst, so pipelined calls

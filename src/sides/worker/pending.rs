@@ -17,14 +17,18 @@ use crate::model::Answer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 /// How one call to one worker ended.
 #[derive(Debug)]
 pub(super) enum Fate {
-    /// The worker answered it (or it timed out: an answer too).
-    Answered(Answer),
+    /// The worker answered it (or it timed out: an answer too); with when
+    /// the worker had answered the call before this one, if it had (a
+    /// worker serves its calls one at a time, in order: this call's service
+    /// started then, or when it was sent, whichever is later).
+    Answered(Answer, Option<Instant>),
     /// The worker died with this call in flight. `suspect` is true for the
     /// call most likely to have caused it: the oldest one in flight, which a
     /// worker answering in order was working on.
@@ -51,6 +55,8 @@ pub(super) struct WorkerState {
     /// Calls in flight by wire id; `None` once the worker is dead.
     pub pending: Mutex<Option<HashMap<u64, oneshot::Sender<Fate>>>>,
     pub answered: AtomicU64,
+    /// When the worker last answered a call.
+    pub last_answer: Mutex<Option<Instant>>,
     /// Why cutover killed it, when it did.
     pub kill_reason: Mutex<Option<String>>,
     pub killed_for_timeout: AtomicBool,
@@ -102,7 +108,8 @@ impl WorkerState {
             return false;
         };
         self.answered.fetch_add(1, Ordering::Relaxed);
-        let _ = reply.send(Fate::Answered(answer));
+        let previous = lock(&self.last_answer).replace(Instant::now());
+        let _ = reply.send(Fate::Answered(answer, previous));
         true
     }
 
@@ -221,7 +228,7 @@ mod tests {
         orphans.tell("worker exited with status 1");
         let fate = |rx: oneshot::Receiver<Fate>| match rx.blocking_recv().unwrap() {
             Fate::Died { suspect, .. } => suspect,
-            Fate::Answered(_) => panic!("answered"),
+            Fate::Answered(..) => panic!("answered"),
         };
         assert!(fate(rx3), "the oldest call is the suspect");
         assert!(!fate(rx5), "the others are bystanders");

@@ -17,7 +17,9 @@
 //!   [`SideError::CannotStart`]: the command cannot work.
 
 use super::super::events::{CallRetried, InternalEvent, WorkerKilledOnTimeout, WorkerRestarted};
-use super::super::{CommandLine, Implementation, Request, SideCounters, SideError, SideOptions};
+use super::super::{
+    Called, CommandLine, Implementation, Request, SideCounters, SideError, SideOptions,
+};
 use super::pending::{lock, Fate};
 use super::process::{spawn, Worker};
 use super::protocol::{Framing, WireRequest};
@@ -28,7 +30,7 @@ use serde_json::value::RawValue;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Retries allowed to a call that was never the suspect of its worker's death.
@@ -186,11 +188,19 @@ impl WorkerPool {
             .clone())
     }
 
-    async fn call_inner(&self, input: &Arc<RawValue>) -> Result<Answer, SideError> {
+    /// One call's answer, and how long it waited behind its worker's
+    /// earlier calls: from when it was queued (a retry: re-queued) until
+    /// the worker answered the call before it, when that was later.
+    async fn call_inner(&self, input: &Arc<RawValue>) -> Result<Called, SideError> {
         let mut attempts = Attempts::default();
         loop {
+            let queued = Instant::now();
             let (died, suspect) = match self.attempt(input).await? {
-                Fate::Answered(answer) => return Ok(answer),
+                Fate::Answered(answer, previous) => {
+                    let waited =
+                        previous.map_or(Duration::ZERO, |p| p.saturating_duration_since(queued));
+                    return Ok(Called { answer, waited });
+                }
                 Fate::Died { reason, suspect } => (reason, suspect),
             };
             if let Some(e) = self.fatal_error() {
@@ -198,13 +208,13 @@ impl WorkerPool {
             }
             match self.shared.policy.after_death(&mut attempts, suspect) {
                 AfterDeath::GiveUp { attempts } => {
-                    return Ok(Answer::Error(AppError::new(
+                    return Ok(Called::now(Answer::Error(AppError::new(
                         "cutover.worker_died",
                         format!(
                             "the worker died while handling this call ({}): {died}",
                             counted(attempts.into(), "attempt", "attempts")
                         ),
-                    )))
+                    ))))
                 }
                 AfterDeath::Retry => CallRetried {
                     side: self.shared.side,
@@ -234,6 +244,7 @@ impl WorkerPool {
                     Err(_) => {
                         return Ok(Fate::Answered(
                             self.kill_for_timeout(&worker, "it accepted no request for longer"),
+                            None,
                         ))
                     }
                 };
@@ -285,7 +296,7 @@ impl WorkerPool {
             .expire(id, self.timeout_reason("a call on it took longer"))
         {
             self.killed_on_timeout(worker);
-            return Fate::Answered(Answer::Timeout(self.shared.timeout));
+            return Fate::Answered(Answer::Timeout(self.shared.timeout), None);
         }
         reply_rx.await.unwrap_or_else(|_| Fate::vanished())
     }
@@ -337,6 +348,10 @@ impl WorkerPool {
 
 impl Implementation for WorkerPool {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>> {
+        Box::pin(async move { self.call_inner(request.input).await.map(|c| c.answer) })
+    }
+
+    fn call_timed<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Called, SideError>> {
         Box::pin(self.call_inner(request.input))
     }
 
