@@ -7,7 +7,9 @@
 //! what the re-runs compare with is the run's own rules and known
 //! differences, or a later config's when `--config` is given (said as a
 //! warning). Output as text (coloured and paged only on a terminal) or
-//! `--json`.
+//! `--json`. `pin --check [DIR]` ([`pin_check`]) needs no run: it replays
+//! the pinned cases of DIR, each with the spec [`settings::pinned_spec`]
+//! makes of it, and exits like diff(1) (1: some case changed).
 
 use super::args::{MinimizeCommon, RecheckArgs};
 use super::report::{emit_json, emit_text, layout, open_run};
