@@ -828,12 +828,6 @@ pub struct DiffArgs {
 /// What minimize and pin share.
 #[derive(Debug, Args)]
 pub struct MinimizeCommon {
-    /// The run: `latest`, a run id under --reports-dir, or a run directory.
-    #[arg(value_name = "RUN")]
-    pub run: String,
-    /// The record id (the first non-matching record with this id).
-    #[arg(value_name = "ID")]
-    pub id: String,
     /// Re-runs of both sides at most; the smallest input so far is kept when
     /// it runs out.
     #[arg(long, value_name = "N", default_value_t = 1000)]
@@ -893,6 +887,12 @@ pub struct TrustArgs {
     after_help = "Exit status: 0 minimized (and pinned with --pin), 2 the record cannot be found, does not fail the same way when re-run, or a target cannot run."
 )]
 pub struct MinimizeArgs {
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The record id (the first non-matching record with this id).
+    #[arg(value_name = "ID")]
+    pub id: String,
     #[command(flatten)]
     pub common: MinimizeCommon,
     /// Also save the smallest input as a regression case (like `cutover pin`).
@@ -902,9 +902,24 @@ pub struct MinimizeArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Exit status: 0 pinned, 2 the record cannot be found, does not fail the same way when re-run, or a target cannot run."
+    after_help = "Exit status: 0 pinned, 2 the record cannot be found, does not fail the same way when re-run, or a target cannot run.\n\nWith --check [DIR]: 0 every pinned case still shows its pinned signature, 1 some changed (each named, with both signatures), 2 the check could not run (DIR unreadable or without cases, a case unreadable, a target that cannot run)."
 )]
 pub struct PinArgs {
+    /// The run: `latest`, a run id under --reports-dir, or a run directory.
+    #[arg(value_name = "RUN", required_unless_present = "check")]
+    pub run: Option<String>,
+    /// The record id (the first non-matching record with this id).
+    #[arg(value_name = "ID", required_unless_present = "check")]
+    pub id: Option<String>,
+    /// Replay every pinned case of DIR instead (each must still show
+    /// exactly its pinned signature, edit shapes included), from the
+    /// current directory, as the cases' targets expect.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = crate::reproduce::pin::PIN_DIR, conflicts_with_all = ["run", "id", "max_steps", "max_time", "same", "test", "pin_dir", "name", "trust_run", "workers"])]
+    pub check: Option<PathBuf>,
+    /// With --check: also write the result as JUnit XML to FILE (one test
+    /// case per pinned case, failing when it changed).
+    #[arg(long, value_name = "FILE", requires = "check")]
+    pub junit: Option<PathBuf>,
     #[command(flatten)]
     pub common: MinimizeCommon,
 }

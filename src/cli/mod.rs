@@ -98,8 +98,17 @@ fn run(cli: Cli, matches: &clap::ArgMatches, signals: &signals::Signals) -> anyh
         }
         Command::Import(args) => import::run(*args),
         Command::Report(args) => report::run(*args, config),
-        Command::Minimize(args) => reproduce::minimize(args.common, args.pin, config),
-        Command::Pin(args) => reproduce::minimize(args.common, true, config),
+        Command::Minimize(args) => {
+            let args = *args;
+            reproduce::minimize(&args.run, &args.id, args.common, args.pin, config)
+        }
+        Command::Pin(args) => match (args.check.clone(), args.run, args.id) {
+            (Some(dir), _, _) => reproduce::pin_check(&dir, args.junit.as_deref(), &args.common),
+            (None, Some(run), Some(id)) => {
+                reproduce::minimize(&run, &id, args.common, true, config)
+            }
+            _ => anyhow::bail!("cutover pin needs RUN and ID, or --check [DIR]"),
+        },
         Command::Recheck(args) => reproduce::recheck(*args, config),
         Command::Contract(args::ContractCommand::Infer(args)) => contract::infer(*args, config),
         Command::Replay(args) => {

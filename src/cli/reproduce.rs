@@ -7,7 +7,9 @@
 //! what the re-runs compare with is the run's own rules and known
 //! differences, or a later config's when `--config` is given (said as a
 //! warning). Output as text (coloured and paged only on a terminal) or
-//! `--json`.
+//! `--json`. `pin --check [DIR]` ([`pin_check`]) needs no run: it replays
+//! the pinned cases of DIR, each with the spec [`settings::pinned_spec`]
+//! makes of it, and exits like diff(1) (1: some case changed).
 
 use super::args::{MinimizeCommon, RecheckArgs};
 use super::report::{emit_json, emit_text, layout, open_run};
@@ -73,18 +75,20 @@ fn setup_of(
 
 /// `cutover minimize` (and `cutover pin`: `pin_it`).
 pub fn minimize(
+    run: &str,
+    id: &str,
     common: MinimizeCommon,
     pin_it: bool,
     config: Option<&Path>,
 ) -> anyhow::Result<Exit> {
-    let run = open_run(&common.view.runs, &common.run, config)?;
+    let run = open_run(&common.view.runs, run, config)?;
     let budget = Budget {
         max_steps: common.max_steps.max(1),
         max_time: common.max_time,
     };
     // A record the run has no mismatch for is said first, before anything
     // about its sides.
-    reproduce::minimize::find_row(&run, &common.id)?;
+    reproduce::minimize::find_row(&run, id)?;
     let setup = setup_of(&run, Some(common.workers), common.trust.trust_run, config)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let keep = match (&common.test, common.same) {
@@ -94,7 +98,7 @@ pub fn minimize(
     };
     let m = reproduce::minimize::minimize(
         &run,
-        &common.id,
+        id,
         budget,
         keep,
         setup,
@@ -297,4 +301,81 @@ pub fn recheck(args: RecheckArgs, config: Option<&Path>) -> anyhow::Result<Exit>
         emit_text(&args.output, &out)?;
     }
     Ok(Exit::found(summary.flaky > 0))
+}
+
+/// `pin --check --json`.
+#[derive(Serialize)]
+struct PinCheckJson<'a> {
+    dir: String,
+    cases: &'a [pin::CaseCheck],
+    held: usize,
+    changed: usize,
+}
+
+/// `cutover pin --check [DIR]`: every pinned case of `dir` replayed, each
+/// as `cutover replay` would with the flags the case records.
+pub fn pin_check(
+    dir: &Path,
+    junit: Option<&Path>,
+    common: &MinimizeCommon,
+) -> anyhow::Result<Exit> {
+    let cases = pin::read_cases(dir)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let mut checks = Vec::new();
+    for (path, case) in &cases {
+        let spec = settings::pinned_spec(case).map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "{}: the pinned case's targets or config cannot be used",
+                path.display()
+            ))
+        })?;
+        let setup = Setup::of_spec(spec)?;
+        checks.push(runtime.block_on(pin::check(path, case, &setup))?);
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    if let Some(path) = junit {
+        crate::report::junit_sink::write_xml(path, &pin::junit_xml(dir, &checks))?;
+    }
+    let held = checks.iter().filter(|c| c.held).count();
+    let changed = checks.len() - held;
+    let output = &common.view.output;
+    if output.json {
+        emit_json(&PinCheckJson {
+            dir: dir.display().to_string(),
+            cases: &checks,
+            held,
+            changed,
+        })?;
+    } else {
+        let p = Palette::for_stdout(output.color);
+        let mut out = format!(
+            "{} {}: {}, {} held, {} changed\n",
+            p.paint(Role::Heading, "pin --check"),
+            esc(&dir.display().to_string()),
+            counted(checks.len() as u64, "pinned case", "pinned cases"),
+            held,
+            changed
+        );
+        for c in &checks {
+            if c.held {
+                out.push_str(&format!(
+                    "  {}  {}  {}\n",
+                    p.paint(Role::Good, "held   "),
+                    esc(&c.name),
+                    esc(&c.expected)
+                ));
+            } else {
+                out.push_str(&format!(
+                    "  {}  {} ({})\n      pinned  {}\n      now     {}\n",
+                    p.paint(Role::Warn, "CHANGED"),
+                    esc(&c.name),
+                    esc(&c.file.display().to_string()),
+                    esc(&c.expected),
+                    esc(&c.got)
+                ));
+            }
+        }
+        emit_text(output, &out)?;
+    }
+    Ok(Exit::found(changed > 0))
 }

@@ -51,6 +51,8 @@ use std::time::Duration;
 pub enum CliError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    #[error("its targets or --ignore paths are not what `cutover replay` takes: {0}")]
+    PinnedCase(String),
     #[error(transparent)]
     Side(#[from] SideError),
     #[error(transparent)]
@@ -211,7 +213,51 @@ pub fn replay_spec(
     matches: &ArgMatches,
     config_path: Option<&Path>,
 ) -> Result<RunSpec, CliError> {
-    let loaded = config::load(config_path)?;
+    spec_of(args, matches, config::load(config_path)?)
+}
+
+/// The spec `cutover replay` makes for a pinned case: its targets, its
+/// config file (exactly that one: none when it names none, whatever
+/// `./cutover.toml` says), its `--ignore` paths and noise-probe setting; no
+/// flags, page or progress bar.
+pub fn pinned_spec(case: &crate::reproduce::pin::PinnedCase) -> Result<RunSpec, CliError> {
+    let mut argv: Vec<String> = [
+        "cutover",
+        "replay",
+        "-",
+        "--legacy",
+        &case.legacy,
+        "--candidate",
+        &case.candidate,
+        "--no-flags",
+        "--no-html",
+        "--no-progress",
+    ]
+    .map(str::to_owned)
+    .into();
+    for path in &case.ignore {
+        argv.extend(["--ignore".to_owned(), path.clone()]);
+    }
+    if case.noise_probe {
+        argv.push("--noise-probe".to_owned());
+    }
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = super::args::Cli::command()
+        .try_get_matches_from(&argv)
+        .map_err(|e| CliError::PinnedCase(e.to_string()))?;
+    let sub = matches
+        .subcommand_matches("replay")
+        .expect("the argv names replay");
+    let args =
+        ReplayArgs::from_arg_matches(sub).map_err(|e| CliError::PinnedCase(e.to_string()))?;
+    let loaded = match &case.config_file {
+        Some(path) => config::load(Some(Path::new(path)))?,
+        None => Loaded::default(),
+    };
+    spec_of(args, sub, loaded)
+}
+
+fn spec_of(args: ReplayArgs, matches: &ArgMatches, loaded: Loaded) -> Result<RunSpec, CliError> {
     let rules = RuleSet::with_ignores(&loaded.rules, &args.ignore);
     // Compiled now, so a rule that cannot work stops the run before
     // anything starts (the run compiles its spec's again).

@@ -17,7 +17,9 @@
 //! fails exactly when the run's exit status is 1. Properties carry the run id,
 //! both targets and the counts; recheck labels, when known, go in each case's
 //! text. The file is written atomically, with every secret taken out, and
-//! its path is checked before the run reads its first record.
+//! its path is checked before the run reads its first record. [`suite_xml`]
+//! and [`write_xml`] are the same writer for suites made elsewhere
+//! (`pin --check`).
 
 use super::labels::RecheckSummary;
 use super::model::fails;
@@ -102,6 +104,11 @@ pub fn junit_xml(s: &Summary, dir: &Path, recheck: Option<&RecheckSummary>) -> S
         case.set_classname("cutover.match");
         suite.add_test_case(case);
     }
+    xml_of(suite)
+}
+
+/// The XML of a report of one suite.
+fn xml_of(suite: TestSuite) -> String {
     let mut report = Report::new("cutover");
     report.add_test_suite(suite);
     report
@@ -154,9 +161,46 @@ pub fn write(
     recheck: Option<&RecheckSummary>,
     path: &Path,
 ) -> Result<(), ReportError> {
-    let xml = junit_xml(summary, dir, recheck);
-    crate::util::atomic_file::write(path, crate::util::redact::text(&xml).as_bytes())
+    write_xml(path, &junit_xml(summary, dir, recheck))
+}
+
+/// Writes JUnit XML made anywhere to `path` (`--junit FILE`): atomically,
+/// secrets taken out.
+pub fn write_xml(path: &Path, xml: &str) -> Result<(), ReportError> {
+    crate::util::atomic_file::write(path, crate::util::redact::text(xml).as_bytes())
         .map_err(|cause| output_error(path, cause))
+}
+
+/// A test case of a suite made elsewhere ([`suite_xml`]): a failure when
+/// `failure` holds its message.
+pub struct PlainCase {
+    pub name: String,
+    pub classname: String,
+    pub failure: Option<String>,
+    pub system_out: String,
+}
+
+/// One suite of `cases` with `properties`, as JUnit XML (`pin --check`).
+pub fn suite_xml(name: &str, properties: &[(&str, String)], cases: &[PlainCase]) -> String {
+    let mut suite = TestSuite::new(name.to_owned());
+    for (name, value) in properties {
+        suite.add_property(Property::new(*name, value.clone()));
+    }
+    for c in cases {
+        let status = match &c.failure {
+            Some(message) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(message.clone());
+                status
+            }
+            None => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(c.name.clone(), status);
+        case.set_classname(c.classname.clone());
+        case.set_system_out(c.system_out.clone());
+        suite.add_test_case(case);
+    }
+    xml_of(suite)
 }
 
 fn output_error(path: &Path, cause: std::io::Error) -> ReportError {

@@ -173,7 +173,7 @@ pub fn reproduces(result: &RecordResult, expected: &str) -> bool {
 
 /// What `result` shows, for a message: its contract violations when
 /// `expected` is one, else its signature.
-fn shown(result: &RecordResult, expected: &str) -> String {
+pub fn shown(result: &RecordResult, expected: &str) -> String {
     match &result.contract {
         Some(f) if expected.starts_with("contract ") => {
             let all = crate::report::contract::violation_signatures(f);

@@ -76,6 +76,22 @@ pub enum ReproduceError {
         run: String,
         message: String,
     },
+    #[error("cannot read the pin directory {path}: {source}. Give the directory `cutover pin` wrote its cases to (--pin-dir; by default {})", pin::PIN_DIR)]
+    PinDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "no pinned case (a .json file) in {path}: nothing to check. `cutover pin RUN ID` makes one"
+    )]
+    NoCases { path: PathBuf },
+    #[error("{path}: not a pinned case: {message}. Fix it, or pin the record again with `cutover pin RUN ID`")]
+    BadCase { path: PathBuf, message: String },
+    #[error("{path}: the pinned case cannot be replayed")]
+    CaseFailed {
+        path: PathBuf,
+        source: Box<ReproduceError>,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

@@ -14,6 +14,18 @@
 //!   (for the reader; the check is on the signature, which values never
 //!   enter). Plus where it came from (run, record, source line, original
 //!   size).
+//! - `cutover pin --check [DIR]` ([`read_cases`], [`check`]) replays every
+//!   case of a directory in the user's own project, each as `cutover
+//!   replay` would with the case's targets, config file, `--ignore` paths
+//!   and noise-probe setting (the caller builds that spec), run in the
+//!   current directory: a case holds when its re-run shows exactly its
+//!   pinned signature (paths, kinds and edit shapes; for a contract case,
+//!   that violation among its own), the test [`super::minimize`] kept it
+//!   by. The pin directory is the project's own, like its `cutover.toml`:
+//!   the targets its cases name are started without `--trust-run`. A
+//!   directory that cannot be read, holds no case, or a case that cannot be
+//!   read or replayed is an error naming the file; a changed case is data
+//!   ([`CaseCheck`]), and [`junit_xml`] gives one JUnit test case per case.
 
 use super::minimize::Minimized;
 use super::ReproduceError;
@@ -162,6 +174,137 @@ pub fn save(m: &Minimized, dir: &Path, name: Option<&str>) -> Result<PathBuf, Re
         }
         n += 1;
     }
+}
+
+/// The pinned cases of `dir` (its `*.json` files), sorted by file name.
+pub fn read_cases(dir: &Path) -> Result<Vec<(PathBuf, PinnedCase)>, ReproduceError> {
+    let bad_dir = |source| ReproduceError::PinDir {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(bad_dir)? {
+        let path = entry.map_err(bad_dir)?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            paths.push(path);
+        }
+    }
+    if paths.is_empty() {
+        return Err(ReproduceError::NoCases {
+            path: dir.to_owned(),
+        });
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|e| ReproduceError::BadCase {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            match serde_json::from_str::<PinnedCase>(&text) {
+                Ok(case) => Ok((path, case)),
+                Err(e) => Err(ReproduceError::BadCase {
+                    path,
+                    message: e.to_string(),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// One pinned case replayed.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseCheck {
+    pub name: String,
+    pub file: PathBuf,
+    /// The pinned signature.
+    pub expected: String,
+    /// What the replay shows (`expected` when it held).
+    pub got: String,
+    pub held: bool,
+}
+
+/// Replays `case` (read from `path`) the way `setup` compares; on the
+/// caller's tokio runtime.
+pub async fn check(
+    path: &Path,
+    case: &PinnedCase,
+    setup: &super::setup::Setup,
+) -> Result<CaseCheck, ReproduceError> {
+    let failed = |source| ReproduceError::CaseFailed {
+        path: path.to_owned(),
+        source: Box::new(source),
+    };
+    // A case edited by hand may hold its input pretty-printed; a record's
+    // input is one line (worker protocols frame by lines). Line breaks in
+    // JSON text are whitespace between tokens (a string cannot hold one
+    // raw), so dropping them keeps the input exactly, key order included.
+    let one_line: String = case
+        .input
+        .get()
+        .chars()
+        .filter(|c| !matches!(c, '\n' | '\r'))
+        .collect();
+    let input = RawValue::from_string(one_line).map_err(|e| ReproduceError::BadCase {
+        path: path.to_owned(),
+        message: format!("its input: {e}"),
+    })?;
+    let comparer = setup.comparer().map_err(failed)?;
+    let record = crate::model::Record {
+        seq: 0,
+        id: case.name.clone(),
+        key: None,
+        input: input.into(),
+        recorded: None,
+        at: None,
+        origin: crate::model::Origin {
+            source: path.display().to_string().as_str().into(),
+            line: 1,
+        },
+        charge: crate::model::Charge::none(),
+    };
+    let result = comparer.compare(record).await;
+    comparer.shutdown().await;
+    let result = result.map_err(|e| failed(e.into()))?;
+    let held = super::minimize::reproduces(&result, &case.reproduces);
+    Ok(CaseCheck {
+        name: case.name.clone(),
+        file: path.to_owned(),
+        expected: case.reproduces.clone(),
+        got: if held {
+            case.reproduces.clone()
+        } else {
+            super::minimize::shown(&result, &case.reproduces)
+        },
+        held,
+    })
+}
+
+/// `pin --check --junit`: one suite, one test case per pinned case (named
+/// after it, classname `cutover.pin`), failing when it changed (message:
+/// the pinned and the new signature).
+pub fn junit_xml(dir: &Path, checks: &[CaseCheck]) -> String {
+    use crate::report::junit_sink::{suite_xml, PlainCase};
+    let cases: Vec<PlainCase> = checks
+        .iter()
+        .map(|c| PlainCase {
+            name: c.name.clone(),
+            classname: "cutover.pin".into(),
+            failure: (!c.held).then(|| format!("pinned `{}`, now `{}`", c.expected, c.got)),
+            system_out: format!("{}: pinned `{}`", c.file.display(), c.expected),
+        })
+        .collect();
+    let held = checks.iter().filter(|c| c.held).count();
+    suite_xml(
+        &format!("cutover pin --check {}", dir.display()),
+        &[
+            ("dir", dir.display().to_string()),
+            ("cases", checks.len().to_string()),
+            ("held", held.to_string()),
+        ],
+        &cases,
+    )
 }
 
 #[cfg(test)]

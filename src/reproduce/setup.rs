@@ -152,6 +152,22 @@ impl Setup {
         })
     }
 
+    /// Compares the way `spec` says, its own rules and known differences
+    /// (a pinned case's replay, [`super::pin::check`]): nothing to trust
+    /// here, the caller chose the spec.
+    pub fn of_spec(spec: RunSpec) -> Result<Setup, ReproduceError> {
+        RuleSet::compile(&spec.rules)?;
+        KnownSet::compile(&spec.known)?;
+        Ok(Setup {
+            options: spec.side_options(),
+            rules: spec.rules.clone(),
+            known: spec.known.clone(),
+            later: None,
+            warnings: Vec::new(),
+            spec,
+        })
+    }
+
     /// The sides, started (inside a tokio runtime: worker pools spawn
     /// tasks), with the rules and known differences, as one comparer.
     pub fn comparer(&self) -> Result<Comparer, ReproduceError> {

@@ -2,7 +2,11 @@
 // a person would see, as one JSON object on stdout (the Rust test in
 // tests/integration/browser.rs makes the assertions):
 //
-//   node tests/browser/check_report.mjs PAGE.html SCREENSHOT_DIR [FILTER]
+//   node tests/browser/check_report.mjs PAGE.html SCREENSHOT_DIR [FILTER [SEARCHES]]
+//
+// SEARCHES is a JSON array of queries typed into the filter box one after
+// the other; for each, what the page then shows: the visible groups and
+// record ids, the filter status, and the search message and command.
 //
 // It reads the counts the page shows, expands the first mismatch and reads
 // its diff, types into the filter box, records every network request, page
@@ -80,6 +84,25 @@ try {
   };
   await page.fill("#filter", "");
 
+  const searches = [];
+  for (const q of JSON.parse(process.argv[5] || "[]")) {
+    await page.fill("#filter", q);
+    searches.push({
+      query: q,
+      visible_groups: await page.$$eval("section.group", (els) =>
+        els.filter((e) => !e.hidden).map((e) => e.dataset.group)),
+      visible_records: await page.$$eval("details.record", (els) =>
+        els.filter((e) => !e.hidden && !e.closest("section").hidden).map((e) => e.dataset.id)),
+      status: await page.textContent("#filter-status"),
+      result_visible: await page.locator("#search-result").isVisible(),
+      message: await page.textContent("#search-message"),
+      command_visible: await page.locator("#search-command").isVisible(),
+      command: await page.textContent("#search-command"),
+    });
+    await page.screenshot({ path: `${shots}/search-${searches.length}.png`, fullPage: false });
+  }
+  await page.fill("#filter", "");
+
   const state = await page.evaluate(() => ({
     title: document.title,
     xss: typeof window.__xss === "undefined" ? null : window.__xss,
@@ -96,7 +119,7 @@ try {
   }));
 
   const result = {
-    url, counts, group_counts, record_count, filter_status_initial, expanded, filter,
+    url, counts, group_counts, record_count, filter_status_initial, expanded, filter, searches,
     requests, errors, console: console_messages, dialogs, ...state,
     screenshots: [`${shots}/overview.png`, ...(expanded ? [`${shots}/expanded.png`] : [])],
   };

@@ -24,6 +24,11 @@ const PAYLOADS: [&str; 7] = [
 ];
 
 fn check_page(page: &Path, shots: &Path) -> Value {
+    check_page_searching(page, shots, &[])
+}
+
+/// [`check_page`], then types each of `searches` into the filter box.
+fn check_page_searching(page: &Path, shots: &Path, searches: &[&str]) -> Value {
     let script = repo().join("tests/browser/check_report.mjs");
     assert!(
         repo()
@@ -35,6 +40,8 @@ fn check_page(page: &Path, shots: &Path) -> Value {
         .arg(&script)
         .arg(page)
         .arg(shots)
+        .arg("candidate_error")
+        .arg(serde_json::to_string(searches).unwrap())
         .current_dir(repo())
         .output()
         .expect("node runs (scripts/test installs Node.js if missing)");
@@ -255,4 +262,113 @@ fn the_page_counts_one_group_in_the_singular() {
         "{}",
         page["filter"]
     );
+}
+
+/// The filter box finds any non-matching record by its exact id: a sampled
+/// one alone (not the records whose ids merely contain it), an unsampled
+/// one with its group and the `cutover report show` command (a hostile id
+/// shell-quoted, shown as text), and an id that is no non-matching
+/// record's said to be none. A group header naming an unsampled id (its
+/// last id) is never a match for it.
+#[test]
+fn the_filter_finds_every_non_matching_id_sampled_or_not() {
+    if left_to_scripts_test("Chromium and playwright-core") {
+        return;
+    }
+    let tmp = tempdir();
+    let hostile = "it's <b>x</b> $(touch pwned)\u{1b}[2J";
+    // One group of 14: rec-1 .. rec-10 sampled, rec-11, rec-12, the hostile
+    // id and rec-14 not.
+    let mut ids: Vec<String> = (1..=12).map(|i| format!("rec-{i}")).collect();
+    ids.push(hostile.to_owned());
+    ids.push("rec-14".to_owned());
+    let mut lines: Vec<String> = ids
+        .iter()
+        .map(|id| record(id, json!({"items": [format!("x {id}")], "plant": "upper"})))
+        .collect();
+    lines.push(record("clean-1", json!({"items": [" fine "]})));
+    let capture = capture(tmp.path(), "ids.jsonl", &lines);
+    let run = tmp.path().join("run");
+    replay_planted(&run, &capture, "", &["--no-flags"]);
+    let s = summary(&run);
+    assert_eq!(s["groups"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["groups"][0]["last_id"], "rec-14");
+    let run_id = s["run_id"].as_str().unwrap();
+    let shots = shots_dir("search");
+    std::fs::copy(run.join("index.html"), shots.join("index.html")).unwrap();
+    let page = check_page_searching(
+        &run.join("index.html"),
+        &shots,
+        &["rec-1", "rec-14", hostile, "clean-1", "no-such-id"],
+    );
+    assert_eq!(page["errors"], json!([]), "page errors");
+    assert_eq!(
+        page["console"],
+        json!([]),
+        "console (CSP reports land here)"
+    );
+    assert_eq!(page["xss"], Value::Null);
+    assert_eq!(page["record_count"], 10, "ten sampled");
+    let text = page["text"].as_str().unwrap();
+    assert!(
+        text.contains("holds 14 of 14 non-matching record ids"),
+        "{text}"
+    );
+    let search = |i: usize| page["searches"][i].clone();
+
+    // Sampled: that record alone, not rec-10, rec-11, ... that contain it.
+    let sampled = search(0);
+    assert_eq!(sampled["visible_records"], json!(["rec-1"]), "{sampled}");
+    assert_eq!(sampled["visible_groups"], json!(["g1"]), "{sampled}");
+    assert_eq!(sampled["command_visible"], false, "{sampled}");
+    assert!(
+        sampled["status"]
+            .as_str()
+            .unwrap()
+            .contains("1 sampled record has this id"),
+        "{sampled}"
+    );
+
+    // Not sampled (though the group header names it as its last id): no
+    // record shown, the group named, the command given.
+    let unsampled = search(1);
+    assert_eq!(unsampled["visible_records"], json!([]), "{unsampled}");
+    assert_eq!(unsampled["visible_groups"], json!([]), "{unsampled}");
+    let message = unsampled["message"].as_str().unwrap();
+    assert!(
+        message.contains("\u{201c}rec-14\u{201d} is in g1 (mismatch) but not sampled on this page"),
+        "{unsampled}"
+    );
+    assert_eq!(unsampled["command_visible"], true);
+    assert_eq!(
+        unsampled["command"],
+        format!("cutover report show {} rec-14", shell_words::quote(run_id))
+    );
+
+    // A hostile id: found, shown as text, its command shell-quoted the
+    // crate's way (escaped, then quoted).
+    let h = search(2);
+    assert_eq!(h["visible_records"], json!([]), "{h}");
+    assert!(h["message"].as_str().unwrap().contains(hostile), "{h}");
+    let expected = format!(
+        "cutover report show {} {}",
+        shell_words::quote(run_id),
+        shell_words::quote("it's <b>x</b> $(touch pwned)\\x1b[2J")
+    );
+    assert_eq!(h["command"], expected.as_str(), "{h}");
+
+    // A record that matched, and an id no record has: said to be none.
+    for i in [3, 4] {
+        let none = search(i);
+        let q = none["query"].as_str().unwrap();
+        assert_eq!(none["visible_records"], json!([]), "{none}");
+        assert_eq!(none["result_visible"], true, "{none}");
+        assert!(
+            none["message"].as_str().unwrap().starts_with(&format!(
+                "No non-matching record has the id \u{201c}{q}\u{201d}"
+            )),
+            "{none}"
+        );
+        assert_eq!(none["command_visible"], false, "{none}");
+    }
 }

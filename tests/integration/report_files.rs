@@ -201,3 +201,70 @@ fn a_huge_all_different_record_is_diffed_within_the_deadline_and_says_so() {
     assert!(small.contains("-    \"x\"\n+    \"\\u001cx\""), "{small}");
     assert_eq!(mismatches(&out).len(), 2);
 }
+
+/// 100,000 mismatches (the naive port against the port, builtins both, 40
+/// byte `req-UUID` ids): the page stays under its cap and its id index
+/// holds every id, the last one included.
+#[test]
+fn the_page_indexes_every_id_and_stays_under_its_cap_at_100k_mismatches() {
+    use std::io::Write;
+    let tmp = tempdir();
+    let path = tmp.path().join("100k.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let id = |i: u64| {
+        let a = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
+        let b = a.rotate_left(29).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        format!(
+            "req-{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            b >> 48,
+            b & 0xffff_ffff_ffff
+        )
+    };
+    for i in 0..100_000u64 {
+        // U+001E: Python's strip() and the port remove it, the naive port
+        // keeps it: every record differs.
+        let line = json!({"id": id(i), "input": {"items": [format!("\u{1e}{}", i % 7), format!(" k{i} ")]}});
+        writeln!(file, "{line}").unwrap();
+    }
+    file.flush().unwrap();
+    drop(file);
+    let run = tmp.path().join("run");
+    replay(
+        &run,
+        &[
+            path.to_str().unwrap(),
+            "--legacy",
+            "builtin:normalize",
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    )
+    .assert()
+    .code(1);
+    assert_eq!(count(&summary(&run), "mismatched"), 100_000);
+    let page = std::fs::read_to_string(run.join("index.html")).unwrap();
+    eprintln!("index.html: {} bytes at 100,000 mismatches", page.len());
+    assert!(
+        page.len() < cutover::report::html::PAGE_BYTES,
+        "{} bytes",
+        page.len()
+    );
+    assert!(
+        page.contains("holds 100000 of 100000 non-matching record ids"),
+        "every id is indexed"
+    );
+    let last = id(99_999);
+    let index = &page[page.find("<pre id=\"id-index\"").unwrap()..];
+    assert!(
+        index
+            .lines()
+            .any(|l| l.split_once(' ').is_some_and(|(n, s)| n
+                .parse::<usize>()
+                .is_ok_and(|n| n + s.len() == last.len())
+                && last.ends_with(s))),
+        "{last} is in the index"
+    );
+}

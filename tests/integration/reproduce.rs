@@ -166,6 +166,23 @@ fn every_pinned_regression_still_reproduces() {
     }
 }
 
+/// `capture` replayed against the naive port (it differs: exit 1) into
+/// `dir/run`.
+fn naive_run(dir: &std::path::Path, capture: &std::path::Path) -> std::path::PathBuf {
+    let run = dir.join("run");
+    replay(
+        &run,
+        &[
+            capture.to_str().unwrap(),
+            "--candidate",
+            "builtin:normalize-naive",
+        ],
+    )
+    .assert()
+    .code(1);
+    run
+}
+
 #[test]
 fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
     let tmp = tempdir();
@@ -177,17 +194,7 @@ fn pin_saves_a_case_that_replays_and_is_named_after_its_signature() {
             json!({"items": ["  keep me ", "\u{1c}\u{1c}sep tail  ", ""]}),
         )],
     );
-    let run = tmp.path().join("run");
-    replay(
-        &run,
-        &[
-            capture.to_str().unwrap(),
-            "--candidate",
-            "builtin:normalize-naive",
-        ],
-    )
-    .assert()
-    .code(1);
+    let run = naive_run(tmp.path(), &capture);
     // What minimize prints, whole.
     let minimized = stdout_of(
         &mut cutover_args(&["minimize", run.to_str().unwrap(), "sep"]),
@@ -487,4 +494,102 @@ fn recheck_refuses_a_run_directory_another_process_holds() {
         .assert()
         .code(0);
     assert!(run.join("recheck.json").exists());
+}
+
+/// `cutover pin --check DIR` replays a user's own pinned cases: exit 0 while
+/// each shows its pinned signature; exit 1 naming a case whose signature
+/// changed (both signatures shown), with a JUnit file that fails that case
+/// alone; exit 2 for a directory that is not there or a case that is not
+/// one, naming it.
+#[test]
+fn pin_check_replays_a_project_s_pinned_cases_and_names_the_one_that_changed() {
+    let tmp = tempdir();
+    let capture = capture(
+        tmp.path(),
+        "two.jsonl",
+        &[
+            record("sep", json!({"items": ["\u{1e}e"]})),
+            record("drop", json!({"items": ["\u{1e}"]})),
+        ],
+    );
+    let run = naive_run(tmp.path(), &capture);
+    let pins = tmp.path().join("pins");
+    let pins_arg = pins.to_str().unwrap();
+    for id in ["sep", "drop"] {
+        cutover_args(&["pin", run.to_str().unwrap(), id, "--pin-dir", pins_arg])
+            .assert()
+            .code(0);
+    }
+    let cases: Vec<_> = std::fs::read_dir(&pins)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cases.len(), 2, "{cases:?}");
+
+    let out = stdout_of(&mut cutover_args(&["pin", "--check", pins_arg]), 0);
+    assert!(out.contains("2 pinned cases, 2 held, 0 changed"), "{out}");
+    let json_out = stdout_of(
+        &mut cutover_args(&["pin", "--check", pins_arg, "--json"]),
+        0,
+    );
+    let v: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["held"], 2, "{v}");
+
+    // Another signature pinned than the one the case shows: it changed.
+    let path = pins.join("mismatch-accepted-changed.json");
+    let mut case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let shows = case["reproduces"].as_str().unwrap().to_owned();
+    let pinned = "mismatch /accepted/* changed (inserted \"<b>\")";
+    case["reproduces"] = json!(pinned);
+    std::fs::write(&path, serde_json::to_string_pretty(&case).unwrap()).unwrap();
+    let junit = tmp.path().join("pins.xml");
+    let assert = cutover_args(&[
+        "pin",
+        "--check",
+        pins_arg,
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .assert()
+    .code(1);
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(out.contains("2 pinned cases, 1 held, 1 changed"), "{out}");
+    assert!(out.contains("CHANGED  mismatch-accepted-changed"), "{out}");
+    assert!(out.contains(&format!("pinned  {pinned}")), "{out}");
+    assert!(out.contains(&format!("now     {shows}")), "{out}");
+    let report =
+        quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(&junit).unwrap())
+            .expect("a valid JUnit file");
+    let suite = &report.test_suites[0];
+    assert_eq!(suite.test_cases.len(), 2);
+    let failing: Vec<&str> = suite
+        .test_cases
+        .iter()
+        .filter(|c| !matches!(c.status, quick_junit::TestCaseStatus::Success { .. }))
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(failing, ["mismatch-accepted-changed"]);
+
+    // Could not run: no such directory, and a file that is no case.
+    let missing = tmp.path().join("no-such-dir");
+    let err = stderr_of(
+        &mut cutover_args(&["pin", "--check", missing.to_str().unwrap()]),
+        2,
+    );
+    assert!(
+        err.contains(&format!(
+            "cannot read the pin directory {}",
+            missing.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(pins.join("broken.json"), "{\"name\": 1").unwrap();
+    let err = stderr_of(&mut cutover_args(&["pin", "--check", pins_arg]), 2);
+    assert!(
+        err.contains(&format!(
+            "{}: not a pinned case",
+            pins.join("broken.json").display()
+        )),
+        "{err}"
+    );
 }

@@ -12,7 +12,10 @@
 //!   of every diff row: [`Sample::page_bytes`]), further rows are not sampled
 //!   (counted in [`Sampler::over_budget`], which the page reports). Counts
 //!   never depend on sampling: they come from `summary.json`.
+//! - Every row's id is indexed, sampled or not ([`super::ids`]), so the
+//!   page finds any non-matching record by its id.
 
+use super::ids::IdIndex;
 use crate::report::diffview::DiffView;
 use crate::report::labels::RecheckRecord;
 use crate::report::row::MismatchRow;
@@ -52,6 +55,8 @@ pub struct Sampler {
     used: usize,
     over_budget: u64,
     rows: u64,
+    /// Every offered row's id, sampled or not.
+    ids: IdIndex,
 }
 
 /// Pretty JSON of a cell (`render_answer`'s text for an answer cell), cut
@@ -104,16 +109,18 @@ impl Sampler {
                 .is_none_or(|kept| kept.len() < SAMPLES_PER_GROUP)
     }
 
-    /// Offers the next row in input order (call for every row, kept or not,
-    /// so row numbers stay right).
+    /// Offers the next row (record `id`) in input order (call for every
+    /// row, kept or not, so row numbers stay right and every id is indexed).
     pub fn offer(
         &mut self,
+        id: &str,
         row: impl FnOnce() -> MismatchRow,
         group: &str,
         label: Option<RecheckRecord>,
     ) {
         let index = self.rows;
         self.rows += 1;
+        self.ids.add(id, group);
         let nth = match self.offered.get_mut(group) {
             Some(n) => {
                 *n += 1;
@@ -159,6 +166,11 @@ impl Sampler {
         self.over_budget
     }
 
+    /// The id of every row offered (see [`super::ids`]).
+    pub fn ids(&self) -> &IdIndex {
+        &self.ids
+    }
+
     /// The kept samples of `group`, in input order.
     pub fn take(&mut self, group: &str) -> Vec<Sample> {
         self.groups.remove(group).unwrap_or_default()
@@ -190,7 +202,7 @@ mod tests {
         let mut s = Sampler::default();
         for i in 0..30 {
             let g = if i % 3 == 0 { "g1" } else { "g2" };
-            s.offer(|| row(g, i), g, None);
+            s.offer(&format!("r{i}"), || row(g, i), g, None);
         }
         let g1 = s.take("g1");
         assert_eq!(g1.len(), SAMPLES_PER_GROUP);
@@ -211,6 +223,7 @@ mod tests {
         for i in 0..2000 {
             let g = format!("g{i}");
             s.offer(
+                &format!("r{i}"),
                 || MismatchRow {
                     input: big.clone(),
                     ..row(&g, i)
