@@ -189,16 +189,24 @@ async fn take_part(
     }
     let rules = spec.compile_rules().map_err(crate::run::RunError::from)?;
     let known = spec.compile_known().map_err(crate::run::RunError::from)?;
-    let runner = Arc::new(ChunkRunner::new(
-        legacy,
-        candidate,
-        spec.legacy_is_live(),
-        rules,
-        known,
-        spec.noise_probe,
-        spec.concurrency,
-        spec.max_diffs,
-    ));
+    let contract = spec
+        .compile_contract()
+        .map_err(crate::run::RunError::from)?
+        .map(Arc::new);
+    let runner = Arc::new(
+        ChunkRunner::new(
+            legacy,
+            candidate,
+            spec.legacy_is_live(),
+            rules,
+            known,
+            spec.noise_probe,
+            spec.concurrency,
+            spec.max_diffs,
+        )
+        .with_contract(contract)
+        .redacting(spec.redacted_headers()),
+    );
     let stream = js
         .get_stream(WORK_STREAM)
         .await

@@ -693,6 +693,19 @@ impl ChunkRunner {
         }
     }
 
+    /// Holds both sides to `contract` too, as a local run does.
+    pub fn with_contract(mut self, contract: Option<Arc<crate::contract::Contract>>) -> Self {
+        self.shared.contract = contract;
+        self
+    }
+
+    /// Shows these request headers `<redacted>` in every result and
+    /// rejection, as a local run does ([`RunPlan::redact_headers`]).
+    pub fn redacting(mut self, headers: Vec<String>) -> Self {
+        self.shared.shown = Shown::new(headers);
+        self
+    }
+
     /// The chunk's events, in its order; the error of a side that stopped
     /// working (the chunk then has no result).
     pub async fn run(&self, items: Vec<SourceItem>) -> Result<Vec<Event>, SideError> {

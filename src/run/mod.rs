@@ -130,13 +130,7 @@ pub async fn replay(
         max_diffs: spec.max_diffs,
         max_inflight_bytes: spec.max_inflight_bytes,
         pace: spec.pace,
-        redact_headers: [&spec.legacy, &spec.candidate]
-            .iter()
-            .find_map(|s| match s {
-                sides::SideSpec::Upstream(up) => Some(up.headers.redacted.clone()),
-                _ => None,
-            })
-            .unwrap_or_default(),
+        redact_headers: spec.redacted_headers(),
     };
     let ran = engine::run(plan, events_tx, stop.token().clone(), |reader, _| {
         done += 1;

@@ -123,6 +123,18 @@ impl RunSpec {
             .transpose()
     }
 
+    /// The request headers every report shows `<redacted>` (an `upstream:`
+    /// side's header policy; none without one).
+    pub fn redacted_headers(&self) -> Vec<String> {
+        [&self.legacy, &self.candidate]
+            .iter()
+            .find_map(|s| match s {
+                SideSpec::Upstream(up) => Some(up.headers.redacted.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// Whether the legacy side is live (not `recorded`): then records that
     /// carry a recorded response are checked for drift.
     pub fn legacy_is_live(&self) -> bool {

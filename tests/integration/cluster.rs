@@ -622,3 +622,108 @@ fn a_replayer_whose_side_cannot_work_on_its_machine_stops_saying_so() {
     assert_eq!(s["counts"]["read"], 0);
     assert_accounted(&s);
 }
+
+/// A cluster run of HTTP exchanges against the worked HTTP migration's two
+/// real services under a behaviour contract writes the local run's report:
+/// the replayers redact the capture's credentials and hold both sides to
+/// the contract as one process does (they did neither: the tokens were in
+/// the merged `mismatches.csv`, and the contract section counted nothing).
+#[test]
+fn a_cluster_run_of_http_exchanges_redacts_and_holds_the_contract_as_a_local_run_does() {
+    if left_to_scripts_test(NATS) {
+        return;
+    }
+    use crate::http_services::{build_example, Service};
+    let dir = sandbox();
+    let rust_binary = build_example("normalize_http");
+    let mut legacy_command = std::process::Command::new("python3");
+    legacy_command.args(["legacy/http_service.py", "--port", "0"]);
+    let legacy = Service::start("legacy/http_service.py", legacy_command);
+    let mut rust_command = rust_binary.command();
+    rust_command.args(["--port", "0"]);
+    let rust = Service::start("examples/normalize_http", rust_command);
+    std::fs::write(
+        dir.join("status.json"),
+        json!({"type": "object", "properties": {"status": {"maximum": 299}}}).to_string(),
+    )
+    .unwrap();
+    let config = config_file(&dir, "[contract]\noutput_schema = \"status.json\"\n");
+    // The reads of the bundled capture: the services keep what writes
+    // change, so both runs must see them in the same state.
+    let reads: Vec<String> = std::fs::read_to_string(repo().join("fixtures/http/capture.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            ["GET", "HEAD", "OPTIONS"].contains(&record["input"]["method"].as_str().unwrap())
+        })
+        .map(str::to_owned)
+        .collect();
+    // And a malformed exchange with a credential: rejected, its excerpt
+    // redacted.
+    let bad = r#"{"id": "bad-1", "input": {"method": "GET", "path": "no-slash", "headers": [["authorization", "Bearer cluster-rejected-secret-1"]]}}"#;
+    let capture = dir.join("reads.jsonl");
+    std::fs::write(&capture, reads.join("\n") + "\n" + bad + "\n").unwrap();
+    let args: Vec<String> = vec![
+        capture.display().to_string(),
+        "--legacy".into(),
+        format!("upstream:http://127.0.0.1:{}", legacy.port),
+        "--candidate".into(),
+        format!("upstream:http://127.0.0.1:{}", rust.port),
+        "--config".into(),
+        config.display().to_string(),
+        "--no-progress".into(),
+    ];
+    let mut local = cutover();
+    local
+        .arg("replay")
+        .args(&args)
+        .arg("--out")
+        .arg(dir.join("local"));
+    local.assert().code(1);
+    let _replayers: Vec<_> = (0..2)
+        .map(|i| Replayer::start(&dir, &format!("r{i}")))
+        .collect();
+    let log = std::fs::File::create(dir.join("coordinator.log")).unwrap();
+    let child = cutover_process()
+        .arg("replay")
+        .args(&args)
+        .arg("--out")
+        .arg(dir.join("cluster"))
+        .args(["--cluster", &nats_url(), "--chunk-records", "50"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    assert_eq!(
+        finish(child, Duration::from_secs(120), "the coordinator"),
+        1
+    );
+    let secrets: Vec<String> = std::fs::read_to_string(&capture)
+        .unwrap()
+        .lines()
+        .flat_map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            record["input"]["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case("authorization"))
+                .map(|h| h[1].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .chain(["Bearer cluster-rejected-secret-1".to_owned()])
+        .collect();
+    assert!(secrets.len() > 1);
+    let needles: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let holding = files_containing(&dir.join("cluster"), &needles);
+    assert!(holding.is_empty(), "credentials written: {holding:?}");
+    let contract = &summary(&dir.join("local"))["contract"];
+    assert!(
+        contract["legacy_violations"].as_u64().unwrap() > 0,
+        "{contract}"
+    );
+    assert_same_report(&dir.join("local"), &dir.join("cluster"));
+    drop(rust);
+    drop(legacy);
+}
