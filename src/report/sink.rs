@@ -15,6 +15,13 @@
 //!   that write inside the run directory are finished before it; sinks
 //!   that write elsewhere ([`Sink::after_summary`], `--junit FILE`) after
 //!   it, so their file never vouches for a run that was not written.
+//! - Group labels: sinks are shown each record's provisional label (by
+//!   first appearance); once the last event is in, [`Sink::relabel`] gives
+//!   the final labels (by size, see [`super::groups`]) before
+//!   [`Sink::finish`], and an output that shows labels rewrites itself with
+//!   them (`mismatches.csv`, `diffs.txt`: one streaming pass each, atomic;
+//!   the page: its samples' keys). Checkpoints keep the provisional labels
+//!   in both the files and their `summary.json`.
 //! - The run directory is held ([`super::RunLock`]) from [`Sinks::open`]
 //!   until `summary.json` is written.
 //! - With a behaviour contract, its findings go into the summary's
@@ -30,7 +37,7 @@
 
 use super::audit::{KnownAudit, RuleAudit};
 use super::contract::{ContractAudit, ContractFile, ShapeFile};
-use super::groups::GroupTable;
+use super::groups::{GroupTable, Relabel};
 use super::noise::NoiseAudit;
 use super::rollout::RolloutTally;
 use super::row::RowCells;
@@ -78,6 +85,13 @@ pub trait Sink: Send {
     fn checkpoint(&mut self, _summary: &Summary, _dir: &Path) -> Result<(), ReportError> {
         Ok(())
     }
+
+    /// After the last event, before [`Sink::finish`]: the final group
+    /// labels (by size) for the provisional ones (by first appearance) the
+    /// output was given in [`Sink::mismatch`]. An output that shows labels
+    /// must carry the final ones once it is finished. The default does
+    /// nothing.
+    fn relabel(&mut self, _relabel: &Relabel) {}
 
     /// After the last event: the output's last write.
     fn finish(self: Box<Self>, summary: &Summary, dir: &Path) -> Result<(), ReportError>;
@@ -134,7 +148,7 @@ impl Sinks {
         }
         Ok(Sinks {
             summary: SummaryBuilder::new(spec.clone()),
-            groups: GroupTable::default(),
+            groups: GroupTable::new(spec.group_by.clone()),
             audit: RuleAudit::new(rules),
             known: KnownAudit::new(known),
             noise: NoiseAudit::default(),
@@ -210,10 +224,11 @@ impl Sinks {
     /// report` reads the directory while the run goes on. The accumulators
     /// go on; the directory stays held.
     pub fn checkpoint(&mut self, status: RunStatus) -> Result<Summary, ReportError> {
+        let groups = self.groups.snapshot(self.summary.counts().with_outcome());
         let mut summary = summary_of(
             status,
             self.summary.clone(),
-            self.groups.clone(),
+            groups,
             (self.audit.clone(), self.known.clone(), self.noise.clone()),
             self.rollout.clone(),
         );
@@ -229,10 +244,11 @@ impl Sinks {
     /// releases the directory, then finishes the outputs outside it;
     /// returns the summary.
     pub fn finish(mut self, status: RunStatus) -> Result<Summary, ReportError> {
+        let (groups, relabel) = self.groups.finish(self.summary.counts().with_outcome());
         let mut summary = summary_of(
             status,
             self.summary,
-            self.groups,
+            groups,
             (self.audit, self.known, self.noise),
             self.rollout,
         );
@@ -240,7 +256,8 @@ impl Sinks {
         summary.merge = self.merge;
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
-        for sink in inside {
+        for mut sink in inside {
+            sink.relabel(&relabel);
             sink.finish(&summary, &self.dir)?;
         }
         summary.write(&self.dir.join(SUMMARY_FILE))?;
@@ -263,16 +280,15 @@ fn with_contract(summary: &mut Summary, contract: Option<ContractAudit>) {
     }
 }
 
-/// The summary the accumulators make (taken: a checkpoint gives copies).
+/// The summary the accumulators make (taken: a checkpoint gives copies),
+/// with `groups` as [`GroupTable`] listed them.
 fn summary_of(
     status: RunStatus,
     builder: SummaryBuilder,
-    groups: GroupTable,
+    groups: Vec<super::Group>,
     (audit, known, noise): (RuleAudit, KnownAudit, NoiseAudit),
     rollout: Option<RolloutTally>,
 ) -> Summary {
-    let counts = builder.counts().clone();
-    let groups = groups.finish(counts.with_outcome());
     let mut summary = builder.finish(
         status,
         groups,
