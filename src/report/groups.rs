@@ -83,19 +83,24 @@ impl GroupTable {
             legacy: &result.legacy.answer,
             candidate: &result.candidate.answer,
         });
-        let group_sig = match &by {
-            Some(by) => std::borrow::Cow::Owned(format!("{by} {sig}")),
-            None => std::borrow::Cow::Borrowed(sig.as_str()),
+        let label = match &by {
+            Some(by) => self.assign_signature(&format!("{by} {sig}"), &result.id),
+            None => self.assign_signature(&sig, &result.id),
         };
-        let group = match self.index.get(group_sig.as_ref()) {
+        (label, sig)
+    }
+
+    /// The provisional label of a record of group signature `group_sig`,
+    /// counted in its group.
+    fn assign_signature(&mut self, group_sig: &str, id: &str) -> String {
+        let group = match self.index.get(group_sig) {
             Some(&i) => &mut self.groups[i],
             None if self.groups.len() < MAX_GROUPS => {
-                let group_sig = group_sig.into_owned();
-                self.index.insert(group_sig.clone(), self.groups.len());
+                self.index.insert(group_sig.to_owned(), self.groups.len());
                 self.groups.push(new_group(
                     format!("g{}", self.groups.len() + 1),
-                    group_sig,
-                    &result.id,
+                    group_sig.to_owned(),
+                    id,
                 ));
                 self.groups.last_mut().expect("just pushed")
             }
@@ -103,16 +108,16 @@ impl GroupTable {
                 new_group(
                     OVERFLOW.to_owned(),
                     format!("(other: more than {MAX_GROUPS} distinct signatures)"),
-                    &result.id,
+                    id,
                 )
             }),
         };
         group.count += 1;
-        group.last_id.clone_from(&result.id);
+        id.clone_into(&mut group.last_id);
         if group.sample_ids.len() < SAMPLE_IDS {
-            group.sample_ids.push(result.id.clone());
+            group.sample_ids.push(id.to_owned());
         }
-        (group.group.clone(), sig)
+        group.group.clone()
     }
 
     /// The groups so far, largest first, with their provisional labels and
@@ -200,5 +205,62 @@ fn new_group(label: String, signature: String, id: &str) -> Group {
         first_id: id.to_owned(),
         last_id: id.to_owned(),
         sample_ids: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_of(labels: &[&str]) -> (GroupTable, Vec<String>) {
+        let mut table = GroupTable::default();
+        let seen = labels
+            .iter()
+            .map(|sig| table.assign_signature(sig, "id"))
+            .collect();
+        (table, seen)
+    }
+
+    #[test]
+    fn final_labels_go_by_size_ties_by_first_appearance() {
+        let (table, seen) = table_of(&["a", "b", "b", "c", "c", "d"]);
+        assert_eq!(seen, ["g1", "g2", "g2", "g3", "g3", "g4"], "provisional");
+        let snapshot = table.snapshot(6);
+        let (groups, relabel) = table.finish(6);
+        let listed: Vec<(&str, &str, u64)> = groups
+            .iter()
+            .map(|g| (g.group.as_str(), g.signature.as_str(), g.count))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("g1", "b", 2),
+                ("g2", "c", 2),
+                ("g3", "a", 1),
+                ("g4", "d", 1)
+            ]
+        );
+        let sigs = |gs: &[Group]| gs.iter().map(|g| g.signature.clone()).collect::<Vec<_>>();
+        assert_eq!(sigs(&snapshot), sigs(&groups), "a checkpoint lists alike");
+        assert_eq!(snapshot[0].group, "g2", "with the provisional labels");
+        assert_eq!(
+            ["g1", "g2", "g3", "g4", "g0", "x"].map(|l| relabel.label(l)),
+            ["g3", "g1", "g2", "g4", "g0", "x"]
+        );
+        assert!(!relabel.is_identity());
+        assert!(table_of(&["a", "a", "b"]).0.finish(3).1.is_identity());
+    }
+
+    #[test]
+    fn the_overflow_group_keeps_g0_whatever_its_size() {
+        let mut sigs: Vec<String> = (0..MAX_GROUPS).map(|i| format!("s{i}")).collect();
+        sigs.extend((0..3).map(|i| format!("over{i}")));
+        let refs: Vec<&str> = sigs.iter().map(String::as_str).collect();
+        let (table, seen) = table_of(&refs);
+        assert_eq!(seen.last().unwrap(), "g0");
+        let (groups, _) = table.finish(sigs.len() as u64);
+        assert_eq!((groups[0].group.as_str(), groups[0].count), ("g0", 3));
+        assert_eq!(groups[1].group, "g1");
+        assert_eq!(groups.last().unwrap().group, format!("g{MAX_GROUPS}"));
     }
 }

@@ -387,6 +387,76 @@ mod tests {
         assert_eq!((summary.counts.read, summary.counts.matched), (2, 1));
     }
 
+    /// An interrupted run's files carry the final labels of its own counts:
+    /// the group first seen is the smallest, so every label changes.
+    #[test]
+    fn an_interrupted_run_writes_the_labels_of_its_own_counts_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut spec = crate::spec::test_spec();
+        (spec.out, spec.max_diffs) = (run.clone(), 100);
+        let lock = RunLock::acquire(&run).unwrap();
+        let mut sinks =
+            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        let outcomes = [
+            Outcome::Timeout,
+            Outcome::LegacyError,
+            Outcome::LegacyError,
+            Outcome::Mismatch,
+            Outcome::Mismatch,
+            Outcome::Mismatch,
+        ];
+        for (seq, outcome) in outcomes.into_iter().enumerate() {
+            sinks.accept(&result(seq as u64, outcome)).unwrap();
+        }
+        let summary = sinks
+            .finish(RunStatus {
+                state: RunState::Interrupted,
+                abort_reason: None,
+                signal: None,
+                pace: None,
+                legacy_target: Default::default(),
+                candidate_target: Default::default(),
+            })
+            .unwrap();
+        let listed: Vec<(&str, u64)> = summary
+            .groups
+            .iter()
+            .map(|g| (g.group.as_str(), g.count))
+            .collect();
+        assert_eq!(listed, [("g1", 3), ("g2", 2), ("g3", 1)]);
+        let label_of = |sig: &str| {
+            let g = summary.groups.iter().find(|g| g.signature == sig);
+            g.unwrap().group.clone()
+        };
+        let rows: Vec<_> = crate::report::row::RowReader::open(&run, 6)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let labels: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+        assert_eq!(labels, ["g3", "g2", "g2", "g1", "g1", "g1"]);
+        for row in &rows {
+            assert_eq!(row.group, label_of(&row.signature));
+        }
+        let diffs = std::fs::read_to_string(run.join("diffs.txt")).unwrap();
+        let heads: Vec<&str> = diffs
+            .lines()
+            .filter_map(|l| l.strip_prefix("=== "))
+            .map(|l| {
+                l.split(" group=")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(heads, labels);
+        let page = std::fs::read_to_string(run.join("index.html")).unwrap();
+        let g3 = page.find("id=\"group-g3\"").unwrap();
+        assert!(page[g3..].contains(">r0<"), "r0 is sampled under g3");
+    }
+
     /// Whatever a run's events, the summary accounts for each once, the
     /// groups hold the records that did not match, every output is written,
     /// and `summary.json` reads back as the summary returned.
