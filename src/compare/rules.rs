@@ -448,6 +448,16 @@ mod tests {
         .unwrap()
     }
 
+    /// Why one rule declared at `location` does not compile.
+    fn compile_error(cfg: Value, location: &str) -> String {
+        RuleSet::compile(&[Declared::new(
+            serde_json::from_value(cfg).unwrap(),
+            location,
+        )])
+        .unwrap_err()
+        .to_string()
+    }
+
     /// Judges under `rules`; returns (outcome, remaining paths, suppressed by rule 0).
     fn run(rules: &RuleSet, a: Value, b: Value) -> (Outcome, Vec<String>, u32) {
         let (v, e) = rules.judge(&Answer::Output(a), &Answer::Output(b));
@@ -692,14 +702,7 @@ mod tests {
 
     #[test]
     fn a_text_rule_needs_an_option_and_only_its_own() {
-        let bad = |cfg: Value| {
-            RuleSet::compile(&[Declared::new(
-                serde_json::from_value(cfg).unwrap(),
-                "cutover.toml line 9",
-            )])
-            .unwrap_err()
-            .to_string()
-        };
+        let bad = |cfg: Value| compile_error(cfg, "cutover.toml line 9");
         let e = bad(json!({"name": "t", "kind": "text", "path": "/a", "reason": "r"}));
         assert!(
             e.starts_with("rule \"t\" (cutover.toml line 9): kind \"text\" needs at least one of"),
@@ -756,14 +759,7 @@ mod tests {
 
     #[test]
     fn bad_rules_name_the_rule_and_the_place() {
-        let bad = |cfg: Value| {
-            RuleSet::compile(&[Declared::new(
-                serde_json::from_value(cfg).unwrap(),
-                "cutover.toml line 7",
-            )])
-            .unwrap_err()
-            .to_string()
-        };
+        let bad = |cfg: Value| compile_error(cfg, "cutover.toml line 7");
         let e = bad(json!({"name": "ts", "kind": "ignore", "path": "items/x", "reason": "r"}));
         assert!(
             e.starts_with(

@@ -352,10 +352,26 @@ mod tests {
         }))
     }
 
+    fn status_of(state: RunState) -> RunStatus {
+        RunStatus {
+            state,
+            abort_reason: None,
+            signal: None,
+            pace: None,
+            legacy_target: Default::default(),
+            candidate_target: Default::default(),
+        }
+    }
+
     /// The sinks of a test spec writing into `run`.
     fn open_sinks(run: &Path) -> (RunSpec, Sinks) {
+        open_sinks_showing(run, crate::spec::test_spec().max_diffs)
+    }
+
+    /// [`open_sinks`] with `max_diffs` entries in `diffs.txt`.
+    fn open_sinks_showing(run: &Path, max_diffs: usize) -> (RunSpec, Sinks) {
         let mut spec = crate::spec::test_spec();
-        spec.out = run.to_owned();
+        (spec.out, spec.max_diffs) = (run.to_owned(), max_diffs);
         let lock = RunLock::acquire(run).unwrap();
         let sinks =
             Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
@@ -367,14 +383,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
         let (_, mut sinks) = open_sinks(&run);
-        let status = || RunStatus {
-            state: RunState::Interrupted,
-            abort_reason: None,
-            signal: None,
-            legacy_target: Default::default(),
-            candidate_target: Default::default(),
-            pace: None,
-        };
+        let status = || status_of(RunState::Interrupted);
         sinks.accept(&result(0, Outcome::Mismatch)).unwrap();
         sinks.checkpoint(status()).unwrap();
         let back = crate::report::read_summary(&run).unwrap();
@@ -393,11 +402,7 @@ mod tests {
     fn an_interrupted_run_writes_the_labels_of_its_own_counts_everywhere() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        let mut spec = crate::spec::test_spec();
-        (spec.out, spec.max_diffs) = (run.clone(), 100);
-        let lock = RunLock::acquire(&run).unwrap();
-        let mut sinks =
-            Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
+        let (_, mut sinks) = open_sinks_showing(&run, 100);
         let outcomes = [
             Outcome::Timeout,
             Outcome::LegacyError,
@@ -409,16 +414,7 @@ mod tests {
         for (seq, outcome) in outcomes.into_iter().enumerate() {
             sinks.accept(&result(seq as u64, outcome)).unwrap();
         }
-        let summary = sinks
-            .finish(RunStatus {
-                state: RunState::Interrupted,
-                abort_reason: None,
-                signal: None,
-                pace: None,
-                legacy_target: Default::default(),
-                candidate_target: Default::default(),
-            })
-            .unwrap();
+        let summary = sinks.finish(status_of(RunState::Interrupted)).unwrap();
         let listed: Vec<(&str, u64)> = summary
             .groups
             .iter()
@@ -492,16 +488,7 @@ mod tests {
                 seq += 1;
             }
         }
-        let summary = sinks
-            .finish(RunStatus {
-                state: RunState::Complete,
-                abort_reason: None,
-                signal: None,
-                pace: None,
-                legacy_target: Default::default(),
-                candidate_target: Default::default(),
-            })
-            .unwrap();
+        let summary = sinks.finish(status_of(RunState::Complete)).unwrap();
         assert_eq!(summary.check(), Ok(()));
         let c = &summary.counts;
         assert_eq!(

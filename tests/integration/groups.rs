@@ -26,16 +26,9 @@ fn small_group_first(dir: &std::path::Path) -> Replay {
 
 /// Each label in `summary.json`'s groups, by signature.
 fn labels_by_signature(summary: &serde_json::Value) -> HashMap<String, String> {
-    summary["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["signature"].as_str().unwrap().to_owned(),
-                g["group"].as_str().unwrap().to_owned(),
-            )
-        })
+    group_list(summary)
+        .into_iter()
+        .map(|(label, signature, _)| (signature, label))
         .collect()
 }
 
@@ -117,22 +110,6 @@ fn two_languages(dir: &std::path::Path) -> Replay {
     Replay::new(dir)
         .records("t.jsonl", &lines)
         .candidate("builtin:normalize-naive")
-}
-
-/// `summary.json`'s groups as (label, signature, count).
-fn group_list(summary: &serde_json::Value) -> Vec<(String, String, u64)> {
-    summary["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["group"].as_str().unwrap().to_owned(),
-                g["signature"].as_str().unwrap().to_owned(),
-                g["count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
 }
 
 #[test]
