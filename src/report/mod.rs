@@ -10,8 +10,9 @@
 //!   atomically (temp file + rename), so a `summary.json` that exists is
 //!   complete;
 //! - `mismatches.csv`: one row per non-matching record, in input order, with
-//!   its mismatch group (see [`GroupTable`]), its signature and its input
-//!   (schema: [`row`]);
+//!   its mismatch group (see [`GroupTable`]: labelled by size, `g1` the
+//!   largest; streamed with provisional labels and rewritten once at the
+//!   end, by `rewrite`), its signature and its input (schema: [`row`]);
 //! - `index.html`: the run as one self-contained page ([`html`]), written
 //!   just before `summary.json` unless `--no-html`;
 //! - `diffs.txt`: a unified diff per non-matching record, the first

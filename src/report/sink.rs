@@ -17,7 +17,7 @@
 //!   it, so their file never vouches for a run that was not written.
 //! - Group labels: sinks are shown each record's provisional label (by
 //!   first appearance); once the last event is in, [`Sink::relabel`] gives
-//!   the final labels (by size, see [`super::groups`]) before
+//!   the final labels (by size, see [`super::GroupTable`]) before
 //!   [`Sink::finish`], and an output that shows labels rewrites itself with
 //!   them (`mismatches.csv`, `diffs.txt`: one streaming pass each, atomic;
 //!   the page: its samples' keys). Checkpoints keep the provisional labels
