@@ -168,6 +168,7 @@
 //!     noise_probe: false,
 //!     rules: Vec::new(),
 //!     known: Vec::new(),
+//!     group_by: Default::default(),
 //!     flags: None,
 //!     contract: None,
 //!     config_file: None,

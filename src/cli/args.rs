@@ -12,6 +12,7 @@
 //!   [`Role`]) get their clap names here, so only `cli/` knows clap.
 
 use super::text::style::ColorMode;
+use crate::compare::GroupBy;
 use crate::flags::{settings, Role};
 use crate::model::Side;
 use crate::traffic::Format;
@@ -388,6 +389,13 @@ pub struct ReplayArgs {
     /// Do not probe for noise, even when cutover.toml turns it on.
     #[arg(long, overrides_with = "noise_probe")]
     pub no_noise_probe: bool,
+    /// What splits mismatch groups besides what differs: `signature`
+    /// (content alone), `key` (the record's routing key), `input:/POINTER`
+    /// (the value at that JSON Pointer into the input) or `output:/POINTER`
+    /// (that value in the legacy's output, else the candidate's). A group is
+    /// then that value and the content signature.
+    #[arg(long, value_name = "HOW", default_value = "signature", value_parser = clap::value_parser!(GroupBy))]
+    pub group_by: GroupBy,
     /// Never draw the progress bar (it is only drawn when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,

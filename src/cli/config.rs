@@ -191,6 +191,8 @@ pub struct ReplayConfig {
     pub out: Option<PathBuf>,
     pub progress: Option<bool>,
     pub noise_probe: Option<bool>,
+    /// `--group-by`: `signature`, `key`, `input:/POINTER` or `output:/POINTER`.
+    pub group_by: Option<String>,
     /// `--junit FILE`.
     pub junit: Option<PathBuf>,
     /// `false` is `--no-html`.

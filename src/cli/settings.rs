@@ -24,7 +24,7 @@ use super::args::{
     DEFAULT_LEGACY, DEFAULT_MAX_RECORD_BYTES, DEFAULT_REPORTS_DIR, DEFAULT_TRAFFIC,
 };
 use super::config::{self, FlagsConfig, Loaded, ReplayConfig};
-use crate::compare::{KnownSet, RuleSet};
+use crate::compare::{GroupBy, KnownSet, RuleSet};
 use crate::flags::settings::{
     check_bound, check_ladder, parse_ladder, DEFAULT_AUDIT_LOG, DEFAULT_CACHE, DEFAULT_LADDER,
     DEFAULT_MAX_MISMATCH_BOUND, DEFAULT_MIN_RECORDS, ENV_CLIENT_SECRET, ENV_URL,
@@ -94,6 +94,27 @@ pub enum CliError {
     NotYet(String),
     #[error("--noise-probe with --legacy recorded: a noise probe calls the legacy twice per record, and a recorded legacy cannot be called twice (it gives the one recorded answer again), so it would always find no noise. Drop --noise-probe (or noise_probe in [replay]), or probe a live legacy")]
     NoiseProbeRecorded,
+}
+
+/// `--group-by` when given, else `group_by` from the config file (checked
+/// here, naming the file), else the flag's default.
+fn group_by_of(
+    flag: &GroupBy,
+    matches: &ArgMatches,
+    file: Option<String>,
+    file_name: &str,
+) -> Result<GroupBy, CliError> {
+    match file {
+        Some(text) if !explicit(matches, "group_by") => {
+            text.parse()
+                .map_err(|e: crate::compare::GroupByError| CliError::ConfigValue {
+                    key: "group_by",
+                    path: file_name.to_owned(),
+                    message: e.to_string(),
+                })
+        }
+        _ => Ok(flag.clone()),
+    }
 }
 
 /// Whether the user set `id` on the command line (or env), not by default.
@@ -281,6 +302,7 @@ fn spec_of(args: ReplayArgs, matches: &ArgMatches, loaded: Loaded) -> Result<Run
         html,
         no_flags,
         follow_redirects,
+        group_by,
         ..
     } = loaded.config.replay.clone();
     let flags = run_flags(
@@ -417,6 +439,7 @@ fn spec_of(args: ReplayArgs, matches: &ArgMatches, loaded: Loaded) -> Result<Run
         },
         rules,
         known: loaded.known,
+        group_by: group_by_of(&args.group_by, matches, group_by, &file_name)?,
         flags,
         contract,
         config_file: loaded.path,
@@ -742,6 +765,8 @@ pub fn serve_spec(
         pace: Pace::Unlimited,
         rules,
         known: loaded.known,
+        // The live report groups by content alone (no --group-by there yet).
+        group_by: GroupBy::Signature,
         flags,
         config_file: loaded.path,
     };
@@ -1235,6 +1260,7 @@ mod tests {
         ("ignore", Config("[[rules]]\nname = \"n\"\nkind = \"ignore\"\npath = \"/a\"\nreason = \"r\"")),
         ("noise_probe", Config("[replay]\nnoise_probe = true")),
         ("no_noise_probe", Config("[replay]\nnoise_probe = false")),
+        ("group_by", Config("[replay]\ngroup_by = \"input:/lang\"")),
         ("no_progress", Config("[replay]\nprogress = false")),
         ("no_flags", Config("[replay]\nno_flags = true")),
         ("junit", Config("[replay]\njunit = \"j.xml\"")),

@@ -1,5 +1,6 @@
 //! What rules say about two differing values at one path: the leaf
-//! semantics of `ignore`, `tolerance`, `scrub` and `case_insensitive`.
+//! semantics of `ignore`, `tolerance`, `scrub`, `text` and
+//! `case_insensitive`.
 //!
 //! # Contract
 //! [`covering`] is given the rules in play at a node where two values of
@@ -9,9 +10,9 @@
 //! - `ignore` covers it when its pattern matches here or above;
 //! - `tolerance` when its pattern matches here and the two numbers are
 //!   within `absolute`, or within `relative` of the larger magnitude;
-//! - string rules compose on one pair: every `scrub` in play (here or
-//!   above) rewrites both strings, in declaration order, and covers the
-//!   difference when they are then equal; a `case_insensitive` rule whose
+//! - string rules compose on one pair: every `scrub` and `text` rule in
+//!   play (here or above) rewrites both strings, in declaration order, and
+//!   covers the difference when they are then equal; a `case_insensitive` rule whose
 //!   pattern matches here compares what every scrub in play leaves, ignoring
 //!   case ([`lowercase_eq`], Unicode lower-casing, allocation-free in the
 //!   common cases), and is credited when that makes them equal;
@@ -62,6 +63,17 @@ pub(super) fn covering(in_play: &[InPlay<'_>], a: &Value, b: &Value) -> Option<u
                 }
                 None => false,
             },
+            Action::Text(norm) if p.here || p.below => match &mut strings {
+                Some((x, y)) => {
+                    for s in [&mut *x, &mut *y] {
+                        if let Cow::Owned(normalised) = norm.apply(s) {
+                            *s = Cow::Owned(normalised);
+                        }
+                    }
+                    x == y
+                }
+                None => false,
+            },
             Action::CaseInsensitive if p.here && strings.is_some() => {
                 case_rule = case_rule.or(Some(p.rule));
                 // Decide now unless a scrub in play comes later. (The
@@ -69,7 +81,10 @@ pub(super) fn covering(in_play: &[InPlay<'_>], a: &Value, b: &Value) -> Option<u
                 // is compared, not built.)
                 !scrub_later(&in_play[n + 1..]) && strings_lowercase_eq(&strings)
             }
-            Action::Scrub(_) | Action::CaseInsensitive | Action::Unordered { .. } => false,
+            Action::Scrub(_)
+            | Action::Text(_)
+            | Action::CaseInsensitive
+            | Action::Unordered { .. } => false,
         };
         if covered {
             return Some(p.rule);
@@ -78,10 +93,10 @@ pub(super) fn covering(in_play: &[InPlay<'_>], a: &Value, b: &Value) -> Option<u
     case_rule.filter(|_| strings_lowercase_eq(&strings))
 }
 
-/// Whether a `scrub` in `rest` acts at this node.
+/// Whether a rewriting rule (`scrub`, `text`) in `rest` acts at this node.
 fn scrub_later(rest: &[InPlay<'_>]) -> bool {
     rest.iter()
-        .any(|p| matches!(p.action, Action::Scrub(_)) && (p.below || p.here))
+        .any(|p| matches!(p.action, Action::Scrub(_) | Action::Text(_)) && (p.below || p.here))
 }
 
 fn strings_lowercase_eq(strings: &Option<(Cow<str>, Cow<str>)>) -> bool {

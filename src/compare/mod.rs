@@ -30,6 +30,7 @@
 //!
 //! Names only [`crate::model`] and [`crate::util`].
 
+mod group_by;
 mod known;
 mod leaf;
 pub mod noise;
@@ -41,6 +42,7 @@ mod signature;
 mod unified;
 mod walk;
 
+pub use group_by::{ByRecord, GroupBy, GroupByError, MAX_VALUE_BYTES};
 pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Declared, Rule, RuleConfig, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
 pub use shape::{edit_shapes, MAX_SHAPES, MAX_SHAPE_TOKENS, SHAPE_TIME_LIMIT};

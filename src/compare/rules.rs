@@ -19,11 +19,18 @@
 //!     `relative` (of the larger magnitude);
 //!   - `scrub`: two strings at or below the path that are equal once `pattern`
 //!     is replaced by `<scrubbed>` in both;
-//!   - `case_insensitive`: two strings at the path equal once lower-cased.
+//!   - `case_insensitive`: two strings at the path equal once lower-cased;
+//!   - `text`: two strings at or below the path equal once both are
+//!     normalised for common text noise, each option saying one thing
+//!     ([`TextNorm`]): `line_endings = true` (CRLF and a lone CR read as
+//!     LF), `whitespace = "trim"` (leading and trailing whitespace dropped)
+//!     or `"collapse"` (that, and every inner run of whitespace, line breaks
+//!     included, read as one space), `case = true` (Unicode lower-casing).
+//!     At least one option is required.
 //!
-//!   String rules compose on one pair: every `scrub` in play rewrites both
-//!   strings (in declaration order), then `case_insensitive` compares what is
-//!   left. The first `unordered` rule matching an array decides its order.
+//!   String rules compose on one pair: every `scrub` and `text` rule in play
+//!   rewrites both strings (in declaration order), then `case_insensitive`
+//!   compares what is left. The first `unordered` rule matching an array decides its order.
 //! - [`RuleSet::compile`] rejects a rule that cannot work (unknown kind, bad
 //!   pointer, bad regex, missing or meaningless parameter) with an error naming
 //!   the rule and where it was declared, before any record is read.
@@ -62,6 +69,15 @@ pub struct RuleConfig {
     pub relative: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// `text`: `"trim"` or `"collapse"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whitespace: Option<String>,
+    /// `text`: CRLF and CR read as LF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_endings: Option<bool>,
+    /// `text`: compare lower-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<bool>,
 }
 
 /// A declaration (a rule, a known difference) with where it was declared
@@ -102,6 +118,55 @@ pub(crate) enum Action {
     Tolerance { absolute: f64, relative: f64 },
     Scrub(Regex),
     CaseInsensitive,
+    Text(TextNorm),
+}
+
+/// What a `text` rule normalises in both strings before they are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextNorm {
+    pub whitespace: Option<Whitespace>,
+    pub line_endings: bool,
+    pub case: bool,
+}
+
+/// `whitespace = "trim" | "collapse"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whitespace {
+    /// Leading and trailing whitespace dropped.
+    Trim,
+    /// Trimmed, and every inner run of whitespace read as one space.
+    Collapse,
+}
+
+impl TextNorm {
+    /// `s` normalised: owned when anything changed, `s` itself otherwise.
+    pub fn apply<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
+        use std::borrow::Cow;
+        let mut out: Cow<'s, str> = Cow::Borrowed(s);
+        if self.line_endings && out.contains('\r') {
+            out = Cow::Owned(out.replace("\r\n", "\n").replace('\r', "\n"));
+        }
+        match self.whitespace {
+            Some(Whitespace::Trim) => {
+                let trimmed = out.trim();
+                if trimmed.len() != out.len() {
+                    out = Cow::Owned(trimmed.to_owned());
+                }
+            }
+            Some(Whitespace::Collapse) => {
+                let collapsed = out.split_whitespace().collect::<Vec<_>>().join(" ");
+                if collapsed != *out {
+                    out = Cow::Owned(collapsed);
+                }
+            }
+            None => {}
+        }
+        if self.case && out.chars().any(|c| c.is_uppercase() || c == 'ς') {
+            // Folded as `case_insensitive` compares (the final sigma too).
+            out = Cow::Owned(out.to_lowercase().replace('ς', "σ"));
+        }
+        out
+    }
 }
 
 /// A compiled rule.
@@ -141,7 +206,39 @@ impl Rule {
                 Ok(())
             }
         };
+        if config.kind != "text" {
+            unused("whitespace", config.whitespace.is_some())?;
+            unused("line_endings", config.line_endings.is_some())?;
+            unused("case", config.case.is_some())?;
+        }
         let action = match config.kind.as_str() {
+            "text" => {
+                unused("key", config.key.is_some())?;
+                unused("absolute", config.absolute.is_some())?;
+                unused("relative", config.relative.is_some())?;
+                unused("pattern", config.pattern.is_some())?;
+                let whitespace = match config.whitespace.as_deref() {
+                    None => None,
+                    Some("trim") => Some(Whitespace::Trim),
+                    Some("collapse") => Some(Whitespace::Collapse),
+                    Some(other) => {
+                        return Err(fail(format!(
+                            "`whitespace = {other:?}`: use \"trim\" or \"collapse\""
+                        )))
+                    }
+                };
+                let norm = TextNorm {
+                    whitespace,
+                    line_endings: config.line_endings.unwrap_or(false),
+                    case: config.case.unwrap_or(false),
+                };
+                if norm.whitespace.is_none() && !norm.line_endings && !norm.case {
+                    return Err(fail(
+                        "kind \"text\" needs at least one of `whitespace = \"trim\" | \"collapse\"`, `line_endings = true`, `case = true`".into(),
+                    ));
+                }
+                Action::Text(norm)
+            }
             "ignore" | "case_insensitive" => {
                 unused("key", config.key.is_some())?;
                 unused("absolute", config.absolute.is_some())?;
@@ -175,7 +272,7 @@ impl Rule {
             }
             other => {
                 return Err(fail(format!(
-                    "unknown kind {other:?}; use ignore, unordered, tolerance, scrub or case_insensitive"
+                    "unknown kind {other:?}; use ignore, unordered, tolerance, scrub, case_insensitive or text"
                 )))
             }
         };
@@ -251,6 +348,9 @@ impl RuleConfig {
                 absolute: None,
                 relative: None,
                 pattern: None,
+                whitespace: None,
+                line_endings: None,
+                case: None,
             },
             "command line",
         )
@@ -346,6 +446,16 @@ mod tests {
             "test:1",
         )])
         .unwrap()
+    }
+
+    /// Why one rule declared at `location` does not compile.
+    fn compile_error(cfg: Value, location: &str) -> String {
+        RuleSet::compile(&[Declared::new(
+            serde_json::from_value(cfg).unwrap(),
+            location,
+        )])
+        .unwrap_err()
+        .to_string()
     }
 
     /// Judges under `rules`; returns (outcome, remaining paths, suppressed by rule 0).
@@ -478,6 +588,146 @@ mod tests {
         );
     }
 
+    /// One `text` rule at `/t` with `options`; judges `legacy` against
+    /// `candidate` as `{"t": ..., "u": ...}`.
+    fn text(
+        options: &[(&str, Value)],
+        a: (&str, &str),
+        b: (&str, &str),
+    ) -> (Outcome, Vec<String>, u32) {
+        let r = rule("text", "/t", options);
+        run(&r, json!({"t": a.0, "u": a.1}), json!({"t": b.0, "u": b.1}))
+    }
+
+    #[test]
+    fn text_line_endings_hides_crlf_and_nothing_else() {
+        let le = [("line_endings", json!(true))];
+        assert_eq!(
+            text(&le, ("a\r\nb\r", "u"), ("a\nb\n", "u")),
+            (Outcome::Match, vec![], 1)
+        );
+        // Next to it, a real change in the same string is still reported,
+        // and so is a change at another path.
+        assert_eq!(text(&le, ("a\r\nb", "u"), ("a\nc", "u")).1, ["/t"]);
+        assert_eq!(
+            text(&le, ("a\r\n", "u"), ("a\n", "v")),
+            (Outcome::Mismatch, vec!["/u".into()], 1)
+        );
+        // Other whitespace is not a line ending.
+        assert_eq!(
+            text(&le, ("a\r\n", "u"), ("a \n", "u")).0,
+            Outcome::Mismatch
+        );
+    }
+
+    #[test]
+    fn text_whitespace_trim_hides_only_the_ends() {
+        let trim = [("whitespace", json!("trim"))];
+        assert_eq!(
+            text(&trim, (" a b\n", "u"), ("a b", "u")),
+            (Outcome::Match, vec![], 1)
+        );
+        assert_eq!(text(&trim, ("a  b", "u"), ("a b", "u")).1, ["/t"]);
+        assert_eq!(text(&trim, (" a", "u"), ("a", "v")).1, ["/u"]);
+    }
+
+    #[test]
+    fn text_whitespace_collapse_hides_runs_and_ends() {
+        let collapse = [("whitespace", json!("collapse"))];
+        assert_eq!(
+            text(
+                &collapse,
+                ("<p>\n  a\t b </p>\n", "u"),
+                ("<p> a b </p>", "u")
+            ),
+            (Outcome::Match, vec![], 1)
+        );
+        // Whitespace that appears where there was none is a change.
+        assert_eq!(text(&collapse, ("ab", "u"), ("a b", "u")).1, ["/t"]);
+        assert_eq!(text(&collapse, ("a  b", "u"), ("a b", "v")).1, ["/u"]);
+    }
+
+    #[test]
+    fn text_case_hides_case_alone() {
+        let case = [("case", json!(true))];
+        assert_eq!(
+            text(&case, ("ΣΑΣ Ab", "u"), ("σας aB", "u")),
+            (Outcome::Match, vec![], 1)
+        );
+        assert_eq!(text(&case, ("Ab", "u"), ("aC", "u")).1, ["/t"]);
+        assert_eq!(text(&case, ("Ab", "U"), ("ab", "u")).1, ["/u"]);
+    }
+
+    #[test]
+    fn text_options_compose_and_reach_below_the_path() {
+        let all = [
+            ("whitespace", json!("collapse")),
+            ("line_endings", json!(true)),
+            ("case", json!(true)),
+        ];
+        assert_eq!(
+            text(&all, (" A\r\n  B ", "u"), ("a b", "u")),
+            (Outcome::Match, vec![], 1)
+        );
+        let r = rule("text", "", &[("whitespace", json!("trim"))]);
+        assert_eq!(
+            run(
+                &r,
+                json!({"x": [{"y": " a "}], "z": "b"}),
+                json!({"x": [{"y": "a"}], "z": "c"})
+            ),
+            (Outcome::Mismatch, vec!["/z".into()], 1)
+        );
+        // A text rule and a scrub compose on one pair, in declaration order.
+        let both = RuleSet::compile(&[
+            Declared::new(
+                serde_json::from_value(json!({"name": "ws", "kind": "text", "path": "/m", "whitespace": "collapse", "reason": "r"})).unwrap(),
+                "t:1",
+            ),
+            Declared::new(
+                serde_json::from_value(json!({"name": "id", "kind": "scrub", "path": "/m", "pattern": "[0-9]+", "reason": "r"})).unwrap(),
+                "t:2",
+            ),
+        ])
+        .unwrap();
+        let (v, e) = both.judge(
+            &Answer::Output(json!({"m": "order  12 "})),
+            &Answer::Output(json!({"m": "order 99"})),
+        );
+        assert_eq!(
+            (v.outcome, e.suppressed.to_vec()),
+            (Outcome::Match, vec![0, 1])
+        );
+    }
+
+    #[test]
+    fn a_text_rule_needs_an_option_and_only_its_own() {
+        let bad = |cfg: Value| compile_error(cfg, "cutover.toml line 9");
+        let e = bad(json!({"name": "t", "kind": "text", "path": "/a", "reason": "r"}));
+        assert!(
+            e.starts_with("rule \"t\" (cutover.toml line 9): kind \"text\" needs at least one of"),
+            "{e}"
+        );
+        let e = bad(
+            json!({"name": "t", "kind": "text", "path": "/a", "reason": "r", "line_endings": false, "case": false}),
+        );
+        assert!(e.contains("needs at least one of"), "{e}");
+        let e = bad(
+            json!({"name": "t", "kind": "text", "path": "/a", "reason": "r", "whitespace": "squash"}),
+        );
+        assert!(e.contains("use \"trim\" or \"collapse\""), "{e}");
+        let e = bad(
+            json!({"name": "t", "kind": "text", "path": "/a", "reason": "r", "case": true, "pattern": "x"}),
+        );
+        assert!(e.contains("`pattern` does not apply"), "{e}");
+        let e =
+            bad(json!({"name": "t", "kind": "ignore", "path": "/a", "reason": "r", "case": true}));
+        assert!(
+            e.contains("`case` does not apply to kind \"ignore\""),
+            "{e}"
+        );
+    }
+
     #[test]
     fn declarations_round_trip_flat_through_json() {
         let rule = Declared::new(
@@ -490,6 +740,9 @@ mod tests {
                 absolute: Some(0.5),
                 relative: None,
                 pattern: None,
+                whitespace: None,
+                line_endings: None,
+                case: None,
             },
             "cutover.toml line 3",
         );
@@ -506,14 +759,7 @@ mod tests {
 
     #[test]
     fn bad_rules_name_the_rule_and_the_place() {
-        let bad = |cfg: Value| {
-            RuleSet::compile(&[Declared::new(
-                serde_json::from_value(cfg).unwrap(),
-                "cutover.toml line 7",
-            )])
-            .unwrap_err()
-            .to_string()
-        };
+        let bad = |cfg: Value| compile_error(cfg, "cutover.toml line 7");
         let e = bad(json!({"name": "ts", "kind": "ignore", "path": "items/x", "reason": "r"}));
         assert!(
             e.starts_with(

@@ -97,7 +97,7 @@ struct Progress {
     /// Pattern tokens matched so far (all of them: the pattern matches here).
     matched: u32,
     /// The pattern matched at an ancestor, and the rule reaches below it
-    /// (`ignore` and `scrub` act on a whole subtree).
+    /// (`ignore`, `scrub` and `text` act on a whole subtree).
     below: bool,
 }
 
@@ -154,7 +154,10 @@ impl<'r> Walker<'r> {
         for p in active {
             let rule = &self.rules[p.rule];
             if p.below || p.matched as usize == rule.tokens.len() {
-                if matches!(rule.action, Action::Ignore | Action::Scrub(_)) {
+                if matches!(
+                    rule.action,
+                    Action::Ignore | Action::Scrub(_) | Action::Text(_)
+                ) {
                     out.push(Progress { below: true, ..*p });
                 }
             } else if rule.tokens[p.matched as usize].selects(child) {
@@ -390,7 +393,7 @@ mod tests {
         fn rules_hide_and_account_for_every_difference(
             a in arb_json(),
             b in arb_json(),
-            kind in prop_oneof![Just("ignore"), Just("case_insensitive"), Just("scrub"), Just("tolerance")],
+            kind in prop_oneof![Just("ignore"), Just("case_insensitive"), Just("scrub"), Just("tolerance"), Just("text")],
             path in prop_oneof![Just(""), Just("/a"), Just("/*"), Just("/*/b"), Just("/0"), Just("/a/*")],
         ) {
             let rules = one_rule(kind, path);
@@ -424,6 +427,10 @@ mod tests {
         match kind {
             "scrub" => config["pattern"] = json!("[ab]"),
             "tolerance" => config["absolute"] = json!(1),
+            "text" => {
+                config["whitespace"] = json!("collapse");
+                config["case"] = json!(true);
+            }
             _ => {}
         }
         let config = serde_json::from_value(config).unwrap();

@@ -10,8 +10,16 @@
 //! every non-matching record can be shown, re-run and minimized from the run
 //! directory alone). An absent key is an empty cell. No timing columns, so the
 //! file is deterministic. The schema is [`super::row`].
+//!
+//! Rows are streamed with each record's provisional group label (by first
+//! appearance); at the end the file is rewritten once with the final labels
+//! (by size, [`super::groups`]): read row by row and written to a temp file
+//! beside it, which is renamed over it, so memory stays one row and a reader
+//! sees the old file or the new one. Nothing is rewritten when no label
+//! changes.
 
 use super::sink::{Mismatch, Sink};
+use super::Relabel;
 use super::{write_err, ReportError, Summary, MISMATCHES_FILE};
 use crate::model::{Answer, RecordResult};
 use serde_json::json;
@@ -22,6 +30,7 @@ use std::path::{Path, PathBuf};
 pub struct MismatchCsv {
     path: PathBuf,
     writer: csv::Writer<BufWriter<File>>,
+    relabel: Option<Relabel>,
 }
 
 fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> ReportError + '_ {
@@ -67,8 +76,43 @@ impl MismatchCsv {
         Ok(MismatchCsv {
             path: path.to_owned(),
             writer,
+            relabel: None,
         })
     }
+}
+
+/// The column of `mismatches.csv` that holds the group label.
+const GROUP_COLUMN: usize = 3;
+
+/// Rewrites the finished `path` with each row's final group label, one row
+/// in memory at a time ([`super::rewrite`]).
+fn rewrite_labels(path: &Path, relabel: &Relabel) -> Result<(), ReportError> {
+    debug_assert_eq!(super::row::COLUMNS[GROUP_COLUMN], "group");
+    super::rewrite(path, |old, new| {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(old);
+        let mut writer = csv::Writer::from_writer(new);
+        let (mut row, mut out) = (csv::ByteRecord::new(), csv::ByteRecord::new());
+        let mut header = true;
+        while reader.read_byte_record(&mut row)? {
+            if std::mem::take(&mut header) {
+                writer.write_byte_record(&row)?;
+                continue;
+            }
+            out.clear();
+            for (i, cell) in row.iter().enumerate() {
+                match std::str::from_utf8(cell) {
+                    Ok(label) if i == GROUP_COLUMN => {
+                        out.push_field(relabel.label(label).as_bytes())
+                    }
+                    _ => out.push_field(cell),
+                }
+            }
+            writer.write_byte_record(&out)?;
+        }
+        writer.flush()
+    })
 }
 
 impl Sink for MismatchCsv {
@@ -82,7 +126,15 @@ impl Sink for MismatchCsv {
         self.writer.flush().map_err(write_err(&self.path))
     }
 
+    fn relabel(&mut self, relabel: &Relabel) {
+        self.relabel = Some(relabel.clone());
+    }
+
     fn finish(mut self: Box<Self>, _: &Summary, _: &Path) -> Result<(), ReportError> {
-        self.writer.flush().map_err(write_err(&self.path))
+        self.writer.flush().map_err(write_err(&self.path))?;
+        match self.relabel.take() {
+            Some(relabel) if !relabel.is_identity() => rewrite_labels(&self.path, &relabel),
+            _ => Ok(()),
+        }
     }
 }

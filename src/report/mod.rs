@@ -10,8 +10,9 @@
 //!   atomically (temp file + rename), so a `summary.json` that exists is
 //!   complete;
 //! - `mismatches.csv`: one row per non-matching record, in input order, with
-//!   its mismatch group (see [`GroupTable`]), its signature and its input
-//!   (schema: [`row`]);
+//!   its mismatch group (see [`GroupTable`]: labelled by size, `g1` the
+//!   largest; streamed with provisional labels and rewritten once at the
+//!   end, by `rewrite`), its signature and its input (schema: [`row`]);
 //! - `index.html`: the run as one self-contained page ([`html`]), written
 //!   just before `summary.json` unless `--no-html`;
 //! - `diffs.txt`: a unified diff per non-matching record, the first
@@ -76,7 +77,7 @@ mod summary;
 
 pub use audit::{KnownAudit, KnownReport, RuleAudit, RuleReport, AUDIT_SAMPLES};
 pub use csv_sink::answer_cell;
-pub use groups::{Group, GroupTable, MAX_GROUPS, SAMPLE_IDS};
+pub use groups::{Group, GroupTable, Relabel, MAX_GROUPS, SAMPLE_IDS};
 pub use lock::{RunLock, LOCK_FILE};
 pub use merge::{MergeReport, MissingChunk};
 pub use noise::{NoiseAudit, NoisePath, NoiseReport, MAX_NOISE_PATHS};
@@ -133,6 +134,34 @@ pub fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
 pub fn write_redacted(path: &Path, text: &str) -> Result<(), ReportError> {
     crate::util::atomic_file::write(path, crate::util::redact::text(text).as_bytes())
         .map_err(write_err(path))
+}
+
+/// Rewrites the report file `path` in one streaming pass: `edit` reads the
+/// old file and writes the new one into a temp file beside it, which keeps
+/// the old file's permissions and is renamed over it, so a reader sees the
+/// old file or the new one, never a mix.
+pub(crate) fn rewrite(
+    path: &Path,
+    edit: impl FnOnce(
+        io::BufReader<std::fs::File>,
+        &mut io::BufWriter<&std::fs::File>,
+    ) -> io::Result<()>,
+) -> Result<(), ReportError> {
+    let run = || -> io::Result<()> {
+        let old = std::fs::File::open(path)?;
+        let permissions = old.metadata()?.permissions();
+        let tmp = tempfile::NamedTempFile::new_in(path.parent().unwrap_or(Path::new(".")))?;
+        tmp.as_file().set_permissions(permissions)?;
+        {
+            let mut out = io::BufWriter::with_capacity(1 << 16, tmp.as_file());
+            edit(io::BufReader::with_capacity(1 << 16, old), &mut out)?;
+            io::Write::flush(&mut out)?;
+        }
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    run().map_err(write_err(path))
 }
 
 /// A finished summary with the given groups, for unit tests.

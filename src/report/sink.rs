@@ -15,6 +15,13 @@
 //!   that write inside the run directory are finished before it; sinks
 //!   that write elsewhere ([`Sink::after_summary`], `--junit FILE`) after
 //!   it, so their file never vouches for a run that was not written.
+//! - Group labels: sinks are shown each record's provisional label (by
+//!   first appearance); once the last event is in, [`Sink::relabel`] gives
+//!   the final labels (by size, see [`super::GroupTable`]) before
+//!   [`Sink::finish`], and an output that shows labels rewrites itself with
+//!   them (`mismatches.csv`, `diffs.txt`: one streaming pass each, atomic;
+//!   the page: its samples' keys). Checkpoints keep the provisional labels
+//!   in both the files and their `summary.json`.
 //! - The run directory is held ([`super::RunLock`]) from [`Sinks::open`]
 //!   until `summary.json` is written.
 //! - With a behaviour contract, its findings go into the summary's
@@ -30,7 +37,7 @@
 
 use super::audit::{KnownAudit, RuleAudit};
 use super::contract::{ContractAudit, ContractFile, ShapeFile};
-use super::groups::GroupTable;
+use super::groups::{GroupTable, Relabel};
 use super::noise::NoiseAudit;
 use super::rollout::RolloutTally;
 use super::row::RowCells;
@@ -78,6 +85,13 @@ pub trait Sink: Send {
     fn checkpoint(&mut self, _summary: &Summary, _dir: &Path) -> Result<(), ReportError> {
         Ok(())
     }
+
+    /// After the last event, before [`Sink::finish`]: the final group
+    /// labels (by size) for the provisional ones (by first appearance) the
+    /// output was given in [`Sink::mismatch`]. An output that shows labels
+    /// must carry the final ones once it is finished. The default does
+    /// nothing.
+    fn relabel(&mut self, _relabel: &Relabel) {}
 
     /// After the last event: the output's last write.
     fn finish(self: Box<Self>, summary: &Summary, dir: &Path) -> Result<(), ReportError>;
@@ -135,7 +149,7 @@ impl Sinks {
         }
         Ok(Sinks {
             summary: SummaryBuilder::new(spec.clone()),
-            groups: GroupTable::default(),
+            groups: GroupTable::new(spec.group_by.clone()),
             audit: RuleAudit::new(rules),
             known: KnownAudit::new(known),
             noise: NoiseAudit::default(),
@@ -216,10 +230,11 @@ impl Sinks {
     /// report` reads the directory while the run goes on. The accumulators
     /// go on; the directory stays held.
     pub fn checkpoint(&mut self, status: RunStatus) -> Result<Summary, ReportError> {
+        let groups = self.groups.snapshot(self.summary.counts().with_outcome());
         let mut summary = summary_of(
             status,
             self.summary.clone(),
-            self.groups.clone(),
+            groups,
             (self.audit.clone(), self.known.clone(), self.noise.clone()),
             self.rollout.clone(),
         );
@@ -236,10 +251,11 @@ impl Sinks {
     /// releases the directory, then finishes the outputs outside it;
     /// returns the summary.
     pub fn finish(mut self, status: RunStatus) -> Result<Summary, ReportError> {
+        let (groups, relabel) = self.groups.finish(self.summary.counts().with_outcome());
         let mut summary = summary_of(
             status,
             self.summary,
-            self.groups,
+            groups,
             (self.audit, self.known, self.noise),
             self.rollout,
         );
@@ -248,7 +264,8 @@ impl Sinks {
         summary.live = self.live;
         let (after, inside): (Vec<_>, Vec<_>) =
             self.sinks.into_iter().partition(|s| s.after_summary());
-        for sink in inside {
+        for mut sink in inside {
+            sink.relabel(&relabel);
             sink.finish(&summary, &self.dir)?;
         }
         summary.write(&self.dir.join(SUMMARY_FILE))?;
@@ -271,16 +288,15 @@ fn with_contract(summary: &mut Summary, contract: Option<ContractAudit>) {
     }
 }
 
-/// The summary the accumulators make (taken: a checkpoint gives copies).
+/// The summary the accumulators make (taken: a checkpoint gives copies),
+/// with `groups` as [`GroupTable`] listed them.
 fn summary_of(
     status: RunStatus,
     builder: SummaryBuilder,
-    groups: GroupTable,
+    groups: Vec<super::Group>,
     (audit, known, noise): (RuleAudit, KnownAudit, NoiseAudit),
     rollout: Option<RolloutTally>,
 ) -> Summary {
-    let counts = builder.counts().clone();
-    let groups = groups.finish(counts.with_outcome());
     let mut summary = builder.finish(
         status,
         groups,
@@ -344,10 +360,26 @@ mod tests {
         }))
     }
 
+    fn status_of(state: RunState) -> RunStatus {
+        RunStatus {
+            state,
+            abort_reason: None,
+            signal: None,
+            pace: None,
+            legacy_target: Default::default(),
+            candidate_target: Default::default(),
+        }
+    }
+
     /// The sinks of a test spec writing into `run`.
     fn open_sinks(run: &Path) -> (RunSpec, Sinks) {
+        open_sinks_showing(run, crate::spec::test_spec().max_diffs)
+    }
+
+    /// [`open_sinks`] with `max_diffs` entries in `diffs.txt`.
+    fn open_sinks_showing(run: &Path, max_diffs: usize) -> (RunSpec, Sinks) {
         let mut spec = crate::spec::test_spec();
-        spec.out = run.to_owned();
+        (spec.out, spec.max_diffs) = (run.to_owned(), max_diffs);
         let lock = RunLock::acquire(run).unwrap();
         let sinks =
             Sinks::open(lock, &spec, &RuleSet::default(), &KnownSet::default(), None).unwrap();
@@ -359,14 +391,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
         let (_, mut sinks) = open_sinks(&run);
-        let status = || RunStatus {
-            state: RunState::Interrupted,
-            abort_reason: None,
-            signal: None,
-            legacy_target: Default::default(),
-            candidate_target: Default::default(),
-            pace: None,
-        };
+        let status = || status_of(RunState::Interrupted);
         sinks.accept(&result(0, Outcome::Mismatch)).unwrap();
         sinks.checkpoint(status()).unwrap();
         let back = crate::report::read_summary(&run).unwrap();
@@ -377,6 +402,63 @@ mod tests {
         sinks.accept(&result(1, Outcome::Match)).unwrap();
         let summary = sinks.finish(status()).unwrap();
         assert_eq!((summary.counts.read, summary.counts.matched), (2, 1));
+    }
+
+    /// An interrupted run's files carry the final labels of its own counts:
+    /// the group first seen is the smallest, so every label changes.
+    #[test]
+    fn an_interrupted_run_writes_the_labels_of_its_own_counts_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let (_, mut sinks) = open_sinks_showing(&run, 100);
+        let outcomes = [
+            Outcome::Timeout,
+            Outcome::LegacyError,
+            Outcome::LegacyError,
+            Outcome::Mismatch,
+            Outcome::Mismatch,
+            Outcome::Mismatch,
+        ];
+        for (seq, outcome) in outcomes.into_iter().enumerate() {
+            sinks.accept(&result(seq as u64, outcome)).unwrap();
+        }
+        let summary = sinks.finish(status_of(RunState::Interrupted)).unwrap();
+        let listed: Vec<(&str, u64)> = summary
+            .groups
+            .iter()
+            .map(|g| (g.group.as_str(), g.count))
+            .collect();
+        assert_eq!(listed, [("g1", 3), ("g2", 2), ("g3", 1)]);
+        let label_of = |sig: &str| {
+            let g = summary.groups.iter().find(|g| g.signature == sig);
+            g.unwrap().group.clone()
+        };
+        let rows: Vec<_> = crate::report::row::RowReader::open(&run, 6)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let labels: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+        assert_eq!(labels, ["g3", "g2", "g2", "g1", "g1", "g1"]);
+        for row in &rows {
+            assert_eq!(row.group, label_of(&row.signature));
+        }
+        let diffs = std::fs::read_to_string(run.join("diffs.txt")).unwrap();
+        let heads: Vec<&str> = diffs
+            .lines()
+            .filter_map(|l| l.strip_prefix("=== "))
+            .map(|l| {
+                l.split(" group=")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(heads, labels);
+        let page = std::fs::read_to_string(run.join("index.html")).unwrap();
+        let g3 = page.find("id=\"group-g3\"").unwrap();
+        assert!(page[g3..].contains(">r0<"), "r0 is sampled under g3");
     }
 
     /// Whatever a run's events, the summary accounts for each once, the
@@ -414,16 +496,7 @@ mod tests {
                 seq += 1;
             }
         }
-        let summary = sinks
-            .finish(RunStatus {
-                state: RunState::Complete,
-                abort_reason: None,
-                signal: None,
-                pace: None,
-                legacy_target: Default::default(),
-                candidate_target: Default::default(),
-            })
-            .unwrap();
+        let summary = sinks.finish(status_of(RunState::Complete)).unwrap();
         assert_eq!(summary.check(), Ok(()));
         let c = &summary.counts;
         assert_eq!(

@@ -2,7 +2,7 @@
 //!
 //! # Contract
 //! - Groups are matched by signature, never by label (labels are numbered by
-//!   first appearance, so `g2` of one run may be `g5` of the next).
+//!   size within each run, so `g2` of one run may be `g5` of the next).
 //! - Each signature present in either run gets one [`Change`]: `appeared`
 //!   (only in B), `disappeared` (only in A: fixed, or no longer triggered),
 //!   `grew`, `shrank` or `unchanged` (by record count), with both counts.

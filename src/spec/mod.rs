@@ -26,7 +26,7 @@
 //! [`crate::compare`], [`crate::contract`], [`crate::flags`] and
 //! [`crate::util`].
 
-use crate::compare::{Declared, KnownConfig, KnownSet, RuleConfig, RuleError, RuleSet};
+use crate::compare::{Declared, GroupBy, KnownConfig, KnownSet, RuleConfig, RuleError, RuleSet};
 use crate::contract::{Contract, ContractError, ContractSpec};
 use crate::flags::FlagSettings;
 use crate::model::{Pace, Side};
@@ -77,6 +77,10 @@ pub struct RunSpec {
     pub rules: Vec<Declared<RuleConfig>>,
     /// The known differences as declared.
     pub known: Vec<Declared<KnownConfig>>,
+    /// What splits mismatch groups besides content (`--group-by`; a
+    /// summary written before it existed groups by content alone).
+    #[serde(default)]
+    pub group_by: GroupBy,
     /// The rollout's flags (`None`: not evaluated, with `--no-flags` or
     /// when nothing is configured and the default flag file is missing).
     pub flags: Option<FlagSettings>,
@@ -192,6 +196,7 @@ pub(crate) fn test_spec() -> RunSpec {
         noise_probe: false,
         rules: Vec::new(),
         known: Vec::new(),
+        group_by: Default::default(),
         flags: None,
         contract: None,
         config_file: None,

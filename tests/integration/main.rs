@@ -12,6 +12,7 @@ mod contracts;
 mod defects;
 mod faults;
 mod flags;
+mod groups;
 mod har;
 mod http_services;
 mod leaks;

@@ -410,3 +410,96 @@ fn a_known_difference_that_covered_nothing_is_flagged_like_an_unused_rule() {
     let s = summary(&out);
     assert_eq!(s["known"][0]["accepted_records"], 0, "{s}");
 }
+
+/// A `text` rule from cutover.toml hides line-ending, whitespace and case
+/// noise in production's recorded answers, leaves a real change next to
+/// it, and is audited; one that hid nothing gets the warning.
+#[test]
+fn a_text_rule_hides_text_noise_and_is_audited() {
+    let tmp = tempdir();
+    let config = config_file(
+        tmp.path(),
+        r#"
+[[rules]]
+name = "text-noise"
+kind = "text"
+path = "/accepted/*"
+whitespace = "trim"
+line_endings = true
+case = true
+reason = "the old service padded, upper-cased and wrote CRLF"
+
+[[rules]]
+name = "unused-text"
+kind = "text"
+path = "/nothing"
+whitespace = "collapse"
+reason = "a rule whose path matches nothing"
+"#,
+    );
+    let recorded = |id: &str, item: &str, accepted: &str| {
+        json!({"id": id, "key": "k", "input": {"items": [item]}, "recorded": {"accepted": [accepted], "rejected": []}})
+            .to_string()
+    };
+    let lines = [
+        recorded("crlf", "a\r\nb", "a\nb"),
+        recorded("padded", "x", "x\t"),
+        recorded("upper", "word", "WORD"),
+        recorded("real", "word", "WORD2"),
+        recorded("clean", "c", "c"),
+    ];
+    let ran = Replay::new(tmp.path())
+        .records("t.jsonl", &lines)
+        .args(&["--legacy", "recorded", "--candidate", "builtin:normalize"])
+        .args(&["--config", config.to_str().unwrap()])
+        .run(1);
+    assert!(
+        ran.stdout.contains(
+            "rule \"text-noise\" (text /accepted/*): present in 5 records, hid 3 paths in 3 records (e.g. crlf)"
+        ),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("rule \"unused-text\""),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(
+        (ran.count("matched"), ran.count("mismatched")),
+        (4, 1),
+        "{}",
+        ran.summary
+    );
+    let ids: Vec<String> = ran.rows().iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids, ["real"]);
+    let audit = &ran.summary["rules"];
+    assert_eq!(audit[0]["name"], "text-noise");
+    assert_eq!(audit[0]["suppressed_records"], 3);
+    assert_eq!(audit[0]["sample_ids"], json!(["crlf", "padded", "upper"]));
+    assert_eq!(audit[0]["matched_nothing"], false);
+    assert_eq!(audit[1]["matched_nothing"], true);
+    assert_eq!(ran.summary["spec"]["rules"][0]["whitespace"], "trim");
+}
+
+#[test]
+fn a_text_rule_without_an_option_stops_the_run_naming_the_rule_and_line() {
+    let tmp = tempdir();
+    let config = config_file(
+        tmp.path(),
+        "[[rules]]\nname = \"bare\"\nkind = \"text\"\npath = \"/accepted/*\"\nreason = \"r\"\n",
+    );
+    let err = stderr_of(
+        &mut Replay::new(tmp.path())
+            .records("t.jsonl", &[record("a", json!({"items": ["a"]}))])
+            .args(&["--config", config.to_str().unwrap()])
+            .command(),
+        2,
+    );
+    assert!(
+        err.contains("rule \"bare\"")
+            && err.contains("line 1")
+            && err.contains("needs at least one of"),
+        "{err}"
+    );
+}

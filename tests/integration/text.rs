@@ -73,16 +73,9 @@ fn real_markdown_renderers_are_grouped_one_cause_a_group() {
             .entry(causes)
             .or_default() += 1;
     }
-    let signature: HashMap<String, String> = ran.summary["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["group"].as_str().unwrap().to_owned(),
-                g["signature"].as_str().unwrap().to_owned(),
-            )
-        })
+    let signature: HashMap<String, String> = group_list(&ran.summary)
+        .into_iter()
+        .map(|(group, signature, _)| (group, signature))
         .collect();
     let table: String = groups
         .iter()

@@ -303,6 +303,22 @@ pub fn assert_accounted(summary: &Value) {
     );
 }
 
+/// `summary.json`'s groups as (label, signature, count).
+pub fn group_list(summary: &serde_json::Value) -> Vec<(String, String, u64)> {
+    summary["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap().to_owned(),
+                g["signature"].as_str().unwrap().to_owned(),
+                g["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Rows of mismatches.csv as maps of column → cell.
 pub fn mismatches(out: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut reader =

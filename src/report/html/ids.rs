@@ -81,6 +81,12 @@ fn escaped_len(text: &str) -> usize {
 }
 
 impl IdIndex {
+    /// Takes the final group labels for the provisional ones the ids were
+    /// recorded with ([`crate::report::Relabel`]).
+    pub fn relabel(&mut self, relabel: &crate::report::Relabel) {
+        self.groups = super::sampler::renamed(std::mem::take(&mut self.groups), relabel);
+    }
+
     /// Indexes one non-matching record (call for every row, in input order).
     pub fn add(&mut self, id: &str, group: &str) {
         self.rows += 1;

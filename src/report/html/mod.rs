@@ -330,6 +330,10 @@ impl Sink for HtmlSink {
         write(dir, summary, self.sampler.clone(), None)
     }
 
+    fn relabel(&mut self, relabel: &crate::report::Relabel) {
+        self.sampler.relabel(relabel);
+    }
+
     fn finish(self: Box<Self>, summary: &Summary, dir: &Path) -> Result<(), ReportError> {
         let started = std::time::Instant::now();
         write(dir, summary, self.sampler, None)?;

@@ -171,10 +171,25 @@ impl Sampler {
         &self.ids
     }
 
+    /// Takes the final group labels for the provisional ones the rows were
+    /// offered with ([`crate::report::Relabel`]).
+    pub fn relabel(&mut self, relabel: &crate::report::Relabel) {
+        self.groups = renamed(std::mem::take(&mut self.groups), relabel);
+        self.offered = renamed(std::mem::take(&mut self.offered), relabel);
+        self.ids.relabel(relabel);
+    }
+
     /// The kept samples of `group`, in input order.
     pub fn take(&mut self, group: &str) -> Vec<Sample> {
         self.groups.remove(group).unwrap_or_default()
     }
+}
+
+/// `map` with its keys (provisional group labels) renamed to final ones.
+pub(super) fn renamed<V>(map: HashMap<String, V>, relabel: &crate::report::Relabel) -> HashMap<String, V> {
+    map.into_iter()
+        .map(|(k, v)| (relabel.label(&k).to_owned(), v))
+        .collect()
 }
 
 #[cfg(test)]
