@@ -1,7 +1,8 @@
 //! One non-matching record on a terminal: where it came from, its group,
-//! its recheck label, its input and the diff of its answers.
+//! its recheck label, its input, the diff of its answers and the diffs inside
+//! their strings.
 
-use super::diff::{side_by_side, unified, Layout};
+use super::diff::{side_by_side, strings, unified, Layout};
 use super::style::{Palette, Role};
 use crate::report::labels::Label;
 use crate::review::records::{pretty, RecordView};
@@ -73,6 +74,14 @@ pub fn record_text(r: &RecordView, p: Palette, layout: Layout) -> String {
         out.push_str(&side_by_side(&r.view, p, layout.width));
     } else {
         out.push_str(&unified(&r.view, p));
+    }
+    if !r.strings.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(Role::Heading, "inside strings (legacy → candidate)")
+        );
+        out.push_str(&strings(&r.strings, p, layout));
     }
     out
 }

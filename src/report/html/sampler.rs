@@ -13,6 +13,7 @@
 //!   (counted in [`Sampler::over_budget`], which the page reports). Counts
 //!   never depend on sampling: they come from `summary.json`.
 
+use crate::compare::strings::StringDiffs;
 use crate::report::diffview::DiffView;
 use crate::report::labels::RecheckRecord;
 use crate::report::row::MismatchRow;
@@ -38,6 +39,9 @@ pub struct Sample {
     pub paths: String,
     pub input: String,
     pub diff: DiffView,
+    /// The diffs inside the strings the two answers differ in (made from
+    /// the whole answers, bounded on their own).
+    pub strings: StringDiffs,
     /// True when the input or an answer was cut at [`FIELD_BYTES`].
     pub truncated: bool,
     pub label: Option<RecheckRecord>,
@@ -81,6 +85,7 @@ impl Sample {
             .diff
             .hunks
             .iter()
+            .chain(self.strings.fields.iter().flat_map(|f| f.hunks.iter()))
             .map(|h| {
                 60 + h
                     .lines
@@ -136,9 +141,14 @@ impl Sampler {
         let (input, cut_input) = pretty(&row.input);
         let (legacy, cut_legacy) = pretty(&row.legacy);
         let (candidate, cut_candidate) = pretty(&row.candidate);
+        let strings = StringDiffs::new(
+            &MismatchRow::answer_value(&row.legacy),
+            &MismatchRow::answer_value(&row.candidate),
+        );
         let sample = Sample {
             row: index,
             diff: DiffView::new(&legacy, &candidate),
+            strings,
             truncated: cut_input || cut_legacy || cut_candidate,
             input,
             id: row.id,
