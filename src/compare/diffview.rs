@@ -169,11 +169,11 @@ pub(crate) fn common_suffix(a: &str, b: &str) -> usize {
 /// O((N+M)·D)) a pair of changed middles may be estimated to cost.
 pub const CHAR_DIFF_BUDGET: usize = 1_000_000;
 
-/// Whether two changed middles are worth a char diff: they share at least
-/// half their characters (counted as multisets, an upper bound of what a
-/// diff can keep) and the diff's estimated cost is within
-/// [`CHAR_DIFF_BUDGET`]. Otherwise they are one replacement, which is then
-/// also what a char diff would mostly say, at a fraction of the cost.
+/// Whether two changed middles are worth a char diff: its cost, estimated
+/// from the fewest edits it can find (the characters the two do not share,
+/// counted as multisets), is within [`CHAR_DIFF_BUDGET`]. Otherwise they
+/// are one replacement, which is then mostly what a char diff would say
+/// too, at a fraction of the cost.
 pub fn worth_char_diff(a: &str, b: &str) -> bool {
     let (n, m) = (a.chars().count(), b.chars().count());
     if n == 0 || m == 0 {
@@ -193,7 +193,7 @@ pub fn worth_char_diff(a: &str, b: &str) -> bool {
         }
     }
     let edits = n + m - 2 * common;
-    4 * common >= n + m && (n + m).saturating_mul(edits) <= CHAR_DIFF_BUDGET
+    (n + m).saturating_mul(edits) <= CHAR_DIFF_BUDGET
 }
 
 /// A removed line and the added line that replaces it, diffed by character:

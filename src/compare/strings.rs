@@ -10,7 +10,8 @@
 //!   a string) is left to the structural diff of the whole document.
 //! - A string with a line break on either side gets a **line** diff of its
 //!   real lines (not one JSON-escaped line), each changed line diffed again
-//!   by character ([`super::diffview::DiffView`]). A single-line string gets
+//!   by character ([`super::diffview::DiffView`]); a final line break on one
+//!   side only is a note, not a changed line that prints the same. A single-line string gets
 //!   **char** hunks: the common prefix and suffix are found first (linear
 //!   time, whatever the length), then the changed window is diffed by
 //!   character (when it is worth it: [`super::diffview::worth_char_diff`];
@@ -216,7 +217,21 @@ fn char_hunks(old: &str, new: &str, deadline: Instant, notes: &mut Vec<String>) 
 /// Line hunks of two strings, one of which has a line break.
 fn line_hunks(old: &str, new: &str, deadline: Instant, notes: &mut Vec<String>) -> Vec<Hunk> {
     let left = deadline.saturating_duration_since(Instant::now());
-    let view = DiffView::within(old, new, left);
+    // `x` and `x\n` would be two lines that print the same: the last line
+    // break is compared apart and said in a note.
+    fn ended(t: &str) -> std::borrow::Cow<'_, str> {
+        if t.ends_with('\n') {
+            std::borrow::Cow::Borrowed(t)
+        } else {
+            std::borrow::Cow::Owned(format!("{t}\n"))
+        }
+    }
+    match (old.ends_with('\n'), new.ends_with('\n')) {
+        (true, false) => notes.push("legacy ends with a line break, candidate does not".into()),
+        (false, true) => notes.push("candidate ends with a line break, legacy does not".into()),
+        _ => {}
+    }
+    let view = DiffView::within(&ended(old), &ended(new), left);
     if view.cut_after_ms.is_some() {
         notes.push(deadline_note(
             STRING_DIFF_TIME_LIMIT,

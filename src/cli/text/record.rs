@@ -85,3 +85,52 @@ pub fn record_text(r: &RecordView, p: Palette, layout: Layout) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::row::MismatchRow;
+    use serde_json::json;
+
+    #[test]
+    fn a_230_kb_string_difference_prints_a_few_kib_with_the_change_in_it() {
+        let a = format!("<p>{}</p>", "lorem ipsum ".repeat(20_000));
+        assert!(a.len() > 230_000);
+        let mut b = a.clone();
+        b.replace_range(120_000..120_005, "CHANGED");
+        let row = MismatchRow {
+            id: "big".into(),
+            key: String::new(),
+            outcome: "mismatch".into(),
+            group: "g1".into(),
+            paths: "/html changed".into(),
+            legacy: json!({ "html": a }).to_string(),
+            candidate: json!({ "html": b }).to_string(),
+            source: "t.jsonl".into(),
+            line: 1,
+            signature: "mismatch /html changed".into(),
+            input: "{}".into(),
+        };
+        let r = RecordView::new(0, row, None);
+        for side_by_side in [false, true] {
+            let text = record_text(
+                &r,
+                Palette { color: false },
+                Layout {
+                    side_by_side,
+                    width: 120,
+                },
+            );
+            assert!(text.len() < 8 * 1024, "{} bytes:\n{text}", text.len());
+            assert!(text.contains("CHANGED"), "{text}");
+            assert!(text.contains("string /html (characters;"), "{text}");
+        }
+        // The text diffs.txt and --json's `diff` carry.
+        assert!(r.diff.len() < 8 * 1024, "{} bytes", r.diff.len());
+        assert!(
+            r.diff.contains("CHANGED") && r.diff.contains("@@ -119961,"),
+            "{}",
+            r.diff
+        );
+    }
+}
