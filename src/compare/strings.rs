@@ -41,6 +41,7 @@ use super::diffview::{
 };
 use super::pointer::push_token;
 use crate::util::escape::escape;
+use crate::util::text::counted;
 use serde::Serialize;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
@@ -301,14 +302,14 @@ impl StringDiff {
     /// candidate 118 bytes)`; the path is escaped.
     pub fn heading(&self) -> String {
         format!(
-            "string {} ({}; legacy {} bytes, candidate {} bytes)",
+            "string {} ({}; legacy {}, candidate {})",
             escape(&self.path),
             match self.mode {
                 StringMode::Lines => "lines",
                 StringMode::Chars => "characters",
             },
-            self.legacy_bytes,
-            self.candidate_bytes
+            counted(self.legacy_bytes as u64, "byte", "bytes"),
+            counted(self.candidate_bytes as u64, "byte", "bytes")
         )
     }
 
@@ -416,14 +417,25 @@ impl StringDiffs {
                 out.push('\n');
             }
         }
-        if self.omitted_fields > 0 {
-            out.push_str(&format!(
-                "({} more differing string {} not diffed: at most {MAX_STRING_FIELDS} per record)\n",
-                self.omitted_fields,
-                if self.omitted_fields == 1 { "field" } else { "fields" }
-            ));
+        if let Some(note) = self.omitted_note() {
+            out.push_str(&note);
+            out.push('\n');
         }
         out
+    }
+
+    /// `(N more differing string fields not diffed ...)`, when some were.
+    pub fn omitted_note(&self) -> Option<String> {
+        (self.omitted_fields > 0).then(|| {
+            format!(
+                "({} not diffed: at most {MAX_STRING_FIELDS} per record)",
+                counted(
+                    self.omitted_fields as u64,
+                    "more differing string field",
+                    "more differing string fields"
+                )
+            )
+        })
     }
 }
 
@@ -514,7 +526,7 @@ mod tests {
         assert_eq!(d.fields[0].path, "/k0");
         let text = d.text();
         assert!(!text.contains('\u{1b}'), "{text}");
-        assert!(text.contains("(2 more differing string fields not diffed"));
+        assert!(text.contains("(2 more differing string fields not diffed: at most 8"));
         assert!(
             StringDiffs::new(&json!({"a": "x", "b": 1}), &json!({"a": "x", "b": "1"})).is_empty()
         );

@@ -69,10 +69,19 @@ pub fn hunks(hunks: &[Hunk], p: Palette) -> String {
     out
 }
 
-/// The diffs inside a record's strings: per field its heading, its hunks
+/// The diffs inside a record's strings under an `inside strings` heading
+/// (nothing when there are none): per field its heading, its hunks
 /// (unified, or side by side) and its notes.
 pub fn strings(diffs: &StringDiffs, p: Palette, layout: Layout) -> String {
     let mut out = String::new();
+    if diffs.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        p.paint(Role::Heading, "inside strings (legacy → candidate)")
+    );
     for field in &diffs.fields {
         let _ = writeln!(out, "{}", p.paint(Role::Heading, &field.heading()));
         if layout.side_by_side {
@@ -90,18 +99,8 @@ pub fn strings(diffs: &StringDiffs, p: Palette, layout: Layout) -> String {
             let _ = writeln!(out, "{}", p.paint(Role::Muted, &note));
         }
     }
-    if diffs.omitted_fields > 0 {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.paint(
-                Role::Muted,
-                &format!(
-                    "({} more differing string fields not diffed)",
-                    diffs.omitted_fields
-                )
-            )
-        );
+    if let Some(note) = diffs.omitted_note() {
+        let _ = writeln!(out, "{}", p.paint(Role::Muted, &note));
     }
     out
 }

@@ -75,14 +75,7 @@ pub fn record_text(r: &RecordView, p: Palette, layout: Layout) -> String {
     } else {
         out.push_str(&unified(&r.view, p));
     }
-    if !r.strings.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.paint(Role::Heading, "inside strings (legacy → candidate)")
-        );
-        out.push_str(&strings(&r.strings, p, layout));
-    }
+    out.push_str(&strings(&r.strings, p, layout));
     out
 }
 
