@@ -435,19 +435,7 @@ impl DiffView {
             ));
         }
         out.push_str("--- legacy\n+++ candidate\n");
-        for hunk in &self.hunks {
-            out.push_str(&hunk.header);
-            out.push('\n');
-            for line in &hunk.lines {
-                out.push(match line.kind {
-                    LineKind::Same => ' ',
-                    LineKind::Removed => '-',
-                    LineKind::Added => '+',
-                });
-                out.push_str(&line.text());
-                out.push('\n');
-            }
-        }
+        push_hunks(&mut out, &self.hunks);
         out.push_str(&self.notes());
         out
     }
@@ -465,6 +453,25 @@ impl DiffView {
             out.push_str("(the diff covers the first 256 KiB of each side)\n");
         }
         out
+    }
+}
+
+/// Appends hunks as plain unified text: each header, then each line after
+/// ` `, `-` or `+`, made inert ([`crate::util::escape::escape`]: the lines
+/// of a string's own diff are traffic, not JSON-escaped).
+pub(crate) fn push_hunks(out: &mut String, hunks: &[Hunk]) {
+    for hunk in hunks {
+        out.push_str(&hunk.header);
+        out.push('\n');
+        for line in &hunk.lines {
+            out.push(match line.kind {
+                LineKind::Same => ' ',
+                LineKind::Removed => '-',
+                LineKind::Added => '+',
+            });
+            out.push_str(&crate::util::escape::escape(&line.text()));
+            out.push('\n');
+        }
     }
 }
 

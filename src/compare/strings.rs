@@ -37,7 +37,8 @@
 //! - Pure; deterministic except for where a deadline cut falls.
 
 use super::diffview::{
-    common_prefix, common_suffix, push_line, worth_char_diff, DiffView, Hunk, LineKind, Segments,
+    common_prefix, common_suffix, push_hunks, push_line, worth_char_diff, DiffView, Hunk, LineKind,
+    Segments,
 };
 use super::pointer::push_token;
 use crate::util::escape::escape;
@@ -399,19 +400,7 @@ impl StringDiffs {
         let mut out = String::new();
         for field in &self.fields {
             out.push_str(&format!("--- {}\n", field.heading()));
-            for hunk in &field.hunks {
-                out.push_str(&hunk.header);
-                out.push('\n');
-                for line in &hunk.lines {
-                    out.push(match line.kind {
-                        LineKind::Same => ' ',
-                        LineKind::Removed => '-',
-                        LineKind::Added => '+',
-                    });
-                    out.push_str(&escape(&line.text()));
-                    out.push('\n');
-                }
-            }
+            push_hunks(&mut out, &field.hunks);
             for line in field.footer() {
                 out.push_str(&line);
                 out.push('\n');
