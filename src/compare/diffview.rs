@@ -167,7 +167,7 @@ pub(crate) fn common_suffix(a: &str, b: &str) -> usize {
 
 /// Char-diff steps (characters times edits, `similar`'s Myers is
 /// O((N+M)·D)) a pair of changed middles may be estimated to cost.
-pub const CHAR_DIFF_BUDGET: usize = 1_000_000;
+pub const CHAR_DIFF_BUDGET: usize = 250_000;
 
 /// Whether two changed middles are worth a char diff: its cost, estimated
 /// from the fewest edits it can find (the characters the two do not share,

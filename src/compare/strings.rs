@@ -59,7 +59,7 @@ pub const CHAR_CONTEXT: usize = 40;
 /// Bytes of each side's changed window diffed by character at most.
 pub const MAX_CHANGE_BYTES: usize = 64 * 1024;
 /// How long all of one record's string diffs may take.
-pub const STRING_DIFF_TIME_LIMIT: Duration = Duration::from_millis(200);
+pub const STRING_DIFF_TIME_LIMIT: Duration = Duration::from_millis(500);
 
 /// How a string was diffed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
