@@ -17,6 +17,7 @@ use super::settings;
 use super::text::diff;
 use super::text::style::{Palette, Role};
 use super::Exit;
+use crate::compare::strings::StringDiffs;
 use crate::model::Stop;
 use crate::report::diffview::DiffView;
 use crate::reproduce::minimize::{Budget, Minimized};
@@ -50,6 +51,9 @@ struct MinimizedJson<'a> {
     legacy: serde_json::Value,
     candidate: serde_json::Value,
     diff: String,
+    /// The diffs inside the strings the answers differ in (as `report show
+    /// --json` has them).
+    strings: &'a StringDiffs,
     pinned: Option<String>,
     warnings: &'a [String],
 }
@@ -126,6 +130,10 @@ fn print_minimized(
     common: &MinimizeCommon,
 ) -> anyhow::Result<()> {
     let view = DiffView::new(&answer_text(&m.legacy), &answer_text(&m.candidate));
+    let strings = StringDiffs::new(
+        &crate::compare::answer_value(&m.legacy),
+        &crate::compare::answer_value(&m.candidate),
+    );
     let value = |a: &crate::model::Answer| {
         serde_json::from_str(&crate::report::answer_cell(a)).unwrap_or(serde_json::Value::Null)
     };
@@ -146,7 +154,8 @@ fn print_minimized(
             input_json: m.minimal.to_json(),
             legacy: value(&m.legacy),
             candidate: value(&m.candidate),
-            diff: view.unified_text(),
+            diff: view.unified_text() + &strings.text(),
+            strings: &strings,
             pinned: pinned.map(|p| p.display().to_string()),
             warnings: &m.setup.warnings,
         };
@@ -219,6 +228,7 @@ fn print_minimized(
     } else {
         out.push_str(&diff::unified(&view, p));
     }
+    out.push_str(&diff::strings(&strings, p, layout));
     match pinned {
         Some(path) => out.push_str(&format!(
             "pinned: {} (the test suite replays it; commit it)\n",

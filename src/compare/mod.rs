@@ -25,11 +25,12 @@
 //! canonical order `unordered` sorts by), `leaf.rs` (what each rule says
 //! about two differing values), `rules.rs` and `known.rs` (declarations,
 //! compiled and applied), [`noise`] (learned noise), `signature.rs`
-//! (mismatch groups), `shape.rs` (edit shapes: what changed inside a string), `shape.rs` (edit shapes: what changed inside a string), `pointer.rs` (JSON Pointer patterns), `unified.rs`
+//! (mismatch groups), `shape.rs` (edit shapes: what changed inside a string), [`diffview`] (a diff of two texts as data, with char-level emphasis), [`strings`] (the diffs inside the strings two outputs differ in), `pointer.rs` (JSON Pointer patterns), `unified.rs`
 //! (text diffs).
 //!
 //! Names only [`crate::model`] and [`crate::util`].
 
+pub mod diffview;
 mod group_by;
 mod known;
 mod leaf;
@@ -39,6 +40,7 @@ mod pointer;
 mod rules;
 mod shape;
 mod signature;
+pub mod strings;
 mod unified;
 mod walk;
 
@@ -47,7 +49,10 @@ pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Declared, Rule, RuleConfig, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
 pub use shape::{edit_shapes, MAX_SHAPES, MAX_SHAPE_TOKENS, SHAPE_TIME_LIMIT};
 pub use signature::{generalise, path_signature, signature, signature_of};
-pub use unified::{render_answer, unified_diff, unified_diff_of, DIFF_TIME_LIMIT};
+pub use unified::{
+    answer_value, record_diff, render_answer, render_value, unified_diff, unified_diff_of,
+    DIFF_TIME_LIMIT,
+};
 pub use walk::{diff, MAX_DIFFERENCES};
 
 use crate::model::{Answer, Outcome, RuleEffects, Verdict};

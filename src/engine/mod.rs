@@ -46,7 +46,7 @@
 //! Names [`crate::model`], [`crate::traffic`], [`crate::sides`],
 //! [`crate::compare`], [`crate::contract`] and [`crate::util`].
 
-use crate::compare::{judge, render_answer, unified_diff_of};
+use crate::compare::{answer_value, judge, record_diff, render_value};
 use crate::model::{
     Answer, AppError, Budget, Event, Observed, Pace, PaceReport, Record, RecordResult, Verdict,
 };
@@ -440,12 +440,13 @@ impl Diffs {
         if verdict.is_clean() || self.delivered.load(Ordering::Relaxed) >= self.wanted {
             return None;
         }
-        let (a, b) = (render_answer(legacy), render_answer(candidate));
-        if a.len() + b.len() <= INLINE_DIFF_BYTES {
-            return Some(unified_diff_of(&a, &b));
+        let (a, b) = (answer_value(legacy), answer_value(candidate));
+        let (ta, tb) = (render_value(&a), render_value(&b));
+        if ta.len() + tb.len() <= INLINE_DIFF_BYTES {
+            return Some(record_diff(&a, &b, &ta, &tb));
         }
         let _permit = self.large.acquire().await.ok();
-        let diff = tokio::task::spawn_blocking(move || unified_diff_of(&a, &b)).await;
+        let diff = tokio::task::spawn_blocking(move || record_diff(&a, &b, &ta, &tb)).await;
         Some(diff.unwrap_or_else(|e| format!("(no diff: the diff task failed: {e})\n")))
     }
 }

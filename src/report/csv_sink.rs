@@ -3,7 +3,9 @@
 //!
 //! Columns: `id`, `key`, `outcome`, `group` (the mismatch group label, as in
 //! `summary.json`), `paths` (each differing JSON Pointer with its
-//! kind, `; `-separated, with a `(+N more)` note past the per-record cap),
+//! kind, `; `-separated, with a `(+N more)` note past the per-record cap;
+//! a path learned as noise for the record (`--noise-probe`) is followed by
+//! ` (noise)`, so `report show`, `diffs.txt` and the page mark it),
 //! `legacy`, `candidate` (each side's answer as compact JSON: the output, or
 //! `{"error": {...}}`, or `{"timeout": ...}`), `source`, `line`, `signature`
 //! (the record's group signature) and `input` (the record's input JSON, so
@@ -52,7 +54,15 @@ pub fn paths_cell(result: &RecordResult) -> String {
     let mut cell = verdict
         .differences
         .iter()
-        .map(|d| format!("{} {}", d.path, d.kind.as_str()))
+        .map(|d| {
+            let noise = result.noise.as_ref().is_some_and(|n| n.contains(&d.path));
+            format!(
+                "{} {}{}",
+                d.path,
+                d.kind.as_str(),
+                if noise { " (noise)" } else { "" }
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ");
     let more = verdict

@@ -58,7 +58,7 @@ mod audit;
 pub mod contract;
 mod csv_sink;
 mod diffs_sink;
-pub mod diffview;
+pub use crate::compare::diffview;
 mod groups;
 pub mod html;
 pub mod junit_sink;

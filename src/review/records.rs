@@ -10,9 +10,17 @@
 //!   caller can say how many were left out. Ids are labels, not keys: several
 //!   records may share one, and all of them match.
 //! - A [`RecordView`] is what `report show` and `report group` print and
-//!   what `--json` gives: the input and both answers as JSON values, and the
-//!   diff.
+//!   what `--json` gives: the input and both answers as JSON values, the
+//!   diff (`diff`, the text `diffs.txt` has) and the diffs inside the
+//!   strings the answers differ in (`strings`, the shape of
+//!   [`crate::compare::strings::StringDiffs`]: `fields`, each with `path`,
+//!   `mode` (`lines` or `chars`), `legacy_bytes`, `candidate_bytes`,
+//!   `hunks` (`header`, `lines`: `kind` `same`/`removed`/`added`,
+//!   `legacy_line`, `candidate_line`, `segments` of `text` and
+//!   `emphasized`), `omitted_hunks` and `notes`; and `omitted_fields`).
+//!   Paths learned as noise carry `(noise)` in `paths`.
 
+use crate::compare::strings::StringDiffs;
 use crate::report::diffview::DiffView;
 use crate::report::labels::{LabelReader, RecheckRecord};
 use crate::report::row::MismatchRow;
@@ -36,8 +44,11 @@ pub struct RecordView {
     pub input: Value,
     pub legacy: Value,
     pub candidate: Value,
-    /// The unified diff of the two answers, as `diffs.txt` has it.
+    /// The unified diff of the two answers and the diffs inside their
+    /// strings, as `diffs.txt` has it.
     pub diff: String,
+    /// The diffs inside the strings the two answers differ in.
+    pub strings: StringDiffs,
     pub recheck: Option<RecheckRecord>,
     #[serde(skip)]
     pub view: DiffView,
@@ -45,9 +56,7 @@ pub struct RecordView {
 
 /// Pretty JSON text of a value, newline-terminated (as `render_answer` makes it).
 pub fn pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-    text.push('\n');
-    text
+    crate::compare::render_value(value)
 }
 
 impl RecordView {
@@ -56,6 +65,8 @@ impl RecordView {
         let legacy = MismatchRow::answer_value(&row.legacy);
         let candidate = MismatchRow::answer_value(&row.candidate);
         let view = DiffView::new(&pretty(&legacy), &pretty(&candidate));
+        let strings = StringDiffs::new(&legacy, &candidate);
+        let diff = view.unified_text() + &strings.text();
         RecordView {
             row: row_index,
             key: row.key().map(str::to_owned),
@@ -69,7 +80,8 @@ impl RecordView {
             input,
             legacy,
             candidate,
-            diff: view.unified_text(),
+            diff,
+            strings,
             recheck,
             view,
         }

@@ -56,7 +56,8 @@ try {
   const record_count = await page.locator("details.record").count();
   let expanded = null;
   if (record_count > 0) {
-    const diff = first.locator("table.diff");
+    // The answers' diff (the first table), then the diffs inside strings.
+    const diff = first.locator("table.diff").first();
     const visible_before = await diff.isVisible();
     await first.locator("summary").click();
     await diff.waitFor({ state: "visible", timeout: 5000 });
@@ -69,6 +70,13 @@ try {
       added_cells: await diff.locator("td.added").count(),
       marks: await diff.locator("mark").count(),
       marked_text: await diff.locator("mark").allTextContents(),
+      strings: await first.locator("div.strdiff").evaluateAll((els) =>
+        els.map((e) => ({
+          path: e.dataset.path,
+          visible: e.checkVisibility(),
+          text: e.innerText,
+          marked_text: [...e.querySelectorAll("mark")].map((m) => m.textContent),
+        }))),
     };
     await first.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${shots}/expanded.png`, fullPage: false });

@@ -189,6 +189,21 @@ fn the_page_shows_the_summary_counts_and_a_diff_and_runs_no_captured_code() {
         "{e}"
     );
 
+    // Below it, the diff inside the changed string, its changed characters
+    // marked (the planted candidate upper-cases the first item).
+    let strings = e["strings"].as_array().unwrap();
+    let first = &strings[0];
+    assert_eq!(first["path"], "/accepted/0", "{e}");
+    assert_eq!(first["visible"], true, "{e}");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("string /accepted/0 (characters;"),
+        "{e}"
+    );
+    assert!(!first["marked_text"].as_array().unwrap().is_empty(), "{e}");
+
     // The filter box narrows the groups.
     assert_eq!(page["filter"]["visible_groups"], 1, "{}", page["filter"]);
     assert!(page["filter"]["status"]

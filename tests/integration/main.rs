@@ -31,6 +31,7 @@ mod rules;
 mod serve;
 mod services;
 mod signals;
+mod strings;
 mod targets;
 mod terminal;
 mod text;

@@ -11,16 +11,16 @@ use crate::util::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-const NEEDS: &str =
+pub(crate) const NEEDS: &str =
     "Python-Markdown and mistune (scripts/test pip-installs them into tests/text/site)";
 
-const LEGACY: &str =
+pub(crate) const LEGACY: &str =
     "worker:python3 legacy/adapters/cutover_worker.py fixtures/text/renderers.py:python_markdown";
-const CANDIDATE: &str =
+pub(crate) const CANDIDATE: &str =
     "worker:python3 legacy/adapters/cutover_worker.py fixtures/text/renderers.py:mistune_html";
 
 /// Under scripts/test the renderers must be there.
-fn corpus_installed() {
+pub(crate) fn corpus_installed() {
     assert!(
         repo().join("tests/text/site/markdown").is_dir() && repo().join("tests/text/site/mistune").is_dir(),
         "Python-Markdown and mistune are not installed: run `pip install --target tests/text/site -r fixtures/text/requirements.txt` (scripts/test does)"

@@ -1,5 +1,6 @@
 //! A diff of two answers on a terminal: unified, or side by side with long
-//! lines wrapped, the changed words highlighted.
+//! lines wrapped, the changed characters highlighted; and the diffs inside
+//! a record's strings ([`strings`]).
 //!
 //! # Contract
 //! Draws a [`DiffView`] (the same one the HTML page draws); every piece of
@@ -7,7 +8,8 @@
 //! [`Palette`] (plain when colour is off). Widths are display columns.
 
 use super::style::{Palette, Role};
-use crate::report::diffview::{DiffLine, DiffView, LineKind};
+use crate::compare::strings::StringDiffs;
+use crate::report::diffview::{DiffLine, DiffView, Hunk, LineKind};
 use crate::util::escape::escape as esc;
 use std::fmt::Write;
 use unicode_width::UnicodeWidthChar;
@@ -26,7 +28,8 @@ fn segments(p: Palette, line: &DiffLine, plain: Role, word: Role) -> String {
         .collect()
 }
 
-/// A unified diff, coloured, with the changed words highlighted.
+/// A unified diff, coloured, with the changed characters highlighted, and
+/// its notes (what was cut).
 pub fn unified(view: &DiffView, p: Palette) -> String {
     let mut out = String::new();
     if view.is_empty() {
@@ -34,7 +37,17 @@ pub fn unified(view: &DiffView, p: Palette) -> String {
     }
     let _ = writeln!(out, "{}", p.paint(Role::Removed, "--- legacy"));
     let _ = writeln!(out, "{}", p.paint(Role::Added, "+++ candidate"));
-    for hunk in &view.hunks {
+    out.push_str(&hunks(&view.hunks, p));
+    for note in view.notes().lines() {
+        let _ = writeln!(out, "{}", p.paint(Role::Muted, note));
+    }
+    out
+}
+
+/// Hunks, coloured, with the changed characters highlighted.
+pub fn hunks(hunks: &[Hunk], p: Palette) -> String {
+    let mut out = String::new();
+    for hunk in hunks {
         let _ = writeln!(out, "{}", p.paint(Role::Hunk, &hunk.header));
         for line in &hunk.lines {
             let text = match line.kind {
@@ -53,15 +66,41 @@ pub fn unified(view: &DiffView, p: Palette) -> String {
             let _ = writeln!(out, "{text}");
         }
     }
-    if view.truncated {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.paint(
-                Role::Muted,
-                "(the diff covers the first 256 KiB of each answer)"
-            )
-        );
+    out
+}
+
+/// The diffs inside a record's strings under an `inside strings` heading
+/// (nothing when there are none): per field its heading, its hunks
+/// (unified, or side by side) and its notes.
+pub fn strings(diffs: &StringDiffs, p: Palette, layout: Layout) -> String {
+    let mut out = String::new();
+    if diffs.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        p.paint(Role::Heading, "inside strings (legacy → candidate)")
+    );
+    for field in &diffs.fields {
+        let _ = writeln!(out, "{}", p.paint(Role::Heading, &field.heading()));
+        if layout.side_by_side {
+            let view = DiffView {
+                hunks: field.hunks.clone(),
+                truncated: false,
+                cut_after_ms: None,
+                cut_lines: 0,
+            };
+            out.push_str(&side_by_side(&view, p, layout.width));
+        } else {
+            out.push_str(&hunks(&field.hunks, p));
+        }
+        for note in field.footer() {
+            let _ = writeln!(out, "{}", p.paint(Role::Muted, &note));
+        }
+    }
+    if let Some(note) = diffs.omitted_note() {
+        let _ = writeln!(out, "{}", p.paint(Role::Muted, &note));
     }
     out
 }

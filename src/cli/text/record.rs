@@ -1,7 +1,8 @@
 //! One non-matching record on a terminal: where it came from, its group,
-//! its recheck label, its input and the diff of its answers.
+//! its recheck label, its input, the diff of its answers and the diffs inside
+//! their strings.
 
-use super::diff::{side_by_side, unified, Layout};
+use super::diff::{side_by_side, strings, unified, Layout};
 use super::style::{Palette, Role};
 use crate::report::labels::Label;
 use crate::review::records::{pretty, RecordView};
@@ -74,5 +75,55 @@ pub fn record_text(r: &RecordView, p: Palette, layout: Layout) -> String {
     } else {
         out.push_str(&unified(&r.view, p));
     }
+    out.push_str(&strings(&r.strings, p, layout));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::row::MismatchRow;
+    use serde_json::json;
+
+    #[test]
+    fn a_230_kb_string_difference_prints_a_few_kib_with_the_change_in_it() {
+        let a = format!("<p>{}</p>", "lorem ipsum ".repeat(20_000));
+        assert!(a.len() > 230_000);
+        let mut b = a.clone();
+        b.replace_range(120_000..120_005, "CHANGED");
+        let row = MismatchRow {
+            id: "big".into(),
+            key: String::new(),
+            outcome: "mismatch".into(),
+            group: "g1".into(),
+            paths: "/html changed".into(),
+            legacy: json!({ "html": a }).to_string(),
+            candidate: json!({ "html": b }).to_string(),
+            source: "t.jsonl".into(),
+            line: 1,
+            signature: "mismatch /html changed".into(),
+            input: "{}".into(),
+        };
+        let r = RecordView::new(0, row, None);
+        for side_by_side in [false, true] {
+            let text = record_text(
+                &r,
+                Palette { color: false },
+                Layout {
+                    side_by_side,
+                    width: 120,
+                },
+            );
+            assert!(text.len() < 8 * 1024, "{} bytes:\n{text}", text.len());
+            assert!(text.contains("CHANGED"), "{text}");
+            assert!(text.contains("string /html (characters;"), "{text}");
+        }
+        // The text diffs.txt and --json's `diff` carry.
+        assert!(r.diff.len() < 8 * 1024, "{} bytes", r.diff.len());
+        assert!(
+            r.diff.contains("CHANGED") && r.diff.contains("@@ -119961,"),
+            "{}",
+            r.diff
+        );
+    }
 }

@@ -16,6 +16,7 @@
 //!   page finds any non-matching record by its id.
 
 use super::ids::IdIndex;
+use crate::compare::strings::StringDiffs;
 use crate::report::diffview::DiffView;
 use crate::report::labels::RecheckRecord;
 use crate::report::row::MismatchRow;
@@ -41,6 +42,9 @@ pub struct Sample {
     pub paths: String,
     pub input: String,
     pub diff: DiffView,
+    /// The diffs inside the strings the two answers differ in (made from
+    /// the whole answers, bounded on their own).
+    pub strings: StringDiffs,
     /// True when the input or an answer was cut at [`FIELD_BYTES`].
     pub truncated: bool,
     pub label: Option<RecheckRecord>,
@@ -86,6 +90,7 @@ impl Sample {
             .diff
             .hunks
             .iter()
+            .chain(self.strings.fields.iter().flat_map(|f| f.hunks.iter()))
             .map(|h| {
                 60 + h
                     .lines
@@ -143,9 +148,14 @@ impl Sampler {
         let (input, cut_input) = pretty(&row.input);
         let (legacy, cut_legacy) = pretty(&row.legacy);
         let (candidate, cut_candidate) = pretty(&row.candidate);
+        let strings = StringDiffs::new(
+            &MismatchRow::answer_value(&row.legacy),
+            &MismatchRow::answer_value(&row.candidate),
+        );
         let sample = Sample {
             row: index,
             diff: DiffView::new(&legacy, &candidate),
+            strings,
             truncated: cut_input || cut_legacy || cut_candidate,
             input,
             id: row.id,
@@ -186,7 +196,10 @@ impl Sampler {
 }
 
 /// `map` with its keys (provisional group labels) renamed to final ones.
-pub(super) fn renamed<V>(map: HashMap<String, V>, relabel: &crate::report::Relabel) -> HashMap<String, V> {
+pub(super) fn renamed<V>(
+    map: HashMap<String, V>,
+    relabel: &crate::report::Relabel,
+) -> HashMap<String, V> {
     map.into_iter()
         .map(|(k, v)| (relabel.label(&k).to_owned(), v))
         .collect()
