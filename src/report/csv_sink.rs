@@ -94,35 +94,129 @@ impl MismatchCsv {
 /// The column of `mismatches.csv` that holds the group label.
 const GROUP_COLUMN: usize = 3;
 
-/// Rewrites the finished `path` with each row's final group label, one row
-/// in memory at a time ([`super::rewrite`]).
+/// Rewrites the finished `path` with each row's final group label
+/// ([`super::rewrite`]): the bytes are copied as they are, except the group
+/// cell of each row, which is found by following the CSV quoting byte by
+/// byte (a field that starts with `"` runs to a `"` not followed by
+/// another), so no row is parsed or written again.
 fn rewrite_labels(path: &Path, relabel: &Relabel) -> Result<(), ReportError> {
     debug_assert_eq!(super::row::COLUMNS[GROUP_COLUMN], "group");
-    super::rewrite(path, |old, new| {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(old);
-        let mut writer = csv::Writer::from_writer(new);
-        let (mut row, mut out) = (csv::ByteRecord::new(), csv::ByteRecord::new());
-        let mut header = true;
-        while reader.read_byte_record(&mut row)? {
-            if std::mem::take(&mut header) {
-                writer.write_byte_record(&row)?;
-                continue;
+    super::rewrite(path, |mut old, new| {
+        let mut labels = Relabeler::new(relabel);
+        loop {
+            let chunk = std::io::BufRead::fill_buf(&mut old)?;
+            if chunk.is_empty() {
+                break;
             }
-            out.clear();
-            for (i, cell) in row.iter().enumerate() {
-                match std::str::from_utf8(cell) {
-                    Ok(label) if i == GROUP_COLUMN => {
-                        out.push_field(relabel.label(label).as_bytes())
+            let n = chunk.len();
+            labels.feed(chunk, new)?;
+            std::io::BufRead::consume(&mut old, n);
+        }
+        labels.end(new)
+    })
+}
+
+/// The byte-level state of [`rewrite_labels`].
+struct Relabeler<'r> {
+    relabel: &'r Relabel,
+    /// The field of the current row, from 0.
+    field: usize,
+    /// At the first byte of a field.
+    at_start: bool,
+    /// Inside a quoted field; `quote_seen`: its last byte was a `"`, which
+    /// ends the field unless another follows.
+    quoted: bool,
+    quote_seen: bool,
+    /// The header row is copied as it is.
+    header: bool,
+    /// The group cell so far.
+    cell: Vec<u8>,
+}
+
+impl<'r> Relabeler<'r> {
+    fn new(relabel: &'r Relabel) -> Self {
+        Relabeler {
+            relabel,
+            field: 0,
+            at_start: true,
+            quoted: false,
+            quote_seen: false,
+            header: true,
+            cell: Vec::new(),
+        }
+    }
+
+    fn in_group_cell(&self) -> bool {
+        !self.header && self.field == GROUP_COLUMN
+    }
+
+    /// Writes the relabelled group cell once it has ended.
+    fn flush_cell(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let label = match std::str::from_utf8(&self.cell) {
+            Ok(text) => self.relabel.label(text).as_bytes(),
+            Err(_) => &self.cell[..],
+        };
+        out.write_all(label)?;
+        self.cell.clear();
+        Ok(())
+    }
+
+    fn feed(&mut self, bytes: &[u8], out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut copied = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.quoted {
+                if self.quote_seen {
+                    self.quote_seen = false;
+                    if b == b'"' {
+                        continue;
                     }
-                    _ => out.push_field(cell),
+                    self.quoted = false;
+                } else {
+                    self.quote_seen = b == b'"';
+                    continue;
                 }
             }
-            writer.write_byte_record(&out)?;
+            if b == b'"' && self.at_start {
+                self.quoted = true;
+                self.at_start = false;
+                continue;
+            }
+            self.at_start = false;
+            if b == b',' || b == b'\n' {
+                if self.in_group_cell() {
+                    // The cell's bytes were held back, not copied.
+                    self.cell.extend_from_slice(&bytes[copied..i]);
+                    self.flush_cell(out)?;
+                    copied = i;
+                }
+                if b == b',' {
+                    self.field += 1;
+                } else {
+                    self.field = 0;
+                    self.header = false;
+                }
+                self.at_start = true;
+                if self.in_group_cell() {
+                    // Copy through the separator; hold the cell from here.
+                    out.write_all(&bytes[copied..=i])?;
+                    copied = i + 1;
+                }
+            }
         }
-        writer.flush()
-    })
+        if self.in_group_cell() {
+            self.cell.extend_from_slice(&bytes[copied..]);
+        } else {
+            out.write_all(&bytes[copied..])?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        if self.in_group_cell() && !self.cell.is_empty() {
+            self.flush_cell(out)?;
+        }
+        Ok(())
+    }
 }
 
 impl Sink for MismatchCsv {
@@ -145,6 +239,76 @@ impl Sink for MismatchCsv {
         match self.relabel.take() {
             Some(relabel) if !relabel.is_identity() => rewrite_labels(&self.path, &relabel),
             _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each chunk size cuts rows, quotes and cells at every place.
+    #[test]
+    fn relabelling_changes_the_group_cell_alone_whatever_the_cells_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mismatches.csv");
+        let rows: Vec<Vec<String>> = (0..40)
+            .map(|i| {
+                let hostile = ["plain", "a,\"b\"", "line\nbreak", "\"", ",", "g1"][i % 6];
+                vec![
+                    format!("id-{i}-{hostile}"),
+                    hostile.to_owned(),
+                    "mismatch".to_owned(),
+                    format!("g{}", i % 3 + 1),
+                    format!("/x changed \"{hostile}\""),
+                    "{}".to_owned(),
+                    "{}".to_owned(),
+                    "s.jsonl".to_owned(),
+                    i.to_string(),
+                    "sig, \"q\"".to_owned(),
+                    format!("{{\"items\": [\"{hostile}\"]}}"),
+                ]
+            })
+            .collect();
+        let write = || {
+            let mut w = csv::Writer::from_path(&path).unwrap();
+            w.write_record(super::super::row::COLUMNS).unwrap();
+            for row in &rows {
+                w.write_record(row).unwrap();
+            }
+            w.flush().unwrap();
+        };
+        write();
+        let relabel = Relabel::of(&["g3", "g1", "g2"]);
+        rewrite_labels(&path, &relabel).unwrap();
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let read: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        assert_eq!(read.len(), rows.len());
+        for (got, want) in read.iter().zip(&rows) {
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                if i == GROUP_COLUMN {
+                    assert_eq!(g, relabel.label(w), "{got:?}");
+                } else {
+                    assert_eq!(g, w, "{got:?}");
+                }
+            }
+        }
+        // Fed a byte, or a few, at a time: the same bytes.
+        write();
+        let original = std::fs::read(&path).unwrap();
+        rewrite_labels(&path, &relabel).unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        for step in [1, 2, 3, 7, 64] {
+            let mut out = Vec::new();
+            let mut labels = Relabeler::new(&relabel);
+            for chunk in original.chunks(step) {
+                labels.feed(chunk, &mut out).unwrap();
+            }
+            labels.end(&mut out).unwrap();
+            assert_eq!(out, whole, "chunks of {step}");
         }
     }
 }

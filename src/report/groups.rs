@@ -187,6 +187,14 @@ impl Relabel {
             .map_or(provisional, String::as_str)
     }
 
+    /// A relabelling that gives the group first seen `i`-th `labels[i]`.
+    #[cfg(test)]
+    pub(crate) fn of(labels: &[&str]) -> Relabel {
+        Relabel {
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        }
+    }
+
     /// True when no label changes (the streamed files are already final).
     pub fn is_identity(&self) -> bool {
         self.labels
