@@ -15,9 +15,11 @@
 //!
 //! Rows are streamed with each record's provisional group label (by first
 //! appearance); at the end the file is rewritten once with the final labels
-//! (by size, [`super::groups`]): read row by row and written to a temp file
-//! beside it, which is renamed over it, so memory stays one row and a reader
-//! sees the old file or the new one. Nothing is rewritten when no label
+//! (by size, [`super::groups`]): its bytes copied to a temp file beside it,
+//! only each row's group cell replaced (found by following the CSV quoting,
+//! byte by byte, so no row is parsed or written again), which is renamed
+//! over it, so memory stays one buffer and a reader sees the old file or
+//! the new one. Nothing is rewritten when no label
 //! changes.
 
 use super::sink::{Mismatch, Sink};
