@@ -165,45 +165,60 @@ impl<'r> Relabeler<'r> {
 
     fn feed(&mut self, bytes: &[u8], out: &mut impl std::io::Write) -> std::io::Result<()> {
         let mut copied = 0;
-        for (i, &b) in bytes.iter().enumerate() {
+        let mut i = 0;
+        while i < bytes.len() {
             if self.quoted {
                 if self.quote_seen {
                     self.quote_seen = false;
-                    if b == b'"' {
+                    if bytes[i] == b'"' {
+                        i += 1;
                         continue;
                     }
                     self.quoted = false;
                 } else {
-                    self.quote_seen = b == b'"';
+                    // Inside quotes only a `"` matters.
+                    match memchr::memchr(b'"', &bytes[i..]) {
+                        Some(at) => {
+                            self.quote_seen = true;
+                            i += at + 1;
+                        }
+                        None => i = bytes.len(),
+                    }
                     continue;
                 }
             }
-            if b == b'"' && self.at_start {
+            if self.at_start && bytes[i] == b'"' {
                 self.quoted = true;
                 self.at_start = false;
+                i += 1;
                 continue;
             }
             self.at_start = false;
-            if b == b',' || b == b'\n' {
-                if self.in_group_cell() {
-                    // The cell's bytes were held back, not copied.
-                    self.cell.extend_from_slice(&bytes[copied..i]);
-                    self.flush_cell(out)?;
-                    copied = i;
-                }
-                if b == b',' {
-                    self.field += 1;
-                } else {
-                    self.field = 0;
-                    self.header = false;
-                }
-                self.at_start = true;
-                if self.in_group_cell() {
-                    // Copy through the separator; hold the cell from here.
-                    out.write_all(&bytes[copied..=i])?;
-                    copied = i + 1;
-                }
+            // Outside quotes: the next separator (a `"` inside an unquoted
+            // field is data).
+            let Some(at) = memchr::memchr2(b',', b'\n', &bytes[i..]) else {
+                break;
+            };
+            i += at;
+            if self.in_group_cell() {
+                // The cell's bytes were held back, not copied.
+                self.cell.extend_from_slice(&bytes[copied..i]);
+                self.flush_cell(out)?;
+                copied = i;
             }
+            if bytes[i] == b',' {
+                self.field += 1;
+            } else {
+                self.field = 0;
+                self.header = false;
+            }
+            self.at_start = true;
+            if self.in_group_cell() {
+                // Copy through the separator; hold the cell from here.
+                out.write_all(&bytes[copied..=i])?;
+                copied = i + 1;
+            }
+            i += 1;
         }
         if self.in_group_cell() {
             self.cell.extend_from_slice(&bytes[copied..]);
