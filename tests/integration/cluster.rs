@@ -633,15 +633,10 @@ fn a_cluster_run_of_http_exchanges_redacts_and_holds_the_contract_as_a_local_run
     if left_to_scripts_test(NATS) {
         return;
     }
-    use crate::http_services::{build_example, Service};
+    use crate::http_services::{legacy_service, rust_service};
     let dir = sandbox();
-    let rust_binary = build_example("normalize_http");
-    let mut legacy_command = std::process::Command::new("python3");
-    legacy_command.args(["legacy/http_service.py", "--port", "0"]);
-    let legacy = Service::start("legacy/http_service.py", legacy_command);
-    let mut rust_command = rust_binary.command();
-    rust_command.args(["--port", "0"]);
-    let rust = Service::start("examples/normalize_http", rust_command);
+    let legacy = legacy_service();
+    let rust = rust_service();
     std::fs::write(
         dir.join("status.json"),
         json!({"type": "object", "properties": {"status": {"maximum": 299}}}).to_string(),
@@ -667,9 +662,9 @@ fn a_cluster_run_of_http_exchanges_redacts_and_holds_the_contract_as_a_local_run
     let args: Vec<String> = vec![
         capture.display().to_string(),
         "--legacy".into(),
-        format!("upstream:http://127.0.0.1:{}", legacy.port),
+        crate::http_services::upstream(&legacy),
         "--candidate".into(),
-        format!("upstream:http://127.0.0.1:{}", rust.port),
+        crate::http_services::upstream(&rust),
         "--config".into(),
         config.display().to_string(),
         "--no-progress".into(),
@@ -699,21 +694,11 @@ fn a_cluster_run_of_http_exchanges_redacts_and_holds_the_contract_as_a_local_run
         finish(child, Duration::from_secs(120), "the coordinator"),
         1
     );
-    let secrets: Vec<String> = std::fs::read_to_string(&capture)
-        .unwrap()
-        .lines()
-        .flat_map(|line| {
-            let record: Value = serde_json::from_str(line).unwrap();
-            record["input"]["headers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case("authorization"))
-                .map(|h| h[1].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        })
-        .chain(["Bearer cluster-rejected-secret-1".to_owned()])
-        .collect();
+    let secrets: Vec<String> =
+        crate::http_services::credentials(&std::fs::read_to_string(&capture).unwrap())
+            .into_iter()
+            .chain(["Bearer cluster-rejected-secret-1".to_owned()])
+            .collect();
     assert!(secrets.len() > 1);
     let needles: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let holding = files_containing(&dir.join("cluster"), &needles);

@@ -54,7 +54,7 @@ fn contract_config(
     config_file(dir, &text)
 }
 
-fn total_schema() -> Value {
+pub(crate) fn total_schema() -> Value {
     json!({
         "type": "object",
         "required": ["total", "count"],

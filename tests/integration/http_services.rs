@@ -473,6 +473,27 @@ pub(crate) fn rust_service() -> Service {
     Service::start("examples/normalize_http", command)
 }
 
+/// The credentials (`authorization` and `cookie` values) the requests of a
+/// capture's text carry, for checks that none is written.
+pub(crate) fn credentials(capture: &str) -> Vec<String> {
+    capture
+        .lines()
+        .flat_map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            record["input"]["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|h| {
+                    let name = h[0].as_str().unwrap().to_ascii_lowercase();
+                    name == "authorization" || name == "cookie"
+                })
+                .map(|h| h[1].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// The `upstream:` side spec of a running service.
 pub(crate) fn upstream(service: &Service) -> String {
     format!("upstream:http://127.0.0.1:{}", service.port)

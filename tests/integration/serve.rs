@@ -576,17 +576,12 @@ print(json.dumps(out))
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_what_is_allowed_and_writes_no_credential(
 ) {
-    use crate::http_services::{build_example, Client, Service};
-    let rust_binary = build_example("normalize_http");
-    let mut legacy_command = std::process::Command::new("python3");
-    legacy_command.args(["legacy/http_service.py", "--port", "0"]);
-    let legacy = Service::start("legacy/http_service.py", legacy_command);
-    let mut rust_command = rust_binary.command();
-    rust_command.args(["--port", "0"]);
-    let rust = Service::start("examples/normalize_http", rust_command);
+    use crate::http_services::{legacy_service, rust_service, Client};
+    let legacy = legacy_service();
+    let rust = rust_service();
     let dir = tempdir();
-    let legacy_url = format!("upstream:http://127.0.0.1:{}", legacy.port);
-    let rust_url = format!("upstream:http://127.0.0.1:{}", rust.port);
+    let legacy_url = crate::http_services::upstream(&legacy);
+    let rust_url = crate::http_services::upstream(&rust);
     let serving = start_serve(
         &dir.path().join("live"),
         &[
@@ -646,22 +641,7 @@ async fn proxy_mode_answers_byte_for_byte_as_the_serving_side_and_mirrors_only_w
     );
     // The clients' credentials went through to the services but are never
     // written: the report shows the request as replay does, redacted.
-    let secrets: Vec<String> = capture
-        .lines()
-        .flat_map(|line| {
-            let record: Value = serde_json::from_str(line).unwrap();
-            record["input"]["headers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|h| {
-                    ["authorization", "cookie"]
-                        .contains(&h[0].as_str().unwrap().to_ascii_lowercase().as_str())
-                })
-                .map(|h| h[1].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let secrets = crate::http_services::credentials(&capture);
     assert!(!secrets.is_empty());
     let out = serving.out.clone();
     let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
@@ -739,15 +719,7 @@ async fn serve_holds_both_sides_to_the_contract_as_replay_does() {
     let dir = tempdir();
     std::fs::write(
         dir.path().join("output.json"),
-        json!({
-            "type": "object",
-            "required": ["total", "count"],
-            "properties": {
-                "total": {"type": "integer", "minimum": 0},
-                "count": {"type": "integer", "minimum": 0}
-            }
-        })
-        .to_string(),
+        crate::contracts::total_schema().to_string(),
     )
     .unwrap();
     let config = config_file(dir.path(), "[contract]\noutput_schema = \"output.json\"\n");
@@ -918,7 +890,7 @@ async fn readyz_is_ready_only_once_both_sides_answer() {
         c.args(["legacy/http_service.py", "--port", "0"]);
         c
     });
-    let legacy = format!("upstream:http://127.0.0.1:{}", live.port);
+    let legacy = crate::http_services::upstream(&live);
     let proxy = start_serve(
         &dir.path().join("proxy"),
         &["--legacy", &legacy, "--candidate", &candidate],
@@ -938,17 +910,12 @@ async fn readyz_is_ready_only_once_both_sides_answer() {
 /// services finds the same records differing as the live comparison did.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_proxy_mode_captures_replay_replays_with_the_same_outcomes() {
-    use crate::http_services::{build_example, Client, Service};
-    let rust_binary = build_example("normalize_http");
-    let mut legacy_command = std::process::Command::new("python3");
-    legacy_command.args(["legacy/http_service.py", "--port", "0"]);
-    let legacy = Service::start("legacy/http_service.py", legacy_command);
-    let mut rust_command = rust_binary.command();
-    rust_command.args(["--port", "0"]);
-    let rust = Service::start("examples/normalize_http", rust_command);
+    use crate::http_services::{legacy_service, rust_service, Client};
+    let legacy = legacy_service();
+    let rust = rust_service();
     let dir = tempdir();
-    let legacy_url = format!("upstream:http://127.0.0.1:{}", legacy.port);
-    let rust_url = format!("upstream:http://127.0.0.1:{}", rust.port);
+    let legacy_url = crate::http_services::upstream(&legacy);
+    let rust_url = crate::http_services::upstream(&rust);
     let captured = dir.path().join("captured.jsonl");
     let serving = start_serve(
         &dir.path().join("live"),
