@@ -294,6 +294,11 @@ pub struct ServeArgs {
     /// Only GET, HEAD and OPTIONS are mirrored otherwise [default: none]
     #[arg(long, value_name = "ROUTE")]
     pub mirror_route: Vec<String>,
+    /// Learn the legacy's noise live: each mirrored request is also sent to
+    /// the legacy once more (as a shadow), and paths where its two answers
+    /// differ are noise, as replay's --noise-probe treats them.
+    #[arg(long)]
+    pub noise_probe: bool,
     /// Function mode: a JSON input each side must answer (an output or its
     /// own error) for /readyz to say ready [default: none: each side's own
     /// readiness check]

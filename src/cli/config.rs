@@ -118,6 +118,8 @@ pub struct ServeConfig {
     /// `--mirror-route`, each `METHOD PATTERN`.
     pub mirror_routes: Option<Vec<String>>,
     pub shadow_header: Option<String>,
+    /// `--noise-probe`.
+    pub noise_probe: Option<bool>,
     /// `--ready-input`: JSON text.
     pub ready_input: Option<String>,
     /// Proxy mode: `--max-connections`, per upstream.

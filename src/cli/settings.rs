@@ -759,7 +759,7 @@ pub fn serve_spec(
         html: !args.no_html && file.html.unwrap_or(true),
         junit: None,
         progress: false,
-        noise_probe: false,
+        noise_probe: args.noise_probe || file.noise_probe.unwrap_or(false),
         contract: contract_of(&loaded, &std::env::current_dir().map_err(CliError::Cwd)?)?,
         // Live traffic comes at its own pace.
         pace: Pace::Unlimited,

@@ -57,7 +57,12 @@
 //!   [`RouterStats::panicked`] and never reaches the caller. The serving
 //!   side is the caller's own code: its panics are the caller's.
 //! - The comparison is [`crate::compare::judge_under`]'s, with the same
-//!   [`RuleSet`] and [`KnownSet`] a replay uses.
+//!   [`RuleSet`] and [`KnownSet`] a replay uses. With a noise probe
+//!   ([`Router::run_probed`]) the legacy is called once more beside the
+//!   mirror, in the same task and under the same timeout, and the paths
+//!   where its two answers differ are noise ([`Comparison::noise`]), as
+//!   replay's `--noise-probe` learns them; a probe that fails teaches
+//!   nothing.
 //! - Generic over the request and the response: the request is cloned and
 //!   serialised, and the serving side's response observed
 //!   ([`Observe`]), only when the request is mirrored.
@@ -96,6 +101,10 @@ pub struct Comparison {
     pub verdict: Verdict,
     pub rule_effects: RuleEffects,
     pub known_used: Vec<bool>,
+    /// With a noise probe ([`Router::run_probed`]): the paths where the
+    /// legacy's two answers differed, taken out of the verdict as replay's
+    /// `--noise-probe` does (`None`: not probed, or the probe failed).
+    pub noise: Option<Vec<String>>,
 }
 
 /// What a response says, as the comparison sees it.
@@ -350,6 +359,41 @@ impl Router {
         C: FnOnce(Req) -> CF + Send + 'static,
         CF: Future<Output = Resp> + Send + 'static,
     {
+        self.run_probed(
+            key,
+            decision,
+            request,
+            legacy,
+            candidate,
+            None::<fn(Req) -> std::future::Ready<Resp>>,
+        )
+        .await
+    }
+
+    /// [`Router::run_decided`] with a noise probe: when the request is
+    /// mirrored, `probe` (the legacy called once more, as a shadow) runs
+    /// beside the mirror, and the paths where the legacy's two answers
+    /// differ are noise for the comparison, as replay's `--noise-probe`
+    /// treats them. A probe that times out or panics teaches nothing.
+    pub async fn run_probed<Req, Resp, L, LF, C, CF, P, PF>(
+        &self,
+        key: Option<&str>,
+        decision: Decision,
+        request: Req,
+        legacy: L,
+        candidate: C,
+        probe: Option<P>,
+    ) -> Resp
+    where
+        Req: Serialize + Clone + Send + 'static,
+        Resp: Observe + Send + 'static,
+        L: FnOnce(Req) -> LF + Send + 'static,
+        LF: Future<Output = Resp> + Send + 'static,
+        C: FnOnce(Req) -> CF + Send + 'static,
+        CF: Future<Output = Resp> + Send + 'static,
+        P: FnOnce(Req) -> PF + Send + 'static,
+        PF: Future<Output = Resp> + Send + 'static,
+    {
         if !decision.mirrored {
             return match decision.serving {
                 Side::Legacy => legacy(request).await,
@@ -358,24 +402,26 @@ impl Router {
         }
         match decision.serving {
             Side::Legacy => {
-                self.serve_then_mirror(key, decision, request, legacy, candidate)
+                self.serve_then_mirror(key, decision, request, legacy, candidate, probe)
                     .await
             }
             Side::Candidate => {
-                self.serve_then_mirror(key, decision, request, candidate, legacy)
+                self.serve_then_mirror(key, decision, request, candidate, legacy, probe)
                     .await
             }
         }
     }
 
-    /// Calls `serving`, starts the mirror of `other`, returns the answer.
-    async fn serve_then_mirror<Req, Resp, S, SF, M, MF>(
+    /// Calls `serving`, starts the mirror of `other` (and the probe),
+    /// returns the answer.
+    async fn serve_then_mirror<Req, Resp, S, SF, M, MF, P, PF>(
         &self,
         key: Option<&str>,
         decision: Decision,
         request: Req,
         serving: S,
         other: M,
+        probe: Option<P>,
     ) -> Resp
     where
         Req: Serialize + Clone + Send + 'static,
@@ -384,6 +430,8 @@ impl Router {
         SF: Future<Output = Resp>,
         M: FnOnce(Req) -> MF + Send + 'static,
         MF: Future<Output = Resp> + Send + 'static,
+        P: FnOnce(Req) -> PF + Send + 'static,
+        PF: Future<Output = Resp> + Send + 'static,
     {
         let copy = request.clone();
         let started = Instant::now();
@@ -393,23 +441,26 @@ impl Router {
             latency: started.elapsed(),
             waited: std::time::Duration::ZERO,
         };
-        self.mirror(key, decision, copy, observed, other);
+        self.mirror(key, decision, copy, observed, other, probe);
         served
     }
 
     /// Starts the mirrored call in a task of its own, or sheds it.
-    fn mirror<Req, Resp, M, MF>(
+    fn mirror<Req, Resp, M, MF, P, PF>(
         &self,
         key: Option<&str>,
         decision: Decision,
         request: Req,
         served: Observed,
         other: M,
+        probe: Option<P>,
     ) where
-        Req: Serialize + Send + 'static,
+        Req: Serialize + Clone + Send + 'static,
         Resp: Observe + Send + 'static,
         M: FnOnce(Req) -> MF + Send + 'static,
         MF: Future<Output = Resp> + Send + 'static,
+        P: FnOnce(Req) -> PF + Send + 'static,
+        PF: Future<Output = Resp> + Send + 'static,
     {
         let c = &self.inner.counters;
         let Ok(permit) = self.inner.pool.clone().try_acquire_owned() else {
@@ -424,6 +475,12 @@ impl Router {
             let c = &inner.counters;
             let input = request_text(&request);
             let started = Instant::now();
+            let probed = probe.map(|probe| {
+                let again = request.clone();
+                let call =
+                    AssertUnwindSafe(async move { probe(again).await.observe() }).catch_unwind();
+                tokio::spawn(tokio::time::timeout(inner.mirror_timeout, call))
+            });
             let call =
                 AssertUnwindSafe(async move { other(request).await.observe() }).catch_unwind();
             let mirrored = match tokio::time::timeout(inner.mirror_timeout, call).await {
@@ -447,7 +504,16 @@ impl Router {
                 Side::Legacy => (served, mirrored),
                 Side::Candidate => (mirrored, served),
             };
-            inner.compare(key, decision, input, legacy, candidate);
+            let noise = match probed {
+                Some(task) => match task.await {
+                    Ok(Ok(Ok(second))) => {
+                        Some(crate::compare::noise::noisy_paths(&legacy.answer, &second))
+                    }
+                    _ => None,
+                },
+                None => None,
+            };
+            inner.compare(key, decision, input, legacy, candidate, noise);
         });
     }
 
@@ -511,6 +577,7 @@ impl Inner {
         input: Box<RawValue>,
         legacy: Observed,
         candidate: Observed,
+        noise: Option<Vec<String>>,
     ) {
         let judged = judge_under(
             &self.rules,
@@ -518,7 +585,7 @@ impl Inner {
             input.get(),
             &legacy.answer,
             &candidate.answer,
-            &[],
+            noise.as_deref().unwrap_or_default(),
         );
         let c = &self.counters;
         bump(&c.compared);
@@ -535,6 +602,7 @@ impl Inner {
                 verdict: judged.verdict,
                 rule_effects: judged.rule_effects,
                 known_used: judged.known_used,
+                noise,
             };
             if sink.try_send(comparison).is_err() {
                 bump(&c.dropped);

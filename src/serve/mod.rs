@@ -62,9 +62,11 @@
 //! - **Unleash usage**: with a server source, [`usage`] reports how often
 //!   each flag was asked.
 //!
-//! # Non-goals
-//! Learned noise (the replay's `--noise-probe`) live: a mirror is one call
-//! of each side, so nothing tells a side's own noise from a difference.
+//! - **Learned noise** (`noise_probe`): each mirror also calls the legacy
+//!   once more, as a shadow ([`crate::flags::Router::run_probed`]), and the
+//!   paths where its two answers differ are noise for that comparison, as
+//!   replay's `--noise-probe` treats them (the `noisy` outcome, the report's
+//!   noise section).
 //!
 //! Names [`crate::model`], [`crate::util`], [`crate::sides`],
 //! [`crate::compare`], [`crate::contract`], [`crate::flags`],
@@ -242,6 +244,8 @@ struct App {
     capture: Option<Arc<capture::Capture>>,
     usage: Arc<usage::Usage>,
     probe: Probe,
+    /// `--noise-probe`: each mirror also calls the legacy once more.
+    noise_probe: bool,
 }
 
 /// Serves until `stop` is cancelled (see the module docs).
@@ -326,6 +330,7 @@ pub async fn run(
         ready: AtomicBool::new(true),
         capture: capture.clone(),
         usage: usage.clone(),
+        noise_probe: spec.noise_probe,
         probe: Probe {
             input: settings
                 .ready_input
@@ -542,12 +547,14 @@ async fn function(
     let input: Arc<RawValue> = input.into();
     let answer = app
         .router
-        .run_decided(
+        .run_probed(
             key.as_deref(),
             decision,
             input.clone(),
             caller(app.legacy.clone(), Side::Legacy, app.metrics.clone()),
             caller(app.candidate.clone(), Side::Candidate, app.metrics.clone()),
+            app.noise_probe
+                .then(|| caller(app.legacy.clone(), Side::Legacy, app.metrics.clone())),
         )
         .await;
     if let Some(capture) = &app.capture {
@@ -845,7 +852,7 @@ impl LiveReport {
             verdict: c.verdict,
             rule_effects: c.rule_effects,
             known_used: c.known_used,
-            noise: None,
+            noise: c.noise,
             drift: None,
             diff: None,
             contract,

@@ -99,6 +99,8 @@ pub struct Proxy {
     /// Both sides' header policy (one run, one policy).
     policy: Arc<HeaderPolicy>,
     capture: Option<Arc<Capture>>,
+    /// `--noise-probe`: each mirror also calls the legacy once more.
+    noise_probe: bool,
     routes: Vec<(Method, String)>,
     shadow_header: HeaderName,
 }
@@ -141,6 +143,7 @@ impl Proxy {
         let legacy = upstream(&spec.legacy, Side::Legacy)?;
         let candidate = upstream(&spec.candidate, Side::Candidate)?;
         Ok(Proxy {
+            noise_probe: spec.noise_probe,
             capture,
             policy: Arc::new(legacy.target.policy().clone()),
             router,
@@ -393,14 +396,20 @@ pub async fn handle(
         move |exchange: Exchange| async move { buffered(&proxy, side, exchange, shadow).await }
     };
     let request = captured.map(|n| (n, exchange.record()));
+    // The noise probe is the legacy once more, always as a shadow.
+    let probe = proxy.noise_probe.then(|| {
+        let proxy = proxy.clone();
+        move |exchange: Exchange| async move { buffered(&proxy, Side::Legacy, exchange, true).await }
+    });
     let answer = proxy
         .router
-        .run_decided(
+        .run_probed(
             key.as_deref(),
             decision,
             exchange,
             call(Side::Legacy),
             call(Side::Candidate),
+            probe,
         )
         .await;
     if let (

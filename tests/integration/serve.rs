@@ -983,3 +983,55 @@ async fn what_proxy_mode_captures_replay_replays_with_the_same_outcomes() {
     drop(rust);
     drop(legacy);
 }
+
+/// `--noise-probe` learns the legacy's noise live, as replay does: each
+/// mirror also asks the legacy once more, so a legacy that stamps every
+/// answer with a fresh `served_at` and `request_id` makes those paths noise
+/// (the records are `noisy`), while a real difference is still a mismatch;
+/// without the probe every record is a mismatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_noise_probe_learns_the_legacys_noise_live_as_replay_does() {
+    let dir = tempdir();
+    let run = |name: &str, probe: bool| {
+        let mut args = vec![
+            "--legacy",
+            "worker:python3 fixtures/doubles/planted_worker.py --noise --no-plants",
+            "--candidate",
+            "worker:python3 fixtures/doubles/planted_worker.py --noise",
+            "--workers",
+            "1",
+            "--flush-interval",
+            "100ms",
+        ];
+        if probe {
+            args.push("--noise-probe");
+        }
+        start_serve(&dir.path().join(name), &args)
+    };
+    for (name, probe) in [("probed", true), ("plain", false)] {
+        let serving = run(name, probe);
+        let client = reqwest::Client::new();
+        for i in 0..12 {
+            let mut input = json!({"items": [format!(" v{i} ")]});
+            if i % 3 == 0 {
+                input["plant"] = json!("upper");
+            }
+            let (status, body) = post(&client, &serving.url, Some(&format!("u{i}")), &input).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        serving.until_compared(12).await;
+        let out = serving.out.clone();
+        let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
+        assert_eq!(code, 143, "{stdout}");
+        let summary = crate::util::summary(&out);
+        assert_accounted(&summary);
+        if probe {
+            assert_eq!(count(&summary, "noisy"), 8, "{summary}");
+            assert_eq!(count(&summary, "mismatched"), 4, "{summary}");
+            let noise = summary["noise"].to_string();
+            assert!(noise.contains("/served_at"), "{noise}");
+        } else {
+            assert_eq!(count(&summary, "mismatched"), 12, "{summary}");
+        }
+    }
+}
