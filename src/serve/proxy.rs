@@ -36,7 +36,7 @@ use super::metrics::Metrics;
 use crate::flags::{Basis, Observe, Router};
 use crate::model::exchange::{Body as ExchangeBody, HeaderPolicy, HttpRequest, HttpResponse};
 use crate::model::{Answer, AppError, Side};
-use crate::sides::upstream::{connector, end_to_end, Connector, Target};
+use crate::sides::upstream::{connector, end_to_end, header_pairs, Connector, Target};
 use crate::sides::SideError;
 use crate::sides::SideSpec;
 use axum::body::{Body, Bytes};
@@ -213,20 +213,6 @@ pub struct Exchange {
     policy: Arc<HeaderPolicy>,
 }
 
-/// Header pairs as the exchange records hold them (values that are not
-/// UTF-8 made lossy).
-fn pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
 impl Exchange {
     /// The request as a capture record's `input`.
     pub fn record(&self) -> HttpRequest {
@@ -234,7 +220,7 @@ impl Exchange {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
             None => (self.path_and_query.clone(), None),
         };
-        let headers = pairs(&self.headers);
+        let headers = header_pairs(&self.headers);
         let body =
             (!self.body.is_empty()).then(|| ExchangeBody::from_wire(&headers, self.body.to_vec()));
         HttpRequest {
@@ -423,7 +409,7 @@ pub async fn handle(
         },
     ) = (request, &proxy.capture, &answer)
     {
-        let headers = pairs(headers);
+        let headers = header_pairs(headers);
         let response = HttpResponse {
             status: status.as_u16(),
             body: ExchangeBody::from_wire(&headers, body.to_vec()),
@@ -501,7 +487,7 @@ async fn stream(
                     capture.record_streamed(
                         n,
                         key,
-                        (request, parts.status.as_u16(), pairs(&headers)),
+                        (request, parts.status.as_u16(), header_pairs(&headers)),
                         (sent_copy, got),
                         proxy.policy.clone(),
                     );
@@ -568,7 +554,7 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
             .map_err(|e| format!("the {side} upstream's response could not be read (at most {limit} bytes are buffered for a comparison): {e}"))?
             .to_bytes();
         let headers = end_to_end(&parts.headers);
-        let record_headers = pairs(&headers);
+        let record_headers = header_pairs(&headers);
         let compared = HttpResponse {
             status: parts.status.as_u16(),
             body: ExchangeBody::from_wire(&record_headers, body.to_vec()),

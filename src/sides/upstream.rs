@@ -504,6 +504,20 @@ pub fn connector(
         .wrap_connector(http))
 }
 
+/// A message's headers as the exchange records hold them, in order (values
+/// that are not UTF-8 made lossy).
+pub fn header_pairs(headers: &hyper::HeaderMap) -> crate::model::exchange::Headers {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The headers of a message minus those that belong to one connection (RFC
 /// 9110 7.6.1: `connection`, `keep-alive`, `proxy-*`, `te`, `trailer`,
 /// `transfer-encoding`, `upgrade`, and any the `Connection` header names),
@@ -648,16 +662,7 @@ impl Upstream {
                     }
                 })?
                 .to_bytes();
-            let headers: Vec<(String, String)> = parts
-                .headers
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
+            let headers = header_pairs(&parts.headers);
             let body = Body::from_wire(&headers, bytes.to_vec());
             Ok(HttpResponse {
                 status: parts.status.as_u16(),
