@@ -74,7 +74,7 @@ fn args() -> Result<Args, String> {
 
 fn answer(input: &RawValue, whitespace: Whitespace) -> Answer {
     match normalize_with(input, whitespace) {
-        Ok(v) => Answer::Output(v),
+        Ok(v) => Answer::output(v),
         Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
     }
 }

@@ -62,8 +62,8 @@
 //! use cutover::model::{Answer, DiffKind, Outcome};
 //! use serde_json::json;
 //!
-//! let legacy = Answer::Output(json!({"accepted": ["a"], "rejected": []}));
-//! let candidate = Answer::Output(json!({"accepted": ["A"], "rejected": null}));
+//! let legacy = Answer::output(json!({"accepted": ["a"], "rejected": []}));
+//! let candidate = Answer::output(json!({"accepted": ["A"], "rejected": null}));
 //! let verdict = judge(&legacy, &candidate);
 //! assert_eq!(verdict.outcome, Outcome::Mismatch);
 //! assert_eq!(verdict.differences[0].path, "/accepted/0");

@@ -555,8 +555,8 @@ mod tests {
         assert_eq!(changed.left.unwrap().legacy_line, Some(3));
         assert_eq!(changed.right.unwrap().candidate_line, Some(3));
         let (l, c) = (
-            crate::model::Answer::Output(serde_json::json!({"accepted": ["sep"], "rejected": []})),
-            crate::model::Answer::Output(
+            crate::model::Answer::output(serde_json::json!({"accepted": ["sep"], "rejected": []})),
+            crate::model::Answer::output(
                 serde_json::json!({"accepted": ["\u{1c}sep"], "rejected": []}),
             ),
         );

@@ -186,8 +186,8 @@ mod tests {
 
     #[test]
     fn the_prefix_names_the_value_bounded_and_escaped() {
-        let legacy = Answer::Output(json!({"lang": "en"}));
-        let candidate = Answer::Output(json!({"lang": "fr", "only": 1}));
+        let legacy = Answer::output(json!({"lang": "en"}));
+        let candidate = Answer::output(json!({"lang": "fr", "only": 1}));
         let long = format!(r#"{{"lang": "{}", "evil": "\u001b[31m"}}"#, "x".repeat(200));
         let input = r#"{"lang": "de", "evil": "\u001b[31m"}"#;
         let at = |by: &str, input: &str| {

@@ -163,21 +163,21 @@ mod tests {
     fn accepts_only_fully_covered_mismatches() {
         let known = set("/accepted/*", None);
         let mut v = judge(
-            &Answer::Output(json!({"accepted": ["a"]})),
-            &Answer::Output(json!({"accepted": ["b"]})),
+            &Answer::output(json!({"accepted": ["a"]})),
+            &Answer::output(json!({"accepted": ["b"]})),
         );
         assert_eq!(known.classify(&mut v, "{}", &[]), vec![true]);
         assert_eq!(v.outcome, Outcome::Accepted);
         let mut v = judge(
-            &Answer::Output(json!({"accepted": ["a"], "rejected": []})),
-            &Answer::Output(json!({"accepted": ["b"], "rejected": ["x"]})),
+            &Answer::output(json!({"accepted": ["a"], "rejected": []})),
+            &Answer::output(json!({"accepted": ["b"], "rejected": ["x"]})),
         );
         assert_eq!(known.classify(&mut v, "{}", &[]), vec![false]);
         assert_eq!(v.outcome, Outcome::Mismatch, "/rejected/0 is not covered");
         // ... unless the legacy itself is noisy there.
         let mut v = judge(
-            &Answer::Output(json!({"accepted": ["a"], "rejected": []})),
-            &Answer::Output(json!({"accepted": ["b"], "rejected": ["x"]})),
+            &Answer::output(json!({"accepted": ["a"], "rejected": []})),
+            &Answer::output(json!({"accepted": ["b"], "rejected": ["x"]})),
         );
         assert_eq!(
             known.classify(&mut v, "{}", &["/rejected/0".into()]),
@@ -186,8 +186,8 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Accepted);
         // Noise alone is not a known difference.
         let mut v = judge(
-            &Answer::Output(json!({"rejected": []})),
-            &Answer::Output(json!({"rejected": ["x"]})),
+            &Answer::output(json!({"rejected": []})),
+            &Answer::output(json!({"rejected": ["x"]})),
         );
         assert_eq!(
             known.classify(&mut v, "{}", &["/rejected/0".into()]),
@@ -201,8 +201,8 @@ mod tests {
         let known = set("/accepted/*", Some("\\\\u001[c-f]"));
         let diff = || {
             judge(
-                &Answer::Output(json!({"accepted": ["a"]})),
-                &Answer::Output(json!({"accepted": ["b"]})),
+                &Answer::output(json!({"accepted": ["a"]})),
+                &Answer::output(json!({"accepted": ["b"]})),
             )
         };
         let mut v = diff();

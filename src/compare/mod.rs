@@ -18,10 +18,26 @@
 //! does, and a missing field, `null`, `""`, `0`, `[]` and `{}` are all different.
 //! Numbers compare by value and representation as serde_json parses them
 //! (`1` and `1.0` differ, as they print differently).
+//!
+//! # The fast path for text
+//! When both outputs arrived as JSON text ([`Output::text`]: `builtin:identity`,
+//! `worker:`, `pipe:`, `exec:`, `http(s)://` and `recorded` sides), equality is
+//! decided first on the texts ([`same_output`]): the same bytes, or the same
+//! tokens with string escapes decoded (`text.rs`, [`surely_equal`]); no
+//! `Value` is built for a record found equal that way. The fast path only
+//! ever answers "equal" when the values are equal; on anything it cannot
+//! settle it is unsure and the values are compared as before, so a verdict
+//! is never different. It is skipped when comparison rules are declared
+//! (their audit reads both values of every record) and for outputs given as
+//! values (`builtin:normalize`, `upstream:` exchanges); whatever needs a
+//! value later (known differences, the noise probe, the contract, `group_by
+//! output:`, the diff of a differing record) reads it from
+//! [`Output::value`], built once.
 
 //!
 //! # Files
-//! `walk.rs` (the structural walk of both outputs), `order.rs` (the
+//! `walk.rs` (the structural walk of both outputs), `text.rs` (equality
+//! of two JSON texts without values), `order.rs` (the
 //! canonical order `unordered` sorts by), `leaf.rs` (what each rule says
 //! about two differing values), `rules.rs` and `known.rs` (declarations,
 //! compiled and applied), [`noise`] (learned noise), `signature.rs`
@@ -41,6 +57,7 @@ mod rules;
 mod shape;
 mod signature;
 pub mod strings;
+mod text;
 mod unified;
 mod walk;
 
@@ -49,13 +66,26 @@ pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Declared, Rule, RuleConfig, RuleError, RuleSet, IGNORE_FLAG_PREFIX};
 pub use shape::{edit_shapes, MAX_SHAPES, MAX_SHAPE_TOKENS, SHAPE_TIME_LIMIT};
 pub use signature::{generalise, path_signature, signature, signature_of};
+pub use text::surely_equal;
 pub use unified::{
     answer_value, record_diff, render_answer, render_value, unified_diff, unified_diff_of,
     DIFF_TIME_LIMIT,
 };
 pub use walk::{diff, MAX_DIFFERENCES};
 
-use crate::model::{Answer, Outcome, RuleEffects, Verdict};
+use crate::model::{Answer, Outcome, Output, RuleEffects, Verdict};
+
+/// Whether two outputs are equal as JSON: for two texts, first without
+/// building either value ([`surely_equal`]), and structurally only when
+/// that is unsure; otherwise structurally. Exactly `a == b`, faster.
+pub fn same_output(a: &Output, b: &Output) -> bool {
+    if let (Some(x), Some(y)) = (a.text(), b.text()) {
+        if surely_equal(x, y) {
+            return true;
+        }
+    }
+    a.value() == b.value()
+}
 
 /// One record judged as a replay judges it ([`judge_under`]).
 #[derive(Debug, Clone)]
@@ -96,7 +126,7 @@ pub fn judge_under(
 /// use cutover::model::{Answer, Outcome};
 /// use serde_json::json;
 ///
-/// let verdict = judge(&Answer::Output(json!({"x": null})), &Answer::Output(json!({"x": ""})));
+/// let verdict = judge(&Answer::output(json!({"x": null})), &Answer::output(json!({"x": ""})));
 /// assert_eq!(verdict.outcome, Outcome::Mismatch);
 /// assert_eq!(verdict.differences[0].path, "/x");
 /// ```
@@ -105,7 +135,7 @@ pub fn judge(legacy: &Answer, candidate: &Answer) -> Verdict {
     match (legacy, candidate) {
         (Answer::Timeout(_), _) | (_, Answer::Timeout(_)) => verdict(Outcome::Timeout),
         (Answer::Output(a), Answer::Output(b)) => {
-            if a == b {
+            if same_output(a, b) {
                 verdict(Outcome::Match)
             } else {
                 let (differences, total_differences) = diff(a, b);
@@ -136,7 +166,7 @@ mod tests {
 
     #[test]
     fn outcome_table() {
-        let out = |v| Answer::Output(v);
+        let out = |v| Answer::output(v);
         let err = |t: &str, m: &str| Answer::Error(AppError::new(t, m));
         assert_eq!(
             judge(&out(json!({"a": 1})), &out(json!({"a": 1}))).outcome,

@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn noise_hides_only_noisy_paths() {
-        let out = |v| Answer::Output(v);
+        let out = |v| Answer::output(v);
         let noise = noisy_paths(
             &out(json!({"t": 1, "v": "a"})),
             &out(json!({"t": 2, "v": "a"})),

@@ -460,7 +460,7 @@ mod tests {
 
     /// Judges under `rules`; returns (outcome, remaining paths, suppressed by rule 0).
     fn run(rules: &RuleSet, a: Value, b: Value) -> (Outcome, Vec<String>, u32) {
-        let (v, e) = rules.judge(&Answer::Output(a), &Answer::Output(b));
+        let (v, e) = rules.judge(&Answer::output(a), &Answer::output(b));
         (
             v.outcome,
             v.differences.into_iter().map(|d| d.path).collect(),
@@ -691,8 +691,8 @@ mod tests {
         ])
         .unwrap();
         let (v, e) = both.judge(
-            &Answer::Output(json!({"m": "order  12 "})),
-            &Answer::Output(json!({"m": "order 99"})),
+            &Answer::output(json!({"m": "order  12 "})),
+            &Answer::output(json!({"m": "order 99"})),
         );
         assert_eq!(
             (v.outcome, e.suppressed.to_vec()),

@@ -35,7 +35,7 @@ pub fn signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> Stri
 /// [`signature`] without edit shapes: the paths and kinds alone (what
 /// signatures were before edit shapes; `minimize --same group`).
 pub fn path_signature(verdict: &Verdict, legacy: &Answer, candidate: &Answer) -> String {
-    let none = Answer::Output(serde_json::Value::Null);
+    let none = Answer::output(serde_json::Value::Null);
     match verdict.outcome {
         Outcome::Mismatch | Outcome::Accepted | Outcome::Noisy => signature(verdict, &none, &none),
         _ => signature(verdict, legacy, candidate),
@@ -158,14 +158,14 @@ mod tests {
     #[test]
     fn indexes_are_generalised_and_values_ignored() {
         let a = judge(
-            &Answer::Output(json!({"accepted": ["a", "b"], "rejected": []})),
-            &Answer::Output(json!({"accepted": ["a", "c"], "rejected": []})),
+            &Answer::output(json!({"accepted": ["a", "b"], "rejected": []})),
+            &Answer::output(json!({"accepted": ["a", "c"], "rejected": []})),
         );
         let b = judge(
-            &Answer::Output(json!({"accepted": ["x"], "rejected": []})),
-            &Answer::Output(json!({"accepted": ["y"], "rejected": []})),
+            &Answer::output(json!({"accepted": ["x"], "rejected": []})),
+            &Answer::output(json!({"accepted": ["y"], "rejected": []})),
         );
-        let out = Answer::Output(json!(null));
+        let out = Answer::output(json!(null));
         assert_eq!(signature(&a, &out, &out), "mismatch /accepted/* changed");
         assert_eq!(signature(&a, &out, &out), signature(&b, &out, &out));
     }
@@ -186,8 +186,8 @@ mod tests {
     fn two_causes_in_one_string_field_give_two_groups_per_kind_of_shape() {
         let sig = |a: &str, b: &str| {
             let (a, b) = (
-                Answer::Output(json!({"html": a})),
-                Answer::Output(json!({"html": b})),
+                Answer::output(json!({"html": a})),
+                Answer::output(json!({"html": b})),
             );
             signature(&judge(&a, &b), &a, &b)
         };
@@ -246,12 +246,12 @@ mod tests {
     #[test]
     fn noisy_paths_are_left_out_of_the_signature() {
         let (a, b) = (
-            Answer::Output(json!({"t": 1, "v": "a"})),
-            Answer::Output(json!({"t": 2, "v": "b"})),
+            Answer::output(json!({"t": 1, "v": "a"})),
+            Answer::output(json!({"t": 2, "v": "b"})),
         );
         let (c, d) = (
-            Answer::Output(json!({"t": 1, "v": "a"})),
-            Answer::Output(json!({"t": 1, "v": "b"})),
+            Answer::output(json!({"t": 1, "v": "a"})),
+            Answer::output(json!({"t": 1, "v": "b"})),
         );
         let noise = ["/t".to_owned()];
         assert_eq!(

@@ -32,7 +32,7 @@ pub const DIFF_TIME_LIMIT: Duration = Duration::from_millis(500);
 /// `{"error": {...}}`, or `{"timeout": "..."}`.
 pub fn answer_value(answer: &Answer) -> Value {
     match answer {
-        Answer::Output(v) => v.clone(),
+        Answer::Output(v) => v.value().clone(),
         Answer::Error(e) => json!({ "error": e }),
         Answer::Timeout(d) => json!({ "timeout": format!("no answer within {d:?}") }),
     }
@@ -88,8 +88,8 @@ mod tests {
     #[test]
     fn shows_the_changed_line() {
         let text = unified_diff(
-            &Answer::Output(json!({"accepted": ["a"], "rejected": []})),
-            &Answer::Output(json!({"accepted": ["a "], "rejected": []})),
+            &Answer::output(json!({"accepted": ["a"], "rejected": []})),
+            &Answer::output(json!({"accepted": ["a "], "rejected": []})),
         );
         assert!(text.starts_with("--- legacy\n+++ candidate\n"), "{text}");
         assert!(text.contains("-    \"a\"\n+    \"a \"\n"), "{text}");

@@ -139,7 +139,7 @@ mod tests {
         ];
         for _ in 0..3 {
             for v in &values {
-                shapes.add(&Answer::Output(v.clone()));
+                shapes.add(&Answer::output(v.clone()));
             }
         }
         shapes.add(&Answer::Error(AppError::new("TypeError", "m")));

@@ -293,7 +293,7 @@ mod tests {
         };
         let contract = spec.compile().unwrap();
         let input = RawValue::from_string(r#"{"other": 1}"#.into()).unwrap();
-        let negative = Answer::Output(json!({"total": -3}));
+        let negative = Answer::output(json!({"total": -3}));
         let found = contract.check(&input, &negative, &negative).unwrap();
         assert_eq!(found.outside.as_ref().unwrap().rule, "/required");
         for side in [&found.legacy, &found.candidate] {
@@ -303,7 +303,7 @@ mod tests {
             assert!(!side[0].message.contains("-3"), "{}", side[0].message);
         }
         let good = RawValue::from_string(r#"{"items": []}"#.into()).unwrap();
-        let ok = Answer::Output(json!({"total": 3}));
+        let ok = Answer::output(json!({"total": 3}));
         assert!(contract.check(&good, &ok, &ok).is_none());
         let declared = Answer::Error(AppError::new("TypeError", "m"));
         let other = Answer::Error(AppError::new("KeyError", "m"));

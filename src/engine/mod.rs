@@ -588,7 +588,12 @@ fn raw_bytes(raw: &RawValue) -> usize {
 /// the byte budget settles a record's charge to.
 fn answer_bytes(answer: &Answer) -> usize {
     match answer {
-        Answer::Output(value) => std::mem::size_of::<Value>() + value_bytes(value),
+        // A text output holds its text until (and unless) its value is read.
+        Answer::Output(output) => {
+            std::mem::size_of::<Value>()
+                + output.value_if_built().map_or(0, value_bytes)
+                + output.text().map_or(0, str::len)
+        }
         Answer::Error(e) => e.kind.capacity() + e.message.capacity(),
         Answer::Timeout(_) => 0,
     }

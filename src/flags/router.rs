@@ -29,8 +29,8 @@
 //!     .run(
 //!         Some("user-7"),
 //!         json!({"items": [" a "]}),
-//!         |_| async { Answer::Output(json!({"accepted": ["a"], "rejected": []})) },
-//!         |_| async { Answer::Output(json!({"accepted": ["a"], "rejected": []})) },
+//!         |_| async { Answer::output(json!({"accepted": ["a"], "rejected": []})) },
+//!         |_| async { Answer::output(json!({"accepted": ["a"], "rejected": []})) },
 //!     )
 //!     .await;
 //! assert!(matches!(answer, Answer::Output(_)));
@@ -123,7 +123,7 @@ impl<T: Serialize, E: std::fmt::Display> Observe for Result<T, E> {
     fn observe(&self) -> Answer {
         match self {
             Ok(value) => match serde_json::to_value(value) {
-                Ok(value) => Answer::Output(value),
+                Ok(value) => Answer::output(value),
                 Err(e) => Answer::Error(AppError::new("cutover.unserialisable", e.to_string())),
             },
             Err(e) => Answer::Error(AppError::new("error", e.to_string())),
@@ -646,7 +646,7 @@ mod tests {
             .run(
                 key,
                 json!({}),
-                |_| async { Answer::Output(json!("legacy")) },
+                |_| async { Answer::output(json!("legacy")) },
                 |_| async { Answer::Error(AppError::new("E", "candidate failed")) },
             )
             .await
@@ -657,7 +657,7 @@ mod tests {
         let (router, mut rx) = Router::with_sink(eval(0, 100), 8);
         assert_eq!(
             call(&router, Some("u1")).await,
-            Answer::Output(json!("legacy"))
+            Answer::output(json!("legacy"))
         );
         let c = rx.recv().await.unwrap();
         assert_eq!(c.verdict.outcome, Outcome::CandidateError);
@@ -671,13 +671,13 @@ mod tests {
     #[tokio::test]
     async fn no_key_and_no_state_serve_legacy_without_mirroring() {
         let (router, mut rx) = Router::with_sink(eval(100, 100), 8);
-        assert_eq!(call(&router, None).await, Answer::Output(json!("legacy")));
+        assert_eq!(call(&router, None).await, Answer::output(json!("legacy")));
         let empty =
             Arc::new(Evaluator::offline(FlagNames::derived("m"), Stickiness::UserId).unwrap());
         let (cold, mut cold_rx) = Router::with_sink(empty, 8);
         assert_eq!(
             call(&cold, Some("u1")).await,
-            Answer::Output(json!("legacy"))
+            Answer::output(json!("legacy"))
         );
         router.drain(Duration::from_secs(5)).await;
         cold.drain(Duration::from_secs(5)).await;
@@ -709,15 +709,15 @@ mod tests {
             .run(
                 Some("u1"),
                 json!({}),
-                |_| async { Answer::Output(json!(1)) },
+                |_| async { Answer::output(json!(1)) },
                 |_| async {
                     tokio::time::sleep(Duration::from_millis(800)).await;
-                    Answer::Output(json!(1))
+                    Answer::output(json!(1))
                 },
             )
             .await;
         let took = started.elapsed();
-        assert_eq!(answer, Answer::Output(json!(1)));
+        assert_eq!(answer, Answer::output(json!(1)));
         assert!(took < Duration::from_millis(300), "returned after {took:?}");
         assert_eq!(router.in_flight(), 1, "the mirror is still running");
         let c = rx.recv().await.unwrap();
@@ -733,16 +733,16 @@ mod tests {
             .run(
                 Some("u1"),
                 json!({}),
-                |_| async { Answer::Output(json!(1)) },
+                |_| async { Answer::output(json!(1)) },
                 |_| async {
                     if true {
                         panic!("mirror exploded");
                     }
-                    Answer::Output(json!(1))
+                    Answer::output(json!(1))
                 },
             )
             .await;
-        assert_eq!(answer, Answer::Output(json!(1)));
+        assert_eq!(answer, Answer::output(json!(1)));
         assert_eq!(router.drain(Duration::from_secs(5)).await, 0);
         assert_eq!(router.stats().panicked, 1);
         assert!(rx.try_recv().is_err(), "a panicked mirror is not compared");
@@ -757,10 +757,10 @@ mod tests {
                 .run(
                     Some("u1"),
                     json!({}),
-                    |_| async { Answer::Output(json!(1)) },
+                    |_| async { Answer::output(json!(1)) },
                     |_| async {
                         tokio::time::sleep(Duration::from_secs(30)).await;
-                        Answer::Output(json!(1))
+                        Answer::output(json!(1))
                     },
                 )
                 .await;
@@ -796,7 +796,7 @@ mod tests {
         router.force_legacy(true);
         assert_eq!(
             call(&router, Some("u1")).await,
-            Answer::Output(json!("legacy"))
+            Answer::output(json!("legacy"))
         );
         let c = rx.recv().await.unwrap();
         assert_eq!(c.verdict.outcome, Outcome::CandidateError);

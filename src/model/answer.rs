@@ -1,13 +1,15 @@
 //! What one side gave for one record, and which side it is.
 //!
 //! # Contract
-//! An [`Answer`] is the output (any JSON value), the error the
+//! An [`Answer`] is the output (any JSON value, kept as the side's JSON
+//! text where it answered text: [`Output`]), the error the
 //! implementation reported (or the plumbing around it: error types that
 //! start with `cutover.`), or a timeout. Every call gets exactly one.
 //! [`AppError`] serialises as `{"type", "message"}`, the worker protocol's
 //! and `mismatches.csv`'s shape. [`Side`] serialises as `"legacy"` /
 //! `"candidate"`.
 
+use super::Output;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -66,8 +68,15 @@ impl AppError {
 /// What one call to a side gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    Output(Value),
+    Output(Output),
     Error(AppError),
     /// No answer within the timeout.
     Timeout(Duration),
+}
+
+impl Answer {
+    /// A value as an output answer.
+    pub fn output(value: Value) -> Answer {
+        Answer::Output(value.into())
+    }
 }

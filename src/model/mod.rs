@@ -4,7 +4,7 @@
 //! # Contract
 //! - Plain data with its own invariants, and no behaviour that needs another
 //!   module: a [`Record`] read from a capture, the [`Answer`] one side gave,
-//!   the [`Verdict`] on the two, the [`RecordResult`] the engine hands the
+//!   (its [`Output`] a value or the side's JSON text), the [`Verdict`] on the two, the [`RecordResult`] the engine hands the
 //!   report, the [`Counts`] of a run with their identities, how a run ended
 //!   ([`RunState`], [`Signal`]), the [`Stop`] that asks a run to end early,
 //!   the [`Exit`] status every command ends with, and the byte [`Budget`]
@@ -23,6 +23,7 @@ mod contract;
 mod counts;
 pub mod exchange;
 mod exit;
+mod output;
 mod pace;
 mod record;
 mod result;
@@ -36,6 +37,7 @@ pub use budget::{Budget, Charge};
 pub use contract::{ContractFindings, Violation, MAX_VIOLATIONS};
 pub use counts::Counts;
 pub use exit::Exit;
+pub use output::Output;
 pub use pace::{Pace, PaceReport};
 pub use record::{Origin, Record, Rejection};
 pub use result::{Event, Observed, PerRule, RecordResult, RuleEffects};

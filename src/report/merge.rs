@@ -282,23 +282,23 @@ pub(crate) mod tests {
                 let (legacy, candidate) = match outcome {
                     Outcome::LegacyError => (
                         Answer::Error(AppError::new("E", format!("m{seq}"))),
-                        Answer::Output(json!({"n": seq})),
+                        Answer::output(json!({"n": seq})),
                     ),
                     Outcome::CandidateError => (
-                        Answer::Output(json!({"n": seq})),
+                        Answer::output(json!({"n": seq})),
                         Answer::Error(AppError::new("F", "boom")),
                     ),
                     Outcome::Timeout => (
                         Answer::Timeout(Duration::from_secs(1)),
-                        Answer::Output(json!(1)),
+                        Answer::output(json!(1)),
                     ),
                     Outcome::Mismatch => (
-                        Answer::Output(json!({"items": [seq, "a"], "x": seq % 4})),
-                        Answer::Output(json!({"items": [seq, "A"], "x": null})),
+                        Answer::output(json!({"items": [seq, "a"], "x": seq % 4})),
+                        Answer::output(json!({"items": [seq, "A"], "x": null})),
                     ),
                     _ => (
-                        Answer::Output(json!({"n": seq})),
-                        Answer::Output(json!({"n": seq})),
+                        Answer::output(json!({"n": seq})),
+                        Answer::output(json!({"n": seq})),
                     ),
                 };
                 let verdict = crate::compare::judge(&legacy, &candidate);

@@ -207,7 +207,7 @@ fn micros(d: Duration) -> u64 {
 impl WireAnswer {
     fn of(answer: &Answer) -> WireAnswer {
         match answer {
-            Answer::Output(v) => WireAnswer::Output(v.clone()),
+            Answer::Output(v) => WireAnswer::Output(v.value().clone()),
             Answer::Error(e) => WireAnswer::Error(e.clone()),
             Answer::Timeout(d) => WireAnswer::Timeout(micros(*d)),
         }
@@ -215,7 +215,7 @@ impl WireAnswer {
 
     fn into_answer(self) -> Answer {
         match self {
-            WireAnswer::Output(v) => Answer::Output(v),
+            WireAnswer::Output(v) => Answer::output(v),
             WireAnswer::Error(e) => Answer::Error(e),
             WireAnswer::Timeout(us) => Answer::Timeout(Duration::from_micros(us)),
         }
@@ -281,7 +281,7 @@ impl WireEvent {
                 let observed = |o: WireObserved| Observed {
                     answer: o
                         .answer
-                        .map_or(Answer::Output(serde_json::Value::Null), |a| a.into_answer()),
+                        .map_or(Answer::output(serde_json::Value::Null), |a| a.into_answer()),
                     latency: Duration::from_micros(o.us),
                     waited: Duration::from_micros(o.wait_us.min(o.us)),
                 };

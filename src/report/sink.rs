@@ -324,13 +324,13 @@ mod tests {
         let (legacy, candidate) = match outcome {
             Outcome::LegacyError => (
                 Answer::Error(AppError::new("E", "m")),
-                Answer::Output(json!(1)),
+                Answer::output(json!(1)),
             ),
             Outcome::Timeout => (
                 Answer::Timeout(Duration::from_secs(1)),
-                Answer::Output(json!(1)),
+                Answer::output(json!(1)),
             ),
-            _ => (Answer::Output(json!(seq)), Answer::Output(json!(seq + 1))),
+            _ => (Answer::output(json!(seq)), Answer::output(json!(seq + 1))),
         };
         let verdict = match outcome {
             Outcome::Match => crate::compare::judge(&legacy, &legacy),

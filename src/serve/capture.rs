@@ -263,7 +263,7 @@ impl Capture {
         redact(&mut input, &self.settings.redact_fields);
         let recorded = match served {
             Answer::Output(output) => {
-                let mut output = output.clone();
+                let mut output = output.value().clone();
                 redact(&mut output, &self.settings.redact_fields);
                 Some(output)
             }
@@ -488,7 +488,7 @@ mod tests {
                 .record(
                     Some("k"),
                     &input,
-                    &Answer::Output(json!({"accepted": ["x"]})),
+                    &Answer::output(json!({"accepted": ["x"]})),
                 )
                 .await;
         }

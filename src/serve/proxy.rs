@@ -260,7 +260,7 @@ pub enum Buffered {
 impl Observe for Buffered {
     fn observe(&self) -> Answer {
         match self {
-            Buffered::Response { compared, .. } => Answer::Output(compared.clone()),
+            Buffered::Response { compared, .. } => Answer::output(compared.clone()),
             Buffered::Failed(StatusCode::GATEWAY_TIMEOUT, _) => Answer::Timeout(Duration::ZERO),
             Buffered::Failed(_, e) => Answer::Error(e.clone()),
         }

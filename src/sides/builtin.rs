@@ -7,12 +7,13 @@
 //! A builtin's error becomes an [`Answer::Error`] with the same type and message
 //! the legacy would report.
 //!
-//! `builtin:identity` answers with its input, parsed: on both sides it
+//! `builtin:identity` answers with its input's JSON text (shared with the
+//! record: no copy, no parse; [`Output::from_shared_text`]): on both sides it
 //! measures the harness alone (reading, dispatch, comparison, reports,
 //! flags), with no implementation's work in the way (`scripts/bench`).
 
 use super::{Implementation, Request, SideError};
-use crate::model::{Answer, AppError, Side};
+use crate::model::{Answer, AppError, Output, Side};
 use crate::normalize::{normalize_with, Whitespace};
 use futures::future::BoxFuture;
 
@@ -66,12 +67,12 @@ impl Implementation for Builtin {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>> {
         let answer = match self.work {
             Work::Normalize(whitespace) => match normalize_with(request.input, whitespace) {
-                Ok(output) => Answer::Output(output),
+                Ok(output) => Answer::output(output),
                 Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
             },
             // The input was checked as strict JSON when it was read, so it
-            // parses; a failure would still be an answer, never a panic.
-            Work::Identity => match serde_json::from_str(request.input.get()) {
+            // reads; a failure would still be an answer, never a panic.
+            Work::Identity => match Output::from_shared_text(request.input.clone()) {
                 Ok(output) => Answer::Output(output),
                 Err(e) => Answer::Error(AppError::new("ValueError", e.to_string())),
             },

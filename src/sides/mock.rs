@@ -27,7 +27,7 @@ impl Reply {
     /// The output `value`, at once.
     pub fn output(value: Value) -> Reply {
         Reply {
-            answer: Ok(Answer::Output(value)),
+            answer: Ok(Answer::output(value)),
             latency: Duration::ZERO,
         }
     }

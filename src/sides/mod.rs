@@ -43,7 +43,7 @@ pub use builtin::BUILTINS;
 pub use process::kill_all as kill_all_processes;
 pub use spec::{CommandLine, SideSpec, FORMS};
 
-use crate::model::{Answer, AppError, Side, SideStats};
+use crate::model::{Answer, AppError, Output, Side, SideStats};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -205,9 +205,20 @@ pub struct SideOptions {
 
 /// A whole response (`what`: "stdout", "response body") as an answer: its JSON,
 /// or a `cutover.bad_output` error quoting its start.
+///
+/// The output is kept as the response's JSON text where it reads as a value
+/// ([`Output::from_text`]); anything else takes the plain parse, whose
+/// answer (the value, or the error quoting serde_json) it always was.
 pub(crate) fn parse_output(bytes: &[u8], what: &str) -> Answer {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Answer::Output(value),
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Box<RawValue>>(text).ok())
+        .and_then(|raw| Output::from_text(raw).ok());
+    if let Some(output) = text {
+        return Answer::Output(output);
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => Answer::output(value),
         Err(e) => Answer::Error(AppError::new(
             "cutover.bad_output",
             format!(

@@ -3,7 +3,7 @@
 //! # Contract
 //! For replaying captures when the legacy can no longer be run: the answer is
 //! the record's `recorded` value as an [`Answer::Output`] (any JSON value,
-//! `null` included). A record without `recorded` is answered with a
+//! `null` included), kept as the capture's JSON text. A record without `recorded` is answered with a
 //! `cutover.no_recording` error, so it shows up in the report instead of
 //! passing silently. When the run's other side is an `upstream:` one, a
 //! recorded HTTP response ([`crate::model::exchange::HttpResponse`]) is
@@ -14,7 +14,7 @@
 
 use super::{Implementation, Request, SideError};
 use crate::model::exchange::{HeaderPolicy, HttpResponse};
-use crate::model::{Answer, AppError};
+use crate::model::{Answer, AppError, Output};
 use futures::future::BoxFuture;
 
 /// The recorded side; `exchanges`: the header policy HTTP responses are
@@ -28,12 +28,13 @@ impl Implementation for Recorded {
         let answer = match request.recorded {
             Some(raw) if self.exchanges.is_some() => match HttpResponse::parse(raw) {
                 Ok(response) => {
-                    Answer::Output(response.comparable(self.exchanges.as_ref().expect("checked")))
+                    Answer::output(response.comparable(self.exchanges.as_ref().expect("checked")))
                 }
                 Err(e) => Answer::Error(AppError::new("cutover.bad_recording", e)),
             },
-            Some(raw) => match serde_json::from_str(raw.get()) {
-                Ok(value) => Answer::Output(value),
+            // Kept as the capture's text (a copy, no parse) where it reads.
+            Some(raw) => match Output::from_text(raw.to_owned()) {
+                Ok(output) => Answer::Output(output),
                 Err(e) => Answer::Error(AppError::new("cutover.bad_recording", e.to_string())),
             },
             None => Answer::Error(AppError::new(

@@ -704,7 +704,7 @@ impl Upstream {
         };
         match self.send(&request).await {
             Ok(done) => Called {
-                answer: Answer::Output(done.response.comparable(self.target.policy())),
+                answer: Answer::output(done.response.comparable(self.target.policy())),
                 waited: done.waited,
             },
             Err(TransportError::Timeout { after, .. }) => Called::now(Answer::Timeout(after)),
@@ -728,7 +728,7 @@ impl Implementation for Upstream {
     fn recorded_answer(&self, recorded: &serde_json::value::RawValue) -> Option<Answer> {
         HttpResponse::parse(recorded)
             .ok()
-            .map(|r| Answer::Output(r.comparable(self.target.policy())))
+            .map(|r| Answer::output(r.comparable(self.target.policy())))
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<(), SideError>> {

@@ -10,7 +10,9 @@
 //!   or `{"id", "error": {"type", "message"}}` (other fields ignored; a
 //!   present `null` output is an output); anything else is a protocol
 //!   violation, said in words (quoting the start of the line) for the error
-//!   the worker's calls get.
+//!   the worker's calls get. The output is kept as the line's JSON text (no
+//!   `Value` built; [`Output::from_text`]) whenever that reads as a value;
+//!   any other line is read as before, to the same answer or error.
 //! - The envelope costs no nesting: an output as deep as an input may be
 //!   (traffic accepts 128 levels, the record line's own object included) is
 //!   read as deep as it is, although the envelope puts it one level deeper
@@ -23,7 +25,7 @@
 //!   other JSON value the output, and a line that is not JSON the call's
 //!   `cutover.bad_output` error. No line of a pipe breaks its protocol.
 
-use crate::model::{Answer, AppError};
+use crate::model::{Answer, AppError, Output};
 use crate::util::serde::present;
 use crate::util::text::excerpt;
 use serde::Deserialize;
@@ -81,8 +83,40 @@ struct DeepResponse<'a> {
     output: &'a RawValue,
 }
 
+/// The envelope with the output kept as text (borrowed from the line; the
+/// id borrowed too, a wire id has no escapes).
+#[derive(Deserialize)]
+struct TextResponse<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    output: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<AppError>,
+}
+
+/// The common response, its output kept as JSON text ([`Output::from_text`]).
+/// `None` for anything else, which [`parse_response`] reads as it always
+/// did, so the answer or the protocol error is the same.
+fn parse_text_response(line: &[u8]) -> Option<Result<(u64, Answer), String>> {
+    let wire: TextResponse = serde_json::from_slice(line).ok()?;
+    let id = match wire_id(&wire.id) {
+        Ok(id) => id,
+        Err(e) => return Some(Err(e)),
+    };
+    let answer = match (wire.output, wire.error) {
+        (Some(output), None) => Answer::Output(Output::from_text(output.to_owned()).ok()?),
+        (None, Some(error)) => Answer::Error(error),
+        _ => return None,
+    };
+    Some(Ok((id, answer)))
+}
+
 /// Parses one response line into (wire id, answer), or says how it breaks the protocol.
 pub(super) fn parse_response(line: &[u8]) -> Result<(u64, Answer), String> {
+    if let Some(parsed) = parse_text_response(line) {
+        return parsed;
+    }
     let wire: WireResponse = match serde_json::from_slice(line) {
         Ok(wire) => wire,
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
@@ -92,7 +126,7 @@ pub(super) fn parse_response(line: &[u8]) -> Result<(u64, Answer), String> {
     };
     let id = wire_id(&wire.id)?;
     match (wire.output, wire.error) {
-        (Some(output), None) => Ok((id, Answer::Output(output))),
+        (Some(output), None) => Ok((id, Answer::output(output))),
         (None, Some(error)) => Ok((id, Answer::Error(error))),
         _ => Err(format!(
             "answered a response with both or neither of `output` and `error`: {}",
@@ -151,7 +185,7 @@ mod tests {
     fn responses_are_checked_against_the_protocol() {
         assert_eq!(
             parse_response(br#"{"id":"3","output":null}"#).unwrap(),
-            (3, Answer::Output(Value::Null))
+            (3, Answer::output(Value::Null))
         );
         assert!(matches!(
             parse_response(br#"{"id":"4","error":{"type":"E","message":"m"}}"#).unwrap(),
@@ -195,7 +229,7 @@ mod tests {
     fn pipe_lines_are_outputs_errors_or_that_records_bad_output() {
         assert_eq!(
             parse_ordered(br#"{"accepted":[],"rejected":[]}"#),
-            Answer::Output(serde_json::json!({"accepted": [], "rejected": []}))
+            Answer::output(serde_json::json!({"accepted": [], "rejected": []}))
         );
         assert_eq!(
             parse_ordered(br#"{"error":{"type":"ValueError","message":"m"}}"#),

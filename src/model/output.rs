@@ -1,0 +1,353 @@
+//! One side's output: a JSON value, or the JSON text a side answered with,
+//! read into a value only when something needs the value.
+//!
+//! # Contract
+//! - An [`Output`] is always one JSON value. Built from text
+//!   ([`Output::from_text`], [`Output::from_shared_text`],
+//!   [`Output::from_json_text`]), it keeps the text (no copy of a shared
+//!   one) and builds the [`Value`] on the first [`Output::value`] (or
+//!   deref), once. The text is checked at construction so that this parse
+//!   cannot fail: text serde_json might refuse as a `Value` although it is
+//!   valid syntax (nesting near serde_json's limit of 128, a `\uD800`-style
+//!   surrogate escape, a number with an exponent or a very long run of
+//!   digits, any of which could be out of range) is parsed at once instead,
+//!   and a parse error is the constructor's error, exactly as parsing it
+//!   had always been. So an `Output` made from text and one made from the
+//!   value the text reads as are the same output in every respect but cost.
+//! - Equality ([`PartialEq`]) is the values' structural equality, with two
+//!   identical texts equal without parsing. The comparison's cheaper test of
+//!   two texts lives in `compare` (it never decides differently).
+//! - Serialising an `Output` writes its value (as serde_json writes the
+//!   value, not the side's text), so report files are the same bytes
+//!   whichever form an answer arrived in; `Debug` shows the value too.
+//! - Non-goal: keeping a changed value's text: [`Output::value_mut`] drops it.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+
+/// One side's output (see the module contract).
+#[derive(Clone)]
+pub struct Output(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Value(Value),
+    Text { text: Text, value: OnceLock<Value> },
+}
+
+#[derive(Clone)]
+enum Text {
+    Shared(Arc<RawValue>),
+    Owned(Box<RawValue>),
+}
+
+impl Text {
+    fn get(&self) -> &str {
+        match self {
+            Text::Shared(raw) => raw.get(),
+            Text::Owned(raw) => raw.get(),
+        }
+    }
+}
+
+/// Deepest nesting of brackets a text may have and still be kept as text:
+/// below serde_json's recursion limit (128: 127 levels read), with room.
+const MAX_TEXT_BRACKETS: usize = 120;
+
+/// A digit run this long may be a number out of `f64`'s range (over 308
+/// digits), so a text with one (counted in 128-byte blocks all of digits) is
+/// parsed at once.
+const DIGIT_BLOCK: usize = 128;
+
+/// Whether serde_json surely reads this (syntactically valid) JSON text as a
+/// [`Value`]: nothing in it could exceed the recursion limit, be a lone
+/// surrogate, or be a number out of range. Conservative: `false` only costs
+/// a parse at construction.
+fn surely_reads(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if memchr::memchr2_iter(b'[', b'{', bytes)
+        .nth(MAX_TEXT_BRACKETS)
+        .is_some()
+    {
+        return false;
+    }
+    if memchr::memmem::find(bytes, b"\\ud").is_some()
+        || memchr::memmem::find(bytes, b"\\uD").is_some()
+    {
+        return false;
+    }
+    // An exponent follows a digit (`1e400`); strings may hold such text too,
+    // which is harmless, but the hex digits of a `\u00e9` escape (always in
+    // a string) are too common to count.
+    if memchr::memchr2_iter(b'e', b'E', bytes)
+        .any(|at| at > 0 && bytes[at - 1].is_ascii_digit() && !in_hex_escape(bytes, at))
+    {
+        return false;
+    }
+    // Any run of 2 × DIGIT_BLOCK digits holds a whole aligned block of them.
+    !bytes
+        .chunks_exact(DIGIT_BLOCK)
+        .any(|block| block[0].is_ascii_digit() && block.iter().all(u8::is_ascii_digit))
+}
+
+/// Whether the byte at `at` is one of the four hex digits of a `\uXXXX`
+/// escape (then it is inside a string).
+fn in_hex_escape(bytes: &[u8], at: usize) -> bool {
+    (0..4).any(|k| {
+        at >= k + 2
+            && bytes[at - k - 2] == b'\\'
+            && bytes[at - k - 1] == b'u'
+            && bytes[at - k..=at].iter().all(u8::is_ascii_hexdigit)
+    })
+}
+
+impl Output {
+    /// Validated JSON text (a [`RawValue`] is valid syntax) as an output:
+    /// kept as text, or, when it might not read as a [`Value`], read now
+    /// (the error is serde_json's, as if it had been parsed directly).
+    pub fn from_text(text: Box<RawValue>) -> Result<Output, serde_json::Error> {
+        if surely_reads(text.get()) {
+            Ok(Output(Repr::Text {
+                text: Text::Owned(text),
+                value: OnceLock::new(),
+            }))
+        } else {
+            serde_json::from_str::<Value>(text.get()).map(Output::from)
+        }
+    }
+
+    /// [`Output::from_text`] for text shared with something else (a
+    /// record's input): not copied.
+    pub fn from_shared_text(text: Arc<RawValue>) -> Result<Output, serde_json::Error> {
+        if surely_reads(text.get()) {
+            Ok(Output(Repr::Text {
+                text: Text::Shared(text),
+                value: OnceLock::new(),
+            }))
+        } else {
+            serde_json::from_str::<Value>(text.get()).map(Output::from)
+        }
+    }
+
+    /// JSON text not yet checked: its syntax is checked (serde_json's
+    /// error), then as [`Output::from_text`].
+    pub fn from_json_text(text: String) -> Result<Output, serde_json::Error> {
+        Output::from_text(RawValue::from_string(text)?)
+    }
+
+    /// The value (built from the text on first use).
+    pub fn value(&self) -> &Value {
+        match &self.0 {
+            Repr::Value(value) => value,
+            Repr::Text { text, value } => value.get_or_init(|| {
+                // Cannot fail: the constructor kept only text that reads.
+                serde_json::from_str(text.get()).unwrap_or_else(|e| {
+                    tracing::error!(
+                        "cutover: an output's JSON text did not read as a value ({e}); using null"
+                    );
+                    Value::Null
+                })
+            }),
+        }
+    }
+
+    /// The value, already built (a value output, or a text one read already).
+    pub fn value_if_built(&self) -> Option<&Value> {
+        match &self.0 {
+            Repr::Value(value) => Some(value),
+            Repr::Text { value, .. } => value.get(),
+        }
+    }
+
+    /// The JSON text the side answered with, when it answered text.
+    pub fn text(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Value(_) => None,
+            Repr::Text { text, .. } => Some(text.get()),
+        }
+    }
+
+    /// The value, to change: the text (if any) is dropped.
+    pub fn value_mut(&mut self) -> &mut Value {
+        if let Repr::Text { .. } = self.0 {
+            let value = self.value().clone();
+            self.0 = Repr::Value(value);
+        }
+        match &mut self.0 {
+            Repr::Value(value) => value,
+            Repr::Text { .. } => unreachable!("made a value just above"),
+        }
+    }
+
+    /// The value, owned.
+    pub fn into_value(self) -> Value {
+        match self.0 {
+            Repr::Value(value) => value,
+            Repr::Text { text, value } => match value.into_inner() {
+                Some(value) => value,
+                None => Output(Repr::Text {
+                    text,
+                    value: OnceLock::new(),
+                })
+                .value()
+                .clone(),
+            },
+        }
+    }
+}
+
+impl From<Value> for Output {
+    fn from(value: Value) -> Self {
+        Output(Repr::Value(value))
+    }
+}
+
+impl From<Output> for Value {
+    fn from(output: Output) -> Self {
+        output.into_value()
+    }
+}
+
+impl std::ops::Deref for Output {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl PartialEq for Output {
+    fn eq(&self, other: &Output) -> bool {
+        if let (Some(a), Some(b)) = (self.text(), other.text()) {
+            if a == b {
+                return true;
+            }
+        }
+        self.value() == other.value()
+    }
+}
+
+impl PartialEq<Value> for Output {
+    fn eq(&self, other: &Value) -> bool {
+        self.value() == other
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value().fmt(f)
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value().fmt(f)
+    }
+}
+
+impl Serialize for Output {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Output {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(Output::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(s: &str) -> Result<Output, serde_json::Error> {
+        Output::from_json_text(s.to_owned())
+    }
+
+    #[test]
+    fn text_that_reads_is_kept_and_read_once_on_demand() {
+        let out = text(r#"{"a": [1, "\u00e9"]}"#).unwrap();
+        assert_eq!(out.text(), Some(r#"{"a": [1, "\u00e9"]}"#));
+        assert!(out.value_if_built().is_none());
+        assert_eq!(out.value(), &json!({"a": [1, "é"]}));
+        assert!(out.value_if_built().is_some());
+        assert_eq!(out, Output::from(json!({"a": [1, "é"]})));
+        assert_eq!(serde_json::to_string(&out).unwrap(), r#"{"a":[1,"é"]}"#);
+    }
+
+    #[test]
+    fn text_serde_json_might_refuse_is_parsed_at_construction_with_its_error() {
+        let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
+        for (refused, why) in [
+            (deep.as_str(), "recursion limit exceeded"),
+            (r#"["\udc00"]"#, "lone leading surrogate"),
+            (r#"[1e400]"#, "number out of range"),
+        ] {
+            let e = text(refused)
+                .err()
+                .unwrap_or_else(|| panic!("{refused} read"));
+            assert!(e.to_string().starts_with(why), "{refused}: {e}");
+        }
+        let long = "9".repeat(400);
+        assert!(text(&long)
+            .unwrap_err()
+            .to_string()
+            .starts_with("number out of range"));
+        // Close to the limits but fine: read at once, kept as values.
+        for fine in [r#""\ud83d\ude00""#, "[1e5]", r#""1e400""#] {
+            let out = text(fine).unwrap();
+            assert!(out.text().is_none(), "{fine}");
+            assert_eq!(out.value(), &serde_json::from_str::<Value>(fine).unwrap());
+        }
+        assert!(text("[1, 2").is_err());
+        assert!(text(r#""\ud800""#).is_err());
+        // Escapes' hex digits are no exponents: kept as text.
+        for fine in [r#""\u00e9\u00E9""#, r#"{"\u0065": "1\u1e00"}"#] {
+            assert_eq!(text(fine).unwrap().text(), Some(fine));
+        }
+        assert!(text(r#"["\u00e9", 2e1]"#).unwrap().text().is_none());
+    }
+
+    proptest::proptest! {
+        /// Made from text, an output is exactly what parsing the text gives:
+        /// the same value, or an error where parsing fails.
+        #[test]
+        fn an_output_from_text_is_what_parsing_it_gives(
+            tokens in proptest::collection::vec(proptest::sample::select(vec![
+                "1", "-0.5", "1e400", "1E2", "2e-400", "1.7976931348623157e308", "\"\\u00e9\"",
+                "\"\\ud83d\\ude00\"", "\"\\udc00\"", "\"x\\\\ud800\"", "\"1e9\"", "null",
+                "[", "]", "{\"k\":", "}", ",", "99999999999999999999",
+            ]), 0..40),
+            digits in 0usize..400,
+            nest in 0usize..140,
+        ) {
+            let body = tokens.concat();
+            let long = "7".repeat(digits);
+            for text in [
+                body.clone(),
+                format!("[{body}]"),
+                format!("[{long}]"),
+                format!("{}{}{}", "[".repeat(nest), long.chars().take(1).collect::<String>() + "0", "]".repeat(nest)),
+            ] {
+                let Ok(raw) = RawValue::from_string(text.clone()) else { continue };
+                let parsed = serde_json::from_str::<Value>(&text);
+                match (Output::from_text(raw), parsed) {
+                    (Ok(out), Ok(value)) => proptest::prop_assert_eq!(out.value(), &value),
+                    (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+                    (out, value) => proptest::prop_assert!(false, "{text}: {:?} but {:?}", out.map(|o| o.text().map(str::to_owned)), value),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn changing_the_value_drops_the_text() {
+        let mut out = text("[1]").unwrap();
+        out.value_mut().as_array_mut().unwrap().push(json!(2));
+        assert_eq!(out.text(), None);
+        assert_eq!(out.into_value(), json!([1, 2]));
+    }
+}
