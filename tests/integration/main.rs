@@ -10,6 +10,7 @@ mod cluster;
 mod config;
 mod contracts;
 mod defects;
+mod fast_path;
 mod faults;
 mod flags;
 mod groups;
