@@ -11,6 +11,9 @@
 //!   object, later keys are counted in `more_keys` and not described) and
 //!   the merged shape of array items. Below [`MAX_DEPTH`] only types are
 //!   kept. Memory is bounded by those limits, whatever the number of values.
+//! - [`Shape::add_text`] takes a value as its JSON text, with the same
+//!   result as adding the value it reads as, without building it (a text
+//!   output's shape costs no `Value`).
 //! - Every value added is described by the shape, so a schema inferred from
 //!   it accepts every one of them ([`super::infer`]'s promise).
 //! - [`AnswerShapes`] is what a run writes ([`SHAPE_FILE`]): the shape of
@@ -70,18 +73,35 @@ impl Shape {
         self.add_at(value, 0);
     }
 
-    fn add_at(&mut self, value: &Value, depth: usize) {
+    /// Takes one more value, given as JSON text that reads as a value, as
+    /// [`Shape::add`] would take that value, without building it: the text
+    /// is read into a borrowed tree (strings without escapes are not
+    /// copied), whose objects are visited in the value's order (keys
+    /// sorted, a repeated key's last value). `false` (nothing taken) when
+    /// the text does not read.
+    pub fn add_text(&mut self, text: &str) -> bool {
+        match serde_json::from_str::<Lite>(text) {
+            Ok(mut lite) => {
+                lite.settle();
+                self.add_at(&lite, 0);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn add_at<N: Node>(&mut self, value: &N, depth: usize) {
         if self.seen == 0 {
             self.strings = Some(BTreeSet::new());
         }
         self.seen += 1;
         let deeper = depth < MAX_DEPTH;
-        match value {
-            Value::Null => self.types.null += 1,
-            Value::Bool(_) => self.types.boolean += 1,
-            Value::Number(n) if n.is_i64() || n.is_u64() => self.types.integer += 1,
-            Value::Number(_) => self.types.number += 1,
-            Value::String(s) => {
+        match value.view() {
+            View::Null => self.types.null += 1,
+            View::Bool => self.types.boolean += 1,
+            View::Integer => self.types.integer += 1,
+            View::Number => self.types.number += 1,
+            View::String(s) => {
                 self.types.string += 1;
                 if let Some(strings) = &mut self.strings {
                     if s.chars().count() > MAX_ENUM_CHARS
@@ -89,11 +109,11 @@ impl Shape {
                     {
                         self.strings = None;
                     } else if !strings.contains(s) {
-                        strings.insert(s.clone());
+                        strings.insert(s.to_owned());
                     }
                 }
             }
-            Value::Array(items) => {
+            View::Array(items) => {
                 self.types.array += 1;
                 if deeper {
                     let shape = self.items.get_or_insert_with(Default::default);
@@ -102,16 +122,16 @@ impl Shape {
                     }
                 }
             }
-            Value::Object(map) => {
+            View::Object(members) => {
                 self.types.object += 1;
                 if deeper {
-                    for (key, value) in map {
+                    for (key, value) in members {
                         if let Some(shape) = self.properties.get_mut(key) {
                             shape.add_at(value, depth + 1);
                         } else if self.properties.len() < MAX_PROPERTIES {
                             let mut shape = Shape::default();
                             shape.add_at(value, depth + 1);
-                            self.properties.insert(key.clone(), shape);
+                            self.properties.insert(key.to_owned(), shape);
                         } else {
                             self.more_keys += 1;
                         }
@@ -119,6 +139,154 @@ impl Shape {
                 }
             }
         }
+    }
+}
+
+/// One JSON value as [`Shape::add_at`] sees it.
+enum View<'a, I, M> {
+    Null,
+    Bool,
+    Integer,
+    Number,
+    String(&'a str),
+    Array(I),
+    Object(M),
+}
+
+/// A JSON value [`Shape`] can take: a [`Value`], or a [`Lite`] read from text.
+trait Node: Sized {
+    fn view(&self) -> View<'_, impl Iterator<Item = &Self>, impl Iterator<Item = (&str, &Self)>>;
+}
+
+impl Node for Value {
+    fn view(&self) -> View<'_, impl Iterator<Item = &Self>, impl Iterator<Item = (&str, &Self)>> {
+        match self {
+            Value::Null => View::Null,
+            Value::Bool(_) => View::Bool,
+            Value::Number(n) if n.is_i64() || n.is_u64() => View::Integer,
+            Value::Number(_) => View::Number,
+            Value::String(s) => View::String(s),
+            Value::Array(items) => View::Array(items.iter()),
+            Value::Object(map) => View::Object(map.iter().map(|(k, v)| (k.as_str(), v))),
+        }
+    }
+}
+
+/// A JSON value read from text for its shape only: strings borrowed where
+/// they have no escapes, numbers only told apart as serde_json's `Value`
+/// tells them (an integer is what it reads as `u64` or `i64`).
+enum Lite<'a> {
+    Null,
+    Bool,
+    Integer,
+    Number,
+    String(std::borrow::Cow<'a, str>),
+    Array(Vec<Lite<'a>>),
+    Object(Vec<(std::borrow::Cow<'a, str>, Lite<'a>)>),
+}
+
+impl Lite<'_> {
+    /// Objects in a `Value`'s order: keys sorted, a repeated key's last value.
+    fn settle(&mut self) {
+        match self {
+            Lite::Array(items) => items.iter_mut().for_each(Lite::settle),
+            Lite::Object(members) => {
+                members.iter_mut().for_each(|(_, v)| v.settle());
+                // Stable: a repeated key's values keep their order, and the
+                // last one is kept.
+                members.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut kept: Vec<(std::borrow::Cow<str>, Lite)> =
+                    Vec::with_capacity(members.len());
+                for member in members.drain(..) {
+                    match kept.last_mut() {
+                        Some(last) if last.0 == member.0 => *last = member,
+                        _ => kept.push(member),
+                    }
+                }
+                *members = kept;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Node for Lite<'_> {
+    fn view(&self) -> View<'_, impl Iterator<Item = &Self>, impl Iterator<Item = (&str, &Self)>> {
+        match self {
+            Lite::Null => View::Null,
+            Lite::Bool => View::Bool,
+            Lite::Integer => View::Integer,
+            Lite::Number => View::Number,
+            Lite::String(s) => View::String(s),
+            Lite::Array(items) => View::Array(items.iter()),
+            Lite::Object(members) => View::Object(members.iter().map(|(k, v)| (k.as_ref(), v))),
+        }
+    }
+}
+
+/// A string that borrows from the text when it can.
+struct LiteStr<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for LiteStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(LiteVisitor).and_then(|lite| match lite {
+            Lite::String(s) => Ok(LiteStr(s)),
+            _ => Err(serde::de::Error::custom("expected a string")),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Lite<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LiteVisitor)
+    }
+}
+
+struct LiteVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LiteVisitor {
+    type Value = Lite<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Lite<'de>, E> {
+        Ok(Lite::Null)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Lite<'de>, E> {
+        Ok(Lite::Bool)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Lite<'de>, E> {
+        Ok(Lite::Integer)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Lite<'de>, E> {
+        Ok(Lite::Integer)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Lite<'de>, E> {
+        Ok(Lite::Number)
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Lite<'de>, E> {
+        Ok(Lite::String(s.into()))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Lite<'de>, E> {
+        Ok(Lite::String(s.to_owned().into()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Lite<'de>, E> {
+        Ok(Lite::String(s.into()))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Lite<'de>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Lite::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Lite<'de>, A::Error> {
+        let mut members = Vec::new();
+        while let Some((LiteStr(key), value)) = map.next_entry()? {
+            members.push((key, value));
+        }
+        Ok(Lite::Object(members))
     }
 }
 
@@ -146,7 +314,11 @@ impl AnswerShapes {
     /// Takes one answer (timeouts add nothing).
     pub fn add(&mut self, answer: &Answer) {
         match answer {
-            Answer::Output(value) => self.outputs.add(value),
+            // A text output's shape is taken from its text (no value built).
+            Answer::Output(output) => match (output.value_if_built(), output.text()) {
+                (None, Some(text)) if self.outputs.add_text(text) => {}
+                _ => self.outputs.add(output.value()),
+            },
             Answer::Error(e) if e.kind.starts_with("cutover.") => {}
             Answer::Error(e) => {
                 if let Some(n) = self.errors.get_mut(&e.kind) {
@@ -166,6 +338,45 @@ impl AnswerShapes {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The shape of texts, taken from the texts, and of the values they read as.
+    fn both(texts: &[String]) -> (Shape, Shape) {
+        let (mut from_text, mut from_value) = (Shape::default(), Shape::default());
+        for text in texts {
+            assert!(from_text.add_text(text), "{text}");
+            from_value.add(&serde_json::from_str(text).unwrap());
+        }
+        (from_text, from_value)
+    }
+
+    #[test]
+    fn a_texts_shape_is_its_values_shape_with_repeated_keys_escapes_and_many_keys() {
+        let many: Vec<String> = (0..300).rev().map(|i| format!("\"k{i}\": {i}")).collect();
+        let texts = [
+            r#"{"b": 1, "a": "x", "b": "two", "a\u0041": [1.5, -0, 1e3, 18446744073709551616]}"#
+                .to_owned(),
+            r#"{"a": "\u00e9t\u00e9", "b": null, "c": {"d": [true, {"e": []}]}}"#.to_owned(),
+            format!("{{{}}}", many.join(", ")),
+            r#"["x", "x", "\ud83d\ude00", 3]"#.to_owned(),
+        ];
+        let (a, b) = both(&texts);
+        assert_eq!(a, b);
+        assert!(!Shape::default().add_text("[1,"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_random_texts_shape_is_its_values_shape(
+            keys in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "\\u0061", "c"]), 0..12),
+            leaves in proptest::collection::vec(proptest::sample::select(vec!["1", "-1", "1.0", "\"s\"", "\"\\u00e9\"", "null", "true", "[]", "{}", "[1, \"a\"]"]), 12),
+        ) {
+            let members: Vec<String> = keys.iter().zip(&leaves).map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            let object = format!("{{{}}}", members.join(", "));
+            let texts = vec![object.clone(), format!("[{object}, {}]", leaves.join(", ")), leaves[0].to_owned()];
+            let (a, b) = both(&texts);
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
 
     #[test]
     fn a_shape_stays_bounded_and_stops_keeping_strings_when_there_are_many() {
