@@ -19,7 +19,7 @@ use std::collections::HashSet;
 /// are equal or are not both outputs).
 pub fn noisy_paths(first: &Answer, second: &Answer) -> Vec<String> {
     match (first, second) {
-        (Answer::Output(a), Answer::Output(b)) if a != b => {
+        (Answer::Output(a), Answer::Output(b)) if !super::same_output(a, b) => {
             diff(a, b).0.into_iter().map(|d| d.path).collect()
         }
         _ => Vec::new(),

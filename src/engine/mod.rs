@@ -39,6 +39,14 @@
 //! reads its channel (the report's sinks, a test). Who serves a key is the
 //! report's business (its rollout section).
 //!
+//! - Both answers are judged by [`crate::compare::judge_under`]: two
+//!   outputs given as JSON text are found equal without building a
+//!   `Value` when they can be (the comparison's fast path, which never
+//!   decides differently); a value is built, once per output, only when
+//!   something needs it: the rules (declared rules skip the fast path),
+//!   known differences or the noise probe on a differing record, the
+//!   contract, the diff. The byte budget counts a text output's text, and
+//!   its value once built.
 //! - With a behaviour contract ([`RunPlan::contract`]) each record's input
 //!   and both answers are checked against it in the comparison task too
 //!   ([`RecordResult::contract`]); the verdict does not change.

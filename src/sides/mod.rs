@@ -20,6 +20,17 @@
 //! the directory [`SideOptions::dir`] names (the run's working directory),
 //! whoever starts them and from wherever.
 //!
+//! Outputs are given as the side's JSON text where a side has it
+//! ([`crate::model::Output`]): `builtin:identity` (its input, shared, no
+//! copy), `worker:` and `pipe:` (the response's `output` or line),
+//! `exec:` and `http(s)://` (the stdout or body), `recorded` (the capture's
+//! `recorded` text). Text is kept only when it surely reads as a value;
+//! otherwise it is parsed at once, so every answer, error message
+//! included, is what parsing it gave before. `builtin:normalize` answers a
+//! value, and `upstream:` its exchange's response object (a value built
+//! from status, headers and body). Which form an answer has never changes
+//! a verdict, only its cost ([`crate::compare`]'s fast path for text).
+//!
 //! Names only [`crate::model`], [`crate::util`] and [`crate::normalize`]
 //! (the builtins).
 //!
