@@ -24,7 +24,8 @@
 /// Whether two valid JSON texts surely read as equal values (see the module
 /// contract; `false` is unsure).
 pub fn surely_equal(a: &str, b: &str) -> bool {
-    if a == b {
+    // One text shared by both (`builtin:identity`), or the same bytes.
+    if std::ptr::eq(a, b) || a == b {
         return true;
     }
     let mut a = Cursor::new(a);

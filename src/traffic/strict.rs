@@ -12,8 +12,8 @@
 //!   own object being level 1: serde_json (the port, and cutover reading any
 //!   answer) refuses documents that deep.
 //!
-//! It looks only at backslashes (found with memchr) of lines that contain
-//! `\ud` or `\uD`, and walks a line to measure its depth only when it has
+//! It looks only at the `\ud` and `\uD` of a line (found with memmem),
+//! and walks a line to measure its depth only when it has
 //! more than [`MAX_DEPTH`] brackets: most lines cost two substring searches
 //! and a count of brackets.
 //! Non-goal: syntax errors (serde_json reports those first).
@@ -36,10 +36,7 @@ pub fn check(json: &[u8]) -> Result<(), String> {
         check_depth(json)?;
     }
     // A surrogate escape starts `\ud` or `\uD`: most lines have none.
-    if SURROGATE.iter().any(|f| f.find(json).is_some()) {
-        check_surrogates(json)?;
-    }
-    Ok(())
+    check_surrogates(json)
 }
 
 /// Nesting depth, brackets inside strings not counted.
@@ -86,34 +83,86 @@ fn surrogate_at(json: &[u8], at: usize) -> Option<bool> {
     }
 }
 
-/// Every escape, left to right: a high surrogate must be followed at once by
-/// a low one, and a low one must follow a high one. (Backslashes only occur
-/// in strings, and each starts an escape unless the one before it did.)
+/// Every surrogate escape, left to right: a high surrogate must be followed
+/// at once by a low one, and a low one must follow a high one. Only the
+/// places where `\ud` or `\uD` occurs are looked at (found with memmem);
+/// such a backslash starts an escape when an even number of backslashes
+/// comes before it (an odd one makes it the second byte of a `\\`).
 fn check_surrogates(json: &[u8]) -> Result<(), String> {
+    let [lower, upper] = &*SURROGATE;
+    let find = |finder: &memchr::memmem::Finder, from: usize| {
+        finder.find(&json[from..]).map_or(usize::MAX, |i| i + from)
+    };
+    let (mut next_lower, mut next_upper) = (find(lower, 0), find(upper, 0));
     let mut resume = 0;
-    for at in memchr::memchr_iter(b'\\', json) {
-        if at < resume {
-            continue; // the second byte of `\\`, or inside a pair checked
+    loop {
+        let at = next_lower.min(next_upper);
+        if at == usize::MAX {
+            return Ok(());
         }
-        let lone = || {
-            Err(format!(
-                "lone surrogate {} at column {} (a UTF-16 surrogate escape without its other half is not a character); neither side could read it",
-                String::from_utf8_lossy(&json[at..(at + 6).min(json.len())]),
-                at + 1
-            ))
-        };
+        if at == next_lower {
+            next_lower = find(lower, at + 1);
+        } else {
+            next_upper = find(upper, at + 1);
+        }
+        if at < resume {
+            continue; // the low half of a pair checked
+        }
+        let before = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        if before % 2 == 1 {
+            continue; // `\\ud...`: text, not an escape
+        }
         resume = match surrogate_at(json, at) {
             Some(true) if surrogate_at(json, at + 6) == Some(false) => at + 12,
-            Some(_) => return lone(),
+            Some(_) => {
+                return Err(format!(
+                    "lone surrogate {} at column {} (a UTF-16 surrogate escape without its other half is not a character); neither side could read it",
+                    String::from_utf8_lossy(&json[at..(at + 6).min(json.len())]),
+                    at + 1
+                ))
+            }
             None => at + 2,
         };
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The earlier check, every backslash visited: the reference.
+    fn every_backslash(json: &[u8]) -> Result<(), usize> {
+        let mut resume = 0;
+        for at in memchr::memchr_iter(b'\\', json) {
+            if at < resume {
+                continue;
+            }
+            resume = match surrogate_at(json, at) {
+                Some(true) if surrogate_at(json, at + 6) == Some(false) => at + 12,
+                Some(_) => return Err(at),
+                None => at + 2,
+            };
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn surrogates_are_judged_as_visiting_every_backslash_judges_them(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "ud800", "\\ud83d", "\\ude00", "\\uD800", "\\uDC00", "\\udbff", "\\u0041",
+                "\\ud7ff", "\\\\", "a", "d", "u", "\\\"",
+            ]), 0..12),
+        ) {
+            let line = format!("{{\"input\":\"{}\"}}", parts.concat());
+            let bytes = line.as_bytes();
+            let got = check_surrogates(bytes).map_err(|e| e.split(" at column ").nth(1).map(str::to_owned));
+            let want = every_backslash(bytes).map_err(|at| {
+                Some(format!("{} (a UTF-16 surrogate escape without its other half is not a character); neither side could read it", at + 1))
+            });
+            proptest::prop_assert_eq!(got, want, "{}", line);
+        }
+    }
 
     fn nest(levels: usize) -> String {
         // The line's object is level 1, `input` holds the rest.
