@@ -113,6 +113,10 @@ impl Shape {
                     }
                 }
             }
+            View::LongString => {
+                self.types.string += 1;
+                self.strings = None;
+            }
             View::Array(items) => {
                 self.types.array += 1;
                 if deeper {
@@ -149,6 +153,8 @@ enum View<'a, I, M> {
     Integer,
     Number,
     String(&'a str),
+    /// A string longer than [`MAX_ENUM_CHARS`] characters (its text unread).
+    LongString,
     Array(I),
     Object(M),
 }
@@ -181,6 +187,9 @@ enum Lite<'a> {
     Integer,
     Number,
     String(std::borrow::Cow<'a, str>),
+    /// A string of more than [`MAX_ENUM_CHARS`] characters: never kept, so
+    /// not copied.
+    LongString,
     Array(Vec<Lite<'a>>),
     Object(Vec<(std::borrow::Cow<'a, str>, Lite<'a>)>),
 }
@@ -218,6 +227,7 @@ impl Node for Lite<'_> {
             Lite::Integer => View::Integer,
             Lite::Number => View::Number,
             Lite::String(s) => View::String(s),
+            Lite::LongString => View::LongString,
             Lite::Array(items) => View::Array(items.iter()),
             Lite::Object(members) => View::Object(members.iter().map(|(k, v)| (k.as_ref(), v))),
         }
@@ -229,10 +239,20 @@ struct LiteStr<'a>(std::borrow::Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for LiteStr<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(LiteVisitor).and_then(|lite| match lite {
-            Lite::String(s) => Ok(LiteStr(s)),
-            _ => Err(serde::de::Error::custom("expected a string")),
-        })
+        struct Key;
+        impl<'de> serde::de::Visitor<'de> for Key {
+            type Value = LiteStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<LiteStr<'de>, E> {
+                Ok(LiteStr(s.into()))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<LiteStr<'de>, E> {
+                Ok(LiteStr(s.to_owned().into()))
+            }
+        }
+        d.deserialize_str(Key)
     }
 }
 
@@ -269,6 +289,10 @@ impl<'de> serde::de::Visitor<'de> for LiteVisitor {
         Ok(Lite::String(s.into()))
     }
     fn visit_str<E>(self, s: &str) -> Result<Lite<'de>, E> {
+        // Over MAX_ENUM_CHARS bytes may still be few enough characters.
+        if s.len() > MAX_ENUM_CHARS && s.chars().count() > MAX_ENUM_CHARS {
+            return Ok(Lite::LongString);
+        }
         Ok(Lite::String(s.to_owned().into()))
     }
     fn visit_string<E>(self, s: String) -> Result<Lite<'de>, E> {

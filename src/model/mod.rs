@@ -37,7 +37,7 @@ pub use budget::{Budget, Charge};
 pub use contract::{ContractFindings, Violation, MAX_VIOLATIONS};
 pub use counts::Counts;
 pub use exit::Exit;
-pub use output::Output;
+pub use output::{lone_surrogate, Output};
 pub use pace::{Pace, PaceReport};
 pub use record::{Origin, Record, Rejection};
 pub use result::{Event, Observed, PerRule, RecordResult, RuleEffects};

@@ -21,14 +21,6 @@
 /// Deepest nesting of arrays and objects accepted, counting the line's object.
 pub const MAX_DEPTH: usize = 128;
 
-static SURROGATE: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
-    std::sync::LazyLock::new(|| {
-        [
-            memchr::memmem::Finder::new(b"\\ud"),
-            memchr::memmem::Finder::new(b"\\uD"),
-        ]
-    });
-
 /// Checks an already-parsed JSON line (see the module contract).
 pub fn check(json: &[u8]) -> Result<(), String> {
     let brackets = memchr::memchr2_iter(b'[', b'{', json).count();
@@ -72,63 +64,33 @@ fn check_depth(json: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The code unit of the `\uXXXX` escape whose backslash is at `at`, if it is
-/// a surrogate (`\uD800`-`\uDFFF`, either case): `Some(true)` for a high one,
-/// `Some(false)` for a low one.
-fn surrogate_at(json: &[u8], at: usize) -> Option<bool> {
-    match json.get(at + 1..at + 4)? {
-        [b'u', b'd' | b'D', b'8' | b'9' | b'a' | b'b' | b'A' | b'B'] => Some(true),
-        [b'u', b'd' | b'D', b'c'..=b'f' | b'C'..=b'F'] => Some(false),
-        _ => None,
-    }
-}
-
-/// Every surrogate escape, left to right: a high surrogate must be followed
-/// at once by a low one, and a low one must follow a high one. Only the
-/// places where `\ud` or `\uD` occurs are looked at (found with memmem);
-/// such a backslash starts an escape when an even number of backslashes
-/// comes before it (an odd one makes it the second byte of a `\\`).
+/// Every surrogate escape must be half of a pair
+/// ([`crate::model::lone_surrogate`], shared with the check of outputs
+/// given as text).
 fn check_surrogates(json: &[u8]) -> Result<(), String> {
-    let [lower, upper] = &*SURROGATE;
-    let find = |finder: &memchr::memmem::Finder, from: usize| {
-        finder.find(&json[from..]).map_or(usize::MAX, |i| i + from)
-    };
-    let (mut next_lower, mut next_upper) = (find(lower, 0), find(upper, 0));
-    let mut resume = 0;
-    loop {
-        let at = next_lower.min(next_upper);
-        if at == usize::MAX {
-            return Ok(());
-        }
-        if at == next_lower {
-            next_lower = find(lower, at + 1);
-        } else {
-            next_upper = find(upper, at + 1);
-        }
-        if at < resume {
-            continue; // the low half of a pair checked
-        }
-        let before = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
-        if before % 2 == 1 {
-            continue; // `\\ud...`: text, not an escape
-        }
-        resume = match surrogate_at(json, at) {
-            Some(true) if surrogate_at(json, at + 6) == Some(false) => at + 12,
-            Some(_) => {
-                return Err(format!(
-                    "lone surrogate {} at column {} (a UTF-16 surrogate escape without its other half is not a character); neither side could read it",
-                    String::from_utf8_lossy(&json[at..(at + 6).min(json.len())]),
-                    at + 1
-                ))
-            }
-            None => at + 2,
-        };
+    match crate::model::lone_surrogate(json) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "lone surrogate {} at column {} (a UTF-16 surrogate escape without its other half is not a character); neither side could read it",
+            String::from_utf8_lossy(&json[at..(at + 6).min(json.len())]),
+            at + 1
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The code unit of the `\uXXXX` escape at `at`, if a surrogate:
+    /// `Some(true)` for a high one.
+    fn surrogate_at(json: &[u8], at: usize) -> Option<bool> {
+        match json.get(at + 1..at + 4)? {
+            [b'u', b'd' | b'D', b'8' | b'9' | b'a' | b'b' | b'A' | b'B'] => Some(true),
+            [b'u', b'd' | b'D', b'c'..=b'f' | b'C'..=b'F'] => Some(false),
+            _ => None,
+        }
+    }
 
     /// The earlier check, every backslash visited: the reference.
     fn every_backslash(json: &[u8]) -> Result<(), usize> {
