@@ -22,7 +22,9 @@
 
 use crate::model::Answer;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The file of a run directory that holds its [`AnswerShapes`].
@@ -73,30 +75,30 @@ impl Shape {
         self.add_at(value, 0);
     }
 
-    /// Takes one more value, given as JSON text that reads as a value, as
-    /// [`Shape::add`] would take that value, without building it: the text
-    /// is read into a borrowed tree (strings without escapes are not
-    /// copied), whose objects are visited in the value's order (keys
-    /// sorted, a repeated key's last value). `false` (nothing taken) when
-    /// the text does not read.
+    /// Takes one more value, given as its JSON text (an output's text, which
+    /// reads as a value), exactly as [`Shape::add`] takes that value,
+    /// without building it: containers are split into their members' texts
+    /// (serde_json skips over them without decoding), objects are visited
+    /// in the value's order (keys sorted, a repeated key's last value), and
+    /// a string is decoded only while this location still keeps strings.
+    /// `false` (nothing taken) when the text is not JSON.
     pub fn add_text(&mut self, text: &str) -> bool {
-        match serde_json::from_str::<Lite>(text) {
-            Ok(mut lite) => {
-                lite.settle();
-                self.add_at(&lite, 0);
+        match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) => {
+                self.add_at(Raw(raw.get()), 0);
                 true
             }
             Err(_) => false,
         }
     }
 
-    fn add_at<N: Node>(&mut self, value: &N, depth: usize) {
+    fn add_at<'a, N: Node<'a>>(&mut self, value: N, depth: usize) {
         if self.seen == 0 {
             self.strings = Some(BTreeSet::new());
         }
         self.seen += 1;
         let deeper = depth < MAX_DEPTH;
-        match value.view() {
+        match value.view(deeper) {
             View::Null => self.types.null += 1,
             View::Bool => self.types.boolean += 1,
             View::Integer => self.types.integer += 1,
@@ -104,18 +106,15 @@ impl Shape {
             View::String(s) => {
                 self.types.string += 1;
                 if let Some(strings) = &mut self.strings {
+                    let s = s.get();
                     if s.chars().count() > MAX_ENUM_CHARS
-                        || (strings.len() >= MAX_ENUM && !strings.contains(s))
+                        || (strings.len() >= MAX_ENUM && !strings.contains(s.as_ref()))
                     {
                         self.strings = None;
-                    } else if !strings.contains(s) {
-                        strings.insert(s.to_owned());
+                    } else if !strings.contains(s.as_ref()) {
+                        strings.insert(s.into_owned());
                     }
                 }
-            }
-            View::LongString => {
-                self.types.string += 1;
-                self.strings = None;
             }
             View::Array(items) => {
                 self.types.array += 1;
@@ -130,12 +129,12 @@ impl Shape {
                 self.types.object += 1;
                 if deeper {
                     for (key, value) in members {
-                        if let Some(shape) = self.properties.get_mut(key) {
+                        if let Some(shape) = self.properties.get_mut(key.as_ref()) {
                             shape.add_at(value, depth + 1);
                         } else if self.properties.len() < MAX_PROPERTIES {
                             let mut shape = Shape::default();
                             shape.add_at(value, depth + 1);
-                            self.properties.insert(key.to_owned(), shape);
+                            self.properties.insert(key.into_owned(), shape);
                         } else {
                             self.more_keys += 1;
                         }
@@ -152,165 +151,162 @@ enum View<'a, I, M> {
     Bool,
     Integer,
     Number,
-    String(&'a str),
-    /// A string longer than [`MAX_ENUM_CHARS`] characters (its text unread).
-    LongString,
+    String(JsonStr<'a>),
     Array(I),
     Object(M),
 }
 
-/// A JSON value [`Shape`] can take: a [`Value`], or a [`Lite`] read from text.
-trait Node: Sized {
-    fn view(&self) -> View<'_, impl Iterator<Item = &Self>, impl Iterator<Item = (&str, &Self)>>;
+/// A string, decoded only when asked.
+enum JsonStr<'a> {
+    Value(&'a str),
+    /// The string's JSON text, quotes included.
+    Text(&'a str),
 }
 
-impl Node for Value {
-    fn view(&self) -> View<'_, impl Iterator<Item = &Self>, impl Iterator<Item = (&str, &Self)>> {
+impl<'a> JsonStr<'a> {
+    fn get(&self) -> Cow<'a, str> {
+        match self {
+            JsonStr::Value(s) => Cow::Borrowed(s),
+            // The text is a JSON string (it was split from valid JSON).
+            JsonStr::Text(raw) => {
+                serde_json::from_str::<Key>(raw).map_or(Cow::Borrowed(""), |k| k.0)
+            }
+        }
+    }
+}
+
+/// A JSON value [`Shape`] can take: a [`Value`], or a value's [`Raw`] text.
+trait Node<'a>: Sized {
+    type Items: Iterator<Item = Self>;
+    type Members: Iterator<Item = (Cow<'a, str>, Self)>;
+    /// `deeper`: whether the members of a container will be visited.
+    fn view(self, deeper: bool) -> View<'a, Self::Items, Self::Members>;
+}
+
+type ValueMembers<'a> = std::iter::Map<
+    serde_json::map::Iter<'a>,
+    fn((&'a String, &'a Value)) -> (Cow<'a, str>, &'a Value),
+>;
+
+impl<'a> Node<'a> for &'a Value {
+    type Items = std::slice::Iter<'a, Value>;
+    type Members = ValueMembers<'a>;
+
+    fn view(self, _deeper: bool) -> View<'a, Self::Items, Self::Members> {
         match self {
             Value::Null => View::Null,
             Value::Bool(_) => View::Bool,
             Value::Number(n) if n.is_i64() || n.is_u64() => View::Integer,
             Value::Number(_) => View::Number,
-            Value::String(s) => View::String(s),
+            Value::String(s) => View::String(JsonStr::Value(s)),
             Value::Array(items) => View::Array(items.iter()),
-            Value::Object(map) => View::Object(map.iter().map(|(k, v)| (k.as_str(), v))),
+            Value::Object(map) => View::Object(map.iter().map(
+                (|(k, v)| (Cow::Borrowed(k.as_str()), v)) as fn((&'a String, &'a Value)) -> _,
+            )),
         }
     }
 }
 
-/// A JSON value read from text for its shape only: strings borrowed where
-/// they have no escapes, numbers only told apart as serde_json's `Value`
-/// tells them (an integer is what it reads as `u64` or `i64`).
-enum Lite<'a> {
-    Null,
-    Bool,
-    Integer,
-    Number,
-    String(std::borrow::Cow<'a, str>),
-    /// A string of more than [`MAX_ENUM_CHARS`] characters: never kept, so
-    /// not copied.
-    LongString,
-    Array(Vec<Lite<'a>>),
-    Object(Vec<(std::borrow::Cow<'a, str>, Lite<'a>)>),
-}
+/// The JSON text of one value (valid JSON, no surrounding whitespace).
+#[derive(Clone, Copy)]
+struct Raw<'a>(&'a str);
 
-impl Lite<'_> {
-    /// Objects in a `Value`'s order: keys sorted, a repeated key's last value.
-    fn settle(&mut self) {
-        match self {
-            Lite::Array(items) => items.iter_mut().for_each(Lite::settle),
-            Lite::Object(members) => {
-                members.iter_mut().for_each(|(_, v)| v.settle());
-                // Stable: a repeated key's values keep their order, and the
-                // last one is kept.
-                members.sort_by(|a, b| a.0.cmp(&b.0));
-                let mut kept: Vec<(std::borrow::Cow<str>, Lite)> =
-                    Vec::with_capacity(members.len());
-                for member in members.drain(..) {
-                    match kept.last_mut() {
-                        Some(last) if last.0 == member.0 => *last = member,
-                        _ => kept.push(member),
+impl<'a> Node<'a> for Raw<'a> {
+    type Items = std::vec::IntoIter<Raw<'a>>;
+    type Members = std::vec::IntoIter<(Cow<'a, str>, Raw<'a>)>;
+
+    fn view(self, deeper: bool) -> View<'a, Self::Items, Self::Members> {
+        let text = self.0.trim_start_matches([' ', '\t', '\n', '\r']);
+        match text.as_bytes().first() {
+            Some(b'n') => View::Null,
+            Some(b't' | b'f') => View::Bool,
+            Some(b'"') => View::String(JsonStr::Text(text)),
+            Some(b'[') => View::Array(match deeper {
+                true => serde_json::from_str::<Vec<&RawValue>>(text)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|raw| Raw(raw.get()))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+                false => Vec::new().into_iter(),
+            }),
+            Some(b'{') => View::Object(match deeper {
+                true => {
+                    let Members(mut members) = serde_json::from_str(text).unwrap_or_default();
+                    // A `Value`'s order: keys sorted; stable, so of a
+                    // repeated key's values the last is kept.
+                    members.sort_by(|a, b| a.0.cmp(&b.0));
+                    let mut kept: Vec<(Cow<'a, str>, Raw<'a>)> = Vec::with_capacity(members.len());
+                    for member in members {
+                        match kept.last_mut() {
+                            Some(last) if last.0 == member.0 => *last = member,
+                            _ => kept.push(member),
+                        }
                     }
+                    kept.into_iter()
                 }
-                *members = kept;
-            }
-            _ => {}
+                false => Vec::new().into_iter(),
+            }),
+            // A number: an integer exactly when serde_json reads it as `u64`
+            // or `i64` (`-0`, fractions, exponents and integers beyond 64
+            // bits are read as `f64`).
+            _ if text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) => View::Number,
+            _ if text.starts_with('-') => match text.parse::<i64>() {
+                Ok(n) if n < 0 => View::Integer,
+                _ => View::Number,
+            },
+            _ if text.parse::<u64>().is_ok() => View::Integer,
+            _ => View::Number,
         }
     }
 }
 
-impl Node for Lite<'_> {
-    fn view(&self) -> View<'_, impl Iterator<Item = &Self>, impl Iterator<Item = (&str, &Self)>> {
-        match self {
-            Lite::Null => View::Null,
-            Lite::Bool => View::Bool,
-            Lite::Integer => View::Integer,
-            Lite::Number => View::Number,
-            Lite::String(s) => View::String(s),
-            Lite::LongString => View::LongString,
-            Lite::Array(items) => View::Array(items.iter()),
-            Lite::Object(members) => View::Object(members.iter().map(|(k, v)| (k.as_ref(), v))),
-        }
-    }
-}
+/// An object's members as texts, in the text's order.
+#[derive(Default)]
+struct Members<'a>(Vec<(Cow<'a, str>, Raw<'a>)>);
 
-/// A string that borrows from the text when it can.
-struct LiteStr<'a>(std::borrow::Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for LiteStr<'de> {
+impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Key;
-        impl<'de> serde::de::Visitor<'de> for Key {
-            type Value = LiteStr<'de>;
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object key")
+                f.write_str("an object")
             }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<LiteStr<'de>, E> {
-                Ok(LiteStr(s.into()))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<LiteStr<'de>, E> {
-                Ok(LiteStr(s.to_owned().into()))
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some((Key(key), value)) = map.next_entry::<Key, &RawValue>()? {
+                    members.push((key, Raw(value.get())));
+                }
+                Ok(Members(members))
             }
         }
-        d.deserialize_str(Key)
+        d.deserialize_map(Visit)
     }
 }
 
-impl<'de> Deserialize<'de> for Lite<'de> {
+/// A string that borrows from the text when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LiteVisitor)
-    }
-}
-
-struct LiteVisitor;
-
-impl<'de> serde::de::Visitor<'de> for LiteVisitor {
-    type Value = Lite<'de>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Lite<'de>, E> {
-        Ok(Lite::Null)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Lite<'de>, E> {
-        Ok(Lite::Bool)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Lite<'de>, E> {
-        Ok(Lite::Integer)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Lite<'de>, E> {
-        Ok(Lite::Integer)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Lite<'de>, E> {
-        Ok(Lite::Number)
-    }
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Lite<'de>, E> {
-        Ok(Lite::String(s.into()))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Lite<'de>, E> {
-        // Over MAX_ENUM_CHARS bytes may still be few enough characters.
-        if s.len() > MAX_ENUM_CHARS && s.chars().count() > MAX_ENUM_CHARS {
-            return Ok(Lite::LongString);
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
         }
-        Ok(Lite::String(s.to_owned().into()))
-    }
-    fn visit_string<E>(self, s: String) -> Result<Lite<'de>, E> {
-        Ok(Lite::String(s.into()))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Lite<'de>, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Lite::Array(items))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Lite<'de>, A::Error> {
-        let mut members = Vec::new();
-        while let Some((LiteStr(key), value)) = map.next_entry()? {
-            members.push((key, value));
-        }
-        Ok(Lite::Object(members))
+        d.deserialize_str(Visit)
     }
 }
 
@@ -382,6 +378,9 @@ mod tests {
             r#"{"a": "\u00e9t\u00e9", "b": null, "c": {"d": [true, {"e": []}]}}"#.to_owned(),
             format!("{{{}}}", many.join(", ")),
             r#"["x", "x", "\ud83d\ude00", 3]"#.to_owned(),
+            " [ -0, -1, 0, 18446744073709551615, 18446744073709551616, -9223372036854775808, -9223372036854775809, 2.0 ] ".to_owned(),
+            format!("[{}]", ["\"long \\u00e9\""; 20].concat().replace("\"\"", "\", \"")),
+            format!("[\"{}\", \"{}\"]", "\\u00e9".repeat(70), "y".repeat(65)),
         ];
         let (a, b) = both(&texts);
         assert_eq!(a, b);
