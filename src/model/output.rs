@@ -124,15 +124,25 @@ fn surrogate_at(json: &[u8], at: usize) -> Option<bool> {
 /// (vectorised by the compiler), much cheaper than a substring search on
 /// `ensure_ascii` text, where `\u` is everywhere.
 fn may_have_surrogate(json: &[u8]) -> bool {
-    let at = |i: usize| json[i] == b'\\' && json[i + 1] == b'u' && json[i + 2] | 0x20 == b'd';
-    let end = json.len().saturating_sub(2);
+    if json.len() < 3 {
+        return false;
+    }
+    let n = json.len() - 2;
+    let (first, second, third) = (&json[..n], &json[1..n + 1], &json[2..n + 2]);
     let mut start = 0;
-    while start < end {
-        let stop = (start + 64).min(end);
-        if (start..stop).fold(false, |found, i| found | at(i)) {
+    while start < n {
+        let end = (start + 64).min(n);
+        let found = first[start..end]
+            .iter()
+            .zip(&second[start..end])
+            .zip(&third[start..end])
+            .fold(false, |found, ((&a, &b), &c)| {
+                found | ((a == b'\\') & (b == b'u') & (c | 0x20 == b'd'))
+            });
+        if found {
             return true;
         }
-        start = stop;
+        start = end;
     }
     false
 }
@@ -380,6 +390,9 @@ mod tests {
         }
         assert!(text("[1, 2").is_err());
         assert!(text(r#""\ud800""#).is_err());
+        assert_eq!(lone_surrogate(b""), None);
+        assert_eq!(lone_surrogate(b"\\u"), None);
+        assert_eq!(lone_surrogate(b"\\ud800"), Some(0));
         // Escapes' hex digits are no exponents: kept as text.
         for fine in [
             r#""\u00e9\u00E9""#,
