@@ -82,7 +82,7 @@ pub mod usage;
 use crate::flags::audit_log::{self, Entry, EvidenceUsed};
 use crate::flags::server_source::ServerSource;
 use crate::flags::state::FlagView;
-use crate::flags::{file_source, Basis, Evaluator, FlagNames, Router, Source, Stickiness};
+use crate::flags::{file_source, Evaluator, FlagNames, Router, Source, Stickiness};
 use crate::model::{Answer, AppError, Charge, Event, Origin, RecordResult, RunState, Side, Stop};
 use crate::report::{ReportError, RunLock, RunStatus, Sinks, Summary};
 use crate::sides::{self, Implementation, Request, SideError};
@@ -91,6 +91,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use key::KeyFrom;
 use metrics::Metrics;
 use rollback::{RollbackSettings, Trip, Window};
@@ -382,7 +383,12 @@ pub async fn run(
             .with_state(app.clone()),
     };
     let shutdown = stop.token().clone();
-    let served = axum::serve(bound.main, service)
+    // Responses and requests go out at once, as the upstream connector's do.
+    let listener = bound.main.tap_io(|tcp| {
+        // Best effort: a socket that refuses it still serves.
+        let _ = tcp.set_nodelay(true);
+    });
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
     tracing::info!("serve: listener closed; finishing the mirrors in flight");
@@ -534,12 +540,7 @@ async fn function(
     let key = app.key.of(&headers, uri.query(), Some(&input));
     let mut decision = app.router.decide(key.as_deref());
     app.usage.observe(&decision);
-    app.metrics
-        .served(match (decision.serving, decision.basis) {
-            (Side::Legacy, Basis::WithoutKey) => "legacy_without_key",
-            (Side::Legacy, _) => "legacy",
-            (Side::Candidate, _) => "candidate",
-        });
+    app.metrics.served(&decision);
     if decision.mirrored && body.len() > app.mirror_max_body {
         decision.mirrored = false;
         app.metrics.shadow("body_too_large");
@@ -823,7 +824,7 @@ impl LiveReport {
         seq: &mut u64,
         source: &Arc<str>,
     ) -> Result<(), ServeError> {
-        self.metrics.shadow("compared");
+        self.metrics.compared();
         let against = !c.verdict.is_clean();
         if against {
             self.metrics.mismatch(&crate::compare::signature(

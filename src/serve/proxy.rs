@@ -33,7 +33,7 @@
 
 use super::capture::{Capture, Tee};
 use super::metrics::Metrics;
-use crate::flags::{Basis, Observe, Router};
+use crate::flags::{Later, Observe, Router};
 use crate::model::exchange::{Body as ExchangeBody, HeaderPolicy, HttpRequest, HttpResponse};
 use crate::model::{Answer, AppError, Side};
 use crate::sides::upstream::{connector, end_to_end, header_pairs, Connector, Target};
@@ -203,9 +203,13 @@ fn segment(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// A mirrored request, as both sides get it and the comparison sees it.
+/// A mirrored request, as both sides get it and the comparison sees it
+/// (shared: cloning it for the mirror copies nothing).
 #[derive(Clone)]
-pub struct Exchange {
+pub struct Exchange(Arc<Sent>);
+
+/// The request an [`Exchange`] shares.
+pub struct Sent {
     method: Method,
     path_and_query: String,
     headers: HeaderMap,
@@ -213,7 +217,14 @@ pub struct Exchange {
     policy: Arc<HeaderPolicy>,
 }
 
-impl Exchange {
+impl std::ops::Deref for Exchange {
+    type Target = Sent;
+    fn deref(&self) -> &Sent {
+        &self.0
+    }
+}
+
+impl Sent {
     /// The request as a capture record's `input`.
     pub fn record(&self) -> HttpRequest {
         let (path, query) = match self.path_and_query.split_once('?') {
@@ -238,7 +249,7 @@ impl Serialize for Exchange {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let request = self.record();
         request
-            .redacted(&self.policy.redacted, crate::util::redact::REDACTED)
+            .redacted(&self.0.policy.redacted, crate::util::redact::REDACTED)
             .unwrap_or(request)
             .to_value()
             .serialize(s)
@@ -251,18 +262,52 @@ pub enum Buffered {
         status: StatusCode,
         headers: HeaderMap,
         body: Bytes,
-        /// The response as compared ([`HttpResponse::comparable`]).
-        compared: Value,
+        /// The policy it is compared under ([`HttpResponse::comparable`]).
+        policy: Arc<HeaderPolicy>,
     },
     Failed(StatusCode, AppError),
+}
+
+/// A response as compared ([`HttpResponse::comparable`]).
+fn compared(status: StatusCode, headers: &HeaderMap, body: &Bytes, policy: &HeaderPolicy) -> Value {
+    let headers = header_pairs(headers);
+    HttpResponse {
+        status: status.as_u16(),
+        body: ExchangeBody::from_wire(&headers, body.to_vec()),
+        headers,
+    }
+    .comparable(policy)
 }
 
 impl Observe for Buffered {
     fn observe(&self) -> Answer {
         match self {
-            Buffered::Response { compared, .. } => Answer::Output(compared.clone()),
+            Buffered::Response {
+                status,
+                headers,
+                body,
+                policy,
+            } => Answer::Output(compared(*status, headers, body, policy)),
             Buffered::Failed(StatusCode::GATEWAY_TIMEOUT, _) => Answer::Timeout(Duration::ZERO),
             Buffered::Failed(_, e) => Answer::Error(e.clone()),
+        }
+    }
+
+    /// The served response is parsed and normalised in the mirror's task,
+    /// after the client has it (its body is shared, not copied).
+    fn observe_later(&self) -> Later {
+        match self {
+            Buffered::Response {
+                status,
+                headers,
+                body,
+                policy,
+            } => {
+                let (status, headers, body, policy) =
+                    (*status, headers.clone(), body.clone(), policy.clone());
+                Later::with(move || Answer::Output(compared(status, &headers, &body, &policy)))
+            }
+            failed => Later::now(failed.observe()),
         }
     }
 }
@@ -315,18 +360,8 @@ pub async fn handle(
     let key = proxy.key.of(&parts.headers, parts.uri.query(), None);
     let mut decision = proxy.router.decide(key.as_deref());
     proxy.usage.observe(&decision);
-    proxy
-        .metrics
-        .served(match (decision.serving, decision.basis) {
-            (Side::Legacy, Basis::WithoutKey) => "legacy_without_key",
-            (Side::Legacy, _) => "legacy",
-            (Side::Candidate, _) => "candidate",
-        });
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    proxy.metrics.served(&decision);
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     if decision.mirrored && !proxy.may_mirror(&parts.method, parts.uri.path()) {
         decision.mirrored = false;
         proxy.metrics.shadow("method_skipped");
@@ -350,8 +385,8 @@ pub async fn handle(
         return stream(
             &proxy,
             decision.serving,
-            parts.method,
-            &path_and_query,
+            parts.method.clone(),
+            path_and_query,
             &parts.headers,
             body,
             captured.map(|n| (n, key)),
@@ -369,13 +404,13 @@ pub async fn handle(
             );
         }
     };
-    let exchange = Exchange {
+    let exchange = Exchange(Arc::new(Sent {
+        path_and_query: path_and_query.to_owned(),
         method: parts.method,
-        path_and_query,
         headers: parts.headers,
         body,
         policy: proxy.policy.clone(),
-    };
+    }));
     let call = |side: Side| {
         let proxy = proxy.clone();
         let shadow = side != decision.serving;
@@ -450,7 +485,7 @@ async fn stream(
     let (body, sent_body, record) = match captured {
         Some((n, key)) => {
             let (tee, sent_copy) = Tee::new(body);
-            let record = Exchange {
+            let record = Sent {
                 method: method.clone(),
                 path_and_query: path_and_query.to_owned(),
                 headers: headers.clone(),
@@ -524,10 +559,10 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
     let upstream = proxy.upstream(side);
     let request = match outgoing(
         upstream,
-        exchange.method,
+        exchange.method.clone(),
         &exchange.path_and_query,
         &exchange.headers,
-        Body::from(exchange.body),
+        Body::from(exchange.body.clone()),
         shadow.then_some(&proxy.shadow_header),
     ) {
         Ok(r) => r,
@@ -553,19 +588,11 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
             .await
             .map_err(|e| format!("the {side} upstream's response could not be read (at most {limit} bytes are buffered for a comparison): {e}"))?
             .to_bytes();
-        let headers = end_to_end(&parts.headers);
-        let record_headers = header_pairs(&headers);
-        let compared = HttpResponse {
-            status: parts.status.as_u16(),
-            body: ExchangeBody::from_wire(&record_headers, body.to_vec()),
-            headers: record_headers,
-        }
-        .comparable(&proxy.policy);
         Ok::<_, String>(Buffered::Response {
             status: parts.status,
-            headers,
+            headers: end_to_end(&parts.headers),
             body,
-            compared,
+            policy: proxy.policy.clone(),
         })
     };
     let answer = match tokio::time::timeout(proxy.timeout, call).await {
