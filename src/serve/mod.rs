@@ -277,8 +277,19 @@ pub async fn run(
     ));
 
     let options = spec.side_options();
-    let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
-    let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
+    // Proxy mode: the `upstream:` sides (`/readyz`, stats) hand their
+    // targets, secrets resolved once, to the proxy's streaming clients.
+    let upstreams = match &settings.proxy {
+        Some(_) => Some(proxy::upstream_sides(spec, &options)?),
+        None => None,
+    };
+    let (legacy, candidate): (Arc<dyn Implementation>, Arc<dyn Implementation>) = match &upstreams {
+        Some([legacy, candidate]) => (legacy.clone(), candidate.clone()),
+        None => (
+            sides::build(&spec.legacy, Side::Legacy, &options)?,
+            sides::build(&spec.candidate, Side::Candidate, &options)?,
+        ),
+    };
     let evaluator = open_flags(spec, &background).await;
     let usage = Arc::new(usage::Usage::default());
     let reporter = match &spec.flags {
@@ -364,19 +375,20 @@ pub async fn run(
     ready.store(true, Ordering::SeqCst);
     tracing::info!("serve: ready");
 
-    let service = match &settings.proxy {
-        Some(proxy_settings) => axum::Router::new()
+    let service = match (&settings.proxy, &upstreams) {
+        (Some(proxy_settings), Some(upstreams)) => axum::Router::new()
             .fallback(proxy::handle)
             .with_state(Arc::new(proxy::Proxy::new(
                 proxy_settings,
                 settings,
                 spec,
+                upstreams,
                 router.clone(),
                 metrics.clone(),
                 usage.clone(),
                 capture.clone(),
             )?)),
-        None => axum::Router::new()
+        _ => axum::Router::new()
             .route("/", axum::routing::post(function))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(settings.max_body))

@@ -36,7 +36,9 @@ use super::metrics::Metrics;
 use crate::flags::{Later, Observe, Router};
 use crate::model::exchange::{Body as ExchangeBody, HeaderPolicy, HttpRequest, HttpResponse};
 use crate::model::{Answer, AppError, Side};
-use crate::sides::upstream::{connector, end_to_end, header_pairs, Connector, Target};
+use crate::sides::upstream::{
+    connector, end_to_end, header_pairs, Connector, Target, UpstreamSpec,
+};
 use crate::sides::SideError;
 use crate::sides::SideSpec;
 use axum::body::{Body, Bytes};
@@ -111,37 +113,64 @@ struct Upstream {
     client: HttpClient,
 }
 
+/// The spec's `upstream:` side at `side`, or why proxy mode cannot use it.
+fn upstream_spec(spec: &crate::spec::RunSpec, side: Side) -> Result<&UpstreamSpec, SideError> {
+    let side_spec = match side {
+        Side::Legacy => &spec.legacy,
+        Side::Candidate => &spec.candidate,
+    };
+    match side_spec {
+        SideSpec::Upstream(up) => Ok(up),
+        other => Err(SideError::BadSpec {
+            flag: side.flag(),
+            spec: other.to_string(),
+            reason: "proxy mode needs an upstream:http://HOST:PORT side".into(),
+        }),
+    }
+}
+
+/// Proxy mode's two sides (legacy, candidate), each built once: its target
+/// (secret headers resolved from the environment) serves both the side
+/// (`/readyz`, stats) and [`Proxy::new`]'s streaming client.
+pub fn upstream_sides(
+    spec: &crate::spec::RunSpec,
+    options: &crate::sides::SideOptions,
+) -> Result<[Arc<crate::sides::upstream::Upstream>; 2], SideError> {
+    let side = |side: Side| {
+        crate::sides::upstream::Upstream::new(upstream_spec(spec, side)?, side, options)
+            .map(Arc::new)
+    };
+    Ok([side(Side::Legacy)?, side(Side::Candidate)?])
+}
+
 impl Proxy {
     /// The proxy of `serve` (its key and mirror limit) to the spec's two
-    /// `upstream:` sides, under the sides' timeout and response limit.
+    /// `upstream:` sides ([`upstream_sides`], whose targets it takes),
+    /// under the sides' timeout and response limit.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: &ProxySettings,
         serve: &super::ServeSettings,
         spec: &crate::spec::RunSpec,
+        sides_built: &[Arc<crate::sides::upstream::Upstream>; 2],
         router: Router,
         metrics: Arc<Metrics>,
         usage: Arc<super::usage::Usage>,
         capture: Option<Arc<Capture>>,
     ) -> Result<Proxy, SideError> {
         let sides = &spec.sides;
-        let upstream = |side_spec: &SideSpec, side: Side| {
-            let SideSpec::Upstream(up) = side_spec else {
-                return Err(SideError::BadSpec {
-                    flag: side.flag(),
-                    spec: side_spec.to_string(),
-                    reason: "proxy mode needs an upstream:http://HOST:PORT side".into(),
-                });
-            };
-            Ok(Upstream {
-                target: Target::new(up, side, |name| std::env::var(name).ok())?,
+        let upstream = |built: &crate::sides::upstream::Upstream, side: Side| {
+            let up = upstream_spec(spec, side)?;
+            Ok::<_, SideError>(Upstream {
+                target: built.target().clone(),
                 client: Client::builder(TokioExecutor::new())
                     .pool_max_idle_per_host(up.max_connections.max(1))
                     .set_host(false)
                     .build(connector(up, side, sides.timeout)?),
             })
         };
-        let legacy = upstream(&spec.legacy, Side::Legacy)?;
-        let candidate = upstream(&spec.candidate, Side::Candidate)?;
+        let legacy = upstream(&sides_built[0], Side::Legacy)?;
+        let candidate = upstream(&sides_built[1], Side::Candidate)?;
         Ok(Proxy {
             noise_probe: spec.noise_probe,
             capture,
