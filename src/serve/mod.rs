@@ -6,7 +6,8 @@
 //! - [`bind`] takes both listeners (the service's and the admin one, with
 //!   `/metrics`, `/healthz`, `/readyz`, so they never collide with the
 //!   service's own paths) and fails with [`ServeError::Bind`] naming the
-//!   address. [`run`] serves until `stop` is cancelled.
+//!   address. [`run`] serves until `stop` is cancelled; accepted
+//!   connections get `TCP_NODELAY` (as the upstream connections do).
 //! - **Function mode** (sides of the replay's kinds: `builtin:`, `worker:`,
 //!   `exec:`, `http(s)://`): `POST /` with a JSON body (at most
 //!   `max_body` bytes: 413 beyond, 400 for a body that is not JSON, both

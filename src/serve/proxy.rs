@@ -29,7 +29,11 @@
 //!   streams. Both are the replay's [`crate::model::exchange`] shapes: the
 //!   request as a capture's `input` (the policy's credential headers shown
 //!   `<redacted>` in the report), the responses compared in
-//!   [`HttpResponse::comparable`] form.
+//!   [`HttpResponse::comparable`] form. The serving side's response goes
+//!   to the client first: its comparable form is worked out in the
+//!   mirror's task ([`crate::flags::Observe::observe_later`]), and not at
+//!   all when the mirror is shed; the mirrored request is shared between
+//!   the two calls ([`Exchange`]), not copied.
 
 use super::capture::{Capture, Tee};
 use super::metrics::Metrics;
