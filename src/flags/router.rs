@@ -834,25 +834,18 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Counted(Arc::new(AtomicU64::new(0)))
         };
-        let count = observed.clone();
-        // The first mirror holds the only permit.
-        router
-            .run(
-                Some("u1"),
-                json!({}),
-                move |_| async move { Counted(count) },
-                slow,
-            )
-            .await;
-        let count = observed.clone();
-        router
-            .run(
-                Some("u1"),
-                json!({}),
-                move |_| async move { Counted(count) },
-                slow,
-            )
-            .await;
+        // The first mirror holds the only permit; the second is shed.
+        for _ in 0..2 {
+            let count = observed.clone();
+            router
+                .run(
+                    Some("u1"),
+                    json!({}),
+                    move |_| async move { Counted(count) },
+                    slow,
+                )
+                .await;
+        }
         assert_eq!(router.stats().shed, 1);
         // Only the first (mirrored) response is observed, once, in its task.
         tokio::time::sleep(Duration::from_millis(100)).await;

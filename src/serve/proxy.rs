@@ -290,6 +290,7 @@ impl Serialize for Exchange {
 }
 
 /// A buffered response, or why there is none.
+#[derive(Clone)]
 pub enum Buffered {
     Response {
         status: StatusCode,
@@ -329,19 +330,8 @@ impl Observe for Buffered {
     /// The served response is parsed and normalised in the mirror's task,
     /// after the client has it (its body is shared, not copied).
     fn observe_later(&self) -> Later {
-        match self {
-            Buffered::Response {
-                status,
-                headers,
-                body,
-                policy,
-            } => {
-                let (status, headers, body, policy) =
-                    (*status, headers.clone(), body.clone(), policy.clone());
-                Later::with(move || Answer::Output(compared(status, &headers, &body, &policy)))
-            }
-            failed => Later::now(failed.observe()),
-        }
+        let copy = self.clone();
+        Later::with(move || copy.observe())
     }
 }
 
