@@ -90,6 +90,8 @@ pub enum CliError {
     },
     #[error("--key-header {0:?} is not a valid HTTP header name")]
     KeyHeader(String),
+    #[error("{flag}: {message}")]
+    FlagValue { flag: &'static str, message: String },
     #[error("{0}")]
     NotYet(String),
     #[error("--noise-probe with --legacy recorded: a noise probe calls the legacy twice per record, and a recorded legacy cannot be called twice (it gives the one recorded answer again), so it would always find no noise. Drop --noise-probe (or noise_probe in [replay]), or probe a live legacy")]
@@ -651,21 +653,32 @@ pub fn serve_spec(
         )?,
         rollback,
         capture: None,
-        ready_input: match args.ready_input.clone().or(file.ready_input.clone()) {
-            Some(text) => {
-                if let Err(e) = serde_json::from_str::<Box<serde_json::value::RawValue>>(&text) {
-                    return Err(CliError::NotYet(format!(
-                        "--ready-input (or [serve] ready_input): {e}; give a JSON input the sides answer, e.g. '{{\"items\": []}}'"
-                    )));
+        ready_input: {
+            // Named where it was set: the flag, else the config key.
+            let bad = |message: String| match args.ready_input {
+                Some(_) => CliError::FlagValue {
+                    flag: "--ready-input",
+                    message,
+                },
+                None => value_err("serve.ready_input", message),
+            };
+            match args.ready_input.clone().or(file.ready_input.clone()) {
+                Some(text) => {
+                    if let Err(e) = serde_json::from_str::<Box<serde_json::value::RawValue>>(&text)
+                    {
+                        return Err(bad(format!(
+                            "not JSON ({e}); give a JSON input the sides answer, e.g. '{{\"items\": []}}'"
+                        )));
+                    }
+                    if proxy.is_some() {
+                        return Err(bad(
+                            "proxy mode checks each upstream by connecting to it; the probe input is for function mode: drop it".into(),
+                        ));
+                    }
+                    Some(text)
                 }
-                if proxy.is_some() {
-                    return Err(CliError::NotYet(
-                        "--ready-input: proxy mode checks each upstream by connecting to it; the probe input is for function mode".into(),
-                    ));
-                }
-                Some(text)
+                None => None,
             }
-            None => None,
         },
         proxy,
     };
@@ -1474,6 +1487,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `laddr`"), "{e}");
+    }
+
+    /// `cutover serve` resolved from `argv` (after `serve`) and a config file.
+    fn serve_resolved(argv: &[&str], toml: &str) -> Result<(RunSpec, ServeSettings), CliError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cutover.toml");
+        std::fs::write(&path, toml).unwrap();
+        let matches = super::super::args::Cli::command()
+            .try_get_matches_from(["cutover", "serve"].iter().chain(argv))
+            .unwrap();
+        let sub = matches.subcommand_matches("serve").unwrap();
+        let args = ServeArgs::from_arg_matches(sub).unwrap();
+        serve_spec(args, sub, Some(&path))
+    }
+
+    /// Before the fix a bad `--ready-input` came through the generic
+    /// "not yet" error, which named neither where the value was set (flag
+    /// or file) as the other settings' errors do.
+    #[test]
+    fn a_bad_ready_input_names_the_flag_or_the_config_key_and_what_to_do() {
+        let e = serve_resolved(&["--ready-input", "{not json"], "").unwrap_err();
+        assert!(!matches!(e, CliError::NotYet(_)), "{e:?}");
+        let e = e.to_string();
+        assert!(e.starts_with("--ready-input: "), "{e}");
+        assert!(e.contains("give a JSON input"), "{e}");
+        let e = serve_resolved(&[], "[serve]\nready_input = '{not json'\n").unwrap_err();
+        assert!(matches!(e, CliError::ConfigValue { .. }), "{e:?}");
+        let e = e.to_string();
+        assert!(
+            e.contains("ready_input in ") && e.contains("cutover.toml"),
+            "{e}"
+        );
+        assert!(e.contains("give a JSON input"), "{e}");
     }
 
     #[test]

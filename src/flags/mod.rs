@@ -57,7 +57,7 @@ pub mod settings;
 pub mod state;
 
 pub use eval::Evaluator;
-pub use router::{Comparison, Observe, Router, RouterBuilder, RouterStats};
+pub use router::{Comparison, Later, Observe, Router, RouterBuilder, RouterStats};
 pub use settings::{FlagSettings, Source};
 
 use crate::model::Side;

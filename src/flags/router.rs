@@ -63,9 +63,11 @@
 //!   where its two answers differ are noise ([`Comparison::noise`]), as
 //!   replay's `--noise-probe` learns them; a probe that fails teaches
 //!   nothing.
-//! - Generic over the request and the response: the request is cloned and
-//!   serialised, and the serving side's response observed
-//!   ([`Observe`]), only when the request is mirrored.
+//! - Generic over the request and the response: the request is cloned
+//!   when the request is mirrored, and serialised, and the serving side's
+//!   response observed ([`Observe`]), only when the mirror starts (not when
+//!   it is shed). The observation is finished in the mirror's task
+//!   ([`Observe::observe_later`]), off the response path.
 //! - Comparisons go to the sink with `try_send`: a full sink never slows
 //!   anything; the comparison is dropped and counted in
 //!   [`RouterStats::dropped`]. Counters are atomics; the router holds no
@@ -110,6 +112,42 @@ pub struct Comparison {
 /// What a response says, as the comparison sees it.
 pub trait Observe {
     fn observe(&self) -> Answer;
+
+    /// What [`Observe::observe`] says, taken on the response path (only
+    /// when the mirror was started) but worked out in the mirror's task.
+    /// The default observes at once; a response whose observation costs
+    /// (parsing, normalising) overrides it with a cheap copy of what the
+    /// observation needs ([`Later::with`]), so the client does not wait.
+    fn observe_later(&self) -> Later {
+        Later::now(self.observe())
+    }
+}
+
+/// An observation finished in the mirror's task ([`Observe::observe_later`]).
+pub struct Later(LaterInner);
+
+enum LaterInner {
+    Now(Answer),
+    With(Box<dyn FnOnce() -> Answer + Send>),
+}
+
+impl Later {
+    /// Already observed.
+    pub fn now(answer: Answer) -> Self {
+        Later(LaterInner::Now(answer))
+    }
+
+    /// Observed by `f`, in the mirror's task.
+    pub fn with(f: impl FnOnce() -> Answer + Send + 'static) -> Self {
+        Later(LaterInner::With(Box::new(f)))
+    }
+
+    fn answer(self) -> Answer {
+        match self.0 {
+            LaterInner::Now(answer) => answer,
+            LaterInner::With(f) => f(),
+        }
+    }
 }
 
 impl Observe for Answer {
@@ -436,22 +474,20 @@ impl Router {
         let copy = request.clone();
         let started = Instant::now();
         let served = serving(request).await;
-        let observed = Observed {
-            answer: served.observe(),
-            latency: started.elapsed(),
-            waited: std::time::Duration::ZERO,
-        };
-        self.mirror(key, decision, copy, observed, other, probe);
+        let latency = started.elapsed();
+        self.mirror(key, decision, copy, (&served, latency), other, probe);
         served
     }
 
-    /// Starts the mirrored call in a task of its own, or sheds it.
+    /// Starts the mirrored call in a task of its own, or sheds it; the
+    /// served response is observed only when the mirror starts, and
+    /// finished in its task ([`Observe::observe_later`]).
     fn mirror<Req, Resp, M, MF, P, PF>(
         &self,
         key: Option<&str>,
         decision: Decision,
         request: Req,
-        served: Observed,
+        (served, latency): (&Resp, Duration),
         other: M,
         probe: Option<P>,
     ) where
@@ -467,12 +503,18 @@ impl Router {
             bump(&c.shed);
             return;
         };
+        let served = served.observe_later();
         let inner = self.inner.clone();
         let key = key.map(str::to_owned);
         tokio::spawn(async move {
             // Held until the comparison is handed on.
             let _permit = permit;
             let c = &inner.counters;
+            let served = Observed {
+                answer: served.answer(),
+                latency,
+                waited: std::time::Duration::ZERO,
+            };
             let input = request_text(&request);
             let started = Instant::now();
             let probed = probe.map(|probe| {
@@ -769,6 +811,45 @@ mod tests {
         let stats = router.stats();
         assert_eq!((stats.mirrored, stats.shed), (5, 3));
         assert_eq!(router.in_flight(), 2);
+    }
+
+    /// A response that counts how often it is observed.
+    struct Counted(Arc<AtomicU64>);
+
+    impl Observe for Counted {
+        fn observe(&self) -> Answer {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Answer::Output(json!(1))
+        }
+    }
+
+    /// Before the fix the serving side's response was observed (for a
+    /// proxy: parsed and normalised) on the response path even when its
+    /// mirror was then shed.
+    #[tokio::test]
+    async fn a_shed_mirror_costs_no_observation_of_the_served_response() {
+        let (router, _rx) = Router::builder(eval(0, 100)).mirrors(1).with_sink(8);
+        let observed = Arc::new(AtomicU64::new(0));
+        let slow = |_: serde_json::Value| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Counted(Arc::new(AtomicU64::new(0)))
+        };
+        // The first mirror holds the only permit; the second is shed.
+        for _ in 0..2 {
+            let count = observed.clone();
+            router
+                .run(
+                    Some("u1"),
+                    json!({}),
+                    move |_| async move { Counted(count) },
+                    slow,
+                )
+                .await;
+        }
+        assert_eq!(router.stats().shed, 1);
+        // Only the first (mirrored) response is observed, once, in its task.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(observed.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -15,11 +15,15 @@
 //! - `group` has bounded cardinality: the first [`TOP_GROUPS`] signatures
 //!   seen get a label of their own (made inert: letters, digits and
 //!   ` /*_.-` only, at most 120 bytes); every later one counts as `other`.
+//! - The per-request series (`served_by`, `side`, `compared`) are looked
+//!   up once, when the metrics are made: a request costs atomic adds and a
+//!   histogram observation, no label built and no family lookup.
 //! - Counters the router keeps itself ([`crate::flags::RouterStats`]) are
 //!   carried over at each scrape as the increase since the last one, so
 //!   both say the same.
 
-use crate::flags::RouterStats;
+use crate::flags::{Basis, Decision, RouterStats};
+use crate::model::Side;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -64,18 +68,21 @@ fn upstream_histogram() -> Histogram {
 /// The serve metrics (see the module docs).
 pub struct Metrics {
     registry: Registry,
-    requests: Family<ServedBy, Counter>,
     shadow: Family<OutcomeLabel, Counter>,
     mismatches: Family<GroupLabel, Counter>,
     queue_depth: Gauge,
     in_flight: Gauge,
-    upstream: Family<SideLabel, Histogram, fn() -> Histogram>,
     accepted: Counter,
     rejected: Counter,
     retried: Counter,
     bound: Gauge<f64, AtomicU64>,
     serve_percent: Gauge<f64, AtomicU64>,
     rollbacks: Counter,
+    /// `served_by` legacy, candidate, legacy_without_key.
+    served_by: [Counter; 3],
+    compared: Counter,
+    /// `side` legacy, candidate.
+    took: [Histogram; 2],
     groups: Mutex<HashSet<String>>,
     last: Mutex<RouterStats>,
     last_retries: Mutex<u64>,
@@ -160,14 +167,34 @@ impl Metrics {
             "Automatic rollbacks",
             rollbacks.clone(),
         );
+        let served_by = ["legacy", "candidate", "legacy_without_key"].map(|by| {
+            requests
+                .get_or_create(&ServedBy {
+                    served_by: by.to_owned(),
+                })
+                .clone()
+        });
+        let compared = shadow
+            .get_or_create(&OutcomeLabel {
+                outcome: "compared".to_owned(),
+            })
+            .clone();
+        let took = [Side::Legacy, Side::Candidate].map(|side| {
+            upstream
+                .get_or_create(&SideLabel {
+                    side: side.to_string(),
+                })
+                .clone()
+        });
         Metrics {
+            served_by,
+            compared,
+            took,
             registry,
-            requests,
             shadow,
             mismatches,
             queue_depth,
             in_flight,
-            upstream,
             accepted,
             rejected,
             retried,
@@ -180,12 +207,19 @@ impl Metrics {
         }
     }
 
-    pub fn served(&self, by: &str) {
-        self.requests
-            .get_or_create(&ServedBy {
-                served_by: by.to_owned(),
-            })
-            .inc();
+    /// One request, by the side that serves it (`served_by`).
+    pub fn served(&self, decision: &Decision) {
+        let by = match (decision.serving, decision.basis) {
+            (Side::Legacy, Basis::WithoutKey) => 2,
+            (Side::Legacy, _) => 0,
+            (Side::Candidate, _) => 1,
+        };
+        self.served_by[by].inc();
+    }
+
+    /// One mirror compared.
+    pub fn compared(&self) {
+        self.compared.inc();
     }
 
     pub fn shadow(&self, outcome: &str) {
@@ -229,12 +263,12 @@ impl Metrics {
             .inc();
     }
 
-    pub fn upstream(&self, side: crate::model::Side, took: Duration) {
-        self.upstream
-            .get_or_create(&SideLabel {
-                side: side.to_string(),
-            })
-            .observe(took.as_secs_f64());
+    pub fn upstream(&self, side: Side, took: Duration) {
+        let i = match side {
+            Side::Legacy => 0,
+            Side::Candidate => 1,
+        };
+        self.took[i].observe(took.as_secs_f64());
     }
 
     pub fn accepted(&self) {

@@ -6,7 +6,8 @@
 //! - [`bind`] takes both listeners (the service's and the admin one, with
 //!   `/metrics`, `/healthz`, `/readyz`, so they never collide with the
 //!   service's own paths) and fails with [`ServeError::Bind`] naming the
-//!   address. [`run`] serves until `stop` is cancelled.
+//!   address. [`run`] serves until `stop` is cancelled; accepted
+//!   connections get `TCP_NODELAY` (as the upstream connections do).
 //! - **Function mode** (sides of the replay's kinds: `builtin:`, `worker:`,
 //!   `exec:`, `http(s)://`): `POST /` with a JSON body (at most
 //!   `max_body` bytes: 413 beyond, 400 for a body that is not JSON, both
@@ -82,7 +83,7 @@ pub mod usage;
 use crate::flags::audit_log::{self, Entry, EvidenceUsed};
 use crate::flags::server_source::ServerSource;
 use crate::flags::state::FlagView;
-use crate::flags::{file_source, Basis, Evaluator, FlagNames, Router, Source, Stickiness};
+use crate::flags::{file_source, Evaluator, FlagNames, Router, Source, Stickiness};
 use crate::model::{Answer, AppError, Charge, Event, Origin, RecordResult, RunState, Side, Stop};
 use crate::report::{ReportError, RunLock, RunStatus, Sinks, Summary};
 use crate::sides::{self, Implementation, Request, SideError};
@@ -91,6 +92,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use key::KeyFrom;
 use metrics::Metrics;
 use rollback::{RollbackSettings, Trip, Window};
@@ -276,8 +278,19 @@ pub async fn run(
     ));
 
     let options = spec.side_options();
-    let legacy = sides::build(&spec.legacy, Side::Legacy, &options)?;
-    let candidate = sides::build(&spec.candidate, Side::Candidate, &options)?;
+    // Proxy mode: the `upstream:` sides (`/readyz`, stats) hand their
+    // targets, secrets resolved once, to the proxy's streaming clients.
+    let upstreams = match &settings.proxy {
+        Some(_) => Some(proxy::upstream_sides(spec, &options)?),
+        None => None,
+    };
+    let (legacy, candidate): (Arc<dyn Implementation>, Arc<dyn Implementation>) = match &upstreams {
+        Some([legacy, candidate]) => (legacy.clone(), candidate.clone()),
+        None => (
+            sides::build(&spec.legacy, Side::Legacy, &options)?,
+            sides::build(&spec.candidate, Side::Candidate, &options)?,
+        ),
+    };
     let evaluator = open_flags(spec, &background).await;
     let usage = Arc::new(usage::Usage::default());
     let reporter = match &spec.flags {
@@ -363,26 +376,32 @@ pub async fn run(
     ready.store(true, Ordering::SeqCst);
     tracing::info!("serve: ready");
 
-    let service = match &settings.proxy {
-        Some(proxy_settings) => axum::Router::new()
+    let service = match (&settings.proxy, &upstreams) {
+        (Some(proxy_settings), Some(upstreams)) => axum::Router::new()
             .fallback(proxy::handle)
             .with_state(Arc::new(proxy::Proxy::new(
                 proxy_settings,
                 settings,
                 spec,
+                upstreams,
                 router.clone(),
                 metrics.clone(),
                 usage.clone(),
                 capture.clone(),
             )?)),
-        None => axum::Router::new()
+        _ => axum::Router::new()
             .route("/", axum::routing::post(function))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(settings.max_body))
             .with_state(app.clone()),
     };
     let shutdown = stop.token().clone();
-    let served = axum::serve(bound.main, service)
+    // Responses and requests go out at once, as the upstream connector's do.
+    let listener = bound.main.tap_io(|tcp| {
+        // Best effort: a socket that refuses it still serves.
+        let _ = tcp.set_nodelay(true);
+    });
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
     tracing::info!("serve: listener closed; finishing the mirrors in flight");
@@ -534,12 +553,7 @@ async fn function(
     let key = app.key.of(&headers, uri.query(), Some(&input));
     let mut decision = app.router.decide(key.as_deref());
     app.usage.observe(&decision);
-    app.metrics
-        .served(match (decision.serving, decision.basis) {
-            (Side::Legacy, Basis::WithoutKey) => "legacy_without_key",
-            (Side::Legacy, _) => "legacy",
-            (Side::Candidate, _) => "candidate",
-        });
+    app.metrics.served(&decision);
     if decision.mirrored && body.len() > app.mirror_max_body {
         decision.mirrored = false;
         app.metrics.shadow("body_too_large");
@@ -823,7 +837,7 @@ impl LiveReport {
         seq: &mut u64,
         source: &Arc<str>,
     ) -> Result<(), ServeError> {
-        self.metrics.shadow("compared");
+        self.metrics.compared();
         let against = !c.verdict.is_clean();
         if against {
             self.metrics.mismatch(&crate::compare::signature(

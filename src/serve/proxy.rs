@@ -29,14 +29,20 @@
 //!   streams. Both are the replay's [`crate::model::exchange`] shapes: the
 //!   request as a capture's `input` (the policy's credential headers shown
 //!   `<redacted>` in the report), the responses compared in
-//!   [`HttpResponse::comparable`] form.
+//!   [`HttpResponse::comparable`] form. The serving side's response goes
+//!   to the client first: its comparable form is worked out in the
+//!   mirror's task ([`crate::flags::Observe::observe_later`]), and not at
+//!   all when the mirror is shed; the mirrored request is shared between
+//!   the two calls ([`Exchange`]), not copied.
 
 use super::capture::{Capture, Tee};
 use super::metrics::Metrics;
-use crate::flags::{Basis, Observe, Router};
+use crate::flags::{Later, Observe, Router};
 use crate::model::exchange::{Body as ExchangeBody, HeaderPolicy, HttpRequest, HttpResponse};
 use crate::model::{Answer, AppError, Side};
-use crate::sides::upstream::{connector, end_to_end, header_pairs, Connector, Target};
+use crate::sides::upstream::{
+    connector, end_to_end, header_pairs, Connector, Target, UpstreamSpec,
+};
 use crate::sides::SideError;
 use crate::sides::SideSpec;
 use axum::body::{Body, Bytes};
@@ -111,37 +117,64 @@ struct Upstream {
     client: HttpClient,
 }
 
+/// The spec's `upstream:` side at `side`, or why proxy mode cannot use it.
+fn upstream_spec(spec: &crate::spec::RunSpec, side: Side) -> Result<&UpstreamSpec, SideError> {
+    let side_spec = match side {
+        Side::Legacy => &spec.legacy,
+        Side::Candidate => &spec.candidate,
+    };
+    match side_spec {
+        SideSpec::Upstream(up) => Ok(up),
+        other => Err(SideError::BadSpec {
+            flag: side.flag(),
+            spec: other.to_string(),
+            reason: "proxy mode needs an upstream:http://HOST:PORT side".into(),
+        }),
+    }
+}
+
+/// Proxy mode's two sides (legacy, candidate), each built once: its target
+/// (secret headers resolved from the environment) serves both the side
+/// (`/readyz`, stats) and [`Proxy::new`]'s streaming client.
+pub fn upstream_sides(
+    spec: &crate::spec::RunSpec,
+    options: &crate::sides::SideOptions,
+) -> Result<[Arc<crate::sides::upstream::Upstream>; 2], SideError> {
+    let side = |side: Side| {
+        crate::sides::upstream::Upstream::new(upstream_spec(spec, side)?, side, options)
+            .map(Arc::new)
+    };
+    Ok([side(Side::Legacy)?, side(Side::Candidate)?])
+}
+
 impl Proxy {
     /// The proxy of `serve` (its key and mirror limit) to the spec's two
-    /// `upstream:` sides, under the sides' timeout and response limit.
+    /// `upstream:` sides ([`upstream_sides`], whose targets it takes),
+    /// under the sides' timeout and response limit.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: &ProxySettings,
         serve: &super::ServeSettings,
         spec: &crate::spec::RunSpec,
+        sides_built: &[Arc<crate::sides::upstream::Upstream>; 2],
         router: Router,
         metrics: Arc<Metrics>,
         usage: Arc<super::usage::Usage>,
         capture: Option<Arc<Capture>>,
     ) -> Result<Proxy, SideError> {
         let sides = &spec.sides;
-        let upstream = |side_spec: &SideSpec, side: Side| {
-            let SideSpec::Upstream(up) = side_spec else {
-                return Err(SideError::BadSpec {
-                    flag: side.flag(),
-                    spec: side_spec.to_string(),
-                    reason: "proxy mode needs an upstream:http://HOST:PORT side".into(),
-                });
-            };
-            Ok(Upstream {
-                target: Target::new(up, side, |name| std::env::var(name).ok())?,
+        let upstream = |built: &crate::sides::upstream::Upstream, side: Side| {
+            let up = upstream_spec(spec, side)?;
+            Ok::<_, SideError>(Upstream {
+                target: built.target().clone(),
                 client: Client::builder(TokioExecutor::new())
                     .pool_max_idle_per_host(up.max_connections.max(1))
                     .set_host(false)
                     .build(connector(up, side, sides.timeout)?),
             })
         };
-        let legacy = upstream(&spec.legacy, Side::Legacy)?;
-        let candidate = upstream(&spec.candidate, Side::Candidate)?;
+        let legacy = upstream(&sides_built[0], Side::Legacy)?;
+        let candidate = upstream(&sides_built[1], Side::Candidate)?;
         Ok(Proxy {
             noise_probe: spec.noise_probe,
             capture,
@@ -203,9 +236,13 @@ fn segment(pattern: &str, text: &str) -> bool {
     }
 }
 
-/// A mirrored request, as both sides get it and the comparison sees it.
+/// A mirrored request, as both sides get it and the comparison sees it
+/// (shared: cloning it for the mirror copies nothing).
 #[derive(Clone)]
-pub struct Exchange {
+pub struct Exchange(Arc<Sent>);
+
+/// The request an [`Exchange`] shares.
+pub struct Sent {
     method: Method,
     path_and_query: String,
     headers: HeaderMap,
@@ -213,7 +250,14 @@ pub struct Exchange {
     policy: Arc<HeaderPolicy>,
 }
 
-impl Exchange {
+impl std::ops::Deref for Exchange {
+    type Target = Sent;
+    fn deref(&self) -> &Sent {
+        &self.0
+    }
+}
+
+impl Sent {
     /// The request as a capture record's `input`.
     pub fn record(&self) -> HttpRequest {
         let (path, query) = match self.path_and_query.split_once('?') {
@@ -238,7 +282,7 @@ impl Serialize for Exchange {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let request = self.record();
         request
-            .redacted(&self.policy.redacted, crate::util::redact::REDACTED)
+            .redacted(&self.0.policy.redacted, crate::util::redact::REDACTED)
             .unwrap_or(request)
             .to_value()
             .serialize(s)
@@ -246,24 +290,48 @@ impl Serialize for Exchange {
 }
 
 /// A buffered response, or why there is none.
+#[derive(Clone)]
 pub enum Buffered {
     Response {
         status: StatusCode,
         headers: HeaderMap,
         body: Bytes,
-        /// The response as compared ([`HttpResponse::comparable`]).
-        compared: Value,
+        /// The policy it is compared under ([`HttpResponse::comparable`]).
+        policy: Arc<HeaderPolicy>,
     },
     Failed(StatusCode, AppError),
+}
+
+/// A response as compared ([`HttpResponse::comparable`]).
+fn compared(status: StatusCode, headers: &HeaderMap, body: &Bytes, policy: &HeaderPolicy) -> Value {
+    let headers = header_pairs(headers);
+    HttpResponse {
+        status: status.as_u16(),
+        body: ExchangeBody::from_wire(&headers, body.to_vec()),
+        headers,
+    }
+    .comparable(policy)
 }
 
 impl Observe for Buffered {
     fn observe(&self) -> Answer {
         match self {
-            Buffered::Response { compared, .. } => Answer::output(compared.clone()),
+            Buffered::Response {
+                status,
+                headers,
+                body,
+                policy,
+            } => Answer::output(compared(*status, headers, body, policy)),
             Buffered::Failed(StatusCode::GATEWAY_TIMEOUT, _) => Answer::Timeout(Duration::ZERO),
             Buffered::Failed(_, e) => Answer::Error(e.clone()),
         }
+    }
+
+    /// The served response is parsed and normalised in the mirror's task,
+    /// after the client has it (its body is shared, not copied).
+    fn observe_later(&self) -> Later {
+        let copy = self.clone();
+        Later::with(move || copy.observe())
     }
 }
 
@@ -315,18 +383,8 @@ pub async fn handle(
     let key = proxy.key.of(&parts.headers, parts.uri.query(), None);
     let mut decision = proxy.router.decide(key.as_deref());
     proxy.usage.observe(&decision);
-    proxy
-        .metrics
-        .served(match (decision.serving, decision.basis) {
-            (Side::Legacy, Basis::WithoutKey) => "legacy_without_key",
-            (Side::Legacy, _) => "legacy",
-            (Side::Candidate, _) => "candidate",
-        });
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    proxy.metrics.served(&decision);
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     if decision.mirrored && !proxy.may_mirror(&parts.method, parts.uri.path()) {
         decision.mirrored = false;
         proxy.metrics.shadow("method_skipped");
@@ -350,8 +408,8 @@ pub async fn handle(
         return stream(
             &proxy,
             decision.serving,
-            parts.method,
-            &path_and_query,
+            parts.method.clone(),
+            path_and_query,
             &parts.headers,
             body,
             captured.map(|n| (n, key)),
@@ -369,13 +427,13 @@ pub async fn handle(
             );
         }
     };
-    let exchange = Exchange {
+    let exchange = Exchange(Arc::new(Sent {
+        path_and_query: path_and_query.to_owned(),
         method: parts.method,
-        path_and_query,
         headers: parts.headers,
         body,
         policy: proxy.policy.clone(),
-    };
+    }));
     let call = |side: Side| {
         let proxy = proxy.clone();
         let shadow = side != decision.serving;
@@ -450,7 +508,7 @@ async fn stream(
     let (body, sent_body, record) = match captured {
         Some((n, key)) => {
             let (tee, sent_copy) = Tee::new(body);
-            let record = Exchange {
+            let record = Sent {
                 method: method.clone(),
                 path_and_query: path_and_query.to_owned(),
                 headers: headers.clone(),
@@ -524,10 +582,10 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
     let upstream = proxy.upstream(side);
     let request = match outgoing(
         upstream,
-        exchange.method,
+        exchange.method.clone(),
         &exchange.path_and_query,
         &exchange.headers,
-        Body::from(exchange.body),
+        Body::from(exchange.body.clone()),
         shadow.then_some(&proxy.shadow_header),
     ) {
         Ok(r) => r,
@@ -553,19 +611,11 @@ async fn buffered(proxy: &Proxy, side: Side, exchange: Exchange, shadow: bool) -
             .await
             .map_err(|e| format!("the {side} upstream's response could not be read (at most {limit} bytes are buffered for a comparison): {e}"))?
             .to_bytes();
-        let headers = end_to_end(&parts.headers);
-        let record_headers = header_pairs(&headers);
-        let compared = HttpResponse {
-            status: parts.status.as_u16(),
-            body: ExchangeBody::from_wire(&record_headers, body.to_vec()),
-            headers: record_headers,
-        }
-        .comparable(&proxy.policy);
         Ok::<_, String>(Buffered::Response {
             status: parts.status,
-            headers,
+            headers: end_to_end(&parts.headers),
             body,
-            compared,
+            policy: proxy.policy.clone(),
         })
     };
     let answer = match tokio::time::timeout(proxy.timeout, call).await {

@@ -2,10 +2,16 @@
 //! that takes the candidate off the response path.
 //!
 //! # Contract
-//! - [`Window`] keeps, for the last `window` of time, one bit per compared
-//!   mirror: whether it counts **against** the candidate (a mismatch, a
-//!   candidate error, a timeout: what the promotion gate counts). Memory is
-//!   bounded by `max_samples` (the oldest go first).
+//! - [`Window`] counts, for the last `window` of time, the compared
+//!   mirrors and those that count **against** the candidate (a mismatch, a
+//!   candidate error, a timeout: what the promotion gate counts). It keeps
+//!   counts per slice of `window / `[`SLICES`] (one slice begins with the
+//!   first comparison past the previous slice's end), not one entry per
+//!   comparison: its memory is at most [`SLICES`]` + 1` slices whatever the
+//!   rate. A comparison leaves the window when its slice began more than
+//!   `window` ago (so it counts for `window` to `window + window / SLICES`).
+//!   At most [`MAX_SAMPLES`] comparisons are counted (the oldest slices go
+//!   first).
 //! - [`Window::observe`] says [`Trip::Rollback`] once there are at least
 //!   `min_samples` in the window and the Wilson 95% upper bound
 //!   ([`crate::flags::evidence::wilson_upper`], the promotion gate's own)
@@ -39,8 +45,18 @@ pub struct RollbackSettings {
     pub cooldown: Duration,
 }
 
-/// Samples kept at most in the window.
+/// Comparisons counted at most in the window.
 pub const MAX_SAMPLES: usize = 1 << 20;
+/// The slices a window is counted in.
+pub const SLICES: u32 = 1024;
+
+/// The comparisons of one slice of the window.
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    began: Instant,
+    n: u64,
+    against: u64,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trip {
@@ -51,7 +67,11 @@ pub enum Trip {
 
 pub struct Window {
     settings: RollbackSettings,
-    samples: VecDeque<(Instant, bool)>,
+    slices: VecDeque<Slice>,
+    /// The width of one slice.
+    slice: Duration,
+    /// Comparisons in the window.
+    n: u64,
     against: u64,
     last_rollback: Option<Instant>,
     overridden: bool,
@@ -60,8 +80,10 @@ pub struct Window {
 impl Window {
     pub fn new(settings: RollbackSettings) -> Self {
         Window {
+            slice: (settings.window / SLICES).max(Duration::from_millis(1)),
             settings,
-            samples: VecDeque::new(),
+            slices: VecDeque::new(),
+            n: 0,
             against: 0,
             last_rollback: None,
             overridden: false,
@@ -69,24 +91,32 @@ impl Window {
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(&(at, against)) = self.samples.front() {
-            if now.duration_since(at) <= self.settings.window && self.samples.len() <= MAX_SAMPLES {
+        while let Some(&oldest) = self.slices.front() {
+            let too_many = self.n > MAX_SAMPLES as u64 && self.slices.len() > 1;
+            if now.saturating_duration_since(oldest.began) <= self.settings.window && !too_many {
                 break;
             }
-            self.samples.pop_front();
-            self.against -= u64::from(against);
+            self.slices.pop_front();
+            self.n -= oldest.n;
+            self.against -= oldest.against;
         }
+    }
+
+    /// Entries the window holds (its memory, in slices).
+    #[cfg(test)]
+    fn entries(&self) -> usize {
+        self.slices.len()
     }
 
     /// The upper bound over the window now.
     pub fn bound(&self) -> f64 {
-        wilson_upper(self.against, self.samples.len() as u64, Z95)
+        wilson_upper(self.against, self.n, Z95)
     }
 
     /// The evidence of the window, as the promotion gate writes it.
     pub fn evidence(&self) -> Evidence {
         Evidence::from_numbers(
-            self.samples.len() as u64,
+            self.n,
             self.against,
             Gate {
                 min_records: self.settings.min_samples,
@@ -97,14 +127,29 @@ impl Window {
 
     /// One compared mirror (see the module docs).
     pub fn observe(&mut self, against: bool, now: Instant) -> Trip {
-        self.samples.push_back((now, against));
+        let current = self
+            .slices
+            .back_mut()
+            .filter(|s| now.saturating_duration_since(s.began) < self.slice);
+        match current {
+            Some(slice) => {
+                slice.n += 1;
+                slice.against += u64::from(against);
+            }
+            None => self.slices.push_back(Slice {
+                began: now,
+                n: 1,
+                against: u64::from(against),
+            }),
+        }
+        self.n += 1;
         self.against += u64::from(against);
         self.expire(now);
         if !self.settings.enabled {
             return Trip::Nothing;
         }
-        let enough = self.samples.len() as u64 >= self.settings.min_samples;
-        let n = self.samples.len() as u64;
+        let n = self.n;
+        let enough = n >= self.settings.min_samples;
         let rate = self.against as f64 / n.max(1) as f64;
         let over = self.bound() > self.settings.max_mismatch_bound
             && rate > self.settings.max_mismatch_bound;
@@ -157,6 +202,26 @@ mod tests {
             trips.push(w.observe(false, later));
         }
         assert_eq!(trips.iter().filter(|t| **t == Trip::Release).count(), 1);
+    }
+
+    /// Before the fix the window kept one entry (24 bytes) per comparison,
+    /// up to 2^20 of them: at a few thousand comparisons a second serve's
+    /// RSS grew by tens of MiB over the first minutes.
+    #[test]
+    fn the_windows_memory_does_not_grow_with_the_rate() {
+        let mut w = Window::new(settings());
+        let t0 = Instant::now();
+        for i in 0..200_000u64 {
+            // 200,000 comparisons over 20 s.
+            w.observe(i % 1000 == 0, t0 + Duration::from_micros(i * 100));
+        }
+        assert_eq!(w.evidence().records, 200_000);
+        assert_eq!(w.evidence().against, 200);
+        assert!(w.entries() <= 1100, "{} entries", w.entries());
+        // What is older than the window leaves it.
+        let later = t0 + Duration::from_secs(20) + settings().window + Duration::from_secs(1);
+        w.observe(false, later);
+        assert_eq!(w.evidence().records, 1);
     }
 
     #[test]

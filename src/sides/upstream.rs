@@ -599,6 +599,13 @@ impl Upstream {
         self.target.origin()
     }
 
+    /// Its target (secrets resolved when the side was built), for a client
+    /// of its own that sends to the same place the same way (`cutover
+    /// serve`'s proxy mode).
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
     /// The request as it goes on the wire, rewriting applied.
     pub fn prepare(
         &self,
