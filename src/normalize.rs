@@ -322,8 +322,13 @@ fn common_shape<T>(text: &str, mut items: impl FnMut(&mut Scan<'_>) -> Option<T>
 /// middle, still raw, between new quotes; one empty after stripping goes to
 /// `rejected` whole. Raw JSON string text between quotes is valid JSON string
 /// text, and every cut falls between two characters (or escapes), so the
-/// output is valid JSON. `None` wherever [`fast_path`] gives `None`.
+/// output is valid JSON. `None` wherever [`fast_path`] gives `None`, and for
+/// a lone surrogate anywhere in the text (where [`fast_path`] refuses one only
+/// in the keys and items): the general path answers those alike.
 fn text_path(text: &str, whitespace: Whitespace) -> Option<String> {
+    if lone_surrogate(text) {
+        return None;
+    }
     // The output is never much longer than the input: its items are cut from
     // the input's, with at most the input's separators.
     let mut out = String::with_capacity(text.len() + 32);
@@ -370,35 +375,6 @@ struct InPlace {
     whole: std::ops::Range<usize>,
     kept: std::ops::Range<usize>,
 }
-
-/// How [`Scan::item_in_place`] treats each byte of a string's content.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Byte {
-    /// ASCII that is neither whitespace, `"`, `\` nor a control character:
-    /// a whole character that is never stripped.
-    Plain,
-    /// The closing quote.
-    Quote,
-    /// A raw space, whitespace under both definitions.
-    Space,
-    /// An escape, a control character (refused) or a multi-byte character:
-    /// decoded to tell.
-    Decode,
-}
-
-/// [`Byte`] for each byte value.
-const BYTES: [Byte; 256] = {
-    let mut table = [Byte::Decode; 256];
-    let mut b = 0x21;
-    while b < 0x80 {
-        table[b] = Byte::Plain;
-        b += 1;
-    }
-    table[b'"' as usize] = Byte::Quote;
-    table[b'\\' as usize] = Byte::Decode;
-    table[b' ' as usize] = Byte::Space;
-    table
-};
 
 /// A cursor over JSON text (byte offsets; every offset it stops at is a
 /// character boundary, since it stops only at ASCII bytes).
@@ -534,15 +510,17 @@ impl<'a> Scan<'a> {
     }
 
     /// A string read in place, without unescaping it: only the characters at
-    /// its ends are decoded, to strip them, and every escape is checked
-    /// (surrogates paired). `None` on exactly the strings [`Scan::string`]
-    /// refuses: a lone surrogate, a raw control character, a bad escape.
+    /// its ends are decoded, to strip them (the trailing ones backwards, see
+    /// [`Scan::character_before`]); in between, only the closing quote is
+    /// looked for (memchr). The caller has made sure the whole text has no
+    /// lone surrogate ([`lone_surrogate`]), and the text is valid JSON
+    /// ([`RawValue`] guarantees it), so the escapes in between need no check.
     fn item_in_place(&mut self, whitespace: Whitespace) -> Option<InPlace> {
         let open = self.pos;
         self.expect(b'"')?;
         let bytes = self.text.as_bytes();
         let mut i = self.pos;
-        // The leading whitespace, decoded one character at a time.
+        // The leading whitespace, one character at a time.
         let start = loop {
             if *bytes.get(i)? == b'"' {
                 self.pos = i + 1;
@@ -557,36 +535,66 @@ impl<'a> Scan<'a> {
             }
             i = next;
         };
-        // The rest: `end` follows the last character that is not whitespace.
-        let mut end = start;
+        // The closing quote: the first `"` that no escape's backslash is
+        // before. (Surrogates were checked for the whole input by
+        // `text_path`, so nothing in between needs decoding.)
         loop {
-            match BYTES[*bytes.get(i)? as usize] {
-                Byte::Plain => {
-                    i += 1;
-                    while bytes
-                        .get(i)
-                        .is_some_and(|&b| BYTES[b as usize] == Byte::Plain)
-                    {
-                        i += 1;
-                    }
-                    end = i;
-                }
-                Byte::Quote => break,
-                Byte::Space => i += 1,
-                Byte::Decode => {
-                    let (c, next) = self.character(i)?;
-                    if !whitespace.contains(c) {
-                        end = next;
-                    }
-                    i = next;
-                }
+            i += memchr::memchr(b'"', bytes.get(i..)?)?;
+            if !starts_escape(bytes, open + 1, i - 1) {
+                break;
             }
+            i += 1;
         }
-        self.pos = i + 1;
+        let close = i;
+        self.pos = close + 1;
+        // The trailing whitespace, one character at a time back from the
+        // quote. It stops at the latest at `start`, a character that is not
+        // whitespace.
+        let mut end = close;
+        loop {
+            let (c, before) = self.character_before(open + 1, end)?;
+            if !whitespace.contains(c) {
+                break;
+            }
+            end = before;
+        }
         Some(InPlace {
             whole: open..self.pos,
             kept: start..end,
         })
+    }
+
+    /// The character of a string's content (which starts at byte `content`)
+    /// that ends at byte `end`, a character boundary, and where it starts;
+    /// `end == content` gives the opening quote. An escape-shaped tail is an
+    /// escape when its backslash [starts one](starts_escape). A surrogate
+    /// pair's low half stands
+    /// for the pair as U+FFFD (the pair is never whitespace, and the caller
+    /// stops at it).
+    fn character_before(&self, content: usize, end: usize) -> Option<(char, usize)> {
+        let bytes = self.text.as_bytes();
+        let last = *bytes.get(end.checked_sub(1)?)?;
+        if last >= 0x80 {
+            let c = self.text.get(..end)?.chars().next_back()?;
+            return Some((c, end - c.len_utf8()));
+        }
+        let escape_at = |at: usize| at >= content && starts_escape(bytes, content, at);
+        if end >= content + 6 && bytes.get(end - 5) == Some(&b'u') && escape_at(end - 6) {
+            let &[a, b, c, d] = bytes.get(end - 4..end)? else {
+                return None;
+            };
+            let unit = hex4([a, b, c, d])?;
+            let c = match char::from_u32(unit) {
+                Some(c) => c,
+                None if (0xdc00..0xe000).contains(&unit) => char::REPLACEMENT_CHARACTER,
+                None => return None,
+            };
+            return Some((c, end - 6));
+        }
+        if end >= content + 2 && escape_at(end - 2) {
+            return Some((unescape_short(last)?, end - 2));
+        }
+        Some((last as char, end - 1))
     }
 
     /// Skips one value of valid JSON: a scalar up to the `,` or `}` after it,
@@ -615,6 +623,61 @@ impl<'a> Scan<'a> {
             }
         }
     }
+}
+
+/// Whether the backslash at `at` starts an escape (`false` if there is none
+/// there). In JSON string text a raw backslash starts an escape or is the
+/// second half of `\\\\`, so it starts one exactly when an odd number of
+/// backslashes end at it; the run is counted back no further than `from`.
+fn starts_escape(bytes: &[u8], from: usize, at: usize) -> bool {
+    bytes
+        .get(from..=at)
+        .is_some_and(|run| run.iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
+}
+
+/// Whether valid JSON text has a surrogate escape that is not half of a
+/// pair, anywhere (in any string, not only the items). Each `ud` or `uD`
+/// (found with memchr's `memmem`) after a backslash that starts an escape is
+/// a surrogate escape's start or a `\ud7ff` below them; a surrogate escape is
+/// checked where it is: a high half must be followed by a low one, a low half
+/// preceded by a high one (together, exactly the pairs). Searched for with
+/// its backslash, `\ud` costs far more (2,400 instructions a record on the
+/// bundled capture): every `\u` is a candidate `memmem` must verify.
+fn lone_surrogate(text: &str) -> bool {
+    static SURROGATE: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+        std::sync::LazyLock::new(|| {
+            [
+                memchr::memmem::Finder::new(b"ud"),
+                memchr::memmem::Finder::new(b"uD"),
+            ]
+        });
+    let bytes = text.as_bytes();
+    // The half of the surrogate escape whose backslash is at `at`, if it is one.
+    let half = |at: usize| -> Option<bool> {
+        let [b'\\', b'u', b'd' | b'D', digit] = *bytes.get(at..at + 4)? else {
+            return None;
+        };
+        if !starts_escape(bytes, 0, at) {
+            return None;
+        }
+        match digit {
+            b'8'..=b'9' | b'a' | b'b' | b'A' | b'B' => Some(true),
+            b'c'..=b'f' | b'C'..=b'F' => Some(false),
+            _ => None,
+        }
+    };
+    SURROGATE.iter().any(|finder| {
+        finder.find_iter(bytes).any(|u| {
+            let Some(at) = u.checked_sub(1) else {
+                return false;
+            };
+            match half(at) {
+                Some(true) => half(at + 6) != Some(false),
+                Some(false) => at < 6 || half(at - 6) != Some(true),
+                None => false,
+            }
+        })
+    })
 }
 
 /// The character of a UTF-16 surrogate pair: `high` (already read, in
@@ -936,6 +999,22 @@ mod tests {
                 r#"{"items":[" \ud83d\ude42 ","\b \b"]}"#,
                 r#"{"accepted":["\ud83d\ude42","\b \b"],"rejected":[]}"#,
             ),
+            // A backslash starts an escape only after an even number of others.
+            (
+                r#"{"items":["x\\u0020","x\\\u0020","\\\\\t","\u005c\u0020"]}"#,
+                r#"{"accepted":["x\\u0020","x\\","\\\\","\u005c"],"rejected":[]}"#,
+            ),
+            // An escaped quote does not end a string; an escaped backslash
+            // before a quote does not escape it.
+            (
+                r#"{"items":["\"a\" ","\\","b\\\" \\\\"]}"#,
+                r#"{"accepted":["\"a\"","\\","b\\\" \\\\"],"rejected":[]}"#,
+            ),
+            // Surrogate pairs anywhere are fine, as are `\ud` look-alikes.
+            (
+                r#"{"k":"\ud83d\ude42","items":["\\ud800 \uD83D\uDE42\t","\ud7ff"]}"#,
+                r#"{"accepted":["\\ud800 \uD83D\uDE42","\ud7ff"],"rejected":[]}"#,
+            ),
             // Empty after stripping: rejected as spelled, in order.
             (
                 r#"{"items":["a","\u3000 ","",  "\t\u001c" , "b"]}"#,
@@ -972,6 +1051,8 @@ mod tests {
             r#"{"items":["x\udc00"]}"#,
             r#"{"items":["x \ud800\u0041 "]}"#,
             r#"{"items":[" \ude42\ud83d "]}"#,
+            r#"{"meta":"\ud800","items":["a"]}"#,
+            r#"{"items":["a"],"z":["\\\udc00"]}"#,
             r#"{"items":"ab"}"#,
             r#"{"items":{"a":1}}"#,
             r#"{"other":[]}"#,
