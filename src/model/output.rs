@@ -194,22 +194,19 @@ impl Output {
     /// kept as text, or, when it might not read as a [`Value`], read now
     /// (the error is serde_json's, as if it had been parsed directly).
     pub fn from_text(text: Box<RawValue>) -> Result<Output, serde_json::Error> {
-        if surely_reads(text.get()) {
-            Ok(Output(Repr::Text {
-                text: Text::Owned(text),
-                value: OnceLock::new(),
-            }))
-        } else {
-            serde_json::from_str::<Value>(text.get()).map(Output::from)
-        }
+        Output::of_text(Text::Owned(text))
     }
 
     /// [`Output::from_text`] for text shared with something else (a
     /// record's input): not copied.
     pub fn from_shared_text(text: Arc<RawValue>) -> Result<Output, serde_json::Error> {
+        Output::of_text(Text::Shared(text))
+    }
+
+    fn of_text(text: Text) -> Result<Output, serde_json::Error> {
         if surely_reads(text.get()) {
             Ok(Output(Repr::Text {
-                text: Text::Shared(text),
+                text,
                 value: OnceLock::new(),
             }))
         } else {
