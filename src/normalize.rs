@@ -478,7 +478,10 @@ impl<'a> Scan<'a> {
     /// The escape whose backslash is at byte `i`: its character and the
     /// offset after it. The `\u` escape, by far the most common in
     /// `ensure_ascii` traffic, is matched in one bounds check; a surrogate pair
-    /// is one character. `None` for a lone surrogate or a bad escape.
+    /// is one character. `None` for a lone surrogate or a bad escape. Always
+    /// inlined: out of line, the `Value` path cost 11,962 instructions a
+    /// record on the bundled capture instead of 11,007.
+    #[inline(always)]
     fn escape(&self, i: usize) -> Option<(char, usize)> {
         let bytes = self.text.as_bytes();
         match bytes.get(i + 1..i + 6) {
