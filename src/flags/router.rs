@@ -819,7 +819,7 @@ mod tests {
     impl Observe for Counted {
         fn observe(&self) -> Answer {
             self.0.fetch_add(1, Ordering::SeqCst);
-            Answer::Output(json!(1))
+            Answer::output(json!(1))
         }
     }
 
