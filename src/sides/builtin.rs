@@ -67,16 +67,13 @@ impl Implementation for Builtin {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>> {
         let answer = match self.work {
             // The answer is JSON text cut from the input's own text (its
-            // escapes kept), compared as JSON, never as bytes.
-            Work::Normalize(whitespace) => {
-                match normalize_text_with(request.input, whitespace).map(Output::from_json_text) {
-                    Ok(Ok(output)) => Answer::Output(output),
-                    // normalize_text_with writes valid JSON; a failure would
-                    // still be an answer, never a panic.
-                    Ok(Err(e)) => Answer::Error(AppError::new("cutover.builtin", e.to_string())),
-                    Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
-                }
-            }
+            // escapes kept), compared as JSON, never as bytes. The function
+            // vouches for its text (Output::from_valid_json_text), so it is
+            // not parsed again.
+            Work::Normalize(whitespace) => match normalize_text_with(request.input, whitespace) {
+                Ok(text) => Answer::Output(Output::from_valid_json_text(text)),
+                Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
+            },
             // The input was checked as strict JSON when it was read, so it
             // reads; a failure would still be an answer, never a panic.
             Work::Identity => match Output::from_shared_text(request.input.clone()) {
