@@ -60,6 +60,8 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::util::json::unescape_short;
+
 /// Which characters count as whitespace when stripping an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Whitespace {
@@ -695,22 +697,6 @@ fn surrogate_pair(high: u32, next: &[u8]) -> Option<char> {
         return None;
     }
     char::from_u32(0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00))
-}
-
-/// The character of a two-byte escape, `\` then `byte`; `None` if there is
-/// no such escape.
-fn unescape_short(byte: u8) -> Option<char> {
-    Some(match byte {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
-        _ => return None,
-    })
 }
 
 /// Four hex digits (either case) as a number.

@@ -21,6 +21,8 @@
 //! tokens read as the same value (repeated keys included), `true` is always
 //! right.
 
+use crate::util::json::unescape_short;
+
 /// Whether two valid JSON texts surely read as equal values (see the module
 /// contract; `false` is unsure).
 pub fn surely_equal(a: &str, b: &str) -> bool {
@@ -110,14 +112,6 @@ impl<'a> Cursor<'a> {
                 let escape = *self.bytes().get(self.at + 1).ok_or(())?;
                 self.at += 2;
                 let c = match escape {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
                     b'u' => {
                         let unit = self.hex4()?;
                         match unit {
@@ -137,7 +131,7 @@ impl<'a> Cursor<'a> {
                             _ => char::from_u32(unit).ok_or(())?,
                         }
                     }
-                    _ => return Err(()),
+                    _ => unescape_short(escape).ok_or(())?,
                 };
                 Ok(Some(c))
             }
