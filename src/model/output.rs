@@ -14,6 +14,10 @@
 //!   and a parse error is the constructor's error, exactly as parsing it
 //!   had always been. So an `Output` made from text and one made from the
 //!   value the text reads as are the same output in every respect but cost.
+//!   The one exception is [`Output::from_valid_json_text`], for a maker that
+//!   guarantees those checks itself (`builtin:normalize`'s text answer):
+//!   nothing is checked in release builds, debug builds check, and text that
+//!   broke the guarantee would read as `null` (logged), never a panic.
 //! - Equality ([`PartialEq`]) is the values' structural equality, with two
 //!   identical texts equal without parsing. The comparison's cheaper test of
 //!   two texts lives in `compare` (it never decides differently).
