@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("util", &[]),
-    ("normalize", &["util"]),
+    ("normalize", &["model", "util"]),
     ("traffic", &["model", "util"]),
     ("sides", &["model", "util", "normalize"]),
     ("compare", &["model", "util"]),

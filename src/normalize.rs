@@ -60,6 +60,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::model::lone_surrogate;
 use crate::util::json::unescape_short;
 
 /// Which characters count as whitespace when stripping an item.
@@ -328,7 +329,7 @@ fn common_shape<T>(text: &str, mut items: impl FnMut(&mut Scan<'_>) -> Option<T>
 /// a lone surrogate anywhere in the text (where [`fast_path`] refuses one only
 /// in the keys and items): the general path answers those alike.
 fn text_path(text: &str, whitespace: Whitespace) -> Option<String> {
-    if lone_surrogate(text) {
+    if lone_surrogate(text.as_bytes()).is_some() {
         return None;
     }
     // The output is never much longer than the input: its items are cut from
@@ -638,51 +639,6 @@ fn starts_escape(bytes: &[u8], from: usize, at: usize) -> bool {
     bytes
         .get(from..=at)
         .is_some_and(|run| run.iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
-}
-
-/// Whether valid JSON text has a surrogate escape that is not half of a
-/// pair, anywhere (in any string, not only the items). Each `ud` or `uD`
-/// (found with memchr's `memmem`) after a backslash that starts an escape is
-/// a surrogate escape's start or a `\ud7ff` below them; a surrogate escape is
-/// checked where it is: a high half must be followed by a low one, a low half
-/// preceded by a high one (together, exactly the pairs). Searched for with
-/// its backslash, `\ud` costs far more (2,400 instructions a record on the
-/// bundled capture): every `\u` is a candidate `memmem` must verify.
-fn lone_surrogate(text: &str) -> bool {
-    static SURROGATE: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
-        std::sync::LazyLock::new(|| {
-            [
-                memchr::memmem::Finder::new(b"ud"),
-                memchr::memmem::Finder::new(b"uD"),
-            ]
-        });
-    let bytes = text.as_bytes();
-    // The half of the surrogate escape whose backslash is at `at`, if it is one.
-    let half = |at: usize| -> Option<bool> {
-        let [b'\\', b'u', b'd' | b'D', digit] = *bytes.get(at..at + 4)? else {
-            return None;
-        };
-        if !starts_escape(bytes, 0, at) {
-            return None;
-        }
-        match digit {
-            b'8'..=b'9' | b'a' | b'b' | b'A' | b'B' => Some(true),
-            b'c'..=b'f' | b'C'..=b'F' => Some(false),
-            _ => None,
-        }
-    };
-    SURROGATE.iter().any(|finder| {
-        finder.find_iter(bytes).any(|u| {
-            let Some(at) = u.checked_sub(1) else {
-                return false;
-            };
-            match half(at) {
-                Some(true) => half(at + 6) != Some(false),
-                Some(false) => at < 6 || half(at - 6) != Some(true),
-                None => false,
-            }
-        })
-    })
 }
 
 /// The character of a UTF-16 surrogate pair: `high` (already read, in
