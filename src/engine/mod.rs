@@ -6,7 +6,11 @@
 //! - Each record is sent to both targets concurrently. Records travel in
 //!   batches of up to [`BATCH`]; each batch is one task (its records run
 //!   concurrently inside it), so comparison work spreads over all cores while
-//!   per-record overhead stays small. At most `concurrency` records are in
+//!   per-record overhead stays small. The reader hands over chunks of up to
+//!   [`READ_CHUNK_BATCHES`] batches, and batches already finished go to the
+//!   sink together (up to about [`SEND_EVENTS`] events, never waiting for
+//!   more): each hand-over between threads wakes one, and on two cores those
+//!   wake-ups were a quarter of a fast replay's CPU. At most `concurrency` records are in
 //!   flight; the reader's channel is bounded, so a slow target slows the reader
 //!   instead of growing memory (backpressure). Records also hold a share of
 //!   the byte budget `max_inflight_bytes` from when they are read until the
@@ -131,6 +135,30 @@ pub const BATCH: usize = 64;
 /// Batches kept in flight (when `concurrency` allows), so that one slow record
 /// holds back only its own batch while the others keep the targets busy.
 pub const BATCHES_IN_FLIGHT: usize = 8;
+/// Batches the reader hands over at once, at most (one chunk).
+pub const READ_CHUNK_BATCHES: usize = 8;
+/// Events sent to the report writer in one message, about: finished batches
+/// are gathered up to this many.
+pub const SEND_EVENTS: usize = 256;
+
+/// A chunk of items split into batches of `size`, in order (each item moved
+/// once).
+fn batches_of(chunk: Vec<SourceItem>, size: usize) -> Vec<Vec<SourceItem>> {
+    let size = size.max(1);
+    if chunk.len() <= size {
+        return vec![chunk];
+    }
+    let mut batches = Vec::with_capacity(chunk.len().div_ceil(size));
+    let mut items = chunk.into_iter();
+    loop {
+        let batch: Vec<SourceItem> = items.by_ref().take(size).collect();
+        if batch.is_empty() {
+            return batches;
+        }
+        batches.push(batch);
+    }
+}
+
 /// Answers (both renderings together) up to this size are diffed in the
 /// comparison task itself; larger ones on a blocking thread.
 pub const INLINE_DIFF_BYTES: usize = 64 * 1024;
@@ -151,11 +179,13 @@ pub async fn run(
     // Stop the reader without marking the run interrupted (for target failures).
     let reader_stop = stop.child_token();
     let budget = Budget::new(plan.max_inflight_bytes);
+    // The reader hands over chunks of several batches (one wake-up of this
+    // task per chunk, not per batch); they are split into batches here.
     let reader = spawn_reader(
         plan.traffic,
         plan.read,
         2,
-        batch,
+        batch * batches_in_flight.min(READ_CHUNK_BATCHES),
         reader_stop.clone(),
         budget,
     );
@@ -175,6 +205,7 @@ pub async fn run(
         shown: Shown::new(plan.redact_headers),
     });
     let mut ordered = tokio_stream_from(reader.items)
+        .flat_map(|chunk| futures::stream::iter(batches_of(chunk, batch)))
         .map(|items| {
             // Start times are scheduled here, in input order, as batches
             // are dispatched (the tasks may run in any order).
@@ -190,7 +221,15 @@ pub async fn run(
         })
         .buffered(batches_in_flight);
     while let Some(batch) = ordered.next().await {
-        let batch = batch?;
+        let mut batch = batch?;
+        // Batches already finished travel with this one: one message (one
+        // wake-up of the report writer) for all of them, never a wait.
+        while batch.len() < SEND_EVENTS {
+            match ordered.next().now_or_never() {
+                Some(Some(more)) => batch.extend(more?),
+                _ => break,
+            }
+        }
         for event in &batch {
             if let Event::Compared(result) = event {
                 shared.diffs.delivered(result);
