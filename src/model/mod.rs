@@ -27,6 +27,7 @@ mod output;
 mod pace;
 mod record;
 mod result;
+pub mod scan;
 mod state;
 mod stats;
 mod stop;

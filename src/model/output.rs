@@ -26,6 +26,7 @@
 //!   whichever form an answer arrived in; `Debug` shows the value too.
 //! - Non-goal: keeping a changed value's text: [`Output::value_mut`] drops it.
 
+use super::scan::{self, Pattern};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -74,22 +75,30 @@ const DIGIT_BLOCK: usize = 128;
 /// a parse at construction.
 fn surely_reads(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if memchr::memchr2_iter(b'[', b'{', bytes)
-        .nth(MAX_TEXT_BRACKETS)
-        .is_some()
-    {
-        return false;
-    }
-    if lone_surrogate(bytes).is_some() {
-        return false;
-    }
-    // An exponent follows a digit (`1e400`); strings may hold such text too,
-    // which is harmless, but a digit of a `\u00e9` or `\u0301` escape (so in
-    // a string, as is what follows it: `\u0301e`) is too common to count.
-    if memchr::memchr2_iter(b'e', b'E', bytes)
-        .any(|at| at > 0 && bytes[at - 1].is_ascii_digit() && !in_hex_escape(bytes, at - 1))
-    {
-        return false;
+    // One pass marks the three patterns (scan::blocks); most texts have
+    // few marks, each judged here.
+    let (mut brackets, mut pairs) = (0, Surrogates::default());
+    for marks in scan::blocks(bytes) {
+        brackets += marks.masks[Pattern::OpenBracket as usize].count_ones() as usize;
+        if brackets > MAX_TEXT_BRACKETS {
+            return false;
+        }
+        if marks
+            .positions(Pattern::SurrogateEscape)
+            .any(|at| pairs.lone_at(bytes, at))
+        {
+            return false;
+        }
+        // An exponent follows a digit (`1e400`); strings may hold such text
+        // too, which is harmless, but a digit of a `\u00e9` or `\u0301`
+        // escape (so in a string, as is what follows it: `\u0301e`) is too
+        // common to count.
+        if marks
+            .positions(Pattern::DigitExponent)
+            .any(|at| !in_hex_escape(bytes, at))
+        {
+            return false;
+        }
     }
     // Any run of 2 × DIGIT_BLOCK digits holds a whole aligned block of them.
     !bytes
@@ -108,14 +117,6 @@ fn in_hex_escape(bytes: &[u8], at: usize) -> bool {
     })
 }
 
-static SURROGATE: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
-    std::sync::LazyLock::new(|| {
-        [
-            memchr::memmem::Finder::new(b"\\ud"),
-            memchr::memmem::Finder::new(b"\\uD"),
-        ]
-    });
-
 /// The code unit of the `\uXXXX` escape whose backslash is at `at`, if it is
 /// a surrogate (`\uD800`-`\uDFFF`, either case): `Some(true)` for a high one,
 /// `Some(false)` for a low one.
@@ -127,72 +128,44 @@ fn surrogate_at(json: &[u8], at: usize) -> Option<bool> {
     }
 }
 
-/// Whether `\ud` or `\uD` occurs: a branch-free pass over 64-byte blocks
-/// (vectorised by the compiler), much cheaper than a substring search on
-/// `ensure_ascii` text, where `\u` is everywhere.
-fn may_have_surrogate(json: &[u8]) -> bool {
-    if json.len() < 3 {
-        return false;
-    }
-    let n = json.len() - 2;
-    let (first, second, third) = (&json[..n], &json[1..n + 1], &json[2..n + 2]);
-    let mut start = 0;
-    while start < n {
-        let end = (start + 64).min(n);
-        let found = first[start..end]
-            .iter()
-            .zip(&second[start..end])
-            .zip(&third[start..end])
-            .fold(false, |found, ((&a, &b), &c)| {
-                found | ((a == b'\\') & (b == b'u') & (c | 0x20 == b'd'))
-            });
-        if found {
-            return true;
-        }
-        start = end;
-    }
-    false
-}
-
 /// Where the first lone UTF-16 surrogate escape of a JSON text starts (its
 /// backslash), if it has one: a high surrogate (`\uD800`-`\uDBFF`) not
 /// followed at once by a low one, or a low one (`\uDC00`-`\uDFFF`) not
 /// following a high one. serde_json refuses both; a pair is one character.
-/// Only the places where `\ud` or `\uD` occurs are looked at (memmem);
+/// Only the places where `\ud` or `\uD` occurs are looked at
+/// ([`scan::matches`], 16 positions at a time);
 /// such a backslash starts an escape when an even number of backslashes
 /// comes before it (an odd one makes it the second byte of a `\\`).
 pub fn lone_surrogate(json: &[u8]) -> Option<usize> {
-    if !may_have_surrogate(json) {
-        return None;
-    }
-    let [lower, upper] = &*SURROGATE;
-    let find = |finder: &memchr::memmem::Finder, from: usize| {
-        finder.find(&json[from..]).map_or(usize::MAX, |i| i + from)
-    };
-    let (mut next_lower, mut next_upper) = (find(lower, 0), find(upper, 0));
-    let mut resume = 0;
-    loop {
-        let at = next_lower.min(next_upper);
-        if at == usize::MAX {
-            return None;
-        }
-        if at == next_lower {
-            next_lower = find(lower, at + 1);
-        } else {
-            next_upper = find(upper, at + 1);
-        }
-        if at < resume {
-            continue; // the low half of a pair checked
+    let mut pairs = Surrogates::default();
+    scan::matches(json, Pattern::SurrogateEscape).find(|&at| pairs.lone_at(json, at))
+}
+
+/// Judges the places where a surrogate escape may start, in ascending order
+/// ([`Pattern::SurrogateEscape`]'s matches).
+#[derive(Default)]
+struct Surrogates {
+    /// Places before this were the low half of a pair already judged.
+    resume: usize,
+}
+
+impl Surrogates {
+    /// Whether a lone surrogate escape starts at `at`, where `\ud` or `\uD`
+    /// is.
+    fn lone_at(&mut self, json: &[u8], at: usize) -> bool {
+        if at < self.resume {
+            return false; // the low half of a pair checked
         }
         let before = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
         if before % 2 == 1 {
-            continue; // `\\ud...`: text, not an escape
+            return false; // `\\ud...`: text, not an escape
         }
-        resume = match surrogate_at(json, at) {
+        self.resume = match surrogate_at(json, at) {
             Some(true) if surrogate_at(json, at + 6) == Some(false) => at + 12,
-            Some(_) => return Some(at),
+            Some(_) => return true,
             None => at + 2,
         };
+        false
     }
 }
 

@@ -12,10 +12,11 @@
 //!   own object being level 1: serde_json (the port, and cutover reading any
 //!   answer) refuses documents that deep.
 //!
-//! It looks only at the `\ud` and `\uD` of a line (found with memmem),
+//! It looks only at the `\ud` and `\uD` of a line (found 16 bytes at a
+//! time, [`crate::model::scan`]),
 //! and walks a line to measure its depth only when it has
-//! more than [`MAX_DEPTH`] brackets: most lines cost two substring searches
-//! and a count of brackets.
+//! more than [`MAX_DEPTH`] brackets: most lines cost one such scan and a
+//! count of brackets.
 //! Non-goal: syntax errors (serde_json reports those first).
 
 /// Deepest nesting of arrays and objects accepted, counting the line's object.

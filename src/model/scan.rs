@@ -1,0 +1,301 @@
+//! Byte patterns of JSON text found 16 positions at a time: where a UTF-16
+//! surrogate escape may start, where a number may have an exponent, where a
+//! container opens.
+//!
+//! # Contract
+//! - [`matches`] yields, in ascending order, every position `i` of `bytes`
+//!   where the [`Pattern`] holds at `bytes[i..]` (bytes past the end never
+//!   match), exactly as [`Pattern::at`] judges one position; nothing else.
+//!   [`blocks`] marks all three patterns in one
+//!   pass, a block of 64 positions at a time, with the same answers.
+//! - On `x86_64` sixteen positions are judged by a few SSE2 instructions
+//!   (part of the architecture's baseline, so no feature detection); the
+//!   last few positions of a text, and every position elsewhere, by
+//!   [`Pattern::at`]. A property test holds the two to the same answers.
+//! - Why by hand: the patterns are two and three bytes long, and in
+//!   `ensure_ascii` text (Python's default) `\u` is a few bytes apart, so a
+//!   substring search (memmem) checks a candidate every few bytes and costs
+//!   several instructions a byte; this costs well under one. No crate offers
+//!   a multi-byte pattern as a bit mask.
+//! - Non-goals: deciding anything about the match (is the backslash escaped,
+//!   is it inside a string): callers do that at each position.
+
+/// What a scan looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// `\u` then `d` or `D`: where a surrogate escape (`\uD800`-`\uDFFF`)
+    /// may start.
+    SurrogateEscape,
+    /// An ASCII digit then `e` or `E`: where a number's exponent may start.
+    DigitExponent,
+    /// `[` or `{`: where an array or object may start.
+    OpenBracket,
+}
+
+impl Pattern {
+    /// Every pattern, in the order of [`Marks::masks`].
+    pub const ALL: [Pattern; 3] = [
+        Pattern::SurrogateEscape,
+        Pattern::DigitExponent,
+        Pattern::OpenBracket,
+    ];
+
+    /// Whether the pattern holds at `bytes[i..]`.
+    pub fn at(self, bytes: &[u8], i: usize) -> bool {
+        match self {
+            Pattern::SurrogateEscape => matches!(
+                bytes.get(i..i + 3),
+                Some([b'\\', b'u', c]) if c | 0x20 == b'd'
+            ),
+            Pattern::DigitExponent => matches!(
+                bytes.get(i..i + 2),
+                Some([d, e]) if d.is_ascii_digit() && e | 0x20 == b'e'
+            ),
+            Pattern::OpenBracket => matches!(bytes.get(i), Some(b'[' | b'{')),
+        }
+    }
+}
+
+/// Positions one block judges (a bit each of a `u64`).
+const BLOCK: usize = 64;
+/// Positions one SSE2 step judges.
+const LANES: usize = 16;
+/// Bytes one step of [`LANES`] positions reads: the patterns look two bytes
+/// ahead at most.
+const STEP_READ: usize = LANES + 2;
+
+/// Every position where `pattern` holds, ascending (see the module docs).
+pub fn matches(bytes: &[u8], pattern: Pattern) -> Matches<'_> {
+    Matches {
+        bytes,
+        pattern,
+        block: 0,
+        mask: block_mask(bytes, 0, pattern),
+    }
+}
+
+/// The iterator [`matches`] returns.
+pub struct Matches<'a> {
+    bytes: &'a [u8],
+    pattern: Pattern,
+    /// The first position of the current block.
+    block: usize,
+    /// The current block's matches not yet yielded, a bit per position.
+    mask: u64,
+}
+
+impl Iterator for Matches<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.mask != 0 {
+                let k = self.mask.trailing_zeros() as usize;
+                self.mask &= self.mask - 1;
+                return Some(self.block + k);
+            }
+            self.block += BLOCK;
+            if self.block >= self.bytes.len() {
+                return None;
+            }
+            self.mask = block_mask(self.bytes, self.block, self.pattern);
+        }
+    }
+}
+
+/// One block's matches of every pattern: the block's first position, and a
+/// mask per pattern in [`Pattern::ALL`]'s order (bit `k`: position `at + k`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marks {
+    pub at: usize,
+    pub masks: [u64; 3],
+}
+
+impl Marks {
+    /// The positions a mask marks, ascending.
+    pub fn positions(&self, pattern: Pattern) -> impl Iterator<Item = usize> {
+        let (at, mut mask) = (self.at, self.masks[pattern as usize]);
+        std::iter::from_fn(move || {
+            (mask != 0).then(|| {
+                let k = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                at + k
+            })
+        })
+    }
+}
+
+/// Every block of [`BLOCK`] positions with the matches of all three patterns
+/// found in one pass (the bytes loaded once).
+pub fn blocks(bytes: &[u8]) -> impl Iterator<Item = Marks> + '_ {
+    (0..bytes.len()).step_by(BLOCK).map(|at| {
+        let mut masks = [0u64; 3];
+        let mut step = at;
+        let end = (at + BLOCK).min(bytes.len());
+        while step + STEP_READ <= bytes.len() && step < end {
+            let steps = step_masks(bytes, step);
+            for (mask, step_mask) in masks.iter_mut().zip(steps) {
+                *mask |= u64::from(step_mask) << (step - at);
+            }
+            step += LANES;
+        }
+        for i in step..end {
+            for (mask, pattern) in masks.iter_mut().zip(Pattern::ALL) {
+                *mask |= u64::from(pattern.at(bytes, i)) << (i - at);
+            }
+        }
+        Marks { at, masks }
+    })
+}
+
+/// The matches of positions `at..at + BLOCK` (those in `bytes`), a bit each.
+#[inline]
+fn block_mask(bytes: &[u8], at: usize, pattern: Pattern) -> u64 {
+    let mut mask = 0;
+    let mut step = at;
+    let end = (at + BLOCK).min(bytes.len());
+    while step + STEP_READ <= bytes.len() && step < end {
+        mask |= u64::from(step_mask(bytes, step, pattern)) << (step - at);
+        step += LANES;
+    }
+    for i in step..end {
+        mask |= u64::from(pattern.at(bytes, i)) << (i - at);
+    }
+    mask
+}
+
+/// The matches of one pattern at positions `at..at + LANES`, a bit each
+/// (`at + STEP_READ <= bytes.len()`).
+#[inline]
+fn step_mask(bytes: &[u8], at: usize, pattern: Pattern) -> u16 {
+    simd::step(&bytes[at..at + STEP_READ], [pattern])[0]
+}
+
+/// The matches of every pattern at positions `at..at + LANES`, in
+/// [`Pattern::ALL`]'s order (`at + STEP_READ <= bytes.len()`).
+#[inline]
+fn step_masks(bytes: &[u8], at: usize) -> [u16; 3] {
+    simd::step(&bytes[at..at + STEP_READ], Pattern::ALL)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{Pattern, STEP_READ};
+    use std::arch::x86_64::*;
+
+    /// The matches of each pattern at the first [`LANES`] positions of
+    /// `window` ([`STEP_READ`] bytes), a bit each.
+    #[inline(always)]
+    pub(super) fn step<const N: usize>(window: &[u8], patterns: [Pattern; N]) -> [u16; N] {
+        assert_eq!(window.len(), STEP_READ);
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics
+        // are always available; each unaligned 16-byte load starts at
+        // offset 0, 1 or 2 of `window`, which holds LANES + 2 bytes
+        // (asserted), so it stays in bounds.
+        unsafe {
+            let p = window.as_ptr();
+            let b0 = _mm_loadu_si128(p.cast());
+            let b1 = _mm_loadu_si128(p.add(1).cast());
+            let b2 = _mm_loadu_si128(p.add(2).cast());
+            let eq = |v, c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            let lower = |v| _mm_or_si128(v, _mm_set1_epi8(0x20));
+            patterns.map(|pattern| {
+                let hits = match pattern {
+                    Pattern::SurrogateEscape => _mm_and_si128(
+                        _mm_and_si128(eq(b0, b'\\'), eq(b1, b'u')),
+                        eq(lower(b2), b'd'),
+                    ),
+                    Pattern::DigitExponent => {
+                        // A digit: `b - '0'` (wrapping) is at most 9, unsigned.
+                        let offset = _mm_sub_epi8(b0, _mm_set1_epi8(b'0' as i8));
+                        let digit = _mm_cmpeq_epi8(_mm_min_epu8(offset, _mm_set1_epi8(9)), offset);
+                        _mm_and_si128(digit, eq(lower(b1), b'e'))
+                    }
+                    Pattern::OpenBracket => _mm_or_si128(eq(b0, b'['), eq(b0, b'{')),
+                };
+                _mm_movemask_epi8(hits) as u16
+            })
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod simd {
+    use super::{Pattern, LANES};
+
+    /// The matches of each pattern at the first [`LANES`] positions of
+    /// `window`, a bit each, judged one position at a time.
+    pub(super) fn step<const N: usize>(window: &[u8], patterns: [Pattern; N]) -> [u16; N] {
+        patterns.map(|pattern| {
+            (0..LANES)
+                .filter(|&i| pattern.at(window, i))
+                .fold(0, |mask, i| mask | 1 << i)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATTERNS: [Pattern; 3] = Pattern::ALL;
+
+    /// What [`blocks`] marks, as positions per pattern.
+    fn marked(bytes: &[u8], pattern: Pattern) -> Vec<usize> {
+        blocks(bytes)
+            .flat_map(|m| m.positions(pattern).collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn naive(bytes: &[u8], pattern: Pattern) -> Vec<usize> {
+        (0..bytes.len()).filter(|&i| pattern.at(bytes, i)).collect()
+    }
+
+    #[test]
+    fn every_match_is_found_in_order_at_block_edges_too() {
+        let mut text = Vec::new();
+        for i in 0..70 {
+            text.extend_from_slice(if i % 3 == 0 { b"\\ud83d[" } else { b"1e\\uD{" });
+        }
+        for start in 0..20 {
+            for end in start..text.len().min(start + 150) {
+                let part = &text[start..end];
+                for pattern in PATTERNS {
+                    assert_eq!(
+                        matches(part, pattern).collect::<Vec<_>>(),
+                        naive(part, pattern)
+                    );
+                    assert_eq!(marked(part, pattern), naive(part, pattern));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn digits_and_letters_are_told_apart_at_the_edges_of_the_ranges() {
+        // '/' and ':' border the digits; 'e' | 0x20 and 'E' | 0x20 are 'e',
+        // and 'E' - 0x20 is '%', which must not match.
+        let text = b"/e :e 0e 9E 5% 0f \\Ud \\ud \\uD \\u\xc4 x";
+        let found: Vec<usize> = matches(text, Pattern::DigitExponent).collect();
+        assert_eq!(found, vec![6, 9]);
+        let found: Vec<usize> = matches(text, Pattern::SurrogateEscape).collect();
+        assert_eq!(found, vec![22, 26]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_block_scan_finds_what_judging_each_position_finds(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b"\\udDeE09/:a[{\x80\xff\"".to_vec()), 0..300),
+        ) {
+            for pattern in PATTERNS {
+                proptest::prop_assert_eq!(
+                    matches(&bytes, pattern).collect::<Vec<_>>(),
+                    naive(&bytes, pattern)
+                );
+                proptest::prop_assert_eq!(marked(&bytes, pattern), naive(&bytes, pattern));
+            }
+        }
+    }
+}
