@@ -129,54 +129,49 @@ impl Marks {
 /// Every block of [`BLOCK`] positions with the matches of all three patterns
 /// found in one pass (the bytes loaded once).
 pub fn blocks(bytes: &[u8]) -> impl Iterator<Item = Marks> + '_ {
-    (0..bytes.len()).step_by(BLOCK).map(|at| {
-        let mut masks = [0u64; 3];
-        let mut step = at;
-        let end = (at + BLOCK).min(bytes.len());
-        while step + STEP_READ <= bytes.len() && step < end {
-            let steps = step_masks(bytes, step);
-            for (mask, step_mask) in masks.iter_mut().zip(steps) {
-                *mask |= u64::from(step_mask) << (step - at);
-            }
-            step += LANES;
-        }
-        for i in step..end {
-            for (mask, pattern) in masks.iter_mut().zip(Pattern::ALL) {
-                *mask |= u64::from(pattern.at(bytes, i)) << (i - at);
-            }
-        }
-        Marks { at, masks }
+    (0..bytes.len()).step_by(BLOCK).map(|at| Marks {
+        at,
+        masks: block_masks(bytes, at, Pattern::ALL),
     })
 }
 
 /// The matches of positions `at..at + BLOCK` (those in `bytes`), a bit each.
 #[inline]
 fn block_mask(bytes: &[u8], at: usize, pattern: Pattern) -> u64 {
-    let mut mask = 0;
-    let mut step = at;
+    block_masks(bytes, at, [pattern])[0]
+}
+
+/// The matches of each pattern at positions `at..at + BLOCK` (those in
+/// `bytes`), a bit each.
+#[inline(always)]
+fn block_masks<const N: usize>(bytes: &[u8], at: usize, patterns: [Pattern; N]) -> [u64; N] {
+    let mut masks = [0u64; N];
+    if at + BLOCK + STEP_READ - LANES <= bytes.len() {
+        // A whole block: a fixed number of steps, no other test.
+        for k in 0..BLOCK / LANES {
+            let from = at + k * LANES;
+            let steps = simd::step(&bytes[from..from + STEP_READ], patterns);
+            for (mask, step) in masks.iter_mut().zip(steps) {
+                *mask |= u64::from(step) << (k * LANES);
+            }
+        }
+        return masks;
+    }
     let end = (at + BLOCK).min(bytes.len());
-    while step + STEP_READ <= bytes.len() && step < end {
-        mask |= u64::from(step_mask(bytes, step, pattern)) << (step - at);
-        step += LANES;
+    let mut from = at;
+    while from + STEP_READ <= bytes.len() && from < end {
+        let steps = simd::step(&bytes[from..from + STEP_READ], patterns);
+        for (mask, step) in masks.iter_mut().zip(steps) {
+            *mask |= u64::from(step) << (from - at);
+        }
+        from += LANES;
     }
-    for i in step..end {
-        mask |= u64::from(pattern.at(bytes, i)) << (i - at);
+    for i in from..end {
+        for (mask, pattern) in masks.iter_mut().zip(patterns) {
+            *mask |= u64::from(pattern.at(bytes, i)) << (i - at);
+        }
     }
-    mask
-}
-
-/// The matches of one pattern at positions `at..at + LANES`, a bit each
-/// (`at + STEP_READ <= bytes.len()`).
-#[inline]
-fn step_mask(bytes: &[u8], at: usize, pattern: Pattern) -> u16 {
-    simd::step(&bytes[at..at + STEP_READ], [pattern])[0]
-}
-
-/// The matches of every pattern at positions `at..at + LANES`, in
-/// [`Pattern::ALL`]'s order (`at + STEP_READ <= bytes.len()`).
-#[inline]
-fn step_masks(bytes: &[u8], at: usize) -> [u16; 3] {
-    simd::step(&bytes[at..at + STEP_READ], Pattern::ALL)
+    masks
 }
 
 #[cfg(target_arch = "x86_64")]
