@@ -745,18 +745,332 @@ mod tests {
         }
     }
 
+    /// A JSON text's parts, to render with any whitespace between tokens
+    /// (objects may repeat keys, which a `Value` cannot).
+    #[derive(Debug, Clone)]
+    enum Json {
+        Leaf(&'static str),
+        Array(Vec<Json>),
+        Object(Vec<(&'static str, Json)>),
+    }
+
+    /// Leaves of every class the walk tells apart: integers and the numbers
+    /// serde_json reads as `f64` (`-0`, fractions, exponents, beyond 64
+    /// bits), strings with escapes (quotes and backslashes among them), at
+    /// and past [`MAX_ENUM_CHARS`] characters.
+    const LEAVES: &[&str] = &[
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "0.0",
+        "-1.5e3",
+        "1E2",
+        "2e-3",
+        "1e+2",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "null",
+        "true",
+        "false",
+        r#""""#,
+        r#""s""#,
+        r#""t""#,
+        r#""\u00e9""#,
+        r#""é""#,
+        r#""\"""#,
+        r#""\\""#,
+        r#""\u0022""#,
+        r#""\u005c\"\\""#,
+        r#""\ud83d\ude00""#,
+        r#""a\nb\/""#,
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+        r#""\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9éééééééééééééééééééééééééééééééé""#,
+        r#""v1""#,
+        r#""v2""#,
+        r#""v3""#,
+        r#""v4""#,
+        r#""v5""#,
+        r#""v6""#,
+        r#""v7""#,
+        r#""v8""#,
+        r#""v9""#,
+        r#""v10""#,
+        r#""v11""#,
+        r#""v12""#,
+        r#""v13""#,
+        r#""v14""#,
+        r#""v15""#,
+        r#""v16""#,
+        r#""v17""#,
+        "[]",
+        "{}",
+    ];
+    /// Keys, some the same key spelt with escapes.
+    const KEYS: &[&str] = &[
+        "a",
+        "b",
+        r"\u0061",
+        r"\u0062",
+        "c",
+        "",
+        "é",
+        r"\u00e9",
+        r#"q\"q"#,
+        r#"q\u0022q"#,
+        r"\\",
+        "a b",
+        "d",
+        "e",
+        "f",
+        "g",
+        "h",
+        "i",
+        "j",
+    ];
+    const SPACES: &[&str] = &["", "", "", " ", "\n", "\t \r\n"];
+
+    fn render(json: &Json, spaces: &[&str], at: &mut usize, out: &mut String) {
+        fn space(spaces: &[&str], at: &mut usize, out: &mut String) {
+            *at += 1;
+            out.push_str(spaces[*at % spaces.len()]);
+        }
+        space(spaces, at, out);
+        match json {
+            Json::Leaf(text) => out.push_str(text),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    render(item, spaces, at, out);
+                }
+                space(spaces, at, out);
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    space(spaces, at, out);
+                    out.push_str(&format!("\"{key}\""));
+                    space(spaces, at, out);
+                    out.push(':');
+                    render(value, spaces, at, out);
+                }
+                space(spaces, at, out);
+                out.push('}');
+            }
+        }
+        space(spaces, at, out);
+    }
+
+    fn json() -> impl proptest::strategy::Strategy<Value = Json> {
+        use proptest::prelude::*;
+        let leaf = proptest::sample::select(LEAVES).prop_map(Json::Leaf);
+        leaf.prop_recursive(5, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..8)
+                    .prop_map(Json::Object),
+            ]
+        })
+    }
+
+    /// `json` inside `nest` arrays and objects (`{"a": …}`), alternately:
+    /// past [`MAX_DEPTH`] when `nest` is large.
+    fn nested(json: Json, nest: usize) -> Json {
+        (0..nest).fold(json, |inner, level| match level % 2 {
+            0 => Json::Array(vec![inner, Json::Leaf("1")]),
+            _ => Json::Object(vec![("a", inner), ("b", Json::Leaf("{}"))]),
+        })
+    }
+
     proptest::proptest! {
         #[test]
         fn a_random_texts_shape_is_its_values_shape(
-            keys in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "\\u0061", "c"]), 0..12),
-            leaves in proptest::collection::vec(proptest::sample::select(vec!["1", "-1", "1.0", "\"s\"", "\"\\u00e9\"", "null", "true", "[]", "{}", "[1, \"a\"]"]), 12),
+            values in proptest::collection::vec((json(), 0..20usize), 1..6),
+            spaces in proptest::collection::vec(proptest::sample::select(SPACES), 1..9),
         ) {
-            let members: Vec<String> = keys.iter().zip(&leaves).map(|(k, v)| format!("\"{k}\": {v}")).collect();
-            let object = format!("{{{}}}", members.join(", "));
-            let texts = vec![object.clone(), format!("[{object}, {}]", leaves.join(", ")), leaves[0].to_owned()];
+            let texts: Vec<String> = values.into_iter().map(|(json, nest)| {
+                let mut text = String::new();
+                render(&nested(json, nest), &spaces, &mut 0, &mut text);
+                text
+            }).collect();
             let (a, b) = both(&texts);
             proptest::prop_assert_eq!(a, b);
         }
+
+        #[test]
+        fn a_texts_shape_is_its_values_shape_when_an_object_fills_the_last_room(
+            kept in (MAX_PROPERTIES - 20)..=MAX_PROPERTIES,
+            keys in proptest::collection::vec(0..(MAX_PROPERTIES + 20), 1..24),
+        ) {
+            // A first object leaves room for `MAX_PROPERTIES - kept` keys;
+            // the next ones bring old and new keys in any order.
+            let first: Vec<String> = (0..kept).map(|i| format!("\"k{i:03}\": {i}")).collect();
+            let next: Vec<String> = keys.iter().map(|i| format!("\"k{i:03}\": \"v\"")).collect();
+            let texts = [format!("{{{}}}", first.join(",")), format!("{{{}}}", next.join(","))];
+            let (a, b) = both(&texts);
+            proptest::prop_assert_eq!(a, b);
+        }
+
+        #[test]
+        fn a_cut_or_garbled_text_takes_some_shape_without_a_panic(
+            json in json(),
+            cut in 0..1000usize,
+            garble in proptest::sample::select(vec!["", "]", "}", ",", ":", "\"", "\\", "[", "{", "x"]),
+        ) {
+            let mut text = String::new();
+            render(&json, &[" "], &mut 0, &mut text);
+            let mut cut = cut.min(text.len());
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let mut shape = Shape::default();
+            shape.add_text(&text[..cut]);
+            shape.add_text(&format!("{}{garble}{}", &text[..cut], &text[cut..]));
+            proptest::prop_assert_eq!(shape.seen, 2);
+        }
+    }
+
+    #[test]
+    fn a_text_is_read_into_tokens_once_with_containers_ends_and_key_counts() {
+        let text = r#" {"a": [1, -0, "x\"y"], "b\u0062": {}, "c": [[]]} "#;
+        let str_at = |needle: &str, escaped| {
+            let start = text.find(needle).unwrap();
+            Tok::Str {
+                start,
+                end: start + needle.len(),
+                escaped,
+            }
+        };
+        assert_eq!(
+            tokens(text),
+            [
+                Tok::Object {
+                    end: 11,
+                    members: 3
+                },
+                str_at(r#""a""#, false),
+                Tok::Array { end: 6 },
+                Tok::Integer,
+                Tok::Number,
+                str_at(r#""x\"y""#, true),
+                str_at(r#""b\u0062""#, true),
+                Tok::Object { end: 8, members: 0 },
+                str_at(r#""c""#, false),
+                Tok::Array { end: 11 },
+                Tok::Array { end: 11 },
+            ]
+        );
+        // Below MAX_DEPTH a container's members are skipped, not read.
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 3), "]".repeat(MAX_DEPTH + 3));
+        assert_eq!(tokens(&deep).len(), MAX_DEPTH + 1);
+    }
+
+    #[test]
+    fn an_objects_repeated_key_takes_its_last_value_once_even_spelt_with_escapes() {
+        for text in [
+            r#"{"a": 1, "b": true, "a": "x"}"#,
+            r#"{"a": 1, "b": true, "\u0061": "x"}"#,
+            r#"{"\u0061": 1, "b": true, "a": "x"}"#,
+        ] {
+            let (a, b) = both(&[text.to_owned()]);
+            assert_eq!(a, b, "{text}");
+            let a_shape = &a.properties["a"];
+            assert_eq!((a_shape.seen, a_shape.types.string), (1, 1), "{text}");
+        }
+        // More keys than are checked pair by pair, one repeated.
+        let mut keys: Vec<String> = (0..IN_ORDER_KEYS + 4)
+            .map(|i| format!("\"k{i}\": {i}"))
+            .collect();
+        keys.push("\"k3\": \"last\"".to_owned());
+        let (a, b) = both(&[format!("{{{}}}", keys.join(","))]);
+        assert_eq!(a, b);
+        assert_eq!(a.properties["k3"].types.string, 1);
+    }
+
+    #[test]
+    fn an_object_that_fills_the_last_room_describes_the_keys_a_value_would() {
+        let first: Vec<String> = (0..MAX_PROPERTIES - 1)
+            .map(|i| format!("\"k{i:03}\": 0"))
+            .collect();
+        // One room left: of the new keys, a `Value` describes the least.
+        let texts = [
+            format!("{{{}}}", first.join(",")),
+            r#"{"z": 1, "k000": 1, "y": 2}"#.to_owned(),
+            // No room: new keys counted, old ones described, in any order.
+            r#"{"x": 1, "k001": 1, "w": 2}"#.to_owned(),
+        ];
+        let (a, b) = both(&texts);
+        assert_eq!(a, b);
+        assert!(a.properties.contains_key("y") && !a.properties.contains_key("z"));
+        assert_eq!(a.more_keys, 3);
+        assert_eq!(a.properties["k001"].seen, 2);
+    }
+
+    #[test]
+    fn below_max_depth_a_texts_containers_give_only_their_types() {
+        let deep = format!(
+            "{}\"s\"{}",
+            "[".repeat(MAX_DEPTH + 2),
+            "]".repeat(MAX_DEPTH + 2)
+        );
+        let (a, b) = both(&[
+            deep,
+            format!(
+                "{}1{}",
+                "{\"a\": ".repeat(MAX_DEPTH + 2),
+                "}".repeat(MAX_DEPTH + 2)
+            ),
+        ]);
+        assert_eq!(a, b);
+        let (mut array, mut object) = (&a, &a);
+        for _ in 0..MAX_DEPTH {
+            array = array.items.as_deref().unwrap();
+            object = &object.properties["a"];
+        }
+        assert_eq!((array.types.array, object.types.object), (1, 1));
+        assert!(array.items.is_none() && object.properties.is_empty());
+    }
+
+    #[test]
+    fn a_texts_strings_are_kept_by_their_decoded_characters() {
+        let at_most = format!("\"{}\"", "\\u00e9".repeat(MAX_ENUM_CHARS));
+        let past = format!("\"{}\"", "é".repeat(MAX_ENUM_CHARS + 1));
+        let (a, b) = both(&[format!("[{at_most}, \"\\u0022\\\\\"]")]);
+        assert_eq!(a, b);
+        let kept = a.items.as_ref().unwrap().strings.as_ref().unwrap();
+        assert!(kept.contains(&"é".repeat(MAX_ENUM_CHARS)) && kept.contains("\"\\"));
+        let (a, b) = both(&[format!("[{at_most}, {past}]")]);
+        assert_eq!(a, b);
+        assert_eq!(a.items.unwrap().strings, None);
+    }
+
+    #[test]
+    fn a_texts_numbers_are_integers_exactly_when_serde_json_reads_them_as_64_bit_integers() {
+        let integers = ["0", "-1", "18446744073709551615", "-9223372036854775808"];
+        let numbers = [
+            "-0",
+            "1.0",
+            "1e2",
+            "1E+2",
+            "18446744073709551616",
+            "-9223372036854775809",
+        ];
+        let text = format!("[{}, {}]", integers.join(","), numbers.join(","));
+        let (a, b) = both(&[text]);
+        assert_eq!(a, b);
+        let items = a.items.unwrap().types;
+        assert_eq!((items.integer, items.number), (4, 6));
     }
 
     #[test]
