@@ -13,7 +13,8 @@
 //!   kept. Memory is bounded by those limits, whatever the number of values.
 //! - [`Shape::add_text`] takes a value as its JSON text, with the same
 //!   result as adding the value it reads as, without building it (a text
-//!   output's shape costs no `Value`).
+//!   output's shape costs no `Value`, and one pass over the text whatever
+//!   its nesting).
 //! - Every value added is described by the shape, so a schema inferred from
 //!   it accepts every one of them ([`super::infer`]'s promise).
 //! - [`AnswerShapes`] is what a run writes ([`SHAPE_FILE`]): the shape of
@@ -76,14 +77,27 @@ impl Shape {
 
     /// Takes one more value, given as its JSON text (an output's text, which
     /// reads as a value), exactly as [`Shape::add`] takes that value,
-    /// without building it: containers are split into their members' texts
-    /// by a scan that skips strings (escapes undecoded), objects are visited
-    /// in the value's order (keys sorted, a repeated key's last value), and
-    /// a string is decoded only while this location still keeps strings.
-    /// The text must be valid JSON (an output's text is): of other text
-    /// the shape is unspecified (never a panic).
+    /// without building it: the text is read once into tokens (strings
+    /// skipped, escapes undecoded; the members of containers at
+    /// [`MAX_DEPTH`] skipped), then the shape is taken from the tokens, so
+    /// the cost is one pass over the text whatever its nesting. An object
+    /// is visited in the text's order when that takes the same shape as the
+    /// value's order (at most `IN_ORDER_KEYS` keys, plain and distinct,
+    /// and room for all or none of them), else in the value's order (keys
+    /// sorted, a repeated key's last value). A string is decoded only while
+    /// this location still keeps strings. The text must be valid JSON (an
+    /// output's text is): of other text the shape is unspecified (never a
+    /// panic).
     pub fn add_text(&mut self, text: &str) {
-        self.add_at(Raw(text), 0);
+        let toks = tokens(text);
+        self.add_at(
+            Tokens {
+                text,
+                toks: &toks,
+                at: 0,
+            },
+            0,
+        );
     }
 
     fn add_at<'a, N: Node<'a>>(&mut self, value: N, depth: usize) {
@@ -92,7 +106,8 @@ impl Shape {
         }
         self.seen += 1;
         let deeper = depth < MAX_DEPTH;
-        match value.view(deeper) {
+        let room = MAX_PROPERTIES.saturating_sub(self.properties.len());
+        match value.view(deeper, room) {
             View::Null => self.types.null += 1,
             View::Bool => self.types.boolean += 1,
             View::Integer => self.types.integer += 1,
@@ -169,12 +184,16 @@ impl<'a> JsonStr<'a> {
     }
 }
 
-/// A JSON value [`Shape`] can take: a [`Value`], or a value's [`Raw`] text.
+/// A JSON value [`Shape`] can take: a [`Value`], or a value's text read into
+/// [`Tokens`].
 trait Node<'a>: Sized {
     type Items: Iterator<Item = Self>;
     type Members: Iterator<Item = (Cow<'a, str>, Self)>;
-    /// `deeper`: whether the members of a container will be visited.
-    fn view(self, deeper: bool) -> View<'a, Self::Items, Self::Members>;
+    /// `deeper`: whether the members of a container will be visited;
+    /// `room`: how many more keys the location describes (an object's
+    /// members may come in any order that takes the same shape as a
+    /// `Value`'s order, keys sorted).
+    fn view(self, deeper: bool, room: usize) -> View<'a, Self::Items, Self::Members>;
 }
 
 type ValueMembers<'a> = std::iter::Map<
@@ -186,7 +205,7 @@ impl<'a> Node<'a> for &'a Value {
     type Items = std::slice::Iter<'a, Value>;
     type Members = ValueMembers<'a>;
 
-    fn view(self, _deeper: bool) -> View<'a, Self::Items, Self::Members> {
+    fn view(self, _deeper: bool, _room: usize) -> View<'a, Self::Items, Self::Members> {
         match self {
             Value::Null => View::Null,
             Value::Bool(_) => View::Bool,
@@ -201,53 +220,159 @@ impl<'a> Node<'a> for &'a Value {
     }
 }
 
-/// The JSON text of one value (valid JSON, no surrounding whitespace).
-#[derive(Clone, Copy)]
-struct Raw<'a>(&'a str);
+/// One token of a value's text, as [`tokens`] reads it: the text is read
+/// once, and the shape is then taken from the tokens, so no part of the text
+/// is scanned again for each container around it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tok {
+    Null,
+    Bool,
+    Integer,
+    Number,
+    /// A string's JSON text, quotes included, is `text[start..end]`;
+    /// `escaped`: whether it has a backslash (is not its own value).
+    Str {
+        start: usize,
+        end: usize,
+        escaped: bool,
+    },
+    /// `end`: the index of the token after the array's items.
+    Array {
+        end: usize,
+    },
+    /// `end` as for arrays; the members are pairs of a key (a `Str`) and the
+    /// value's tokens, `members` of them.
+    Object {
+        end: usize,
+        members: usize,
+    },
+}
 
-impl<'a> Node<'a> for Raw<'a> {
-    type Items = std::vec::IntoIter<Raw<'a>>;
-    type Members = std::vec::IntoIter<(Cow<'a, str>, Raw<'a>)>;
-
-    fn view(self, deeper: bool) -> View<'a, Self::Items, Self::Members> {
-        let text = self.0.trim_matches([' ', '\t', '\n', '\r']);
-        match text.as_bytes().first() {
-            Some(b'n') => View::Null,
-            Some(b't' | b'f') => View::Bool,
-            Some(b'"') => View::String(JsonStr::Text(text)),
-            Some(b'[') => View::Array(match deeper {
-                true => items(text).into_iter(),
-                false => Vec::new().into_iter(),
-            }),
-            Some(b'{') => View::Object(match deeper {
-                true => {
-                    let mut members = members(text);
-                    // A `Value`'s order: keys sorted; stable, so of a
-                    // repeated key's values the last is kept.
-                    members.sort_by(|a, b| a.0.cmp(&b.0));
-                    let mut kept: Vec<(Cow<'a, str>, Raw<'a>)> = Vec::with_capacity(members.len());
-                    for member in members {
-                        match kept.last_mut() {
-                            Some(last) if last.0 == member.0 => *last = member,
-                            _ => kept.push(member),
+/// Reads a value's text into [`Tok`]s in one pass: each byte is looked at
+/// once (a container at [`MAX_DEPTH`], whose members are not visited, is
+/// skipped by a scan and has no member tokens). Of text that is not JSON the
+/// tokens still nest (every container has its `end`), whatever they say.
+fn tokens(text: &str) -> Vec<Tok> {
+    let b = text.as_bytes();
+    let mut toks = Vec::with_capacity(16);
+    // The open containers' token indices, outermost first.
+    let mut open = [0usize; MAX_DEPTH];
+    let mut depth = 0;
+    let mut at = skip_whitespace(b, 0);
+    'value: loop {
+        // A value starts at `at`.
+        match b.get(at) {
+            Some(b'"') => {
+                let (end, escaped) = string_end(b, at);
+                toks.push(Tok::Str {
+                    start: at,
+                    end,
+                    escaped,
+                });
+                at = end;
+            }
+            Some(&open_byte @ (b'[' | b'{')) => {
+                let index = toks.len();
+                let array = open_byte == b'[';
+                if depth == MAX_DEPTH {
+                    // Its members are not visited: skipped, not read.
+                    toks.push(match array {
+                        true => Tok::Array { end: index + 1 },
+                        false => Tok::Object {
+                            end: index + 1,
+                            members: 0,
+                        },
+                    });
+                    at = container_end(b, at);
+                } else {
+                    toks.push(match array {
+                        true => Tok::Array { end: 0 },
+                        false => Tok::Object { end: 0, members: 0 },
+                    });
+                    open[depth] = index;
+                    depth += 1;
+                    at = skip_whitespace(b, at + 1);
+                    // `]` and `}` are `[` and `{` plus 2.
+                    if b.get(at) != Some(&(open_byte + 2)) {
+                        if !array {
+                            match key(text, at, &mut toks, index) {
+                                Some(value_at) => at = value_at,
+                                None => break 'value,
+                            }
+                        }
+                        continue 'value;
+                    }
+                }
+            }
+            _ => {
+                let end = literal_end(b, at);
+                toks.push(literal(text.get(at..end).unwrap_or_default()));
+                at = end;
+            }
+        }
+        // After a value: the next member, or the end of containers.
+        while depth > 0 {
+            at = skip_whitespace(b, at);
+            let container = open[depth - 1];
+            match b.get(at) {
+                Some(b',') => {
+                    at = skip_whitespace(b, at + 1);
+                    if matches!(toks.get(container), Some(Tok::Object { .. })) {
+                        match key(text, at, &mut toks, container) {
+                            Some(value_at) => at = value_at,
+                            None => break 'value,
                         }
                     }
-                    kept.into_iter()
+                    continue 'value;
                 }
-                false => Vec::new().into_iter(),
-            }),
-            // A number: an integer exactly when serde_json reads it as `u64`
-            // or `i64` (`-0`, fractions, exponents and integers beyond 64
-            // bits are read as `f64`).
-            _ if text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) => View::Number,
-            _ if text.starts_with('-') => match text.parse::<i64>() {
-                Ok(n) if n < 0 => View::Integer,
-                _ => View::Number,
-            },
-            _ if text.parse::<u64>().is_ok() => View::Integer,
-            _ => View::Number,
+                Some(b']' | b'}') => {
+                    close(&mut toks, container);
+                    depth -= 1;
+                    at += 1;
+                }
+                _ => break 'value,
+            }
         }
+        return toks;
     }
+    // Not JSON: what is open ends here.
+    while depth > 0 {
+        depth -= 1;
+        close(&mut toks, open[depth]);
+    }
+    toks
+}
+
+/// Sets the `end` of the container whose token is at `index`: here.
+fn close(toks: &mut [Tok], index: usize) {
+    let here = toks.len();
+    if let Some(Tok::Array { end } | Tok::Object { end, .. }) = toks.get_mut(index) {
+        *end = here;
+    }
+}
+
+/// Reads an object member's key at `at` and its colon, counting the member
+/// in the object's token at `object`; where its value starts (`None`: not
+/// JSON).
+fn key(text: &str, at: usize, toks: &mut Vec<Tok>, object: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let (end, escaped) = string_end(b, at);
+    let colon = skip_whitespace(b, end);
+    if b.get(colon) != Some(&b':') {
+        return None;
+    }
+    toks.push(Tok::Str {
+        start: at,
+        end,
+        escaped,
+    });
+    if let Some(Tok::Object { members, .. }) = toks.get_mut(object) {
+        *members += 1;
+    }
+    Some(skip_whitespace(b, colon + 1))
 }
 
 fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
@@ -258,109 +383,303 @@ fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
 }
 
 /// The end (one past the closing quote) of the string whose opening quote is
-/// at `at`, an escape's second byte skipped. A plain loop: on `ensure_ascii`
-/// text, where escapes are a few bytes apart, a memchr call per escape cost
-/// several times more.
-fn string_end(b: &[u8], at: usize) -> usize {
-    let mut at = at + 1;
+/// at `at`, and whether it has escapes. A plain loop that steps over a
+/// `\uXXXX` escape whole, and over a run of plain bytes eight at a time once
+/// it is [`WORD_AFTER`] bytes long: on `ensure_ascii` text, where escapes
+/// are a few bytes apart, a memchr call per escape cost several times more,
+/// and a word-wide step per escape (measured) a third more.
+fn string_end(b: &[u8], at: usize) -> (usize, bool) {
+    let (mut at, mut escaped, mut plain) = (at + 1, false, 0);
+    loop {
+        match b.get(at) {
+            Some(b'"') => return (at + 1, escaped),
+            Some(b'\\') => {
+                escaped = true;
+                plain = 0;
+                at += match b.get(at + 1) {
+                    Some(b'u') => 6,
+                    _ => 2,
+                };
+            }
+            Some(_) => {
+                at += 1;
+                plain += 1;
+                if plain == WORD_AFTER {
+                    at = plain_words_end(b, at);
+                    plain = 0;
+                }
+            }
+            None => return (b.len(), escaped),
+        }
+    }
+}
+
+/// Plain bytes in a row after which [`string_end`] steps eight at a time.
+const WORD_AFTER: usize = 4;
+
+/// Where the plain bytes (neither `"` nor `\`) from `at` on stop being
+/// eight in a row: each word of eight is compared with both at once.
+fn plain_words_end(b: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    while let Some(Ok(word)) = b.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        let word = u64::from_le_bytes(word);
+        let (quote, backslash) = (word ^ (ONES * 0x22), word ^ (ONES * 0x5c));
+        // The lowest set high bit marks the first byte that is either.
+        let found = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash))
+            & HIGHS;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at
+}
+
+/// The end of the array or object that starts at `at`.
+fn container_end(b: &[u8], mut at: usize) -> usize {
+    let mut depth = 0usize;
     while let Some(&c) = b.get(at) {
         match c {
-            b'"' => return at + 1,
-            b'\\' => at += 2,
-            _ => at += 1,
+            b'"' => {
+                at = string_end(b, at).0;
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return at + 1;
+                }
+            }
+            _ => {}
         }
+        at += 1;
     }
-    b.len()
+    at
 }
 
-/// The end of the JSON value that starts at `at` (valid JSON text).
-fn value_end(b: &[u8], at: usize) -> usize {
-    match b.get(at) {
-        Some(b'"') => string_end(b, at),
-        Some(b'[' | b'{') => {
-            let (mut depth, mut at) = (0usize, at);
-            while let Some(&c) = b.get(at) {
-                match c {
-                    b'"' => {
-                        at = string_end(b, at);
-                        continue;
-                    }
-                    b'[' | b'{' => depth += 1,
-                    b']' | b'}' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            return at + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                at += 1;
-            }
-            at
-        }
-        _ => {
-            let mut at = at;
-            while let Some(&c) = b.get(at) {
-                if matches!(c, b',' | b']' | b'}' | b':' | b' ' | b'\t' | b'\n' | b'\r') {
-                    break;
-                }
-                at += 1;
-            }
-            at
-        }
-    }
-}
-
-/// An array's items as texts (the array's text is valid JSON).
-fn items(text: &str) -> Vec<Raw<'_>> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut at = skip_whitespace(b, 1);
-    while at < b.len() && b[at] != b']' {
-        let end = value_end(b, at);
-        if let Some(item) = text.get(at..end) {
-            out.push(Raw(item));
-        }
-        at = skip_whitespace(b, end);
-        if b.get(at) != Some(&b',') {
+/// The end of the literal (`null`, `true`, `false` or a number) at `at`.
+fn literal_end(b: &[u8], mut at: usize) -> usize {
+    while let Some(&c) = b.get(at) {
+        if matches!(c, b',' | b']' | b'}' | b':' | b' ' | b'\t' | b'\n' | b'\r') {
             break;
         }
-        at = skip_whitespace(b, at + 1);
+        at += 1;
     }
-    out
+    at
 }
 
-/// An object's members as texts, in the text's order; keys decoded
-/// (borrowed when they have no escapes).
-fn members(text: &str) -> Vec<(Cow<'_, str>, Raw<'_>)> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut at = skip_whitespace(b, 1);
-    while b.get(at) == Some(&b'"') {
-        let key_end = string_end(b, at);
-        let key = match text.get(at..key_end) {
-            Some(raw) if !raw.contains('\\') => {
+/// A literal's token. A number is an integer exactly when serde_json reads
+/// it as `u64` or `i64` (`-0`, fractions, exponents and integers beyond 64
+/// bits are read as `f64`).
+fn literal(text: &str) -> Tok {
+    match text.as_bytes().first() {
+        Some(b'n') => Tok::Null,
+        Some(b't' | b'f') => Tok::Bool,
+        _ if text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) => Tok::Number,
+        _ if text.starts_with('-') => match text.parse::<i64>() {
+            Ok(n) if n < 0 => Tok::Integer,
+            _ => Tok::Number,
+        },
+        _ if text.parse::<u64>().is_ok() => Tok::Integer,
+        _ => Tok::Number,
+    }
+}
+
+/// Objects with at most this many keys are visited in the text's order when
+/// their keys are plain and distinct (checked pair by pair); others are
+/// sorted as a `Value`'s are.
+const IN_ORDER_KEYS: usize = 16;
+
+/// One value of a text read into [`Tok`]s: the token at `at`.
+#[derive(Clone, Copy)]
+struct Tokens<'a> {
+    text: &'a str,
+    toks: &'a [Tok],
+    at: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn to(self, at: usize) -> Self {
+        Tokens { at, ..self }
+    }
+
+    /// The index of the token after the value at `at` (always past `at`).
+    fn after(self, at: usize) -> usize {
+        match self.toks.get(at) {
+            Some(Tok::Array { end } | Tok::Object { end, .. }) => (*end).max(at + 1),
+            _ => at + 1,
+        }
+    }
+
+    /// The string token at `at`: its JSON text, quotes included, and
+    /// whether it has escapes.
+    fn string(self, at: usize) -> Option<(&'a str, bool)> {
+        match self.toks.get(at) {
+            Some(&Tok::Str {
+                start,
+                end,
+                escaped,
+            }) => Some((self.text.get(start..end).unwrap_or_default(), escaped)),
+            _ => None,
+        }
+    }
+
+    /// The members of the object whose members start at `at` and end
+    /// before `end`: the index of each key token.
+    fn members(self, at: usize, end: usize) -> MemberKeys<'a> {
+        MemberKeys { of: self, at, end }
+    }
+
+    /// Whether the object's keys (at most [`IN_ORDER_KEYS`]) are all plain
+    /// (no escapes) and distinct.
+    fn plain_distinct_keys(self, at: usize, end: usize) -> bool {
+        let mut keys = [""; IN_ORDER_KEYS];
+        let mut n = 0;
+        for key in self.members(at, end) {
+            match self.string(key) {
+                Some((raw, false)) if n < IN_ORDER_KEYS => {
+                    if keys[..n].contains(&raw) {
+                        return false;
+                    }
+                    keys[n] = raw;
+                    n += 1;
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// The key at `at`, decoded.
+    fn key(self, at: usize) -> Cow<'a, str> {
+        match self.string(at) {
+            Some((raw, false)) => {
                 Cow::Borrowed(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
             }
-            Some(raw) => serde_json::from_str::<Key>(raw).map_or(Cow::Borrowed(""), |k| k.0),
-            None => break,
-        };
-        at = skip_whitespace(b, key_end);
-        if b.get(at) != Some(&b':') {
-            break;
+            Some((raw, true)) => JsonStr::Text(raw).get(),
+            None => Cow::Borrowed(""),
         }
-        at = skip_whitespace(b, at + 1);
-        let end = value_end(b, at);
-        if let Some(value) = text.get(at..end) {
-            out.push((key, Raw(value)));
-        }
-        at = skip_whitespace(b, end);
-        if b.get(at) != Some(&b',') {
-            break;
-        }
-        at = skip_whitespace(b, at + 1);
     }
-    out
+}
+
+/// The index of each key token of an object read into [`Tok`]s, while
+/// there are a key and a value.
+struct MemberKeys<'a> {
+    of: Tokens<'a>,
+    at: usize,
+    end: usize,
+}
+
+impl Iterator for MemberKeys<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.at + 1 >= self.end || self.of.string(self.at).is_none() {
+            return None;
+        }
+        let key = self.at;
+        self.at = self.of.after(key + 1);
+        Some(key)
+    }
+}
+
+/// The items of an array read into [`Tok`]s.
+struct TokenItems<'a> {
+    of: Tokens<'a>,
+    at: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for TokenItems<'a> {
+    type Item = Tokens<'a>;
+    fn next(&mut self) -> Option<Tokens<'a>> {
+        if self.at >= self.end {
+            return None;
+        }
+        let item = self.of.to(self.at);
+        self.at = self.of.after(self.at);
+        Some(item)
+    }
+}
+
+/// The members of an object read into [`Tok`]s, in the order [`Shape`]
+/// takes them.
+enum TokenMembers<'a> {
+    /// In the text's order (keys distinct, and no key left out for want of
+    /// room whatever the order).
+    InOrder(MemberKeys<'a>),
+    /// A `Value`'s order: keys sorted, a repeated key's last value.
+    Sorted(std::vec::IntoIter<(Cow<'a, str>, Tokens<'a>)>),
+}
+
+impl<'a> Iterator for TokenMembers<'a> {
+    type Item = (Cow<'a, str>, Tokens<'a>);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            TokenMembers::InOrder(keys) => {
+                let of = keys.of;
+                keys.next().map(|k| (of.key(k), of.to(k + 1)))
+            }
+            TokenMembers::Sorted(members) => members.next(),
+        }
+    }
+}
+
+impl<'a> Node<'a> for Tokens<'a> {
+    type Items = TokenItems<'a>;
+    type Members = TokenMembers<'a>;
+
+    fn view(self, deeper: bool, room: usize) -> View<'a, Self::Items, Self::Members> {
+        match self.toks.get(self.at) {
+            Some(Tok::Null) => View::Null,
+            Some(Tok::Bool) => View::Bool,
+            Some(Tok::Integer) => View::Integer,
+            Some(Tok::Number) | None => View::Number,
+            Some(Tok::Str { .. }) => View::String(match self.string(self.at) {
+                Some((raw, false)) => {
+                    JsonStr::Value(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
+                }
+                Some((raw, true)) => JsonStr::Text(raw),
+                None => JsonStr::Value(""),
+            }),
+            Some(&Tok::Array { end }) => View::Array(TokenItems {
+                of: self,
+                at: self.at + 1,
+                end: if deeper { end } else { 0 },
+            }),
+            Some(&Tok::Object { end, members }) => {
+                let (at, end) = (self.at + 1, if deeper { end } else { 0 });
+                // Visiting in the text's order takes the same as a `Value`'s
+                // order when no key repeats and every new key has room (or
+                // none has: then none is described, whatever the order).
+                let in_order = members <= 1
+                    || ((room == 0 || members <= room)
+                        && members <= IN_ORDER_KEYS
+                        && self.plain_distinct_keys(at, end));
+                View::Object(if in_order {
+                    TokenMembers::InOrder(self.members(at, end))
+                } else {
+                    let mut members: Vec<_> = self
+                        .members(at, end)
+                        .map(|k| (self.key(k), self.to(k + 1)))
+                        .collect();
+                    // Stable: of a repeated key's values the last is kept.
+                    members.sort_by(|a, b| a.0.cmp(&b.0));
+                    let mut kept: Vec<(Cow<'a, str>, Tokens<'a>)> =
+                        Vec::with_capacity(members.len());
+                    for member in members {
+                        match kept.last_mut() {
+                            Some(last) if last.0 == member.0 => *last = member,
+                            _ => kept.push(member),
+                        }
+                    }
+                    TokenMembers::Sorted(kept.into_iter())
+                })
+            }
+        }
+    }
 }
 
 /// A string that borrows from the text when it has no escapes.
@@ -465,18 +784,373 @@ mod tests {
         }
     }
 
+    /// A JSON text's parts, to render with any whitespace between tokens
+    /// (objects may repeat keys, which a `Value` cannot).
+    #[derive(Debug, Clone)]
+    enum Json {
+        Leaf(&'static str),
+        Array(Vec<Json>),
+        Object(Vec<(&'static str, Json)>),
+    }
+
+    /// Leaves of every class the walk tells apart: integers and the numbers
+    /// serde_json reads as `f64` (`-0`, fractions, exponents, beyond 64
+    /// bits), strings with escapes (quotes and backslashes among them), at
+    /// and past [`MAX_ENUM_CHARS`] characters.
+    const LEAVES: &[&str] = &[
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "0.0",
+        "-1.5e3",
+        "1E2",
+        "2e-3",
+        "1e+2",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "null",
+        "true",
+        "false",
+        r#""""#,
+        r#""s""#,
+        r#""t""#,
+        r#""\u00e9""#,
+        r#""é""#,
+        r#""\"""#,
+        r#""\\""#,
+        r#""\u0022""#,
+        r#""\u005c\"\\""#,
+        r#""\ud83d\ude00""#,
+        r#""a\nb\/""#,
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+        r#""\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9éééééééééééééééééééééééééééééééé""#,
+        r#""v1""#,
+        r#""v2""#,
+        r#""v3""#,
+        r#""v4""#,
+        r#""v5""#,
+        r#""v6""#,
+        r#""v7""#,
+        r#""v8""#,
+        r#""v9""#,
+        r#""v10""#,
+        r#""v11""#,
+        r#""v12""#,
+        r#""v13""#,
+        r#""v14""#,
+        r#""v15""#,
+        r#""v16""#,
+        r#""v17""#,
+        "[]",
+        "{}",
+    ];
+    /// Keys, some the same key spelt with escapes.
+    const KEYS: &[&str] = &[
+        "a",
+        "b",
+        r"\u0061",
+        r"\u0062",
+        "c",
+        "",
+        "é",
+        r"\u00e9",
+        r#"q\"q"#,
+        r#"q\u0022q"#,
+        r"\\",
+        "a b",
+        "d",
+        "e",
+        "f",
+        "g",
+        "h",
+        "i",
+        "j",
+    ];
+    const SPACES: &[&str] = &["", "", "", " ", "\n", "\t \r\n"];
+
+    fn render(json: &Json, spaces: &[&str], at: &mut usize, out: &mut String) {
+        fn space(spaces: &[&str], at: &mut usize, out: &mut String) {
+            *at += 1;
+            out.push_str(spaces[*at % spaces.len()]);
+        }
+        space(spaces, at, out);
+        match json {
+            Json::Leaf(text) => out.push_str(text),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    render(item, spaces, at, out);
+                }
+                space(spaces, at, out);
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    space(spaces, at, out);
+                    out.push_str(&format!("\"{key}\""));
+                    space(spaces, at, out);
+                    out.push(':');
+                    render(value, spaces, at, out);
+                }
+                space(spaces, at, out);
+                out.push('}');
+            }
+        }
+        space(spaces, at, out);
+    }
+
+    fn json() -> impl proptest::strategy::Strategy<Value = Json> {
+        use proptest::prelude::*;
+        let leaf = proptest::sample::select(LEAVES).prop_map(Json::Leaf);
+        leaf.prop_recursive(5, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..8)
+                    .prop_map(Json::Object),
+            ]
+        })
+    }
+
+    /// `json` inside `nest` arrays and objects (`{"a": …}`), alternately:
+    /// past [`MAX_DEPTH`] when `nest` is large.
+    fn nested(json: Json, nest: usize) -> Json {
+        (0..nest).fold(json, |inner, level| match level % 2 {
+            0 => Json::Array(vec![inner, Json::Leaf("1")]),
+            _ => Json::Object(vec![("a", inner), ("b", Json::Leaf("{}"))]),
+        })
+    }
+
     proptest::proptest! {
         #[test]
         fn a_random_texts_shape_is_its_values_shape(
-            keys in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "\\u0061", "c"]), 0..12),
-            leaves in proptest::collection::vec(proptest::sample::select(vec!["1", "-1", "1.0", "\"s\"", "\"\\u00e9\"", "null", "true", "[]", "{}", "[1, \"a\"]"]), 12),
+            values in proptest::collection::vec((json(), 0..20usize), 1..6),
+            spaces in proptest::collection::vec(proptest::sample::select(SPACES), 1..9),
         ) {
-            let members: Vec<String> = keys.iter().zip(&leaves).map(|(k, v)| format!("\"{k}\": {v}")).collect();
-            let object = format!("{{{}}}", members.join(", "));
-            let texts = vec![object.clone(), format!("[{object}, {}]", leaves.join(", ")), leaves[0].to_owned()];
+            let texts: Vec<String> = values.into_iter().map(|(json, nest)| {
+                let mut text = String::new();
+                render(&nested(json, nest), &spaces, &mut 0, &mut text);
+                text
+            }).collect();
             let (a, b) = both(&texts);
             proptest::prop_assert_eq!(a, b);
         }
+
+        #[test]
+        fn a_texts_shape_is_its_values_shape_when_an_object_fills_the_last_room(
+            kept in (MAX_PROPERTIES - 20)..=MAX_PROPERTIES,
+            keys in proptest::collection::vec(0..(MAX_PROPERTIES + 20), 1..24),
+        ) {
+            // A first object leaves room for `MAX_PROPERTIES - kept` keys;
+            // the next ones bring old and new keys in any order.
+            let first: Vec<String> = (0..kept).map(|i| format!("\"k{i:03}\": {i}")).collect();
+            let next: Vec<String> = keys.iter().map(|i| format!("\"k{i:03}\": \"v\"")).collect();
+            let texts = [format!("{{{}}}", first.join(",")), format!("{{{}}}", next.join(","))];
+            let (a, b) = both(&texts);
+            proptest::prop_assert_eq!(a, b);
+        }
+
+        #[test]
+        fn a_cut_or_garbled_text_takes_some_shape_without_a_panic(
+            json in json(),
+            cut in 0..1000usize,
+            garble in proptest::sample::select(vec!["", "]", "}", ",", ":", "\"", "\\", "[", "{", "x"]),
+        ) {
+            let mut text = String::new();
+            render(&json, &[" "], &mut 0, &mut text);
+            let mut cut = cut.min(text.len());
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let mut shape = Shape::default();
+            shape.add_text(&text[..cut]);
+            shape.add_text(&format!("{}{garble}{}", &text[..cut], &text[cut..]));
+            proptest::prop_assert_eq!(shape.seen, 2);
+        }
+    }
+
+    #[test]
+    fn a_text_is_read_into_tokens_once_with_containers_ends_and_key_counts() {
+        let text = r#" {"a": [1, -0, "x\"y"], "b\u0062": {}, "c": [[]]} "#;
+        let str_at = |needle: &str, escaped| {
+            let start = text.find(needle).unwrap();
+            Tok::Str {
+                start,
+                end: start + needle.len(),
+                escaped,
+            }
+        };
+        assert_eq!(
+            tokens(text),
+            [
+                Tok::Object {
+                    end: 11,
+                    members: 3
+                },
+                str_at(r#""a""#, false),
+                Tok::Array { end: 6 },
+                Tok::Integer,
+                Tok::Number,
+                str_at(r#""x\"y""#, true),
+                str_at(r#""b\u0062""#, true),
+                Tok::Object { end: 8, members: 0 },
+                str_at(r#""c""#, false),
+                Tok::Array { end: 11 },
+                Tok::Array { end: 11 },
+            ]
+        );
+        // Below MAX_DEPTH a container's members are skipped, not read.
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 3), "]".repeat(MAX_DEPTH + 3));
+        assert_eq!(tokens(&deep).len(), MAX_DEPTH + 1);
+    }
+
+    #[test]
+    fn a_strings_end_is_found_word_by_word_wherever_its_quotes_and_escapes_are() {
+        // The byte-by-byte reading the word-wide one must agree with.
+        fn byte_by_byte(b: &[u8], at: usize) -> (usize, bool) {
+            let (mut at, mut escaped) = (at + 1, false);
+            while let Some(&c) = b.get(at) {
+                match c {
+                    b'"' => return (at + 1, escaped),
+                    b'\\' => (at, escaped) = (at + 2, true),
+                    _ => at += 1,
+                }
+            }
+            (b.len(), escaped)
+        }
+        for before in 0..24 {
+            for inner in [
+                r"ab\ncd\\",
+                "",
+                r#"\""#,
+                r"\\",
+                r"\u0022",
+                r"\u005c",
+                "é",
+                "\u{80}\u{ff}",
+            ] {
+                for after in 0..12 {
+                    let text = format!(
+                        "\"{}{inner}{}\" , \"x\"",
+                        "a".repeat(before),
+                        "b".repeat(after)
+                    );
+                    let b = text.as_bytes();
+                    assert_eq!(string_end(b, 0), byte_by_byte(b, 0), "{text}");
+                    // Cut short: the end of the text.
+                    let cut = &b[..b.len() - 7];
+                    assert_eq!(string_end(cut, 0), byte_by_byte(cut, 0), "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_objects_repeated_key_takes_its_last_value_once_even_spelt_with_escapes() {
+        for text in [
+            r#"{"a": 1, "b": true, "a": "x"}"#,
+            r#"{"a": 1, "b": true, "\u0061": "x"}"#,
+            r#"{"\u0061": 1, "b": true, "a": "x"}"#,
+        ] {
+            let (a, b) = both(&[text.to_owned()]);
+            assert_eq!(a, b, "{text}");
+            let a_shape = &a.properties["a"];
+            assert_eq!((a_shape.seen, a_shape.types.string), (1, 1), "{text}");
+        }
+        // More keys than are checked pair by pair, one repeated.
+        let mut keys: Vec<String> = (0..IN_ORDER_KEYS + 4)
+            .map(|i| format!("\"k{i}\": {i}"))
+            .collect();
+        keys.push("\"k3\": \"last\"".to_owned());
+        let (a, b) = both(&[format!("{{{}}}", keys.join(","))]);
+        assert_eq!(a, b);
+        assert_eq!(a.properties["k3"].types.string, 1);
+    }
+
+    #[test]
+    fn an_object_that_fills_the_last_room_describes_the_keys_a_value_would() {
+        let first: Vec<String> = (0..MAX_PROPERTIES - 1)
+            .map(|i| format!("\"k{i:03}\": 0"))
+            .collect();
+        // One room left: of the new keys, a `Value` describes the least.
+        let texts = [
+            format!("{{{}}}", first.join(",")),
+            r#"{"z": 1, "k000": 1, "y": 2}"#.to_owned(),
+            // No room: new keys counted, old ones described, in any order.
+            r#"{"x": 1, "k001": 1, "w": 2}"#.to_owned(),
+        ];
+        let (a, b) = both(&texts);
+        assert_eq!(a, b);
+        assert!(a.properties.contains_key("y") && !a.properties.contains_key("z"));
+        assert_eq!(a.more_keys, 3);
+        assert_eq!(a.properties["k001"].seen, 2);
+    }
+
+    #[test]
+    fn below_max_depth_a_texts_containers_give_only_their_types() {
+        let deep = format!(
+            "{}\"s\"{}",
+            "[".repeat(MAX_DEPTH + 2),
+            "]".repeat(MAX_DEPTH + 2)
+        );
+        let (a, b) = both(&[
+            deep,
+            format!(
+                "{}1{}",
+                "{\"a\": ".repeat(MAX_DEPTH + 2),
+                "}".repeat(MAX_DEPTH + 2)
+            ),
+        ]);
+        assert_eq!(a, b);
+        let (mut array, mut object) = (&a, &a);
+        for _ in 0..MAX_DEPTH {
+            array = array.items.as_deref().unwrap();
+            object = &object.properties["a"];
+        }
+        assert_eq!((array.types.array, object.types.object), (1, 1));
+        assert!(array.items.is_none() && object.properties.is_empty());
+    }
+
+    #[test]
+    fn a_texts_strings_are_kept_by_their_decoded_characters() {
+        let at_most = format!("\"{}\"", "\\u00e9".repeat(MAX_ENUM_CHARS));
+        let past = format!("\"{}\"", "é".repeat(MAX_ENUM_CHARS + 1));
+        let (a, b) = both(&[format!("[{at_most}, \"\\u0022\\\\\"]")]);
+        assert_eq!(a, b);
+        let kept = a.items.as_ref().unwrap().strings.as_ref().unwrap();
+        assert!(kept.contains(&"é".repeat(MAX_ENUM_CHARS)) && kept.contains("\"\\"));
+        let (a, b) = both(&[format!("[{at_most}, {past}]")]);
+        assert_eq!(a, b);
+        assert_eq!(a.items.unwrap().strings, None);
+    }
+
+    #[test]
+    fn a_texts_numbers_are_integers_exactly_when_serde_json_reads_them_as_64_bit_integers() {
+        let integers = ["0", "-1", "18446744073709551615", "-9223372036854775808"];
+        let numbers = [
+            "-0",
+            "1.0",
+            "1e2",
+            "1E+2",
+            "18446744073709551616",
+            "-9223372036854775809",
+        ];
+        let text = format!("[{}, {}]", integers.join(","), numbers.join(","));
+        let (a, b) = both(&[text]);
+        assert_eq!(a, b);
+        let items = a.items.unwrap().types;
+        assert_eq!((items.integer, items.number), (4, 6));
     }
 
     #[test]
