@@ -9,8 +9,9 @@
 //!   ([`RunState`], [`Signal`]), the [`Stop`] that asks a run to end early,
 //!   the [`Exit`] status every command ends with, and the byte [`Budget`]
 //!   every record in flight holds a [`Charge`] on ([`budget`]), what a
-//!   behaviour contract found in a record ([`ContractFindings`]), and the
-//!   HTTP exchanges captures carry ([`exchange`]).
+//!   behaviour contract found in a record ([`ContractFindings`]), the
+//!   HTTP exchanges captures carry ([`exchange`]), and the byte scans of
+//!   JSON text that the capture check and outputs share ([`scan`]).
 //! - `model/` names nothing of the crate (the architecture test fails when
 //!   it does); every other module may name it.
 //! - Serialised forms are part of cutover's files (`summary.json`,
