@@ -10,9 +10,10 @@
 //!   [`READ_CHUNK_BATCHES`] batches, and batches already finished go to the
 //!   sink together (up to about [`SEND_EVENTS`] events, never waiting for
 //!   more): each hand-over between threads wakes one, and on two cores those
-//!   wake-ups were a quarter of a fast replay's CPU. At most `concurrency` records are in
-//!   flight; the reader's channel is bounded, so a slow target slows the reader
-//!   instead of growing memory (backpressure). Records also hold a share of
+//!   wake-ups were a quarter of a fast replay's CPU. At most `concurrency`
+//!   records are in flight; the reader's channel is bounded, so a slow target
+//!   slows the reader instead of growing memory (backpressure). Records also
+//!   hold a share of
 //!   the byte budget `max_inflight_bytes` from when they are read until the
 //!   sink is done with their event; once both answers are in, the share is
 //!   settled to what the record really holds, its diff text included

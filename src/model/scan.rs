@@ -69,8 +69,10 @@ pub fn matches(bytes: &[u8], pattern: Pattern) -> Matches<'_> {
     Matches {
         bytes,
         pattern,
-        block: 0,
-        mask: block_mask(bytes, 0, pattern),
+        bits: Bits {
+            at: 0,
+            mask: block_mask(bytes, 0, pattern),
+        },
     }
 }
 
@@ -78,10 +80,8 @@ pub fn matches(bytes: &[u8], pattern: Pattern) -> Matches<'_> {
 pub struct Matches<'a> {
     bytes: &'a [u8],
     pattern: Pattern,
-    /// The first position of the current block.
-    block: usize,
-    /// The current block's matches not yet yielded, a bit per position.
-    mask: u64,
+    /// The current block's matches not yet yielded.
+    bits: Bits,
 }
 
 impl Iterator for Matches<'_> {
@@ -90,17 +90,37 @@ impl Iterator for Matches<'_> {
     #[inline]
     fn next(&mut self) -> Option<usize> {
         loop {
-            if self.mask != 0 {
-                let k = self.mask.trailing_zeros() as usize;
-                self.mask &= self.mask - 1;
-                return Some(self.block + k);
+            if let Some(at) = self.bits.next() {
+                return Some(at);
             }
-            self.block += BLOCK;
-            if self.block >= self.bytes.len() {
+            let at = self.bits.at + BLOCK;
+            if at >= self.bytes.len() {
                 return None;
             }
-            self.mask = block_mask(self.bytes, self.block, self.pattern);
+            self.bits = Bits {
+                at,
+                mask: block_mask(self.bytes, at, self.pattern),
+            };
         }
+    }
+}
+
+/// The positions one block's mask marks, ascending (bit `k`: `at + k`).
+pub struct Bits {
+    at: usize,
+    mask: u64,
+}
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        (self.mask != 0).then(|| {
+            let k = self.mask.trailing_zeros() as usize;
+            self.mask &= self.mask - 1;
+            self.at + k
+        })
     }
 }
 
@@ -114,15 +134,11 @@ pub struct Marks {
 
 impl Marks {
     /// The positions a mask marks, ascending.
-    pub fn positions(&self, pattern: Pattern) -> impl Iterator<Item = usize> {
-        let (at, mut mask) = (self.at, self.masks[pattern as usize]);
-        std::iter::from_fn(move || {
-            (mask != 0).then(|| {
-                let k = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                at + k
-            })
-        })
+    pub fn positions(&self, pattern: Pattern) -> Bits {
+        Bits {
+            at: self.at,
+            mask: self.masks[pattern as usize],
+        }
     }
 }
 

@@ -148,7 +148,7 @@ pub async fn replay(
         ran
     })
     .await
-    .map_err(|e| engine::EngineError::Task(e.to_string()))?;
+    .unwrap_or_else(|e| Err(engine::EngineError::Task(e.to_string())));
     tokio::join!(legacy.shutdown(), candidate.shutdown());
     let sinks = writer
         .await
