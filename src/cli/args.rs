@@ -252,6 +252,12 @@ pub struct ServeArgs {
     /// Mirrored calls in flight at most; beyond, mirrors are shed and counted.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = positive)]
     pub mirrors: usize,
+    /// Mirrors on threads of their own, this much lower in CPU priority
+    /// than serving (a nice increment, 1-19): on saturated cores serving
+    /// goes first and mirrors are shed. 0: mirrors share serving's threads
+    /// (less latency at light load).
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MIRROR_NICE, value_parser = clap::value_parser!(u8).range(0..=19))]
+    pub mirror_nice: u8,
     /// Comparisons queued for the live report at most; beyond, dropped and counted.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = positive)]
     pub mirror_queue: usize,

@@ -95,6 +95,7 @@ pub struct ServeConfig {
     pub mirror_max_body: Option<usize>,
     pub mirrors: Option<usize>,
     pub mirror_queue: Option<usize>,
+    pub mirror_nice: Option<u8>,
     pub mirror_timeout: Option<String>,
     pub flush_interval: Option<String>,
     pub shutdown_grace: Option<String>,

@@ -614,6 +614,13 @@ pub fn serve_spec(
         )?,
     };
     let mirrors = pick(matches, "mirrors", args.mirrors, file.mirrors).max(1);
+    let mirror_nice = pick(matches, "mirror_nice", args.mirror_nice, file.mirror_nice);
+    if mirror_nice > 19 {
+        return Err(value_err(
+            "serve.mirror_nice",
+            format!("{mirror_nice} is not a nice increment; write a number from 0 (the serving path's priority) to 19"),
+        ));
+    }
     let serve = ServeSettings {
         listen,
         admin_listen,
@@ -626,6 +633,7 @@ pub fn serve_spec(
             file.mirror_max_body,
         ),
         mirrors,
+        mirror_nice,
         mirror_queue: pick(
             matches,
             "mirror_queue",
@@ -1320,6 +1328,7 @@ mod tests {
         ("mirror_max_body", Config("[serve]\nmirror_max_body = 1024")),
         ("mirrors", Config("[serve]\nmirrors = 8")),
         ("mirror_queue", Config("[serve]\nmirror_queue = 8")),
+        ("mirror_nice", Config("[serve]\nmirror_nice = 5")),
         ("mirror_timeout", Config("[serve]\nmirror_timeout = \"1s\"")),
         ("flush_interval", Config("[serve]\nflush_interval = \"1s\"")),
         ("shutdown_grace", Config("[serve]\nshutdown_grace = \"1s\"")),

@@ -52,7 +52,10 @@
 //!   spawned task that holds a permit of a bounded pool (`mirrors`). The
 //!   permit is taken with `try_acquire`: when the pool is full the mirror is
 //!   **shed** and counted, never awaited. Its own timeout
-//!   ([`RouterBuilder::mirror_timeout`]) bounds it; no retries.
+//!   ([`RouterBuilder::mirror_timeout`]) bounds it; no retries. The task
+//!   runs on the caller's runtime, or on the one given to
+//!   [`RouterBuilder::mirror_runtime`] (with the probe and the comparison),
+//!   so mirrors can be kept off the serving path's threads.
 //! - A panic of the mirrored side is caught (`catch_unwind`), counted in
 //!   [`RouterStats::panicked`] and never reaches the caller. The serving
 //!   side is the caller's own code: its panics are the caller's.
@@ -226,6 +229,8 @@ struct Inner {
     sink: Option<mpsc::Sender<Comparison>>,
     counters: Counters,
     force_legacy: AtomicBool,
+    /// Where the mirrors run (`None`: the caller's runtime).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 /// Sets a [`Router`] up ([`Router::builder`]).
@@ -235,6 +240,7 @@ pub struct RouterBuilder {
     known: KnownSet,
     mirrors: usize,
     mirror_timeout: Duration,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl RouterBuilder {
@@ -263,6 +269,15 @@ impl RouterBuilder {
         self
     }
 
+    /// The runtime the mirrored calls and their comparisons run on (default:
+    /// the runtime of the caller of [`Router::run`]). Given one of its own,
+    /// with threads at a lower CPU priority, the mirrors take only what the
+    /// serving path leaves of the cores (`cutover serve` does this).
+    pub fn mirror_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
     /// A router that compares mirrored requests and keeps no comparisons.
     pub fn build(self) -> Router {
         self.finish(None)
@@ -286,6 +301,7 @@ impl RouterBuilder {
                 sink,
                 counters: Counters::default(),
                 force_legacy: AtomicBool::new(false),
+                runtime: self.runtime,
             }),
         }
     }
@@ -306,6 +322,7 @@ impl Router {
             known: KnownSet::default(),
             mirrors: DEFAULT_MIRRORS,
             mirror_timeout: DEFAULT_MIRROR_TIMEOUT,
+            runtime: None,
         }
     }
 
@@ -506,7 +523,8 @@ impl Router {
         let served = served.observe_later();
         let inner = self.inner.clone();
         let key = key.map(str::to_owned);
-        tokio::spawn(async move {
+        let runtime = inner.runtime.clone();
+        let task = async move {
             // Held until the comparison is handed on.
             let _permit = permit;
             let c = &inner.counters;
@@ -556,7 +574,12 @@ impl Router {
                 None => None,
             };
             inner.compare(key, decision, input, legacy, candidate, noise);
-        });
+        };
+        // Detached: the task's handle is not kept.
+        match runtime {
+            Some(runtime) => drop(runtime.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
     }
 
     /// Mirrored calls running now.
@@ -765,6 +788,44 @@ mod tests {
         let c = rx.recv().await.unwrap();
         assert!(c.verdict.is_clean());
         assert!(c.candidate.latency >= Duration::from_millis(800));
+    }
+
+    /// serve gives the mirrors threads of their own, at a lower priority:
+    /// the mirrored call and its comparison must run there, not on the
+    /// caller's threads.
+    #[tokio::test]
+    async fn mirrors_run_on_the_runtime_they_are_given() {
+        let mirrors = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("test-mirrors")
+            .enable_all()
+            .build()
+            .unwrap();
+        let (router, mut rx) = Router::builder(eval(0, 100))
+            .mirror_runtime(mirrors.handle().clone())
+            .with_sink(8);
+        let (tx, ran_on) = std::sync::mpsc::channel();
+        let answer = router
+            .run(
+                Some("u1"),
+                json!({}),
+                |_| async { Answer::output(json!(1)) },
+                move |_| async move {
+                    let name = std::thread::current().name().map(str::to_owned);
+                    tx.send(name).unwrap();
+                    Answer::output(json!(1))
+                },
+            )
+            .await;
+        assert_eq!(answer, Answer::output(json!(1)));
+        assert!(rx.recv().await.unwrap().verdict.is_clean());
+        assert_eq!(ran_on.recv().unwrap().as_deref(), Some("test-mirrors"));
+        assert_ne!(
+            std::thread::current().name(),
+            Some("test-mirrors"),
+            "the caller is not on the mirrors' runtime"
+        );
+        mirrors.shutdown_background();
     }
 
     /// Before the fix a panicking mirror panicked the caller.

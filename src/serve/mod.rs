@@ -22,6 +22,12 @@
 //!   pool is full; a request body over `mirror_max_body` is not mirrored
 //!   (counted `body_too_large`). Comparisons go to a queue of
 //!   `mirror_queue` with `try_send`, and from there into the live report.
+//!   The mirrors, their comparisons and the live report run on the runtime
+//!   [`run`] is given for them, if any (the CLI gives one with threads
+//!   `mirror_nice` below serving's priority when `mirror_nice` > 0): on
+//!   saturated cores serving then goes first and the mirrors wait or are
+//!   shed; at light load the extra threads' wake-ups cost latency, so the
+//!   default (0) keeps one runtime.
 //! - **Live report** in `spec.out`, in replay's formats and through
 //!   report's sinks ([`crate::report::Sinks`]): each comparison is one
 //!   record (`id` `live-N`, origin `serve`), `summary.json` (with the
@@ -111,6 +117,12 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default `--admin-listen`.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+/// Default `--mirror-nice`: the mirrors share serving's threads.
+pub const DEFAULT_MIRROR_NICE: u8 = 0;
+
+fn default_mirror_nice() -> u8 {
+    DEFAULT_MIRROR_NICE
+}
 
 /// Everything serve does besides what its [`RunSpec`] says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +145,11 @@ pub struct ServeSettings {
     /// How long mirrors in flight may finish after the listener closed.
     #[serde(with = "crate::util::serde::duration")]
     pub shutdown_grace: Duration,
+    /// How much lower the CPU priority of the mirrors' threads is than the
+    /// serving path's, as a nice increment (at most 19; 0: no threads of
+    /// their own). The caller builds the runtime [`run`] is given from it.
+    #[serde(default = "default_mirror_nice")]
+    pub mirror_nice: u8,
     pub rollback: RollbackSettings,
     /// Proxy mode (`upstream:` sides); `None` is function mode.
     pub proxy: Option<proxy::ProxySettings>,
@@ -250,11 +267,15 @@ struct App {
     noise_probe: bool,
 }
 
-/// Serves until `stop` is cancelled (see the module docs).
+/// Serves until `stop` is cancelled (see the module docs). The mirrors, their
+/// comparisons and the live report run on `mirrors` when given (a runtime
+/// of their own, e.g. at a lower CPU priority, so they take only what
+/// serving leaves of the cores), else on the caller's.
 pub async fn run(
     bound: Bound,
     spec: &RunSpec,
     settings: &ServeSettings,
+    mirrors: Option<tokio::runtime::Handle>,
     stop: &Stop,
 ) -> Result<ServeOutcome, ServeError> {
     let lock = RunLock::acquire(&spec.out)?;
@@ -326,12 +347,14 @@ pub async fn run(
             }
             None => (None, None),
         };
+    let mirrors = mirrors.unwrap_or_else(tokio::runtime::Handle::current);
     let (router, comparisons) = Router::builder(evaluator)
         // The router's own copies (the report audits against these).
         .rules(spec.compile_rules()?)
         .known(spec.compile_known()?)
         .mirrors(settings.mirrors)
         .mirror_timeout(settings.mirror_timeout)
+        .mirror_runtime(mirrors.clone())
         .with_sink(settings.mirror_queue);
     let app = Arc::new(App {
         router: router.clone(),
@@ -359,7 +382,7 @@ pub async fn run(
     let sinks = Sinks::open(lock, spec, &rules, &known, None)?;
     let dir = sinks.dir().to_owned();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let live = tokio::spawn(live_report(LiveReport {
+    let live = mirrors.spawn(live_report(LiveReport {
         sinks,
         comparisons,
         done: done_rx,

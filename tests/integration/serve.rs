@@ -1035,3 +1035,84 @@ async fn the_noise_probe_learns_the_legacys_noise_live_as_replay_does() {
         }
     }
 }
+
+/// (thread name, nice value) of every thread of `pid`, from `/proc`.
+fn threads_of(pid: u32) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("stat")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        // Fields after the name's closing parenthesis start at field 3;
+        // the nice value is field 19.
+        let rest = &stat[stat.rfind(')').unwrap() + 1..];
+        let nice = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
+        threads.push((name.trim().to_owned(), nice));
+    }
+    threads
+}
+
+/// `--mirror-nice 7` gives the mirrors threads of their own, seven below the
+/// process's priority, and they still compare; without it there are none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_nice_runs_the_mirrors_on_threads_of_their_own_at_a_lower_priority() {
+    let dir = tempdir();
+    let sides = [
+        "--legacy",
+        "builtin:normalize",
+        "--candidate",
+        "builtin:normalize",
+    ];
+    let niced = start_serve(
+        &dir.path().join("niced"),
+        &[&sides[..], &["--mirror-nice", "7"]].concat(),
+    );
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        let (status, _) = post(
+            &client,
+            &niced.url,
+            Some(&format!("k{i}")),
+            &json!({"items": [" a "]}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // The comparisons reach the live report, written from those threads.
+    let summary = niced.until_compared(5).await;
+    assert_eq!(count(&summary, "compared"), 5, "{summary}");
+    let threads = threads_of(niced.pid());
+    let main_nice = threads
+        .iter()
+        .find(|(name, _)| name == "cutover")
+        .map(|(_, nice)| *nice)
+        .unwrap_or_else(|| panic!("no main thread in {threads:?}"));
+    let mirrors: Vec<_> = threads
+        .iter()
+        .filter(|(name, _)| name == "cutover-mirror")
+        .collect();
+    assert!(!mirrors.is_empty(), "no mirror threads in {threads:?}");
+    for (_, nice) in &mirrors {
+        assert_eq!(*nice, (main_nice + 7).min(19), "{threads:?}");
+    }
+    assert!(
+        threads
+            .iter()
+            .filter(|(name, _)| name != "cutover-mirror")
+            .all(|(_, nice)| *nice == main_nice),
+        "only the mirrors' threads are lowered: {threads:?}"
+    );
+
+    let shared = start_serve(&dir.path().join("shared"), &sides);
+    let (status, _) = post(&client, &shared.url, Some("k"), &json!({"items": []})).await;
+    assert_eq!(status, 200);
+    let threads = threads_of(shared.pid());
+    assert!(
+        threads.iter().all(|(name, _)| name != "cutover-mirror"),
+        "by default the mirrors share serving's threads: {threads:?}"
+    );
+}
