@@ -498,3 +498,35 @@ pub(crate) fn credentials(capture: &str) -> Vec<String> {
 pub(crate) fn upstream(service: &Service) -> String {
     format!("upstream:http://127.0.0.1:{}", service.port)
 }
+
+/// `scripts/bench-serve` measures serve's hop against `examples/proxy_floor`:
+/// the floor must really forward (same status and body as the upstream, for
+/// a route and a miss), or its figures mean nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_floor_answers_as_its_upstream_does() {
+    let upstream = rust_service();
+    let mut command = build_example("proxy_floor").command();
+    command.args([
+        "--port",
+        "0",
+        "--upstream",
+        &format!("http://127.0.0.1:{}", upstream.port),
+    ]);
+    let floor = Service::start("examples/proxy_floor", command);
+    for path in ["/normalize?item=%20a%20&item=b", "/no-such-route"] {
+        let get = |port: u16| async move {
+            let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+                .await
+                .unwrap();
+            (response.status(), response.bytes().await.unwrap())
+        };
+        let (direct, through) = (get(upstream.port).await, get(floor.port).await);
+        assert_eq!(through, direct, "{path}");
+        let expected = if path.starts_with("/normalize") {
+            200
+        } else {
+            404
+        };
+        assert_eq!(direct.0.as_u16(), expected, "{path}: {direct:?}");
+    }
+}
