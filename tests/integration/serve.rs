@@ -171,6 +171,15 @@ async fn post(
     )
 }
 
+/// Posts `body` `n` times to `url`, keys `k0`, `k1`, ...; each must answer 200.
+async fn post_keyed(url: &str, n: usize, body: &Value) {
+    let client = reqwest::Client::new();
+    for i in 0..n {
+        let (status, _) = post(&client, url, Some(&format!("k{i}")), body).await;
+        assert_eq!(status, 200, "request k{i}");
+    }
+}
+
 fn python_normalize(inputs: &[Value]) -> Vec<Value> {
     let program =
         "import json,sys; sys.path.insert(0, 'legacy'); from normalize import normalize; \
@@ -784,17 +793,7 @@ async fn mirrors_abandoned_at_shutdown_are_counted_in_the_summary() {
             "200ms",
         ],
     );
-    let client = reqwest::Client::new();
-    for i in 0..8 {
-        let (status, _) = post(
-            &client,
-            &serving.url,
-            Some(&format!("k{i}")),
-            &json!({"items": ["a"]}),
-        )
-        .await;
-        assert_eq!(status, 200);
-    }
+    post_keyed(&serving.url, 8, &json!({"items": ["a"]})).await;
     let out = serving.out.clone();
     let (code, stdout) = serving.stop(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(code, 143, "{stdout}");
@@ -1071,17 +1070,7 @@ async fn mirror_nice_runs_the_mirrors_on_threads_of_their_own_at_a_lower_priorit
         &dir.path().join("niced"),
         &[&sides[..], &["--mirror-nice", "7"]].concat(),
     );
-    let client = reqwest::Client::new();
-    for i in 0..5 {
-        let (status, _) = post(
-            &client,
-            &niced.url,
-            Some(&format!("k{i}")),
-            &json!({"items": [" a "]}),
-        )
-        .await;
-        assert_eq!(status, 200);
-    }
+    post_keyed(&niced.url, 5, &json!({"items": [" a "]})).await;
     // The comparisons reach the live report, written from those threads.
     let summary = niced.until_compared(5).await;
     assert_eq!(count(&summary, "compared"), 5, "{summary}");
@@ -1108,8 +1097,7 @@ async fn mirror_nice_runs_the_mirrors_on_threads_of_their_own_at_a_lower_priorit
     );
 
     let shared = start_serve(&dir.path().join("shared"), &sides);
-    let (status, _) = post(&client, &shared.url, Some("k"), &json!({"items": []})).await;
-    assert_eq!(status, 200);
+    post_keyed(&shared.url, 1, &json!({"items": []})).await;
     let threads = threads_of(shared.pid());
     assert!(
         threads.iter().all(|(name, _)| name != "cutover-mirror"),
