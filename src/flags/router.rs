@@ -272,7 +272,8 @@ impl RouterBuilder {
     /// The runtime the mirrored calls and their comparisons run on (default:
     /// the runtime of the caller of [`Router::run`]). Given one of its own,
     /// with threads at a lower CPU priority, the mirrors take only what the
-    /// serving path leaves of the cores (`cutover serve` does this).
+    /// serving path leaves of the cores (`cutover serve --mirror-nice` does
+    /// this).
     pub fn mirror_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
         self.runtime = Some(runtime);
         self
