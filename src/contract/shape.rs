@@ -21,7 +21,7 @@
 //!   the legacy's outputs and the error types it raised (at most
 //!   [`MAX_ERROR_TYPES`], `cutover.*` plumbing errors left out).
 
-use crate::model::Answer;
+use crate::model::{scan, Answer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -383,59 +383,33 @@ fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
 }
 
 /// The end (one past the closing quote) of the string whose opening quote is
-/// at `at`, and whether it has escapes. A plain loop that steps over a
-/// `\uXXXX` escape whole, and over a run of plain bytes eight at a time once
-/// it is [`WORD_AFTER`] bytes long: on `ensure_ascii` text, where escapes
-/// are a few bytes apart, a memchr call per escape cost several times more,
-/// and a word-wide step per escape (measured) a third more.
+/// at `at`, and whether it has escapes. Its first [`SHORT`] bytes are read
+/// one at a time (most keys and many items end there, and a block scan
+/// costs more than they do); a longer string's rest goes to
+/// [`scan::string_end`], which finds quotes and backslashes 64 bytes at a
+/// time, escapes and all (on `ensure_ascii` text, where escapes are a few
+/// bytes apart, a loop that stepped over each `\uXXXX` cost about
+/// ten instructions a byte).
 fn string_end(b: &[u8], at: usize) -> (usize, bool) {
-    let (mut at, mut escaped, mut plain) = (at + 1, false, 0);
-    loop {
-        match b.get(at) {
-            Some(b'"') => return (at + 1, escaped),
-            Some(b'\\') => {
-                escaped = true;
-                plain = 0;
-                at += match b.get(at + 1) {
-                    Some(b'u') => 6,
-                    _ => 2,
-                };
-            }
-            Some(_) => {
-                at += 1;
-                plain += 1;
-                if plain == WORD_AFTER {
-                    at = plain_words_end(b, at);
-                    plain = 0;
-                }
-            }
-            None => return (b.len(), escaped),
+    let (mut at, mut escaped) = (at + 1, false);
+    let short = (at + SHORT).min(b.len());
+    while at < short {
+        match b[at] {
+            b'"' => return (at + 1, escaped),
+            b'\\' => (at, escaped) = (at + 2, true),
+            _ => at += 1,
         }
     }
-}
-
-/// Plain bytes in a row after which [`string_end`] steps eight at a time.
-const WORD_AFTER: usize = 4;
-
-/// Where the plain bytes (neither `"` nor `\`) from `at` on stop being
-/// eight in a row: each word of eight is compared with both at once.
-fn plain_words_end(b: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    while let Some(Ok(word)) = b.get(at..at + 8).map(<[u8; 8]>::try_from) {
-        let word = u64::from_le_bytes(word);
-        let (quote, backslash) = (word ^ (ONES * 0x22), word ^ (ONES * 0x5c));
-        // The lowest set high bit marks the first byte that is either.
-        let found = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash))
-            & HIGHS;
-        if found != 0 {
-            return at + (found.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
+    if at >= b.len() {
+        return (b.len(), escaped);
     }
-    at
+    // `at` is not inside an escape: one that started before it ended.
+    let (end, more) = scan::string_end(b, at);
+    (end, escaped || more)
 }
+
+/// Bytes of a string read one at a time before [`string_end`] scans blocks.
+const SHORT: usize = 16;
 
 /// The end of the array or object that starts at `at`.
 fn container_end(b: &[u8], mut at: usize) -> usize {
@@ -1016,8 +990,8 @@ mod tests {
     }
 
     #[test]
-    fn a_strings_end_is_found_word_by_word_wherever_its_quotes_and_escapes_are() {
-        // The byte-by-byte reading the word-wide one must agree with.
+    fn a_strings_end_is_found_wherever_its_quotes_and_escapes_are_short_or_long() {
+        // The byte-by-byte reading the block scan must agree with.
         fn byte_by_byte(b: &[u8], at: usize) -> (usize, bool) {
             let (mut at, mut escaped) = (at + 1, false);
             while let Some(&c) = b.get(at) {
@@ -1029,7 +1003,9 @@ mod tests {
             }
             (b.len(), escaped)
         }
-        for before in 0..24 {
+        // Past the bytes read one at a time, and across the block scan's
+        // blocks of 64.
+        for before in (0..24).chain([47, 62, 63, 64, 65, 79, 80, 127, 128]) {
             for inner in [
                 r"ab\ncd\\",
                 "",

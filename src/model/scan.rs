@@ -1,24 +1,31 @@
 //! Byte patterns of JSON text found 16 positions at a time: where a UTF-16
 //! surrogate escape may start, where a number may have an exponent, where a
-//! container opens.
+//! container opens, where quotes and backslashes are; and, from the last
+//! two, where a string ends.
 //!
 //! # Contract
 //! - [`matches`] yields, in ascending order, every position `i` of `bytes`
 //!   where the [`Pattern`] holds at `bytes[i..]` (bytes past the end never
 //!   match), exactly as [`Pattern::at`] judges one position; nothing else.
-//!   [`blocks`] marks all three patterns in one
+//!   [`blocks`] marks the three [`Pattern::MARKED`] in one
 //!   pass, a block of 64 positions at a time, with the same answers.
+//! - [`string_end`] finds a string's closing quote as reading the string a
+//!   byte at a time would (a backslash covers the byte after it), whatever
+//!   the text: on text that is not JSON it still ends, at the text's end
+//!   at the latest (never a panic).
 //! - On `x86_64` sixteen positions are judged by a few SSE2 instructions
 //!   (part of the architecture's baseline, so no feature detection); the
 //!   last few positions of a text, and every position elsewhere, by
-//!   [`Pattern::at`]. A property test holds the two to the same answers.
+//!   [`Pattern::at`]. Property tests hold the two to the same answers, and
+//!   [`string_end`] to the byte-at-a-time reading.
 //! - Why by hand: the patterns are two and three bytes long, and in
 //!   `ensure_ascii` text (Python's default) `\u` is a few bytes apart, so a
 //!   substring search (memmem) checks a candidate every few bytes and costs
 //!   several instructions a byte; this costs well under one. No crate offers
-//!   a multi-byte pattern as a bit mask.
-//! - Non-goals: deciding anything about the match (is the backslash escaped,
-//!   is it inside a string): callers do that at each position.
+//!   a multi-byte pattern as a bit mask, or a string's end found so.
+//! - Non-goals: deciding anything about a [`matches`] match (is the
+//!   backslash escaped, is it inside a string): callers do that at each
+//!   position.
 
 /// What a scan looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +37,16 @@ pub enum Pattern {
     DigitExponent,
     /// `[` or `{`: where an array or object may start.
     OpenBracket,
+    /// `"`: where a string may start or end.
+    Quote,
+    /// `\\`: where an escape may start.
+    Backslash,
 }
 
 impl Pattern {
-    /// Every pattern, in the order of [`Marks::masks`].
-    pub const ALL: [Pattern; 3] = [
+    /// The patterns [`blocks`] marks (an output's check needs these three),
+    /// in the order of [`Marks::masks`].
+    pub const MARKED: [Pattern; 3] = [
         Pattern::SurrogateEscape,
         Pattern::DigitExponent,
         Pattern::OpenBracket,
@@ -52,6 +64,8 @@ impl Pattern {
                 Some([d, e]) if d.is_ascii_digit() && e | 0x20 == b'e'
             ),
             Pattern::OpenBracket => matches!(bytes.get(i), Some(b'[' | b'{')),
+            Pattern::Quote => bytes.get(i) == Some(&b'"'),
+            Pattern::Backslash => bytes.get(i) == Some(&b'\\'),
         }
     }
 }
@@ -125,7 +139,7 @@ impl Iterator for Bits {
 }
 
 /// One block's matches of every pattern: the block's first position, and a
-/// mask per pattern in [`Pattern::ALL`]'s order (bit `k`: position `at + k`).
+/// mask per pattern in [`Pattern::MARKED`]'s order (bit `k`: position `at + k`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Marks {
     pub at: usize,
@@ -133,22 +147,81 @@ pub struct Marks {
 }
 
 impl Marks {
-    /// The positions a mask marks, ascending.
+    /// The positions a mask marks, ascending (none for a pattern not in
+    /// [`Pattern::MARKED`]).
     pub fn positions(&self, pattern: Pattern) -> Bits {
-        Bits {
-            at: self.at,
-            mask: self.masks[pattern as usize],
-        }
+        let mask = Pattern::MARKED
+            .iter()
+            .position(|&p| p == pattern)
+            .map_or(0, |k| self.masks[k]);
+        Bits { at: self.at, mask }
     }
 }
 
-/// Every block of [`BLOCK`] positions with the matches of all three patterns
-/// found in one pass (the bytes loaded once).
+/// Every block of [`BLOCK`] positions with the matches of the three
+/// [`Pattern::MARKED`] found in one pass (the bytes loaded once).
 pub fn blocks(bytes: &[u8]) -> impl Iterator<Item = Marks> + '_ {
     (0..bytes.len()).step_by(BLOCK).map(|at| Marks {
         at,
-        masks: block_masks(bytes, at, Pattern::ALL),
+        masks: block_masks(bytes, at, Pattern::MARKED),
     })
+}
+
+/// The end of a JSON string whose content starts at `from` (just after its
+/// opening quote): one past the first quote from `from` on that no escape
+/// covers (a backslash covers the byte after it, unless it is itself
+/// covered), or `bytes.len()` when there is none; and whether a backslash
+/// comes before that end. Quotes and backslashes are found 64 positions at
+/// a time ([`Pattern::Quote`], [`Pattern::Backslash`]), and which bytes
+/// escapes cover is worked out from the backslash mask with a carry from
+/// block to block, as simdjson does, so the cost does not grow with the
+/// number of escapes (in `ensure_ascii` text one every few bytes).
+pub fn string_end(bytes: &[u8], from: usize) -> (usize, bool) {
+    let mut at = from;
+    // Whether the first byte of the block at `at` is covered by an escape.
+    let mut carry = 0u64;
+    let mut backslashes = false;
+    // Whole blocks only: the last bytes of a text are read one at a time
+    // (a partial block judges most of its positions one at a time anyway).
+    while at + BLOCK + STEP_READ - LANES <= bytes.len() {
+        let [quotes, slashes] = block_masks(bytes, at, [Pattern::Quote, Pattern::Backslash]);
+        let covered = covered_by_escapes(slashes, &mut carry);
+        let closing = quotes & !covered;
+        if closing != 0 {
+            let k = closing.trailing_zeros();
+            // Backslashes before the closing quote (bits below `k`).
+            backslashes |= slashes & ((1u64 << k) - 1) != 0;
+            return (at + k as usize + 1, backslashes);
+        }
+        backslashes |= slashes != 0;
+        at += BLOCK;
+    }
+    at += carry as usize;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'"' => return (at + 1, backslashes),
+            b'\\' => (at, backslashes) = (at + 2, true),
+            _ => at += 1,
+        }
+    }
+    (bytes.len(), backslashes)
+}
+
+/// The positions of a block that an escape covers (the byte after a
+/// backslash that is not itself covered), given the block's backslashes;
+/// `carry` says whether the block's first position is covered, and is set
+/// for the next block. simdjson's branchless method: in a run of
+/// backslashes, every other one escapes, counted from the run's start,
+/// which an addition finds for every run at once.
+fn covered_by_escapes(slashes: u64, carry: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    // A covered first backslash escapes nothing.
+    let slashes = slashes & !*carry;
+    let follows = (slashes << 1) | *carry;
+    let odd_starts = slashes & !EVEN & !follows;
+    let (even_starts, overflow) = odd_starts.overflowing_add(slashes);
+    *carry = u64::from(overflow);
+    (EVEN ^ (even_starts << 1)) & follows
 }
 
 /// The matches of positions `at..at + BLOCK` (those in `bytes`), a bit each.
@@ -224,6 +297,8 @@ mod simd {
                         _mm_and_si128(digit, eq(lower(b1), b'e'))
                     }
                     Pattern::OpenBracket => _mm_or_si128(eq(b0, b'['), eq(b0, b'{')),
+                    Pattern::Quote => eq(b0, b'"'),
+                    Pattern::Backslash => eq(b0, b'\\'),
                 };
                 _mm_movemask_epi8(hits) as u16
             })
@@ -250,13 +325,28 @@ mod simd {
 mod tests {
     use super::*;
 
-    const PATTERNS: [Pattern; 3] = Pattern::ALL;
+    const PATTERNS: [Pattern; 5] = [
+        Pattern::SurrogateEscape,
+        Pattern::DigitExponent,
+        Pattern::OpenBracket,
+        Pattern::Quote,
+        Pattern::Backslash,
+    ];
 
     /// What [`blocks`] marks, as positions per pattern.
+    /// (Nothing for the patterns [`blocks`] does not mark.)
     fn marked(bytes: &[u8], pattern: Pattern) -> Vec<usize> {
         blocks(bytes)
             .flat_map(|m| m.positions(pattern).collect::<Vec<_>>())
             .collect()
+    }
+
+    /// What [`marked`] must say: [`naive`] for a marked pattern.
+    fn marked_naive(bytes: &[u8], pattern: Pattern) -> Vec<usize> {
+        match Pattern::MARKED.contains(&pattern) {
+            true => naive(bytes, pattern),
+            false => Vec::new(),
+        }
     }
 
     fn naive(bytes: &[u8], pattern: Pattern) -> Vec<usize> {
@@ -277,7 +367,7 @@ mod tests {
                         matches(part, pattern).collect::<Vec<_>>(),
                         naive(part, pattern)
                     );
-                    assert_eq!(marked(part, pattern), naive(part, pattern));
+                    assert_eq!(marked(part, pattern), marked_naive(part, pattern));
                 }
             }
         }
@@ -305,8 +395,50 @@ mod tests {
                     matches(&bytes, pattern).collect::<Vec<_>>(),
                     naive(&bytes, pattern)
                 );
-                proptest::prop_assert_eq!(marked(&bytes, pattern), naive(&bytes, pattern));
+                proptest::prop_assert_eq!(marked(&bytes, pattern), marked_naive(&bytes, pattern));
             }
         }
+
+        /// Runs of backslashes of every length, across the edges of blocks.
+        #[test]
+        fn a_strings_end_is_where_reading_it_a_byte_at_a_time_ends(
+            bytes in proptest::collection::vec(proptest::prop_oneof![
+                20 => proptest::strategy::Just(b'a'),
+                12 => proptest::strategy::Just(b'\\'),
+                1 => proptest::strategy::Just(b'"'),
+            ], 0..300),
+            from in 0usize..80,
+        ) {
+            let from = from.min(bytes.len());
+            proptest::prop_assert_eq!(string_end(&bytes, from), byte_at_a_time(&bytes, from));
+        }
+    }
+
+    /// The reference for [`string_end`].
+    fn byte_at_a_time(b: &[u8], from: usize) -> (usize, bool) {
+        let (mut at, mut escaped) = (from, false);
+        while let Some(&c) = b.get(at) {
+            match c {
+                b'"' => return (at + 1, escaped),
+                b'\\' => (at, escaped) = ((at + 2).min(b.len()), true),
+                _ => at += 1,
+            }
+        }
+        (b.len(), escaped)
+    }
+
+    #[test]
+    fn a_strings_end_skips_escaped_quotes_whatever_the_run_of_backslashes_before_them() {
+        for pad in [0, 1, 30, 61, 62, 63, 64, 65, 127, 128] {
+            for run in 0..6 {
+                let text = format!("{}{}\"rest\" tail", "a".repeat(pad), "\\".repeat(run));
+                let b = text.as_bytes();
+                assert_eq!(string_end(b, 0), byte_at_a_time(b, 0), "{text}");
+                let want = if run % 2 == 0 { pad + run + 1 } else { pad + run + 6 };
+                assert_eq!(string_end(b, 0).0, want, "{text}");
+            }
+        }
+        assert_eq!(string_end(b"", 0), (0, false));
+        assert_eq!(string_end(b"ab\\", 0), (3, true));
     }
 }
