@@ -5,17 +5,23 @@
 //! the input, stripping, building the output, dropping it). `--path` picks
 //! which answer is built: `value` (the default), the `serde_json::Value` of
 //! `cutover::normalize::normalize_with`; `text`, the JSON text of
-//! `normalize_text_with`; `both`, one line each, their rounds alternated.
+//! `normalize_text_with`; `strict`, the same text for an input known to be
+//! strict JSON (`normalize_text_of_strict`, which skips the port's own pass
+//! for lone surrogates: what a replay's builtin side runs, since the capture
+//! reader has checked every input it hands over; an input with a lone
+//! surrogate, which the reader would have rejected, takes `text` here);
+//! `both` (value and text) or `all`, one line each, their rounds alternated.
 //!
-//!     cargo run --release --example normalize_cost -- [CAPTURE.jsonl] [--rounds N] [--whitespace python|unicode] [--path value|text|both] [--check]
+//!     cargo run --release --example normalize_cost -- [CAPTURE.jsonl] [--rounds N] [--whitespace python|unicode] [--path value|text|strict|both|all] [--check]
 //!
 //! CAPTURE defaults to the bundled `fixtures/normalize/capture.jsonl`;
 //! `--rounds` (default 20) is how many passes over it, best kept. `--check`
 //! times nothing: it answers every record both ways and requires the same
 //! exception or text that parses to the same `Value` (exit 2 naming the first
-//! line that differs). A load-independent figure comes from callgrind,
-//! counting only inside the port (one round; the text path's function is
-//! `normalize_text_with*`):
+//! line that differs), and the strict text the same as the text. A
+//! load-independent figure comes from callgrind, counting only inside the
+//! port (one round; the text path's function is `normalize_text_with*`, the
+//! strict path's `normalize_text_of_strict*`):
 //!
 //!     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!         --toggle-collect='cutover::normalize::normalize_with*' \
@@ -31,7 +37,8 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cutover::normalize::{normalize_text_with, normalize_with, Whitespace};
+use cutover::model::lone_surrogate;
+use cutover::normalize::{normalize_text_of_strict, normalize_text_with, normalize_with, Whitespace};
 
 // The same allocator as the `cutover` binary, so the costs are the binary's.
 #[global_allocator]
@@ -47,9 +54,10 @@ struct Record {
 enum Path {
     Value,
     Text,
+    Strict,
 }
 
-const USAGE: &str = "usage: normalize_cost [CAPTURE.jsonl] [--rounds N] [--whitespace python|unicode] [--path value|text|both] [--check]";
+const USAGE: &str = "usage: normalize_cost [CAPTURE.jsonl] [--rounds N] [--whitespace python|unicode] [--path value|text|strict|both|all] [--check]";
 
 fn main() -> ExitCode {
     match run() {
@@ -88,8 +96,10 @@ fn run() -> Result<(), String> {
                 paths = match args.next().as_deref() {
                     Some("value") => vec![Path::Value],
                     Some("text") => vec![Path::Text],
+                    Some("strict") => vec![Path::Strict],
                     Some("both") => vec![Path::Value, Path::Text],
-                    _ => return Err("--path needs value, text or both".into()),
+                    Some("all") => vec![Path::Value, Path::Text, Path::Strict],
+                    _ => return Err("--path needs value, text, strict, both or all".into()),
                 };
             }
             "--check" => check = true,
@@ -110,6 +120,16 @@ fn run() -> Result<(), String> {
     if inputs.is_empty() {
         return Err(format!("{path}: no records"));
     }
+    // What the capture reader would have found (not timed): whether each
+    // input is strict, for the `strict` path.
+    let strict: Vec<bool> = inputs
+        .iter()
+        .map(|input| lone_surrogate(input.get().as_bytes()).is_none())
+        .collect();
+    let strict_text = |input: &RawValue, strict: bool| match strict {
+        true => normalize_text_of_strict(input, whitespace),
+        false => normalize_text_with(input, whitespace),
+    };
     if check {
         for (i, input) in inputs.iter().enumerate() {
             let value = normalize_with(input, whitespace);
@@ -126,9 +146,17 @@ fn run() -> Result<(), String> {
                     i + 1
                 ));
             }
+            let text = normalize_text_with(input, whitespace);
+            let of_strict = strict_text(input, strict[i]);
+            if of_strict != text {
+                return Err(format!(
+                    "{path}: line {}: the strict text answer {of_strict:?} is not the text answer {text:?}",
+                    i + 1
+                ));
+            }
         }
         println!(
-            "{} records: the text answer and the value answer agree on every one",
+            "{} records: the text answer, the strict text answer and the value answer agree on every one",
             inputs.len()
         );
         return Ok(());
@@ -140,12 +168,13 @@ fn run() -> Result<(), String> {
         for (which, &timed) in paths.iter().enumerate() {
             errors = 0;
             let start = Instant::now();
-            for input in &inputs {
+            for (input, &strict) in inputs.iter().zip(&strict) {
                 let failed = match timed {
                     Path::Value => black_box(normalize_with(black_box(input), whitespace)).is_err(),
                     Path::Text => {
                         black_box(normalize_text_with(black_box(input), whitespace)).is_err()
                     }
+                    Path::Strict => black_box(strict_text(black_box(input), strict)).is_err(),
                 };
                 errors += usize::from(failed);
             }
@@ -157,6 +186,7 @@ fn run() -> Result<(), String> {
         let name = match timed {
             Path::Value => "value",
             Path::Text => "text",
+            Path::Strict => "strict text",
         };
         println!(
             "{} records ({} input bytes, {errors} raise), {name} path, best of {rounds} rounds: {:.3} us/record ({:.1} ns/input byte)",

@@ -106,6 +106,8 @@
 //!     key: None,
 //!     // U+001E: Python's str.strip() removes it, Rust's str::trim() does not.
 //!     input: RawValue::from_string(r#"{"items": ["\u001ex"]}"#.into()).unwrap().into(),
+//!     // Not read by the capture reader, so not known to be strict JSON.
+//!     input_strict: false,
 //!     recorded: None,
 //!     at: None,
 //!     origin: Origin { source: "example".into(), line: 1 },

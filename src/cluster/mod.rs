@@ -235,6 +235,8 @@ impl WireItem {
                     serde_json::from_str(line).map_err(|e| format!("chunk line {}: {e}", i + 1))?;
                 Ok(match item {
                     WireItem::Record(r) => SourceItem::Record(Record {
+                        // Read off the wire: not checked here.
+                        input_strict: false,
                         seq: r.seq,
                         id: r.id,
                         key: r.key,

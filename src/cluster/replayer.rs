@@ -160,6 +160,7 @@ async fn check_side(side: &Arc<dyn Implementation>) -> Result<(), ClusterError> 
             .into();
     side.call(Request {
         input: &input,
+        input_strict: false,
         recorded: None,
     })
     .await?;

@@ -532,6 +532,7 @@ async fn compare_batch(
 async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> RecordResult {
     let request = Request {
         input: &record.input,
+        input_strict: record.input_strict,
         recorded: record.recorded.as_deref(),
     };
     let observe = |target: &Arc<dyn Implementation>| {

@@ -28,6 +28,11 @@ pub struct Record {
     /// The request body, as JSON text (shared, so a side can send it
     /// without copying it).
     pub input: Arc<RawValue>,
+    /// Whether the input is known to be strict JSON (`traffic::strict`: no
+    /// lone surrogate escape, nesting within its limit), as every line the
+    /// JSON Lines reader accepts is; `false` says only that nobody checked,
+    /// and a side that needs to know checks for itself.
+    pub input_strict: bool,
     /// The response production gave, when the capture recorded it.
     pub recorded: Option<Box<RawValue>>,
     /// When the capture says the request was made, in seconds from any fixed

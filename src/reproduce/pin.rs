@@ -252,6 +252,7 @@ pub async fn check(
     })?;
     let comparer = setup.comparer().map_err(failed)?;
     let record = crate::model::Record {
+        input_strict: false,
         seq: 0,
         id: case.name.clone(),
         key: None,

@@ -622,6 +622,7 @@ fn caller(
             let answer = side
                 .call(Request {
                     input: &input,
+                    input_strict: false,
                     recorded: None,
                 })
                 .await
@@ -741,6 +742,7 @@ impl Probe {
             match side
                 .call(Request {
                     input,
+                    input_strict: false,
                     recorded: None,
                 })
                 .await

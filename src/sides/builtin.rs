@@ -5,7 +5,10 @@
 //! [`SideError::BadSpec`] listing the known ones. Builtins run inline on the
 //! calling task (they are microseconds of CPU), so `--timeout` does not apply.
 //! A builtin's error becomes an [`Answer::Error`] with the same type and message
-//! the legacy would report.
+//! the legacy would report. `builtin:normalize` skips the port's own pass for
+//! lone surrogates when the request says its input is strict JSON
+//! ([`Request::input_strict`], set for what the capture reader checked); the
+//! answer is the same either way.
 //!
 //! `builtin:identity` answers with its input's JSON text (shared with the
 //! record: no copy, no parse; [`Output::from_shared_text`]): on both sides it
@@ -14,7 +17,7 @@
 
 use super::{Implementation, Request, SideError};
 use crate::model::{Answer, AppError, Output, Side};
-use crate::normalize::{normalize_text_with, Whitespace};
+use crate::normalize::{normalize_text_of_strict, normalize_text_with, Whitespace};
 use futures::future::BoxFuture;
 
 /// Every builtin: name and one-line description.
@@ -70,7 +73,12 @@ impl Implementation for Builtin {
             // escapes kept), compared as JSON, never as bytes. The function
             // vouches for its text (Output::from_valid_json_text), so it is
             // not parsed again.
-            Work::Normalize(whitespace) => match normalize_text_with(request.input, whitespace) {
+            // A strict input (the capture reader's) has no lone surrogate
+            // escape: the port's own pass for them is skipped.
+            Work::Normalize(whitespace) => match match request.input_strict {
+                true => normalize_text_of_strict(request.input, whitespace),
+                false => normalize_text_with(request.input, whitespace),
+            } {
                 Ok(text) => Answer::Output(Output::from_valid_json_text(text)),
                 Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
             },
@@ -82,5 +90,66 @@ impl Implementation for Builtin {
             },
         };
         Box::pin(std::future::ready(Ok(answer)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+    use std::sync::Arc;
+
+    async fn answer(builtin: &Builtin, input: &Arc<RawValue>, input_strict: bool) -> Answer {
+        builtin
+            .call(Request {
+                input,
+                input_strict,
+                recorded: None,
+            })
+            .await
+            .unwrap()
+    }
+
+    fn input(text: &str) -> Arc<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap().into()
+    }
+
+    #[tokio::test]
+    async fn an_input_nobody_checked_still_has_its_lone_surrogates_refused() {
+        let builtin = Builtin::new("normalize", Side::Candidate).unwrap();
+        let lone = input(r#"{"items":["a\ud800b"]}"#);
+        let Answer::Error(e) = answer(&builtin, &lone, false).await else {
+            panic!("a lone surrogate was answered");
+        };
+        let want = crate::normalize::normalize_with(&lone, Whitespace::Python).unwrap_err();
+        assert_eq!((e.kind.as_str(), e.message.as_str()), (want.kind, want.message.as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_strict_input_is_answered_as_an_unchecked_one_is() {
+        let builtin = Builtin::new("normalize", Side::Candidate).unwrap();
+        let capture = std::fs::read_to_string("fixtures/normalize/capture.jsonl").unwrap();
+        let mut compared = 0;
+        for line in capture.lines() {
+            // The lines the capture reader accepts as strict.
+            #[derive(serde::Deserialize)]
+            struct Line {
+                input: Box<RawValue>,
+            }
+            let Ok(Line { input }) = serde_json::from_str::<Line>(line) else {
+                continue;
+            };
+            if crate::model::lone_surrogate(line.as_bytes()).is_some() {
+                continue;
+            }
+            let input: Arc<RawValue> = input.into();
+            assert_eq!(
+                answer(&builtin, &input, true).await,
+                answer(&builtin, &input, false).await,
+                "{line}"
+            );
+            compared += 1;
+        }
+        assert!(compared > 5000, "{compared} records");
     }
 }

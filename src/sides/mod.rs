@@ -124,6 +124,9 @@ pub enum SideError {
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     pub input: &'a Arc<RawValue>,
+    /// [`crate::model::Record::input_strict`]: whether the input is known
+    /// to be strict JSON, so a side may skip its own check of that.
+    pub input_strict: bool,
     pub recorded: Option<&'a RawValue>,
 }
 

@@ -247,6 +247,8 @@ fn read_jsonl(
                 });
                 match parsed {
                     Ok(parsed) => SourceItem::Record(Record {
+                        // jsonl::parse checked it (traffic::strict).
+                        input_strict: true,
                         seq: 0,
                         id: parsed.id.unwrap_or_else(|| line_no.to_string()),
                         key: parsed.key,
