@@ -38,7 +38,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use cutover::model::lone_surrogate;
-use cutover::normalize::{normalize_text_of_strict, normalize_text_with, normalize_with, Whitespace};
+use cutover::normalize::{
+    normalize_text_of_strict, normalize_text_with, normalize_with, Whitespace,
+};
 
 // The same allocator as the `cutover` binary, so the costs are the binary's.
 #[global_allocator]

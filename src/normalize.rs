@@ -1026,7 +1026,11 @@ mod tests {
             }
         }
         // The separators are whitespace to Python only.
-        let unicode = text_path(r#"{"items":["\u001cx ","\u001f"]}"#, Whitespace::Unicode, Surrogates::Unchecked);
+        let unicode = text_path(
+            r#"{"items":["\u001cx ","\u001f"]}"#,
+            Whitespace::Unicode,
+            Surrogates::Unchecked,
+        );
         assert_eq!(
             unicode.as_deref(),
             Some(r#"{"accepted":["\u001cx","\u001f"],"rejected":[]}"#)
@@ -1047,7 +1051,11 @@ mod tests {
             r#"null"#,
         ];
         for text in UNCOMMON.into_iter().chain(more) {
-            assert_eq!(text_path(text, Whitespace::Python, Surrogates::Unchecked), None, "{text}");
+            assert_eq!(
+                text_path(text, Whitespace::Python, Surrogates::Unchecked),
+                None,
+                "{text}"
+            );
             let input = RawValue::from_string(text.to_owned()).unwrap();
             for whitespace in [Whitespace::Python, Whitespace::Unicode] {
                 text_agrees(&input, whitespace).unwrap();

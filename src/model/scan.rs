@@ -434,7 +434,11 @@ mod tests {
                 let text = format!("{}{}\"rest\" tail", "a".repeat(pad), "\\".repeat(run));
                 let b = text.as_bytes();
                 assert_eq!(string_end(b, 0), byte_at_a_time(b, 0), "{text}");
-                let want = if run % 2 == 0 { pad + run + 1 } else { pad + run + 6 };
+                let want = if run % 2 == 0 {
+                    pad + run + 1
+                } else {
+                    pad + run + 6
+                };
                 assert_eq!(string_end(b, 0).0, want, "{text}");
             }
         }

@@ -122,7 +122,10 @@ mod tests {
             panic!("a lone surrogate was answered");
         };
         let want = crate::normalize::normalize_with(&lone, Whitespace::Python).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.message.as_str()), (want.kind, want.message.as_str()));
+        assert_eq!(
+            (e.kind.as_str(), e.message.as_str()),
+            (want.kind, want.message.as_str())
+        );
     }
 
     #[tokio::test]

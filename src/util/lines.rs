@@ -144,13 +144,19 @@ mod tests {
     fn by_read_until(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> Line {
         use std::io::Read;
         buf.clear();
-        let n = reader.by_ref().take(max as u64 + 1).read_until(b'\n', buf).unwrap();
+        let n = reader
+            .by_ref()
+            .take(max as u64 + 1)
+            .read_until(b'\n', buf)
+            .unwrap();
         let line = finish(buf, n, max);
         if let Line::TooLong { .. } = line {
             let mut rest = Vec::new();
             let skipped = reader.read_until(b'\n', &mut rest).unwrap();
             let newline = usize::from(rest.last() == Some(&b'\n'));
-            return Line::TooLong { bytes: (n + skipped - newline) as u64 };
+            return Line::TooLong {
+                bytes: (n + skipped - newline) as u64,
+            };
         }
         line
     }
