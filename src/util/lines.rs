@@ -41,6 +41,18 @@ fn finish(buf: &mut Vec<u8>, n: usize, max: usize) -> Line {
     Line::TooLong { bytes: n as u64 }
 }
 
+/// What the reader has buffered, filled if empty; a read interrupted by a
+/// signal is tried again, as `read_until` does.
+fn filled(reader: &mut impl BufRead) -> io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            _ => break,
+        }
+    }
+    reader.fill_buf()
+}
+
 /// Reads one line of at most `max` bytes (see the module contract). The
 /// newline is found with `memchr` in what the reader has buffered (std's
 /// `read_until` searches a byte-wide word at a time, several times slower on
@@ -51,11 +63,7 @@ pub fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io
     // the newline included.
     let limit = max.saturating_add(1);
     while buf.len() < limit {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let available = filled(reader)?;
         if available.is_empty() {
             break;
         }
@@ -81,11 +89,7 @@ pub fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io
     // Over the limit: skip to the end of the line without keeping it.
     let mut bytes = n as u64;
     loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let available = filled(reader)?;
         if available.is_empty() {
             break;
         }
