@@ -362,7 +362,9 @@ fn common_shape<T>(text: &str, mut items: impl FnMut(&mut Scan<'_>) -> Option<T>
 /// text, and every cut falls between two characters (or escapes), so the
 /// output is valid JSON. `None` wherever [`fast_path`] gives `None`, and for
 /// a lone surrogate anywhere in the text (where [`fast_path`] refuses one only
-/// in the keys and items): the general path answers those alike.
+/// in the keys and items): the general path answers those alike. With
+/// [`Surrogates::RuledOut`] the caller vouches that there is none, and the
+/// text is not searched for one.
 fn text_path(text: &str, whitespace: Whitespace, surrogates: Surrogates) -> Option<String> {
     if surrogates == Surrogates::Unchecked && lone_surrogate(text.as_bytes()).is_some() {
         return None;
