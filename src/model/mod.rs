@@ -11,7 +11,8 @@
 //!   every record in flight holds a [`Charge`] on ([`budget`]), what a
 //!   behaviour contract found in a record ([`ContractFindings`]), the
 //!   HTTP exchanges captures carry ([`exchange`]), and the byte scans of
-//!   JSON text that the capture check and outputs share ([`scan`]).
+//!   JSON text that the capture check and outputs share ([`scan`]), and the
+//!   one-pass check that a text surely reads as a value ([`valid`]).
 //! - `model/` names nothing of the crate (the architecture test fails when
 //!   it does); every other module may name it.
 //! - Serialised forms are part of cutover's files (`summary.json`,
@@ -32,6 +33,7 @@ pub mod scan;
 mod state;
 mod stats;
 mod stop;
+pub mod valid;
 mod verdict;
 
 pub use answer::{Answer, AppError, Side};

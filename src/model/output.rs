@@ -199,12 +199,16 @@ impl Output {
     /// limit and no number out of range. `builtin:normalize` vouches for its
     /// text answer (strings copied from an input it checked for lone
     /// surrogates, two levels deep, no numbers; its property tests parse
-    /// every answer). Nothing is checked here in release builds (that check
-    /// was most of a builtin replay's cost); debug builds check. Text that
-    /// broke the guarantee would read as `null` (logged), never a panic.
+    /// every answer), and so does text [`valid::value_at`](super::valid)
+    /// checked (a worker's answers, a command's stdout, a response
+    /// body). Nothing is checked here in release builds (that check
+    /// was most of a builtin replay's cost); debug builds check that the
+    /// text reads as a value (the guarantee itself: [`surely_reads`] is a
+    /// cheaper, stricter stand-in for it, which refuses any exponent). Text
+    /// that broke the guarantee would read as `null` (logged), never a panic.
     pub fn from_valid_json_text(text: String) -> Output {
         debug_assert!(
-            serde_json::from_str::<Value>(&text).is_ok() && surely_reads(&text),
+            serde_json::from_str::<Value>(&text).is_ok(),
             "vouched JSON text does not read: {text:?}"
         );
         Output(Repr::Text {

@@ -54,7 +54,7 @@ pub use builtin::BUILTINS;
 pub use process::kill_all as kill_all_processes;
 pub use spec::{CommandLine, SideSpec, FORMS};
 
-use crate::model::{Answer, AppError, Output, Side, SideStats};
+use crate::model::{valid, Answer, AppError, Output, Side, SideStats};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -220,10 +220,15 @@ pub struct SideOptions {
 /// A whole response (`what`: "stdout", "response body") as an answer: its JSON,
 /// or a `cutover.bad_output` error quoting its start.
 ///
-/// The output is kept as the response's JSON text where it reads as a value
-/// ([`Output::from_text`]); anything else takes the plain parse, whose
-/// answer (the value, or the error quoting serde_json) it always was.
+/// The output is kept as the response's JSON text where it surely reads as
+/// a value: vouched for by [`valid::whole`] in one pass, or else read by
+/// serde_json as text ([`Output::from_text`]); anything else takes the
+/// plain parse, whose answer (the value, or the error quoting serde_json)
+/// it always was.
 pub(crate) fn parse_output(bytes: &[u8], what: &str) -> Answer {
+    if let Some(text) = valid::whole(bytes) {
+        return Answer::Output(Output::from_valid_json_text(text.to_owned()));
+    }
     let text = std::str::from_utf8(bytes)
         .ok()
         .and_then(|text| serde_json::from_str::<Box<RawValue>>(text).ok())

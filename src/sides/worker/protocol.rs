@@ -25,7 +25,7 @@
 //!   other JSON value the output, and a line that is not JSON the call's
 //!   `cutover.bad_output` error. No line of a pipe breaks its protocol.
 
-use crate::model::{Answer, AppError, Output};
+use crate::model::{valid, Answer, AppError, Output};
 use crate::util::serde::present;
 use crate::util::text::excerpt;
 use serde::Deserialize;
@@ -95,6 +95,25 @@ struct TextResponse<'a> {
     error: Option<AppError>,
 }
 
+/// The line `legacy/worker.py` (and any worker written the same way)
+/// answers an output with, exactly `{"id":"<digits>","output":` then the
+/// output then `}` and JSON whitespace, read without serde_json when
+/// [`valid::value_at`] vouches for the output: its text is kept as it is
+/// ([`Output::from_valid_json_text`]). `None` for any other line, which
+/// the general readers below read to the same answer or error.
+fn parse_output_line(line: &[u8]) -> Option<(u64, Answer)> {
+    let rest = line.strip_prefix(br#"{"id":""#)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let rest = rest[digits..].strip_prefix(br#"","output":"#)?;
+    let (output, end) = valid::value_at(rest, 0)?;
+    let mut tail = rest[end..].iter().skip_while(|&&b| valid::is_ws(b));
+    (tail.next() == Some(&b'}') && tail.all(|&b| valid::is_ws(b))).then(|| {
+        let output = Output::from_valid_json_text(output.to_owned());
+        (id, Answer::Output(output))
+    })
+}
+
 /// The common response, its output kept as JSON text ([`Output::from_text`]).
 /// `None` for anything else, which [`parse_response`] reads as it always
 /// did, so the answer or the protocol error is the same.
@@ -114,6 +133,9 @@ fn parse_text_response(line: &[u8]) -> Option<Result<(u64, Answer), String>> {
 
 /// Parses one response line into (wire id, answer), or says how it breaks the protocol.
 pub(super) fn parse_response(line: &[u8]) -> Result<(u64, Answer), String> {
+    if let Some(parsed) = parse_output_line(line) {
+        return Ok(parsed);
+    }
     if let Some(parsed) = parse_text_response(line) {
         return parsed;
     }
@@ -254,6 +276,118 @@ mod tests {
             [start.as_bytes(), input, end].concat(),
             b"{\"items\":[\" a\"]}\n"
         );
+    }
+
+    /// The general readers alone: what [`parse_response`] answered before
+    /// [`parse_output_line`] read the common line first.
+    fn general(line: &[u8]) -> Result<(u64, Answer), String> {
+        parse_text_response(line).unwrap_or_else(|| {
+            let wire: WireResponse = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+            Ok((
+                wire_id(&wire.id)?,
+                Answer::output(wire.output.ok_or("no output")?),
+            ))
+        })
+    }
+
+    /// What each reader made of a line: the id and the answer, an output as
+    /// its value and its text (where the reader kept the text), so that a
+    /// text kept differently (escapes, number spelling) shows too.
+    fn read_by(reader: Reader, line: &[u8]) -> Option<Read> {
+        described(reader(line).ok()?)
+    }
+
+    type Read = (u64, String, Option<String>);
+    type Reader = fn(&[u8]) -> Result<(u64, Answer), String>;
+
+    fn described((id, answer): (u64, Answer)) -> Option<Read> {
+        Some(match answer {
+            Answer::Output(output) => (
+                id,
+                output.value().to_string(),
+                output.text().map(str::to_owned),
+            ),
+            other => (id, format!("{other:?}"), None),
+        })
+    }
+
+    /// The same answer: the same value, and the same text where both kept
+    /// it (the general reader keeps no text where a number has an exponent).
+    fn same(a: &Option<Read>, b: &Option<Read>) -> bool {
+        match (a, b) {
+            (Some((i, v, t)), Some((j, w, u))) => {
+                i == j && v == w && (t.is_none() || u.is_none() || t == u)
+            }
+            _ => a == b,
+        }
+    }
+
+    /// The line `legacy/worker.py` writes is read without serde_json, to
+    /// the answer the general readers give; any line that is not exactly
+    /// that form, or whose output the one-pass check does not vouch for,
+    /// is left to them.
+    #[test]
+    fn the_workers_own_line_is_read_in_one_pass_to_the_same_answer() {
+        for line in [
+            r#"{"id":"3","output":{"accepted":["gamma","\u0395\u03bb"],"rejected":["\n\u001e"]}}"#,
+            r#"{"id":"3","output":null}"#,
+            r#"{"id":"18446744073709551615","output":[1.5e3,-0,"\ud83d\ude00"]}"#,
+            "{\"id\":\"9\",\"output\":\"x\"} \r\n",
+            r#"{"id":"4","output":"x" }"#,
+        ] {
+            let fast = parse_output_line(line.as_bytes());
+            assert!(fast.is_some(), "not read in one pass: {line}");
+            let (fast, general) = (
+                read_by(parse_response, line.as_bytes()),
+                read_by(general, line.as_bytes()),
+            );
+            assert!(
+                same(&fast, &general),
+                "{line}: {fast:?} against {general:?}"
+            );
+            assert!(
+                fast.is_some_and(|(_, _, text)| text.is_some()),
+                "{line}: no text kept"
+            );
+        }
+        for line in [
+            // Not the worker's form: the general readers' answer or error.
+            r#"{"id": "3", "output": 1}"#,
+            r#"{"id":"3","output":1,"x":2}"#,
+            r#"{"id":"+3","output":1}"#,
+            r#"{"id":"3","error":{"type":"E","message":"m"}}"#,
+            // Beyond what the one-pass check vouches for, or broken.
+            r#"{"id":"3","output":"\ud800"}"#,
+            r#"{"id":"3","output":1e999}"#,
+            r#"{"id":"3","output":{"a":1}"#,
+            r#"{"id":"3","output":1}}"#,
+            "{\"id\":\"3\",\"output\":1}\u{c}",
+            r#"{"id":"99999999999999999999","output":1}"#,
+        ] {
+            assert!(
+                parse_output_line(line.as_bytes()).is_none(),
+                "read in one pass: {line}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any output a worker may write, read either way, is the same
+        /// answer with the same text.
+        #[test]
+        fn one_pass_and_the_general_readers_agree(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "{", "}", "[", "]", ",", ":", " ", "\"", "\"k\":", "\\u00e9", "\\ud83d", "\\ude00",
+                "\\n", "\\q", "1", "0", "-", ".", "e", "true", "null", "x",
+            ]), 0..24),
+            id in 0u64..1000,
+        ) {
+            let line = format!(r#"{{"id":"{id}","output":{}}}"#, parts.concat());
+            if let Some(fast) = parse_output_line(line.as_bytes()) {
+                let (fast, general) = (described(fast), read_by(general, line.as_bytes()));
+                proptest::prop_assert!(same(&fast, &general), "{}: {:?} against {:?}", line, fast, general);
+            }
+        }
     }
 
     #[test]
