@@ -78,11 +78,29 @@ pub enum Whitespace {
 }
 
 impl Whitespace {
-    /// Whether `c` is stripped under this definition.
+    /// Whether `c` is stripped under this definition. Unicode's
+    /// `White_Space` is written out (it has not changed since Unicode 6.3,
+    /// and a test holds it to [`char::is_whitespace`] for every character):
+    /// most characters are then judged by one or two comparisons, where
+    /// `is_whitespace` looks every non-ASCII one up in a table (8% of
+    /// `normalize`'s instructions).
+    #[inline]
     pub fn contains(self, c: char) -> bool {
-        match self {
-            Whitespace::Python => c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c),
-            Whitespace::Unicode => c.is_whitespace(),
+        match u32::from(c) {
+            0x21..=0x84 => false,
+            0x09..=0x0d
+            | 0x20
+            | 0x85
+            | 0xa0
+            | 0x1680
+            | 0x2000..=0x200a
+            | 0x2028
+            | 0x2029
+            | 0x202f
+            | 0x205f
+            | 0x3000 => true,
+            0x1c..=0x1f => self == Whitespace::Python,
+            _ => false,
         }
     }
 }
@@ -193,10 +211,107 @@ fn text_or_general(
     whitespace: Whitespace,
     surrogates: Surrogates,
 ) -> Result<String, PyException> {
-    if let Some(text) = text_path(input.get(), whitespace, surrogates) {
-        return Ok(text);
+    let text = input.get();
+    if let Some(answer) = text_path(text, whitespace, surrogates) {
+        return Ok(answer);
+    }
+    // Most inputs off the text path raise; most of those show it in one
+    // pass. Only where lone surrogates are ruled out: the general path
+    // reads a string with one as no string.
+    if surrogates == Surrogates::RuledOut || lone_surrogate(text.as_bytes()).is_none() {
+        if let Some(exception) = quick_exception(text) {
+            return Err(exception);
+        }
     }
     general_path(input, whitespace).map(|value| value.to_string())
+}
+
+/// The exception the general path raises for an input (valid JSON, no lone
+/// surrogate) whose fault shows in one pass over its text, nothing parsed:
+/// not an object; an object without `items`; an `items` that is not a
+/// list, a string or an object; or a list of items one of which is not a
+/// string (the first such one raises, as Python's loop does). The last
+/// `items` counts, as Python's `json.loads` keeps the last of a repeated
+/// key. `None` for anything else: no exception, or one left to the general
+/// path (a property test holds every `Some` to the general path's answer).
+fn quick_exception(text: &str) -> Option<PyException> {
+    let mut scan = Scan { text, pos: 0 };
+    scan.space();
+    if scan.peek()? != b'{' {
+        return Some(not_subscriptable(&scan.kind()?));
+    }
+    scan.pos += 1;
+    let mut items = None;
+    scan.elements(b'}', |scan| {
+        let key = scan.string()?;
+        scan.space();
+        scan.expect(b':')?;
+        scan.space();
+        if key == "items" {
+            items = Some(scan.pos);
+        }
+        scan.skip_value()
+    })?;
+    scan.space();
+    if scan.pos != text.len() {
+        return None;
+    }
+    let Some(at) = items else {
+        return Some(no_items());
+    };
+    let mut scan = Scan { text, pos: at };
+    if scan.peek()? != b'[' {
+        return match scan.kind()? {
+            PyValue::Str(_) | PyValue::Dict(_) => None,
+            other => Some(not_iterable(&other)),
+        };
+    }
+    scan.pos += 1;
+    let mut exception = None;
+    scan.elements(b']', |scan| {
+        if exception.is_none() && scan.peek()? != b'"' {
+            exception = Some(no_strip(&scan.kind()?));
+        }
+        scan.skip_value()
+    })?;
+    exception
+}
+
+fn no_items() -> PyException {
+    PyException::new("KeyError", "'items'")
+}
+
+/// Python's exception for `payload["items"]` on a payload that is not a dict.
+fn not_subscriptable(payload: &PyValue<'_>) -> PyException {
+    match payload {
+        PyValue::List(_) => PyException::new(
+            "TypeError",
+            "list indices must be integers or slices, not str",
+        ),
+        PyValue::Str(_) => {
+            PyException::new("TypeError", "string indices must be integers, not 'str'")
+        }
+        other => PyException::new(
+            "TypeError",
+            format!("'{}' object is not subscriptable", other.type_name()),
+        ),
+    }
+}
+
+/// Python's exception for `for item in items` on an `items` it cannot iterate.
+fn not_iterable(items: &PyValue<'_>) -> PyException {
+    PyException::new(
+        "TypeError",
+        format!("'{}' object is not iterable", items.type_name()),
+    )
+}
+
+/// Python's exception for `item.strip()` on an item that is not a string.
+fn no_strip(item: &PyValue<'_>) -> PyException {
+    PyException::new(
+        "AttributeError",
+        format!("'{}' object has no attribute 'strip'", item.type_name()),
+    )
 }
 
 /// Python's semantics for any input, one level at a time through serde_json.
@@ -207,33 +322,13 @@ fn general_path(input: &RawValue, whitespace: Whitespace) -> Result<Value, PyExc
             .rev()
             .find(|(key, _)| key == "items")
             .map(|(_, value)| value)
-            .ok_or_else(|| PyException::new("KeyError", "'items'"))?,
-        PyValue::List(_) => {
-            return Err(PyException::new(
-                "TypeError",
-                "list indices must be integers or slices, not str",
-            ))
-        }
-        PyValue::Str(_) => {
-            return Err(PyException::new(
-                "TypeError",
-                "string indices must be integers, not 'str'",
-            ))
-        }
-        other => {
-            return Err(PyException::new(
-                "TypeError",
-                format!("'{}' object is not subscriptable", other.type_name()),
-            ))
-        }
+            .ok_or_else(no_items)?,
+        other => return Err(not_subscriptable(&other)),
     };
     let mut output = Output::new(whitespace);
     let mut take = |item: PyValue<'_>| -> Result<(), PyException> {
         let PyValue::Str(text) = item else {
-            return Err(PyException::new(
-                "AttributeError",
-                format!("'{}' object has no attribute 'strip'", item.type_name()),
-            ));
+            return Err(no_strip(&item));
         };
         output.push(Cow::Owned(text));
         Ok(())
@@ -257,12 +352,7 @@ fn general_path(input: &RawValue, whitespace: Whitespace) -> Result<Value, PyExc
                 }
             }
         }
-        other => {
-            return Err(PyException::new(
-                "TypeError",
-                format!("'{}' object is not iterable", other.type_name()),
-            ))
-        }
+        other => return Err(not_iterable(&other)),
     }
     Ok(output.into_value())
 }
@@ -456,6 +546,18 @@ impl<'a> Scan<'a> {
             }
         }
         self.expect(close)
+    }
+
+    /// The type of the value at the cursor, for an exception's words (a
+    /// string, list or dict as an empty one); the cursor does not move.
+    fn kind(&self) -> Option<PyValue<'static>> {
+        let rest = self.text.get(self.pos..)?;
+        Some(match *rest.as_bytes().first()? {
+            b'"' => PyValue::Str(String::new()),
+            b'[' => PyValue::List(Vec::new()),
+            b'{' => PyValue::Dict(Vec::new()),
+            _ => PyValue::scalar(rest),
+        })
     }
 
     /// `[string, ...]`, each string filed into the output as it is read.
@@ -738,10 +840,21 @@ impl<'a> PyValue<'a> {
                 de.deserialize_map(EntriesVisitor)
                     .map_or(PyValue::None, PyValue::Dict)
             }
+            _ => PyValue::scalar(text),
+        }
+    }
+
+    /// The type of the scalar (`true`, `false`, `null` or a number) that
+    /// `text` starts with; `None` (Python's) for anything else.
+    fn scalar(text: &str) -> PyValue<'static> {
+        let number = text.bytes().take_while(|b| b"0123456789+-.eE".contains(b));
+        match text.as_bytes().first() {
             Some(b't' | b'f') => PyValue::Bool,
-            Some(b'n') | None => PyValue::None,
-            Some(_) if text.contains(['.', 'e', 'E']) => PyValue::Float,
-            Some(_) => PyValue::Int,
+            Some(b'0'..=b'9' | b'-') if number.clone().any(|b| b"eE.".contains(&b)) => {
+                PyValue::Float
+            }
+            Some(b'0'..=b'9' | b'-') => PyValue::Int,
+            _ => PyValue::None,
         }
     }
 
@@ -785,6 +898,80 @@ mod tests {
 
     fn run(input: &str) -> Result<Value, PyException> {
         normalize(&RawValue::from_string(input.to_owned()).unwrap())
+    }
+
+    /// Each fault found in one pass raises what the general path raises.
+    #[test]
+    fn quick_exceptions_name_what_python_names() {
+        let quick = |text: &str| {
+            let e =
+                quick_exception(text).unwrap_or_else(|| panic!("no quick exception for {text}"));
+            let input = RawValue::from_string(text.to_owned()).unwrap();
+            assert_eq!(
+                general_path(&input, Whitespace::Python),
+                Err(e.clone()),
+                "{text}"
+            );
+            format!("{}: {}", e.kind, e.message)
+        };
+        assert_eq!(quick(r#" {"other": ["x"]} "#), "KeyError: 'items'");
+        assert_eq!(
+            quick("null"),
+            "TypeError: 'NoneType' object is not subscriptable"
+        );
+        assert_eq!(
+            quick("-1.5e3"),
+            "TypeError: 'float' object is not subscriptable"
+        );
+        assert_eq!(quick("12"), "TypeError: 'int' object is not subscriptable");
+        assert_eq!(
+            quick("[\" a \"]"),
+            "TypeError: list indices must be integers or slices, not str"
+        );
+        assert_eq!(
+            quick("\"items\""),
+            "TypeError: string indices must be integers, not 'str'"
+        );
+        assert_eq!(
+            quick(r#"{"items": 10000000000000000000000000}"#),
+            "TypeError: 'int' object is not iterable"
+        );
+        assert_eq!(
+            quick(r#"{"items": 3.5, "x": 1}"#),
+            "TypeError: 'float' object is not iterable"
+        );
+        assert_eq!(
+            quick(r#"{"items": ["a", " b ", 0.5, null]}"#),
+            "AttributeError: 'float' object has no attribute 'strip'"
+        );
+        assert_eq!(
+            quick(r#"{"items": [[]]}"#),
+            "AttributeError: 'list' object has no attribute 'strip'"
+        );
+        assert_eq!(
+            quick(r#"{"items": [1], "items": true}"#),
+            "TypeError: 'bool' object is not iterable"
+        );
+        // No exception, or none shown in one pass: the general path's.
+        for text in [
+            r#"{"items": "ab"}"#,
+            r#"{"items": {"k": 1}}"#,
+            r#"{"items": ["a"]}"#,
+            r#"{"items": [1], "items": ["a"]}"#,
+        ] {
+            assert_eq!(quick_exception(text), None, "{text}");
+        }
+    }
+
+    /// The written-out `White_Space` is std's, character for character, and
+    /// Python's adds exactly U+001C..U+001F (`str.isspace()`).
+    #[test]
+    fn whitespace_is_unicodes_for_every_character() {
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            assert_eq!(Whitespace::Unicode.contains(c), c.is_whitespace(), "{c:?}");
+            let python = c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+            assert_eq!(Whitespace::Python.contains(c), python, "{c:?}");
+        }
     }
 
     #[test]
@@ -1413,6 +1600,29 @@ mod tests {
                 let input = RawValue::from_string(text).unwrap();
                 for whitespace in [Whitespace::Python, Whitespace::Unicode] {
                     text_agrees(&input, whitespace).map_err(TestCaseError::fail)?;
+                }
+            }
+
+            /// The one-pass exception is the general path's, on objects with
+            /// and without `items`, bare items and lists, nested values.
+            #[test]
+            fn a_quick_exception_is_the_general_paths(
+                text in prop_oneof![
+                    4 => arb_input(),
+                    2 => arb_item(),
+                    2 => arb_items(),
+                    2 => proptest::collection::vec(arb_entry(), 0..3).prop_map(|entries| {
+                        let body: Vec<String> = entries.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                        format!("{{{}}}", body.join(", "))
+                    }),
+                    1 => arb_item().prop_map(|item| format!("{{\"items\": {item}}}")),
+                ]
+            ) {
+                let input = RawValue::from_string(text.clone()).unwrap();
+                if let Some(quick) = quick_exception(&text) {
+                    for whitespace in [Whitespace::Python, Whitespace::Unicode] {
+                        prop_assert_eq!(general_path(&input, whitespace), Err(quick.clone()), "input {}", text);
+                    }
                 }
             }
 
