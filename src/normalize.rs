@@ -914,44 +914,42 @@ mod tests {
             );
             format!("{}: {}", e.kind, e.message)
         };
-        assert_eq!(quick(r#" {"other": ["x"]} "#), "KeyError: 'items'");
-        assert_eq!(
-            quick("null"),
-            "TypeError: 'NoneType' object is not subscriptable"
-        );
-        assert_eq!(
-            quick("-1.5e3"),
-            "TypeError: 'float' object is not subscriptable"
-        );
-        assert_eq!(quick("12"), "TypeError: 'int' object is not subscriptable");
-        assert_eq!(
-            quick("[\" a \"]"),
-            "TypeError: list indices must be integers or slices, not str"
-        );
-        assert_eq!(
-            quick("\"items\""),
-            "TypeError: string indices must be integers, not 'str'"
-        );
-        assert_eq!(
-            quick(r#"{"items": 10000000000000000000000000}"#),
-            "TypeError: 'int' object is not iterable"
-        );
-        assert_eq!(
-            quick(r#"{"items": 3.5, "x": 1}"#),
-            "TypeError: 'float' object is not iterable"
-        );
-        assert_eq!(
-            quick(r#"{"items": ["a", " b ", 0.5, null]}"#),
-            "AttributeError: 'float' object has no attribute 'strip'"
-        );
-        assert_eq!(
-            quick(r#"{"items": [[]]}"#),
-            "AttributeError: 'list' object has no attribute 'strip'"
-        );
-        assert_eq!(
-            quick(r#"{"items": [1], "items": true}"#),
-            "TypeError: 'bool' object is not iterable"
-        );
+        for (text, raised) in [
+            (r#" {"other": ["x"]} "#, "KeyError: 'items'"),
+            ("null", "TypeError: 'NoneType' object is not subscriptable"),
+            ("-1.5e3", "TypeError: 'float' object is not subscriptable"),
+            ("12", "TypeError: 'int' object is not subscriptable"),
+            (
+                r#"[" a "]"#,
+                "TypeError: list indices must be integers or slices, not str",
+            ),
+            (
+                r#""items""#,
+                "TypeError: string indices must be integers, not 'str'",
+            ),
+            (
+                r#"{"items": 10000000000000000000000000}"#,
+                "TypeError: 'int' object is not iterable",
+            ),
+            (
+                r#"{"items": 3.5, "x": 1}"#,
+                "TypeError: 'float' object is not iterable",
+            ),
+            (
+                r#"{"items": ["a", " b ", 0.5, null]}"#,
+                "AttributeError: 'float' object has no attribute 'strip'",
+            ),
+            (
+                r#"{"items": [[]]}"#,
+                "AttributeError: 'list' object has no attribute 'strip'",
+            ),
+            (
+                r#"{"items": [1], "items": true}"#,
+                "TypeError: 'bool' object is not iterable",
+            ),
+        ] {
+            assert_eq!(quick(text), raised, "{text}");
+        }
         // No exception, or none shown in one pass: the general path's.
         for text in [
             r#"{"items": "ab"}"#,
