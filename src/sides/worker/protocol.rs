@@ -11,8 +11,11 @@
 //!   present `null` output is an output); anything else is a protocol
 //!   violation, said in words (quoting the start of the line) for the error
 //!   the worker's calls get. The output is kept as the line's JSON text (no
-//!   `Value` built; [`Output::from_text`]) whenever that reads as a value;
-//!   any other line is read as before, to the same answer or error.
+//!   `Value` built) whenever that reads as a value: the line `worker.py`
+//!   writes (`{"id":"N","output":…}`, nothing else in it) is checked in one
+//!   pass ([`valid::value_at`]), any other through serde_json
+//!   ([`Output::from_text`]); a line neither vouches for is read as before,
+//!   to the same answer or error.
 //! - The envelope costs no nesting: an output as deep as an input may be
 //!   (traffic accepts 128 levels, the record line's own object included) is
 //!   read as deep as it is, although the envelope puts it one level deeper
