@@ -203,7 +203,7 @@ impl Output {
     /// checked (a worker's answers, a command's stdout, a response
     /// body). Nothing is checked here in release builds (that check
     /// was most of a builtin replay's cost); debug builds check that the
-    /// text reads as a value (the guarantee itself: [`surely_reads`] is a
+    /// text reads as a value (the guarantee itself: `surely_reads` is a
     /// cheaper, stricter stand-in for it, which refuses any exponent). Text
     /// that broke the guarantee would read as `null` (logged), never a panic.
     pub fn from_valid_json_text(text: String) -> Output {
