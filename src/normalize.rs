@@ -65,7 +65,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::model::lone_surrogate;
+use crate::model::{lone_surrogate, valid};
 use crate::util::json::unescape_short;
 
 /// Which characters count as whitespace when stripping an item.
@@ -628,7 +628,7 @@ impl<'a> Scan<'a> {
         let bytes = self.text.as_bytes();
         match bytes.get(i + 1..i + 6) {
             Some(&[b'u', a, b, c, d]) => {
-                let unit = hex4([a, b, c, d])?;
+                let unit = valid::hex_digits([a, b, c, d])?;
                 if (0xd800..0xe000).contains(&unit) {
                     Some((surrogate_pair(unit, bytes.get(i + 6..i + 12)?)?, i + 12))
                 } else {
@@ -728,7 +728,7 @@ impl<'a> Scan<'a> {
             let &[a, b, c, d] = bytes.get(end - 4..end)? else {
                 return None;
             };
-            let unit = hex4([a, b, c, d])?;
+            let unit = valid::hex_digits([a, b, c, d])?;
             let c = match char::from_u32(unit) {
                 Some(c) => c,
                 None if (0xdc00..0xe000).contains(&unit) => char::REPLACEMENT_CHARACTER,
@@ -787,32 +787,12 @@ fn surrogate_pair(high: u32, next: &[u8]) -> Option<char> {
     let &[b'\\', b'u', a, b, c, d] = next else {
         return None;
     };
-    let low = hex4([a, b, c, d])?;
+    let low = valid::hex_digits([a, b, c, d])?;
     if !(0xd800..0xdc00).contains(&high) || !(0xdc00..0xe000).contains(&low) {
         return None;
     }
     char::from_u32(0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00))
 }
-
-/// Four hex digits (either case) as a number.
-fn hex4(digits: [u8; 4]) -> Option<u32> {
-    let digit = |x: u8| HEX[x as usize] as i32;
-    let [a, b, c, d] = digits;
-    // A non-digit is -1, which makes the whole value negative.
-    u32::try_from(digit(a) << 12 | digit(b) << 8 | digit(c) << 4 | digit(d)).ok()
-}
-
-/// The value of each hex digit byte, -1 for every other byte.
-const HEX: [i8; 256] = {
-    let mut table = [-1; 256];
-    let mut i = 0;
-    while i < 16 {
-        table[b"0123456789abcdef"[i] as usize] = i as i8;
-        table[b"0123456789ABCDEF"[i] as usize] = i as i8;
-        i += 1;
-    }
-    table
-};
 
 /// A JSON value seen the way Python's `json.loads` types it, one level deep.
 enum PyValue<'a> {

@@ -294,8 +294,14 @@ const HEX: [u8; 256] = {
 /// The four hex digits at `at` as a number.
 #[inline(always)]
 fn hex4(b: &[u8], at: usize) -> Option<u32> {
-    let &[c0, c1, c2, c3] = <&[u8; 4]>::try_from(b.get(at..at + 4)?).ok()?;
-    let [d0, d1, d2, d3] = [c0, c1, c2, c3].map(|c| u32::from(HEX[usize::from(c)]));
+    hex_digits(*<&[u8; 4]>::try_from(b.get(at..at + 4)?).ok()?)
+}
+
+/// Four hex digits (either case) as a number, as a `\uXXXX` escape
+/// spells it; `None` if one is not a hex digit.
+#[inline(always)]
+pub fn hex_digits(digits: [u8; 4]) -> Option<u32> {
+    let [d0, d1, d2, d3] = digits.map(|c| u32::from(HEX[usize::from(c)]));
     ((d0 | d1 | d2 | d3) < 16).then_some(d0 << 12 | d1 << 8 | d2 << 4 | d3)
 }
 
