@@ -42,12 +42,18 @@ fn finish(buf: &mut Vec<u8>, n: usize, max: usize) -> Line {
 }
 
 /// What the reader has buffered, filled if empty; a read interrupted by a
-/// signal is tried again, as `read_until` does.
+/// signal is tried again, as `read_until` does. Each read is made once: the
+/// end of the stream and an error are answered from the first call (a
+/// second read at the end of a terminal's input would wait for more), and
+/// only buffered bytes are asked for again (returning the first call's
+/// borrow from inside the loop is what the borrow checker refuses).
 fn filled(reader: &mut impl BufRead) -> io::Result<&[u8]> {
     loop {
         match reader.fill_buf() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            _ => break,
+            Err(e) => return Err(e),
+            Ok([]) => return Ok(&[]),
+            Ok(_) => break,
         }
     }
     reader.fill_buf()
@@ -142,6 +148,32 @@ mod tests {
         assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
         assert_eq!(buf, b"last");
         assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Eof);
+    }
+
+    /// A terminal's input: each read gives the next chunk, an empty one
+    /// where the user typed Ctrl-D, and more may follow it.
+    struct Terminal(std::collections::VecDeque<&'static [u8]>);
+
+    impl io::Read for Terminal {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let chunk = self.0.pop_front().unwrap_or_default();
+            out[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    /// The end of a terminal's input is one empty read: a second read for
+    /// the same line would wait for the user to type more.
+    #[test]
+    fn the_end_of_input_is_read_once() {
+        let terminal = Terminal([&b"a\n"[..], b"", b"b\n"].into());
+        let mut reader = io::BufReader::new(terminal);
+        let mut buf = Vec::new();
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
+        assert_eq!(buf, b"a");
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Eof);
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
+        assert_eq!(buf, b"b");
     }
 
     /// The reading `read_line` replaced: std's `read_until` under `take`.
