@@ -75,13 +75,17 @@ impl Implementation for Builtin {
             // not parsed again.
             // A strict input (the capture reader's) has no lone surrogate
             // escape: the port's own pass for them is skipped.
-            Work::Normalize(whitespace) => match match request.input_strict {
-                true => normalize_text_of_strict(request.input, whitespace),
-                false => normalize_text_with(request.input, whitespace),
-            } {
-                Ok(text) => Answer::Output(Output::from_valid_json_text(text)),
-                Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
-            },
+            Work::Normalize(whitespace) => {
+                let normalized = if request.input_strict {
+                    normalize_text_of_strict(request.input, whitespace)
+                } else {
+                    normalize_text_with(request.input, whitespace)
+                };
+                match normalized {
+                    Ok(text) => Answer::Output(Output::from_valid_json_text(text)),
+                    Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
+                }
+            }
             // The input was checked as strict JSON when it was read, so it
             // reads; a failure would still be an answer, never a panic.
             Work::Identity => match Output::from_shared_text(request.input.clone()) {
