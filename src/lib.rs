@@ -81,7 +81,7 @@
 //!
 //! ```
 //! use cutover::engine::Comparer;
-//! use cutover::model::{Charge, Origin, Outcome, Record, Side};
+//! use cutover::model::{Charge, InputCheck, Origin, Outcome, Record, Side};
 //! use cutover::sides::{self, SideOptions, SideSpec};
 //! use serde_json::value::RawValue;
 //! use std::time::Duration;
@@ -107,7 +107,7 @@
 //!     // U+001E: Python's str.strip() removes it, Rust's str::trim() does not.
 //!     input: RawValue::from_string(r#"{"items": ["\u001ex"]}"#.into()).unwrap().into(),
 //!     // Not read by the capture reader, so not known to be strict JSON.
-//!     input_strict: false,
+//!     input_check: InputCheck::Unchecked,
 //!     recorded: None,
 //!     at: None,
 //!     origin: Origin { source: "example".into(), line: 1 },

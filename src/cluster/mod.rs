@@ -236,7 +236,7 @@ impl WireItem {
                 Ok(match item {
                     WireItem::Record(r) => SourceItem::Record(Record {
                         // Read off the wire: not checked here.
-                        input_strict: false,
+                        input_check: crate::model::InputCheck::Unchecked,
                         seq: r.seq,
                         id: r.id,
                         key: r.key,

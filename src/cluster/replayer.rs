@@ -160,7 +160,7 @@ async fn check_side(side: &Arc<dyn Implementation>) -> Result<(), ClusterError> 
             .into();
     side.call(Request {
         input: &input,
-        input_strict: false,
+        input_check: crate::model::InputCheck::Unchecked,
         recorded: None,
     })
     .await?;

@@ -544,7 +544,7 @@ async fn compare_batch(
 async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> RecordResult {
     let request = Request {
         input: &record.input,
-        input_strict: record.input_strict,
+        input_check: record.input_check,
         recorded: record.recorded.as_deref(),
     };
     let observe = |target: &Arc<dyn Implementation>| {

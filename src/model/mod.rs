@@ -43,7 +43,7 @@ pub use counts::Counts;
 pub use exit::Exit;
 pub use output::{lone_surrogate, Output};
 pub use pace::{Pace, PaceReport};
-pub use record::{Origin, Record, Rejection};
+pub use record::{InputCheck, Origin, Record, Rejection};
 pub use result::{Event, Observed, PerRule, RecordResult, RuleEffects};
 pub use state::RunState;
 pub use stats::SideStats;

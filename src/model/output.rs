@@ -14,8 +14,9 @@
 //!   and a parse error is the constructor's error, exactly as parsing it
 //!   had always been. So an `Output` made from text and one made from the
 //!   value the text reads as are the same output in every respect but cost.
-//!   The one exception is [`Output::from_valid_json_text`], for a maker that
-//!   guarantees those checks itself (`builtin:normalize`'s text answer):
+//!   The exceptions are [`Output::from_valid_json_text`] and
+//!   [`Output::from_shared_valid_text`], for a maker that guarantees those
+//!   checks itself (`builtin:normalize`'s text answer, a vouched input):
 //!   nothing is checked in release builds, debug builds check, and text that
 //!   broke the guarantee would read as `null` (logged), never a panic.
 //! - Equality ([`PartialEq`]) is the values' structural equality, with two
@@ -213,6 +214,22 @@ impl Output {
         );
         Output(Repr::Text {
             text: Text::Vouched(text.into_boxed_str()),
+            value: OnceLock::new(),
+        })
+    }
+
+    /// A record's input text that [`valid::value_at`](super::valid) vouched
+    /// for ([`InputCheck::Reads`](super::InputCheck)), shared, not copied,
+    /// and (as [`Output::from_valid_json_text`]) not checked again in
+    /// release builds: `builtin:identity`'s answer.
+    pub fn from_shared_valid_text(text: Arc<RawValue>) -> Output {
+        debug_assert!(
+            serde_json::from_str::<Value>(text.get()).is_ok(),
+            "vouched JSON text does not read: {:?}",
+            text.get()
+        );
+        Output(Repr::Text {
+            text: Text::Shared(text),
             value: OnceLock::new(),
         })
     }

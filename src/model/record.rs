@@ -28,11 +28,9 @@ pub struct Record {
     /// The request body, as JSON text (shared, so a side can send it
     /// without copying it).
     pub input: Arc<RawValue>,
-    /// Whether the input is known to be strict JSON (`traffic::strict`: no
-    /// lone surrogate escape, nesting within its limit), as every line the
-    /// JSON Lines reader accepts is; `false` says only that nobody checked,
-    /// and a side that needs to know checks for itself.
-    pub input_strict: bool,
+    /// What is known of the input beyond its being JSON: every line the
+    /// JSON Lines reader accepts is at least [`InputCheck::Strict`].
+    pub input_check: InputCheck,
     /// The response production gave, when the capture recorded it.
     pub recorded: Option<Box<RawValue>>,
     /// When the capture says the request was made, in seconds from any fixed
@@ -43,6 +41,28 @@ pub struct Record {
     /// Its share of the run's in-flight byte budget, held until the report
     /// is done with it.
     pub charge: Charge,
+}
+
+/// What is known of a record's input text beyond its being one JSON value,
+/// weakest first: a side that needs to know more checks for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InputCheck {
+    /// Nobody checked (says nothing about the text).
+    Unchecked,
+    /// Strict JSON (`traffic::strict`): no lone surrogate escape, nesting
+    /// within its limit.
+    Strict,
+    /// Strict, and serde_json surely reads it as a `Value`
+    /// ([`super::valid::value_at`] vouched for it), so an output made of it
+    /// needs no check ([`super::Output::from_shared_valid_text`]).
+    Reads,
+}
+
+impl InputCheck {
+    /// Whether the text is known to be strict JSON.
+    pub fn strict(self) -> bool {
+        self >= InputCheck::Strict
+    }
 }
 
 /// The place a record or rejection was read from.

@@ -144,7 +144,7 @@ pub fn find_row(run: &Run, id: &str) -> Result<MismatchRow, ReproduceError> {
 /// A record to re-run `input` as the row's record.
 pub fn record_of(row: &MismatchRow, seq: u64, input: Box<RawValue>) -> Record {
     Record {
-        input_strict: false,
+        input_check: crate::model::InputCheck::Unchecked,
         seq,
         id: row.id.clone(),
         key: row.key().map(str::to_owned),

@@ -252,7 +252,7 @@ pub async fn check(
     })?;
     let comparer = setup.comparer().map_err(failed)?;
     let record = crate::model::Record {
-        input_strict: false,
+        input_check: crate::model::InputCheck::Unchecked,
         seq: 0,
         id: case.name.clone(),
         key: None,

@@ -622,7 +622,7 @@ fn caller(
             let answer = side
                 .call(Request {
                     input: &input,
-                    input_strict: false,
+                    input_check: crate::model::InputCheck::Unchecked,
                     recorded: None,
                 })
                 .await
@@ -742,7 +742,7 @@ impl Probe {
             match side
                 .call(Request {
                     input,
-                    input_strict: false,
+                    input_check: crate::model::InputCheck::Unchecked,
                     recorded: None,
                 })
                 .await

@@ -7,16 +7,17 @@
 //! A builtin's error becomes an [`Answer::Error`] with the same type and message
 //! the legacy would report. `builtin:normalize` skips the port's own pass for
 //! lone surrogates when the request says its input is strict JSON
-//! ([`Request::input_strict`], set for what the capture reader checked); the
+//! ([`Request::input_check`], set for what the capture reader checked); the
 //! answer is the same either way.
 //!
 //! `builtin:identity` answers with its input's JSON text (shared with the
-//! record: no copy, no parse; [`Output::from_shared_text`]): on both sides it
+//! record: no copy, no parse; [`Output::from_shared_text`], not even its
+//! check for an input the capture reader vouched for): on both sides it
 //! measures the harness alone (reading, dispatch, comparison, reports,
 //! flags), with no implementation's work in the way (`scripts/bench`).
 
 use super::{Implementation, Request, SideError};
-use crate::model::{Answer, AppError, Output, Side};
+use crate::model::{Answer, AppError, InputCheck, Output, Side};
 use crate::normalize::{normalize_text_of_strict, normalize_text_with, Whitespace};
 use futures::future::BoxFuture;
 
@@ -76,7 +77,7 @@ impl Implementation for Builtin {
             // A strict input (the capture reader's) has no lone surrogate
             // escape: the port's own pass for them is skipped.
             Work::Normalize(whitespace) => {
-                let normalized = if request.input_strict {
+                let normalized = if request.input_check.strict() {
                     normalize_text_of_strict(request.input, whitespace)
                 } else {
                     normalize_text_with(request.input, whitespace)
@@ -86,8 +87,12 @@ impl Implementation for Builtin {
                     Err(e) => Answer::Error(AppError::new(e.kind, e.message)),
                 }
             }
-            // The input was checked as strict JSON when it was read, so it
-            // reads; a failure would still be an answer, never a panic.
+            // An input the capture reader vouched for reads as a value,
+            // so it is not checked again; any other is checked (a failure
+            // would still be an answer, never a panic).
+            Work::Identity if request.input_check == InputCheck::Reads => {
+                Answer::Output(Output::from_shared_valid_text(request.input.clone()))
+            }
             Work::Identity => match Output::from_shared_text(request.input.clone()) {
                 Ok(output) => Answer::Output(output),
                 Err(e) => Answer::Error(AppError::new("ValueError", e.to_string())),
@@ -103,11 +108,15 @@ mod tests {
     use serde_json::value::RawValue;
     use std::sync::Arc;
 
-    async fn answer(builtin: &Builtin, input: &Arc<RawValue>, input_strict: bool) -> Answer {
+    async fn answer(builtin: &Builtin, input: &Arc<RawValue>, strict: bool) -> Answer {
+        let input_check = match strict {
+            true => InputCheck::Strict,
+            false => InputCheck::Unchecked,
+        };
         builtin
             .call(Request {
                 input,
-                input_strict,
+                input_check,
                 recorded: None,
             })
             .await

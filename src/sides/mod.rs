@@ -54,7 +54,7 @@ pub use builtin::BUILTINS;
 pub use process::kill_all as kill_all_processes;
 pub use spec::{CommandLine, SideSpec, FORMS};
 
-use crate::model::{valid, Answer, AppError, Output, Side, SideStats};
+use crate::model::{valid, Answer, AppError, InputCheck, Output, Side, SideStats};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -124,9 +124,9 @@ pub enum SideError {
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     pub input: &'a Arc<RawValue>,
-    /// [`crate::model::Record::input_strict`]: whether the input is known
-    /// to be strict JSON, so a side may skip its own check of that.
-    pub input_strict: bool,
+    /// [`crate::model::Record::input_check`]: what is known of the input,
+    /// so a side may skip its own check of that.
+    pub input_check: InputCheck,
     pub recorded: Option<&'a RawValue>,
 }
 

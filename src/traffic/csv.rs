@@ -113,7 +113,7 @@ pub(super) fn read(
             let cells: Vec<&[u8]> = rows.cells().collect();
             match to_record(&names, &columns, &cells, id_index, key_index) {
                 Ok((id, key, input)) => SourceItem::Record(Record {
-                    input_strict: false,
+                    input_check: crate::model::InputCheck::Unchecked,
                     seq: 0,
                     id: id.unwrap_or_else(|| row.line.to_string()),
                     key,

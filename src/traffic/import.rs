@@ -137,7 +137,7 @@ pub(super) fn read_into(
                     };
                     let raw = |text: String| RawValue::from_string(text).expect("serialized JSON");
                     SourceItem::Record(Record {
-                        input_strict: false,
+                        input_check: crate::model::InputCheck::Unchecked,
                         seq: 0,
                         id: exchange.id.clone(),
                         key: None,

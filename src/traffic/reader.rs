@@ -21,7 +21,7 @@
 
 use super::input::{is_stop, Input, Source};
 use super::{csv, jsonl, Format, ReadOptions, SourceItem, TrafficError};
-use crate::model::{Budget, Charge, Origin, Record, Rejection};
+use crate::model::{Budget, Charge, InputCheck, Origin, Record, Rejection};
 use crate::util::lines::{read_line, Line};
 use crate::util::text::excerpt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -247,8 +247,12 @@ fn read_jsonl(
                 });
                 match parsed {
                     Ok(parsed) => SourceItem::Record(Record {
-                        // jsonl::parse checked it (traffic::strict).
-                        input_strict: true,
+                        // jsonl::parse checked it (traffic::strict), or
+                        // vouched for it in its one pass.
+                        input_check: match parsed.vouched {
+                            true => InputCheck::Reads,
+                            false => InputCheck::Strict,
+                        },
                         seq: 0,
                         id: parsed.id.unwrap_or_else(|| line_no.to_string()),
                         key: parsed.key,
