@@ -1,7 +1,6 @@
 //! Byte patterns of JSON text found 16 positions at a time: where a UTF-16
 //! surrogate escape may start, where a number may have an exponent, where a
-//! container opens, where quotes and backslashes are; and, from the last
-//! two, where a string ends.
+//! container opens, where quotes and backslashes are.
 //!
 //! # Contract
 //! - [`matches`] yields, in ascending order, every position `i` of `bytes`
@@ -9,20 +8,15 @@
 //!   match), exactly as [`Pattern::at`] judges one position; nothing else.
 //!   [`blocks`] marks the three [`Pattern::MARKED`] in one
 //!   pass, a block of 64 positions at a time, with the same answers.
-//! - [`string_end`] finds a string's closing quote as reading the string a
-//!   byte at a time would (a backslash covers the byte after it), whatever
-//!   the text: on text that is not JSON it still ends, at the text's end
-//!   at the latest (never a panic).
 //! - On `x86_64` sixteen positions are judged by a few SSE2 instructions
 //!   (part of the architecture's baseline, so no feature detection); the
 //!   last few positions of a text, and every position elsewhere, by
-//!   [`Pattern::at`]. Property tests hold the two to the same answers, and
-//!   [`string_end`] to the byte-at-a-time reading.
+//!   [`Pattern::at`]. Property tests hold the two to the same answers.
 //! - Why by hand: the patterns are two and three bytes long, and in
 //!   `ensure_ascii` text (Python's default) `\u` is a few bytes apart, so a
 //!   substring search (memmem) checks a candidate every few bytes and costs
 //!   several instructions a byte; this costs well under one. No crate offers
-//!   a multi-byte pattern as a bit mask, or a string's end found so.
+//!   a multi-byte pattern as a bit mask.
 //! - Non-goals: deciding anything about a [`matches`] match (is the
 //!   backslash escaped, is it inside a string): callers do that at each
 //!   position.
@@ -165,63 +159,6 @@ pub fn blocks(bytes: &[u8]) -> impl Iterator<Item = Marks> + '_ {
         at,
         masks: block_masks(bytes, at, Pattern::MARKED),
     })
-}
-
-/// The end of a JSON string whose content starts at `from` (just after its
-/// opening quote): one past the first quote from `from` on that no escape
-/// covers (a backslash covers the byte after it, unless it is itself
-/// covered), or `bytes.len()` when there is none; and whether a backslash
-/// comes before that end. Quotes and backslashes are found 64 positions at
-/// a time ([`Pattern::Quote`], [`Pattern::Backslash`]), and which bytes
-/// escapes cover is worked out from the backslash mask with a carry from
-/// block to block, as simdjson does, so the cost does not grow with the
-/// number of escapes (in `ensure_ascii` text one every few bytes).
-pub fn string_end(bytes: &[u8], from: usize) -> (usize, bool) {
-    let mut at = from;
-    // Whether the first byte of the block at `at` is covered by an escape.
-    let mut carry = 0u64;
-    let mut backslashes = false;
-    // Whole blocks only: the last bytes of a text are read one at a time
-    // (a partial block judges most of its positions one at a time anyway).
-    while at + BLOCK + STEP_READ - LANES <= bytes.len() {
-        let [quotes, slashes] = block_masks(bytes, at, [Pattern::Quote, Pattern::Backslash]);
-        let covered = covered_by_escapes(slashes, &mut carry);
-        let closing = quotes & !covered;
-        if closing != 0 {
-            let k = closing.trailing_zeros();
-            // Backslashes before the closing quote (bits below `k`).
-            backslashes |= slashes & ((1u64 << k) - 1) != 0;
-            return (at + k as usize + 1, backslashes);
-        }
-        backslashes |= slashes != 0;
-        at += BLOCK;
-    }
-    at += carry as usize;
-    while let Some(&byte) = bytes.get(at) {
-        match byte {
-            b'"' => return (at + 1, backslashes),
-            b'\\' => (at, backslashes) = (at + 2, true),
-            _ => at += 1,
-        }
-    }
-    (bytes.len(), backslashes)
-}
-
-/// The positions of a block that an escape covers (the byte after a
-/// backslash that is not itself covered), given the block's backslashes;
-/// `carry` says whether the block's first position is covered, and is set
-/// for the next block. simdjson's branchless method: in a run of
-/// backslashes, every other one escapes, counted from the run's start,
-/// which an addition finds for every run at once.
-fn covered_by_escapes(slashes: u64, carry: &mut u64) -> u64 {
-    const EVEN: u64 = 0x5555_5555_5555_5555;
-    // A covered first backslash escapes nothing.
-    let slashes = slashes & !*carry;
-    let follows = (slashes << 1) | *carry;
-    let odd_starts = slashes & !EVEN & !follows;
-    let (even_starts, overflow) = odd_starts.overflowing_add(slashes);
-    *carry = u64::from(overflow);
-    (EVEN ^ (even_starts << 1)) & follows
 }
 
 /// The matches of positions `at..at + BLOCK` (those in `bytes`), a bit each.
@@ -398,51 +335,5 @@ mod tests {
                 proptest::prop_assert_eq!(marked(&bytes, pattern), marked_naive(&bytes, pattern));
             }
         }
-
-        /// Runs of backslashes of every length, across the edges of blocks.
-        #[test]
-        fn a_strings_end_is_where_reading_it_a_byte_at_a_time_ends(
-            bytes in proptest::collection::vec(proptest::prop_oneof![
-                20 => proptest::strategy::Just(b'a'),
-                12 => proptest::strategy::Just(b'\\'),
-                1 => proptest::strategy::Just(b'"'),
-            ], 0..300),
-            from in 0usize..80,
-        ) {
-            let from = from.min(bytes.len());
-            proptest::prop_assert_eq!(string_end(&bytes, from), byte_at_a_time(&bytes, from));
-        }
-    }
-
-    /// The reference for [`string_end`].
-    fn byte_at_a_time(b: &[u8], from: usize) -> (usize, bool) {
-        let (mut at, mut escaped) = (from, false);
-        while let Some(&c) = b.get(at) {
-            match c {
-                b'"' => return (at + 1, escaped),
-                b'\\' => (at, escaped) = ((at + 2).min(b.len()), true),
-                _ => at += 1,
-            }
-        }
-        (b.len(), escaped)
-    }
-
-    #[test]
-    fn a_strings_end_skips_escaped_quotes_whatever_the_run_of_backslashes_before_them() {
-        for pad in [0, 1, 30, 61, 62, 63, 64, 65, 127, 128] {
-            for run in 0..6 {
-                let text = format!("{}{}\"rest\" tail", "a".repeat(pad), "\\".repeat(run));
-                let b = text.as_bytes();
-                assert_eq!(string_end(b, 0), byte_at_a_time(b, 0), "{text}");
-                let want = if run % 2 == 0 {
-                    pad + run + 1
-                } else {
-                    pad + run + 6
-                };
-                assert_eq!(string_end(b, 0).0, want, "{text}");
-            }
-        }
-        assert_eq!(string_end(b"", 0), (0, false));
-        assert_eq!(string_end(b"ab\\", 0), (3, true));
     }
 }
