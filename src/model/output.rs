@@ -208,14 +208,7 @@ impl Output {
     /// cheaper, stricter stand-in for it, which refuses any exponent). Text
     /// that broke the guarantee would read as `null` (logged), never a panic.
     pub fn from_valid_json_text(text: String) -> Output {
-        debug_assert!(
-            serde_json::from_str::<Value>(&text).is_ok(),
-            "vouched JSON text does not read: {text:?}"
-        );
-        Output(Repr::Text {
-            text: Text::Vouched(text.into_boxed_str()),
-            value: OnceLock::new(),
-        })
+        Output::vouched(Text::Vouched(text.into_boxed_str()))
     }
 
     /// A record's input text that [`valid::value_at`](super::valid) vouched
@@ -223,13 +216,18 @@ impl Output {
     /// and (as [`Output::from_valid_json_text`]) not checked again in
     /// release builds: `builtin:identity`'s answer.
     pub fn from_shared_valid_text(text: Arc<RawValue>) -> Output {
+        Output::vouched(Text::Shared(text))
+    }
+
+    /// Text its maker vouches for: checked in debug builds only.
+    fn vouched(text: Text) -> Output {
         debug_assert!(
             serde_json::from_str::<Value>(text.get()).is_ok(),
             "vouched JSON text does not read: {:?}",
             text.get()
         );
         Output(Repr::Text {
-            text: Text::Shared(text),
+            text,
             value: OnceLock::new(),
         })
     }

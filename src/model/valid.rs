@@ -20,6 +20,8 @@
 //!   `None` too. Callers then read the text as they did before, with
 //!   serde_json, whose answer or error is the one they report; so nothing
 //!   here words an error.
+//! - [`is_ws`] and [`skip_ws`] tell and skip JSON whitespace, for callers
+//!   reading the text around a value.
 //! - [`hex_digits`] reads the four hex digits of a `\uXXXX` escape (either
 //!   case), `None` if one is not a hex digit; `normalize` reads its
 //!   escapes with it too.
@@ -71,7 +73,9 @@ pub fn is_ws(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+/// The index of the first byte at or after `at` that is not JSON
+/// whitespace (`bytes.len()` at most).
+pub fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     while bytes.get(at).is_some_and(|&b| is_ws(b)) {
         at += 1;
     }

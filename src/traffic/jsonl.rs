@@ -115,12 +115,12 @@ fn parse_general(line: &[u8]) -> Result<Parsed, String> {
 /// form (see "How" in the module doc); `None` sends it to [`parse`]'s
 /// general reader, which accepts or rejects it.
 fn parse_plain(line: &[u8]) -> Option<Parsed> {
-    let mut at = skip_ws(line, 0);
+    let mut at = valid::skip_ws(line, 0);
     if line.get(at) != Some(&b'{') {
         return None;
     }
     let (mut id, mut key, mut input, mut recorded, mut timestamp) = (None, None, None, None, None);
-    at = skip_ws(line, at + 1);
+    at = valid::skip_ws(line, at + 1);
     if line.get(at) == Some(&b'}') {
         return None; // no `input`: the general reader says so
     }
@@ -135,7 +135,7 @@ fn parse_plain(line: &[u8]) -> Option<Parsed> {
         if !name.iter().all(|&b| (b' '..=b'~').contains(&b)) {
             return None; // a control character or non-ASCII: the general reader checks it
         }
-        at = skip_ws(line, at + close + 2);
+        at = valid::skip_ws(line, at + close + 2);
         if line.get(at) != Some(&b':') {
             return None;
         }
@@ -151,14 +151,14 @@ fn parse_plain(line: &[u8]) -> Option<Parsed> {
         if slot.replace(text).is_some() {
             return None; // a repeated field: the general reader refuses it
         }
-        at = skip_ws(line, end);
+        at = valid::skip_ws(line, end);
         match line.get(at) {
-            Some(b',') => at = skip_ws(line, at + 1),
+            Some(b',') => at = valid::skip_ws(line, at + 1),
             Some(b'}') => break,
             _ => return None,
         }
     }
-    if skip_ws(line, at + 1) != line.len() {
+    if valid::skip_ws(line, at + 1) != line.len() {
         return None;
     }
     // SAFETY: `valid::value_at` vouched that serde_json reads the text as
@@ -191,13 +191,6 @@ fn plain_string(text: &str) -> Option<String> {
     } else {
         Some(inner.to_owned())
     }
-}
-
-fn skip_ws(line: &[u8], mut at: usize) -> usize {
-    while line.get(at).is_some_and(|&b| valid::is_ws(b)) {
-        at += 1;
-    }
-    at
 }
 
 #[cfg(test)]
