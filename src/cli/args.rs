@@ -56,9 +56,31 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Default `--concurrency`: 64 records in flight per core.
+/// Default `--concurrency` of `recheck`, and of a replay with a side that is
+/// a program per call or an HTTP service: 64 records in flight per core.
 pub fn default_concurrency() -> usize {
     64 * cores()
+}
+
+/// Default `--concurrency` of a replay whose sides both queue calls here
+/// ([`crate::sides::SideSpec::queues_here`]: `builtin:`, `worker:`, `pipe:`,
+/// `recorded`): 512 records in flight per core. Deeper queues let each
+/// worker read and answer whole 64 KiB chunks of requests; a worker replay
+/// on 2 cores took 13% less time at 1,024 than at 128 (`scripts/bench`,
+/// README "Performance"), and builtin replays the same.
+pub fn default_local_concurrency() -> usize {
+    512 * cores()
+}
+
+/// `--concurrency`'s help, with this machine's defaults.
+fn concurrency_help() -> String {
+    format!(
+        "Records in flight at most [default: {} (512 per core) when both sides are builtin:, \
+         worker:, pipe: or recorded; {} (64 per core) when a side is exec:, http(s):// or \
+         upstream:]",
+        default_local_concurrency(),
+        default_concurrency()
+    )
 }
 
 /// Default `--max-inflight-bytes`: 1/32 of memory, within 64 MiB..512 MiB.
@@ -336,9 +358,8 @@ pub struct ReplayArgs {
     /// The new side, same forms as --legacy.
     #[arg(long, value_name = "TARGET", default_value = DEFAULT_CANDIDATE)]
     pub candidate: String,
-    /// Records in flight at most (64 per core by default).
-    #[arg(long, value_name = "N", default_value_t = default_concurrency(), value_parser = positive)]
-    pub concurrency: usize,
+    #[arg(long, value_name = "N", value_parser = positive, help = concurrency_help())]
+    pub concurrency: Option<usize>,
     /// Start at most N records per second (a token bucket of one token),
     /// within --concurrency; the summary reports the rate achieved
     /// [default: as fast as --concurrency allows]

@@ -54,6 +54,9 @@ pub const CLEANUP: Duration = Duration::from_secs(3);
 /// The directory under the run directory where results are spilled (gone
 /// once the merge is written).
 pub const SPILL_DIR: &str = ".partials";
+/// Records the reader hands over at once (each then joins the queue of
+/// chunk lines on its own).
+pub const READ_BATCH: usize = 64;
 
 /// A chunk out (published, no result yet).
 struct Out {
@@ -219,7 +222,7 @@ pub async fn run(
         sources,
         spec.read.clone(),
         2,
-        crate::engine::BATCH,
+        READ_BATCH,
         reader_stop.clone(),
         Budget::new(spec.max_inflight_bytes),
     );

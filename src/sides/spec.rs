@@ -162,6 +162,21 @@ impl CommandLine {
 }
 
 impl SideSpec {
+    /// Whether many calls may wait on this side at once at nobody's
+    /// expense: `builtin:` runs inside cutover, `worker:` and `pipe:` calls
+    /// queue in the pipes of `--workers` processes that serve them one at a
+    /// time, and `recorded` calls nothing. False for `exec:` (a program per
+    /// call) and for an HTTP service (`http(s)://`, `upstream:`), which sees
+    /// every call in flight as a request of its own.
+    pub fn queues_here(&self) -> bool {
+        match self {
+            SideSpec::Builtin(_) | SideSpec::Worker(_) | SideSpec::Pipe(_) | SideSpec::Recorded => {
+                true
+            }
+            SideSpec::Exec(_) | SideSpec::Http(_) | SideSpec::Upstream(_) => false,
+        }
+    }
+
     /// Parses the value of `--legacy` or `--candidate`.
     pub fn parse(text: &str, side: Side) -> Result<Self, SideError> {
         let bad = |reason: String| SideError::BadSpec {
