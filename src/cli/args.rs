@@ -64,18 +64,19 @@ pub fn default_concurrency() -> usize {
 
 /// Default `--concurrency` of a replay whose sides both queue calls here
 /// ([`crate::sides::SideSpec::queues_here`]: `builtin:`, `worker:`, `pipe:`,
-/// `recorded`): 512 records in flight per core. Deeper queues let each
-/// worker read and answer whole 64 KiB chunks of requests; a worker replay
-/// on 2 cores took 13% less time at 1,024 than at 128 (`scripts/bench`,
-/// README "Performance"), and builtin replays the same.
+/// `recorded`): 256 records in flight per core. Deeper queues let each
+/// worker read and answer whole 64 KiB chunks of requests: a worker replay
+/// on 2 cores took 10% less time at 512 than at 128 and builtin replays the
+/// same (README "Performance"). 512 per core was 3% faster again but took
+/// the replay's peak memory past its 64 MiB goal.
 pub fn default_local_concurrency() -> usize {
-    512 * cores()
+    256 * cores()
 }
 
 /// `--concurrency`'s help, with this machine's defaults.
 fn concurrency_help() -> String {
     format!(
-        "Records in flight at most [default: {} (512 per core) when both sides are builtin:, \
+        "Records in flight at most [default: {} (256 per core) when both sides are builtin:, \
          worker:, pipe: or recorded; {} (64 per core) when a side is exec:, http(s):// or \
          upstream:]",
         default_local_concurrency(),

@@ -1536,7 +1536,7 @@ mod tests {
         replay_spec(args, sub, Some(&path)).unwrap()
     }
 
-    /// Worker replays ran 13% faster at 1,024 records in flight than at the
+    /// Worker replays ran 10% faster at 512 records in flight than at the
     /// old default of 128 on 2 cores; an HTTP service must not get that
     /// many requests at once unasked.
     #[test]
