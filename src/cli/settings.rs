@@ -1523,17 +1523,29 @@ mod tests {
         assert!(e.contains("unknown field `laddr`"), "{e}");
     }
 
-    /// `cutover replay` resolved from `argv` (after `replay`) and a config file.
-    fn replay_resolved(argv: &[&str], toml: &str) -> RunSpec {
+    /// `resolve` given the matches of `cutover COMMAND argv...` and the path
+    /// of a config file holding `toml`.
+    fn with_command<T>(
+        command: &str,
+        argv: &[&str],
+        toml: &str,
+        resolve: impl FnOnce(&ArgMatches, &Path) -> T,
+    ) -> T {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cutover.toml");
         std::fs::write(&path, toml).unwrap();
         let matches = super::super::args::Cli::command()
-            .try_get_matches_from(["cutover", "replay"].iter().chain(argv))
+            .try_get_matches_from(["cutover", command].iter().chain(argv))
             .unwrap();
-        let sub = matches.subcommand_matches("replay").unwrap();
-        let args = ReplayArgs::from_arg_matches(sub).unwrap();
-        replay_spec(args, sub, Some(&path)).unwrap()
+        resolve(matches.subcommand_matches(command).unwrap(), &path)
+    }
+
+    /// `cutover replay` resolved from `argv` (after `replay`) and a config file.
+    fn replay_resolved(argv: &[&str], toml: &str) -> RunSpec {
+        with_command("replay", argv, toml, |sub, path| {
+            let args = ReplayArgs::from_arg_matches(sub).unwrap();
+            replay_spec(args, sub, Some(path)).unwrap()
+        })
     }
 
     /// Worker replays ran 10% faster at 512 records in flight than at the
@@ -1575,15 +1587,10 @@ mod tests {
 
     /// `cutover serve` resolved from `argv` (after `serve`) and a config file.
     fn serve_resolved(argv: &[&str], toml: &str) -> Result<(RunSpec, ServeSettings), CliError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cutover.toml");
-        std::fs::write(&path, toml).unwrap();
-        let matches = super::super::args::Cli::command()
-            .try_get_matches_from(["cutover", "serve"].iter().chain(argv))
-            .unwrap();
-        let sub = matches.subcommand_matches("serve").unwrap();
-        let args = ServeArgs::from_arg_matches(sub).unwrap();
-        serve_spec(args, sub, Some(&path))
+        with_command("serve", argv, toml, |sub, path| {
+            let args = ServeArgs::from_arg_matches(sub).unwrap();
+            serve_spec(args, sub, Some(path))
+        })
     }
 
     /// Before the fix a bad `--ready-input` came through the generic
