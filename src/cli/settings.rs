@@ -136,18 +136,12 @@ pub fn pick<T>(matches: &ArgMatches, id: &str, flag: T, file: Option<T>) -> T {
     }
 }
 
-/// `--concurrency`: the flag, else the config file's, else the default for
-/// the sides ([`super::args::default_local_concurrency`] when both queue
-/// calls here, [`super::args::default_concurrency`] otherwise).
-fn concurrency_of(
-    matches: &ArgMatches,
-    flag: Option<usize>,
-    file: Option<usize>,
-    sides: [&SideSpec; 2],
-) -> usize {
-    let given = given(matches, "concurrency", flag).flatten();
-    given
-        .or(file)
+/// `--concurrency`: the flag (it has no clap default, so it is `Some` only
+/// when given), else the config file's, else the default for the sides
+/// ([`super::args::default_local_concurrency`] when both queue calls here,
+/// [`super::args::default_concurrency`] otherwise).
+fn concurrency_of(flag: Option<usize>, file: Option<usize>, sides: [&SideSpec; 2]) -> usize {
+    flag.or(file)
         .unwrap_or_else(|| match sides.iter().all(|s| s.queues_here()) {
             true => super::args::default_local_concurrency(),
             false => super::args::default_concurrency(),
@@ -417,12 +411,7 @@ fn spec_of(args: ReplayArgs, matches: &ArgMatches, loaded: Loaded) -> Result<Run
             message: "must be at least 1 (bytes)".into(),
         });
     }
-    let concurrency = concurrency_of(
-        matches,
-        args.concurrency,
-        concurrency,
-        [&legacy, &candidate],
-    );
+    let concurrency = concurrency_of(args.concurrency, concurrency, [&legacy, &candidate]);
     let run_id = new_run_id();
     let out = if args.out.is_some() { args.out } else { out }
         .unwrap_or_else(|| capture.reports_dir.join(&run_id));

@@ -134,7 +134,7 @@ pub enum EngineError {
 /// Records per batch at most: the unit of work of one task. At most 30,
 /// because `futures::future::join_all` keeps up to 30 futures in one array
 /// and polls them in place, and more in a `FuturesOrdered`, which allocates
-/// and wakes each one apart: at 64 per batch an identity replay took 20%
+/// and wakes each one apart: at 64 per batch an identity replay took 25%
 /// more CPU than at 16 or 30 (README "Performance").
 pub const BATCH: usize = 30;
 /// Batches kept in flight (when `concurrency` allows), so that one slow record
