@@ -64,19 +64,20 @@ pub fn default_concurrency() -> usize {
 
 /// Default `--concurrency` of a replay whose sides both queue calls here
 /// ([`crate::sides::SideSpec::queues_here`]: `builtin:`, `worker:`, `pipe:`,
-/// `recorded`): 256 records in flight per core. Deeper queues let each
+/// `recorded`): 512 records in flight per core. Deeper queues let each
 /// worker read and answer whole 64 KiB chunks of requests: a worker replay
-/// on 2 cores took 10% less time at 512 than at 128 and builtin replays the
-/// same (README "Performance"). 512 per core was 3% faster again but took
-/// the replay's peak memory past its 64 MiB goal.
+/// on 2 cores took 10% less time at 512 than at 128, and 3% less again at
+/// 1,024, where builtin replays took the same (README "Performance"). Peak
+/// memory grew 2.4 MiB from 512 to 1,024; 2,048 gained 1% more and took 6
+/// MiB more.
 pub fn default_local_concurrency() -> usize {
-    256 * cores()
+    512 * cores()
 }
 
 /// `--concurrency`'s help, with this machine's defaults.
 fn concurrency_help() -> String {
     format!(
-        "Records in flight at most [default: {} (256 per core) when both sides are builtin:, \
+        "Records in flight at most [default: {} (512 per core) when both sides are builtin:, \
          worker:, pipe: or recorded; {} (64 per core) when a side is exec:, http(s):// or \
          upstream:]",
         default_local_concurrency(),
