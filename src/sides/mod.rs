@@ -162,9 +162,18 @@ impl Called {
 ///   the worker was busy with, a few more for the others).
 /// - Calls are independent: no state from one input influences another's answer
 ///   (workers hold no per-call state the harness relies on).
+/// - `answer_now`, when it is `Some`, is what `call` would have answered,
+///   worked out on the calling thread; the engine asks it first.
 /// - `shutdown` is called once, after the last call; it releases processes.
 pub trait Implementation: Send + Sync {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>>;
+    /// The answer at once, with no future, from a side whose answer is a
+    /// plain function of the request worked out on the calling thread
+    /// (`builtin:`): exactly what [`Implementation::call`] would answer.
+    /// `None`, the default, for every side that answers through `call`.
+    fn answer_now(&self, _request: Request<'_>) -> Option<Answer> {
+        None
+    }
     /// [`Implementation::call`], with the time the call waited for a slot
     /// (zero for the kinds that do not say).
     fn call_timed<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Called, SideError>> {
