@@ -556,9 +556,8 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
         async move {
             let started = Instant::now();
             // A builtin answers at once: no future to box and poll.
-            let now = target.answer_now(request).map(Ok);
-            let called = match now {
-                Some(answer) => answer.map(crate::sides::Called::now),
+            let called = match target.answer_now(request) {
+                Some(answer) => Ok(crate::sides::Called::now(answer)),
                 None => target.call_timed(request).await,
             };
             let (answer, waited) = match called {
