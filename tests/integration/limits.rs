@@ -276,11 +276,7 @@ fn the_heap_is_not_advised_into_transparent_huge_pages() {
     let mode =
         std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
     if mode.contains("[madvise]") {
-        let huge_kib: u64 = smaps
-            .lines()
-            .filter_map(|l| l.strip_prefix("AnonHugePages:"))
-            .filter_map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .sum();
+        let huge_kib: u64 = kib_fields(&smaps, "AnonHugePages:").sum();
         assert_eq!(huge_kib, 0, "{huge_kib} KiB of the heap are huge pages");
     }
 }

@@ -728,6 +728,14 @@ pub fn replay_legacy(
         .code(code)
 }
 
+/// The values in KiB of every `NAME: N kB` line of a /proc file (`status`,
+/// `smaps`) whose name is `field` (with its colon).
+pub fn kib_fields<'t>(text: &'t str, field: &'t str) -> impl Iterator<Item = u64> + 't {
+    text.lines()
+        .filter_map(move |l| l.strip_prefix(field))
+        .filter_map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+}
+
 /// Runs `cmd` to its end (killing it after `limit`), polling its peak
 /// resident set size (VmHWM in /proc, Linux) every 5 ms; returns its exit
 /// code and the peak in KiB of the process itself (not its children).
@@ -738,10 +746,7 @@ pub fn run_with_peak_rss(cmd: &mut std::process::Command, limit: Duration) -> (O
     let mut peak = 0;
     loop {
         if let Ok(text) = std::fs::read_to_string(&status_file) {
-            let hwm = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            let hwm = kib_fields(&text, "VmHWM:").next();
             peak = peak.max(hwm.unwrap_or(0));
         }
         if let Some(status) = child.try_wait().unwrap() {
