@@ -2,8 +2,8 @@
 //!
 //! # Contract
 //! - Runs on a blocking thread; each source is read through an [`Input`]
-//!   (a pump thread), so a stop (Ctrl-C) is noticed even while a read waits
-//!   on an idle pipe.
+//!   (a regular file in place, anything else through a pump thread), so a
+//!   stop (Ctrl-C) is noticed even while a read waits on an idle pipe.
 //! - Sends [`SourceItem`]s with consecutive `seq` numbers, in batches of at most
 //!   `batch` items, into a channel of fixed capacity; when the pipeline is busy
 //!   the channel fills and the reader waits (backpressure), so memory stays
@@ -256,7 +256,7 @@ fn read_jsonl(
                         seq: 0,
                         id: parsed.id.unwrap_or_else(|| line_no.to_string()),
                         key: parsed.key,
-                        input: parsed.input.into(),
+                        input: parsed.input,
                         recorded: parsed.recorded,
                         at: parsed.at,
                         origin,
