@@ -33,13 +33,14 @@ use crate::model::valid;
 use crate::util::serde::present;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 
 /// The parts of a capture line cutover uses.
 #[derive(Debug)]
 pub struct Parsed {
     pub id: Option<String>,
     pub key: Option<String>,
-    pub input: Box<RawValue>,
+    pub input: Arc<RawValue>,
     pub recorded: Option<Box<RawValue>>,
     /// The `timestamp`, in seconds.
     pub at: Option<f64>,
@@ -104,7 +105,7 @@ fn parse_general(line: &[u8]) -> Result<Parsed, String> {
     Ok(Parsed {
         id: wire.id,
         key: wire.key,
-        input,
+        input: input.into(),
         recorded: wire.recorded,
         at: wire.timestamp.as_ref().and_then(seconds_of),
         vouched: false,
@@ -161,9 +162,11 @@ fn parse_plain(line: &[u8]) -> Option<Parsed> {
     if valid::skip_ws(line, at + 1) != line.len() {
         return None;
     }
-    // SAFETY: `valid::value_at` vouched that serde_json reads the text as
-    // one value; it starts and ends with the value, no whitespace around.
+    // SAFETY (both): `valid::value_at` vouched that serde_json reads the
+    // text as one value; it starts and ends with the value, no whitespace
+    // around.
     let raw = |text: &str| unsafe { RawValue::from_string_unchecked(text.to_owned()) };
+    let shared = |text: &str| unsafe { crate::util::json::shared_raw_unchecked(text) };
     let at = match timestamp {
         None => None,
         Some(text) => seconds_of(&serde_json::from_str(text).ok()?),
@@ -175,7 +178,7 @@ fn parse_plain(line: &[u8]) -> Option<Parsed> {
     Some(Parsed {
         id: string(id)?,
         key: string(key)?,
-        input: raw(input?),
+        input: shared(input?),
         recorded: recorded.map(raw),
         at,
         vouched: true,
