@@ -324,7 +324,7 @@ mod tests {
         let line = |i: usize| format!("{{\"id\":\"{i}\",\"input\":\"{}\"}}\n", "x".repeat(i % 700));
         let body: String = (0..LINES).map(line).collect();
         assert!(body.len() > 3 * CHUNK);
-        std::fs::write(&path, [&super::super::BOM[..], body.as_bytes()].concat()).unwrap();
+        std::fs::write(&path, [super::super::BOM, body.as_bytes()].concat()).unwrap();
         let spec = TrafficSpec::from_arg(path.to_str().unwrap(), super::super::Format::Auto);
         let (lines, consumed, in_place, buffered_before_end) =
             tokio::task::spawn_blocking(move || {
