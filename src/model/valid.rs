@@ -26,7 +26,8 @@
 //!   case), `None` if one is not a hex digit; `normalize` reads its
 //!   escapes with it too.
 //! - Never a panic, whatever the bytes; time linear in the bytes looked at;
-//!   no allocation.
+//!   no allocation. The text's UTF-8 is checked only when a string held a
+//!   byte with its top bit set (everything else is ASCII by the syntax).
 //! - Non-goals: duplicate keys (a `Value` keeps the last one, as serde_json
 //!   does, so they do not stop it reading), and anything about the value
 //!   beyond whether it reads.
@@ -56,8 +57,18 @@ pub const MAX_NEGATIVE_EXPONENT: usize = 400;
 /// it: its text and the index just past it (see the module contract).
 pub fn value_at(bytes: &[u8], from: usize) -> Option<(&str, usize)> {
     let start = skip_ws(bytes, from);
-    let end = value_end(bytes, start)?;
-    let text = std::str::from_utf8(&bytes[start..end]).ok()?;
+    let mut high = 0;
+    let end = value_end(bytes, start, &mut high)?;
+    let text = &bytes[start..end];
+    let text = if high & HIGH == 0 {
+        // SAFETY: every byte of the text is ASCII. Outside strings only
+        // ASCII bytes are accepted; every byte of a string's body that is
+        // not part of an escape (whose bytes are ASCII too) was or-ed into
+        // `high` by `string_end`.
+        unsafe { std::str::from_utf8_unchecked(text) }
+    } else {
+        std::str::from_utf8(text).ok()?
+    };
     Some((text, end))
 }
 
@@ -85,7 +96,8 @@ pub fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
 /// The end of the value starting at `at` (no whitespace before it), or
 /// `None`. Containers are tracked without recursion: one bit a level in
 /// `objects` (1 for an object), which [`MAX_DEPTH`] keeps within 128 bits.
-fn value_end(b: &[u8], mut at: usize) -> Option<usize> {
+/// `high` gathers the top bits of strings' bytes (see [`string_end`]).
+fn value_end(b: &[u8], mut at: usize, high: &mut u64) -> Option<usize> {
     let (mut depth, mut objects) = (0u32, 0u128);
     loop {
         // A value starts at `at`.
@@ -102,12 +114,12 @@ fn value_end(b: &[u8], mut at: usize) -> Option<usize> {
                     depth += 1;
                     objects = objects << 1 | u128::from(open == b'{');
                     if open == b'{' {
-                        at = member_value(b, at)?;
+                        at = member_value(b, at, high)?;
                     }
                     continue;
                 }
             }
-            b'"' => at = string_end(b, at + 1)?,
+            b'"' => at = string_end(b, at + 1, high)?,
             b't' => at = literal(b, at, b"true")?,
             b'f' => at = literal(b, at, b"false")?,
             b'n' => at = literal(b, at, b"null")?,
@@ -125,7 +137,7 @@ fn value_end(b: &[u8], mut at: usize) -> Option<usize> {
                 b',' => {
                     at = skip_ws(b, at + 1);
                     if in_object {
-                        at = member_value(b, at)?;
+                        at = member_value(b, at, high)?;
                     }
                     break;
                 }
@@ -142,11 +154,11 @@ fn value_end(b: &[u8], mut at: usize) -> Option<usize> {
 
 /// Past an object member's key and colon (the key starts at `at`): where
 /// its value starts.
-fn member_value(b: &[u8], at: usize) -> Option<usize> {
+fn member_value(b: &[u8], at: usize, high: &mut u64) -> Option<usize> {
     if b.get(at) != Some(&b'"') {
         return None;
     }
-    let at = skip_ws(b, string_end(b, at + 1)?);
+    let at = skip_ws(b, string_end(b, at + 1, high)?);
     (b.get(at) == Some(&b':')).then(|| skip_ws(b, at + 1))
 }
 
@@ -218,10 +230,13 @@ fn has_byte(w: u64, byte: u8) -> u64 {
 /// quote): just past its closing quote. Eight plain bytes are passed over
 /// at a time; escapes are checked where they stand, a run of them (as
 /// `ensure_ascii` writes every non-ASCII character) one after the other.
-fn string_end(b: &[u8], mut at: usize) -> Option<usize> {
+/// Every plain byte of the body (and maybe some bytes past the string) is
+/// or-ed into `high`, so that `high & HIGH == 0` says the body is ASCII.
+fn string_end(b: &[u8], mut at: usize, high: &mut u64) -> Option<usize> {
     loop {
         while let Some(word) = b.get(at..at + 8) {
             let w = u64::from_le_bytes(word.try_into().ok()?);
+            *high |= w;
             // Quotes, backslashes and control characters (below 0x20; a
             // byte with its top bit set is plain here, UTF-8 is checked
             // over the whole text).
@@ -252,7 +267,10 @@ fn string_end(b: &[u8], mut at: usize) -> Option<usize> {
                 }
             }
             0..=0x1f => return None,
-            _ => at += 1,
+            byte => {
+                *high |= u64::from(byte);
+                at += 1;
+            }
         }
     }
 }
@@ -403,6 +421,36 @@ mod tests {
         }
         assert_eq!(check(b"\"\xff\""), None);
         assert_eq!(check(b"\"\xc3\""), None);
+    }
+
+    /// The UTF-8 check is skipped for ASCII text, so a byte with its top
+    /// bit set must be seen wherever it stands: in the eight-byte steps, in
+    /// the bytes after them, next to an escape, in a key.
+    #[test]
+    fn a_byte_that_is_not_utf8_is_refused_wherever_it_stands_in_a_string() {
+        for before in 0..20 {
+            for after in 0..12 {
+                let (a, b) = ("a".repeat(before), "b".repeat(after));
+                for (middle, reads) in [
+                    (&b"\xff"[..], false),
+                    (b"\xc3", false),
+                    (b"\\u00e9\xc3", false),
+                    (b"\xc3\xa9", true),
+                    (b"\\u00e9\xc3\xa9\\n", true),
+                ] {
+                    let string = [b"\"", a.as_bytes(), middle, b.as_bytes(), b"\""].concat();
+                    let member = [b"{", &string[..], b":1}"].concat();
+                    for text in [&string, &member] {
+                        assert_eq!(
+                            check(text).is_some(),
+                            reads,
+                            "{}",
+                            String::from_utf8_lossy(text)
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
