@@ -89,15 +89,13 @@ impl Shape {
     /// output's text is): of other text the shape is unspecified (never a
     /// panic).
     pub fn add_text(&mut self, text: &str) {
-        let toks = tokens(text);
-        self.add_at(
-            Tokens {
-                text,
-                toks: &toks,
-                at: 0,
-            },
-            0,
-        );
+        TOKENS.with_borrow_mut(|toks| {
+            read_tokens(text, toks);
+            self.add_at(Tokens { text, toks, at: 0 }, 0);
+            if toks.capacity() > KEPT_TOKENS {
+                *toks = Vec::new();
+            }
+        });
     }
 
     fn add_at<'a, N: Node<'a>>(&mut self, value: N, depth: usize) {
@@ -248,13 +246,32 @@ enum Tok {
     },
 }
 
+/// [`read_tokens`] into a new vector.
+#[cfg(test)]
+fn tokens(text: &str) -> Vec<Tok> {
+    let mut toks = Vec::new();
+    read_tokens(text, &mut toks);
+    toks
+}
+
+/// The most tokens [`TOKENS`] keeps room for between texts: a bigger text's
+/// room is given back after it.
+const KEPT_TOKENS: usize = 4096;
+
+thread_local! {
+    /// The tokens of the text [`Shape::add_text`] is taking, cleared for
+    /// each text: the room is kept, so that a text costs no allocation.
+    static TOKENS: std::cell::RefCell<Vec<Tok>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Reads a value's text into [`Tok`]s in one pass: each byte is looked at
 /// once (a container at [`MAX_DEPTH`], whose members are not visited, is
 /// skipped by a scan and has no member tokens). Of text that is not JSON the
 /// tokens still nest (every container has its `end`), whatever they say.
-fn tokens(text: &str) -> Vec<Tok> {
+/// `toks` is cleared first.
+fn read_tokens(text: &str, toks: &mut Vec<Tok>) {
+    toks.clear();
     let b = text.as_bytes();
-    let mut toks = Vec::with_capacity(16);
     // The open containers' token indices, outermost first.
     let mut open = [0usize; MAX_DEPTH];
     let mut depth = 0;
@@ -295,7 +312,7 @@ fn tokens(text: &str) -> Vec<Tok> {
                     // `]` and `}` are `[` and `{` plus 2.
                     if b.get(at) != Some(&(open_byte + 2)) {
                         if !array {
-                            match key(text, at, &mut toks, index) {
+                            match key(text, at, toks, index) {
                                 Some(value_at) => at = value_at,
                                 None => break 'value,
                             }
@@ -318,7 +335,7 @@ fn tokens(text: &str) -> Vec<Tok> {
                 Some(b',') => {
                     at = skip_whitespace(b, at + 1);
                     if matches!(toks.get(container), Some(Tok::Object { .. })) {
-                        match key(text, at, &mut toks, container) {
+                        match key(text, at, toks, container) {
                             Some(value_at) => at = value_at,
                             None => break 'value,
                         }
@@ -326,21 +343,20 @@ fn tokens(text: &str) -> Vec<Tok> {
                     continue 'value;
                 }
                 Some(b']' | b'}') => {
-                    close(&mut toks, container);
+                    close(toks, container);
                     depth -= 1;
                     at += 1;
                 }
                 _ => break 'value,
             }
         }
-        return toks;
+        return;
     }
     // Not JSON: what is open ends here.
     while depth > 0 {
         depth -= 1;
-        close(&mut toks, open[depth]);
+        close(toks, open[depth]);
     }
-    toks
 }
 
 /// Sets the `end` of the container whose token is at `index`: here.
@@ -734,6 +750,19 @@ mod tests {
             from_value.add(&serde_json::from_str(text).unwrap());
         }
         (from_text, from_value)
+    }
+
+    /// The tokens' room is kept between texts, but not a big text's.
+    #[test]
+    fn a_big_texts_token_room_is_given_back_and_a_small_ones_kept() {
+        let big = format!("[{}]", vec!["1"; KEPT_TOKENS * 2].join(","));
+        let texts = [big, r#"{"a": [1, "x"]}"#.to_owned(), "[true]".to_owned()];
+        let (from_text, from_value) = both(&texts);
+        assert_eq!(from_text, from_value);
+        let room = TOKENS.with_borrow(|toks| toks.capacity());
+        assert!((1..=KEPT_TOKENS).contains(&room), "{room}");
+        both(&texts[..1]);
+        assert_eq!(TOKENS.with_borrow(|toks| toks.capacity()), 0);
     }
 
     #[test]

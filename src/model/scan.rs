@@ -17,9 +17,25 @@
 //!   substring search (memmem) checks a candidate every few bytes and costs
 //!   several instructions a byte; this costs well under one. No crate offers
 //!   a multi-byte pattern as a bit mask.
+//! - [`has_byte`] finds a byte in a word of eight, for the word-at-a-time
+//!   scans of strings in [`super::valid`].
 //! - Non-goals: deciding anything about a [`matches`] match (is the
 //!   backslash escaped, is it inside a string): callers do that at each
 //!   position.
+
+/// A `1` in every byte of a word.
+pub const LOW: u64 = 0x0101_0101_0101_0101;
+/// The top bit of every byte of a word.
+pub const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether a byte of the word `w` is `byte`: the top bit of that byte set,
+/// exact for the lowest such byte (bytes above a match may be marked too,
+/// which only the lowest match read makes harmless).
+#[inline(always)]
+pub fn has_byte(w: u64, byte: u8) -> u64 {
+    let x = w ^ (LOW * u64::from(byte));
+    x.wrapping_sub(LOW) & !x & HIGH
+}
 
 /// What a scan looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

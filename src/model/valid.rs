@@ -40,6 +40,8 @@
 //! one value without building it (simd-json builds a tape in a mutable
 //! copy; sonic-rs accepts an invalid escape in a skipped value).
 
+use super::scan::{has_byte, HIGH, LOW};
+
 /// The deepest nesting vouched for: below serde_json's recursion limit
 /// (128), with room.
 pub const MAX_DEPTH: u32 = 120;
@@ -213,17 +215,6 @@ fn number_end(b: &[u8], mut at: usize) -> Option<usize> {
         at = end;
     }
     (digits <= MAX_DIGITS && int_digits <= MAX_MAGNITUDE).then_some(at)
-}
-
-const LOW: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// Whether a byte of the word `w` is `byte`, exact for the lowest such
-/// byte (bytes above a match may be marked too, which only the lowest
-/// match read makes harmless).
-fn has_byte(w: u64, byte: u8) -> u64 {
-    let x = w ^ (LOW * u64::from(byte));
-    x.wrapping_sub(LOW) & !x & HIGH
 }
 
 /// The end of a string whose body starts at `at` (just past its opening
