@@ -551,16 +551,36 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
         input_check: record.input_check,
         recorded: record.recorded.as_deref(),
     };
-    let observe = |target: &Arc<dyn Implementation>| {
+    // A side that answers at once (a builtin) is called here, legacy first,
+    // as `join!` would poll them, with no future to poll: one clock reading
+    // ends one call's latency and starts the next's.
+    let mut clock = Instant::now();
+    let mut at_once = |target: &Arc<dyn Implementation>| {
+        let answer = target.answer_now(request)?;
+        let now = Instant::now();
+        let latency = now.saturating_duration_since(clock);
+        clock = now;
+        Some(Observed {
+            answer,
+            latency,
+            waited: std::time::Duration::ZERO,
+        })
+    };
+    let legacy_now = at_once(&shared.legacy);
+    let candidate_now = at_once(&shared.candidate);
+    let probe_now = match shared.noise_probe && legacy_now.is_some() {
+        true => at_once(&shared.legacy),
+        false => None,
+    };
+    // Any other side is called through its future.
+    let observe = |target: &Arc<dyn Implementation>, now: Option<Observed>| {
         let target = target.clone();
         async move {
+            if let Some(observed) = now {
+                return observed;
+            }
             let started = Instant::now();
-            // A builtin answers at once: no future to box and poll.
-            let called = match target.answer_now(request) {
-                Some(answer) => Ok(crate::sides::Called::now(answer)),
-                None => target.call_timed(request).await,
-            };
-            let (answer, waited) = match called {
+            let (answer, waited) = match target.call_timed(request).await {
                 Ok(called) => (called.answer, called.waited),
                 Err(e) => {
                     let answer =
@@ -582,14 +602,22 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
             }
         }
     };
-    let probe = async {
-        match shared.noise_probe {
-            true => Some(observe(&shared.legacy).await),
-            false => None,
+    let (legacy, candidate, probe) = match (legacy_now, candidate_now, shared.noise_probe) {
+        (Some(legacy), Some(candidate), _) => (legacy, candidate, probe_now),
+        (legacy_now, candidate_now, noise_probe) => {
+            let probe = async {
+                match noise_probe {
+                    true => Some(observe(&shared.legacy, probe_now).await),
+                    false => None,
+                }
+            };
+            tokio::join!(
+                observe(&shared.legacy, legacy_now),
+                observe(&shared.candidate, candidate_now),
+                probe
+            )
         }
     };
-    let (legacy, candidate, probe) =
-        tokio::join!(observe(&shared.legacy), observe(&shared.candidate), probe);
     let probe_bytes = probe.as_ref().map_or(0, |p| answer_bytes(&p.answer));
     let noise =
         probe.map(|second| crate::compare::noise::noisy_paths(&legacy.answer, &second.answer));
@@ -987,6 +1015,49 @@ mod tests {
             }
             if concurrency > 1 {
                 assert!(legacy.max_in_flight() > 1, "records do run concurrently");
+            }
+        }
+    }
+
+    /// A builtin is called in place, a mock through its future: any pair
+    /// of them, with and without the noise probe, is compared alike, and
+    /// the probe asks the legacy a second time either way.
+    #[test]
+    fn a_side_that_answers_at_once_pairs_with_any_side_with_and_without_the_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: Vec<Value> = (0..50).map(|n| json!({ "n": n, "s": "x\u{e9}" })).collect();
+        for probe in [false, true] {
+            for (now_legacy, now_candidate) in [(true, true), (true, false), (false, true)] {
+                let mock = Arc::new(MockSide::echo());
+                let side = |now: bool, side: Side| -> Arc<dyn Implementation> {
+                    match now {
+                        true => builtin("identity", side),
+                        false => mock.clone(),
+                    }
+                };
+                let mut plan = plan_of(
+                    dir.path(),
+                    &inputs,
+                    side(now_legacy, Side::Legacy),
+                    side(now_candidate, Side::Candidate),
+                    4,
+                    0,
+                );
+                plan.noise_probe = probe;
+                let (end, events) = run_plan(plan, CancellationToken::new());
+                let case = format!("probe {probe}, at once {now_legacy}/{now_candidate}");
+                assert!(!end.interrupted && end.aborted.is_none(), "{case}");
+                let results = results(events);
+                assert_eq!(results.len(), 50, "{case}");
+                assert!(results.iter().all(|r| r.verdict.is_clean()), "{case}");
+                assert!(results.iter().all(|r| r.noise.is_some() == probe), "{case}");
+                let legacy_calls = if probe { 100 } else { 50 };
+                let mock_calls = match (now_legacy, now_candidate) {
+                    (true, true) => 0,
+                    (true, false) => 50,
+                    _ => legacy_calls,
+                };
+                assert_eq!(mock.calls(), mock_calls, "{case}");
             }
         }
     }
