@@ -242,13 +242,13 @@ fn string_end(b: &[u8], mut at: usize, high: &mut u64) -> Option<usize> {
         match *b.get(at)? {
             b'"' => return Some(at + 1),
             b'\\' => {
-                // The common escape first: `\uXXXX`, not a surrogate.
-                while let Some(&[b'\\', b'u', c0, c1, c2, c3]) = b.get(at..at + 6).map(six) {
-                    let hex = HEX[usize::from(c0)]
-                        | HEX[usize::from(c1)]
-                        | HEX[usize::from(c2)]
-                        | HEX[usize::from(c3)];
-                    if hex >= 16 || (c0 | 0x20 == b'd' && c1 >= b'8') {
+                // The common escape first: `\uXXXX`, not a surrogate, its
+                // digits judged two at a time (`HEX_PAIRS`).
+                while let Some(&[b0, b1, c0, c1, c2, c3]) = b.get(at..at + 6).map(six) {
+                    let first = HEX_PAIRS[usize::from(u16::from_le_bytes([c0, c1]))];
+                    let second = HEX_PAIRS[usize::from(u16::from_le_bytes([c2, c3]))];
+                    let escape = u16::from_le_bytes([b0, b1]) == u16::from_le_bytes(*b"\\u");
+                    if !escape | ((first >> 1) & second & HEX_PAIR == 0) {
                         break;
                     }
                     at += 6;
@@ -301,6 +301,30 @@ const HEX: [u8; 256] = {
             _ => 16,
         };
         c += 1;
+    }
+    table
+};
+
+/// In [`HEX_PAIRS`]: both bytes are hex digits.
+const HEX_PAIR: u8 = 1;
+/// In [`HEX_PAIRS`]: both are, and they do not start a surrogate's code
+/// (`D8` to `DF`, either case), so they may start a plain `\uXXXX`. One
+/// bit above [`HEX_PAIR`], so that `(first >> 1) & second & HEX_PAIR` of an
+/// escape's two pairs says "four hex digits, not a surrogate".
+const PLAIN_LEAD: u8 = HEX_PAIR << 1;
+
+/// What two bytes (the index is them as a little-endian `u16`) are as
+/// digits of a `\uXXXX` escape: [`HEX_PAIR`], [`PLAIN_LEAD`] or neither.
+static HEX_PAIRS: [u8; 1 << 16] = {
+    let mut table = [0u8; 1 << 16];
+    let mut i = 0;
+    while i < 1 << 16 {
+        let (c0, c1) = ((i & 0xff) as u8, (i >> 8) as u8);
+        if HEX[c0 as usize] < 16 && HEX[c1 as usize] < 16 {
+            let surrogate = c0 | 0x20 == b'd' && c1 >= b'8';
+            table[i] = HEX_PAIR | if surrogate { 0 } else { PLAIN_LEAD };
+        }
+        i += 1;
     }
     table
 };
@@ -440,6 +464,28 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Every `\uXXXX`, in either case, in a run of escapes: vouched for
+    /// unless it is a lone surrogate; and a byte that is not a hex digit in
+    /// any of the four places is never.
+    #[test]
+    fn every_unicode_escape_is_judged_by_its_four_digits() {
+        for code in 0..=0xffffu32 {
+            let surrogate = (0xd800..=0xdfff).contains(&code);
+            for digits in [format!("{code:04x}"), format!("{code:04X}")] {
+                let text = format!(r#""\u00e9\u{digits}\u0041""#);
+                let vouched = whole(text.as_bytes()).is_some();
+                assert_eq!(vouched, !surrogate, "{text}");
+            }
+        }
+        for place in 0..4 {
+            for bad in [b'g', b'G', b'/', b':', b'@', b'`', b' ', b'"', 0xc3] {
+                let mut text = br#""\u00e9\u0041\u0042""#.to_vec();
+                text[9 + place] = bad;
+                assert_eq!(whole(&text), None, "{}", String::from_utf8_lossy(&text));
             }
         }
     }
