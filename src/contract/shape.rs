@@ -174,10 +174,12 @@ impl<'a> JsonStr<'a> {
     fn get(&self) -> Cow<'a, str> {
         match self {
             JsonStr::Value(s) => Cow::Borrowed(s),
-            // The text is a JSON string (it was split from valid JSON).
-            JsonStr::Text(raw) => {
-                serde_json::from_str::<Key>(raw).map_or(Cow::Borrowed(""), |k| k.0)
-            }
+            // The text is a JSON string (it was split from valid JSON): its
+            // body is its value unless it has an escape.
+            JsonStr::Text(raw) => match memchr::memchr(b'\\', raw.as_bytes()) {
+                None => Cow::Borrowed(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default()),
+                Some(_) => serde_json::from_str::<Key>(raw).map_or(Cow::Borrowed(""), |k| k.0),
+            },
         }
     }
 }
@@ -227,12 +229,11 @@ enum Tok {
     Bool,
     Integer,
     Number,
-    /// A string's JSON text, quotes included, is `text[start..end]`;
-    /// `escaped`: whether it has a backslash (is not its own value).
+    /// A string's JSON text, quotes included, is `text[start..end]`
+    /// (whether it has escapes is asked only of the strings decoded).
     Str {
         start: usize,
         end: usize,
-        escaped: bool,
     },
     /// `end`: the index of the token after the array's items.
     Array {
@@ -280,12 +281,8 @@ fn read_tokens(text: &str, toks: &mut Vec<Tok>) {
         // A value starts at `at`.
         match b.get(at) {
             Some(b'"') => {
-                let (end, escaped) = string_end(b, at);
-                toks.push(Tok::Str {
-                    start: at,
-                    end,
-                    escaped,
-                });
+                let end = string_end(b, at);
+                toks.push(Tok::Str { start: at, end });
                 at = end;
             }
             Some(&open_byte @ (b'[' | b'{')) => {
@@ -375,16 +372,12 @@ fn key(text: &str, at: usize, toks: &mut Vec<Tok>, object: usize) -> Option<usiz
     if b.get(at) != Some(&b'"') {
         return None;
     }
-    let (end, escaped) = string_end(b, at);
+    let end = string_end(b, at);
     let colon = skip_whitespace(b, end);
     if b.get(colon) != Some(&b':') {
         return None;
     }
-    toks.push(Tok::Str {
-        start: at,
-        end,
-        escaped,
-    });
+    toks.push(Tok::Str { start: at, end });
     if let Some(Tok::Object { members, .. }) = toks.get_mut(object) {
         *members += 1;
     }
@@ -399,12 +392,10 @@ fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
 }
 
 /// The end (one past the closing quote) of the string whose opening quote is
-/// at `at`, and whether it has escapes. The closing quote is the first one
-/// after an even run of backslashes (found with memchr: the strings here are
-/// mostly 16 to 64 bytes, where a block scan costs more, and a quote inside
-/// a string is rare); whether there are escapes is a second memchr over the
-/// string.
-fn string_end(b: &[u8], at: usize) -> (usize, bool) {
+/// at `at`: the first quote after an even run of backslashes, found with
+/// memchr (a quote inside a string is rare; a scan eight bytes at a time
+/// was slower on the long `\uXXXX` runs of `ensure_ascii` answers).
+fn string_end(b: &[u8], at: usize) -> usize {
     let body = at + 1;
     let mut from = body;
     while let Some(k) = b.get(from..).and_then(|rest| memchr::memchr(b'"', rest)) {
@@ -415,15 +406,11 @@ fn string_end(b: &[u8], at: usize) -> (usize, bool) {
             .take_while(|&&c| c == b'\\')
             .count();
         if run % 2 == 0 {
-            return (quote + 1, memchr::memchr(b'\\', &b[body..quote]).is_some());
+            return quote + 1;
         }
         from = quote + 1;
     }
-    (
-        b.len(),
-        b.get(body..)
-            .is_some_and(|rest| memchr::memchr(b'\\', rest).is_some()),
-    )
+    b.len()
 }
 
 /// The end of the array or object that starts at `at`.
@@ -432,7 +419,7 @@ fn container_end(b: &[u8], mut at: usize) -> usize {
     while let Some(&c) = b.get(at) {
         match c {
             b'"' => {
-                at = string_end(b, at).0;
+                at = string_end(b, at);
                 continue;
             }
             b'[' | b'{' => depth += 1,
@@ -503,15 +490,10 @@ impl<'a> Tokens<'a> {
         }
     }
 
-    /// The string token at `at`: its JSON text, quotes included, and
-    /// whether it has escapes.
-    fn string(self, at: usize) -> Option<(&'a str, bool)> {
+    /// The string token at `at`: its JSON text, quotes included.
+    fn string(self, at: usize) -> Option<&'a str> {
         match self.toks.get(at) {
-            Some(&Tok::Str {
-                start,
-                end,
-                escaped,
-            }) => Some((self.text.get(start..end).unwrap_or_default(), escaped)),
+            Some(&Tok::Str { start, end }) => Some(self.text.get(start..end).unwrap_or_default()),
             _ => None,
         }
     }
@@ -529,7 +511,7 @@ impl<'a> Tokens<'a> {
         let mut n = 0;
         for key in self.members(at, end) {
             match self.string(key) {
-                Some((raw, false)) if n < IN_ORDER_KEYS => {
+                Some(raw) if n < IN_ORDER_KEYS && !raw.contains('\\') => {
                     if keys[..n].contains(&raw) {
                         return false;
                     }
@@ -544,13 +526,8 @@ impl<'a> Tokens<'a> {
 
     /// The key at `at`, decoded.
     fn key(self, at: usize) -> Cow<'a, str> {
-        match self.string(at) {
-            Some((raw, false)) => {
-                Cow::Borrowed(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
-            }
-            Some((raw, true)) => JsonStr::Text(raw).get(),
-            None => Cow::Borrowed(""),
-        }
+        self.string(at)
+            .map_or(Cow::Borrowed(""), |raw| JsonStr::Text(raw).get())
     }
 }
 
@@ -627,10 +604,7 @@ impl<'a> Node<'a> for Tokens<'a> {
             Some(Tok::Integer) => View::Integer,
             Some(Tok::Number) | None => View::Number,
             Some(Tok::Str { .. }) => View::String(match self.string(self.at) {
-                Some((raw, false)) => {
-                    JsonStr::Value(raw.get(1..raw.len().saturating_sub(1)).unwrap_or_default())
-                }
-                Some((raw, true)) => JsonStr::Text(raw),
+                Some(raw) => JsonStr::Text(raw),
                 None => JsonStr::Value(""),
             }),
             Some(&Tok::Array { end }) => View::Array(TokenItems {
@@ -985,12 +959,11 @@ mod tests {
     #[test]
     fn a_text_is_read_into_tokens_once_with_containers_ends_and_key_counts() {
         let text = r#" {"a": [1, -0, "x\"y"], "b\u0062": {}, "c": [[]]} "#;
-        let str_at = |needle: &str, escaped| {
+        let str_at = |needle: &str| {
             let start = text.find(needle).unwrap();
             Tok::Str {
                 start,
                 end: start + needle.len(),
-                escaped,
             }
         };
         assert_eq!(
@@ -1000,14 +973,14 @@ mod tests {
                     end: 11,
                     members: 3
                 },
-                str_at(r#""a""#, false),
+                str_at(r#""a""#),
                 Tok::Array { end: 6 },
                 Tok::Integer,
                 Tok::Number,
-                str_at(r#""x\"y""#, true),
-                str_at(r#""b\u0062""#, true),
+                str_at(r#""x\"y""#),
+                str_at(r#""b\u0062""#),
                 Tok::Object { end: 8, members: 0 },
-                str_at(r#""c""#, false),
+                str_at(r#""c""#),
                 Tok::Array { end: 11 },
                 Tok::Array { end: 11 },
             ]
@@ -1019,16 +992,16 @@ mod tests {
 
     /// The byte-by-byte reading [`string_end`] must agree with: a
     /// backslash covers the byte after it.
-    fn byte_by_byte(b: &[u8], at: usize) -> (usize, bool) {
-        let (mut at, mut escaped) = (at + 1, false);
+    fn byte_by_byte(b: &[u8], at: usize) -> usize {
+        let mut at = at + 1;
         while let Some(&c) = b.get(at) {
             match c {
-                b'"' => return (at + 1, escaped),
-                b'\\' => (at, escaped) = (at + 2, true),
+                b'"' => return at + 1,
+                b'\\' => at += 2,
                 _ => at += 1,
             }
         }
-        (b.len(), escaped)
+        b.len()
     }
 
     proptest::proptest! {
