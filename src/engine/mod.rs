@@ -6,7 +6,10 @@
 //! - Each record is sent to both targets concurrently. Records travel in
 //!   batches of up to [`BATCH`]; each batch is one task (its records run
 //!   concurrently inside it), so comparison work spreads over all cores while
-//!   per-record overhead stays small. The reader hands over chunks of up to
+//!   per-record overhead stays small. A side that answers at once (a
+//!   builtin) is called in place, with no future; when both do, and no
+//!   record of the batch waits for a start time, the batch's records are
+//!   compared one after another in its task, with no future each. The reader hands over chunks of up to
 //!   [`READ_CHUNK_BATCHES`] batches, and batches already finished go to the
 //!   sink together (up to about [`SEND_EVENTS`] events, never waiting for
 //!   more): each hand-over between threads wakes one, and on two cores those
@@ -522,6 +525,23 @@ async fn compare_batch(
     shared: Arc<Shared>,
 ) -> Vec<Event> {
     let shared = &shared;
+    // Sides that both answer at once leave nothing to wait for in a batch
+    // with no start times: its records are compared one after another, in
+    // this task, with no future each to store and poll (a large diff, made
+    // off the async threads, is waited for in turn).
+    let at_once = shared.legacy.answers_at_once() && shared.candidate.answers_at_once();
+    if at_once && dues.iter().all(Option::is_none) {
+        let mut events = Vec::with_capacity(items.len());
+        for item in items {
+            events.push(match item {
+                SourceItem::Rejected(r) => Event::Rejected(shared.shown.rejection(r)),
+                SourceItem::Record(record) => Event::Compared(Box::new(
+                    compare_record(record, shared, &shared.diffs).await,
+                )),
+            });
+        }
+        return events;
+    }
     futures::future::join_all(items.into_iter().zip(dues).map(|(item, due)| {
         match item {
             SourceItem::Rejected(r) => Either::Left(std::future::ready(Event::Rejected(
@@ -877,12 +897,24 @@ mod tests {
         concurrency: usize,
         max_diffs: usize,
     ) -> RunPlan {
-        let path = dir.join("t.jsonl");
         let lines: String = inputs
             .iter()
             .enumerate()
             .map(|(i, input)| json!({"id": format!("r{i}"), "input": input}).to_string() + "\n")
             .collect();
+        plan_of_lines(dir, &lines, legacy, candidate, concurrency, max_diffs)
+    }
+
+    /// A plan over the capture `lines`.
+    fn plan_of_lines(
+        dir: &std::path::Path,
+        lines: &str,
+        legacy: Arc<dyn Implementation>,
+        candidate: Arc<dyn Implementation>,
+        concurrency: usize,
+        max_diffs: usize,
+    ) -> RunPlan {
+        let path = dir.join("t.jsonl");
         std::fs::write(&path, lines).unwrap();
         RunPlan {
             traffic: crate::traffic::open_sources(&[crate::traffic::TrafficSpec::from_arg(
@@ -1016,6 +1048,66 @@ mod tests {
             if concurrency > 1 {
                 assert!(legacy.max_in_flight() > 1, "records do run concurrently");
             }
+        }
+    }
+
+    /// Two builtins compare a batch's records one after another in its
+    /// task: the events still come in input order, rejections among them,
+    /// at any concurrency, with the diffs of the first non-matching ones.
+    #[test]
+    fn a_batch_of_builtins_is_compared_in_turn_in_order_with_its_rejections() {
+        let dir = tempfile::tempdir().unwrap();
+        let sep = "\u{1c}x";
+        let mut lines = String::new();
+        let mut kinds = Vec::new();
+        for n in 0..3000 {
+            let kind = n % 7;
+            match kind {
+                0 => lines.push_str("{not json\n"),
+                3 => lines.push_str(
+                    &(json!({"id": n.to_string(), "input": {"items": [sep]}}).to_string() + "\n"),
+                ),
+                _ => lines.push_str(
+                    &(json!({"id": n.to_string(), "input": {"items": ["ok"]}}).to_string() + "\n"),
+                ),
+            }
+            kinds.push(kind);
+        }
+        for concurrency in [1, 8, 1000] {
+            let plan = plan_of_lines(
+                dir.path(),
+                &lines,
+                builtin("normalize", Side::Legacy),
+                builtin("normalize-naive", Side::Candidate),
+                concurrency,
+                5,
+            );
+            let (end, events) = run_plan(plan, CancellationToken::new());
+            assert!(!end.interrupted && end.aborted.is_none());
+            assert_eq!(events.len(), 3000, "--concurrency {concurrency}");
+            // The first five non-matching records have their diffs (others
+            // in flight meanwhile may too: see the module docs).
+            let mut diffs = Vec::new();
+            for (event, kind) in events.iter().zip(&kinds) {
+                match (event, kind) {
+                    (Event::Rejected(_), 0) => {}
+                    (Event::Compared(r), 3) => {
+                        assert!(!r.verdict.is_clean(), "{}", r.id);
+                        diffs.push(r.diff.is_some());
+                    }
+                    (Event::Compared(r), _) => assert!(r.verdict.is_clean(), "{}", r.id),
+                    _ => panic!("line kind {kind} out of place at --concurrency {concurrency}"),
+                }
+            }
+            assert!(diffs[..5].iter().all(|&d| d), "--concurrency {concurrency}");
+            if concurrency == 1 {
+                assert!(
+                    !diffs[5..].iter().any(|&d| d),
+                    "no others at --concurrency 1"
+                );
+            }
+            let seqs: Vec<u64> = results(events).iter().map(|r| r.seq).collect();
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]));
         }
     }
 

@@ -78,6 +78,10 @@ impl Implementation for Builtin {
     fn answer_now(&self, request: Request<'_>) -> Option<Answer> {
         Some(self.answer(request))
     }
+
+    fn answers_at_once(&self) -> bool {
+        true
+    }
 }
 
 impl Builtin {

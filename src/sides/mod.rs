@@ -164,6 +164,8 @@ impl Called {
 ///   (workers hold no per-call state the harness relies on).
 /// - `answer_now`, when it is `Some`, is what `call` would have answered,
 ///   worked out on the calling thread; the engine asks it first.
+/// - `answers_at_once` is `true` only if `answer_now` is `Some` for every
+///   request.
 /// - `shutdown` is called once, after the last call; it releases processes.
 pub trait Implementation: Send + Sync {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>>;
@@ -173,6 +175,12 @@ pub trait Implementation: Send + Sync {
     /// `None`, the default, for every side that answers through `call`.
     fn answer_now(&self, _request: Request<'_>) -> Option<Answer> {
         None
+    }
+    /// Whether [`Implementation::answer_now`] answers every request (is
+    /// never `None`): the engine then compares a batch's records one after
+    /// another, with no future each. `false`, the default, is always safe.
+    fn answers_at_once(&self) -> bool {
+        false
     }
     /// [`Implementation::call`], with the time the call waited for a slot
     /// (zero for the kinds that do not say).
