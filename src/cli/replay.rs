@@ -55,9 +55,11 @@ pub fn run(
 /// once (`builtin:`). Then nothing waits on I/O, and the capture's reader
 /// thread keeps a core nearly busy by itself: a thread per core left four
 /// busy threads on two cores. Paired on 2 cores, one async thread against
-/// two: identity replay 0.92 to 0.94 of the time (200,000 and 1,000,000
-/// records), `builtin:normalize` 0.96 to 1.03 (1.005 at 1,000,000), a
-/// Python worker's replay 1.09, so sides that do I/O keep every core.
+/// two, 200,000 records: identity replay 0.79 of the time (once its batches
+/// were compared in turn; 0.94 before), `builtin:normalize` 0.98, but the
+/// naive port against the faithful one (12% of records differ, each
+/// diffed and written to a 640 MiB CSV) 1.04; a Python worker's replay
+/// took 1.09, so sides that do I/O keep every core.
 /// `TOKIO_WORKER_THREADS`, when set, decides, as it does for tokio.
 fn replay_runtime(
     spec: &crate::spec::RunSpec,
