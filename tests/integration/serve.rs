@@ -423,10 +423,13 @@ async fn sigterm_under_load_answers_or_refuses_every_request_and_reports_every_a
                     // Refused: the connection could not be made, or an idle
                     // keep-alive connection was closed by the shutdown as the
                     // request went out (hyper-util's SendRequest error:
-                    // incomplete message or reset, nothing came back). Had
+                    // incomplete message or reset, nothing came back), or a
+                    // connection the server had just accepted was closed
+                    // before the request was handed to it (hyper's Canceled,
+                    // "connection was not ready": not a byte written). Had
                     // the server taken the request, it would be in the
                     // report, and the count below would differ.
-                    Err(e) if e.is_connect() || format!("{e:?}").contains("SendRequest") => {
+                    Err(e) if refused_before_taken(&e) => {
                         refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         return;
                     }
@@ -465,6 +468,27 @@ async fn sigterm_under_load_answers_or_refuses_every_request_and_reports_every_a
         answered.load(std::sync::atomic::Ordering::SeqCst),
         "every answered request was mirrored and is in the report: {summary}"
     );
+}
+
+/// Whether a client error says the server never took the request: no
+/// connection, a SendRequest failure on a connection the shutdown closed,
+/// or hyper's Canceled (the connection ended before the request was handed
+/// to it). Anything else counts as a request cut off.
+fn refused_before_taken(e: &reqwest::Error) -> bool {
+    if e.is_connect() || format!("{e:?}").contains("SendRequest") {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Binding a non-loopback address must be explicit.
