@@ -61,6 +61,37 @@ mod text;
 mod unified;
 mod walk;
 
+/// JSON values for the property tests of the walks over values and texts.
+#[cfg(test)]
+pub(crate) mod arb {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// Values whose strings match `strings` and keys match `keys`,
+    /// integers in `ints`, nested `depth` deep, of about `size` nodes, at
+    /// most `width` children a container.
+    pub(crate) fn value(
+        strings: &'static str,
+        keys: &'static str,
+        ints: std::ops::Range<i64>,
+        (depth, size, width): (u32, u32, usize),
+    ) -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            ints.prop_map(|n| json!(n)),
+            strings.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(depth, size, width as u32, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..width).prop_map(Value::Array),
+                prop::collection::btree_map(keys, inner, 0..width)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}
+
 pub use group_by::{ByRecord, GroupBy, GroupByError, MAX_VALUE_BYTES};
 pub use known::{Known, KnownConfig, KnownSet};
 pub use rules::{Declared, Rule, RuleConfig, RuleError, RuleSet, IGNORE_FLAG_PREFIX};

@@ -24,6 +24,7 @@
 //!   the bytes looked at for each level of the pattern.
 
 use crate::model::valid;
+use crate::util::json;
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -174,58 +175,14 @@ pub(crate) fn present_in_text(tokens: &[Token], bytes: &[u8], at: usize) -> Opti
 }
 
 /// The end of the valid JSON value at `at` (no whitespace before it),
-/// found without checking it: strings by their closing quote, containers
-/// by their brackets outside strings, scalars by the byte that ends them.
-/// `None` if the bytes end first.
+/// found without checking it (a value cut off ends at the text's end,
+/// where the caller then finds nothing to read); `None` at the end.
 fn skip_valid(bytes: &[u8], at: usize) -> Option<usize> {
-    // The first quote after `from` with an even run of backslashes before
-    // it (escapes come every few bytes in `ensure_ascii` text, quotes once
-    // a string).
-    let string_end = |from: usize| -> Option<usize> {
-        let mut i = from;
-        loop {
-            i += memchr::memchr(b'"', bytes.get(i..)?)?;
-            let escapes = bytes[from..i]
-                .iter()
-                .rev()
-                .take_while(|&&b| b == b'\\')
-                .count();
-            if escapes % 2 == 0 {
-                return Some(i + 1);
-            }
-            i += 1;
-        }
-    };
-    match *bytes.get(at)? {
-        b'"' => string_end(at + 1),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = at;
-            loop {
-                match *bytes.get(i)? {
-                    b'"' => i = string_end(i + 1)?,
-                    b'{' | b'[' => {
-                        depth += 1;
-                        i += 1;
-                    }
-                    b'}' | b']' => {
-                        depth -= 1;
-                        i += 1;
-                        if depth == 0 {
-                            return Some(i);
-                        }
-                    }
-                    _ => i += 1,
-                }
-            }
-        }
-        _ => Some(
-            at + bytes[at..]
-                .iter()
-                .position(|&b| matches!(b, b',' | b']' | b'}') || valid::is_ws(b))
-                .unwrap_or(bytes.len() - at),
-        ),
-    }
+    Some(match *bytes.get(at)? {
+        b'"' => json::string_end(bytes, at),
+        b'{' | b'[' => json::container_end(bytes, at),
+        _ => json::literal_end(bytes, at),
+    })
 }
 
 /// An object key's text (with its quotes) as the key a `Value` holds.
@@ -283,7 +240,6 @@ pub(crate) fn push_token(path: &mut String, token: &str) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
 
     fn tokens(path: &str) -> Vec<Token> {
         parse_pointer(path).unwrap()
@@ -339,19 +295,12 @@ mod tests {
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            (-1000i64..1000).prop_map(|n| json!(n)),
-            "[ab\\\"\u{e9}\u{1F600}\n]{0,4}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 40, 5, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                proptest::collection::btree_map("[ab01\\\"~/]{0,2}", inner, 0..5)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
+        crate::compare::arb::value(
+            "[ab\\\\\"\u{e9}\u{1F600}\n]{0,4}",
+            "[ab01\\\\\"~/]{0,2}",
+            -1000..1000,
+            (4, 40, 5),
+        )
     }
 
     fn arb_tokens() -> impl Strategy<Value = Vec<Token>> {

@@ -22,6 +22,7 @@
 //!   [`MAX_ERROR_TYPES`], `cutover.*` plumbing errors left out).
 
 use crate::model::Answer;
+use crate::util::json::{container_end, literal_end, string_end};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -386,62 +387,6 @@ fn key(text: &str, at: usize, toks: &mut Vec<Tok>, object: usize) -> Option<usiz
 
 fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(at) {
-        at += 1;
-    }
-    at
-}
-
-/// The end (one past the closing quote) of the string whose opening quote is
-/// at `at`: the first quote after an even run of backslashes, found with
-/// memchr (a quote inside a string is rare; a scan eight bytes at a time
-/// was slower on the long `\uXXXX` runs of `ensure_ascii` answers).
-fn string_end(b: &[u8], at: usize) -> usize {
-    let body = at + 1;
-    let mut from = body;
-    while let Some(k) = b.get(from..).and_then(|rest| memchr::memchr(b'"', rest)) {
-        let quote = from + k;
-        let run = b[body..quote]
-            .iter()
-            .rev()
-            .take_while(|&&c| c == b'\\')
-            .count();
-        if run % 2 == 0 {
-            return quote + 1;
-        }
-        from = quote + 1;
-    }
-    b.len()
-}
-
-/// The end of the array or object that starts at `at`.
-fn container_end(b: &[u8], mut at: usize) -> usize {
-    let mut depth = 0usize;
-    while let Some(&c) = b.get(at) {
-        match c {
-            b'"' => {
-                at = string_end(b, at);
-                continue;
-            }
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return at + 1;
-                }
-            }
-            _ => {}
-        }
-        at += 1;
-    }
-    at
-}
-
-/// The end of the literal (`null`, `true`, `false` or a number) at `at`.
-fn literal_end(b: &[u8], mut at: usize) -> usize {
-    while let Some(&c) = b.get(at) {
-        if matches!(c, b',' | b']' | b'}' | b':' | b' ' | b'\t' | b'\n' | b'\r') {
-            break;
-        }
         at += 1;
     }
     at
@@ -988,65 +933,6 @@ mod tests {
         // Below MAX_DEPTH a container's members are skipped, not read.
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 3), "]".repeat(MAX_DEPTH + 3));
         assert_eq!(tokens(&deep).len(), MAX_DEPTH + 1);
-    }
-
-    /// The byte-by-byte reading [`string_end`] must agree with: a
-    /// backslash covers the byte after it.
-    fn byte_by_byte(b: &[u8], at: usize) -> usize {
-        let mut at = at + 1;
-        while let Some(&c) = b.get(at) {
-            match c {
-                b'"' => return at + 1,
-                b'\\' => at += 2,
-                _ => at += 1,
-            }
-        }
-        b.len()
-    }
-
-    proptest::proptest! {
-        /// Runs of backslashes of every length before a quote, and text
-        /// that ends inside a string.
-        #[test]
-        fn a_strings_end_is_where_reading_it_a_byte_at_a_time_ends(
-            bytes in proptest::collection::vec(proptest::prop_oneof![
-                20 => proptest::strategy::Just(b'a'),
-                12 => proptest::strategy::Just(b'\\'),
-                1 => proptest::strategy::Just(b'"'),
-            ], 0..300),
-        ) {
-            let text = [&b"\""[..], &bytes].concat();
-            proptest::prop_assert_eq!(string_end(&text, 0), byte_by_byte(&text, 0));
-        }
-    }
-
-    #[test]
-    fn a_strings_end_is_found_wherever_its_quotes_and_escapes_are_short_or_long() {
-        for before in (0..24).chain([47, 62, 63, 64, 65, 79, 80, 127, 128]) {
-            for inner in [
-                r"ab\ncd\\",
-                "",
-                r#"\""#,
-                r"\\",
-                r"\u0022",
-                r"\u005c",
-                "é",
-                "\u{80}\u{ff}",
-            ] {
-                for after in 0..12 {
-                    let text = format!(
-                        "\"{}{inner}{}\" , \"x\"",
-                        "a".repeat(before),
-                        "b".repeat(after)
-                    );
-                    let b = text.as_bytes();
-                    assert_eq!(string_end(b, 0), byte_by_byte(b, 0), "{text}");
-                    // Cut short: the end of the text.
-                    let cut = &b[..b.len() - 7];
-                    assert_eq!(string_end(cut, 0), byte_by_byte(cut, 0), "{text}");
-                }
-            }
-        }
     }
 
     #[test]
