@@ -21,6 +21,7 @@
 //!   the legacy's outputs and the error types it raised (at most
 //!   [`MAX_ERROR_TYPES`], `cutover.*` plumbing errors left out).
 
+use crate::model::valid::skip_ws;
 use crate::model::Answer;
 use crate::util::json::{container_end, literal_end, string_end};
 use serde::{Deserialize, Serialize};
@@ -277,7 +278,7 @@ fn read_tokens(text: &str, toks: &mut Vec<Tok>) {
     // The open containers' token indices, outermost first.
     let mut open = [0usize; MAX_DEPTH];
     let mut depth = 0;
-    let mut at = skip_whitespace(b, 0);
+    let mut at = skip_ws(b, 0);
     'value: loop {
         // A value starts at `at`.
         match b.get(at) {
@@ -306,7 +307,7 @@ fn read_tokens(text: &str, toks: &mut Vec<Tok>) {
                     });
                     open[depth] = index;
                     depth += 1;
-                    at = skip_whitespace(b, at + 1);
+                    at = skip_ws(b, at + 1);
                     // `]` and `}` are `[` and `{` plus 2.
                     if b.get(at) != Some(&(open_byte + 2)) {
                         if !array {
@@ -327,11 +328,11 @@ fn read_tokens(text: &str, toks: &mut Vec<Tok>) {
         }
         // After a value: the next member, or the end of containers.
         while depth > 0 {
-            at = skip_whitespace(b, at);
+            at = skip_ws(b, at);
             let container = open[depth - 1];
             match b.get(at) {
                 Some(b',') => {
-                    at = skip_whitespace(b, at + 1);
+                    at = skip_ws(b, at + 1);
                     if matches!(toks.get(container), Some(Tok::Object { .. })) {
                         match key(text, at, toks, container) {
                             Some(value_at) => at = value_at,
@@ -374,7 +375,7 @@ fn key(text: &str, at: usize, toks: &mut Vec<Tok>, object: usize) -> Option<usiz
         return None;
     }
     let end = string_end(b, at);
-    let colon = skip_whitespace(b, end);
+    let colon = skip_ws(b, end);
     if b.get(colon) != Some(&b':') {
         return None;
     }
@@ -382,14 +383,7 @@ fn key(text: &str, at: usize, toks: &mut Vec<Tok>, object: usize) -> Option<usiz
     if let Some(Tok::Object { members, .. }) = toks.get_mut(object) {
         *members += 1;
     }
-    Some(skip_whitespace(b, colon + 1))
-}
-
-fn skip_whitespace(b: &[u8], mut at: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(at) {
-        at += 1;
-    }
-    at
+    Some(skip_ws(b, colon + 1))
 }
 
 /// A literal's token. A number is an integer exactly when serde_json reads
