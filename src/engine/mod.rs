@@ -9,7 +9,12 @@
 //!   per-record overhead stays small. A side that answers at once (a
 //!   builtin) is called in place, with no future; when both do, and no
 //!   record of the batch waits for a start time, the batch's records are
-//!   compared one after another in its task, with no future each. The reader hands over chunks of up to
+//!   compared one after another in its task, with no future each. When
+//!   one does not and no record waits for a start time, that side gets the
+//!   whole batch's requests in one [`Implementation::call_many`] (a worker
+//!   pool: one message, one wake-up for the batch), the other side answers
+//!   in place meanwhile, and the records are then finished in turn. With
+//!   start times (`--rate`, `--speed`) each record is its own future. The reader hands over chunks of up to
 //!   [`READ_CHUNK_BATCHES`] batches, and batches already finished go to the
 //!   sink together (up to about [`SEND_EVENTS`] events, never waiting for
 //!   more): each hand-over between threads wakes one, and on two cores those
@@ -530,7 +535,11 @@ async fn compare_batch(
     // this task, with no future each to store and poll (a large diff, made
     // off the async threads, is waited for in turn).
     let at_once = shared.legacy.answers_at_once() && shared.candidate.answers_at_once();
-    if at_once && dues.iter().all(Option::is_none) {
+    let no_dues = dues.iter().all(Option::is_none);
+    if !at_once && no_dues {
+        return compare_together(items, shared).await;
+    }
+    if at_once && no_dues {
         let mut events = Vec::with_capacity(items.len());
         for item in items {
             events.push(match item {
@@ -565,7 +574,7 @@ async fn compare_batch(
     .await
 }
 
-async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> RecordResult {
+async fn compare_record(record: Record, shared: &Shared, diffs: &Diffs) -> RecordResult {
     let request = Request {
         input: &record.input,
         input_check: record.input_check,
@@ -600,26 +609,8 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
                 return observed;
             }
             let started = Instant::now();
-            let (answer, waited) = match target.call_timed(request).await {
-                Ok(called) => (called.answer, called.waited),
-                Err(e) => {
-                    let answer =
-                        Answer::Error(AppError::new("cutover.target_failed", e.to_string()));
-                    shared
-                        .aborted
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert(e);
-                    shared.reader_stop.cancel();
-                    (answer, std::time::Duration::ZERO)
-                }
-            };
-            let latency = started.elapsed();
-            Observed {
-                answer,
-                latency,
-                waited: waited.min(latency),
-            }
+            let result = target.call_timed(request).await;
+            observed_of(result, started.elapsed(), shared)
         }
     };
     let (legacy, candidate, probe) = match (legacy_now, candidate_now, shared.noise_probe) {
@@ -638,6 +629,160 @@ async fn compare_record(mut record: Record, shared: &Shared, diffs: &Diffs) -> R
             )
         }
     };
+    finish_record(record, legacy, candidate, probe, shared, diffs).await
+}
+
+/// A batch's records whose sides are called together: each side that does
+/// not answer at once gets all the batch's requests in one
+/// [`Implementation::call_many`] (a worker pool sends them in one message
+/// and wakes this task once, when the last answer is in, not once per
+/// record), the sides that do answer at once are asked in place while
+/// those calls are out, and then each record is finished in turn.
+async fn compare_together(items: Vec<SourceItem>, shared: &Shared) -> Vec<Event> {
+    let mut records = Vec::with_capacity(items.len());
+    let mut events: Vec<Option<Event>> = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            SourceItem::Rejected(r) => {
+                events.push(Some(Event::Rejected(shared.shown.rejection(r))))
+            }
+            SourceItem::Record(record) => {
+                records.push(record);
+                events.push(None);
+            }
+        }
+    }
+    let requests: Vec<Request> = records
+        .iter()
+        .map(|record| Request {
+            input: &record.input,
+            input_check: record.input_check,
+            recorded: record.recorded.as_deref(),
+        })
+        .collect();
+    let probe = async {
+        match shared.noise_probe {
+            true => Some(observe_all(&shared.legacy, &requests, shared).await),
+            false => None,
+        }
+    };
+    // The calls that go out are polled first, so they are on their way
+    // while the sides that answer at once work.
+    let (legacy, candidate, probe) = if shared.legacy.answers_at_once() {
+        let (candidate, legacy, probe) = tokio::join!(
+            observe_all(&shared.candidate, &requests, shared),
+            observe_all(&shared.legacy, &requests, shared),
+            probe
+        );
+        (legacy, candidate, probe)
+    } else {
+        tokio::join!(
+            observe_all(&shared.legacy, &requests, shared),
+            observe_all(&shared.candidate, &requests, shared),
+            probe
+        )
+    };
+    drop(requests);
+    let mut probe = probe.map(Vec::into_iter);
+    let mut finished = Vec::with_capacity(records.len());
+    for ((record, legacy), candidate) in records.into_iter().zip(legacy).zip(candidate) {
+        let probe = probe.as_mut().and_then(Iterator::next);
+        let result = finish_record(record, legacy, candidate, probe, shared, &shared.diffs).await;
+        finished.push(Event::Compared(Box::new(result)));
+    }
+    let mut finished = finished.into_iter();
+    events
+        .into_iter()
+        .filter_map(|event| event.or_else(|| finished.next()))
+        .collect()
+}
+
+/// One side's answers to a batch's requests, in order: asked in place when
+/// the side answers at once (one clock reading ends one call's latency and
+/// starts the next's), else through one [`Implementation::call_many`].
+async fn observe_all(
+    target: &Arc<dyn Implementation>,
+    requests: &[Request<'_>],
+    shared: &Shared,
+) -> Vec<Observed> {
+    let mut clock = Instant::now();
+    if target.answers_at_once() {
+        let mut observed = Vec::with_capacity(requests.len());
+        for &request in requests {
+            if let Some(answer) = target.answer_now(request) {
+                let now = Instant::now();
+                observed.push(Observed {
+                    answer,
+                    latency: now.saturating_duration_since(clock),
+                    waited: std::time::Duration::ZERO,
+                });
+                clock = now;
+                continue;
+            }
+            // `answers_at_once` promised otherwise; the call still answers.
+            let result = target.call_timed(request).await;
+            let now = Instant::now();
+            observed.push(observed_of(
+                result,
+                now.saturating_duration_since(clock),
+                shared,
+            ));
+            clock = now;
+        }
+        return observed;
+    }
+    target
+        .call_many(requests)
+        .await
+        .into_iter()
+        .map(|ended| {
+            observed_of(
+                ended.result,
+                ended.at.saturating_duration_since(clock),
+                shared,
+            )
+        })
+        .collect()
+}
+
+/// What a call that took `latency` gives the record; a side that cannot
+/// work at all stops the reading (the run is aborted) and the record gets
+/// `cutover.target_failed`.
+fn observed_of(
+    result: Result<crate::sides::Called, SideError>,
+    latency: std::time::Duration,
+    shared: &Shared,
+) -> Observed {
+    let (answer, waited) = match result {
+        Ok(called) => (called.answer, called.waited),
+        Err(e) => {
+            let answer = Answer::Error(AppError::new("cutover.target_failed", e.to_string()));
+            shared
+                .aborted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+            shared.reader_stop.cancel();
+            (answer, std::time::Duration::ZERO)
+        }
+    };
+    Observed {
+        answer,
+        latency,
+        waited: waited.min(latency),
+    }
+}
+
+/// Judges one record whose answers are in, makes its diff when the report
+/// may show it, and settles its share of the byte budget.
+async fn finish_record(
+    mut record: Record,
+    legacy: Observed,
+    candidate: Observed,
+    probe: Option<Observed>,
+    shared: &Shared,
+    diffs: &Diffs,
+) -> RecordResult {
     let probe_bytes = probe.as_ref().map_or(0, |p| answer_bytes(&p.answer));
     let noise =
         probe.map(|second| crate::compare::noise::noisy_paths(&legacy.answer, &second.answer));

@@ -61,7 +61,7 @@ use serde_json::value::RawValue;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Counters a side keeps about its own plumbing (`events.rs` says what
 /// bumps them).
@@ -149,6 +149,14 @@ impl Called {
     }
 }
 
+/// One call of [`Implementation::call_many`], ended: its result, and when
+/// it ended (the calls of one batch end at different times).
+#[derive(Debug)]
+pub struct Ended {
+    pub result: Result<Called, SideError>,
+    pub at: Instant,
+}
+
 /// One implementation plugged in at one side of the comparison.
 ///
 /// # Invariants
@@ -166,6 +174,10 @@ impl Called {
 ///   worked out on the calling thread; the engine asks it first.
 /// - `answers_at_once` is `true` only if `answer_now` is `Some` for every
 ///   request.
+/// - `call_many` answers each of its requests as `call_timed` would, one
+///   [`Ended`] per request, in their order, under the same bounds; it
+///   resolves once every call has ended. Its calls are independent: one
+///   call's answer, retries or death never change another's.
 /// - `shutdown` is called once, after the last call; it releases processes.
 pub trait Implementation: Send + Sync {
     fn call<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Answer, SideError>>;
@@ -186,6 +198,22 @@ pub trait Implementation: Send + Sync {
     /// (zero for the kinds that do not say).
     fn call_timed<'a>(&'a self, request: Request<'a>) -> BoxFuture<'a, Result<Called, SideError>> {
         Box::pin(async move { self.call(request).await.map(Called::now) })
+    }
+    /// [`Implementation::call_timed`] for several requests at once (a batch
+    /// of records), each one's result with when it ended. The default runs
+    /// the calls concurrently, each on its own; a worker pool sends a
+    /// batch's requests together and wakes its caller once, when the last
+    /// answer is in.
+    fn call_many<'a>(&'a self, requests: &'a [Request<'a>]) -> BoxFuture<'a, Vec<Ended>> {
+        Box::pin(futures::future::join_all(requests.iter().map(
+            |&request| async move {
+                let result = self.call_timed(request).await;
+                Ended {
+                    result,
+                    at: Instant::now(),
+                }
+            },
+        )))
     }
     /// The capture's recorded response in the form this side answers in,
     /// for drift checks (`None`: it cannot be read so).

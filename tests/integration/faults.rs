@@ -13,6 +13,19 @@ const FAULTY: &str = "worker:python3 fixtures/doubles/faulty_worker.py";
 /// being marked killed; both now happen under one lock.
 #[test]
 fn crash_hang_garbage_and_wrong_id_each_get_an_outcome() {
+    crash_hang_garbage_and_wrong_id("16");
+}
+
+/// The same faults with the calls sent to the workers in batches of 30 (240
+/// records in flight: 8 batches), so each fault shares its batch with the
+/// calls queued behind it on its worker: the hung call alone times out, and
+/// every bystander of each death is sent again, together, and answered.
+#[test]
+fn crash_hang_garbage_and_wrong_id_each_get_an_outcome_in_batches_of_thirty() {
+    crash_hang_garbage_and_wrong_id("240");
+}
+
+fn crash_hang_garbage_and_wrong_id(concurrency: &str) {
     let tmp = tempdir();
     let faults = [
         (50, "crash"),
@@ -42,7 +55,7 @@ fn crash_hang_garbage_and_wrong_id_each_get_an_outcome() {
             "--workers",
             "2",
             "--concurrency",
-            "16",
+            concurrency,
         ],
     )
     .assert()

@@ -17,11 +17,13 @@
 //!
 //! # Design
 //! Each worker is a small actor: a writer task owns its stdin (requests arrive
-//! over a bounded channel and are flushed once per burst, so pipelined calls
-//! share syscalls), a reader task owns its stdout and completes the pending
-//! call whose wire id the response names, a stderr task keeps the last lines
+//! in batches over a bounded channel and are written once per burst, so
+//! pipelined calls share syscalls), a reader task owns its stdout and completes the pending
+//! call whose wire id the response names (a batch's caller is woken once,
+//! when its last call is in), a stderr task keeps the last lines
 //! for error messages, and a supervisor task owns the process and kills it on
-//! request. Wire ids are cutover's own sequence numbers, never record ids, so
+//! request. Wire ids are cutover's own sequence numbers (each worker's count
+//! from 0), never record ids, so
 //! duplicate or odd record ids cannot confuse the matching. Processes are
 //! started, and their stderr kept, by [`super::process`]: each worker is a
 //! process group that dies with cutover; its stderr is read as bytes, in
@@ -38,7 +40,8 @@
 //! - [`protocol`]: the wire format (request lines, response parsing).
 //!
 //! # Failure semantics
-//! - A call is sent to the worker with the fewest calls in flight.
+//! - A call, or a batch of them, is sent to the worker with the fewest calls
+//!   in flight.
 //! - A worker that exits, closes stdout, or breaks the protocol (a line that is
 //!   not a response, an id it was never sent, a line over the size limit) is
 //!   killed; when the process itself exits, its whole process group is killed

@@ -3,9 +3,10 @@
 //! # Contract
 //! [`spawn`] starts the pool's command through [`super::super::process`]
 //! (a process group that dies with cutover) and four tasks:
-//! - the writer owns stdin: requests arrive over a bounded channel and are
-//!   flushed once per burst, so pipelined calls share syscalls; a broken
-//!   stdin dooms the worker;
+//! - the writer owns stdin: requests arrive in batches over a bounded
+//!   channel, and everything queued is written together (in pieces of at
+//!   most [`WRITE_BUFFER`] bytes, a bigger input straight from its record),
+//!   so pipelined calls share syscalls; a broken stdin dooms the worker;
 //! - the reader owns stdout: each response line completes the pending call
 //!   its wire id names (under [`Framing::Ordered`], the oldest one); a
 //!   protocol violation or an unknown id (an answer line of a pipe with no
@@ -21,12 +22,12 @@ use super::super::events::{InternalEvent, ProtocolError};
 use super::super::process as child;
 use super::pending::{lock, WorkerState};
 use super::pool::PoolShared;
-use super::protocol::{parse_ordered, parse_response, Framing, WireRequest};
+use super::protocol::{line_end, line_start, parse_ordered, parse_response, Framing, WireBatch};
 use crate::util::lines::{read_line_async, Line};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,8 +35,12 @@ use tokio::sync::{mpsc, oneshot};
 pub const SILENT_DEATH_LIMIT: u32 = 3;
 /// Characters of each stderr line quoted in error messages.
 const STDERR_QUOTE_CHARS: usize = 300;
-/// Requests queued per worker before callers wait.
-const QUEUE: usize = 1024;
+/// Batches of requests (one call's, or the calls of one batch of records,
+/// a few dozen) queued per worker before callers wait.
+const QUEUE: usize = 256;
+/// Bytes of request lines the writer gathers before it writes them; an
+/// input larger than this is written from the record itself, not copied.
+const WRITE_BUFFER: usize = 1 << 16;
 
 /// A running worker, as the pool holds it.
 pub(super) struct Worker {
@@ -43,9 +48,7 @@ pub(super) struct Worker {
     pub pid: u32,
     /// When the process was started.
     pub started: std::time::Instant,
-    pub requests: mpsc::Sender<WireRequest>,
-    /// Held while a call takes its wire id and is queued.
-    pub order: Mutex<()>,
+    pub requests: mpsc::Sender<WireBatch>,
     pub state: Arc<WorkerState>,
 }
 
@@ -78,34 +81,37 @@ pub(super) fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
         pid,
         started,
         requests,
-        order: Mutex::new(()),
         state,
     }))
 }
 
 async fn write_requests(
-    stdin: ChildStdin,
-    mut queue: mpsc::Receiver<WireRequest>,
+    mut stdin: ChildStdin,
+    mut queue: mpsc::Receiver<WireBatch>,
     state: Arc<WorkerState>,
     framing: Framing,
 ) {
-    let mut out = BufWriter::with_capacity(1 << 16, stdin);
+    let mut buf = Vec::with_capacity(WRITE_BUFFER);
     loop {
-        let line = tokio::select! {
-            line = queue.recv() => line,
+        let batch = tokio::select! {
+            batch = queue.recv() => batch,
             _ = state.close.cancelled() => None,
             _ = state.kill.cancelled() => None,
         };
-        let Some(line) = line else { break };
-        let mut written = write_request(&mut out, &line, framing).await;
-        // Write the whole burst already queued, then flush once.
+        let Some(batch) = batch else { break };
+        let mut written = write_batch(&mut stdin, &mut buf, &batch, framing).await;
+        // Write the whole burst already queued, then the rest at once.
         while written.is_ok() {
             match queue.try_recv() {
-                Ok(line) => written = write_request(&mut out, &line, framing).await,
+                Ok(batch) => written = write_batch(&mut stdin, &mut buf, &batch, framing).await,
                 Err(_) => break,
             }
         }
-        if written.and(out.flush().await).is_err() {
+        if written.is_ok() && !buf.is_empty() {
+            written = stdin.write_all(&buf).await;
+            buf.clear();
+        }
+        if written.is_err() {
             // Its stdin broke, so it is dead or dying: let the exit status tell.
             state.kill_with(String::new());
             break;
@@ -114,15 +120,32 @@ async fn write_requests(
     // Dropping stdin closes it: a well-behaved worker exits on EOF.
 }
 
-async fn write_request(
-    out: &mut BufWriter<ChildStdin>,
-    request: &WireRequest,
+/// Puts a batch's request lines in `buf`, writing `buf` out whenever it
+/// holds [`WRITE_BUFFER`] bytes; an input of more than that is written
+/// straight from the record.
+async fn write_batch(
+    stdin: &mut ChildStdin,
+    buf: &mut Vec<u8>,
+    batch: &WireBatch,
     framing: Framing,
 ) -> std::io::Result<()> {
-    let (start, input, end) = request.parts(framing);
-    out.write_all(start.as_bytes()).await?;
-    out.write_all(input).await?;
-    out.write_all(end).await
+    for (id, input) in (batch.first..).zip(&batch.inputs) {
+        let input = input.get().as_bytes();
+        line_start(framing, id, buf);
+        if input.len() > WRITE_BUFFER {
+            stdin.write_all(buf).await?;
+            buf.clear();
+            stdin.write_all(input).await?;
+        } else {
+            buf.extend_from_slice(input);
+        }
+        buf.extend_from_slice(line_end(framing));
+        if buf.len() >= WRITE_BUFFER {
+            stdin.write_all(buf).await?;
+            buf.clear();
+        }
+    }
+    Ok(())
 }
 
 async fn keep_stderr(

@@ -2,10 +2,12 @@
 //! line on the worker's stdin, one response per line on its stdout.
 //!
 //! # Contract
-//! - A [`WireRequest`] embeds the record's input verbatim (JSON text, never
-//!   re-serialised, shared with the record rather than copied) under a wire id that is cutover's own sequence number,
-//!   never a record id, so duplicate or odd record ids cannot confuse the
-//!   matching.
+//! - A request line ([`line_start`], the input, [`line_end`]) embeds the
+//!   record's input verbatim (JSON text, never re-serialised, shared with
+//!   the record rather than copied; [`WireBatch`] holds a batch's inputs)
+//!   under a wire id that is cutover's own sequence number (the worker's
+//!   count), never a record id, so duplicate or odd record ids cannot
+//!   confuse the matching.
 //! - [`parse_response`] accepts exactly `{"id": "<wire id>", "output": any}`
 //!   or `{"id", "error": {"type", "message"}}` (other fields ignored; a
 //!   present `null` output is an output); anything else is a protocol
@@ -45,25 +47,29 @@ pub enum Framing {
     Ordered,
 }
 
-/// One request line to write: the record's input is shared with the
-/// record, not copied into a line of its own (a queued request of a big
-/// record would otherwise hold a second copy of it).
-pub(super) struct WireRequest {
-    pub id: u64,
-    pub input: Arc<RawValue>,
+/// Request lines to write, one per input, under the consecutive wire ids
+/// `first`, `first + 1`, ...: a call's or a batch's. The inputs are shared
+/// with the records, not copied into lines of their own (a queued request
+/// of a big record would otherwise hold a second copy of it).
+pub(super) struct WireBatch {
+    pub first: u64,
+    pub inputs: Vec<Arc<RawValue>>,
 }
 
-impl WireRequest {
-    /// The line's three parts: the start, the input, the end.
-    pub fn parts(&self, framing: Framing) -> (String, &[u8], &'static [u8]) {
-        match framing {
-            Framing::Ids => (
-                format!("{{\"id\":\"{}\",\"input\":", self.id),
-                self.input.get().as_bytes(),
-                b"}\n",
-            ),
-            Framing::Ordered => (String::new(), self.input.get().as_bytes(), b"\n"),
-        }
+/// Appends the start of request line `id` (what comes before the input) to `out`.
+pub(super) fn line_start(framing: Framing, id: u64, out: &mut Vec<u8>) {
+    if framing == Framing::Ids {
+        out.extend_from_slice(br#"{"id":""#);
+        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+        out.extend_from_slice(br#"","input":"#);
+    }
+}
+
+/// What ends a request line, after the input.
+pub(super) fn line_end(framing: Framing) -> &'static [u8] {
+    match framing {
+        Framing::Ids => b"}\n",
+        Framing::Ordered => b"\n",
     }
 }
 
@@ -270,15 +276,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
-        let request = WireRequest {
-            id: 7,
-            input: input.into(),
-        };
-        let (start, input, end) = request.parts(Framing::Ordered);
-        assert_eq!(
-            [start.as_bytes(), input, end].concat(),
-            b"{\"items\":[\" a\"]}\n"
-        );
+        assert_eq!(line(Framing::Ordered, 7, &input), b"{\"items\":[\" a\"]}\n");
     }
 
     /// The general readers alone: what [`parse_response`] answered before
@@ -393,15 +391,29 @@ mod tests {
         }
     }
 
+    /// One whole request line, as the writer puts it together.
+    fn line(framing: Framing, id: u64, input: &RawValue) -> Vec<u8> {
+        let mut out = Vec::new();
+        line_start(framing, id, &mut out);
+        out.extend_from_slice(input.get().as_bytes());
+        out.extend_from_slice(line_end(framing));
+        out
+    }
+
     #[test]
     fn request_lines_embed_the_input_verbatim() {
         let input = RawValue::from_string(r#"{"items":[" a"]}"#.into()).unwrap();
-        let request = WireRequest {
-            id: 7,
-            input: input.into(),
-        };
-        let (start, input, end) = request.parts(Framing::Ids);
-        let line = [start.as_bytes(), input, end].concat();
-        assert_eq!(line, b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n");
+        assert_eq!(
+            line(Framing::Ids, 7, &input),
+            b"{\"id\":\"7\",\"input\":{\"items\":[\" a\"]}}\n"
+        );
+        assert_eq!(
+            line(Framing::Ids, u64::MAX, &input),
+            format!(
+                "{{\"id\":\"{}\",\"input\":{{\"items\":[\" a\"]}}}}\n",
+                u64::MAX
+            )
+            .as_bytes()
+        );
     }
 }
