@@ -42,6 +42,24 @@ const QUEUE: usize = 256;
 /// input larger than this is written from the record itself, not copied.
 const WRITE_BUFFER: usize = 1 << 16;
 
+/// Bytes each pipe between cutover and a worker holds, asked for with
+/// `F_SETPIPE_SZ` (Linux's default is 64 KiB, which a worker answering a
+/// whole 64 KiB read of requests at once can fill, and then waits for
+/// cutover to read; paired on a 300k-record worker replay, 10 pairs: wall
+/// −3%, CPU the same).
+const PIPE_BYTES: libc::c_int = 1 << 20;
+
+/// Asks the kernel for a [`PIPE_BYTES`] pipe; best effort: where that is
+/// refused (over `/proc/sys/fs/pipe-max-size`, or not Linux) the pipe keeps
+/// its size, which is only slower.
+fn widen_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    // SAFETY: F_SETPIPE_SZ on a file descriptor this process owns changes
+    // only the pipe's capacity; the result is ignored on purpose (above).
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES);
+    }
+}
+
 /// A running worker, as the pool holds it.
 pub(super) struct Worker {
     /// The process id, for logs (0 if it was not known).
@@ -61,6 +79,8 @@ pub(super) fn spawn(shared: &Arc<PoolShared>) -> std::io::Result<Arc<Worker>> {
         child.stdout.take().expect("stdout is piped"),
         child.stderr.take().expect("stderr is piped"),
     );
+    widen_pipe(&stdin);
+    widen_pipe(&stdout);
     let state = Arc::new(WorkerState::new());
     let (requests, queue) = mpsc::channel(QUEUE);
     let (exit_tx, exit_rx) = oneshot::channel();
@@ -292,4 +312,29 @@ async fn read_responses(
     }
     orphans.tell(&reason);
     state.finished.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_worker_pipe_is_widened_where_the_kernel_allows() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let size = |fd: &dyn AsRawFd| unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        let before = size(&reader);
+        widen_pipe(&writer);
+        let allowed = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .ok()
+            .and_then(|s| s.trim().parse::<libc::c_int>().ok())
+            .unwrap_or(0);
+        let want = if allowed >= PIPE_BYTES {
+            PIPE_BYTES
+        } else {
+            before
+        };
+        assert_eq!(size(&reader), want, "pipe-max-size {allowed}");
+        assert_eq!(size(&writer), want, "both ends are one pipe");
+    }
 }
