@@ -1256,6 +1256,56 @@ mod tests {
         }
     }
 
+    /// A side called through its future gets each batch's requests
+    /// together (`call_many`) while the other answers in place: the
+    /// rejected lines keep their places, every record its own answers, in
+    /// input order, at any concurrency.
+    #[test]
+    fn a_batch_called_together_keeps_its_rejections_and_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lines = String::new();
+        for n in 0..2000u64 {
+            match n % 7 {
+                0 => lines.push_str("{not json\n"),
+                _ => lines.push_str(
+                    &(json!({"id": n.to_string(), "input": {"n": n}}).to_string() + "\n"),
+                ),
+            }
+        }
+        for concurrency in [1, 8, 1000] {
+            let candidate = Arc::new(MockSide::new(|input| {
+                let n = input["n"].as_u64().unwrap_or(0);
+                let output = match n % 7 {
+                    3 => json!({"n": n, "odd": true}),
+                    _ => input.clone(),
+                };
+                Reply::output(output).after(Duration::from_micros((n * 7919) % 500))
+            }));
+            let plan = plan_of_lines(
+                dir.path(),
+                &lines,
+                builtin("identity", Side::Legacy),
+                candidate.clone(),
+                concurrency,
+                5,
+            );
+            let (end, events) = run_plan(plan, CancellationToken::new());
+            assert!(!end.interrupted && end.aborted.is_none());
+            assert_eq!(events.len(), 2000, "--concurrency {concurrency}");
+            for (n, event) in (0u64..).zip(&events) {
+                match (event, n % 7) {
+                    (Event::Rejected(_), 0) => {}
+                    (Event::Compared(r), kind) if kind != 0 => {
+                        assert_eq!(r.id, n.to_string(), "--concurrency {concurrency}");
+                        assert_eq!(r.verdict.is_clean(), kind != 3, "record {n}");
+                    }
+                    _ => panic!("line {n} out of place at --concurrency {concurrency}"),
+                }
+            }
+            assert_eq!(candidate.calls(), 2000 - 286, "one call per record");
+        }
+    }
+
     /// A builtin is called in place, a mock through its future: any pair
     /// of them, with and without the noise probe, is compared alike, and
     /// the probe asks the legacy a second time either way.

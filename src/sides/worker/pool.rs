@@ -16,7 +16,9 @@
 //!   waiting can be the oldest on its worker.
 //! - Each call of a batch ends on its own: its answer, its timeout, or its
 //!   retries, which go out together with the batch's other calls whose
-//!   worker died, to a fresh pick.
+//!   worker died, to a fresh pick, the suspect last: a fresh worker answers
+//!   the bystanders before it meets the call that may kill it, so a poison
+//!   record is not taken for a command that cannot start.
 //! - Retries follow [`RetryPolicy`], a pure function of a call's history:
 //!   the suspect of a death spends `--retries`, a bystander up to
 //!   [`BYSTANDER_RETRIES`]; past either, the call is answered
@@ -224,7 +226,12 @@ impl WorkerPool {
                     break;
                 }
             };
-            let mut again = Vec::new();
+            // Sent again: the bystanders first, the suspect last, so a
+            // fresh worker answers the innocent calls before it meets the
+            // one that may kill it (a worker that dies before answering
+            // anything counts towards `SILENT_DEATH_LIMIT`, which stops the
+            // run as a command that cannot start).
+            let (mut again, mut suspects) = (Vec::new(), Vec::new());
             for ((i, mut attempts), fate) in left.into_iter().zip(fates) {
                 match fate {
                     Fate::Answered {
@@ -247,11 +254,13 @@ impl WorkerPool {
                                     at: Instant::now(),
                                 })
                             }
+                            None if suspect => suspects.push((i, attempts)),
                             None => again.push((i, attempts)),
                         }
                     }
                 }
             }
+            again.append(&mut suspects);
             left = again;
         }
         ended
