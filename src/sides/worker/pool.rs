@@ -360,8 +360,8 @@ impl WorkerPool {
             };
             match queued {
                 Some(first) => break (worker, first),
-                None if worker.state.is_dead() => tokio::task::yield_now().await,
-                None => {}
+                // Dead or doomed: let its tasks notice, then pick again.
+                None => tokio::task::yield_now().await,
             }
         };
         // Calls queued behind an older call on the same worker are not the
