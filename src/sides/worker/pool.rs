@@ -42,7 +42,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{self, error::TrySendError};
 
 /// Retries allowed to a call that was never the suspect of its worker's death.
 pub const BYSTANDER_RETRIES: u32 = 5;
@@ -93,6 +93,15 @@ impl RetryPolicy {
             AfterDeath::Retry
         }
     }
+}
+
+/// What asking for a place in a worker's queue gave.
+enum Reserved<'w> {
+    Permit(mpsc::Permit<'w, WireBatch>),
+    /// The writer is gone: its stdin broke.
+    Gone,
+    /// No place within `--timeout`: the worker stopped reading.
+    TimedOut,
 }
 
 pub struct WorkerPool {
@@ -307,55 +316,40 @@ impl WorkerPool {
         let mut inputs = Some(inputs);
         let (worker, first) = loop {
             let worker = self.pick()?;
-            // The queue is bounded; a worker that stopped reading must not
-            // hold the calls past their deadline.
-            let queued = {
-                let permit = match worker.requests.try_reserve() {
-                    Ok(permit) => Ok(permit),
-                    Err(TrySendError::Full(())) => {
-                        match tokio::time::timeout(self.shared.timeout, worker.requests.reserve())
-                            .await
-                        {
-                            Ok(reserved) => reserved.map_err(|_| ()),
-                            Err(_) => {
-                                let answer = self
-                                    .kill_for_timeout(&worker, "it accepted no request for longer");
-                                let at = Instant::now();
-                                return Ok((0..calls)
-                                    .map(|_| Fate::Answered {
-                                        answer: answer.clone(),
-                                        previous: None,
-                                        at,
-                                    })
-                                    .collect());
-                            }
-                        }
-                    }
-                    Err(TrySendError::Closed(())) => Err(()),
-                };
-                match permit {
-                    // The writer is gone (stdin broke): doom the worker so
-                    // the next pick replaces it instead of choosing it again.
-                    Err(()) => {
-                        worker.state.kill_with(String::new());
-                        None
-                    }
-                    // Wire ids are taken and the requests queued under one
-                    // lock, so on each worker a smaller id was always
-                    // written earlier. A worker that died since pick never
-                    // sees the calls: pick again.
-                    Ok(permit) => {
-                        let mut first = None;
-                        let (taken, given) = (&mut inputs, &mut first);
-                        let registered = worker.state.register(&replies, calls, move |id| {
-                            *given = Some(id);
-                            permit.send(WireBatch {
-                                first: id,
-                                inputs: taken.take().unwrap_or_default(),
-                            });
+            let queued = match self.reserve(&worker).await {
+                Reserved::TimedOut => {
+                    let answer =
+                        self.kill_for_timeout(&worker, "it accepted no request for longer");
+                    let at = Instant::now();
+                    return Ok((0..calls)
+                        .map(|_| Fate::Answered {
+                            answer: answer.clone(),
+                            previous: None,
+                            at,
+                        })
+                        .collect());
+                }
+                // The writer is gone (stdin broke): doom the worker so the
+                // next pick replaces it instead of choosing it again.
+                Reserved::Gone => {
+                    worker.state.kill_with(String::new());
+                    None
+                }
+                // Wire ids are taken and the requests queued under one lock,
+                // so on each worker a smaller id was always written earlier.
+                // A worker that died since pick never sees the calls: pick
+                // again.
+                Reserved::Permit(permit) => {
+                    let mut first = None;
+                    let (taken, given) = (&mut inputs, &mut first);
+                    let registered = worker.state.register(&replies, calls, move |id| {
+                        *given = Some(id);
+                        permit.send(WireBatch {
+                            first: id,
+                            inputs: taken.take().unwrap_or_default(),
                         });
-                        registered.then_some(first).flatten()
-                    }
+                    });
+                    registered.then_some(first).flatten()
                 }
             };
             match queued {
@@ -395,6 +389,23 @@ impl WorkerPool {
             }
         }
         Ok(replies.take())
+    }
+
+    /// A place in `worker`'s queue: at once when there is room, else within
+    /// `--timeout` (the queue is bounded, and a worker that stopped reading
+    /// must not hold calls past their deadline).
+    async fn reserve<'w>(&self, worker: &'w Worker) -> Reserved<'w> {
+        match worker.requests.try_reserve() {
+            Ok(permit) => Reserved::Permit(permit),
+            Err(TrySendError::Closed(())) => Reserved::Gone,
+            Err(TrySendError::Full(())) => {
+                match tokio::time::timeout(self.shared.timeout, worker.requests.reserve()).await {
+                    Ok(Ok(permit)) => Reserved::Permit(permit),
+                    Ok(Err(_)) => Reserved::Gone,
+                    Err(_) => Reserved::TimedOut,
+                }
+            }
+        }
     }
 
     /// How long a call just sent to `worker` waits before it counts as timed
