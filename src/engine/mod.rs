@@ -574,27 +574,41 @@ async fn compare_batch(
     .await
 }
 
-async fn compare_record(record: Record, shared: &Shared, diffs: &Diffs) -> RecordResult {
-    let request = Request {
+/// What a side is asked for `record`.
+fn request_of(record: &Record) -> Request<'_> {
+    Request {
         input: &record.input,
         input_check: record.input_check,
         recorded: record.recorded.as_deref(),
-    };
+    }
+}
+
+/// A side that answers at once, asked in place, with no future: its
+/// answer, its latency the time since `clock`, which then moves on to now
+/// (one clock reading ends one call's latency and starts the next's);
+/// `None` from a side that answers through its future.
+fn observe_now(
+    target: &Arc<dyn Implementation>,
+    request: Request<'_>,
+    clock: &mut Instant,
+) -> Option<Observed> {
+    let answer = target.answer_now(request)?;
+    let now = Instant::now();
+    let latency = now.saturating_duration_since(*clock);
+    *clock = now;
+    Some(Observed {
+        answer,
+        latency,
+        waited: std::time::Duration::ZERO,
+    })
+}
+
+async fn compare_record(record: Record, shared: &Shared, diffs: &Diffs) -> RecordResult {
+    let request = request_of(&record);
     // A side that answers at once (a builtin) is called here, legacy first,
-    // as `join!` would poll them, with no future to poll: one clock reading
-    // ends one call's latency and starts the next's.
+    // as `join!` would poll them.
     let mut clock = Instant::now();
-    let mut at_once = |target: &Arc<dyn Implementation>| {
-        let answer = target.answer_now(request)?;
-        let now = Instant::now();
-        let latency = now.saturating_duration_since(clock);
-        clock = now;
-        Some(Observed {
-            answer,
-            latency,
-            waited: std::time::Duration::ZERO,
-        })
-    };
+    let mut at_once = |target: &Arc<dyn Implementation>| observe_now(target, request, &mut clock);
     let legacy_now = at_once(&shared.legacy);
     let candidate_now = at_once(&shared.candidate);
     let probe_now = match shared.noise_probe && legacy_now.is_some() {
@@ -652,14 +666,7 @@ async fn compare_together(items: Vec<SourceItem>, shared: &Shared) -> Vec<Event>
             }
         }
     }
-    let requests: Vec<Request> = records
-        .iter()
-        .map(|record| Request {
-            input: &record.input,
-            input_check: record.input_check,
-            recorded: record.recorded.as_deref(),
-        })
-        .collect();
+    let requests: Vec<Request> = records.iter().map(request_of).collect();
     let probe = async {
         match shared.noise_probe {
             true => Some(observe_all(&shared.legacy, &requests, shared).await),
@@ -709,14 +716,8 @@ async fn observe_all(
     if target.answers_at_once() {
         let mut observed = Vec::with_capacity(requests.len());
         for &request in requests {
-            if let Some(answer) = target.answer_now(request) {
-                let now = Instant::now();
-                observed.push(Observed {
-                    answer,
-                    latency: now.saturating_duration_since(clock),
-                    waited: std::time::Duration::ZERO,
-                });
-                clock = now;
+            if let Some(now) = observe_now(target, request, &mut clock) {
+                observed.push(now);
                 continue;
             }
             // `answers_at_once` promised otherwise; the call still answers.

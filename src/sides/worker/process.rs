@@ -127,9 +127,8 @@ async fn write_requests(
                 Err(_) => break,
             }
         }
-        if written.is_ok() && !buf.is_empty() {
-            written = stdin.write_all(&buf).await;
-            buf.clear();
+        if written.is_ok() {
+            written = write_out(&mut stdin, &mut buf).await;
         }
         if written.is_err() {
             // Its stdin broke, so it is dead or dying: let the exit status tell.
@@ -153,17 +152,24 @@ async fn write_batch(
         let input = input.get().as_bytes();
         line_start(framing, id, buf);
         if input.len() > WRITE_BUFFER {
-            stdin.write_all(buf).await?;
-            buf.clear();
+            write_out(stdin, buf).await?;
             stdin.write_all(input).await?;
         } else {
             buf.extend_from_slice(input);
         }
         buf.extend_from_slice(line_end(framing));
         if buf.len() >= WRITE_BUFFER {
-            stdin.write_all(buf).await?;
-            buf.clear();
+            write_out(stdin, buf).await?;
         }
+    }
+    Ok(())
+}
+
+/// Writes what `buf` holds (if anything) and empties it.
+async fn write_out(stdin: &mut ChildStdin, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    if !buf.is_empty() {
+        stdin.write_all(buf).await?;
+        buf.clear();
     }
     Ok(())
 }
